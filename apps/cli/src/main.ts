@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+/** The baton command line (entry point). */
+console.log("baton");

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// NOTE: worker threads run compiled JavaScript from each package's dist/, so `npm test`
+// builds first (turbo) and vitest only runs the TypeScript test files.
+export default defineConfig({
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
