@@ -1,0 +1,221 @@
+/**
+ * The generate request as callers write it, and its validation into a normalized request.
+ *
+ * Invariants of a {@link NormalizedRequest}: the prompt is non-empty token ids inside the vocab;
+ * `promptIds.length + maxTokens <= maxContext`; every optional knob has an explicit value or null.
+ * Tokenization is not done here: a string prompt needs the caller's `encode` function.
+ */
+import { InvalidRequestError } from './errors.js';
+
+/** A request as passed to `engine.generate()`. */
+export interface GenerateRequest {
+  /** Text (needs an `encode` function at validation) or already-tokenized ids. */
+  prompt: string | readonly number[];
+  /** Maximum number of output tokens. Default: `min(limits.defaultMaxTokens, room left in context)`. */
+  maxTokens?: number;
+  /** Sampling temperature; 0 means greedy. Default 0. */
+  temperature?: number;
+  /** Keep only the k most likely tokens; omitted or null disables it. */
+  topK?: number | null;
+  /** Nucleus sampling mass in (0, 1]. Default 1. */
+  topP?: number;
+  /** Sampling seed (uint32); omitted or null lets the engine choose. */
+  seed?: number | null;
+  /** Stop strings, or stop token ids (not mixed). */
+  stop?: readonly string[] | readonly number[];
+  /** Cancels the request at once and frees its KV. */
+  signal?: AbortSignal;
+  /** Caller-chosen id; generated when omitted. */
+  id?: string;
+}
+
+/** A validated request with every default filled in. */
+export interface NormalizedRequest {
+  id: string;
+  promptIds: number[];
+  /** The prompt text when the request gave text, else null. */
+  promptText: string | null;
+  maxTokens: number;
+  temperature: number;
+  topK: number | null;
+  topP: number;
+  seed: number | null;
+  stopStrings: string[];
+  stopTokenIds: number[];
+  signal: AbortSignal | null;
+}
+
+/** Limits a request is validated against (from the model config and engine options). */
+export interface RequestLimits {
+  vocabSize: number;
+  /** Context length: prompt plus output tokens must fit. */
+  maxContext: number;
+  /** Largest `maxTokens` a request may ask for. */
+  maxTokensLimit: number;
+  /** `maxTokens` when the request gives none (clamped to the room left). Default 16. */
+  defaultMaxTokens?: number;
+}
+
+/** Collaborators of {@link validateRequest}. */
+export interface ValidateRequestDeps {
+  /** Tokenizer for text prompts (stop strings stay text; they are matched on output text). */
+  encode?: (text: string) => readonly number[];
+  /** Id generator for requests without an id. Default: `crypto.randomUUID()`. */
+  generateId?: () => string;
+}
+
+const KNOWN_FIELDS = new Set(['prompt', 'maxTokens', 'temperature', 'topK', 'topP', 'seed', 'stop', 'signal', 'id']);
+const MAX_TEMPERATURE = 100;
+const MAX_STOP_ENTRIES = 16;
+const MAX_ID_LENGTH = 256;
+const UINT32_MAX = 0xffff_ffff;
+
+/**
+ * Checks a request from an untrusted caller and fills in defaults.
+ * @throws {InvalidRequestError} naming the first offending field (`prompt`, `prompt[7]`, `topP`, ...).
+ */
+export function validateRequest(input: unknown, limits: RequestLimits, deps: ValidateRequestDeps = {}): NormalizedRequest {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidRequestError('request', `must be an object, got ${typeName(input)}`);
+  }
+  const r = input as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (!KNOWN_FIELDS.has(key)) throw new InvalidRequestError(key, 'unknown field');
+  }
+  const { promptIds, promptText } = validatePrompt(r.prompt, limits, deps);
+  const room = limits.maxContext - promptIds.length;
+  return {
+    id: validateId(r.id, deps),
+    promptIds,
+    promptText,
+    maxTokens: validateMaxTokens(r.maxTokens, room, limits),
+    temperature: validateTemperature(r.temperature),
+    topK: validateTopK(r.topK),
+    topP: validateTopP(r.topP),
+    seed: validateSeed(r.seed),
+    ...validateStop(r.stop, limits),
+    signal: validateSignal(r.signal),
+  };
+}
+
+function validatePrompt(value: unknown, limits: RequestLimits, deps: ValidateRequestDeps) {
+  let ids: readonly unknown[];
+  let promptText: string | null = null;
+  if (typeof value === 'string') {
+    if (deps.encode === undefined) {
+      throw new InvalidRequestError('prompt', 'a text prompt needs a tokenizer; pass token ids or an encode function');
+    }
+    promptText = value;
+    ids = deps.encode(value);
+  } else if (Array.isArray(value)) {
+    ids = value;
+  } else {
+    throw new InvalidRequestError('prompt', `must be a string or an array of token ids, got ${typeName(value)}`);
+  }
+  if (ids.length === 0) throw new InvalidRequestError('prompt', 'must contain at least one token');
+  if (ids.length >= limits.maxContext) {
+    throw new InvalidRequestError(
+      'prompt',
+      `has ${ids.length} tokens; the context holds ${limits.maxContext}, leaving no room for output`,
+    );
+  }
+  ids.forEach((id, i) => checkTokenId(id, `prompt[${i}]`, limits.vocabSize));
+  return { promptIds: [...(ids as number[])], promptText };
+}
+
+function checkTokenId(id: unknown, field: string, vocabSize: number): void {
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
+    throw new InvalidRequestError(field, `must be a token id in [0, ${vocabSize}), got ${show(id)}`);
+  }
+}
+
+function validateMaxTokens(value: unknown, room: number, limits: RequestLimits): number {
+  if (value === undefined) return Math.max(1, Math.min(limits.defaultMaxTokens ?? 16, room, limits.maxTokensLimit));
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidRequestError('maxTokens', `must be a positive integer, got ${show(value)}`);
+  }
+  if (value > limits.maxTokensLimit) {
+    throw new InvalidRequestError('maxTokens', `must be at most ${limits.maxTokensLimit}, got ${value}`);
+  }
+  if (value > room) {
+    throw new InvalidRequestError('maxTokens', `is ${value} but only ${room} tokens of context remain after the prompt`);
+  }
+  return value;
+}
+
+function validateTemperature(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TEMPERATURE) {
+    throw new InvalidRequestError('temperature', `must be a finite number in [0, ${MAX_TEMPERATURE}], got ${show(value)}`);
+  }
+  return value;
+}
+
+function validateTopK(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidRequestError('topK', `must be a positive integer or null, got ${show(value)}`);
+  }
+  return value;
+}
+
+function validateTopP(value: unknown): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
+    throw new InvalidRequestError('topP', `must be a number in (0, 1], got ${show(value)}`);
+  }
+  return value;
+}
+
+function validateSeed(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
+    throw new InvalidRequestError('seed', `must be an integer in [0, ${UINT32_MAX}] or null, got ${show(value)}`);
+  }
+  return value;
+}
+
+function validateStop(value: unknown, limits: RequestLimits): { stopStrings: string[]; stopTokenIds: number[] } {
+  if (value === undefined) return { stopStrings: [], stopTokenIds: [] };
+  if (!Array.isArray(value)) throw new InvalidRequestError('stop', `must be an array, got ${typeName(value)}`);
+  if (value.length > MAX_STOP_ENTRIES) {
+    throw new InvalidRequestError('stop', `has ${value.length} entries; at most ${MAX_STOP_ENTRIES} are allowed`);
+  }
+  if (value.length === 0) return { stopStrings: [], stopTokenIds: [] };
+  if (typeof value[0] === 'string') {
+    value.forEach((s: unknown, i) => {
+      if (typeof s !== 'string' || s.length === 0) {
+        throw new InvalidRequestError(`stop[${i}]`, `must be a non-empty string (entries cannot mix strings and ids), got ${show(s)}`);
+      }
+    });
+    return { stopStrings: [...(value as string[])], stopTokenIds: [] };
+  }
+  value.forEach((id: unknown, i) => checkTokenId(id, `stop[${i}]`, limits.vocabSize));
+  return { stopStrings: [], stopTokenIds: [...(value as number[])] };
+}
+
+function validateSignal(value: unknown): AbortSignal | null {
+  if (value === undefined) return null;
+  if (!(value instanceof AbortSignal)) throw new InvalidRequestError('signal', `must be an AbortSignal, got ${typeName(value)}`);
+  return value;
+}
+
+function validateId(value: unknown, deps: ValidateRequestDeps): string {
+  if (value === undefined) return deps.generateId?.() ?? crypto.randomUUID();
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
+    throw new InvalidRequestError('id', `must be a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${show(value)}`);
+  }
+  return value;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeName(value);
+}
