@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_ENGINE_OPTIONS, resolveOptions } from './engine-options.js';
+import { InvalidOptionsError } from './errors.js';
+
+function optionOf(input: unknown): string {
+  try {
+    resolveOptions(input);
+  } catch (e) {
+    expect(e).toBeInstanceOf(InvalidOptionsError);
+    return (e as InvalidOptionsError).option;
+  }
+  throw new Error('expected resolveOptions to fail');
+}
+
+describe('resolveOptions', () => {
+  it('returns the defaults for an empty or missing input', () => {
+    expect(resolveOptions()).toEqual(DEFAULT_ENGINE_OPTIONS);
+    expect(resolveOptions({})).toEqual(DEFAULT_ENGINE_OPTIONS);
+  });
+
+  it('merges nested partial options over the defaults', () => {
+    const o = resolveOptions({
+      mode: 'chunked',
+      prefill: 2,
+      decode: 3,
+      kv: { numBlocks: 64 },
+      slo: { ttftMs: 500, tpotMs: 50 },
+      queue: { maxRequests: 8 },
+    });
+    expect(o.mode).toBe('chunked');
+    expect(o.kv).toEqual({ blockSize: 16, numBlocks: 64 });
+    expect(o.queue).toEqual({ maxRequests: 8, maxPromptTokens: 65_536 });
+    expect(o.slo).toEqual({ ttftMs: 500, tpotMs: 50 });
+    expect([o.prefill, o.decode]).toEqual([2, 3]);
+  });
+
+  it('does not alias the defaults', () => {
+    const o = resolveOptions({});
+    o.kv.blockSize = 99;
+    expect(DEFAULT_ENGINE_OPTIONS.kv.blockSize).toBe(16);
+  });
+
+  it('names the offending option', () => {
+    const cases: Array<[unknown, string]> = [
+      [null, 'options'],
+      [{ mode: 'turbo' }, 'mode'],
+      [{ prefill: 0 }, 'prefill'],
+      [{ decode: 1.5 }, 'decode'],
+      [{ colocated: -1 }, 'colocated'],
+      [{ model: '' }, 'model'],
+      [{ backend: 'cuda' }, 'backend'],
+      [{ kv: 4 }, 'kv'],
+      [{ kv: { blockSize: 0 } }, 'kv.blockSize'],
+      [{ kv: { numBlocks: Number.NaN } }, 'kv.numBlocks'],
+      [{ kv: { pages: 1 } }, 'kv.pages'],
+      [{ prefillChunkSize: 1024, tokenBudget: 512 }, 'prefillChunkSize'],
+      [{ tokenBudget: '512' }, 'tokenBudget'],
+      [{ maxBatch: 0 }, 'maxBatch'],
+      [{ slo: { ttftMs: 100 } }, 'slo.tpotMs'],
+      [{ slo: { ttftMs: -1, tpotMs: 5 } }, 'slo.ttftMs'],
+      [{ slo: { ttftMs: 1, tpotMs: 5, p99: true } }, 'slo.p99'],
+      [{ queue: { maxRequests: 0 } }, 'queue.maxRequests'],
+      [{ handoffTimeoutMs: Infinity }, 'handoffTimeoutMs'],
+      [{ prefil: 2 }, 'prefil'],
+    ];
+    for (const [input, option] of cases) expect(optionOf(input), JSON.stringify(input)).toBe(option);
+  });
+
+  it('accepts slo: null explicitly', () => {
+    expect(resolveOptions({ slo: null }).slo).toBeNull();
+  });
+});

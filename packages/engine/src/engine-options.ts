@@ -1,0 +1,180 @@
+/**
+ * Engine options: their defaults and `resolveOptions()`, which merges a partial, untrusted options
+ * object over the defaults and validates every field.
+ *
+ * Invariants of a resolved {@link EngineOptions}: every count is a positive integer; every
+ * duration is a positive finite number; `prefillChunkSize <= tokenBudget`; no unknown keys.
+ */
+import { InvalidOptionsError } from './errors.js';
+
+/** How the engine arranges its actors. */
+export type EngineMode = 'single' | 'disaggregated' | 'colocated' | 'chunked';
+
+/**
+ * TensorFlow.js backend. `auto` picks the best one present.
+ * NOTE: mirrors the model package's backend names without importing it (the engine core stays
+ * free of the model); the wiring maps it.
+ */
+export type EngineBackend = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
+
+/** Latency targets used for SLO-aware early rejection and for attainment in `summarize()`. */
+export interface SloTargets {
+  /** Time-to-first-token target, ms. */
+  ttftMs: number;
+  /** Time-per-output-token target, ms. */
+  tpotMs: number;
+}
+
+/** Complete engine options (see {@link resolveOptions} for defaults). */
+export interface EngineOptions {
+  mode: EngineMode;
+  /** Prefill actors in `disaggregated` mode (P >= 1). */
+  prefill: number;
+  /** Decode actors in `disaggregated` mode (D >= 1). */
+  decode: number;
+  /** Actors in `colocated` and `chunked` modes (N >= 1). */
+  colocated: number;
+  /** Where the model comes from: `builtin:<name>`, a directory or a file path. */
+  model: string;
+  backend: EngineBackend;
+  kv: {
+    /** Tokens per KV block. */
+    blockSize: number;
+    /** Blocks in the pool. */
+    numBlocks: number;
+  };
+  /** Longest prompt piece prefilled in one step (chunked prefill). */
+  prefillChunkSize: number;
+  /** Tokens per batch step (prefill batching; chunked mode's mixed batches). */
+  tokenBudget: number;
+  /** Most sequences in one decode batch. */
+  maxBatch: number;
+  /** SLO targets; null disables SLO-based rejection. */
+  slo: SloTargets | null;
+  queue: {
+    /** Requests waiting for prefill, engine-wide, before new ones are rejected. */
+    maxRequests: number;
+    /** Prompt tokens waiting for prefill, engine-wide, before new ones are rejected. */
+    maxPromptTokens: number;
+  };
+  /** A KV handoff from prefill to decode that takes longer fails the request. */
+  handoffTimeoutMs: number;
+}
+
+/** Options as a caller writes them: every field optional, nested objects partial too. */
+export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo'>> & {
+  kv?: Partial<EngineOptions['kv']>;
+  queue?: Partial<EngineOptions['queue']>;
+  slo?: SloTargets | null;
+};
+
+/** The defaults `resolveOptions({})` returns. */
+export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
+  mode: 'disaggregated',
+  prefill: 1,
+  decode: 1,
+  colocated: 2,
+  model: 'builtin:tiny',
+  backend: 'auto',
+  kv: Object.freeze({ blockSize: 16, numBlocks: 1024 }),
+  prefillChunkSize: 256,
+  tokenBudget: 512,
+  maxBatch: 32,
+  slo: null,
+  queue: Object.freeze({ maxRequests: 256, maxPromptTokens: 65_536 }),
+  handoffTimeoutMs: 5_000,
+}) as Readonly<EngineOptions>;
+
+const MODES: readonly EngineMode[] = ['single', 'disaggregated', 'colocated', 'chunked'];
+const BACKENDS: readonly EngineBackend[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
+const TOP_KEYS = Object.keys(DEFAULT_ENGINE_OPTIONS);
+
+/**
+ * Merges `input` over {@link DEFAULT_ENGINE_OPTIONS} and validates the result.
+ * @throws {InvalidOptionsError} naming the first offending option by dotted path (`kv.numBlocks`).
+ */
+export function resolveOptions(input: unknown = {}): EngineOptions {
+  const o = record(input, 'options');
+  rejectUnknown(o, TOP_KEYS, '');
+  const d = DEFAULT_ENGINE_OPTIONS;
+  const kv = record(o.kv ?? {}, 'kv');
+  rejectUnknown(kv, ['blockSize', 'numBlocks'], 'kv.');
+  const queue = record(o.queue ?? {}, 'queue');
+  rejectUnknown(queue, ['maxRequests', 'maxPromptTokens'], 'queue.');
+  const resolved: EngineOptions = {
+    mode: oneOf(o.mode ?? d.mode, MODES, 'mode'),
+    prefill: posInt(o.prefill ?? d.prefill, 'prefill'),
+    decode: posInt(o.decode ?? d.decode, 'decode'),
+    colocated: posInt(o.colocated ?? d.colocated, 'colocated'),
+    model: nonEmptyString(o.model ?? d.model, 'model'),
+    backend: oneOf(o.backend ?? d.backend, BACKENDS, 'backend'),
+    kv: {
+      blockSize: posInt(kv.blockSize ?? d.kv.blockSize, 'kv.blockSize'),
+      numBlocks: posInt(kv.numBlocks ?? d.kv.numBlocks, 'kv.numBlocks'),
+    },
+    prefillChunkSize: posInt(o.prefillChunkSize ?? d.prefillChunkSize, 'prefillChunkSize'),
+    tokenBudget: posInt(o.tokenBudget ?? d.tokenBudget, 'tokenBudget'),
+    maxBatch: posInt(o.maxBatch ?? d.maxBatch, 'maxBatch'),
+    slo: resolveSlo(o.slo === undefined ? d.slo : o.slo),
+    queue: {
+      maxRequests: posInt(queue.maxRequests ?? d.queue.maxRequests, 'queue.maxRequests'),
+      maxPromptTokens: posInt(queue.maxPromptTokens ?? d.queue.maxPromptTokens, 'queue.maxPromptTokens'),
+    },
+    handoffTimeoutMs: posNumber(o.handoffTimeoutMs ?? d.handoffTimeoutMs, 'handoffTimeoutMs'),
+  };
+  if (resolved.prefillChunkSize > resolved.tokenBudget) {
+    throw new InvalidOptionsError(
+      'prefillChunkSize',
+      `(${resolved.prefillChunkSize}) must not exceed tokenBudget (${resolved.tokenBudget}): a chunk must fit in one batch step`,
+    );
+  }
+  return resolved;
+}
+
+function resolveSlo(value: unknown): SloTargets | null {
+  if (value === null) return null;
+  const s = record(value, 'slo');
+  rejectUnknown(s, ['ttftMs', 'tpotMs'], 'slo.');
+  return { ttftMs: posNumber(s.ttftMs, 'slo.ttftMs'), tpotMs: posNumber(s.tpotMs, 'slo.tpotMs') };
+}
+
+function record(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionsError(name, `must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function rejectUnknown(o: Record<string, unknown>, known: readonly string[], prefix: string): void {
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) throw new InvalidOptionsError(`${prefix}${key}`, `unknown option; known: ${known.join(', ')}`);
+  }
+}
+
+function posInt(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionsError(name, `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function posNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionsError(name, `must be a positive finite number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonEmptyString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidOptionsError(name, `must be a non-empty string, got ${typeof value === 'string' ? '""' : String(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new InvalidOptionsError(name, `must be one of ${allowed.join(' | ')}, got ${String(value)}`);
+  }
+  return value as T;
+}
