@@ -1,2 +1,36 @@
-/** Public API of kv-cache. */
-export {};
+/**
+ * Public API of @baton/kv-cache: the paged KV pool in SharedArrayBuffer, per-sequence block
+ * tables (the model's KvBacking), prefix caching, in-process layer-wise handoff and the
+ * cross-process transfer stream.
+ */
+
+/** The pool shared by every thread of a process; see BlockPool.create / BlockPool.attach. */
+export { BlockPool } from './block-pool.js';
+export type { BlockPoolHandle, BlockPoolOptions, PoolStats, PrefixMatch } from './block-pool.js';
+/** One sequence's blocks; implements the model's KvBacking structurally. */
+export { BlockTable } from './block-table.js';
+export type { BlockTableDescriptor, KvKind } from './block-table.js';
+/** Geometry of a pool. */
+export type { PoolGeometry } from './pool-layout.js';
+/** Producer and consumer sides of an in-process handoff. */
+export { HandoffConsumer, HandoffProducer } from './handoff.js';
+export type { HandoffDescriptor, OpenHandoffOptions, WaitForLayerOptions } from './handoff.js';
+export type { HandoffState } from './handoff-slots.js';
+/** Typed errors (base class KvCacheError, each with a stable `code`). */
+export {
+  HandoffCancelledError,
+  HandoffStateError,
+  HandoffTimeoutError,
+  KvArgumentError,
+  KvCacheError,
+  KvCapacityError,
+  KvClosedError,
+  KvRefCountError,
+  TransferChecksumError,
+  TransferError,
+  TransferPeerClosedError,
+  TransferProtocolError,
+  TransferRejectedError,
+  TransferTimeoutError,
+  TransferTruncatedError,
+} from './errors.js';
