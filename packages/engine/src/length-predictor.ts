@@ -1,9 +1,9 @@
 /**
  * TetriInfer-style output-length predictor: classifies a prompt (token ids) into an output-length
  * BUCKET with a small online multinomial logistic regression (AdaGrad SGD) over hashed sparse
- * features, and learns from every finished request (`learn`). Accuracy is measured prequentially: each `learn` first
- * scores the prompt with the current model, records (actual, predicted) in the confusion matrix,
- * then takes one AdaGrad step.
+ * features, and learns from every finished request (`learn`). Accuracy is measured prequentially:
+ * each `learn` first scores the prompt with the current model, records (actual, predicted) in the
+ * confusion matrix, then takes one AdaGrad step.
  *
  * Invariants: fully deterministic for a given seed and sequence of calls (seeded init, no
  * Math.random, no clocks); memory is O(buckets × hashDim) whatever the traffic.

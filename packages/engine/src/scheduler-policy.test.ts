@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chooseDecode,
+  choosePrefill,
+  estimateDecodeTpotMs,
+  type DecodeLoad,
+  type PrefillLoad,
+} from './scheduler-policy.js';
+
+const req = (promptTokens: number, maxTokens = 64) => ({
+  promptIds: Array.from({ length: promptTokens }, (_, i) => i % 256),
+  maxTokens,
+});
+
+describe('choosePrefill', () => {
+  const loads: PrefillLoad[] = [
+    { id: 'prefill-0', queuedPromptTokens: 2000, queuedRequests: 4, tokensPerSecond: 10_000 }, // 200 ms queue
+    { id: 'prefill-1', queuedPromptTokens: 500, queuedRequests: 1, tokensPerSecond: 5_000 }, // 100 ms queue
+  ];
+
+  it('picks the least estimated TTFT without cache hits', () => {
+    // p0: 200 + 1000/10000 s = 300 ms; p1: 100 + 1000/5000 s = 300 ms -> tie, fewer queued requests wins
+    const c = choosePrefill(req(1000), loads, () => 0)!;
+    expect(c.actorId).toBe('prefill-1');
+    expect(c).toMatchObject({ queueMs: 100, prefillMs: 200, ttftMs: 300, cachedTokens: 0 });
+  });
+
+  it('weighs a prefix-cache hit against queue length (Mooncake)', () => {
+    // p0 holds 900 cached tokens: 200 + 100/10000 s = 210 ms beats p1's 300 ms
+    const c = choosePrefill(req(1000), loads, (id) => (id === 'prefill-0' ? 900 : 0))!;
+    expect(c).toMatchObject({ actorId: 'prefill-0', cachedTokens: 900, ttftMs: 210 });
+  });
+
+  it('always recomputes at least the last prompt token and ignores bogus cache answers', () => {
+    const full = choosePrefill(req(10), [loads[0]], () => 10)!;
+    expect(full.cachedTokens).toBe(9);
+    expect(choosePrefill(req(10), [loads[0]], () => Number.NaN)!.cachedTokens).toBe(0);
+    expect(choosePrefill(req(10), [loads[0]], () => -5)!.cachedTokens).toBe(0);
+  });
+
+  it('returns null with no actors and breaks exact ties by id', () => {
+    expect(choosePrefill(req(5), [], () => 0)).toBeNull();
+    const same = (id: string): PrefillLoad => ({ id, queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: 1000 });
+    expect(choosePrefill(req(5), [same('b'), same('a')], () => 0)!.actorId).toBe('a');
+  });
+});
+
+describe('chooseDecode', () => {
+  const opts = { blockSize: 16, maxBatch: 8 };
+  const d = (id: string, o: Partial<DecodeLoad>): DecodeLoad => ({
+    id,
+    running: 0,
+    queued: 0,
+    freeKvBlocks: 100,
+    totalKvBlocks: 100,
+    predictedLongRunning: 0,
+    stepMs: 10,
+    ...o,
+  });
+
+  it('picks the least pressure for ordinary requests', () => {
+    const loads = [d('decode-0', { running: 6 }), d('decode-1', { running: 2 })];
+    // decode-1: batch fill (2+0+1)/8 = 0.375; KV fill (0 + ceil(100/16)=7)/100 = 0.07
+    expect(chooseDecode(req(36), null, loads, opts)).toEqual({ actorId: 'decode-1', blocksNeeded: 3, pressure: 0.375 });
+  });
+
+  it('counts expected KV footprint in pressure', () => {
+    const loads = [d('decode-0', { running: 1, freeKvBlocks: 20 }), d('decode-1', { running: 3, freeKvBlocks: 90 })];
+    // decode-0: kv (80 + ceil((36+64)/16)=7)/100 = 0.87 > decode-1: max(0.5, 0.17) = 0.5
+    expect(chooseDecode(req(36), null, loads, opts)!.actorId).toBe('decode-1');
+  });
+
+  it('spreads predicted-long requests across actors (TetriInfer)', () => {
+    const loads = [
+      d('decode-0', { running: 1, predictedLongRunning: 1 }),
+      d('decode-1', { running: 4, predictedLongRunning: 0 }),
+    ];
+    const long = { isLong: true, expectedOutputTokens: 600 };
+    const short = { isLong: false, expectedOutputTokens: 10 };
+    expect(chooseDecode(req(20, 1000), long, loads, opts)!.actorId).toBe('decode-1');
+    expect(chooseDecode(req(20, 1000), short, loads, opts)!.actorId).toBe('decode-0');
+  });
+
+  it('does not send a long request to a full actor just because it has no long ones', () => {
+    const loads = [
+      d('decode-0', { running: 2, predictedLongRunning: 2 }),
+      d('decode-1', { running: 8, predictedLongRunning: 0 }),
+    ];
+    expect(chooseDecode(req(20), { isLong: true, expectedOutputTokens: 600 }, loads, opts)!.actorId).toBe('decode-0');
+  });
+
+  it('returns null when no actor has KV room for the prompt', () => {
+    const loads = [d('decode-0', { freeKvBlocks: 2 }), d('decode-1', { freeKvBlocks: 0 })];
+    expect(chooseDecode(req(48), null, loads, opts)).toBeNull(); // needs ceil(49/16) = 4 blocks
+    expect(chooseDecode(req(31), null, loads, opts)!.actorId).toBe('decode-0'); // needs ceil(32/16) = 2
+  });
+});
+
+describe('estimateDecodeTpotMs', () => {
+  it('scales the measured step by batch growth with the given elasticity', () => {
+    const load: DecodeLoad = { id: 'd', running: 4, queued: 0, freeKvBlocks: 1, totalKvBlocks: 1, predictedLongRunning: 0, stepMs: 20 };
+    expect(estimateDecodeTpotMs(load, { joining: 4, batchElasticity: 1 })).toBe(40);
+    expect(estimateDecodeTpotMs(load, { joining: 12, batchElasticity: 0.5 })).toBe(40);
+    expect(estimateDecodeTpotMs({ ...load, running: 0 }, { batchElasticity: 1 })).toBe(20);
+    expect(estimateDecodeTpotMs({ ...load, stepMs: null })).toBeNull();
+  });
+});

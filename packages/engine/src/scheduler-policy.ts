@@ -1,0 +1,160 @@
+/**
+ * Routing policy of the global scheduler, as pure functions over load snapshots that the actors
+ * report (no I/O, no clocks, deterministic tie-breaks by actor id):
+ * - `choosePrefill`: the prefill actor with the least estimated TTFT, counting what its prefix
+ *   cache already holds (Mooncake's Conductor);
+ * - `chooseDecode`: a decode actor by load and free KV, spreading predicted-long requests
+ *   (TetriInfer); null when no actor has KV room;
+ * - `estimateDecodeTpotMs`: the TPOT a decode actor would give once a request joins it.
+ * Admission (SLO-aware early rejection) lives in admission.ts.
+ */
+
+/** Load a prefill actor reports. */
+export interface PrefillLoad {
+  id: string;
+  /** Prompt tokens waiting or in progress (uncached part), not yet prefilled. */
+  queuedPromptTokens: number;
+  queuedRequests: number;
+  /** Measured prefill throughput (EWMA; see ThroughputEstimator). Must be > 0. */
+  tokensPerSecond: number;
+}
+
+/** Load a decode actor reports. */
+export interface DecodeLoad {
+  id: string;
+  /** Sequences in its running batch. */
+  running: number;
+  /** Handed-off sequences waiting to join the batch. */
+  queued: number;
+  freeKvBlocks: number;
+  totalKvBlocks: number;
+  /** Running or queued sequences predicted to be long. */
+  predictedLongRunning: number;
+  /** EWMA of the decode step time at the current batch size; null before the first step. */
+  stepMs: number | null;
+}
+
+/** What routing needs to know of a request. */
+export interface RoutableRequest {
+  promptIds: readonly number[];
+  maxTokens: number;
+}
+
+/** The chosen prefill actor and the TTFT estimate behind the choice. */
+export interface PrefillChoice {
+  actorId: string;
+  cachedTokens: number;
+  /** Time to drain the actor's queue. */
+  queueMs: number;
+  /** Time to prefill this prompt's uncached part. */
+  prefillMs: number;
+  /** queueMs + prefillMs. */
+  ttftMs: number;
+}
+
+/** Length prediction as routing sees it. */
+export interface DecodePrediction {
+  /** Predicted to be in a long bucket (spread these across actors). */
+  isLong: boolean;
+  /** Expected output tokens (e.g. the predicted bucket's midpoint); capped by maxTokens here. */
+  expectedOutputTokens: number;
+}
+
+/** The chosen decode actor. */
+export interface DecodeChoice {
+  actorId: string;
+  /** KV blocks the sequence needs to join (its prompt plus the next token). */
+  blocksNeeded: number;
+  /** max(batch fill, expected KV fill) after joining; 1 means full. */
+  pressure: number;
+}
+
+/**
+ * The prefill actor with the least estimated TTFT = queue time + (prompt − cached) / throughput.
+ * `cachedTokensFor(actorId, promptIds)` says how many leading prompt tokens that actor's prefix
+ * cache holds. Returns null when `loads` is empty.
+ */
+export function choosePrefill(
+  req: RoutableRequest,
+  loads: readonly PrefillLoad[],
+  cachedTokensFor: (actorId: string, promptIds: readonly number[]) => number,
+): PrefillChoice | null {
+  let best: PrefillChoice | null = null;
+  let bestQueued = 0;
+  for (const load of [...loads].sort(byId)) {
+    const rate = load.tokensPerSecond > 0 ? load.tokensPerSecond : Number.MIN_VALUE;
+    // NOTE: even a full prefix hit must recompute the last prompt token to get its logits.
+    const cached = clamp(Math.floor(cachedTokensFor(load.id, req.promptIds)), 0, req.promptIds.length - 1);
+    const queueMs = (load.queuedPromptTokens / rate) * 1000;
+    const prefillMs = ((req.promptIds.length - cached) / rate) * 1000;
+    const c: PrefillChoice = { actorId: load.id, cachedTokens: cached, queueMs, prefillMs, ttftMs: queueMs + prefillMs };
+    if (best === null || c.ttftMs < best.ttftMs || (c.ttftMs === best.ttftMs && load.queuedRequests < bestQueued)) {
+      best = c;
+      bestQueued = load.queuedRequests;
+    }
+  }
+  return best;
+}
+
+/**
+ * A decode actor for the request, or null when none has the KV blocks to admit it.
+ * Predicted-long requests go to the actor with the fewest predicted-long sequences among those
+ * not full (TetriInfer's spreading of heavy decodes); others to the least pressure.
+ */
+export function chooseDecode(
+  req: RoutableRequest,
+  prediction: DecodePrediction | null,
+  loads: readonly DecodeLoad[],
+  opts: { blockSize: number; maxBatch: number },
+): DecodeChoice | null {
+  const promptTokens = req.promptIds.length;
+  const blocksNeeded = Math.ceil((promptTokens + 1) / opts.blockSize);
+  const expectedOut = Math.min(req.maxTokens, prediction?.expectedOutputTokens ?? req.maxTokens);
+  const expectedBlocks = Math.ceil((promptTokens + expectedOut) / opts.blockSize);
+  const candidates = loads
+    .filter((l) => l.freeKvBlocks >= blocksNeeded)
+    .map((l) => ({ load: l, pressure: pressureOf(l, expectedBlocks, opts.maxBatch) }));
+  if (candidates.length === 0) return null;
+  const spread = prediction?.isLong === true;
+  candidates.sort(
+    (a, b) =>
+      (spread ? Number(a.pressure >= 1) - Number(b.pressure >= 1) : 0) ||
+      (spread ? a.load.predictedLongRunning - b.load.predictedLongRunning : 0) ||
+      a.pressure - b.pressure ||
+      byId(a.load, b.load),
+  );
+  const { load, pressure } = candidates[0];
+  return { actorId: load.id, blocksNeeded, pressure };
+}
+
+function pressureOf(l: DecodeLoad, expectedBlocks: number, maxBatch: number): number {
+  const batchFill = (l.running + l.queued + 1) / maxBatch;
+  const used = l.totalKvBlocks - l.freeKvBlocks;
+  const kvFill = l.totalKvBlocks > 0 ? (used + expectedBlocks) / l.totalKvBlocks : 1;
+  return Math.max(batchFill, kvFill);
+}
+
+/**
+ * Estimated TPOT on `load` once `joining` more sequences join: the measured step time scaled by
+ * (new batch / current batch) ^ batchElasticity. Null before the actor has measured a step.
+ * NOTE: decode is memory-bound, so step time grows sublinearly with batch size; elasticity 1 is
+ * the pessimistic bound, 0 assumes batching is free. The default 0.5 should be refit from the
+ * step times measured at several batch sizes on the target machine.
+ */
+export function estimateDecodeTpotMs(
+  load: DecodeLoad,
+  opts: { joining?: number; batchElasticity?: number } = {},
+): number | null {
+  if (load.stepMs === null) return null;
+  const current = Math.max(1, load.running);
+  const after = load.running + load.queued + (opts.joining ?? 1);
+  return load.stepMs * Math.max(1, after / current) ** (opts.batchElasticity ?? 0.5);
+}
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : lo;
+}
