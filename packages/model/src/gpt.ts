@@ -1,0 +1,351 @@
+/**
+ * Gpt: the GPT-2 forward pass on TensorFlow.js (nanoGPT style). Prefill runs a sequence's prompt
+ * in chunks (each chunk attends to the KV of earlier chunks); decode runs one token for many
+ * sequences in one step, with ONE set of dense matMuls for the batch and one batched attention over
+ * the KvArena slots. Every K/V row computed is written to the sequence's KvBacking (the system of
+ * record) and appended in place to the arena (never recopied per step).
+ * Shapes: T tokens, C = nEmbd, H heads, hd = C / H, V vocab, S arena slots, cap arena capacity.
+ * Invariants: a sequence's logits never depend on the other sequences of a batch (each attends
+ * only to its own slot); no tensor outlives a call except weights and the arena.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GptConfig } from './config.js';
+import { KvCapacityError, ModelArgumentError } from './errors.js';
+import type { KvBacking } from './kv-backing.js';
+import { KvArena } from './kv-arena.js';
+import { activate, dense, layerNorm } from './layers.js';
+import { ModelSequence, type SequenceHost } from './model-sequence.js';
+import type { GptTokenizer } from './tokenizer.js';
+import { LM_HEAD, type GptWeights } from './weights.js';
+
+/** Options of Gpt.prefill. */
+export interface PrefillOptions {
+  /** Tokens per chunk (default 256). */
+  chunkSize?: number;
+  /** Called when a layer's K/V rows for ALL prefilled tokens are in the backing. */
+  onLayerDone?: (layer: number) => void;
+  /** 'last' (default): logits of the last position [V]; 'all': [T * V]. */
+  logits?: 'last' | 'all';
+}
+
+/** One sequence's token in a decode step. */
+export interface DecodeItem {
+  seq: ModelSequence;
+  token: number;
+}
+
+/** One sequence's tokens in a mixed step (a prefill chunk or a single decode token). */
+export interface StepSegment {
+  seq: ModelSequence;
+  tokens: readonly number[];
+}
+
+interface BlockWeights {
+  ln1g: tf.Tensor1D; ln1b: tf.Tensor1D;
+  attnW: tf.Tensor2D; attnB: tf.Tensor1D; projW: tf.Tensor2D; projB: tf.Tensor1D;
+  ln2g: tf.Tensor1D; ln2b: tf.Tensor1D;
+  fcW: tf.Tensor2D; fcB: tf.Tensor1D; mlpW: tf.Tensor2D; mlpB: tf.Tensor1D;
+}
+
+const DEFAULT_CHUNK = 256;
+
+/** A GPT-2 model on the active tfjs backend. */
+export class Gpt implements SequenceHost {
+  private readonly blocks: BlockWeights[];
+  private readonly lnfG: tf.Tensor1D;
+  private readonly lnfB: tf.Tensor1D;
+  /** LM head transposed to [C, V] (tied to wte unless the checkpoint has lm_head.weight). */
+  private readonly headT: tf.Tensor2D;
+  private readonly wte: Float32Array;
+  private readonly wpe: Float32Array;
+  private readonly arena: KvArena;
+  private readonly headDim: number;
+  private disposed = false;
+
+  /** @internal use loadModel. */
+  constructor(
+    /** Hyper-parameters. */
+    readonly config: GptConfig,
+    /** Text <-> ids for this model. */
+    readonly tokenizer: GptTokenizer,
+    /** Parameters (kept for saveCheckpoint). */
+    readonly weights: GptWeights,
+  ) {
+    const w = (name: string): NamedData => weights.get(name) as NamedData;
+    const t1 = (name: string): tf.Tensor1D => tf.tensor1d(w(name).data);
+    const t2 = (name: string): tf.Tensor2D => tf.tensor2d(w(name).data, w(name).shape as [number, number]);
+    this.blocks = Array.from({ length: config.nLayer }, (_, i) => {
+      const p = `h.${i}.`;
+      return {
+        ln1g: t1(`${p}ln_1.weight`), ln1b: t1(`${p}ln_1.bias`),
+        attnW: t2(`${p}attn.c_attn.weight`), attnB: t1(`${p}attn.c_attn.bias`),
+        projW: t2(`${p}attn.c_proj.weight`), projB: t1(`${p}attn.c_proj.bias`),
+        ln2g: t1(`${p}ln_2.weight`), ln2b: t1(`${p}ln_2.bias`),
+        fcW: t2(`${p}mlp.c_fc.weight`), fcB: t1(`${p}mlp.c_fc.bias`),
+        mlpW: t2(`${p}mlp.c_proj.weight`), mlpB: t1(`${p}mlp.c_proj.bias`),
+      };
+    });
+    this.lnfG = t1('ln_f.weight');
+    this.lnfB = t1('ln_f.bias');
+    this.wte = w('wte.weight').data;
+    this.wpe = w('wpe.weight').data;
+    this.headT = tf.tidy(() => tf.transpose(t2(weights.has(LM_HEAD) ? LM_HEAD : 'wte.weight')));
+    this.headDim = config.nEmbd / config.nHead;
+    this.arena = new KvArena({ nLayer: config.nLayer, nHead: config.nHead, headDim: this.headDim });
+  }
+
+  /** Number of layers (SequenceHost). */
+  get nLayer(): number {
+    return this.config.nLayer;
+  }
+
+  /**
+   * Attaches a sequence whose KV lives in `backing`. `length` > 0 means positions [0, length) are
+   * already in the backing (prefix-cache hit or handoff); they are loaded per layer on demand.
+   */
+  attach(backing: KvBacking, opts: { length?: number } = {}): ModelSequence {
+    this.assertLive();
+    const length = opts.length ?? 0;
+    if (!Number.isInteger(length) || length < 0 || length > this.config.nPositions) {
+      throw new ModelArgumentError('length', `${length} is not a position count in [0, ${this.config.nPositions}]`);
+    }
+    if (length > backing.capacity) throw new KvCapacityError(length, backing.capacity);
+    const slot = this.arena.allocSlot();
+    this.arena.ensureCapacity(Math.max(length, 1));
+    this.arena.setVisible(slot, length);
+    return new ModelSequence(this, backing, slot, length);
+  }
+
+  /** SequenceHost: copies backing rows [loadedUpTo, length) of `layer` into the arena. */
+  loadLayer(seq: ModelSequence, layer: number): void {
+    const from = seq.loadedUpTo[layer];
+    const to = seq.length;
+    if (from >= to) return;
+    const C = this.config.nEmbd;
+    const k = new Float32Array((to - from) * C);
+    const v = new Float32Array((to - from) * C);
+    seq.backing.read(layer, 'k', from, to, k);
+    seq.backing.read(layer, 'v', from, to, v);
+    this.arena.writeRows(layer, seq.slot, from, k, v);
+    seq.loadedUpTo[layer] = to;
+  }
+
+  /** SequenceHost: frees an arena slot. */
+  releaseSlot(slot: number): void {
+    if (!this.disposed) this.arena.freeSlot(slot);
+  }
+
+  /**
+   * Appends `tokens` at seq.length in chunks, writing their KV to the backing. Returns the logits
+   * of the last position ([V]) or of every position ([T * V], with logits: 'all').
+   */
+  prefill(seq: ModelSequence, tokens: readonly number[], opts: PrefillOptions = {}): Float32Array {
+    this.assertLive();
+    seq.assertLive('seq');
+    this.checkTokens(tokens, 'tokens');
+    if (tokens.length === 0) throw new ModelArgumentError('tokens', 'prefill needs at least one token');
+    const chunk = opts.chunkSize ?? DEFAULT_CHUNK;
+    if (!Number.isInteger(chunk) || chunk < 1) throw new ModelArgumentError('chunkSize', `${chunk} is not a positive integer`);
+    this.checkRoom(seq, tokens.length);
+    const all = opts.logits === 'all';
+    const V = this.config.vocabSize;
+    const out = new Float32Array(all ? tokens.length * V : V);
+    for (let start = 0; start < tokens.length; start += chunk) {
+      const piece = tokens.slice(start, start + chunk);
+      const final = start + chunk >= tokens.length;
+      const logits = this.forwardChunk(seq, piece, { allLogits: all, wantLogits: all || final, onLayerDone: final ? opts.onLayerDone : undefined });
+      if (logits !== null) out.set(logits, all ? start * V : 0);
+    }
+    return out;
+  }
+
+  /**
+   * One decode step for many sequences (distinct, of any lengths): appends each token's K/V and
+   * returns logits [B * V], row i for batch[i].
+   */
+  decode(batch: readonly DecodeItem[]): Float32Array {
+    this.assertLive();
+    if (batch.length === 0) return new Float32Array(0);
+    const seen = new Set<ModelSequence>();
+    for (const [i, item] of batch.entries()) {
+      item.seq.assertLive(`batch[${i}].seq`);
+      if (seen.has(item.seq)) throw new ModelArgumentError(`batch[${i}].seq`, 'sequence appears twice in one decode step');
+      seen.add(item.seq);
+      this.checkTokens([item.token], `batch[${i}].token`);
+      this.checkRoom(item.seq, 1);
+    }
+    return this.forwardDecode(batch);
+  }
+
+  /**
+   * Mixed step (chunked-prefill serving): single-token segments are decoded together in one batch,
+   * longer segments are prefilled. Returns each segment's last-position logits [segments * V].
+   */
+  step(segments: readonly StepSegment[]): Float32Array {
+    const V = this.config.vocabSize;
+    const out = new Float32Array(segments.length * V);
+    const decodeIdx: number[] = [];
+    for (const [i, s] of segments.entries()) {
+      if (s.tokens.length === 1) decodeIdx.push(i);
+      else out.set(this.prefill(s.seq, s.tokens, { chunkSize: Math.max(1, s.tokens.length) }), i * V);
+    }
+    const logits = this.decode(decodeIdx.map((i) => ({ seq: segments[i].seq, token: segments[i].tokens[0] })));
+    decodeIdx.forEach((segIdx, j) => out.set(logits.subarray(j * V, (j + 1) * V), segIdx * V));
+    return out;
+  }
+
+  /** Frees weights and the backend-side KV cache. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.blocks) tf.dispose(Object.values(b));
+    tf.dispose([this.lnfG, this.lnfB, this.headT]);
+    this.arena.dispose();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private forwardChunk(
+    seq: ModelSequence,
+    tokens: readonly number[],
+    o: { allLogits: boolean; wantLogits: boolean; onLayerDone: ((layer: number) => void) | undefined },
+  ): Float32Array | null {
+    const { nEmbd: C, nHead: H, layerNormEpsilon: eps } = this.config;
+    const T = tokens.length;
+    const p0 = seq.length;
+    const L = p0 + T;
+    const hd = this.headDim;
+    this.arena.ensureCapacity(L);
+    const logits = tf.tidy((): tf.Tensor2D | undefined => {
+      let x: tf.Tensor2D = tf.tensor2d(this.embed(tokens.map((t, i) => [t, p0 + i])), [T, C]);
+      const mask = tf.tensor2d(causalMask(T, p0), [T, L]); // [T, L]: 0 where key j <= p0 + i
+      for (let l = 0; l < this.blocks.length; l++) {
+        const b = this.blocks[l];
+        this.loadLayer(seq, l);
+        const qkv = dense(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB); // [T, 3C]
+        this.storeKv(seq, l, p0, qkv.dataSync() as Float32Array, T);
+        o.onLayerDone?.(l);
+        const q = tf.mul(tf.slice(qkv, [0, 0], [T, C]), 1 / Math.sqrt(hd)); // [T, C]
+        const heads: tf.Tensor2D[] = [];
+        for (let h = 0; h < H; h++) {
+          const qh = tf.slice(q, [0, h * hd], [T, hd]); // [T, hd]
+          const att = tf.softmax(tf.add(tf.matMul(qh, this.arena.headKeysT(l, seq.slot, h, L)), mask)); // [T, L]
+          heads.push(tf.matMul(att, this.arena.headValues(l, seq.slot, h, L))); // [T, hd]
+        }
+        x = tf.add(x, dense(tf.concat(heads, 1), b.projW, b.projB));
+        x = tf.add(x, this.mlp(x, b));
+      }
+      if (!o.wantLogits) return undefined;
+      return this.lmHead(o.allLogits ? x : tf.slice(x, [T - 1, 0], [1, C]));
+    });
+    seq.len = L;
+    this.arena.setVisible(seq.slot, L);
+    if (logits === undefined) return null;
+    const data = logits.dataSync() as Float32Array;
+    logits.dispose();
+    return data;
+  }
+
+  private forwardDecode(batch: readonly DecodeItem[]): Float32Array {
+    const { nEmbd: C, nHead: H, layerNormEpsilon: eps } = this.config;
+    const B = batch.length;
+    const hd = this.headDim;
+    const S = this.arena.slots;
+    this.arena.ensureCapacity(Math.max(...batch.map((it) => it.seq.length + 1)));
+    for (const { seq } of batch) this.arena.setVisible(seq.slot, seq.length + 1);
+    const identity = B === S && batch.every((it, i) => it.seq.slot === i);
+    const logits = tf.tidy(() => {
+      let x: tf.Tensor2D = tf.tensor2d(this.embed(batch.map((it) => [it.token, it.seq.length])), [B, C]);
+      const slotIdx = identity ? null : tf.tensor1d(batch.map((it) => it.seq.slot), 'int32');
+      const scale = 1 / Math.sqrt(hd);
+      for (let l = 0; l < this.blocks.length; l++) {
+        const b = this.blocks[l];
+        const qkv = dense(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB); // [B, 3C]
+        const data = qkv.dataSync() as Float32Array;
+        const q = new Float32Array(S * C); // [S, H, 1, hd]; slots not in the batch stay 0
+        for (const [i, { seq }] of batch.entries()) {
+          this.loadLayer(seq, l);
+          this.storeKv(seq, l, seq.length, data.subarray(i * 3 * C, (i + 1) * 3 * C), 1);
+          for (let c = 0; c < C; c++) q[seq.slot * C + c] = data[i * 3 * C + c] * scale;
+        }
+        const { kT, v, mask } = this.arena.layerTensors(l);
+        const scores = tf.add(tf.matMul(tf.tensor4d(q, [S, H, 1, hd]), kT), mask); // [S, H, 1, cap]
+        const y = tf.reshape(tf.matMul(tf.softmax(scores), v), [S, C]); // [S, C]
+        const yb = (slotIdx === null ? y : tf.gather(y, slotIdx)) as tf.Tensor2D; // [B, C]
+        x = tf.add(x, dense(yb, b.projW, b.projB));
+        x = tf.add(x, this.mlp(x, b));
+      }
+      return this.lmHead(x);
+    });
+    for (const { seq } of batch) seq.len += 1;
+    const data = logits.dataSync() as Float32Array;
+    logits.dispose();
+    return data;
+  }
+
+  private mlp(x: tf.Tensor2D, b: BlockWeights): tf.Tensor2D {
+    const h = layerNorm(x, b.ln2g, b.ln2b, this.config.layerNormEpsilon);
+    return dense(activate(dense(h, b.fcW, b.fcB), this.config.activation), b.mlpW, b.mlpB);
+  }
+
+  private lmHead(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(layerNorm(x, this.lnfG, this.lnfB, this.config.layerNormEpsilon), this.headT); // [T, V]
+  }
+
+  /** Token + position embeddings for (token, position) pairs: [n * C]. */
+  private embed(pairs: Array<[number, number]> | number[][]): Float32Array {
+    const C = this.config.nEmbd;
+    const out = new Float32Array(pairs.length * C);
+    pairs.forEach(([tok, pos], i) => {
+      for (let c = 0; c < C; c++) out[i * C + c] = this.wte[tok * C + c] + this.wpe[pos * C + c];
+    });
+    return out;
+  }
+
+  /** Splits K and V out of qkv rows ([n, 3C]) and writes them to the backing and the arena. */
+  private storeKv(seq: ModelSequence, layer: number, start: number, qkv: Float32Array, n: number): void {
+    const C = this.config.nEmbd;
+    const k = new Float32Array(n * C);
+    const v = new Float32Array(n * C);
+    for (let t = 0; t < n; t++) {
+      k.set(qkv.subarray(t * 3 * C + C, t * 3 * C + 2 * C), t * C);
+      v.set(qkv.subarray(t * 3 * C + 2 * C, t * 3 * C + 3 * C), t * C);
+    }
+    seq.backing.write(layer, 'k', start, k);
+    seq.backing.write(layer, 'v', start, v);
+    this.arena.writeRows(layer, seq.slot, start, k, v);
+    seq.loadedUpTo[layer] = start + n;
+  }
+
+  private checkTokens(tokens: readonly number[], argument: string): void {
+    const V = this.config.vocabSize;
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= V) throw new ModelArgumentError(argument, `token id ${t} is outside [0, ${V})`);
+    }
+  }
+
+  private checkRoom(seq: ModelSequence, n: number): void {
+    const need = seq.length + n;
+    if (need > this.config.nPositions) {
+      throw new ModelArgumentError('tokens', `sequence would reach ${need} positions, beyond n_positions ${this.config.nPositions}`);
+    }
+    if (need > seq.backing.capacity) throw new KvCapacityError(need, seq.backing.capacity);
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new ModelArgumentError('model', 'model was disposed');
+  }
+}
+
+interface NamedData {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Additive causal mask [T, p0 + T]: query i (position p0 + i) sees keys j <= p0 + i. */
+function causalMask(T: number, p0: number): Float32Array {
+  const L = p0 + T;
+  const m = new Float32Array(T * L);
+  for (let i = 0; i < T; i++) m.fill(-Infinity, i * L + p0 + i + 1, (i + 1) * L);
+  return m;
+}
