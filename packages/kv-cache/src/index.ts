@@ -34,3 +34,9 @@ export {
   TransferTimeoutError,
   TransferTruncatedError,
 } from './errors.js';
+/** Cross-process transfer stream: the sending side. */
+export { KvTransferSender } from './transfer-sender.js';
+export type { KvTransferSenderOptions, SendSequenceOptions } from './transfer-sender.js';
+/** Cross-process transfer stream: the receiving side. */
+export { KvTransferReceiver } from './transfer-receiver.js';
+export type { IncomingSequence, KvTransferReceiverOptions } from './transfer-receiver.js';

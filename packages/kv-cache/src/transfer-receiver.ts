@@ -1,0 +1,268 @@
+/**
+ * Receiving side of the cross-process KV stream. For each sequence it allocates blocks in THIS
+ * process's pool, copies each Layer frame's payload straight from the socket chunks into the
+ * blocks' layer spans while computing its CRC32, and publishes a layer on a handoff in this pool
+ * once all its frames are verified, so local consumers get the same layer-wise semantics as an
+ * in-process handoff (waitForLayer, read, adopt). A failed sequence (checksum, peer gone, timeout,
+ * sender abort) cancels its handoff and releases its blocks: nothing half-written is adoptable.
+ */
+import type { Duplex } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import type { BlockPool } from './block-pool.js';
+import type { BlockTable } from './block-table.js';
+import {
+  KvCacheError,
+  TransferChecksumError,
+  TransferError,
+  TransferPeerClosedError,
+  TransferProtocolError,
+  TransferTimeoutError,
+  TransferTruncatedError,
+} from './errors.js';
+import type { HandoffConsumer, HandoffProducer } from './handoff.js';
+import {
+  FrameReader,
+  FrameType,
+  encodeControl,
+  encodeEmpty,
+  jsonSink,
+  type FrameHeader,
+  type PayloadSink,
+  type RejectReason,
+  type SequenceHeader,
+} from './transfer-protocol.js';
+
+/** A sequence arriving over the stream; its KV lives in the receiving pool. */
+export interface IncomingSequence {
+  readonly sequenceId: number;
+  readonly tokenCount: number;
+  /** Layer-wise view of the arriving KV; adopt() once complete. Post `consumer.descriptor` to other threads. */
+  readonly consumer: HandoffConsumer;
+  /** Resolves when every frame arrived and verified; rejects with a TransferError otherwise. */
+  readonly done: Promise<void>;
+}
+
+/** Options of the KvTransferReceiver constructor. */
+export interface KvTransferReceiverOptions {
+  readonly pool: BlockPool;
+  readonly socket: Duplex;
+  /** Called when a sequence's Begin frame was accepted (blocks and a handoff slot taken). */
+  readonly onSequence: (incoming: IncomingSequence) => void;
+  /** Fail in-flight sequences when no byte arrives for this long (default 30 s). */
+  readonly idleTimeoutMs?: number;
+}
+
+interface Inflight {
+  readonly table: BlockTable;
+  readonly producer: HandoffProducer;
+  readonly blockCount: number;
+  layer: number;
+  blocksInLayer: number;
+  settle(error: TransferError | null): void;
+}
+
+/** Accepts sequences from a KvTransferSender into the local pool. */
+export class KvTransferReceiver {
+  private readonly pool: BlockPool;
+  private readonly socket: Duplex;
+  private readonly onSequence: (incoming: IncomingSequence) => void;
+  private readonly inflight = new Map<number, Inflight>();
+  private readonly reader: FrameReader;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly idleTimeoutMs: number;
+
+  constructor(options: KvTransferReceiverOptions) {
+    this.pool = options.pool;
+    this.socket = options.socket;
+    this.onSequence = options.onSequence;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.reader = new FrameReader((header) => this.onFrame(header));
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('end', () => this.onEnd());
+    this.socket.on('close', () => this.failAll(new TransferPeerClosedError('the sender closed the connection')));
+    this.socket.on('error', (error) => this.failAll(new TransferPeerClosedError(`socket error: ${error.message}`)));
+  }
+
+  /** Fails every in-flight sequence and closes the socket. */
+  close(): void {
+    this.failAll(new TransferPeerClosedError('the receiver was closed'));
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.armIdleTimer();
+    try {
+      this.reader.push(chunk);
+    } catch (error) {
+      const failure = error instanceof TransferError ? error : new TransferProtocolError(String(error));
+      this.failAll(failure);
+      this.socket.destroy();
+    }
+  }
+
+  private onEnd(): void {
+    if (!this.reader.atBoundary) {
+      this.failAll(new TransferTruncatedError('the stream ended in the middle of a frame'));
+    } else {
+      this.failAll(new TransferPeerClosedError('the sender ended the stream with sequences in flight'));
+    }
+    this.socket.end();
+  }
+
+  private onFrame(header: FrameHeader): PayloadSink | null {
+    switch (header.type) {
+      case FrameType.Begin:
+        return jsonSink<SequenceHeader>(header, (value) => this.begin(header.sequenceId, value));
+      case FrameType.Layer:
+        return this.layerSink(header);
+      case FrameType.End:
+        this.end(header.sequenceId);
+        return null;
+      case FrameType.Abort:
+        this.fail(header.sequenceId, new TransferPeerClosedError(`sequence ${header.sequenceId} aborted by the sender`));
+        return null;
+      default:
+        throw new TransferProtocolError(`the sender sent an unexpected ${FrameType[header.type]} frame`);
+    }
+  }
+
+  private begin(sequenceId: number, header: SequenceHeader): void {
+    const g = this.pool.geometry;
+    if (this.inflight.has(sequenceId)) throw new TransferProtocolError(`sequence ${sequenceId} began twice`);
+    if (header.blockSize !== g.blockSize || header.layers !== g.layers || header.heads !== g.heads || header.headDim !== g.headDim) {
+      return this.reject(sequenceId, 'protocol', `geometry ${JSON.stringify(header)} does not match the receiving pool`);
+    }
+    const table = this.pool.createTable();
+    if (!Number.isInteger(header.tokenCount) || header.tokenCount < 0) {
+      return this.reject(sequenceId, 'protocol', `tokenCount ${String(header.tokenCount)} is invalid`);
+    }
+    if (!table.ensureCapacity(header.tokenCount)) {
+      return this.reject(sequenceId, 'no-blocks', `the pool cannot supply ${Math.ceil(header.tokenCount / g.blockSize)} blocks`);
+    }
+    const producer = this.pool.openHandoff(table, { tokenCount: header.tokenCount, sequenceId: String(sequenceId) });
+    if (producer === null) {
+      table.release();
+      return this.reject(sequenceId, 'no-handoff-slot', 'every handoff slot of the receiving pool is in use');
+    }
+    let settle: (error: TransferError | null) => void = () => undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === null ? resolve() : reject(error));
+    });
+    done.catch(() => undefined);
+    const blockCount = table.blockIds.length;
+    this.inflight.set(sequenceId, { table, producer, blockCount, layer: 0, blocksInLayer: 0, settle });
+    this.onSequence({ sequenceId, tokenCount: header.tokenCount, consumer: this.pool.acceptHandoff(producer.descriptor), done });
+    if (blockCount === 0) {
+      for (let layer = 0; layer < g.layers; layer++) producer.publishLayer(layer);
+    }
+  }
+
+  private layerSink(header: FrameHeader): PayloadSink {
+    const seq = this.inflight.get(header.sequenceId);
+    const spanBytes = this.pool.layout.spanFloats * 4;
+    if (header.byteLength !== header.blockCount * spanBytes) {
+      throw new TransferProtocolError(`layer frame of sequence ${header.sequenceId}: ${header.byteLength} bytes for ${header.blockCount} blocks`);
+    }
+    if (seq === undefined) return { write: () => undefined, end: () => undefined }; // a rejected sequence: discard
+    if (header.layer !== seq.layer || header.blockStart !== seq.blocksInLayer || header.blockStart + header.blockCount > seq.blockCount) {
+      throw new TransferProtocolError(
+        `sequence ${header.sequenceId}: got layer ${header.layer} blocks [${header.blockStart}, +${header.blockCount}), expected layer ${seq.layer} from block ${seq.blocksInLayer}`,
+      );
+    }
+    const bytes = new Uint8Array(this.pool.handle.data);
+    const spanOf = (i: number): number => this.pool.layerSpan(seq.table.blockIds[header.blockStart + i], header.layer).byteOffset;
+    let block = 0;
+    let within = 0;
+    let checksum = 0;
+    return {
+      write: (chunk) => {
+        checksum = crc32(chunk, checksum);
+        let at = 0;
+        while (at < chunk.length) {
+          const take = Math.min(spanBytes - within, chunk.length - at);
+          bytes.set(chunk.subarray(at, at + take), spanOf(block) + within);
+          at += take;
+          within += take;
+          if (within === spanBytes) {
+            block++;
+            within = 0;
+          }
+        }
+      },
+      end: () => this.layerArrived(header, seq, checksum),
+    };
+  }
+
+  private layerArrived(header: FrameHeader, seq: Inflight, checksum: number): void {
+    if (this.inflight.get(header.sequenceId) !== seq) return;
+    if (checksum !== header.checksum) {
+      const message = `sequence ${header.sequenceId} layer ${header.layer} blocks [${header.blockStart}, +${header.blockCount}): CRC32 ${checksum} != header ${header.checksum}`;
+      this.fail(header.sequenceId, new TransferChecksumError(message), 'checksum');
+      return;
+    }
+    seq.blocksInLayer += header.blockCount;
+    if (seq.blocksInLayer < seq.blockCount) return;
+    try {
+      seq.producer.publishLayer(seq.layer);
+    } catch (error) {
+      const message = error instanceof KvCacheError ? error.message : String(error);
+      this.fail(header.sequenceId, new TransferPeerClosedError(`sequence ${header.sequenceId}: local handoff ended: ${message}`), 'cancelled');
+      return;
+    }
+    seq.layer++;
+    seq.blocksInLayer = 0;
+  }
+
+  private end(sequenceId: number): void {
+    const seq = this.inflight.get(sequenceId);
+    if (seq === undefined) return;
+    if (seq.layer !== this.pool.geometry.layers) {
+      this.fail(sequenceId, new TransferTruncatedError(`sequence ${sequenceId} ended after ${seq.layer} layers`), 'protocol');
+      return;
+    }
+    this.inflight.delete(sequenceId);
+    seq.table.release();
+    this.socket.write(encodeEmpty(FrameType.Ack, sequenceId));
+    seq.settle(null);
+    this.disarmIdleTimerIfIdle();
+  }
+
+  private reject(sequenceId: number, reason: RejectReason['reason'], message: string): void {
+    if (!this.socket.destroyed) this.socket.write(encodeControl(FrameType.Nack, sequenceId, { reason, message }));
+  }
+
+  /** Cancels a sequence's handoff, releases its blocks, tells the sender (when `reason` is given). */
+  private fail(sequenceId: number, error: TransferError, reason?: RejectReason['reason']): void {
+    const seq = this.inflight.get(sequenceId);
+    if (seq === undefined) return;
+    this.inflight.delete(sequenceId);
+    seq.producer.cancel();
+    seq.table.release();
+    if (reason !== undefined) this.reject(sequenceId, reason, error.message);
+    seq.settle(error);
+    this.disarmIdleTimerIfIdle();
+  }
+
+  private failAll(error: TransferError): void {
+    for (const sequenceId of [...this.inflight.keys()]) this.fail(sequenceId, error);
+    this.disarmIdleTimerIfIdle();
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.inflight.size === 0) return;
+      this.failAll(new TransferTimeoutError(`no data from the sender for ${this.idleTimeoutMs} ms`));
+      this.socket.destroy();
+    }, this.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private disarmIdleTimerIfIdle(): void {
+    if (this.inflight.size === 0 && this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+}

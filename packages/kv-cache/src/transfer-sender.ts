@@ -1,0 +1,233 @@
+/**
+ * Sending side of the cross-process KV stream. Streams a sequence's blocks layer by layer (one
+ * frame per run of blocks of one layer, each block's layer span written straight from the pool's
+ * SharedArrayBuffer: no per-row copies and no staging buffer), then waits for the receiver's Ack.
+ * Sequences on one socket go one after another. The caller keeps its block references until
+ * `send` settles.
+ */
+import type { Duplex } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import type { BlockPool } from './block-pool.js';
+import {
+  KvArgumentError,
+  TransferChecksumError,
+  TransferError,
+  TransferPeerClosedError,
+  TransferRejectedError,
+  TransferTimeoutError,
+} from './errors.js';
+import {
+  FrameReader,
+  FrameType,
+  encodeControl,
+  encodeEmpty,
+  encodeHeader,
+  jsonSink,
+  type FrameHeader,
+  type PayloadSink,
+  type RejectReason,
+  type SequenceHeader,
+} from './transfer-protocol.js';
+
+/** Options of the KvTransferSender constructor. */
+export interface KvTransferSenderOptions {
+  readonly pool: BlockPool;
+  /** A connected net.Socket (TCP or Unix) or any Duplex byte stream. */
+  readonly socket: Duplex;
+  /** How long to wait for the receiver's verdict after the last frame (default 30 s). */
+  readonly ackTimeoutMs?: number;
+  /** Upper bound of one Layer frame's payload (default 4 MiB; at least one block span). */
+  readonly maxFrameBytes?: number;
+}
+
+/** One sequence to send. */
+export interface SendSequenceOptions {
+  /** Identifies the sequence on this socket (u32). */
+  readonly sequenceId: number;
+  /** The sequence's blocks in order; the caller holds a reference on each until send settles. */
+  readonly blockIds: readonly number[];
+  readonly tokenCount: number;
+  /** Resolves when `layer` may be sent (e.g. HandoffConsumer.waitForLayer); default: all ready. */
+  readonly layerReady?: (layer: number) => Promise<void>;
+}
+
+interface PendingAck {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** Streams sequences' KV blocks over a socket to a KvTransferReceiver. */
+export class KvTransferSender {
+  private readonly pool: BlockPool;
+  private readonly socket: Duplex;
+  private readonly ackTimeoutMs: number;
+  private readonly maxFrameBytes: number;
+  private readonly pending = new Map<number, PendingAck>();
+  private readonly reader: FrameReader;
+  private queue: Promise<void> = Promise.resolve();
+  private closedError: TransferError | null = null;
+
+  constructor(options: KvTransferSenderOptions) {
+    this.pool = options.pool;
+    this.socket = options.socket;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
+    this.maxFrameBytes = options.maxFrameBytes ?? 4 * 1024 * 1024;
+    this.reader = new FrameReader((header) => this.onFrame(header));
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        this.reader.push(chunk);
+      } catch (error) {
+        this.fail(error instanceof TransferError ? error : new TransferPeerClosedError(String(error)));
+        this.socket.destroy();
+      }
+    });
+    this.socket.on('close', () => this.fail(new TransferPeerClosedError('the receiver closed the connection')));
+    this.socket.on('error', (error) => this.fail(new TransferPeerClosedError(`socket error: ${error.message}`)));
+  }
+
+  /**
+   * Sends one sequence; resolves once the receiver has verified every frame and holds the blocks.
+   * Rejects with TransferRejectedError (receiver refused: no blocks, no slot), TransferChecksumError,
+   * TransferPeerClosedError or TransferTimeoutError.
+   */
+  send(options: SendSequenceOptions): Promise<void> {
+    this.validate(options);
+    const run = this.queue.then(() => this.sendNow(options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Ends the stream (after queued sends). */
+  async close(): Promise<void> {
+    await this.queue;
+    this.socket.end();
+  }
+
+  private async sendNow(options: SendSequenceOptions): Promise<void> {
+    if (this.closedError) throw this.closedError;
+    const { sequenceId, blockIds } = options;
+    let settled = false;
+    const verdict = new Promise<void>((resolve, reject) => {
+      this.pending.set(sequenceId, { resolve, reject });
+    }).finally(() => {
+      settled = true;
+    });
+    verdict.catch(() => undefined);
+    const g = this.pool.geometry;
+    const header: SequenceHeader = {
+      tokenCount: options.tokenCount,
+      blockSize: g.blockSize,
+      layers: g.layers,
+      heads: g.heads,
+      headDim: g.headDim,
+    };
+    this.socket.write(encodeControl(FrameType.Begin, sequenceId, header));
+    const spanBytes = this.pool.layout.spanFloats * 4;
+    const perFrame = Math.max(1, Math.floor(this.maxFrameBytes / spanBytes));
+    for (let layer = 0; layer < g.layers && !settled; layer++) {
+      try {
+        await options.layerReady?.(layer);
+      } catch (error) {
+        this.socket.write(encodeEmpty(FrameType.Abort, sequenceId));
+        this.pending.delete(sequenceId);
+        throw error;
+      }
+      for (let start = 0; start < blockIds.length && !settled; start += perFrame) {
+        const count = Math.min(perFrame, blockIds.length - start);
+        if (!this.writeLayerFrame(sequenceId, layer, blockIds.slice(start, start + count), start)) {
+          await this.drained();
+        }
+      }
+    }
+    if (!settled) this.socket.write(encodeEmpty(FrameType.End, sequenceId));
+    await this.withTimeout(verdict, sequenceId);
+  }
+
+  /** Writes one Layer frame; returns false when the socket asks to wait for 'drain'. */
+  private writeLayerFrame(sequenceId: number, layer: number, blocks: readonly number[], blockStart: number): boolean {
+    const spans = blocks.map((block) => {
+      const view = this.pool.layerSpan(block, layer);
+      return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+    });
+    let checksum = 0;
+    for (const span of spans) checksum = crc32(span, checksum);
+    const byteLength = spans.length * (spans[0]?.length ?? 0);
+    this.socket.cork();
+    this.socket.write(
+      encodeHeader({ type: FrameType.Layer, sequenceId, layer, blockStart, blockCount: blocks.length, byteLength, checksum }),
+    );
+    let ok = true;
+    for (const span of spans) ok = this.socket.write(span);
+    this.socket.uncork();
+    return ok;
+  }
+
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  private async withTimeout(verdict: Promise<void>, sequenceId: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.pending.delete(sequenceId);
+        this.socket.write(encodeEmpty(FrameType.Abort, sequenceId));
+        reject(new TransferTimeoutError(`sequence ${sequenceId}: no verdict from the receiver within ${this.ackTimeoutMs} ms`));
+      }, this.ackTimeoutMs);
+    });
+    try {
+      await Promise.race([verdict, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private onFrame(header: FrameHeader): PayloadSink | null {
+    const waiter = this.pending.get(header.sequenceId);
+    if (header.type === FrameType.Ack) {
+      this.pending.delete(header.sequenceId);
+      waiter?.resolve();
+      return null;
+    }
+    if (header.type === FrameType.Nack) {
+      return jsonSink<RejectReason>(header, (why) => {
+        this.pending.delete(header.sequenceId);
+        const message = `sequence ${header.sequenceId} rejected by the receiver (${why.reason}): ${why.message}`;
+        waiter?.reject(why.reason === 'checksum' ? new TransferChecksumError(message) : new TransferRejectedError(why.reason, message));
+      });
+    }
+    throw new TransferPeerClosedError(`the receiver sent an unexpected ${FrameType[header.type]} frame`);
+  }
+
+  private fail(error: TransferError): void {
+    this.closedError ??= error;
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+
+  private validate(options: SendSequenceOptions): void {
+    const { sequenceId, blockIds, tokenCount } = options;
+    if (!Number.isInteger(sequenceId) || sequenceId < 0 || sequenceId > 0xffffffff) {
+      throw new KvArgumentError(`send: sequenceId must be a u32 integer, got ${String(sequenceId)}`);
+    }
+    const blockSize = this.pool.geometry.blockSize;
+    if (!Number.isInteger(tokenCount) || tokenCount < 0) {
+      throw new KvArgumentError(`send: tokenCount must be a non-negative integer, got ${String(tokenCount)}`);
+    }
+    if (!Array.isArray(blockIds) || blockIds.length !== Math.ceil(tokenCount / blockSize)) {
+      throw new KvArgumentError(
+        `send: blockIds must list ceil(${tokenCount} / ${blockSize}) = ${Math.ceil(tokenCount / blockSize)} blocks`,
+      );
+    }
+    for (const block of blockIds) this.pool.refCount(block);
+    if (this.pending.has(sequenceId)) throw new KvArgumentError(`send: sequence ${sequenceId} is already in flight`);
+  }
+}

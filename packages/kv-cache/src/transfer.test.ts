@@ -1,0 +1,141 @@
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BlockPool } from './block-pool.js';
+import {
+  TransferChecksumError,
+  TransferPeerClosedError,
+  TransferRejectedError,
+  TransferTimeoutError,
+  TransferTruncatedError,
+} from './errors.js';
+import { FrameType, encodeControl, encodeHeader } from './transfer-protocol.js';
+import { KvTransferReceiver, type IncomingSequence } from './transfer-receiver.js';
+import { KvTransferSender } from './transfer-sender.js';
+
+const geometry = { blockSize: 4, layers: 3, heads: 2, headDim: 4, totalBlocks: 16 };
+const nEmbd = 8;
+const sockets: Socket[] = [];
+
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+});
+
+async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = connect(address.port, '127.0.0.1');
+  const [serverSide] = await accepted;
+  await once(client, 'connect').catch(() => undefined);
+  server.close();
+  sockets.push(client, serverSide);
+  return [client, serverSide];
+}
+
+function filledSequence(pool: BlockPool, tokens: number, seed: number) {
+  const table = pool.createTable();
+  table.ensureCapacity(tokens);
+  for (let layer = 0; layer < geometry.layers; layer++) {
+    for (const kind of ['k', 'v'] as const) {
+      table.write(layer, kind, 0, Float32Array.from({ length: tokens * nEmbd }, (_, i) => seed + layer * 1e4 + i));
+    }
+  }
+  return table;
+}
+
+function receiveOne(pool: BlockPool, socket: Socket, idleTimeoutMs?: number): Promise<IncomingSequence> {
+  return new Promise((resolve) => {
+    new KvTransferReceiver({ pool, socket, onSequence: resolve, idleTimeoutMs });
+  });
+}
+
+describe('cross-socket transfer', () => {
+  it('streams a sequence layer by layer into the receiving pool, bytes equal', async () => {
+    const [a, b] = await socketPair();
+    const source = BlockPool.create(geometry);
+    const target = BlockPool.create(geometry);
+    const table = filledSequence(source, 10, 7);
+    const arriving = receiveOne(target, b);
+    const sender = new KvTransferSender({ pool: source, socket: a, maxFrameBytes: 1 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sent = sender.send({
+      sequenceId: 42,
+      blockIds: table.blockIds,
+      tokenCount: 10,
+      layerReady: (layer) => (layer < 2 ? Promise.resolve() : gate),
+    });
+    const incoming = await arriving;
+    await incoming.consumer.waitForLayer(1);
+    expect(incoming.consumer.layersReady).toBe(2);
+    release();
+    await sent;
+    await incoming.done;
+    const adopted = incoming.consumer.adopt();
+    const want = new Float32Array(10 * nEmbd);
+    const got = new Float32Array(10 * nEmbd);
+    for (let layer = 0; layer < 3; layer++) {
+      table.read(layer, 'v', 0, 10, want);
+      adopted.read(layer, 'v', 0, 10, got);
+      expect(got).toEqual(want);
+    }
+    adopted.release();
+    table.release();
+    expect(target.stats()).toMatchObject({ used: 0, free: 16 });
+  });
+
+  it('rejects when the receiving pool has no room, leaking nothing', async () => {
+    const [a, b] = await socketPair();
+    const source = BlockPool.create(geometry);
+    const target = BlockPool.create({ ...geometry, totalBlocks: 2 });
+    new KvTransferReceiver({ pool: target, socket: b, onSequence: () => undefined });
+    const table = filledSequence(source, 12, 1);
+    const sender = new KvTransferSender({ pool: source, socket: a });
+    const error = await sender.send({ sequenceId: 1, blockIds: table.blockIds, tokenCount: 12 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransferRejectedError);
+    expect((error as TransferRejectedError).reason).toBe('no-blocks');
+    expect(target.stats().free).toBe(2);
+  });
+
+  it('detects a corrupted payload with a checksum error on both sides', async () => {
+    const [a, b] = await socketPair();
+    const target = BlockPool.create(geometry);
+    const arriving = receiveOne(target, b);
+    a.write(encodeControl(FrameType.Begin, 5, { tokenCount: 4, blockSize: 4, layers: 3, heads: 2, headDim: 4 }));
+    const payload = Buffer.alloc(2 * 4 * nEmbd * 4, 1);
+    a.write(encodeHeader({ type: FrameType.Layer, sequenceId: 5, layer: 0, blockStart: 0, blockCount: 1, byteLength: payload.length, checksum: 1234 }));
+    a.write(payload);
+    const incoming = await arriving;
+    await expect(incoming.done).rejects.toBeInstanceOf(TransferChecksumError);
+    await expect(incoming.consumer.waitForLayer(0)).rejects.toThrow(/cancelled/);
+    expect(target.stats()).toMatchObject({ used: 0, free: 16 });
+  });
+
+  it('reports a stream cut inside a frame as truncated, between frames as peer closed', async () => {
+    for (const cut of ['inside', 'between'] as const) {
+      const [a, b] = await socketPair();
+      const target = BlockPool.create(geometry);
+      const arriving = receiveOne(target, b);
+      a.write(encodeControl(FrameType.Begin, 9, { tokenCount: 4, blockSize: 4, layers: 3, heads: 2, headDim: 4 }));
+      if (cut === 'inside') a.write(encodeHeader({ type: FrameType.Layer, sequenceId: 9, layer: 0, blockStart: 0, blockCount: 1, byteLength: 256, checksum: 0 }));
+      const incoming = await arriving;
+      a.end();
+      await expect(incoming.done).rejects.toBeInstanceOf(cut === 'inside' ? TransferTruncatedError : TransferPeerClosedError);
+      expect(target.stats().used).toBe(0);
+    }
+  });
+
+  it('fails an idle sequence with a timeout error', async () => {
+    const [a, b] = await socketPair();
+    const target = BlockPool.create(geometry);
+    const arriving = receiveOne(target, b, 30);
+    a.write(encodeControl(FrameType.Begin, 3, { tokenCount: 4, blockSize: 4, layers: 3, heads: 2, headDim: 4 }));
+    const incoming = await arriving;
+    await expect(incoming.done).rejects.toBeInstanceOf(TransferTimeoutError);
+    expect(target.stats().used).toBe(0);
+  });
+});
