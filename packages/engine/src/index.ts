@@ -1,2 +1,82 @@
-/** Public API of engine. */
-export {};
+/**
+ * Public API of @baton/engine: the thread-free core (request validation, options, errors, metrics,
+ * length prediction, scheduling policy, token streams). The actors and `createEngine()` build on it.
+ */
+
+/** Typed errors with stable codes; `engineErrorFromJSON` rebuilds them after crossing a thread. */
+export {
+  ActorFailedError,
+  EngineClosedError,
+  EngineError,
+  InvalidOptionsError,
+  InvalidRequestError,
+  KvExhaustedError,
+  OverloadedError,
+  RequestAbortedError,
+  engineErrorFromJSON,
+  isSerializedEngineError,
+} from './errors.js';
+/** Error codes, the overload estimate that broke, and the plain-data form of errors. */
+export type { EngineErrorCode, OverloadEstimate, SerializedEngineError } from './errors.js';
+
+/** Validates a `generate()` request into a normalized request (or InvalidRequestError). */
+export { validateRequest } from './request.js';
+/** Request shapes before and after validation, and what they are validated against. */
+export type { GenerateRequest, NormalizedRequest, RequestLimits, ValidateRequestDeps } from './request.js';
+
+/** Engine options: defaults and validation (`resolveOptions`, or InvalidOptionsError). */
+export { DEFAULT_ENGINE_OPTIONS, resolveOptions } from './engine-options.js';
+/** Option types: complete options, caller input, modes, backends, SLO targets. */
+export type { EngineBackend, EngineMode, EngineOptions, EngineOptionsInput, SloTargets } from './engine-options.js';
+
+/** Per-request timing: a recorder and the TTFT/TPOT/ITL/JCT/queue/KV-transfer derivation. */
+export { RequestTimer, TimingOrderError, requestMetrics } from './request-timing.js';
+/** Timing record, derived metrics, and finish reasons. */
+export type { FinishReason, RequestMetrics, RequestTimingRecord } from './request-timing.js';
+
+/** Prometheus-compatible fixed-bucket histogram and bucket helpers. */
+export { DEFAULT_LATENCY_BUCKETS_MS, Histogram, exponentialBuckets, linearBuckets } from './histogram.js';
+/** Plain-data histogram state. */
+export type { HistogramSnapshot } from './histogram.js';
+
+/** Per-actor utilization, batch sizes, queue length and KV usage. */
+export { ActorStatsAggregator } from './actor-stats.js';
+/** Per-actor gauges and snapshot. */
+export type { ActorGauges, ActorStatsSnapshot } from './actor-stats.js';
+
+/** Run summaries: percentiles, means and SLO attainment over request records. */
+export { distribution, meetsSlo, percentile, summarize } from './metrics.js';
+/** Summary shapes. */
+export type { Distribution, RunSummary } from './metrics.js';
+
+/** Online output-length bucket classifier (TetriInfer). */
+export { LengthPredictor } from './length-predictor.js';
+/** Predictor buckets, predictions, options and stats. */
+export type { LengthBucket, LengthPrediction, LengthPredictorOptions, LengthPredictorStats } from './length-predictor.js';
+
+/** EWMA and online throughput estimate used in load reports. */
+export { Ewma, ThroughputEstimator } from './throughput-estimator.js';
+
+/** Routing policy: least-TTFT prefill choice (Mooncake), load/KV-aware decode choice (TetriInfer). */
+export { chooseDecode, choosePrefill, estimateDecodeTpotMs } from './scheduler-policy.js';
+/** Load snapshots, routing inputs and choices. */
+export type {
+  DecodeChoice,
+  DecodeLoad,
+  DecodePrediction,
+  PrefillChoice,
+  PrefillLoad,
+  RoutableRequest,
+} from './scheduler-policy.js';
+
+/** SLO-aware early admission (raises OverloadedError with a retry-after hint). */
+export { admit } from './admission.js';
+/** Admission inputs and decision. */
+export type { AdmissionDecision, AdmissionEstimates, AdmissionPolicy } from './admission.js';
+
+/** The token stream `generate()` returns, and the error a consumer that falls behind receives. */
+export { TokenStream } from './token-stream.js';
+/** Raised to a stream consumer that left more than `capacity` events unread. */
+export { ChannelOverflowError } from './async-channel.js';
+/** Stream events and options. */
+export type { FinalEvent, TokenEvent, TokenStreamEvent, TokenStreamOptions } from './token-stream.js';

@@ -1,0 +1,84 @@
+import { describe, expect, it, vi } from 'vitest';
+import { RequestAbortedError } from './errors.js';
+import { TokenStream, type TokenStreamEvent } from './token-stream.js';
+
+// Byte-level vocabulary: token id = one byte, as in the fixture tokenizer.
+const tokenBytes = (id: number): Uint8Array => Uint8Array.of(id);
+const bytesOf = (s: string): number[] => [...new TextEncoder().encode(s)];
+
+async function collect<R>(s: TokenStream<R>): Promise<TokenStreamEvent<R>[]> {
+  const out: TokenStreamEvent<R>[] = [];
+  for await (const e of s) out.push(e);
+  return out;
+}
+
+describe('TokenStream', () => {
+  it('never splits a multi-byte UTF-8 character across token deltas', async () => {
+    const s = new TokenStream<{ reason: string }>({ tokenBytes, capacity: 64 });
+    const text = 'héllo €😀';
+    bytesOf(text).forEach((b, i) => s.pushToken(b, i));
+    s.finish({ reason: 'length' });
+    const events = await collect(s);
+    const tokens = events.filter((e) => e.type === 'token');
+    expect(tokens).toHaveLength(bytesOf(text).length);
+    for (const t of tokens) expect(t.text).not.toContain('\uFFFD');
+    expect(tokens.map((t) => t.text).join('')).toBe(text);
+    // the 4-byte emoji arrives whole on its last byte
+    expect(tokens.at(-1)!.text).toBe('😀');
+    expect(tokens.at(-2)!.text).toBe('');
+    expect(events.at(-1)).toEqual({ type: 'final', text: '', result: { reason: 'length' } });
+    await expect(s.result).resolves.toEqual({ reason: 'length' });
+    expect(s.text).toBe(text);
+  });
+
+  it('flushes an incomplete trailing character into the final event', async () => {
+    const s = new TokenStream<string>({ tokenBytes, capacity: 8 });
+    s.pushToken(0x41, 0);
+    s.pushToken(0xe2, 1); // first byte of a 3-byte character
+    s.finish('length');
+    const events = await collect(s);
+    expect(events.map((e) => e.text)).toEqual(['A', '', '\uFFFD']);
+  });
+
+  it('carries token ids and times', async () => {
+    const s = new TokenStream<null>({ tokenBytes, capacity: 8 });
+    s.pushToken(104, 10.5);
+    s.finish(null);
+    expect((await collect(s))[0]).toEqual({ type: 'token', id: 104, text: 'h', time: 10.5 });
+  });
+
+  it('cancels the producer and rejects result when the consumer stops early', async () => {
+    const onCancel = vi.fn();
+    const s = new TokenStream<string>({ tokenBytes, capacity: 8, onCancel, requestId: 'r1' });
+    s.pushToken(65, 0);
+    s.pushToken(66, 1);
+    for await (const _ of s) break;
+    expect(onCancel).toHaveBeenCalledTimes(1);
+    expect(s.open).toBe(false);
+    expect(s.pushToken(67, 2)).toBe(false);
+    await expect(s.result).rejects.toBeInstanceOf(RequestAbortedError);
+    await expect(s.result).rejects.toThrow('request "r1" was cancelled: its stream consumer stopped');
+  });
+
+  it('raises a failure to the consumer after buffered tokens and through result', async () => {
+    const s = new TokenStream<string>({ tokenBytes, capacity: 8 });
+    s.pushToken(65, 0);
+    s.fail(new Error('decode actor died'));
+    s.finish('ignored');
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of s) seen.push(e.text);
+      })(),
+    ).rejects.toThrow('decode actor died');
+    expect(seen).toEqual(['A']);
+    await expect(s.result).rejects.toThrow('decode actor died');
+  });
+
+  it('does not leave an unhandled rejection when nobody awaits result', async () => {
+    const s = new TokenStream<string>({ tokenBytes, capacity: 8 });
+    s.fail(new Error('x'));
+    const it = s[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toThrow('x');
+  });
+});
