@@ -54,3 +54,24 @@ describe('Histogram', () => {
     ]);
   });
 });
+
+describe('Histogram (property)', () => {
+  it('quantiles stay within the observed range and grow with q', async () => {
+    const fc = await import('fast-check');
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 1e5, noNaN: true }), { minLength: 1, maxLength: 200 }), (values) => {
+        const h = new Histogram();
+        for (const v of values) h.observe(v);
+        let prev = -Infinity;
+        for (const q of [0, 0.1, 0.5, 0.9, 0.99, 1]) {
+          const x = h.quantile(q)!;
+          expect(x).toBeGreaterThanOrEqual(Math.min(...values));
+          expect(x).toBeLessThanOrEqual(Math.max(...values));
+          expect(x).toBeGreaterThanOrEqual(prev);
+          prev = x;
+        }
+      }),
+      { seed: 7, numRuns: 200 },
+    );
+  });
+});

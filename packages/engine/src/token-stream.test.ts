@@ -82,3 +82,27 @@ describe('TokenStream', () => {
     await expect(it.next()).rejects.toThrow('x');
   });
 });
+
+describe('TokenStream (property)', () => {
+  it('reassembles any text split into arbitrary byte chunks, with no replacement characters', async () => {
+    const fc = await import('fast-check');
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1 }), async (text, cuts) => {
+        const bytes = new TextEncoder().encode(text);
+        const chunks: Uint8Array[] = [];
+        for (let at = 0, i = 0; at < bytes.length; i++) {
+          const n = cuts[i % cuts.length];
+          chunks.push(bytes.subarray(at, at + n));
+          at += n;
+        }
+        const s = new TokenStream<null>({ tokenBytes: (id) => chunks[id], capacity: chunks.length + 1 });
+        chunks.forEach((_, id) => s.pushToken(id, id));
+        s.finish(null);
+        const events = await collect(s);
+        expect(events.map((e) => e.text).join('')).toBe(text);
+        if (!text.includes('\uFFFD')) for (const e of events) expect(e.text).not.toContain('\uFFFD');
+      }),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+});
