@@ -1,0 +1,29 @@
+/**
+ * `baton logits --model DIR --ids 3,17,42 [--backend B]`: prints {"logits": number[][]}, one row
+ * of vocabulary logits per input position (one-shot prefill).
+ */
+import { parseArgs } from 'node:util';
+import { ArrayKvBacking } from '@baton/model';
+import { CliError, parseIds } from './cli-error.js';
+import { MODEL_OPTIONS, openModel } from './model-options.js';
+
+/** One-line usage of the command. */
+export const LOGITS_USAGE = 'baton logits [--model DIR|NAME] --ids 3,17,42 [--backend wasm|cpu|webgpu|tensorflow]';
+
+/** Runs the logits command; returns the JSON text to print. */
+export async function logitsCommand(args: string[]): Promise<string> {
+  const { values } = parseArgs({ args, options: { ...MODEL_OPTIONS, ids: { type: 'string' } }, strict: true, allowPositionals: false });
+  if (values.ids === undefined) throw new CliError('--ids: required (comma-separated token ids)');
+  const ids = parseIds(values.ids, '--ids');
+  const { model } = await openModel(values);
+  try {
+    const { nLayer, nEmbd, vocabSize } = model.config;
+    const seq = model.attach(new ArrayKvBacking({ nLayer, nEmbd, capacity: ids.length }));
+    const flat = model.prefill(seq, ids, { logits: 'all', chunkSize: ids.length });
+    seq.release();
+    const logits = ids.map((_, i) => Array.from(flat.subarray(i * vocabSize, (i + 1) * vocabSize)));
+    return JSON.stringify({ logits });
+  } finally {
+    model.dispose();
+  }
+}
