@@ -1,2 +1,49 @@
-/** Public API of actors. */
-export {};
+/**
+ * Public API of @baton/actors: a small typed actor runtime on Node worker threads.
+ * The in-thread test kit is a separate entry point: `@baton/actors/testkit`.
+ */
+
+/** Base class of actors, and what an actor sees of its runtime. */
+export { Actor, type ActorClass, type ActorContext } from './actor.js';
+/** Typed references to actors and their send options. */
+export { ActorRef, DEFAULT_ASK_TIMEOUT_MS, type AskOptions, type TellOptions } from './actor-ref.js';
+/** The system: spawn, inbox, pool, stop, kill, shutdown, events. */
+export { ActorSystem, type InboxOptions, type SpawnOptions, type StopOptions } from './actor-system.js';
+/** Time and timers as actors see them. */
+export { systemClock, type Clock, type TimerHandle } from './clock.js';
+/** Typed errors (each with a stable `code`). */
+export {
+  AbortedError,
+  ActorCrashedError,
+  ActorError,
+  ActorModuleNotFoundError,
+  ActorStartError,
+  ActorStoppedError,
+  AskTimeoutError,
+  InvalidActorOptionsError,
+  MailboxFullError,
+  MessageNotCloneableError,
+  SystemShutdownError,
+  UnknownMessageError,
+  WorkerExitedError,
+} from './errors.js';
+/** Lifecycle event map and payloads. */
+export type {
+  ActorSystemEvents,
+  CrashedEvent,
+  EscalatedEvent,
+  RestartedEvent,
+  StartedEvent,
+  StopReason,
+  StoppedEvent,
+} from './events.js';
+/** Inbox handler shape. */
+export type { InboxHandler } from './inbox.js';
+/** Message typing helpers. */
+export type { Ask, Handlers, Message, MessageOfType, ReplyFor, ReplyOf } from './message.js';
+/** Stateless pools. */
+export type { ActorPool, PoolOptions, PoolRunOptions } from './pool.js';
+/** Plain-data types that appear in events and stats. */
+export type { ActorStats, DeadLetter, DeadLetterReason, EndpointState, MailboxOptions } from './protocol.js';
+/** Supervision options. */
+export type { SupervisionOptions } from './supervision.js';

@@ -1,0 +1,472 @@
+/**
+ * `ActorSystem`: spawns actors in worker threads, supervises them, hands out refs and inboxes,
+ * owns pools, and emits lifecycle events. Lives on the thread that creates it (usually main).
+ * Invariants: names are unique among live actors; every actor record is in exactly one state
+ * (`starting` → `running` ⇄ `restarting` → `stopping` → `stopped`); a worker thread with no actor
+ * left is terminated; after `shutdown()` no thread, port or timer of the system remains.
+ */
+import * as Comlink from 'comlink/dist/esm/comlink.mjs';
+import { EventEmitter } from 'eventemitter3';
+import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { ActorRef, linkOf } from './actor-ref.js';
+import { Endpoint } from './endpoint.js';
+import { deserializeError, serializeError } from './error-codec.js';
+import { ActorStartError, InvalidActorOptionsError, MessageNotCloneableError, SystemShutdownError } from './errors.js';
+import type { ActorSystemEvents, StopReason } from './events.js';
+import { inboxBehavior, type InboxHandler } from './inbox.js';
+import type { Message } from './message.js';
+import { resolveModuleUrl } from './module-loader.js';
+import { createPool, type ActorPool, type PoolOptions } from './pool.js';
+import { PortLink, type RefResolver } from './port-link.js';
+import type { ActorSpec, ActorStats, HostApi, MailboxOptions, Reconnect, StartResult } from './protocol.js';
+import { encodeRefs } from './ref-codec.js';
+import { RestartTracker, resolveSupervision, type SupervisionOptions } from './supervision.js';
+import { WorkerHost } from './worker-host.js';
+
+/** Options of `ActorSystem.spawn`. */
+export interface SpawnOptions<Init = unknown> {
+  /** Module (URL or absolute path) exporting the actor class. */
+  readonly module: URL | string;
+  /** Which export is the actor class (default `'default'`). */
+  readonly exportName?: string;
+  /** Unique among the system's live actors. */
+  readonly name: string;
+  /** Given to the constructor (again on each restart). May hold refs and SharedArrayBuffers. */
+  readonly init?: Init;
+  /** ArrayBuffers in `init` to transfer (first start only). */
+  readonly transfer?: readonly TransferListItem[];
+  /** Mailbox bound (default capacity 10 000, overflow 'reject'). */
+  readonly mailbox?: Partial<MailboxOptions>;
+  readonly supervision?: SupervisionOptions;
+  /** Actors with the same group share one worker thread; without one, an actor gets its own. */
+  readonly group?: string;
+}
+
+/** Options of `ActorSystem.inbox`. */
+export interface InboxOptions {
+  readonly name?: string;
+  readonly mailbox?: Partial<MailboxOptions>;
+}
+
+/** Options of `ActorSystem.stop`. */
+export interface StopOptions {
+  /** Kill the actor if the graceful stop takes longer (default 10 000 ms). */
+  readonly timeoutMs?: number;
+}
+
+type RecordState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+interface ActorRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly spec: Omit<ActorSpec, 'init' | 'initRefs' | 'incarnation'>;
+  readonly init: unknown;
+  readonly group: string | null;
+  readonly tracker: RestartTracker;
+  state: RecordState;
+  incarnation: number;
+  host: WorkerHost | null;
+  lastCause: Error | null;
+  restartTimer: NodeJS.Timeout | null;
+  changed: Promise<void>;
+  signalChange: () => void;
+}
+
+const DEFAULT_MAILBOX: MailboxOptions = { capacity: 10_000, overflow: 'reject' };
+const RECONNECT_WAIT_MS = 5_000;
+
+function resolveMailbox(options: Partial<MailboxOptions> | undefined): MailboxOptions {
+  const capacity = options?.capacity ?? DEFAULT_MAILBOX.capacity;
+  const overflow = options?.overflow ?? DEFAULT_MAILBOX.overflow;
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new InvalidActorOptionsError('mailbox.capacity', `expected an integer >= 1, got ${String(capacity)}`);
+  }
+  if (overflow !== 'reject' && overflow !== 'drop-oldest') {
+    throw new InvalidActorOptionsError('mailbox.overflow', `expected 'reject' or 'drop-oldest', got ${String(overflow)}`);
+  }
+  return { capacity, overflow };
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** Resolves after `ms` or when `promise` settles, whichever is first; leaves no timer behind. */
+async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A set of supervised actors on worker threads. */
+export class ActorSystem {
+  /** Lifecycle events: started, restarted, crashed, stopped, escalated, deadLetter. */
+  readonly events = new EventEmitter<ActorSystemEvents>();
+  readonly #records = new Map<string, ActorRecord>();
+  readonly #names = new Map<string, string>();
+  readonly #inboxes = new Map<string, Endpoint>();
+  readonly #groups = new Map<string, WorkerHost>();
+  readonly #hosts = new Set<WorkerHost>();
+  readonly #pools = new Set<ActorPool<unknown, unknown>>();
+  #nextId = 1;
+  #shutdown: Promise<void> | null = null;
+
+  readonly #resolver: RefResolver = {
+    reconnect: (actorId, incarnation) => this.#reconnect(actorId, incarnation),
+    deadLetter: (letter) => this.events.emit('deadLetter', letter),
+  };
+
+  readonly #hostApi: HostApi = {
+    crashed: (actorId, error) => this.#onCrash(actorId, deserializeError(error)),
+    stopped: (actorId) => this.#onSelfStop(actorId),
+    deadLetter: (letter) => this.events.emit('deadLetter', letter),
+    reconnect: async (actorId, incarnation) => {
+      const result = await this.#reconnect(actorId, incarnation);
+      return result.kind === 'connected' ? Comlink.transfer(result, [result.port]) : result;
+    },
+  };
+
+  /**
+   * Starts an actor in a worker thread and resolves with its ref once its constructor and
+   * `onStart` have run. Rejects with `ActorModuleNotFoundError`, `ActorStartError`,
+   * `MessageNotCloneableError` (init) or `InvalidActorOptionsError`.
+   */
+  async spawn<P extends Message = Message, Init = unknown>(options: SpawnOptions<Init>): Promise<ActorRef<P>> {
+    this.#assertOpen('spawn an actor');
+    const name = this.#claimName(options.name);
+    try {
+      const record = this.#newRecord(name, options);
+      const { port1, port2 } = new MessageChannel();
+      try {
+        await this.#startIn(record, port2, options.transfer);
+      } catch (error) {
+        port1.close();
+        this.#setState(record, 'stopped');
+        throw error;
+      }
+      this.#records.set(record.id, record);
+      this.#setState(record, 'running');
+      this.events.emit('started', { name, id: record.id });
+      return new ActorRef<P>(new PortLink({ id: record.id, name, incarnation: record.incarnation, port: port1 }, this.#resolver));
+    } catch (error) {
+      this.#names.delete(name);
+      throw error;
+    }
+  }
+
+  /** A ref whose messages run `handler` on this thread; give it to actors to hear from them. */
+  inbox<P extends Message = Message>(handler: InboxHandler<P>, options?: InboxOptions): ActorRef<P> {
+    this.#assertOpen('create an inbox');
+    const id = `inbox-${this.#nextId++}`;
+    const name = options?.name ?? id;
+    const behavior = inboxBehavior(handler);
+    const endpoint: Endpoint = new Endpoint({
+      id,
+      name,
+      incarnation: 1,
+      mailbox: resolveMailbox(options?.mailbox),
+      resolver: this.#resolver,
+      onCrash: (cause) => {
+        this.events.emit('crashed', { name, cause: asError(cause), willRestart: true });
+        queueMicrotask(() => endpoint.state === 'down' && endpoint.start(behavior));
+      },
+    });
+    endpoint.start(behavior);
+    this.#inboxes.set(id, endpoint);
+    return endpoint.selfRef() as unknown as ActorRef<P>;
+  }
+
+  /** A piscina pool of identical stateless replicas; closed by `shutdown()`. */
+  pool<I, O>(options: PoolOptions): ActorPool<I, O> {
+    this.#assertOpen('create a pool');
+    const pool = createPool<I, O>(options);
+    const close = pool.close.bind(pool);
+    const tracked: ActorPool<I, O> = {
+      name: pool.name,
+      size: pool.size,
+      run: (input, runOptions) => pool.run(input, runOptions),
+      close: () => {
+        this.#pools.delete(tracked as ActorPool<unknown, unknown>);
+        return close();
+      },
+    };
+    this.#pools.add(tracked as ActorPool<unknown, unknown>);
+    return tracked;
+  }
+
+  /** Graceful stop: the actor drains its mailbox and runs `onStop`; killed after `timeoutMs`. */
+  async stop(ref: ActorRef, options?: StopOptions): Promise<void> {
+    const id = linkOf(ref).id;
+    const inbox = this.#inboxes.get(id);
+    if (inbox !== undefined) {
+      this.#inboxes.delete(id);
+      await inbox.stop();
+      return;
+    }
+    const record = this.#records.get(id);
+    if (record === undefined || record.state === 'stopping' || record.state === 'stopped') return;
+    await this.#stopRecord(record, options?.timeoutMs ?? 10_000, 'stopped');
+  }
+
+  /** Immediate stop: no drain, no `onStop`; waiting asks reject with `ActorStoppedError`. */
+  async kill(ref: ActorRef): Promise<void> {
+    const id = linkOf(ref).id;
+    const inbox = this.#inboxes.get(id);
+    if (inbox !== undefined) {
+      this.#inboxes.delete(id);
+      inbox.kill();
+      return;
+    }
+    const record = this.#records.get(id);
+    if (record === undefined || record.state === 'stopped') return;
+    await this.#killRecord(record);
+    this.#finishStop(record, 'killed', null);
+  }
+
+  /** Counters of every live actor (queue length, messages handled, state). */
+  async stats(): Promise<ActorStats[]> {
+    const all = await Promise.all([...this.#hosts].map((host) => host.call((control) => control.stats()).catch(() => [])));
+    return all.flat();
+  }
+
+  /** Names of the live actors. */
+  get actorNames(): string[] {
+    return [...this.#records.values()].map((record) => record.name);
+  }
+
+  /** Stops every actor (gracefully, then by force), closes pools and inboxes, ends every thread. */
+  shutdown(options?: StopOptions): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(options?.timeoutMs ?? 5_000);
+    return this.#shutdown;
+  }
+
+  async #doShutdown(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.#records.values()].map((record) => this.#stopRecord(record, timeoutMs, 'shutdown')));
+    for (const inbox of this.#inboxes.values()) inbox.kill();
+    this.#inboxes.clear();
+    await Promise.all([...this.#pools].map((pool) => pool.close()));
+    await Promise.all([...this.#hosts].map((host) => host.terminate()));
+    this.#hosts.clear();
+    this.#groups.clear();
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#shutdown !== null) throw new SystemShutdownError(operation);
+  }
+
+  #claimName(name: unknown): string {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new InvalidActorOptionsError('name', `expected a non-empty string, got ${JSON.stringify(name)}`);
+    }
+    if (this.#names.has(name)) throw new InvalidActorOptionsError('name', `an actor named '${name}' is already running`);
+    this.#names.set(name, '');
+    return name;
+  }
+
+  #newRecord(name: string, options: SpawnOptions<unknown>): ActorRecord {
+    const id = `${name}#${this.#nextId++}`;
+    const spec = {
+      id,
+      name,
+      module: resolveModuleUrl(options.module),
+      exportName: options.exportName ?? 'default',
+      mailbox: resolveMailbox(options.mailbox),
+    };
+    const record: ActorRecord = {
+      id,
+      name,
+      spec,
+      init: options.init,
+      group: options.group ?? null,
+      tracker: new RestartTracker(resolveSupervision(options.supervision)),
+      state: 'starting',
+      incarnation: 1,
+      host: null,
+      lastCause: null,
+      restartTimer: null,
+      changed: Promise.resolve(),
+      signalChange: () => {},
+    };
+    this.#setState(record, 'starting');
+    this.#names.set(name, id);
+    return record;
+  }
+
+  #setState(record: ActorRecord, state: RecordState): void {
+    record.state = state;
+    const signal = record.signalChange;
+    record.changed = new Promise<void>((resolve) => (record.signalChange = resolve));
+    signal();
+  }
+
+  #hostFor(group: string | null): WorkerHost {
+    const existing = group === null ? undefined : this.#groups.get(group);
+    if (existing !== undefined && existing.alive) return existing;
+    const host = new WorkerHost(this.#hostApi, (dead, cause) => this.#onWorkerDeath(dead, cause));
+    this.#hosts.add(host);
+    if (group !== null) this.#groups.set(group, host);
+    return host;
+  }
+
+  /** Constructs the record's actor in a (possibly new) worker; throws a typed error on failure. */
+  async #startIn(record: ActorRecord, port: MessagePort | null, transfer?: readonly TransferListItem[]): Promise<void> {
+    const host = this.#hostFor(record.group);
+    record.host = host;
+    host.actorIds.add(record.id);
+    try {
+      const encoded = encodeRefs(record.init, transfer);
+      const spec: ActorSpec = { ...record.spec, init: encoded.value, initRefs: encoded.refs, incarnation: record.incarnation };
+      const portArg = port === null ? null : Comlink.transfer(port, [port]);
+      const result = await host.call<StartResult>((control) => control.spawn(Comlink.transfer(spec, encoded.transfer), portArg) as Promise<StartResult>).catch((error: unknown) => {
+        if (asError(error).name === 'DataCloneError') throw new MessageNotCloneableError(record.name, 'init', error);
+        throw new ActorStartError(record.name, error);
+      });
+      if (!result.ok) throw deserializeError(result.error);
+    } catch (error) {
+      host.actorIds.delete(record.id);
+      this.#releaseIfEmpty(host);
+      throw error;
+    }
+  }
+
+  #onWorkerDeath(host: WorkerHost, cause: Error): void {
+    this.#hosts.delete(host);
+    for (const [group, groupHost] of this.#groups) if (groupHost === host) this.#groups.delete(group);
+    for (const id of host.actorIds) {
+      const record = this.#records.get(id);
+      if (record !== undefined) this.#onCrash(id, cause);
+    }
+    host.actorIds.clear();
+  }
+
+  #onCrash(actorId: string, cause: Error): void {
+    const record = this.#records.get(actorId);
+    if (record === undefined || (record.state !== 'running' && record.state !== 'restarting')) return;
+    record.lastCause = cause;
+    const decision = record.tracker.onCrash(Date.now());
+    this.events.emit('crashed', { name: record.name, cause, willRestart: decision.kind === 'restart' });
+    if (decision.kind === 'escalate') {
+      this.events.emit('escalated', { name: record.name, cause, restarts: decision.restarts });
+      void this.#killRecord(record).then(() => this.#finishStop(record, 'escalated', null));
+      return;
+    }
+    this.#setState(record, 'restarting');
+    record.restartTimer = setTimeout(() => void this.#restart(record, decision.attempt, decision.delayMs), decision.delayMs);
+  }
+
+  async #restart(record: ActorRecord, attempt: number, delayMs: number): Promise<void> {
+    record.restartTimer = null;
+    if (record.state !== 'restarting') return;
+    const host = record.host;
+    try {
+      if (host !== null && host.alive && host.actorIds.has(record.id)) {
+        const result = await host.call<StartResult>((control) => control.restart(record.id) as Promise<StartResult>);
+        if (!result.ok) throw deserializeError(result.error);
+      } else {
+        record.incarnation++;
+        await this.#startIn(record, null);
+      }
+    } catch (error) {
+      if (record.state === 'restarting') this.#onCrash(record.id, asError(error));
+      return;
+    }
+    if (record.state !== 'restarting') return;
+    this.#setState(record, 'running');
+    this.events.emit('restarted', { name: record.name, attempt, delayMs });
+  }
+
+  #onSelfStop(actorId: string): void {
+    const record = this.#records.get(actorId);
+    if (record === undefined || record.state === 'stopping' || record.state === 'stopped') return;
+    record.host?.actorIds.delete(actorId);
+    this.#finishStop(record, 'stopped', null);
+  }
+
+  async #stopRecord(record: ActorRecord, timeoutMs: number, reason: StopReason): Promise<void> {
+    if (record.state === 'stopping' || record.state === 'stopped') return;
+    const wasRunning = record.state === 'running';
+    this.#setState(record, 'stopping');
+    const host = record.host;
+    let stopError: Error | null = null;
+    if (wasRunning && host !== null && host.alive) {
+      const stopped = host.call((control) => control.stop(record.id)).catch((error: unknown) => (stopError = asError(error)));
+      if (!(await waitAtMost(stopped, timeoutMs))) await this.#killRecord(record);
+    } else {
+      await this.#killRecord(record);
+    }
+    this.#finishStop(record, reason, stopError);
+  }
+
+  /** Ends the actor without draining; terminates its thread when it is the only tenant. */
+  async #killRecord(record: ActorRecord): Promise<void> {
+    if (record.restartTimer !== null) clearTimeout(record.restartTimer);
+    record.restartTimer = null;
+    if (record.state !== 'stopping') this.#setState(record, 'stopping');
+    const host = record.host;
+    if (host === null || !host.alive) return;
+    if (host.actorIds.size <= 1) {
+      host.actorIds.delete(record.id);
+      await this.#releaseIfEmpty(host);
+      return;
+    }
+    await host.call((control) => control.kill(record.id)).catch(() => {});
+  }
+
+  #finishStop(record: ActorRecord, reason: StopReason, error: Error | null): void {
+    if (record.state === 'stopped') return;
+    this.#setState(record, 'stopped');
+    this.#records.delete(record.id);
+    if (this.#names.get(record.name) === record.id) this.#names.delete(record.name);
+    const host = record.host;
+    if (host !== null) {
+      host.actorIds.delete(record.id);
+      void this.#releaseIfEmpty(host);
+    }
+    this.events.emit('stopped', { name: record.name, reason, error });
+  }
+
+  async #releaseIfEmpty(host: WorkerHost): Promise<void> {
+    if (host.actorIds.size > 0) return;
+    this.#hosts.delete(host);
+    for (const [group, groupHost] of this.#groups) if (groupHost === host) this.#groups.delete(group);
+    await host.terminate();
+  }
+
+  /** Answers a ref whose port closed: a new port, "down" (with the cause) or "stopped". */
+  async #reconnect(actorId: string, incarnation: number): Promise<Reconnect> {
+    const record = this.#records.get(actorId);
+    if (record === undefined) return { kind: 'stopped' };
+    const deadline = Date.now() + RECONNECT_WAIT_MS;
+    // NOTE: a port closes a moment before the Worker's 'exit' event arrives here, so wait for
+    // the record to reflect the death (or a stop) before answering.
+    while (record.incarnation === incarnation && (record.state === 'running' || record.state === 'stopping')) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || !(await waitAtMost(record.changed, remaining))) break;
+    }
+    const lost = record.lastCause === null ? null : serializeError(record.lastCause);
+    switch (record.state) {
+      case 'running': {
+        const host = record.host;
+        if (record.incarnation === incarnation || host === null) {
+          return { kind: 'down', cause: serializeError(new Error(`lost the connection to actor '${record.name}'`)) };
+        }
+        const { port1, port2 } = new MessageChannel();
+        const attached = await host.call((control) => control.attach(actorId, Comlink.transfer(port2, [port2]))).catch(() => false);
+        if (!attached) {
+          port1.close();
+          return { kind: 'stopped' };
+        }
+        return { kind: 'connected', port: port1, incarnation: record.incarnation, cause: lost };
+      }
+      case 'starting':
+      case 'restarting':
+        return { kind: 'down', cause: lost ?? serializeError(new Error(`actor '${record.name}' is restarting`)) };
+      default:
+        return { kind: 'stopped' };
+    }
+  }
+}

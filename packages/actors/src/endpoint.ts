@@ -1,0 +1,277 @@
+/**
+ * `Endpoint`: the receiving side of one actor (or inbox) inside its thread — its sender ports,
+ * its bounded mailbox and the dispatch loop. It outlives crashes of the actor instance (a restart
+ * swaps the `Behavior` in place), so refs held by others keep working.
+ * Invariants: at most one message or timer job runs at a time (an async handler holds the actor
+ * until its promise settles); entries from one port are handled in arrival order; every ask gets
+ * exactly one reply or failure; while the actor is down, asks fail at once with
+ * `ActorCrashedError` and tells become dead letters.
+ */
+import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { ActorRef } from './actor-ref.js';
+import { Deque } from './deque.js';
+import { serializeError } from './error-codec.js';
+import { ActorCrashedError, type ActorError, ActorStoppedError, MailboxFullError, MessageNotCloneableError, UnknownMessageError } from './errors.js';
+import type { Message } from './message.js';
+import { PortLink, typeOf, type RefResolver } from './port-link.js';
+import type { DeadLetterReason, EndpointState, Envelope, MailboxOptions, RefDescriptor, ReplyEnvelope } from './protocol.js';
+import { decodeRefs, encodeRefs } from './ref-codec.js';
+
+/** Sends a reply back to the asker. */
+export type ReplySink = (reply: ReplyEnvelope, transfer: TransferListItem[]) => void;
+
+/** A message handler as the endpoint calls it. */
+export type Handler = (msg: Message) => unknown;
+
+/** What the endpoint runs messages against: an actor instance, or an inbox function. */
+export interface Behavior {
+  /** The handler for `type`, or null when there is none. */
+  handlerFor(type: string): Handler | null;
+  /** Graceful end hook (`onStop`). */
+  stop(): void | Promise<void>;
+  /** Drops timers and other resources without running hooks (crash, kill). */
+  dispose(): void;
+}
+
+/** Endpoint settings. */
+export interface EndpointOptions {
+  readonly id: string;
+  readonly name: string;
+  readonly incarnation: number;
+  readonly mailbox: MailboxOptions;
+  readonly resolver: RefResolver;
+  /** Called once per crash (handler or timer job threw); the endpoint is then `down`. */
+  readonly onCrash: (error: unknown) => void;
+}
+
+type Entry =
+  | { readonly kind: 'message'; readonly msg: Message; readonly askId: number | null; readonly sink: ReplySink }
+  | { readonly kind: 'job'; readonly run: () => unknown };
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** One actor's receiving side. */
+export class Endpoint {
+  readonly options: EndpointOptions;
+  #state: EndpointState = 'starting';
+  #behavior: Behavior | null = null;
+  #busy = false;
+  #processed = 0;
+  #lastCause: unknown = null;
+  readonly #mailbox = new Deque<Entry>();
+  readonly #jobs = new Deque<Entry>();
+  readonly #ports = new Set<MessagePort>();
+  #idleWaiters: (() => void)[] = [];
+  readonly #makeRef = (descriptor: RefDescriptor): ActorRef => new ActorRef(new PortLink(descriptor, this.options.resolver));
+
+  constructor(options: EndpointOptions) {
+    this.options = options;
+  }
+
+  get state(): EndpointState {
+    return this.#state;
+  }
+
+  get queued(): number {
+    return this.#mailbox.size;
+  }
+
+  get processed(): number {
+    return this.#processed;
+  }
+
+  /** True when nothing runs and nothing waits. */
+  get idle(): boolean {
+    return !this.#busy && this.#mailbox.size === 0 && this.#jobs.size === 0;
+  }
+
+  /** Adds a sender channel; replies to its asks go back on the same port. */
+  addPort(port: MessagePort): void {
+    if (this.#state === 'stopped') {
+      port.close();
+      return;
+    }
+    this.#ports.add(port);
+    const sink: ReplySink = (reply, transfer) => (transfer.length === 0 ? port.postMessage(reply) : port.postMessage(reply, transfer));
+    port.on('message', (envelope: Envelope) => this.receive(envelope, sink));
+    port.once('close', () => this.#ports.delete(port));
+    port.unref();
+  }
+
+  /** A ref to this endpoint over a new in-thread channel (the actor's `self`). */
+  selfRef(): ActorRef {
+    const { port1, port2 } = new MessageChannel();
+    this.addPort(port2);
+    const { id, name, incarnation } = this.options;
+    return new ActorRef(new PortLink({ id, name, incarnation, port: port1 }, this.options.resolver));
+  }
+
+  /** Accepts one envelope from a sender. */
+  receive(envelope: Envelope, sink: ReplySink): void {
+    if (envelope.k === 'connect') {
+      this.addPort(envelope.port);
+      return;
+    }
+    const msg = (envelope.refs ? decodeRefs(envelope.m, this.#makeRef) : envelope.m) as Message;
+    const entry: Entry = { kind: 'message', msg, askId: envelope.k === 'ask' ? envelope.id : null, sink };
+    switch (this.#state) {
+      case 'starting':
+        this.#offer(entry);
+        return;
+      case 'running':
+        if (!this.#busy && this.#mailbox.size === 0 && this.#jobs.size === 0) this.#process(entry);
+        else this.#offer(entry);
+        return;
+      case 'down':
+        this.#reject(entry, new ActorCrashedError(this.options.name, this.#lastCause), 'crashed');
+        return;
+      default:
+        this.#reject(entry, new ActorStoppedError(this.options.name, typeOf(msg)), 'stopped');
+    }
+  }
+
+  /** Queues a timer callback; it runs between messages, before waiting messages. */
+  enqueueJob(run: () => unknown): void {
+    if (this.#state !== 'running' && this.#state !== 'stopping') return;
+    this.#jobs.push({ kind: 'job', run });
+    this.#drain();
+  }
+
+  /** Starts (or restarts after a crash) handling messages with `behavior`. */
+  start(behavior: Behavior): void {
+    this.#behavior = behavior;
+    this.#state = 'running';
+    this.#drain();
+  }
+
+  /** Graceful stop: no new messages, drain the mailbox, run `onStop`, close ports. */
+  async stop(): Promise<Error | null> {
+    if (this.#state === 'stopped') return null;
+    if (this.#state !== 'running') {
+      this.kill();
+      return null;
+    }
+    this.#state = 'stopping';
+    await new Promise<void>((resolve) => (this.idle ? resolve() : this.#idleWaiters.push(resolve)));
+    let failure: Error | null = null;
+    try {
+      await this.#behavior?.stop();
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
+    this.kill();
+    return failure;
+  }
+
+  /** Immediate stop: waiting asks reject with `ActorStoppedError`, ports close. */
+  kill(): void {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#behavior?.dispose();
+    this.#behavior = null;
+    this.#jobs.drain();
+    for (const entry of this.#mailbox.drain()) {
+      if (entry.kind === 'message') this.#reject(entry, new ActorStoppedError(this.options.name, typeOf(entry.msg)), 'stopped');
+    }
+    for (const port of this.#ports) port.close();
+    this.#ports.clear();
+    this.#notifyIdle();
+  }
+
+  #offer(entry: Entry): void {
+    const { capacity, overflow } = this.options.mailbox;
+    if (this.#mailbox.size >= capacity) {
+      const victim = overflow === 'reject' ? entry : this.#mailbox.shift();
+      if (victim !== null && victim.kind === 'message') {
+        this.#reject(victim, new MailboxFullError(this.options.name, typeOf(victim.msg), capacity), 'mailbox-full');
+      }
+      if (overflow === 'reject') return;
+    }
+    this.#mailbox.push(entry);
+  }
+
+  #drain(): void {
+    while (!this.#busy && (this.#state === 'running' || this.#state === 'stopping')) {
+      const entry = this.#jobs.shift() ?? this.#mailbox.shift();
+      if (entry === null) break;
+      this.#process(entry);
+    }
+    if (this.idle) this.#notifyIdle();
+  }
+
+  #process(entry: Entry): void {
+    let run: () => unknown;
+    if (entry.kind === 'job') run = entry.run;
+    else {
+      const type = typeOf(entry.msg);
+      const handler = this.#behavior?.handlerFor(type) ?? null;
+      if (handler === null) {
+        this.#reject(entry, new UnknownMessageError(this.options.name, type === '?' ? null : type), 'unknown-message');
+        return;
+      }
+      run = () => handler(entry.msg);
+    }
+    let result: unknown;
+    try {
+      result = run();
+    } catch (error) {
+      this.#crash(error, entry);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.#complete(entry, result);
+      return;
+    }
+    this.#busy = true;
+    result.then(
+      (value) => {
+        this.#busy = false;
+        this.#complete(entry, value);
+        this.#drain();
+      },
+      (error: unknown) => {
+        this.#busy = false;
+        this.#crash(error, entry);
+        this.#drain();
+      },
+    );
+  }
+
+  #complete(entry: Entry, value: unknown): void {
+    this.#processed++;
+    if (entry.kind !== 'message' || entry.askId === null || this.#state === 'stopped') return;
+    const encoded = encodeRefs(value, undefined);
+    try {
+      entry.sink({ k: 'reply', id: entry.askId, v: encoded.value, refs: encoded.refs }, encoded.transfer);
+    } catch (error) {
+      const failure = new MessageNotCloneableError(this.options.name, `reply to '${typeOf(entry.msg)}'`, error);
+      entry.sink({ k: 'fail', id: entry.askId, e: serializeError(failure) }, []);
+    }
+  }
+
+  #crash(error: unknown, entry: Entry): void {
+    if (this.#state === 'stopped') return;
+    this.#lastCause = error;
+    this.#state = 'down';
+    this.#behavior?.dispose();
+    this.#behavior = null;
+    const crashed = new ActorCrashedError(this.options.name, error);
+    if (entry.kind === 'message') this.#reject(entry, crashed, 'crashed');
+    this.#jobs.drain();
+    for (const waiting of this.#mailbox.drain()) if (waiting.kind === 'message') this.#reject(waiting, crashed, 'crashed');
+    this.options.onCrash(error);
+  }
+
+  #reject(entry: Entry & { kind: 'message' }, error: ActorError, reason: DeadLetterReason): void {
+    if (entry.askId !== null) entry.sink({ k: 'fail', id: entry.askId, e: serializeError(error) }, []);
+    else this.options.resolver.deadLetter({ target: this.options.name, messageType: typeOf(entry.msg), reason });
+  }
+
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

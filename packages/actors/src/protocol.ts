@@ -1,0 +1,119 @@
+/**
+ * Every message that crosses a thread boundary inside the runtime, in one place.
+ *
+ * Data plane (hot path, plain `postMessage` on a MessagePort per sender/actor pair):
+ *   sender -> actor: `Envelope`;  actor -> sender (same port): `ReplyEnvelope`.
+ * Control plane (comlink over dedicated MessagePorts, off the hot path):
+ *   main -> worker: `WorkerControl`;  worker -> main: `HostApi`.
+ * Invariant: a port carries envelopes one way and replies the other, in FIFO order, so the
+ * order of messages from one sender to one actor is the order they were sent.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from './error-codec.js';
+
+/** A message from a ref to an actor endpoint. `refs` is true when `m` holds encoded refs. */
+export type Envelope =
+  | { readonly k: 'tell'; readonly m: unknown; readonly refs: boolean }
+  | { readonly k: 'ask'; readonly id: number; readonly m: unknown; readonly refs: boolean }
+  /** Attach `port` as a new sender channel of the same actor (a ref was copied to another thread). */
+  | { readonly k: 'connect'; readonly port: MessagePort };
+
+/** The answer to an `ask` envelope, sent back on the port the ask came from. */
+export type ReplyEnvelope =
+  | { readonly k: 'reply'; readonly id: number; readonly v: unknown; readonly refs: boolean }
+  | { readonly k: 'fail'; readonly id: number; readonly e: SerializedError };
+
+/** The key under which an encoded ref travels inside a message. */
+export const REF_KEY = '@@baton/actor-ref';
+
+/** An `ActorRef` as cloneable data: the actor's identity plus a fresh port connected to it. */
+export interface RefDescriptor {
+  readonly id: string;
+  readonly name: string;
+  /** Generation of the actor's endpoint the port is connected to (grows when a worker is respawned). */
+  readonly incarnation: number;
+  readonly port: MessagePort;
+}
+
+/** Why a message could not be delivered. */
+export type DeadLetterReason = 'stopped' | 'crashed' | 'mailbox-full' | 'unknown-message' | 'not-cloneable';
+
+/** A message that was not delivered (tells only: asks reject with a typed error instead). */
+export interface DeadLetter {
+  readonly target: string;
+  readonly messageType: string | null;
+  readonly reason: DeadLetterReason;
+}
+
+/** Mailbox bounds of one actor. */
+export interface MailboxOptions {
+  /** Most messages waiting (not counting the one being handled). */
+  readonly capacity: number;
+  /** `reject`: refuse the new message; `drop-oldest`: drop the oldest waiting one to make room. */
+  readonly overflow: 'reject' | 'drop-oldest';
+}
+
+/** Everything a worker needs to construct one actor. */
+export interface ActorSpec {
+  readonly id: string;
+  readonly name: string;
+  /** Module URL (`file:` URL or bare specifier). */
+  readonly module: string;
+  readonly exportName: string;
+  readonly init: unknown;
+  readonly initRefs: boolean;
+  readonly mailbox: MailboxOptions;
+  readonly incarnation: number;
+}
+
+/** Outcome of constructing an actor inside a worker. */
+export type StartResult = { readonly ok: true } | { readonly ok: false; readonly error: SerializedError };
+
+/** Counters of one actor, for `system.stats()`. */
+export interface ActorStats {
+  readonly id: string;
+  readonly name: string;
+  readonly queued: number;
+  readonly processed: number;
+  readonly state: EndpointState;
+}
+
+/** Life state of an actor endpoint inside its thread. */
+export type EndpointState = 'starting' | 'running' | 'down' | 'stopping' | 'stopped';
+
+/** Control plane a worker exposes to the main thread (comlink). */
+export interface WorkerControl {
+  /** Construct an actor and run `onStart`; `port` (when given) becomes its first sender channel. */
+  spawn(spec: ActorSpec, port: MessagePort | null): Promise<StartResult>;
+  /** Re-construct a crashed actor in place; its ports and mailbox are kept. */
+  restart(actorId: string): Promise<StartResult>;
+  /** Graceful stop: drain the mailbox, run `onStop`, close ports. */
+  stop(actorId: string): Promise<void>;
+  /** Immediate stop: drop the mailbox, reject pending asks, close ports. */
+  kill(actorId: string): Promise<void>;
+  /** Add a sender channel to an actor (a ref reconnecting after a worker respawn). */
+  attach(actorId: string, port: MessagePort): Promise<boolean>;
+  stats(): Promise<ActorStats[]>;
+}
+
+/** Result of asking the main thread for a new port to an actor whose port closed. */
+export type Reconnect =
+  | { readonly kind: 'connected'; readonly port: MessagePort; readonly incarnation: number; readonly cause: SerializedError | null }
+  | { readonly kind: 'down'; readonly cause: SerializedError }
+  | { readonly kind: 'stopped' };
+
+/** Control plane the main thread exposes to every worker (comlink). */
+export interface HostApi {
+  /** An actor's handler, constructor (on restart) or timer threw. */
+  crashed(actorId: string, error: SerializedError): void;
+  /** An actor stopped itself through `context.stop()`. */
+  stopped(actorId: string): void;
+  deadLetter(letter: DeadLetter): void;
+  reconnect(actorId: string, incarnation: number): Promise<Reconnect>;
+}
+
+/** `workerData` of an actor worker. */
+export interface ActorWorkerData {
+  readonly control: MessagePort;
+  readonly host: MessagePort;
+}

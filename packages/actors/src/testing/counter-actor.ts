@@ -1,0 +1,98 @@
+/**
+ * Fixture actor for the package's own tests and benchmark (compiled so workers can load it).
+ * A counter plus helpers that exercise ordering, async handlers, crashes and refs.
+ */
+import { Actor } from '../actor.js';
+import type { ActorRef } from '../actor-ref.js';
+import type { Ask, Handlers } from '../message.js';
+
+/** Init of `CounterActor`. */
+export interface CounterInit {
+  readonly start?: number;
+  /** Counts constructions across restarts (Int32Array over a SharedArrayBuffer, index 0). */
+  readonly constructions?: SharedArrayBuffer;
+  /** Throw from the constructor on every construction after the first. */
+  readonly failOnRestart?: boolean;
+  /** Someone to tell `{ type: 'stopping' }` from `onStop`. */
+  readonly watcher?: ActorRef<CounterEvent>;
+}
+
+/** What `CounterActor` tells its watcher or a subscriber. */
+export type CounterEvent = { type: 'stopping'; count: number } | { type: 'tick'; at: number } | { type: 'value'; count: number };
+
+/** Protocol of `CounterActor`. */
+export type CounterProtocol =
+  | { type: 'inc'; by: number }
+  | Ask<{ type: 'get' }, number>
+  | Ask<{ type: 'slowInc'; by: number; ms: number }, number>
+  | { type: 'record'; sender: string; seq: number }
+  | Ask<{ type: 'log' }, Array<{ sender: string; seq: number }>>
+  | Ask<{ type: 'echo'; value: unknown }, unknown>
+  | Ask<{ type: 'throw'; message: string }, never>
+  | { type: 'exit'; code: number }
+  | { type: 'throwLater'; message: string }
+  | Ask<{ type: 'badReply' }, unknown>
+  | Ask<{ type: 'sum'; data: SharedArrayBuffer }, number>
+  | Ask<{ type: 'byteLength'; data: ArrayBuffer }, number>
+  | { type: 'report'; to: ActorRef<CounterEvent> }
+  | { type: 'tickEvery'; ms: number; to: ActorRef<CounterEvent> }
+  | Ask<{ type: 'self' }, ActorRef<CounterProtocol>>
+  | Ask<{ type: 'hang' }, never>
+  | { type: 'stopSelf' }
+  | Ask<{ type: 'constructions' }, number>;
+
+/** A counter actor with test helpers. */
+export default class CounterActor extends Actor<CounterProtocol, CounterInit | undefined> {
+  #count: number;
+  readonly #log: Array<{ sender: string; seq: number }> = [];
+  readonly #constructions: number;
+
+  constructor(init: CounterInit | undefined) {
+    super(init);
+    this.#count = init?.start ?? 0;
+    this.#constructions = init?.constructions ? Atomics.add(new Int32Array(init.constructions), 0, 1) + 1 : 1;
+    if (init?.failOnRestart && this.#constructions > 1) throw new Error(`construction ${this.#constructions} refused`);
+  }
+
+  readonly handlers: Handlers<CounterProtocol> = {
+    inc: ({ by }) => {
+      this.#count += by;
+    },
+    get: () => this.#count,
+    slowInc: async ({ by, ms }) => {
+      const before = this.#count;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      this.#count = before + by;
+      return this.#count;
+    },
+    record: ({ sender, seq }) => {
+      this.#log.push({ sender, seq });
+    },
+    log: () => this.#log,
+    echo: ({ value }) => value,
+    throw: ({ message }) => {
+      throw new Error(message);
+    },
+    exit: ({ code }) => process.exit(code),
+    throwLater: ({ message }) => {
+      setTimeout(() => {
+        throw new Error(message);
+      }, 1);
+    },
+    badReply: () => () => 'functions cannot be cloned',
+    sum: ({ data }) => new Int32Array(data).reduce((a, b) => a + b, 0),
+    byteLength: ({ data }) => data.byteLength,
+    report: ({ to }) => to.tell({ type: 'value', count: this.#count }),
+    tickEvery: ({ ms, to }) => {
+      this.context.setInterval(() => to.tell({ type: 'tick', at: this.context.now() }), ms);
+    },
+    self: () => this.context.self,
+    hang: () => new Promise<never>(() => {}),
+    stopSelf: () => this.context.stop(),
+    constructions: () => this.#constructions,
+  };
+
+  override onStop(): void {
+    this.init?.watcher?.tell({ type: 'stopping', count: this.#count });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * `WorkerHost`: the main thread's handle on one actor worker thread — the `Worker`, the comlink
+ * proxies of its control plane, and the set of actors it hosts. Every control call races the
+ * thread's death, so a call to a worker that dies rejects instead of hanging.
+ */
+import * as Comlink from 'comlink/dist/esm/comlink.mjs';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { WorkerExitedError } from './errors.js';
+import type { ActorWorkerData, HostApi, WorkerControl } from './protocol.js';
+
+const WORKER_URL = new URL('./worker/actor-worker.js', import.meta.url);
+
+/** One actor worker thread. */
+export class WorkerHost {
+  readonly actorIds = new Set<string>();
+  readonly #worker: Worker;
+  readonly #control: Comlink.Remote<WorkerControl>;
+  readonly #closePorts: () => void;
+  readonly #dead: Promise<never>;
+  #alive = true;
+  #terminating = false;
+  #lastError: Error | null = null;
+
+  /** Starts a worker; `onDeath` runs once if it ends without `terminate()`. */
+  constructor(hostApi: HostApi, onDeath: (host: WorkerHost, cause: Error) => void) {
+    const control = new MessageChannel();
+    const host = new MessageChannel();
+    const workerData: ActorWorkerData = { control: control.port2, host: host.port2 };
+    this.#worker = new Worker(WORKER_URL, { workerData, transferList: [control.port2, host.port2] });
+    this.#control = Comlink.wrap<WorkerControl>(control.port1);
+    Comlink.expose(hostApi, host.port1);
+    // NOTE: the Worker keeps the process alive; its control ports must not do so after it ends.
+    control.port1.unref();
+    host.port1.unref();
+    this.#closePorts = () => {
+      control.port1.close();
+      host.port1.close();
+    };
+    let reportDeath: (cause: Error) => void = () => {};
+    this.#dead = new Promise<never>((_, reject) => (reportDeath = reject));
+    this.#dead.catch(() => {});
+    this.#worker.on('error', (error) => (this.#lastError = error));
+    this.#worker.once('exit', (code) => {
+      this.#alive = false;
+      this.#closePorts();
+      const cause = this.#lastError ?? new WorkerExitedError(code);
+      reportDeath(cause);
+      if (!this.#terminating) onDeath(this, cause);
+    });
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Thread id (for diagnostics and tests). */
+  get threadId(): number {
+    return this.#worker.threadId;
+  }
+
+  /** Runs a control-plane call; rejects with the death cause if the thread ends first. */
+  call<T>(fn: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T> {
+    if (!this.#alive) return this.#dead;
+    return Promise.race([fn(this.#control), this.#dead]);
+  }
+
+  /** Ends the thread (no death report) and closes its control ports. */
+  async terminate(): Promise<void> {
+    if (!this.#alive) return;
+    this.#terminating = true;
+    await this.#worker.terminate();
+    this.#closePorts();
+  }
+}
