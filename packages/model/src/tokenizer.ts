@@ -70,6 +70,7 @@ export class BpeTokenizer implements GptTokenizer {
   }
 
   decode(ids: readonly number[]): string {
+    if (ids.length === 0) return '';
     return this.hf.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 
