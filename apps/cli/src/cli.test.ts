@@ -1,0 +1,56 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// NOTE: runs the compiled bin (npm test builds first), exactly as `npx baton` does.
+const BIN = fileURLToPath(new URL('../bin/baton.js', import.meta.url));
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, BATON_BACKEND: 'wasm' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('baton CLI', () => {
+  it('logits prints one row per input position', () => {
+    const out = JSON.parse(execFileSync(process.execPath, [BIN, 'logits', '--ids', '3,17,42'], { encoding: 'utf8' })) as { logits: number[][] };
+    expect(out.logits).toHaveLength(3);
+    expect(out.logits[0]).toHaveLength(256);
+  });
+
+  it('generate --json returns the generated ids, text and backend; greedy is deterministic', () => {
+    const args = ['generate', '--ids', '1,2,3', '--max-tokens', '5', '--json'];
+    const a = JSON.parse(run(args).stdout) as { ids: number[]; text: string; backend: string };
+    expect(a.ids).toHaveLength(5);
+    expect(a.backend).toBe('wasm');
+    expect(typeof a.text).toBe('string');
+    expect(JSON.parse(run(args).stdout).ids).toEqual(a.ids);
+    const sampled = (seed: string): number[] =>
+      (JSON.parse(run(['generate', '--prompt', 'Hi', '--max-tokens', '6', '--temperature', '1', '--top-p', '0.9', '--seed', seed, '--json']).stdout) as { ids: number[] }).ids;
+    expect(sampled('7')).toEqual(sampled('7'));
+  });
+
+  it('bad arguments exit non-zero with a one-line error naming the argument', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['generate', '--prompt', 'x', '--max-tokens', '-2'], /--max-tokens/],
+      [['generate', '--prompt', 'x', '--max-tokens', '2', '--top-p', '2'], /--top-p/],
+      [['generate', '--max-tokens', '2'], /--ids\/--prompt/],
+      [['logits', '--ids', '1,x'], /--ids/],
+      [['logits', '--ids', '1', '--backend', 'tpu'], /--backend/],
+      [['logits', '--ids', '1', '--model', '/no/such/dir'], /\/no\/such\/dir/],
+      [['logits', '--ids', '1', '--bogus'], /--bogus/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = run(args);
+      expect(r.status).not.toBe(0);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('baton'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(pattern);
+    }
+  });
+
+  it('prints usage for an unknown command', () => {
+    const r = run(['frobnicate']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage:/);
+  });
+});
