@@ -69,6 +69,16 @@ export class KvArena {
     }
     this.mask().host().fill(-Infinity, slot * this.cap, (slot + 1) * this.cap);
     this.free.push(slot);
+    // NOTE: capacity is shared by all slots and only grows while any slot is live; when the last
+    // one leaves, start over so one long sequence does not pad every later decode step.
+    if (this.free.length === this.slotCount) this.reset();
+  }
+
+  private reset(): void {
+    this.dispose();
+    this.free = [];
+    this.slotCount = 0;
+    this.cap = 0;
   }
 
   /** Grows capacity so every slot can hold `positions` tokens. */
