@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool } from '@baton/kv-cache';
-import type { StressReply, StressRequest } from '../../packages/kv-cache/src/testing/protocol.js';
+import type { StressReply, StressRequest } from '../../packages/kv-cache/src/protocol.js';
 
 const workerUrl = new URL('../../packages/kv-cache/dist/testing/pool-stress-worker.js', import.meta.url);
 const workers: Worker[] = [];

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool, KvTransferSender, TransferRejectedError } from '@baton/kv-cache';
 import { fillLayer, layerChecksum } from '../../packages/kv-cache/src/testing/layer-checksum.js';
-import type { ChildReply, ChildRequest } from '../../packages/kv-cache/src/testing/protocol.js';
+import type { ChildReply, ChildRequest } from '../../packages/kv-cache/src/protocol.js';
 
 const childPath = fileURLToPath(new URL('../../packages/kv-cache/dist/testing/transfer-child.js', import.meta.url));
 const children: ChildProcess[] = [];

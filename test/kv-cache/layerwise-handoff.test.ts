@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool } from '@baton/kv-cache';
 import { fillLayer, layerChecksum } from '../../packages/kv-cache/src/testing/layer-checksum.js';
-import type { ConsumeReply, ConsumeRequest } from '../../packages/kv-cache/src/testing/protocol.js';
+import type { ConsumeReply, ConsumeRequest } from '../../packages/kv-cache/src/protocol.js';
 
 const workerUrl = new URL('../../packages/kv-cache/dist/testing/handoff-consumer-worker.js', import.meta.url);
 const workers: Worker[] = [];

@@ -19,6 +19,7 @@ import {
   TransferTimeoutError,
   TransferTruncatedError,
 } from './errors.js';
+import { FrameVerifier } from './frame-verifier.js';
 import type { HandoffConsumer, HandoffProducer } from './handoff.js';
 import {
   FrameReader,
@@ -50,14 +51,26 @@ export interface KvTransferReceiverOptions {
   readonly onSequence: (incoming: IncomingSequence) => void;
   /** Fail in-flight sequences when no byte arrives for this long (default 30 s). */
   readonly idleTimeoutMs?: number;
+  /**
+   * Where payload CRC32s are computed: 'worker' (default; a worker thread reads the spans from the
+   * pool's SharedArrayBuffer beside the socket reads) or 'inline' (on this thread, per chunk).
+   * NOTE: 'worker' runs dist/checksum-worker.js, so it needs the compiled package.
+   */
+  readonly verify?: 'worker' | 'inline';
 }
 
 interface Inflight {
   readonly table: BlockTable;
   readonly producer: HandoffProducer;
   readonly blockCount: number;
+  /** Layer being verified, and its blocks verified so far. */
   layer: number;
   blocksInLayer: number;
+  /** Where the next Layer frame must start (advanced as frames arrive, before verification). */
+  nextLayer: number;
+  nextBlock: number;
+  /** Verification and End handling, in frame order. */
+  chain: Promise<void>;
   settle(error: TransferError | null): void;
 }
 
@@ -70,16 +83,21 @@ export class KvTransferReceiver {
   private readonly reader: FrameReader;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly idleTimeoutMs: number;
+  private readonly verifier: FrameVerifier | null;
 
   constructor(options: KvTransferReceiverOptions) {
     this.pool = options.pool;
     this.socket = options.socket;
     this.onSequence = options.onSequence;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.verifier = options.verify === 'inline' ? null : new FrameVerifier(this.pool.handle.data);
     this.reader = new FrameReader((header) => this.onFrame(header));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('end', () => this.onEnd());
-    this.socket.on('close', () => this.failAll(new TransferPeerClosedError('the sender closed the connection')));
+    this.socket.on('close', () => {
+      this.failAll(new TransferPeerClosedError('the sender closed the connection'));
+      this.verifier?.close();
+    });
     this.socket.on('error', (error) => this.failAll(new TransferPeerClosedError(`socket error: ${error.message}`)));
   }
 
@@ -87,6 +105,7 @@ export class KvTransferReceiver {
   close(): void {
     this.failAll(new TransferPeerClosedError('the receiver was closed'));
     this.socket.destroy();
+    this.verifier?.close();
   }
 
   private onData(chunk: Buffer): void {
@@ -115,9 +134,11 @@ export class KvTransferReceiver {
         return jsonSink<SequenceHeader>(header, (value) => this.begin(header.sequenceId, value));
       case FrameType.Layer:
         return this.layerSink(header);
-      case FrameType.End:
-        this.end(header.sequenceId);
+      case FrameType.End: {
+        const seq = this.inflight.get(header.sequenceId);
+        if (seq !== undefined) seq.chain = seq.chain.then(() => this.end(header.sequenceId, seq));
         return null;
+      }
       case FrameType.Abort:
         this.fail(header.sequenceId, new TransferPeerClosedError(`sequence ${header.sequenceId} aborted by the sender`));
         return null;
@@ -150,7 +171,7 @@ export class KvTransferReceiver {
     });
     done.catch(() => undefined);
     const blockCount = table.blockIds.length;
-    this.inflight.set(sequenceId, { table, producer, blockCount, layer: 0, blocksInLayer: 0, settle });
+    this.inflight.set(sequenceId, { table, producer, blockCount, layer: 0, blocksInLayer: 0, nextLayer: 0, nextBlock: 0, chain: Promise.resolve(), settle });
     this.onSequence({ sequenceId, tokenCount: header.tokenCount, consumer: this.pool.acceptHandoff(producer.descriptor), done });
     if (blockCount === 0) {
       for (let layer = 0; layer < g.layers; layer++) producer.publishLayer(layer);
@@ -164,23 +185,31 @@ export class KvTransferReceiver {
       throw new TransferProtocolError(`layer frame of sequence ${header.sequenceId}: ${header.byteLength} bytes for ${header.blockCount} blocks`);
     }
     if (seq === undefined) return { write: () => undefined, end: () => undefined }; // a rejected sequence: discard
-    if (header.layer !== seq.layer || header.blockStart !== seq.blocksInLayer || header.blockStart + header.blockCount > seq.blockCount) {
+    if (header.layer !== seq.nextLayer || header.blockStart !== seq.nextBlock || header.blockStart + header.blockCount > seq.blockCount) {
       throw new TransferProtocolError(
-        `sequence ${header.sequenceId}: got layer ${header.layer} blocks [${header.blockStart}, +${header.blockCount}), expected layer ${seq.layer} from block ${seq.blocksInLayer}`,
+        `sequence ${header.sequenceId}: got layer ${header.layer} blocks [${header.blockStart}, +${header.blockCount}), expected layer ${seq.nextLayer} from block ${seq.nextBlock}`,
       );
     }
+    seq.nextBlock += header.blockCount;
+    if (seq.nextBlock === seq.blockCount) {
+      seq.nextLayer++;
+      seq.nextBlock = 0;
+    }
     const bytes = new Uint8Array(this.pool.handle.data);
-    const spanOf = (i: number): number => this.pool.layerSpan(seq.table.blockIds[header.blockStart + i], header.layer).byteOffset;
+    const offsets = seq.table.blockIds
+      .slice(header.blockStart, header.blockStart + header.blockCount)
+      .map((block) => this.pool.layerSpan(block, header.layer).byteOffset);
+    const inline = this.verifier === null;
     let block = 0;
     let within = 0;
     let checksum = 0;
     return {
       write: (chunk) => {
-        checksum = crc32(chunk, checksum);
+        if (inline) checksum = crc32(chunk, checksum);
         let at = 0;
         while (at < chunk.length) {
           const take = Math.min(spanBytes - within, chunk.length - at);
-          bytes.set(chunk.subarray(at, at + take), spanOf(block) + within);
+          bytes.set(chunk.subarray(at, at + take), offsets[block] + within);
           at += take;
           within += take;
           if (within === spanBytes) {
@@ -189,7 +218,15 @@ export class KvTransferReceiver {
           }
         }
       },
-      end: () => this.layerArrived(header, seq, checksum),
+      end: () => {
+        const verified = this.verifier === null ? Promise.resolve(checksum) : this.verifier.checksum(offsets, spanBytes);
+        seq.chain = seq.chain
+          .then(() => verified)
+          .then(
+            (actual) => this.layerArrived(header, seq, actual),
+            (error: unknown) => this.fail(header.sequenceId, error instanceof TransferError ? error : new TransferProtocolError(String(error)), 'protocol'),
+          );
+      },
     };
   }
 
@@ -213,9 +250,8 @@ export class KvTransferReceiver {
     seq.blocksInLayer = 0;
   }
 
-  private end(sequenceId: number): void {
-    const seq = this.inflight.get(sequenceId);
-    if (seq === undefined) return;
+  private end(sequenceId: number, seq: Inflight): void {
+    if (this.inflight.get(sequenceId) !== seq) return;
     if (seq.layer !== this.pool.geometry.layers) {
       this.fail(sequenceId, new TransferTruncatedError(`sequence ${sequenceId} ended after ${seq.layer} layers`), 'protocol');
       return;

@@ -49,7 +49,7 @@ function filledSequence(pool: BlockPool, tokens: number, seed: number) {
 
 function receiveOne(pool: BlockPool, socket: Socket, idleTimeoutMs?: number): Promise<IncomingSequence> {
   return new Promise((resolve) => {
-    new KvTransferReceiver({ pool, socket, onSequence: resolve, idleTimeoutMs });
+    new KvTransferReceiver({ pool, socket, onSequence: resolve, idleTimeoutMs, verify: 'inline' });
   });
 }
 
@@ -92,7 +92,7 @@ describe('cross-socket transfer', () => {
     const [a, b] = await socketPair();
     const source = BlockPool.create(geometry);
     const target = BlockPool.create({ ...geometry, totalBlocks: 2 });
-    new KvTransferReceiver({ pool: target, socket: b, onSequence: () => undefined });
+    new KvTransferReceiver({ pool: target, socket: b, onSequence: () => undefined, verify: 'inline' });
     const table = filledSequence(source, 12, 1);
     const sender = new KvTransferSender({ pool: source, socket: a });
     const error = await sender.send({ sequenceId: 1, blockIds: table.blockIds, tokenCount: 12 }).catch((e: unknown) => e);

@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { BlockPool } from '../block-pool.js';
 import { KvCacheError } from '../errors.js';
 import { layerChecksum } from './layer-checksum.js';
-import type { ConsumeReply, ConsumeRequest } from './protocol.js';
+import type { ConsumeReply, ConsumeRequest } from '../protocol.js';
 
 async function consume(request: ConsumeRequest, reply: (message: ConsumeReply) => void): Promise<void> {
   const pool = BlockPool.attach(request.handle);

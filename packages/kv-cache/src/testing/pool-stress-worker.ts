@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { BlockPool } from '../block-pool.js';
 import type { BlockTable } from '../block-table.js';
-import type { StressReply, StressRequest } from './protocol.js';
+import type { StressReply, StressRequest } from '../protocol.js';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

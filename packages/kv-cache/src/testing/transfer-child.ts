@@ -10,7 +10,7 @@ import { BlockPool } from '../block-pool.js';
 import { KvCacheError } from '../errors.js';
 import { KvTransferReceiver, type IncomingSequence } from '../transfer-receiver.js';
 import { layerChecksum } from './layer-checksum.js';
-import type { ChildReply, ChildRequest } from './protocol.js';
+import type { ChildReply, ChildRequest } from '../protocol.js';
 
 function reply(message: ChildReply): void {
   process.send?.(message);
@@ -60,7 +60,7 @@ process.on('message', (request: ChildRequest) => {
       const pool = BlockPool.create(request.geometry);
       listen((socket) => {
         socket.on('error', () => undefined);
-        new KvTransferReceiver({ pool, socket, onSequence: (incoming) => void report(pool, incoming) });
+        new KvTransferReceiver({ pool, socket, verify: request.verify, onSequence: (incoming) => void report(pool, incoming) });
       });
       break;
     }

@@ -1,10 +1,23 @@
 /**
- * Messages between the kv-cache tests/benchmark and the worker threads and child processes they
- * start (src/testing/*-worker.ts, transfer-child.ts). One discriminated union per channel.
+ * Every thread/process message of @baton/kv-cache, one discriminated union per channel: the
+ * receiver's checksum worker (checksum-worker.ts), and the workers and child processes that the
+ * tests and the benchmark start (src/testing/*). Not part of the public API.
  */
-import type { BlockPoolHandle } from '../block-pool.js';
-import type { PoolGeometry } from '../pool-layout.js';
-import type { HandoffDescriptor } from '../handoff.js';
+import type { BlockPoolHandle } from './block-pool.js';
+import type { PoolGeometry } from './pool-layout.js';
+import type { HandoffDescriptor } from './handoff.js';
+
+/** KvTransferReceiver -> checksum worker: CRC32 of these byte ranges of the pool's data buffer. */
+export interface VerifyRequest {
+  readonly type: 'verify';
+  readonly id: number;
+  /** Byte offsets into the pool's data SharedArrayBuffer, each `spanBytes` long, in payload order. */
+  readonly offsets: readonly number[];
+  readonly spanBytes: number;
+}
+
+/** Checksum worker -> KvTransferReceiver. */
+export type VerifyReply = { readonly type: 'verified'; readonly id: number; readonly checksum: number };
 
 /** Test -> pool-stress-worker. */
 export interface StressRequest {
@@ -41,7 +54,7 @@ export type ConsumeReply =
 
 /** Parent -> transfer-child (child_process IPC). */
 export type ChildRequest =
-  | { readonly type: 'listen-pool'; readonly geometry: PoolGeometry }
+  | { readonly type: 'listen-pool'; readonly geometry: PoolGeometry; readonly verify?: 'worker' | 'inline' }
   | { readonly type: 'listen-plain'; readonly expectBytes: number }
   | { readonly type: 'exit' };
 

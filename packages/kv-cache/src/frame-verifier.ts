@@ -1,0 +1,62 @@
+/**
+ * Off-thread CRC32 of layer spans already copied into the pool (see checksum-worker.ts). One
+ * worker per verifier, started lazily and unref'd (it never keeps a process alive); answers
+ * arrive in request order.
+ */
+import { Worker } from 'node:worker_threads';
+import { TransferError } from './errors.js';
+import type { VerifyReply, VerifyRequest } from './protocol.js';
+
+interface Waiter {
+  resolve(checksum: number): void;
+  reject(error: Error): void;
+}
+
+/** Computes CRC32s of pool byte ranges on a worker thread. */
+export class FrameVerifier {
+  private readonly data: SharedArrayBuffer;
+  private worker: Worker | null = null;
+  private nextId = 0;
+  private readonly waiting = new Map<number, Waiter>();
+
+  constructor(data: SharedArrayBuffer) {
+    this.data = data;
+  }
+
+  /** CRC32 of `offsets.length` spans of `spanBytes` bytes, concatenated in order. */
+  checksum(offsets: readonly number[], spanBytes: number): Promise<number> {
+    const worker = this.start();
+    const id = this.nextId++;
+    const request: VerifyRequest = { type: 'verify', id, offsets, spanBytes };
+    return new Promise<number>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage(request);
+    });
+  }
+
+  /** Stops the worker (pending checksums never resolve; their sequences were failed already). */
+  close(): void {
+    this.waiting.clear();
+    void this.worker?.terminate();
+    this.worker = null;
+  }
+
+  private start(): Worker {
+    if (this.worker !== null) return this.worker;
+    const worker = new Worker(new URL('./checksum-worker.js', import.meta.url), { workerData: this.data });
+    worker.unref();
+    worker.on('message', (reply: VerifyReply) => {
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      waiter?.resolve(reply.checksum);
+    });
+    worker.on('error', (error) => {
+      const failure = new TransferError('TRANSFER_VERIFIER', `checksum worker failed: ${error.message}`);
+      for (const waiter of this.waiting.values()) waiter.reject(failure);
+      this.waiting.clear();
+      this.worker = null;
+    });
+    this.worker = worker;
+    return worker;
+  }
+}
