@@ -33,6 +33,8 @@ export interface Link {
   ask(msg: Message, options: AskOptions | undefined): Promise<unknown>;
   /** A new descriptor (with a new port) connected to the same actor, to embed in a message. */
   copy(): RefDescriptor;
+  /** Asks the actor to stop gracefully, in order after this link's earlier messages; false if it cannot. */
+  requestStop(): boolean;
 }
 
 let getLink: (ref: ActorRef) => Link;

@@ -68,6 +68,10 @@ interface ActorRecord {
   host: WorkerHost | null;
   lastCause: Error | null;
   restartTimer: NodeJS.Timeout | null;
+  /** Set while a graceful stop waits for the worker to report the actor stopped. */
+  onStopped: (() => void) | null;
+  /** What `onStop` threw, as reported by the worker. */
+  stopError: Error | null;
   changed: Promise<void>;
   signalChange: () => void;
 }
@@ -104,7 +108,7 @@ async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<boolea
 
 /** A set of supervised actors on worker threads. */
 export class ActorSystem {
-  /** Lifecycle events: started, restarted, crashed, stopped, escalated, deadLetter. */
+  /** Lifecycle events: started, restarted, crashed, stopped, escalated, deadLetter, workerStarted, workerExited. */
   readonly events = new EventEmitter<ActorSystemEvents>();
   readonly #records = new Map<string, ActorRecord>();
   readonly #names = new Map<string, string>();
@@ -122,7 +126,7 @@ export class ActorSystem {
 
   readonly #hostApi: HostApi = {
     crashed: (actorId, error) => this.#onCrash(actorId, deserializeError(error)),
-    stopped: (actorId) => this.#onSelfStop(actorId),
+    stopped: (actorId, error) => this.#onSelfStop(actorId, error === null ? null : deserializeError(error)),
     deadLetter: (letter) => this.events.emit('deadLetter', letter),
     reconnect: async (actorId, incarnation) => {
       const result = await this.#reconnect(actorId, incarnation);
@@ -209,7 +213,7 @@ export class ActorSystem {
     }
     const record = this.#records.get(id);
     if (record === undefined || record.state === 'stopping' || record.state === 'stopped') return;
-    await this.#stopRecord(record, options?.timeoutMs ?? 10_000, 'stopped');
+    await this.#stopRecord(record, options?.timeoutMs ?? 10_000, 'stopped', ref);
   }
 
   /** Immediate stop: no drain, no `onStop`; waiting asks reject with `ActorStoppedError`. */
@@ -288,6 +292,8 @@ export class ActorSystem {
       host: null,
       lastCause: null,
       restartTimer: null,
+      onStopped: null,
+      stopError: null,
       changed: Promise.resolve(),
       signalChange: () => {},
     };
@@ -306,8 +312,12 @@ export class ActorSystem {
   #hostFor(group: string | null): WorkerHost {
     const existing = group === null ? undefined : this.#groups.get(group);
     if (existing !== undefined && existing.alive) return existing;
-    const host = new WorkerHost(this.#hostApi, (dead, cause) => this.#onWorkerDeath(dead, cause));
+    const host = new WorkerHost(this.#hostApi, {
+      onDeath: (dead, cause) => this.#onWorkerDeath(dead, cause),
+      onExit: (ended, exitCode) => this.events.emit('workerExited', { threadId: ended.threadId, exitCode }),
+    });
     this.#hosts.add(host);
+    this.events.emit('workerStarted', { threadId: host.threadId });
     if (group !== null) this.#groups.set(group, host);
     return host;
   }
@@ -379,26 +389,37 @@ export class ActorSystem {
     this.events.emit('restarted', { name: record.name, attempt, delayMs });
   }
 
-  #onSelfStop(actorId: string): void {
+  #onSelfStop(actorId: string, error: Error | null): void {
     const record = this.#records.get(actorId);
-    if (record === undefined || record.state === 'stopping' || record.state === 'stopped') return;
+    if (record === undefined || record.state === 'stopped') return;
+    record.stopError = error;
+    if (record.state === 'stopping') {
+      record.onStopped?.();
+      return;
+    }
     record.host?.actorIds.delete(actorId);
-    this.#finishStop(record, 'stopped', null);
+    this.#finishStop(record, 'stopped', error);
   }
 
-  async #stopRecord(record: ActorRecord, timeoutMs: number, reason: StopReason): Promise<void> {
+  /**
+   * Graceful stop. With `via` (the caller's ref) the request travels on that ref's data port, so
+   * the caller's earlier messages are handled first; otherwise on the control plane.
+   */
+  async #stopRecord(record: ActorRecord, timeoutMs: number, reason: StopReason, via?: ActorRef): Promise<void> {
     if (record.state === 'stopping' || record.state === 'stopped') return;
     const wasRunning = record.state === 'running';
     this.#setState(record, 'stopping');
     const host = record.host;
-    let stopError: Error | null = null;
     if (wasRunning && host !== null && host.alive) {
-      const stopped = host.call((control) => control.stop(record.id)).catch((error: unknown) => (stopError = asError(error)));
+      const reported = new Promise<void>((resolve) => (record.onStopped = resolve));
+      const requested = via !== undefined && linkOf(via).requestStop();
+      const stopped = requested ? Promise.race([reported, host.call(() => reported)]) : host.call((control) => control.stop(record.id));
       if (!(await waitAtMost(stopped, timeoutMs))) await this.#killRecord(record);
+      record.onStopped = null;
     } else {
       await this.#killRecord(record);
     }
-    this.#finishStop(record, reason, stopError);
+    this.#finishStop(record, reason, record.stopError);
   }
 
   /** Ends the actor without draining; terminates its thread when it is the only tenant. */

@@ -40,8 +40,12 @@ export interface EndpointOptions {
   readonly incarnation: number;
   readonly mailbox: MailboxOptions;
   readonly resolver: RefResolver;
+  /** Replies are passed by reference, without ref encoding (the in-thread test kit). */
+  readonly local?: boolean;
   /** Called once per crash (handler or timer job threw); the endpoint is then `down`. */
   readonly onCrash: (error: unknown) => void;
+  /** Called when a sender asks for a graceful stop (`stop` envelope). */
+  readonly onStopRequest?: () => void;
 }
 
 type Entry =
@@ -112,6 +116,10 @@ export class Endpoint {
   receive(envelope: Envelope, sink: ReplySink): void {
     if (envelope.k === 'connect') {
       this.addPort(envelope.port);
+      return;
+    }
+    if (envelope.k === 'stop') {
+      this.options.onStopRequest?.();
       return;
     }
     const msg = (envelope.refs ? decodeRefs(envelope.m, this.#makeRef) : envelope.m) as Message;
@@ -242,6 +250,10 @@ export class Endpoint {
   #complete(entry: Entry, value: unknown): void {
     this.#processed++;
     if (entry.kind !== 'message' || entry.askId === null || this.#state === 'stopped') return;
+    if (this.options.local === true) {
+      entry.sink({ k: 'reply', id: entry.askId, v: value, refs: false }, []);
+      return;
+    }
     const encoded = encodeRefs(value, undefined);
     try {
       entry.sink({ k: 'reply', id: entry.askId, v: encoded.value, refs: encoded.refs }, encoded.transfer);

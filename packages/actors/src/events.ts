@@ -41,6 +41,17 @@ export interface EscalatedEvent {
   readonly restarts: number;
 }
 
+/** An actor worker thread started. */
+export interface WorkerStartedEvent {
+  readonly threadId: number;
+}
+
+/** An actor worker thread ended (stopped, killed, crashed or shut down). */
+export interface WorkerExitedEvent {
+  readonly threadId: number;
+  readonly exitCode: number;
+}
+
 /** Events of an `ActorSystem`, as eventemitter3 argument tuples. */
 export interface ActorSystemEvents {
   started: [StartedEvent];
@@ -49,4 +60,6 @@ export interface ActorSystemEvents {
   stopped: [StoppedEvent];
   escalated: [EscalatedEvent];
   deadLetter: [DeadLetter];
+  workerStarted: [WorkerStartedEvent];
+  workerExited: [WorkerExitedEvent];
 }

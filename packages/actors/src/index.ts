@@ -36,6 +36,8 @@ export type {
   StartedEvent,
   StopReason,
   StoppedEvent,
+  WorkerExitedEvent,
+  WorkerStartedEvent,
 } from './events.js';
 /** Inbox handler shape. */
 export type { InboxHandler } from './inbox.js';

@@ -129,6 +129,12 @@ export class PortLink implements Link {
     return descriptor;
   }
 
+  requestStop(): boolean {
+    if (this.#state !== 'connected') return false;
+    (this.#port as MessagePort).postMessage({ k: 'stop' } satisfies Envelope);
+    return true;
+  }
+
   /** Closes the port; pending asks reject with `ActorStoppedError`. */
   close(): void {
     this.#stop();

@@ -16,7 +16,9 @@ export type Envelope =
   | { readonly k: 'tell'; readonly m: unknown; readonly refs: boolean }
   | { readonly k: 'ask'; readonly id: number; readonly m: unknown; readonly refs: boolean }
   /** Attach `port` as a new sender channel of the same actor (a ref was copied to another thread). */
-  | { readonly k: 'connect'; readonly port: MessagePort };
+  | { readonly k: 'connect'; readonly port: MessagePort }
+  /** Graceful stop requested by the system, ordered after this sender's earlier messages. */
+  | { readonly k: 'stop' };
 
 /** The answer to an `ask` envelope, sent back on the port the ask came from. */
 export type ReplyEnvelope =
@@ -106,8 +108,8 @@ export type Reconnect =
 export interface HostApi {
   /** An actor's handler, constructor (on restart) or timer threw. */
   crashed(actorId: string, error: SerializedError): void;
-  /** An actor stopped itself through `context.stop()`. */
-  stopped(actorId: string): void;
+  /** An actor finished stopping gracefully; `error` is what `onStop` threw, if anything. */
+  stopped(actorId: string, error: SerializedError | null): void;
   deadLetter(letter: DeadLetter): void;
   reconnect(actorId: string, incarnation: number): Promise<Reconnect>;
 }

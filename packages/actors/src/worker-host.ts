@@ -10,9 +10,17 @@ import type { ActorWorkerData, HostApi, WorkerControl } from './protocol.js';
 
 const WORKER_URL = new URL('./worker/actor-worker.js', import.meta.url);
 
+/** Callbacks of a `WorkerHost`. */
+export interface WorkerHostHooks {
+  readonly onDeath: (host: WorkerHost, cause: Error) => void;
+  readonly onExit: (host: WorkerHost, exitCode: number) => void;
+}
+
 /** One actor worker thread. */
 export class WorkerHost {
   readonly actorIds = new Set<string>();
+  /** The worker's thread id (kept after it exits). */
+  readonly threadId: number;
   readonly #worker: Worker;
   readonly #control: Comlink.Remote<WorkerControl>;
   readonly #closePorts: () => void;
@@ -21,12 +29,16 @@ export class WorkerHost {
   #terminating = false;
   #lastError: Error | null = null;
 
-  /** Starts a worker; `onDeath` runs once if it ends without `terminate()`. */
-  constructor(hostApi: HostApi, onDeath: (host: WorkerHost, cause: Error) => void) {
+  /**
+   * Starts a worker. `onExit` runs once when the thread ends, however it ends; `onDeath` runs
+   * before it when the thread ended without `terminate()`.
+   */
+  constructor(hostApi: HostApi, hooks: WorkerHostHooks) {
     const control = new MessageChannel();
     const host = new MessageChannel();
     const workerData: ActorWorkerData = { control: control.port2, host: host.port2 };
     this.#worker = new Worker(WORKER_URL, { workerData, transferList: [control.port2, host.port2] });
+    this.threadId = this.#worker.threadId;
     this.#control = Comlink.wrap<WorkerControl>(control.port1);
     Comlink.expose(hostApi, host.port1);
     // NOTE: the Worker keeps the process alive; its control ports must not do so after it ends.
@@ -45,7 +57,8 @@ export class WorkerHost {
       this.#closePorts();
       const cause = this.#lastError ?? new WorkerExitedError(code);
       reportDeath(cause);
-      if (!this.#terminating) onDeath(this, cause);
+      if (!this.#terminating) hooks.onDeath(this, cause);
+      hooks.onExit(this, code);
     });
   }
 
@@ -53,10 +66,6 @@ export class WorkerHost {
     return this.#alive;
   }
 
-  /** Thread id (for diagnostics and tests). */
-  get threadId(): number {
-    return this.#worker.threadId;
-  }
 
   /** Runs a control-plane call; rejects with the death cause if the thread ends first. */
   call<T>(fn: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T> {

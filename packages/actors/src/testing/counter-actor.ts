@@ -2,6 +2,7 @@
  * Fixture actor for the package's own tests and benchmark (compiled so workers can load it).
  * A counter plus helpers that exercise ordering, async handlers, crashes and refs.
  */
+import { threadId } from 'node:worker_threads';
 import { Actor } from '../actor.js';
 import type { ActorRef } from '../actor-ref.js';
 import type { Ask, Handlers } from '../message.js';
@@ -15,6 +16,8 @@ export interface CounterInit {
   readonly failOnRestart?: boolean;
   /** Someone to tell `{ type: 'stopping' }` from `onStop`. */
   readonly watcher?: ActorRef<CounterEvent>;
+  /** `record` messages also bump index 0 of this Int32Array view (seen by other threads at once). */
+  readonly countInto?: SharedArrayBuffer;
 }
 
 /** What `CounterActor` tells its watcher or a subscriber. */
@@ -39,7 +42,9 @@ export type CounterProtocol =
   | Ask<{ type: 'self' }, ActorRef<CounterProtocol>>
   | Ask<{ type: 'hang' }, never>
   | { type: 'stopSelf' }
-  | Ask<{ type: 'constructions' }, number>;
+  | Ask<{ type: 'constructions' }, number>
+  | { type: 'sendRecords'; to: ActorRef<CounterProtocol>; sender: string; count: number }
+  | Ask<{ type: 'threadId' }, number>;
 
 /** A counter actor with test helpers. */
 export default class CounterActor extends Actor<CounterProtocol, CounterInit | undefined> {
@@ -67,7 +72,12 @@ export default class CounterActor extends Actor<CounterProtocol, CounterInit | u
     },
     record: ({ sender, seq }) => {
       this.#log.push({ sender, seq });
+      if (this.init?.countInto) Atomics.add(new Int32Array(this.init.countInto), 0, 1);
     },
+    sendRecords: ({ to, sender, count }) => {
+      for (let seq = 0; seq < count; seq++) to.tell({ type: 'record', sender, seq });
+    },
+    threadId: () => threadId,
     log: () => this.#log,
     echo: ({ value }) => value,
     throw: ({ message }) => {

@@ -21,6 +21,7 @@ import { decodeRefs } from '../ref-codec.js';
 interface Hosted {
   readonly spec: ActorSpec;
   readonly endpoint: Endpoint;
+  readonly self: ActorRef;
   readonly actorClass: ActorClass;
   readonly init: unknown;
 }
@@ -39,7 +40,7 @@ async function startCell(hosted: Hosted): Promise<StartResult> {
     actorClass: hosted.actorClass,
     init: hosted.init,
     endpoint,
-    self: endpoint.selfRef(),
+    self: hosted.self,
     clock: systemClock,
     requestStop: () => void stopSelf(spec.id),
   });
@@ -57,8 +58,8 @@ async function stopSelf(actorId: string): Promise<void> {
   const hosted = actors.get(actorId);
   if (hosted === undefined) return;
   actors.delete(actorId);
-  await hosted.endpoint.stop();
-  host.stopped(actorId);
+  const error = await hosted.endpoint.stop();
+  host.stopped(actorId, error === null ? null : serializeError(error));
 }
 
 const control: WorkerControl = {
@@ -77,11 +78,12 @@ const control: WorkerControl = {
       mailbox: spec.mailbox,
       resolver,
       onCrash: (error) => host.crashed(spec.id, serializeError(error)),
+      onStopRequest: () => void stopSelf(spec.id),
     });
     if (port !== null) endpoint.addPort(port);
     const makeRef = (descriptor: RefDescriptor): ActorRef => new ActorRef(new PortLink(descriptor, resolver));
     const init = spec.initRefs ? decodeRefs(spec.init, makeRef) : spec.init;
-    const hosted: Hosted = { spec, endpoint, actorClass, init };
+    const hosted: Hosted = { spec, endpoint, self: endpoint.selfRef(), actorClass, init };
     const result = await startCell(hosted);
     if (result.ok) actors.set(spec.id, hosted);
     else endpoint.kill();

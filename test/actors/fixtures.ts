@@ -1,0 +1,51 @@
+/**
+ * Shared helpers of the cross-thread actor tests: fixture module URLs (compiled, in dist/) and a
+ * system factory that records events and is always shut down.
+ */
+import { afterEach } from 'vitest';
+import { ActorSystem, type ActorSystemEvents } from '@baton/actors';
+
+const dist = new URL('../../packages/actors/dist/testing/', import.meta.url);
+
+/** Compiled fixture modules. */
+export const COUNTER = new URL('counter-actor.js', dist);
+export const FAULTY = new URL('faulty-actors.js', dist);
+export const SQUARE = new URL('square-task.js', dist);
+
+/** Every event a system emitted, by name. */
+export type EventLog = { [K in keyof ActorSystemEvents]: ActorSystemEvents[K][0][] };
+
+const systems: ActorSystem[] = [];
+
+afterEach(async () => {
+  await Promise.all(systems.splice(0).map((system) => system.shutdown({ timeoutMs: 500 })));
+});
+
+/** A new system (shut down after the test) and the log of its events. */
+export function newSystem(): { system: ActorSystem; events: EventLog } {
+  const system = new ActorSystem();
+  systems.push(system);
+  const events: EventLog = {
+    started: [],
+    restarted: [],
+    crashed: [],
+    stopped: [],
+    escalated: [],
+    deadLetter: [],
+    workerStarted: [],
+    workerExited: [],
+  };
+  for (const name of Object.keys(events) as (keyof EventLog)[]) {
+    system.events.on(name, (event: never) => (events[name] as unknown[]).push(event));
+  }
+  return { system, events };
+}
+
+/** Polls `check` (real time) until it is true; throws after `timeoutMs`. */
+export async function eventually(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
