@@ -48,6 +48,31 @@ export async function loadModel(source: string | ModelSpec = DEFAULT_MODEL): Pro
   return loadCheckpointDir(source);
 }
 
+/** What a model is, without its weights: enough to size KV pools and tokenize on a thread with no backend. */
+export interface ModelDescription {
+  config: GptConfig;
+  tokenizer: GptTokenizer;
+}
+
+/** Reads a built-in name's or a checkpoint directory's config and tokenizer (no weights, no tensors). */
+export function describeModel(source: string = DEFAULT_MODEL): ModelDescription {
+  const builtin = BUILTINS[source];
+  if (builtin !== undefined) return { config: builtin.config, tokenizer: new ByteTokenizer() };
+  const dir = source;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ModelNotFoundError(dir, `model "${dir}" is neither a checkpoint directory nor a built-in model (${BUILTIN_MODELS.join(', ')})`);
+  }
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new ModelNotFoundError(dir, `checkpoint directory "${dir}" has no config.json`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw new ConfigError('(file)', `${configPath} is not valid JSON (${(e as Error).message})`);
+  }
+  return { config: parseHfConfig(json), tokenizer: loadTokenizerFromDir(dir) ?? new ByteTokenizer() };
+}
+
 function loadCheckpointDir(dir: string): Gpt {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ModelNotFoundError(dir, `model "${dir}" is neither a checkpoint directory nor a built-in model (${BUILTIN_MODELS.join(', ')})`);

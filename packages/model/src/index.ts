@@ -12,7 +12,7 @@ export { initBackend, defaultBackendName, parseBackendName, BACKEND_NAMES, type 
 /** GPT-2 hyper-parameters and Hugging Face config.json conversion. */
 export { parseHfConfig, toHfConfig, ACTIVATIONS, type GptConfig, type Activation } from './config.js';
 /** Loading and saving models. */
-export { loadModel, saveCheckpoint, BUILTIN_MODELS, DEFAULT_MODEL, type ModelSpec, type SaveOptions } from './checkpoint.js';
+export { loadModel, describeModel, saveCheckpoint, BUILTIN_MODELS, DEFAULT_MODEL, type ModelSpec, type ModelDescription, type SaveOptions } from './checkpoint.js';
 /** The model and its sequences. */
 export { Gpt, type PrefillOptions, type DecodeItem, type StepSegment } from './gpt.js';
 /** A sequence attached to a model. */
