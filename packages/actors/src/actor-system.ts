@@ -331,7 +331,7 @@ export class ActorSystem {
       const encoded = encodeRefs(record.init, transfer);
       const spec: ActorSpec = { ...record.spec, init: encoded.value, initRefs: encoded.refs, incarnation: record.incarnation };
       const portArg = port === null ? null : Comlink.transfer(port, [port]);
-      const result = await host.call<StartResult>((control) => control.spawn(Comlink.transfer(spec, encoded.transfer), portArg) as Promise<StartResult>).catch((error: unknown) => {
+      const result = await host.call<StartResult>((control) => control.spawn(Comlink.transfer(spec, [...encoded.transfer]), portArg) as Promise<StartResult>).catch((error: unknown) => {
         if (asError(error).name === 'DataCloneError') throw new MessageNotCloneableError(record.name, 'init', error);
         throw new ActorStartError(record.name, error);
       });

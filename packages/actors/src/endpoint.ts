@@ -18,7 +18,7 @@ import type { DeadLetterReason, EndpointState, Envelope, MailboxOptions, RefDesc
 import { decodeRefs, encodeRefs } from './ref-codec.js';
 
 /** Sends a reply back to the asker. */
-export type ReplySink = (reply: ReplyEnvelope, transfer: TransferListItem[]) => void;
+export type ReplySink = (reply: ReplyEnvelope, transfer: readonly TransferListItem[]) => void;
 
 /** A message handler as the endpoint calls it. */
 export type Handler = (msg: Message) => unknown;
@@ -62,6 +62,8 @@ export class Endpoint {
   #state: EndpointState = 'starting';
   #behavior: Behavior | null = null;
   #busy = false;
+  /** The entry whose async handler is running (null when none). */
+  #current: Entry | null = null;
   #processed = 0;
   #lastCause: unknown = null;
   readonly #mailbox = new Deque<Entry>();
@@ -98,7 +100,7 @@ export class Endpoint {
       return;
     }
     this.#ports.add(port);
-    const sink: ReplySink = (reply, transfer) => (transfer.length === 0 ? port.postMessage(reply) : port.postMessage(reply, transfer));
+    const sink: ReplySink = (reply, transfer) => (transfer.length === 0 ? port.postMessage(reply) : port.postMessage(reply, [...transfer]));
     port.on('message', (envelope: Envelope) => this.receive(envelope, sink));
     port.once('close', () => this.#ports.delete(port));
     port.unref();
@@ -180,6 +182,10 @@ export class Endpoint {
     this.#behavior?.dispose();
     this.#behavior = null;
     this.#jobs.drain();
+    const current = this.#current;
+    if (current !== null && current.kind === 'message' && current.askId !== null) {
+      this.#reject(current, new ActorStoppedError(this.options.name, typeOf(current.msg)), 'stopped');
+    }
     for (const entry of this.#mailbox.drain()) {
       if (entry.kind === 'message') this.#reject(entry, new ActorStoppedError(this.options.name, typeOf(entry.msg)), 'stopped');
     }
@@ -233,14 +239,17 @@ export class Endpoint {
       return;
     }
     this.#busy = true;
+    this.#current = entry;
     result.then(
       (value) => {
         this.#busy = false;
+        this.#current = null;
         this.#complete(entry, value);
         this.#drain();
       },
       (error: unknown) => {
         this.#busy = false;
+        this.#current = null;
         this.#crash(error, entry);
         this.#drain();
       },

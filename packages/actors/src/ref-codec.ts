@@ -16,7 +16,7 @@ const MAX_DEPTH = 16;
 export interface EncodedMessage {
   readonly value: unknown;
   readonly refs: boolean;
-  readonly transfer: TransferListItem[];
+  readonly transfer: readonly TransferListItem[];
 }
 
 function isPlainObject(value: object): value is Record<string, unknown> {
@@ -52,10 +52,12 @@ function replaceRefs(value: unknown, depth: number, transfer: TransferListItem[]
   return copy;
 }
 
+const NO_TRANSFER: readonly TransferListItem[] = Object.freeze([]);
+
 /** Prepares `value` for `postMessage`; `extraTransfer` is appended to the transfer list. */
 export function encodeRefs(value: unknown, extraTransfer: readonly TransferListItem[] | undefined): EncodedMessage {
+  if (!containsRef(value, 0)) return { value, refs: false, transfer: extraTransfer ?? NO_TRANSFER };
   const transfer: TransferListItem[] = extraTransfer === undefined ? [] : [...extraTransfer];
-  if (!containsRef(value, 0)) return { value, refs: false, transfer };
   return { value: replaceRefs(value, 0, transfer), refs: true, transfer };
 }
 
