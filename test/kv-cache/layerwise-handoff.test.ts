@@ -42,8 +42,8 @@ describe('layer-wise handoff between threads', () => {
       if (message.type === 'layer') expect(message.checksum).toBe(layerChecksum(table, { layer, tokenCount: 70, nEmbd }));
     }
     table.release();
-    expect(await nextMessage(worker)).toEqual({ type: 'adopted', blockIds: producer.descriptor.blockIds });
-    await worker.terminate();
+    expect(await nextMessage(worker)).toEqual({ type: 'adopted', blockCount: 5, blockIds: [...producer.descriptor.blockIds] });
+    expect(await nextMessage(worker)).toEqual({ type: 'released' });
     expect(pool.stats()).toMatchObject({ used: 0, free: 32 });
   });
 

@@ -101,6 +101,20 @@ export class BlockLedger {
     }
   }
 
+  /**
+   * Adds a reference to each block, all-or-nothing: throws (changing nothing) if any holds none.
+   * NOTE: under the lock no count can reach 0 (that transition takes the lock), so checking first
+   * and then adding is safe against concurrent lock-free retains and releases.
+   */
+  retainAllLocked(blocks: ArrayLike<number>): void {
+    for (let i = 0; i < blocks.length; i++) {
+      if (Atomics.load(this.meta, this.word(blocks[i], B_REFS)) < 1) {
+        throw new KvRefCountError(blocks[i], `cannot retain block ${blocks[i]}: it holds no reference (it is free or idle)`);
+      }
+    }
+    for (let i = 0; i < blocks.length; i++) Atomics.add(this.meta, this.word(blocks[i], B_REFS), 1);
+  }
+
   /** Adds a reference to an active or idle block (a prefix hit). */
   retainCachedLocked(block: number): void {
     const at = this.word(block, B_REFS);

@@ -131,10 +131,11 @@ export class BlockPool {
     return this.mutex.withLock(() => this.ledger.allocateLocked(n));
   }
 
-  /** Adds a reference to each block (each must already hold one). */
+  /** Adds a reference to each block; all-or-nothing, each must already hold one (KvRefCountError). */
   retain(blockIds: readonly number[]): void {
     this.checkIds(blockIds, 'retain');
-    for (const block of blockIds) this.ledger.retain(block);
+    if (blockIds.length === 1) this.ledger.retain(blockIds[0]);
+    else this.mutex.withLock(() => this.ledger.retainAllLocked(blockIds));
   }
 
   /** Drops one reference from each block. Throws KvRefCountError for a block holding none. */
@@ -216,7 +217,7 @@ export class BlockPool {
   }
 
   /** @internal A table owning `blockIds` (references transferred, not taken). */
-  adoptBlocks(blockIds: readonly number[]): BlockTable {
+  adoptBlocks(blockIds: ArrayLike<number>): BlockTable {
     return new BlockTable(this, blockIds);
   }
 

@@ -32,9 +32,9 @@ export class BlockTable {
   private closed = false;
 
   /** @internal Tables come from BlockPool (createTable, openTable, match) and handoff adoption. */
-  constructor(pool: TablePool, ownedBlockIds: readonly number[]) {
+  constructor(pool: TablePool, ownedBlockIds: ArrayLike<number>) {
     this.pool = pool;
-    this.ids = [...ownedBlockIds];
+    this.ids = Array.from(ownedBlockIds);
   }
 
   /** Block ids in sequence order. */

@@ -30,7 +30,7 @@ describe('in-process handoff', () => {
     await consumer.waitForLayer(2);
     table.release();
     const adopted = consumer.adopt();
-    expect(adopted.blockIds).toEqual(producer.descriptor.blockIds);
+    expect(adopted.blockIds).toEqual([...producer.descriptor.blockIds]);
     adopted.read(0, 'k', 0, 6, out);
     expect(out[5]).toBe(5);
     expect(consumer.state).toBe('adopted');

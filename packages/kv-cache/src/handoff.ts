@@ -19,8 +19,11 @@ export interface HandoffDescriptor {
   /** Slot generation when this handoff opened (detects a reused slot). */
   readonly generation: number;
   readonly sequenceId: string | null;
-  /** Blocks in sequence order; the handoff holds one reference on each until adopted or cancelled. */
-  readonly blockIds: readonly number[];
+  /**
+   * Blocks in sequence order; the handoff holds one reference on each until adopted or cancelled.
+   * NOTE: an Int32Array so that posting the descriptor clones one memcpy, not one value per block.
+   */
+  readonly blockIds: Int32Array;
   /** Tokens of KV the blocks hold once complete. */
   readonly tokenCount: number;
   readonly geometry: PoolGeometry;
@@ -77,7 +80,7 @@ abstract class HandoffSide {
   /** Cancels the handoff and drops its references. False when it was already adopted or cancelled. */
   cancel(): boolean {
     if (!this.pool.slots.cancel(this.ref)) return false;
-    this.pool.release(this.descriptor.blockIds);
+    this.pool.release(Array.from(this.descriptor.blockIds));
     return true;
   }
 }
@@ -95,8 +98,8 @@ export class HandoffProducer extends HandoffSide {
     if (table.released) throw new KvClosedError('openHandoff: the block table was released');
     const ref = pool.slots.open();
     if (ref === null) return null;
-    const blockIds = [...table.blockIds];
-    pool.retain(blockIds);
+    pool.retain(table.blockIds);
+    const blockIds = Int32Array.from(table.blockIds);
     return new HandoffProducer(pool, {
       slot: ref.slot,
       generation: ref.generation,
@@ -115,13 +118,11 @@ export class HandoffProducer extends HandoffSide {
 
 /** The consumer side: waits for layers, reads them, then adopts the blocks. */
 export class HandoffConsumer extends HandoffSide {
-  private readonly view: BlockTable;
+  private view: BlockTable | null = null;
   private readonly meta: Int32Array;
 
   private constructor(pool: BlockPool, descriptor: HandoffDescriptor) {
     super(pool, descriptor);
-    // NOTE: a non-owning view for reads before adoption; it is never released.
-    this.view = pool.adoptBlocks(descriptor.blockIds);
     this.meta = new Int32Array(pool.handle.meta);
   }
 
@@ -138,6 +139,9 @@ export class HandoffConsumer extends HandoffSide {
       d.totalBlocks !== g.totalBlocks
     ) {
       throw new KvArgumentError('acceptHandoff: descriptor.geometry does not match this pool');
+    }
+    if (!(descriptor.blockIds instanceof Int32Array)) {
+      throw new KvArgumentError('acceptHandoff: descriptor.blockIds must be an Int32Array');
     }
     if (!Number.isInteger(descriptor.slot) || descriptor.slot < 0 || descriptor.slot >= g.handoffSlots) {
       throw new KvArgumentError(`acceptHandoff: descriptor.slot ${String(descriptor.slot)} is not a slot of this pool`);
@@ -198,6 +202,8 @@ export class HandoffConsumer extends HandoffSide {
     if (layer >= layersReady) {
       throw new KvArgumentError(`read: layer ${layer} is not published yet (${layersReady} ready)`);
     }
+    // NOTE: a non-owning view for reads before adoption, made on first use; it is never released.
+    this.view ??= this.pool.adoptBlocks(this.descriptor.blockIds);
     this.view.read(layer, kind, start, end, out);
   }
 

@@ -49,12 +49,13 @@ export interface ConsumeRequest {
 /** handoff-consumer-worker -> test/bench. */
 export type ConsumeReply =
   | { readonly type: 'layer'; readonly layer: number; readonly checksum: number; readonly layersReadyAtRead: number }
-  | { readonly type: 'adopted'; readonly blockIds: readonly number[] }
+  | { readonly type: 'adopted'; readonly blockCount: number; readonly blockIds: readonly number[] | null }
+  | { readonly type: 'released' }
   | { readonly type: 'consume-failed'; readonly code: string; readonly message: string };
 
 /** Parent -> transfer-child (child_process IPC). */
 export type ChildRequest =
-  | { readonly type: 'listen-pool'; readonly geometry: PoolGeometry; readonly verify?: 'worker' | 'inline' }
+  | { readonly type: 'listen-pool'; readonly geometry: PoolGeometry; readonly checksums?: 'worker' | 'inline' }
   | { readonly type: 'listen-plain'; readonly expectBytes: number }
   | { readonly type: 'exit' };
 

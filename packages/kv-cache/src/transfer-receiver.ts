@@ -19,7 +19,7 @@ import {
   TransferTimeoutError,
   TransferTruncatedError,
 } from './errors.js';
-import { FrameVerifier } from './frame-verifier.js';
+import { SpanChecksums } from './span-checksums.js';
 import type { HandoffConsumer, HandoffProducer } from './handoff.js';
 import {
   FrameReader,
@@ -56,7 +56,7 @@ export interface KvTransferReceiverOptions {
    * pool's SharedArrayBuffer beside the socket reads) or 'inline' (on this thread, per chunk).
    * NOTE: 'worker' runs dist/checksum-worker.js, so it needs the compiled package.
    */
-  readonly verify?: 'worker' | 'inline';
+  readonly checksums?: 'worker' | 'inline';
 }
 
 interface Inflight {
@@ -83,14 +83,14 @@ export class KvTransferReceiver {
   private readonly reader: FrameReader;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly idleTimeoutMs: number;
-  private readonly verifier: FrameVerifier | null;
+  private readonly verifier: SpanChecksums | null;
 
   constructor(options: KvTransferReceiverOptions) {
     this.pool = options.pool;
     this.socket = options.socket;
     this.onSequence = options.onSequence;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.verifier = options.verify === 'inline' ? null : new FrameVerifier(this.pool.handle.data);
+    this.verifier = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.data);
     this.reader = new FrameReader((header) => this.onFrame(header));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('end', () => this.onEnd());

@@ -8,6 +8,7 @@
 import type { Duplex } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import type { BlockPool } from './block-pool.js';
+import { SpanChecksums } from './span-checksums.js';
 import {
   KvArgumentError,
   TransferChecksumError,
@@ -36,8 +37,14 @@ export interface KvTransferSenderOptions {
   readonly socket: Duplex;
   /** How long to wait for the receiver's verdict after the last frame (default 30 s). */
   readonly ackTimeoutMs?: number;
-  /** Upper bound of one Layer frame's payload (default 4 MiB; at least one block span). */
+  /** Upper bound of one Layer frame's payload (default 1 MiB; at least one block span). */
   readonly maxFrameBytes?: number;
+  /**
+   * Where payload CRC32s are computed: 'worker' (default; a worker thread reads the spans from the
+   * pool's SharedArrayBuffer while this thread writes earlier frames) or 'inline'.
+   * NOTE: 'worker' runs dist/checksum-worker.js, so it needs the compiled package.
+   */
+  readonly checksums?: 'worker' | 'inline';
 }
 
 /** One sequence to send. */
@@ -66,12 +73,14 @@ export class KvTransferSender {
   private readonly reader: FrameReader;
   private queue: Promise<void> = Promise.resolve();
   private closedError: TransferError | null = null;
+  private readonly checksums: SpanChecksums | null;
 
   constructor(options: KvTransferSenderOptions) {
     this.pool = options.pool;
     this.socket = options.socket;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
-    this.maxFrameBytes = options.maxFrameBytes ?? 4 * 1024 * 1024;
+    this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
+    this.checksums = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.data);
     this.reader = new FrameReader((header) => this.onFrame(header));
     this.socket.on('data', (chunk: Buffer) => {
       try {
@@ -81,7 +90,10 @@ export class KvTransferSender {
         this.socket.destroy();
       }
     });
-    this.socket.on('close', () => this.fail(new TransferPeerClosedError('the receiver closed the connection')));
+    this.socket.on('close', () => {
+      this.fail(new TransferPeerClosedError('the receiver closed the connection'));
+      this.checksums?.close();
+    });
     this.socket.on('error', (error) => this.fail(new TransferPeerClosedError(`socket error: ${error.message}`)));
   }
 
@@ -101,6 +113,7 @@ export class KvTransferSender {
   async close(): Promise<void> {
     await this.queue;
     this.socket.end();
+    this.checksums?.close();
   }
 
   private async sendNow(options: SendSequenceOptions): Promise<void> {
@@ -124,35 +137,46 @@ export class KvTransferSender {
     this.socket.write(encodeControl(FrameType.Begin, sequenceId, header));
     const spanBytes = this.pool.layout.spanFloats * 4;
     const perFrame = Math.max(1, Math.floor(this.maxFrameBytes / spanBytes));
-    for (let layer = 0; layer < g.layers && !settled; layer++) {
-      try {
+    try {
+      for (let layer = 0; layer < g.layers && !settled; layer++) {
         await options.layerReady?.(layer);
-      } catch (error) {
-        this.socket.write(encodeEmpty(FrameType.Abort, sequenceId));
-        this.pending.delete(sequenceId);
-        throw error;
+        // NOTE: every frame's checksum of this layer is requested up front, so the checksum worker
+        // runs ahead while this thread writes the frames whose checksums are already known.
+        const frames: Promise<Buffer[]>[] = [];
+        for (let start = 0; start < blockIds.length; start += perFrame) {
+          const frame = this.prepareLayerFrame(sequenceId, layer, blockIds.slice(start, start + perFrame), start);
+          frame.catch(() => undefined);
+          frames.push(frame);
+        }
+        for (const frame of frames) {
+          const parts = await frame;
+          if (settled) break;
+          if (!this.writeFrame(parts)) await this.drained();
+        }
       }
-      for (let start = 0; start < blockIds.length && !settled; start += perFrame) {
-        const count = Math.min(perFrame, blockIds.length - start);
-        const frame = this.prepareLayerFrame(sequenceId, layer, blockIds.slice(start, start + count), start);
-        // NOTE: computing the next checksum before waiting for 'drain' measured slower here
-        // (the receiver is the bottleneck; the sender's CRC hides behind its reads).
-        if (!this.writeFrame(frame)) await this.drained();
-      }
+    } catch (error) {
+      this.pending.delete(sequenceId);
+      if (!this.socket.destroyed) this.socket.write(encodeEmpty(FrameType.Abort, sequenceId));
+      throw error;
     }
     if (!settled) this.socket.write(encodeEmpty(FrameType.End, sequenceId));
     await this.withTimeout(verdict, sequenceId);
   }
 
   /** Builds one Layer frame: header (with the payload's CRC32) and zero-copy views of the spans. */
-  private prepareLayerFrame(sequenceId: number, layer: number, blocks: readonly number[], blockStart: number): Buffer[] {
+  private async prepareLayerFrame(sequenceId: number, layer: number, blocks: readonly number[], blockStart: number): Promise<Buffer[]> {
     const spans = blocks.map((block) => {
       const view = this.pool.layerSpan(block, layer);
       return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
     });
+    const spanBytes = this.pool.layout.spanFloats * 4;
     let checksum = 0;
-    for (const span of spans) checksum = crc32(span, checksum);
-    const byteLength = spans.length * (spans[0]?.length ?? 0);
+    if (this.checksums === null) {
+      for (const span of spans) checksum = crc32(span, checksum);
+    } else {
+      checksum = await this.checksums.checksum(spans.map((span) => span.byteOffset), spanBytes);
+    }
+    const byteLength = spans.length * spanBytes;
     const header = encodeHeader({ type: FrameType.Layer, sequenceId, layer, blockStart, blockCount: blocks.length, byteLength, checksum });
     return [header, ...spans];
   }

@@ -49,7 +49,7 @@ function filledSequence(pool: BlockPool, tokens: number, seed: number) {
 
 function receiveOne(pool: BlockPool, socket: Socket, idleTimeoutMs?: number): Promise<IncomingSequence> {
   return new Promise((resolve) => {
-    new KvTransferReceiver({ pool, socket, onSequence: resolve, idleTimeoutMs, verify: 'inline' });
+    new KvTransferReceiver({ pool, socket, onSequence: resolve, idleTimeoutMs, checksums: 'inline' });
   });
 }
 
@@ -60,7 +60,7 @@ describe('cross-socket transfer', () => {
     const target = BlockPool.create(geometry);
     const table = filledSequence(source, 10, 7);
     const arriving = receiveOne(target, b);
-    const sender = new KvTransferSender({ pool: source, socket: a, maxFrameBytes: 1 });
+    const sender = new KvTransferSender({ pool: source, socket: a, maxFrameBytes: 1, checksums: 'inline' });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const sent = sender.send({
@@ -92,9 +92,9 @@ describe('cross-socket transfer', () => {
     const [a, b] = await socketPair();
     const source = BlockPool.create(geometry);
     const target = BlockPool.create({ ...geometry, totalBlocks: 2 });
-    new KvTransferReceiver({ pool: target, socket: b, onSequence: () => undefined, verify: 'inline' });
+    new KvTransferReceiver({ pool: target, socket: b, onSequence: () => undefined, checksums: 'inline' });
     const table = filledSequence(source, 12, 1);
-    const sender = new KvTransferSender({ pool: source, socket: a });
+    const sender = new KvTransferSender({ pool: source, socket: a, checksums: 'inline' });
     const error = await sender.send({ sequenceId: 1, blockIds: table.blockIds, tokenCount: 12 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransferRejectedError);
     expect((error as TransferRejectedError).reason).toBe('no-blocks');

@@ -21,8 +21,9 @@ async function consume(request: ConsumeRequest, reply: (message: ConsumeReply) =
     reply({ type: 'layer', layer, checksum, layersReadyAtRead });
   }
   const table = consumer.adopt();
-  reply({ type: 'adopted', blockIds: [...table.blockIds] });
+  reply({ type: 'adopted', blockCount: table.blockIds.length, blockIds: request.verify ? [...table.blockIds] : null });
   table.release();
+  reply({ type: 'released' });
 }
 
 parentPort?.on('message', (request: ConsumeRequest) => {

@@ -60,7 +60,7 @@ process.on('message', (request: ChildRequest) => {
       const pool = BlockPool.create(request.geometry);
       listen((socket) => {
         socket.on('error', () => undefined);
-        new KvTransferReceiver({ pool, socket, verify: request.verify, onSequence: (incoming) => void report(pool, incoming) });
+        new KvTransferReceiver({ pool, socket, checksums: request.checksums, onSequence: (incoming) => void report(pool, incoming) });
       });
       break;
     }

@@ -1,7 +1,8 @@
 /**
- * Off-thread CRC32 of layer spans already copied into the pool (see checksum-worker.ts). One
- * worker per verifier, started lazily and unref'd (it never keeps a process alive); answers
- * arrive in request order.
+ * Off-thread CRC32 of layer spans in the pool's SharedArrayBuffer (see checksum-worker.ts), used
+ * by both ends of the transfer stream so checksumming overlaps the socket I/O. One worker per
+ * instance, started lazily and unref'd (it never keeps a process alive); answers arrive in
+ * request order.
  */
 import { Worker } from 'node:worker_threads';
 import { TransferError } from './errors.js';
@@ -13,7 +14,7 @@ interface Waiter {
 }
 
 /** Computes CRC32s of pool byte ranges on a worker thread. */
-export class FrameVerifier {
+export class SpanChecksums {
   private readonly data: SharedArrayBuffer;
   private worker: Worker | null = null;
   private nextId = 0;
