@@ -53,7 +53,7 @@ describe('supervision', () => {
       supervision: { maxRestarts: 2, ...fast },
     });
     await counter.ask({ type: 'throw', message: 'first' }).catch(() => {});
-    await eventually(() => events.escalated.length === 1);
+    await eventually(() => events.escalated.length === 1 && events.stopped.length === 1);
     expect(Atomics.load(new Int32Array(constructions), 0)).toBe(3);
     expect(events.escalated[0]).toMatchObject({ name: 'c', restarts: 2 });
     expect(events.stopped).toMatchObject([{ name: 'c', reason: 'escalated' }]);
@@ -78,7 +78,8 @@ describe('supervision', () => {
     });
     await counter.ask({ type: 'throw', message: 'down now' }).catch(() => {});
     await expect(counter.ask({ type: 'get' })).rejects.toBeInstanceOf(ActorCrashedError);
-    expect(events.crashed).toHaveLength(1);
+    await eventually(() => events.crashed.length === 1);
+    expect(events.restarted).toEqual([]);
   });
 
   it('rejects spawn with ActorStartError when the constructor or onStart fails', async () => {
