@@ -60,9 +60,10 @@ export class BlockLedger {
   }
 
   /** Throws KvArgumentError unless `block` is a block id of this pool. */
-  checkId(block: number, what = 'block id'): void {
+  checkId(block: number, context?: string): void {
     if (!Number.isInteger(block) || block < 0 || block >= this.layout.geometry.totalBlocks) {
-      throw new KvArgumentError(`${what} ${String(block)} is not in [0, ${this.layout.geometry.totalBlocks})`);
+      const where = context === undefined ? '' : `${context}: `;
+      throw new KvArgumentError(`${where}block id ${String(block)} is not in [0, ${this.layout.geometry.totalBlocks})`);
     }
   }
 

@@ -132,16 +132,16 @@ export class BlockPool {
   }
 
   /** Adds a reference to each block; all-or-nothing, each must already hold one (KvRefCountError). */
-  retain(blockIds: readonly number[]): void {
+  retain(blockIds: ArrayLike<number>): void {
     this.checkIds(blockIds, 'retain');
     if (blockIds.length === 1) this.ledger.retain(blockIds[0]);
     else this.mutex.withLock(() => this.ledger.retainAllLocked(blockIds));
   }
 
   /** Drops one reference from each block. Throws KvRefCountError for a block holding none. */
-  release(blockIds: readonly number[]): void {
+  release(blockIds: ArrayLike<number>): void {
     this.checkIds(blockIds, 'release');
-    for (const block of blockIds) this.ledger.release(block);
+    for (let i = 0; i < blockIds.length; i++) this.ledger.release(blockIds[i]);
   }
 
   /** Current reference count of a block. */
@@ -227,8 +227,10 @@ export class BlockPool {
     return this.data.subarray(at, at + this.layout.spanFloats);
   }
 
-  private checkIds(blockIds: readonly number[], what: string): void {
-    if (!Array.isArray(blockIds)) throw new KvArgumentError(`${what}: blockIds must be an array`);
-    for (const block of blockIds) this.ledger.checkId(block, `${what}: block id`);
+  private checkIds(blockIds: ArrayLike<number>, what: string): void {
+    if (!Array.isArray(blockIds) && !(blockIds instanceof Int32Array)) {
+      throw new KvArgumentError(`${what}: blockIds must be an array or Int32Array of block ids`);
+    }
+    for (let i = 0; i < blockIds.length; i++) this.ledger.checkId(blockIds[i], what);
   }
 }

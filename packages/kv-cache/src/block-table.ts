@@ -34,7 +34,9 @@ export class BlockTable {
   /** @internal Tables come from BlockPool (createTable, openTable, match) and handoff adoption. */
   constructor(pool: TablePool, ownedBlockIds: ArrayLike<number>) {
     this.pool = pool;
-    this.ids = Array.from(ownedBlockIds);
+    // NOTE: an indexed loop, not Array.from: Array.from walks a typed array's iterator, ~30x slower.
+    this.ids = new Array<number>(ownedBlockIds.length);
+    for (let i = 0; i < ownedBlockIds.length; i++) this.ids[i] = ownedBlockIds[i];
   }
 
   /** Block ids in sequence order. */

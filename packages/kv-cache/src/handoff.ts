@@ -80,7 +80,7 @@ abstract class HandoffSide {
   /** Cancels the handoff and drops its references. False when it was already adopted or cancelled. */
   cancel(): boolean {
     if (!this.pool.slots.cancel(this.ref)) return false;
-    this.pool.release(Array.from(this.descriptor.blockIds));
+    this.pool.release(this.descriptor.blockIds);
     return true;
   }
 }
@@ -99,7 +99,7 @@ export class HandoffProducer extends HandoffSide {
     const ref = pool.slots.open();
     if (ref === null) return null;
     pool.retain(table.blockIds);
-    const blockIds = Int32Array.from(table.blockIds);
+    const blockIds = new Int32Array(table.blockIds);
     return new HandoffProducer(pool, {
       slot: ref.slot,
       generation: ref.generation,
