@@ -14,7 +14,7 @@ import { serializeError } from './error-codec.js';
 import { ActorCrashedError, type ActorError, ActorStoppedError, MailboxFullError, MessageNotCloneableError, UnknownMessageError } from './errors.js';
 import type { Message } from './message.js';
 import { PortLink, typeOf, type RefResolver } from './port-link.js';
-import type { DeadLetterReason, EndpointState, Envelope, MailboxOptions, RefDescriptor, ReplyEnvelope } from './protocol.js';
+import { envelopeOf, type DeadLetterReason, type EndpointState, type Inbound, type MailboxOptions, type RefDescriptor, type ReplyEnvelope } from './protocol.js';
 import { decodeRefs, encodeRefs } from './ref-codec.js';
 
 /** Sends a reply back to the asker. */
@@ -101,7 +101,7 @@ export class Endpoint {
     }
     this.#ports.add(port);
     const sink: ReplySink = (reply, transfer) => (transfer.length === 0 ? port.postMessage(reply) : port.postMessage(reply, [...transfer]));
-    port.on('message', (envelope: Envelope) => this.receive(envelope, sink));
+    port.on('message', (inbound: Inbound) => this.receive(inbound, sink));
     port.once('close', () => this.#ports.delete(port));
     port.unref();
   }
@@ -114,32 +114,36 @@ export class Endpoint {
     return new ActorRef(new PortLink({ id, name, incarnation, port: port1 }, this.options.resolver));
   }
 
-  /** Accepts one envelope from a sender. */
-  receive(envelope: Envelope, sink: ReplySink): void {
-    if (envelope.k === 'connect') {
-      this.addPort(envelope.port);
+  /** Accepts one message or envelope from a sender. */
+  receive(inbound: Inbound, sink: ReplySink): void {
+    const envelope = envelopeOf(inbound);
+    let msg: Message;
+    let askId: number | null = null;
+    if (envelope === null) msg = inbound as Message;
+    else {
+      switch (envelope['@@baton']) {
+        case 'connect':
+          this.addPort(envelope.port);
+          return;
+        case 'stop':
+          this.options.onStopRequest?.();
+          return;
+        case 'ask':
+          askId = envelope.id;
+          break;
+        default:
+          break;
+      }
+      msg = (envelope.refs ? decodeRefs(envelope.m, this.#makeRef) : envelope.m) as Message;
+    }
+    if (this.#state === 'running' && !this.#busy && this.#mailbox.size === 0 && this.#jobs.size === 0) {
+      this.#runMessage(msg, askId, sink, null);
       return;
     }
-    if (envelope.k === 'stop') {
-      this.options.onStopRequest?.();
-      return;
-    }
-    const msg = (envelope.refs ? decodeRefs(envelope.m, this.#makeRef) : envelope.m) as Message;
-    const entry: Entry = { kind: 'message', msg, askId: envelope.k === 'ask' ? envelope.id : null, sink };
-    switch (this.#state) {
-      case 'starting':
-        this.#offer(entry);
-        return;
-      case 'running':
-        if (!this.#busy && this.#mailbox.size === 0 && this.#jobs.size === 0) this.#process(entry);
-        else this.#offer(entry);
-        return;
-      case 'down':
-        this.#reject(entry, new ActorCrashedError(this.options.name, this.#lastCause), 'crashed');
-        return;
-      default:
-        this.#reject(entry, new ActorStoppedError(this.options.name, typeOf(msg)), 'stopped');
-    }
+    const entry: Entry = { kind: 'message', msg, askId, sink };
+    if (this.#state === 'starting' || this.#state === 'running') this.#offer(entry);
+    else if (this.#state === 'down') this.#reject(entry, new ActorCrashedError(this.options.name, this.#lastCause), 'crashed');
+    else this.#reject(entry, new ActorStoppedError(this.options.name, typeOf(msg)), 'stopped');
   }
 
   /** Queues a timer callback; it runs between messages, before waiting messages. */
@@ -216,17 +220,34 @@ export class Endpoint {
   }
 
   #process(entry: Entry): void {
-    let run: () => unknown;
-    if (entry.kind === 'job') run = entry.run;
-    else {
-      const type = typeOf(entry.msg);
-      const handler = this.#behavior?.handlerFor(type) ?? null;
-      if (handler === null) {
-        this.#reject(entry, new UnknownMessageError(this.options.name, type === '?' ? null : type), 'unknown-message');
-        return;
-      }
-      run = () => handler(entry.msg);
+    if (entry.kind === 'message') this.#runMessage(entry.msg, entry.askId, entry.sink, entry);
+    else this.#settle(entry, () => entry.run());
+  }
+
+  /** Runs one message; `entry` is null on the fast path (allocated only when needed). */
+  #runMessage(msg: Message, askId: number | null, sink: ReplySink, entry: (Entry & { kind: 'message' }) | null): void {
+    const type = typeOf(msg);
+    const handler = this.#behavior?.handlerFor(type) ?? null;
+    const asEntry = (): Entry & { kind: 'message' } => entry ?? { kind: 'message', msg, askId, sink };
+    if (handler === null) {
+      this.#reject(asEntry(), new UnknownMessageError(this.options.name, type === '?' ? null : type), 'unknown-message');
+      return;
     }
+    let result: unknown;
+    try {
+      result = handler(msg);
+    } catch (error) {
+      this.#crash(error, asEntry());
+      return;
+    }
+    if (isThenable(result)) this.#await(asEntry(), result);
+    else {
+      this.#processed++;
+      if (askId !== null) this.#reply(msg, askId, sink, result);
+    }
+  }
+
+  #settle(entry: Entry, run: () => unknown): void {
     let result: unknown;
     try {
       result = run();
@@ -234,10 +255,11 @@ export class Endpoint {
       this.#crash(error, entry);
       return;
     }
-    if (!isThenable(result)) {
-      this.#complete(entry, result);
-      return;
-    }
+    if (isThenable(result)) this.#await(entry, result);
+    else this.#complete(entry, result);
+  }
+
+  #await(entry: Entry, result: PromiseLike<unknown>): void {
     this.#busy = true;
     this.#current = entry;
     result.then(
@@ -258,17 +280,21 @@ export class Endpoint {
 
   #complete(entry: Entry, value: unknown): void {
     this.#processed++;
-    if (entry.kind !== 'message' || entry.askId === null || this.#state === 'stopped') return;
+    if (entry.kind === 'message' && entry.askId !== null) this.#reply(entry.msg, entry.askId, entry.sink, value);
+  }
+
+  #reply(msg: Message, askId: number, sink: ReplySink, value: unknown): void {
+    if (this.#state === 'stopped') return;
     if (this.options.local === true) {
-      entry.sink({ k: 'reply', id: entry.askId, v: value, refs: false }, []);
+      sink({ k: 'reply', id: askId, v: value, refs: false }, []);
       return;
     }
-    const encoded = encodeRefs(value, undefined);
     try {
-      entry.sink({ k: 'reply', id: entry.askId, v: encoded.value, refs: encoded.refs }, encoded.transfer);
+      const encoded = encodeRefs(value, undefined);
+      sink({ k: 'reply', id: askId, v: encoded.value, refs: encoded.refs }, encoded.transfer);
     } catch (error) {
-      const failure = new MessageNotCloneableError(this.options.name, `reply to '${typeOf(entry.msg)}'`, error);
-      entry.sink({ k: 'fail', id: entry.askId, e: serializeError(failure) }, []);
+      const failure = new MessageNotCloneableError(this.options.name, `reply to '${typeOf(msg)}'`, error);
+      sink({ k: 'fail', id: askId, e: serializeError(failure) }, []);
     }
   }
 

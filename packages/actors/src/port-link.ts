@@ -17,7 +17,7 @@ import {
   MessageNotCloneableError,
 } from './errors.js';
 import type { Message } from './message.js';
-import type { DeadLetter, Envelope, Reconnect, RefDescriptor, ReplyEnvelope } from './protocol.js';
+import { tellPayload, type DeadLetter, type Envelope, type Inbound, type Reconnect, type RefDescriptor, type ReplyEnvelope } from './protocol.js';
 import { decodeRefs, encodeRefs } from './ref-codec.js';
 
 /** What a thread's links call when their port closes or a message cannot be delivered. */
@@ -70,7 +70,7 @@ export class PortLink implements Link {
 
   tell(msg: Message, options: TellOptions | undefined): void {
     const encoded = this.#encode(msg, options);
-    const envelope: Envelope = { k: 'tell', m: encoded.value, refs: encoded.refs };
+    const envelope = tellPayload(msg, encoded.value, encoded.refs);
     if (this.#state === 'connected') {
       this.#post(this.#port as MessagePort, envelope, encoded.transfer, msg);
       return;
@@ -104,7 +104,7 @@ export class PortLink implements Link {
     return new Promise((resolve, reject) => {
       const id = this.#nextAskId++;
       this.#register(id, messageType, resolve, reject, options);
-      const envelope: Envelope = { k: 'ask', id, m: encoded.value, refs: encoded.refs };
+      const envelope: Envelope = { '@@baton': 'ask', id, m: encoded.value, refs: encoded.refs };
       const send = (port: MessagePort): void => {
         try {
           this.#post(port, envelope, encoded.transfer, msg);
@@ -120,7 +120,7 @@ export class PortLink implements Link {
   copy(): RefDescriptor {
     const { port1, port2 } = new MessageChannel();
     const descriptor: RefDescriptor = { id: this.id, name: this.name, incarnation: this.#incarnation, port: port1 };
-    const connect = (port: MessagePort): void => port.postMessage({ k: 'connect', port: port2 } satisfies Envelope, [port2]);
+    const connect = (port: MessagePort): void => port.postMessage({ '@@baton': 'connect', port: port2 } satisfies Envelope, [port2]);
     if (this.#state === 'connected') connect(this.#port as MessagePort);
     // NOTE: closing our end of a copy that cannot connect makes its holder ask the resolver,
     // which answers "stopped" or "down": the copy fails fast instead of hanging.
@@ -131,7 +131,7 @@ export class PortLink implements Link {
 
   requestStop(): boolean {
     if (this.#state !== 'connected') return false;
-    (this.#port as MessagePort).postMessage({ k: 'stop' } satisfies Envelope);
+    (this.#port as MessagePort).postMessage({ '@@baton': 'stop' } satisfies Envelope);
     return true;
   }
 
@@ -146,7 +146,7 @@ export class PortLink implements Link {
     return encodeRefs(msg, options?.transfer);
   }
 
-  #post(port: MessagePort, envelope: Envelope, transfer: readonly TransferListItem[], msg: Message): void {
+  #post(port: MessagePort, envelope: Inbound, transfer: readonly TransferListItem[], msg: Message): void {
     try {
       if (transfer.length === 0) port.postMessage(envelope);
       else port.postMessage(envelope, transfer);

@@ -2,7 +2,7 @@
  * Every message that crosses a thread boundary inside the runtime, in one place.
  *
  * Data plane (hot path, plain `postMessage` on a MessagePort per sender/actor pair):
- *   sender -> actor: `Envelope`;  actor -> sender (same port): `ReplyEnvelope`.
+ *   sender -> actor: `Inbound`;  actor -> sender (same port): `ReplyEnvelope`.
  * Control plane (comlink over dedicated MessagePorts, off the hot path):
  *   main -> worker: `WorkerControl`;  worker -> main: `HostApi`.
  * Invariant: a port carries envelopes one way and replies the other, in FIFO order, so the
@@ -10,15 +10,36 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './error-codec.js';
+import type { Message } from './message.js';
 
-/** A message from a ref to an actor endpoint. `refs` is true when `m` holds encoded refs. */
+/** Key that marks an envelope. A value posted to an actor without it is a bare message: a tell. */
+export const ENVELOPE_KEY = '@@baton';
+
+/** A framed message from a ref to an actor endpoint. `refs` is true when `m` holds encoded refs. */
 export type Envelope =
-  | { readonly k: 'tell'; readonly m: unknown; readonly refs: boolean }
-  | { readonly k: 'ask'; readonly id: number; readonly m: unknown; readonly refs: boolean }
+  /** A tell that holds refs (or whose message itself uses the reserved key). */
+  | { readonly '@@baton': 'tell'; readonly m: unknown; readonly refs: boolean }
+  | { readonly '@@baton': 'ask'; readonly id: number; readonly m: unknown; readonly refs: boolean }
   /** Attach `port` as a new sender channel of the same actor (a ref was copied to another thread). */
-  | { readonly k: 'connect'; readonly port: MessagePort }
+  | { readonly '@@baton': 'connect'; readonly port: MessagePort }
   /** Graceful stop requested by the system, ordered after this sender's earlier messages. */
-  | { readonly k: 'stop' };
+  | { readonly '@@baton': 'stop' };
+
+/**
+ * What a sender posts to an actor: a bare message (the common tell, sent unframed because the
+ * wrapper would cost a second object per structured clone) or an envelope.
+ */
+export type Inbound = Envelope | Message;
+
+/** The envelope in `inbound`, or null when it is a bare message. */
+export function envelopeOf(inbound: Inbound): Envelope | null {
+  return (inbound as { [ENVELOPE_KEY]?: unknown })[ENVELOPE_KEY] === undefined ? null : (inbound as Envelope);
+}
+
+/** The value to post for a tell of `msg` (already ref-encoded as `value`). */
+export function tellPayload(msg: Message, value: unknown, refs: boolean): Inbound {
+  return refs || Object.hasOwn(msg, ENVELOPE_KEY) ? { [ENVELOPE_KEY]: 'tell', m: value, refs } : msg;
+}
 
 /** The answer to an `ask` envelope, sent back on the port the ask came from. */
 export type ReplyEnvelope =

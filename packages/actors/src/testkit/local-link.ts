@@ -9,11 +9,11 @@ import { deserializeError } from '../error-codec.js';
 import { AbortedError, ActorError, AskTimeoutError, MessageNotCloneableError } from '../errors.js';
 import type { Message } from '../message.js';
 import { typeOf } from '../port-link.js';
-import type { Envelope, RefDescriptor } from '../protocol.js';
+import { tellPayload, type Inbound, type RefDescriptor } from '../protocol.js';
 
 /** Something that takes envelopes in this thread (an endpoint or a probe). */
 export interface LocalReceiver {
-  receive(envelope: Envelope, sink: ReplySink): void;
+  receive(inbound: Inbound, sink: ReplySink): void;
 }
 
 /** Counts deliveries still queued, so the kit can tell when everything has settled. */
@@ -34,7 +34,7 @@ export class LocalLink implements Link {
 
   tell(msg: Message, _options: TellOptions | undefined): void {
     this.#check(msg);
-    this.#deliver({ k: 'tell', m: msg, refs: false }, () => {});
+    this.#deliver(tellPayload(msg, msg, false), () => {});
   }
 
   ask(msg: Message, options: AskOptions | undefined): Promise<unknown> {
@@ -61,7 +61,7 @@ export class LocalLink implements Link {
         : null;
       const onAbort = (): void => void (finish() && reject(new AbortedError(this.name, `ask '${messageType}'`)));
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#deliver({ k: 'ask', id: this.#nextAskId++, m: msg, refs: false }, (reply) => {
+      this.#deliver({ '@@baton': 'ask', id: this.#nextAskId++, m: msg, refs: false }, (reply) => {
         if (!finish()) return;
         if (reply.k === 'reply') resolve(reply.v);
         else reject(deserializeError(reply.e));
@@ -85,7 +85,7 @@ export class LocalLink implements Link {
     }
   }
 
-  #deliver(envelope: Envelope, sink: ReplySink): void {
+  #deliver(envelope: Inbound, sink: ReplySink): void {
     inFlight.count++;
     queueMicrotask(() => {
       inFlight.count--;

@@ -6,7 +6,7 @@ import { isDeepStrictEqual, inspect } from 'node:util';
 import { ActorRef } from '../actor-ref.js';
 import type { ReplySink } from '../endpoint.js';
 import type { Message } from '../message.js';
-import type { Envelope } from '../protocol.js';
+import { envelopeOf, type Inbound } from '../protocol.js';
 import { LocalLink, type LocalReceiver } from './local-link.js';
 
 /** What an expected message must look like: a deep-partial pattern or a predicate. */
@@ -55,12 +55,13 @@ export class TestProbe<P extends Message = Message> implements LocalReceiver {
   }
 
   /** @internal Called by the probe's link. */
-  receive(envelope: Envelope, sink: ReplySink): void {
-    if (envelope.k === 'connect' || envelope.k === 'stop') return;
-    const msg = envelope.m as P;
+  receive(inbound: Inbound, sink: ReplySink): void {
+    const envelope = envelopeOf(inbound);
+    if (envelope !== null && envelope['@@baton'] !== 'ask' && envelope['@@baton'] !== 'tell') return;
+    const msg = (envelope === null ? inbound : envelope.m) as P;
     this.messages.push(msg);
     this.#unread.push(msg);
-    if (envelope.k === 'ask' && this.#responder !== null) sink({ k: 'reply', id: envelope.id, v: this.#responder(msg), refs: false }, []);
+    if (envelope?.['@@baton'] === 'ask' && this.#responder !== null) sink({ k: 'reply', id: envelope.id, v: this.#responder(msg), refs: false }, []);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
