@@ -34,6 +34,40 @@ describe('supervision', () => {
     expect(await exiter.ask({ type: 'threadId' })).toBe(await counter.ask({ type: 'threadId' }));
   });
 
+  it('reconnects refs held inside other workers after the target thread is respawned', async () => {
+    const { system, events } = newSystem();
+    const target = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'target', supervision: fast });
+    const holder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'holder' });
+    holder.tell({ type: 'sendRecords', to: target, sender: 'before', count: 3 });
+    let before: unknown[] = [];
+    await eventually(() => {
+      void target.ask({ type: 'log' }).then((log) => (before = log));
+      return before.length === 3;
+    });
+    target.tell({ type: 'exit', code: 9 });
+    await eventually(() => events.restarted.length === 1);
+    let log: Array<{ sender: string; seq: number }> = [];
+    for (let attempt = 0; attempt < 100 && log.length < 3; attempt++) {
+      holder.tell({ type: 'sendRecords', to: target, sender: `after-${attempt}`, count: 3 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      log = await target.ask({ type: 'log' });
+    }
+    expect(log.map((entry) => entry.seq)).toEqual([0, 1, 2]);
+  });
+
+  it('keeps an inbox running when its handler throws', async () => {
+    const { system, events } = newSystem();
+    const seen: number[] = [];
+    const inbox = system.inbox<{ type: 'n'; n: number }>(({ n }) => {
+      if (n === 1) throw new Error('inbox handler failed');
+      seen.push(n);
+    });
+    for (const n of [0, 1, 2]) inbox.tell({ type: 'n', n });
+    await eventually(() => seen.length === 2);
+    expect(seen).toEqual([0, 2]);
+    expect(events.crashed).toMatchObject([{ cause: { message: 'inbox handler failed' } }]);
+  });
+
   it('restarts after an uncaught asynchronous error in the worker', async () => {
     const { system, events } = newSystem();
     const counter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'c', supervision: fast });

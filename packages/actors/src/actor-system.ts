@@ -12,6 +12,7 @@ import { ActorRef, linkOf } from './actor-ref.js';
 import { Endpoint } from './endpoint.js';
 import { deserializeError, serializeError } from './error-codec.js';
 import { ActorStartError, InvalidActorOptionsError, MessageNotCloneableError, SystemShutdownError } from './errors.js';
+import { asError, createRecord, resolveMailbox, setRecordState, waitAtMost, type ActorRecord } from './actor-record.js';
 import type { ActorSystemEvents, StopReason } from './events.js';
 import { inboxBehavior, type InboxHandler } from './inbox.js';
 import type { Message } from './message.js';
@@ -20,8 +21,11 @@ import { createPool, type ActorPool, type PoolOptions } from './pool.js';
 import { PortLink, type RefResolver } from './port-link.js';
 import type { ActorSpec, ActorStats, HostApi, MailboxOptions, Reconnect, StartResult } from './protocol.js';
 import { encodeRefs } from './ref-codec.js';
-import { RestartTracker, resolveSupervision, type SupervisionOptions } from './supervision.js';
+import { resolveSupervision, type SupervisionOptions } from './supervision.js';
 import { WorkerHost } from './worker-host.js';
+
+/** How long a ref's reconnect waits for the system to learn why its port closed. */
+const RECONNECT_WAIT_MS = 5_000;
 
 /** Options of `ActorSystem.spawn`. */
 export interface SpawnOptions<Init = unknown> {
@@ -52,58 +56,6 @@ export interface InboxOptions {
 export interface StopOptions {
   /** Kill the actor if the graceful stop takes longer (default 10 000 ms). */
   readonly timeoutMs?: number;
-}
-
-type RecordState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
-
-interface ActorRecord {
-  readonly id: string;
-  readonly name: string;
-  readonly spec: Omit<ActorSpec, 'init' | 'initRefs' | 'incarnation'>;
-  readonly init: unknown;
-  readonly group: string | null;
-  readonly tracker: RestartTracker;
-  state: RecordState;
-  incarnation: number;
-  host: WorkerHost | null;
-  lastCause: Error | null;
-  restartTimer: NodeJS.Timeout | null;
-  /** Set while a graceful stop waits for the worker to report the actor stopped. */
-  onStopped: (() => void) | null;
-  /** What `onStop` threw, as reported by the worker. */
-  stopError: Error | null;
-  changed: Promise<void>;
-  signalChange: () => void;
-}
-
-const DEFAULT_MAILBOX: MailboxOptions = { capacity: 10_000, overflow: 'reject' };
-const RECONNECT_WAIT_MS = 5_000;
-
-function resolveMailbox(options: Partial<MailboxOptions> | undefined): MailboxOptions {
-  const capacity = options?.capacity ?? DEFAULT_MAILBOX.capacity;
-  const overflow = options?.overflow ?? DEFAULT_MAILBOX.overflow;
-  if (!Number.isInteger(capacity) || capacity < 1) {
-    throw new InvalidActorOptionsError('mailbox.capacity', `expected an integer >= 1, got ${String(capacity)}`);
-  }
-  if (overflow !== 'reject' && overflow !== 'drop-oldest') {
-    throw new InvalidActorOptionsError('mailbox.overflow', `expected 'reject' or 'drop-oldest', got ${String(overflow)}`);
-  }
-  return { capacity, overflow };
-}
-
-function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
-}
-
-/** Resolves after `ms` or when `promise` settles, whichever is first; leaves no timer behind. */
-async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A set of supervised actors on worker threads. */
@@ -149,11 +101,11 @@ export class ActorSystem {
         await this.#startIn(record, port2, options.transfer);
       } catch (error) {
         port1.close();
-        this.#setState(record, 'stopped');
+        setRecordState(record, 'stopped');
         throw error;
       }
       this.#records.set(record.id, record);
-      this.#setState(record, 'running');
+      setRecordState(record, 'running');
       this.events.emit('started', { name, id: record.id });
       return new ActorRef<P>(new PortLink({ id: record.id, name, incarnation: record.incarnation, port: port1 }, this.#resolver));
     } catch (error) {
@@ -187,19 +139,9 @@ export class ActorSystem {
   /** A piscina pool of identical stateless replicas; closed by `shutdown()`. */
   pool<I, O>(options: PoolOptions): ActorPool<I, O> {
     this.#assertOpen('create a pool');
-    const pool = createPool<I, O>(options);
-    const close = pool.close.bind(pool);
-    const tracked: ActorPool<I, O> = {
-      name: pool.name,
-      size: pool.size,
-      run: (input, runOptions) => pool.run(input, runOptions),
-      close: () => {
-        this.#pools.delete(tracked as ActorPool<unknown, unknown>);
-        return close();
-      },
-    };
-    this.#pools.add(tracked as ActorPool<unknown, unknown>);
-    return tracked;
+    const pool = createPool<I, O>(options, (closed) => this.#pools.delete(closed as ActorPool<unknown, unknown>));
+    this.#pools.add(pool as ActorPool<unknown, unknown>);
+    return pool;
   }
 
   /** Graceful stop: the actor drains its mailbox and runs `onStop`; killed after `timeoutMs`. */
@@ -272,41 +214,18 @@ export class ActorSystem {
   }
 
   #newRecord(name: string, options: SpawnOptions<unknown>): ActorRecord {
-    const id = `${name}#${this.#nextId++}`;
-    const spec = {
-      id,
+    const record = createRecord({
+      id: `${name}#${this.#nextId++}`,
       name,
       module: resolveModuleUrl(options.module),
       exportName: options.exportName ?? 'default',
       mailbox: resolveMailbox(options.mailbox),
-    };
-    const record: ActorRecord = {
-      id,
-      name,
-      spec,
       init: options.init,
       group: options.group ?? null,
-      tracker: new RestartTracker(resolveSupervision(options.supervision)),
-      state: 'starting',
-      incarnation: 1,
-      host: null,
-      lastCause: null,
-      restartTimer: null,
-      onStopped: null,
-      stopError: null,
-      changed: Promise.resolve(),
-      signalChange: () => {},
-    };
-    this.#setState(record, 'starting');
-    this.#names.set(name, id);
+      supervision: resolveSupervision(options.supervision),
+    });
+    this.#names.set(name, record.id);
     return record;
-  }
-
-  #setState(record: ActorRecord, state: RecordState): void {
-    record.state = state;
-    const signal = record.signalChange;
-    record.changed = new Promise<void>((resolve) => (record.signalChange = resolve));
-    signal();
   }
 
   #hostFor(group: string | null): WorkerHost {
@@ -364,7 +283,7 @@ export class ActorSystem {
       void this.#killRecord(record).then(() => this.#finishStop(record, 'escalated', null));
       return;
     }
-    this.#setState(record, 'restarting');
+    setRecordState(record, 'restarting');
     record.restartTimer = setTimeout(() => void this.#restart(record, decision.attempt, decision.delayMs), decision.delayMs);
   }
 
@@ -385,7 +304,7 @@ export class ActorSystem {
       return;
     }
     if (record.state !== 'restarting') return;
-    this.#setState(record, 'running');
+    setRecordState(record, 'running');
     this.events.emit('restarted', { name: record.name, attempt, delayMs });
   }
 
@@ -408,7 +327,7 @@ export class ActorSystem {
   async #stopRecord(record: ActorRecord, timeoutMs: number, reason: StopReason, via?: ActorRef): Promise<void> {
     if (record.state === 'stopping' || record.state === 'stopped') return;
     const wasRunning = record.state === 'running';
-    this.#setState(record, 'stopping');
+    setRecordState(record, 'stopping');
     const host = record.host;
     if (wasRunning && host !== null && host.alive) {
       const reported = new Promise<void>((resolve) => (record.onStopped = resolve));
@@ -426,7 +345,7 @@ export class ActorSystem {
   async #killRecord(record: ActorRecord): Promise<void> {
     if (record.restartTimer !== null) clearTimeout(record.restartTimer);
     record.restartTimer = null;
-    if (record.state !== 'stopping') this.#setState(record, 'stopping');
+    if (record.state !== 'stopping') setRecordState(record, 'stopping');
     const host = record.host;
     if (host === null || !host.alive) return;
     if (host.actorIds.size <= 1) {
@@ -439,7 +358,7 @@ export class ActorSystem {
 
   #finishStop(record: ActorRecord, reason: StopReason, error: Error | null): void {
     if (record.state === 'stopped') return;
-    this.#setState(record, 'stopped');
+    setRecordState(record, 'stopped');
     this.#records.delete(record.id);
     if (this.#names.get(record.name) === record.id) this.#names.delete(record.name);
     const host = record.host;

@@ -35,8 +35,8 @@ export interface ActorPool<I, O> {
   close(): Promise<void>;
 }
 
-/** Creates a piscina-backed pool (validates options and that the module exists). */
-export function createPool<I, O>(options: PoolOptions): ActorPool<I, O> {
+/** Creates a piscina-backed pool (validates options and that the module exists); `onClose` runs on close. */
+export function createPool<I, O>(options: PoolOptions, onClose: (pool: ActorPool<I, O>) => void): ActorPool<I, O> {
   const size = options.size ?? 1;
   if (!Number.isInteger(size) || size < 1) throw new InvalidActorOptionsError('size', `expected an integer >= 1, got ${String(size)}`);
   const filename = resolveModuleUrl(options.module);
@@ -49,7 +49,7 @@ export function createPool<I, O>(options: PoolOptions): ActorPool<I, O> {
     atomics: 'disabled',
   });
   let closed: Promise<void> | null = null;
-  return {
+  const pool: ActorPool<I, O> = {
     name,
     size,
     async run(input, runOptions) {
@@ -64,8 +64,10 @@ export function createPool<I, O>(options: PoolOptions): ActorPool<I, O> {
       }
     },
     close() {
+      onClose(pool);
       closed ??= piscina.close();
       return closed;
     },
   };
+  return pool;
 }
