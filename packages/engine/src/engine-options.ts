@@ -34,7 +34,7 @@ export interface EngineOptions {
   decode: number;
   /** Actors in `colocated` and `chunked` modes (N >= 1). */
   colocated: number;
-  /** Where the model comes from: `builtin:<name>`, a directory or a file path. */
+  /** A built-in model name (`baton-tiny`) or a Hugging Face checkpoint directory. */
   model: string;
   backend: EngineBackend;
   kv: {
@@ -74,7 +74,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   prefill: 1,
   decode: 1,
   colocated: 2,
-  model: 'builtin:tiny',
+  model: 'baton-tiny',
   backend: 'auto',
   kv: Object.freeze({ blockSize: 16, numBlocks: 1024 }),
   prefillChunkSize: 256,

@@ -1,7 +1,16 @@
 /**
- * Public API of @baton/engine: the thread-free core (request validation, options, errors, metrics,
- * length prediction, scheduling policy, token streams). The actors and `createEngine()` build on it.
+ * Public API of @baton/engine: `createEngine()` (disaggregated, colocated, chunked and single
+ * modes on worker-thread actors), and the thread-free core it builds on (request validation,
+ * options, errors, metrics, length prediction, scheduling policy, token streams).
  */
+
+/** The embeddable engine. */
+export { createEngine, Engine, type CloseOptions, type EngineStats } from './engine.js';
+/** What `generate()` returns. */
+export type { Generation, GenerationResult } from './active-request.js';
+/** Statistics shapes reported by the actors. */
+export type { SchedulerStats, ServingActorStats } from './protocol.js';
+/** The events a generation yields. */
 
 /** Typed errors with stable codes; `engineErrorFromJSON` rebuilds them after crossing a thread. */
 export {
@@ -79,4 +88,4 @@ export { TokenStream } from './token-stream.js';
 /** Raised to a stream consumer that left more than `capacity` events unread. */
 export { ChannelOverflowError } from './async-channel.js';
 /** Stream events and options. */
-export type { FinalEvent, TokenEvent, TokenStreamEvent, TokenStreamOptions } from './token-stream.js';
+export type { FinalEvent, TextDeltaDecoder, TokenEvent, TokenStreamEvent, TokenStreamOptions } from './token-stream.js';

@@ -1,8 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { RequestAbortedError } from './errors.js';
-import { TokenStream, type TokenStreamEvent } from './token-stream.js';
+import { TokenStream, type TextDeltaDecoder, type TokenStreamEvent } from './token-stream.js';
 
 // Byte-level vocabulary: token id = one byte, as in the fixture tokenizer.
+/** A decoder over a per-id byte table, as the model's tokenizers provide. */
+function bytesDecoder(bytesOf: (id: number) => Uint8Array): TextDeltaDecoder {
+  const utf8 = new TextDecoder('utf-8');
+  return {
+    push: (ids) => ids.map((id) => utf8.decode(bytesOf(id), { stream: true })).join(''),
+    flush: () => utf8.decode(),
+  };
+}
 const tokenBytes = (id: number): Uint8Array => Uint8Array.of(id);
 const bytesOf = (s: string): number[] => [...new TextEncoder().encode(s)];
 
@@ -14,7 +22,7 @@ async function collect<R>(s: TokenStream<R>): Promise<TokenStreamEvent<R>[]> {
 
 describe('TokenStream', () => {
   it('never splits a multi-byte UTF-8 character across token deltas', async () => {
-    const s = new TokenStream<{ reason: string }>({ tokenBytes, capacity: 64 });
+    const s = new TokenStream<{ reason: string }>({ decoder: bytesDecoder(tokenBytes), capacity: 64 });
     const text = 'héllo €😀';
     bytesOf(text).forEach((b, i) => s.pushToken(b, i));
     s.finish({ reason: 'length' });
@@ -32,7 +40,7 @@ describe('TokenStream', () => {
   });
 
   it('flushes an incomplete trailing character into the final event', async () => {
-    const s = new TokenStream<string>({ tokenBytes, capacity: 8 });
+    const s = new TokenStream<string>({ decoder: bytesDecoder(tokenBytes), capacity: 8 });
     s.pushToken(0x41, 0);
     s.pushToken(0xe2, 1); // first byte of a 3-byte character
     s.finish('length');
@@ -41,7 +49,7 @@ describe('TokenStream', () => {
   });
 
   it('carries token ids and times', async () => {
-    const s = new TokenStream<null>({ tokenBytes, capacity: 8 });
+    const s = new TokenStream<null>({ decoder: bytesDecoder(tokenBytes), capacity: 8 });
     s.pushToken(104, 10.5);
     s.finish(null);
     expect((await collect(s))[0]).toEqual({ type: 'token', id: 104, text: 'h', time: 10.5 });
@@ -49,7 +57,7 @@ describe('TokenStream', () => {
 
   it('cancels the producer and rejects result when the consumer stops early', async () => {
     const onCancel = vi.fn();
-    const s = new TokenStream<string>({ tokenBytes, capacity: 8, onCancel, requestId: 'r1' });
+    const s = new TokenStream<string>({ decoder: bytesDecoder(tokenBytes), capacity: 8, onCancel, requestId: 'r1' });
     s.pushToken(65, 0);
     s.pushToken(66, 1);
     for await (const _ of s) break;
@@ -61,7 +69,7 @@ describe('TokenStream', () => {
   });
 
   it('raises a failure to the consumer after buffered tokens and through result', async () => {
-    const s = new TokenStream<string>({ tokenBytes, capacity: 8 });
+    const s = new TokenStream<string>({ decoder: bytesDecoder(tokenBytes), capacity: 8 });
     s.pushToken(65, 0);
     s.fail(new Error('decode actor died'));
     s.finish('ignored');
@@ -76,7 +84,7 @@ describe('TokenStream', () => {
   });
 
   it('does not leave an unhandled rejection when nobody awaits result', async () => {
-    const s = new TokenStream<string>({ tokenBytes, capacity: 8 });
+    const s = new TokenStream<string>({ decoder: bytesDecoder(tokenBytes), capacity: 8 });
     s.fail(new Error('x'));
     const it = s[Symbol.asyncIterator]();
     await expect(it.next()).rejects.toThrow('x');
@@ -95,7 +103,7 @@ describe('TokenStream (property)', () => {
           chunks.push(bytes.subarray(at, at + n));
           at += n;
         }
-        const s = new TokenStream<null>({ tokenBytes: (id) => chunks[id], capacity: chunks.length + 1 });
+        const s = new TokenStream<null>({ decoder: bytesDecoder((id) => chunks[id]), capacity: chunks.length + 1 });
         chunks.forEach((_, id) => s.pushToken(id, id));
         s.finish(null);
         const events = await collect(s);

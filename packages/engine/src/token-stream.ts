@@ -12,6 +12,14 @@
 import { AsyncChannel } from './async-channel.js';
 import { RequestAbortedError } from './errors.js';
 
+/** Streaming ids-to-text decoding that never splits a multi-byte character (the model's IncrementalDecoder). */
+export interface TextDeltaDecoder {
+  /** Adds ids; returns the text that became complete (possibly ''). */
+  push(ids: readonly number[]): string;
+  /** Returns what is still pending (incomplete bytes as U+FFFD). */
+  flush(): string;
+}
+
 /** One generated token. `text` may be '' while a multi-byte character is incomplete. */
 export interface TokenEvent {
   type: 'token';
@@ -33,8 +41,8 @@ export type TokenStreamEvent<R> = TokenEvent | FinalEvent<R>;
 
 /** Options of {@link TokenStream}. */
 export interface TokenStreamOptions {
-  /** The UTF-8 bytes of one token id (the tokenizer's byte table). */
-  tokenBytes: (id: number) => Uint8Array;
+  /** Turns ids into UTF-8-safe text deltas (the tokenizer's incremental decoder). */
+  decoder: TextDeltaDecoder;
   /** Most unread events (the request's maxTokens + 1 makes overflow impossible). */
   capacity: number;
   /** Fired once when the consumer stops early (or overflows). */
@@ -48,14 +56,13 @@ export class TokenStream<R> implements AsyncIterable<TokenStreamEvent<R>> {
   /** Settles with the final result; rejects if the stream fails or the consumer stops early. */
   readonly result: Promise<R>;
   readonly #channel: AsyncChannel<TokenStreamEvent<R>>;
-  readonly #decoder = new TextDecoder('utf-8');
-  readonly #tokenBytes: (id: number) => Uint8Array;
+  readonly #decoder: TextDeltaDecoder;
   #text = '';
   #resolve!: (r: R) => void;
   #reject!: (e: unknown) => void;
 
   constructor(opts: TokenStreamOptions) {
-    this.#tokenBytes = opts.tokenBytes;
+    this.#decoder = opts.decoder;
     this.result = new Promise<R>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -88,7 +95,7 @@ export class TokenStream<R> implements AsyncIterable<TokenStreamEvent<R>> {
   /** Adds a token; false when the stream no longer accepts tokens (finished or cancelled). */
   pushToken(id: number, time: number): boolean {
     if (!this.open) return false;
-    const text = this.#decoder.decode(this.#tokenBytes(id), { stream: true });
+    const text = this.#decoder.push([id]);
     this.#text += text;
     return this.#channel.push({ type: 'token', id, text, time });
   }
@@ -96,7 +103,7 @@ export class TokenStream<R> implements AsyncIterable<TokenStreamEvent<R>> {
   /** Ends the stream with its result, flushing incomplete bytes (as U+FFFD) into the final event. */
   finish(result: R): void {
     if (!this.open) return;
-    const text = this.#decoder.decode();
+    const text = this.#decoder.flush();
     this.#text += text;
     this.#channel.push({ type: 'final', text, result });
     this.#channel.close();

@@ -1,0 +1,169 @@
+/**
+ * ActiveRequest: the main thread's view of one request in flight — it puts tokens from different
+ * actors back in order (the first comes from a prefill actor, the rest from a decode actor, over
+ * different ports), applies stop strings to the text, records the timing the metrics come from,
+ * and ends the caller's stream exactly once.
+ *
+ * Invariants: token `index` i is delivered only after 0..i-1; a worker's `finished` completes the
+ * request only once every token it counted has arrived (errors complete at once); after completion
+ * every later message for the request is ignored.
+ */
+import { EngineError, type SerializedEngineError, engineErrorFromJSON } from './errors.js';
+import type { ClientMsg, TokenItem } from './protocol.js';
+import type { NormalizedRequest } from './request.js';
+import { requestMetrics, type FinishReason, type RequestMetrics, type RequestTimingRecord } from './request-timing.js';
+import { TokenStream, type TextDeltaDecoder, type TokenStreamEvent } from './token-stream.js';
+
+/** The final result of `engine.generate`. */
+export interface GenerationResult {
+  id: string;
+  /** Generated ids (not the prompt). */
+  ids: number[];
+  /** Generated text (cut before a matched stop string). */
+  text: string;
+  finishReason: FinishReason;
+  /** Set when finishReason is 'error'. */
+  error: EngineError | null;
+  timing: RequestTimingRecord;
+  metrics: RequestMetrics;
+}
+
+/** What `engine.generate` returns: an async iterable of token events, then the final event. */
+export interface Generation extends AsyncIterable<TokenStreamEvent<GenerationResult>> {
+  readonly id: string;
+  /** Resolves with the final result (also the last event); rejects if the request was refused. */
+  readonly result: Promise<GenerationResult>;
+}
+
+/** Collaborators of an ActiveRequest. */
+export interface ActiveRequestDeps {
+  request: NormalizedRequest;
+  arrivalMs: number;
+  decoder: TextDeltaDecoder;
+  now: () => number;
+  /** Tells the serving actors to drop the request and free its KV. */
+  abortRemote: () => void;
+  /** Called once when the request ends (any way). */
+  onDone: (result: GenerationResult | null) => void;
+}
+
+/** One request in flight, on the main thread. */
+export class ActiveRequest {
+  readonly stream: TokenStream<GenerationResult>;
+  readonly #deps: ActiveRequestDeps;
+  readonly #ids: number[] = [];
+  readonly #times: number[] = [];
+  readonly #early = new Map<number, TokenItem>();
+  #pendingFinish: Extract<ClientMsg, { type: 'finished' }> | null = null;
+  #prefillStartMs: number | null = null;
+  #kv: { startMs: number; endMs: number } | null = null;
+  #done = false;
+
+  constructor(deps: ActiveRequestDeps) {
+    this.#deps = deps;
+    this.stream = new TokenStream<GenerationResult>({
+      decoder: deps.decoder,
+      capacity: deps.request.maxTokens + 2,
+      requestId: deps.request.id,
+      onCancel: () => this.#end(null, () => deps.abortRemote()),
+    });
+  }
+
+  get id(): string {
+    return this.#deps.request.id;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** The public face handed to the caller. */
+  generation(): Generation {
+    const stream = this.stream;
+    return { id: this.id, result: stream.result, [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() };
+  }
+
+  /** Routes one client message about this request. */
+  receive(msg: ClientMsg): void {
+    if (this.#done) return;
+    if (msg.type === 'tokens') throw new EngineError('tokens are routed per item');
+    if (msg.type === 'prefillStarted') this.#prefillStartMs ??= msg.time;
+    else if (msg.type === 'kvTransfer') this.#kv = { startMs: msg.startMs, endMs: msg.endMs };
+    else this.#finished(msg);
+  }
+
+  /** One token, possibly out of order. */
+  token(item: TokenItem): void {
+    if (this.#done) return;
+    this.#early.set(item.index, item);
+    for (let next = this.#early.get(this.#ids.length); next !== undefined; next = this.#early.get(this.#ids.length)) {
+      this.#early.delete(next.index);
+      this.#ids.push(next.id);
+      this.#times.push(next.time);
+      this.stream.pushToken(next.id, next.time);
+      if (this.#stopStringHit()) return this.complete('stop', null, true);
+    }
+    if (this.#pendingFinish !== null) this.#finished(this.#pendingFinish);
+  }
+
+  /** Ends the request now with `reason`; `remote` also frees it in the actors. */
+  complete(reason: FinishReason, error: EngineError | null, remote: boolean): void {
+    this.#end(this.#result(reason, error), () => {
+      if (remote) this.#deps.abortRemote();
+    });
+  }
+
+  /** The request was refused (overload, closed engine): the stream and `result` reject. */
+  refuse(error: unknown): void {
+    this.#end(null, () => this.stream.fail(error));
+  }
+
+  #finished(msg: Extract<ClientMsg, { type: 'finished' }>): void {
+    if (msg.reason !== 'error' && this.#ids.length < msg.outputTokens) {
+      this.#pendingFinish = msg;
+      return;
+    }
+    const error = msg.error === null ? null : engineErrorFromJSON(msg.error as SerializedEngineError);
+    this.complete(msg.reason, error, false);
+  }
+
+  #stopStringHit(): boolean {
+    const stops = this.#deps.request.stopStrings;
+    return stops.length > 0 && stops.some((s) => this.stream.text.includes(s));
+  }
+
+  #end(result: GenerationResult | null, effect: () => void): void {
+    if (this.#done) return;
+    this.#done = true;
+    effect();
+    if (result !== null) this.stream.finish(result);
+    this.#deps.onDone(result);
+  }
+
+  #result(reason: FinishReason, error: EngineError | null): GenerationResult {
+    const r = this.#deps.request;
+    const finishMs = Math.max(this.#deps.now(), this.#times[this.#times.length - 1] ?? 0);
+    const timing: RequestTimingRecord = {
+      id: r.id,
+      promptTokens: r.promptIds.length,
+      arrivalMs: this.#deps.arrivalMs,
+      prefillStartMs: this.#prefillStartMs,
+      tokenTimesMs: [...this.#times],
+      kvTransferStartMs: this.#kv?.startMs ?? null,
+      kvTransferEndMs: this.#kv?.endMs ?? null,
+      finishMs,
+      finishReason: reason,
+    };
+    return { id: r.id, ids: [...this.#ids], text: this.#text(), finishReason: reason, error, timing, metrics: requestMetrics(timing) };
+  }
+
+  /** The stream's text so far, cut before the first matched stop string. */
+  #text(): string {
+    let text = this.stream.text;
+    for (const s of this.#deps.request.stopStrings) {
+      const at = text.indexOf(s);
+      if (at >= 0) text = text.slice(0, at);
+    }
+    return text;
+  }
+}

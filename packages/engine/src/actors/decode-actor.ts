@@ -1,0 +1,201 @@
+/**
+ * DecodeActor: the decode side of disaggregated serving. It receives handed-off sequences from
+ * prefill actors (block ids, never bytes), loads each layer into its model's backend-side cache as
+ * soon as the prefill actor publishes it (layer-wise streaming, as Splitwise and Mooncake do),
+ * adopts the blocks when prefill is done, and runs continuous batching over everything it holds.
+ *
+ * Invariants: an arrival becomes a running sequence only when every layer is loaded AND the first
+ * token is known; a handoff that times out or is aborted is cancelled (its blocks go back to the
+ * pool, nothing half-written is ever read); aborts that arrive before their handoff are remembered
+ * (bounded tombstones) so a late `incoming` is cancelled at once.
+ */
+import type { HandoffConsumer } from '@baton/kv-cache';
+import type { ModelSequence } from '@baton/model';
+import { engineNow } from '../clock.js';
+import { ActorFailedError } from '../errors.js';
+import type { DecodeInit, DecodeMsg, ServingActorStats, WireRequest } from '../protocol.js';
+import { RequestSampler } from '../request-sampler.js';
+import { DecodeBatch } from './decode-batch.js';
+import { HandoffBacking } from './handoff-backing.js';
+import { LoadReporter } from './load-reporter.js';
+import { ServingActor } from './serving-actor.js';
+import { Tombstones } from './tombstones.js';
+import { TokenSink } from './token-sink.js';
+
+interface Arrival {
+  request: WireRequest;
+  consumer: HandoffConsumer;
+  backing: HandoffBacking;
+  seq: ModelSequence;
+  layersLoaded: number;
+  first: { token: number; time: number } | null;
+  cancel: AbortController;
+}
+
+/** Decode actor (module default export, spawned by the engine). */
+export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
+  protected readonly role = 'decode';
+  readonly #arrivals = new Map<string, Arrival>();
+  readonly #tombstones = new Tombstones();
+  readonly #sink = new TokenSink(this.init.client, this.init.scheduler);
+  readonly #reporter = new LoadReporter(this.init.scheduler);
+  #batch!: DecodeBatch;
+
+  override async onStart(): Promise<void> {
+    await super.onStart();
+    this.#batch = new DecodeBatch({
+      model: this.model,
+      pool: this.pool,
+      sink: this.#sink,
+      maxBatch: this.init.limits.maxBatch,
+      chunkSize: this.init.setup.chunkSize,
+      kvWaitMs: this.init.limits.handoffTimeoutMs,
+      onPreempt: () => (this.preemptions += 1),
+    });
+    this.#report(null);
+  }
+
+  override onStop(): void {
+    for (const a of this.#arrivals.values()) this.#dropArrival(a);
+    this.#batch?.releaseAll();
+    super.onStop();
+  }
+
+  readonly handlers = {
+    incoming: (m: Extract<DecodeMsg, { type: 'incoming' }>) => this.#incoming(m.request, m),
+    prefilled: (m: Extract<DecodeMsg, { type: 'prefilled' }>) => this.#prefilled(m),
+    prefillFailed: (m: Extract<DecodeMsg, { type: 'prefillFailed' }>) => this.#abort(m.requestId),
+    abort: (m: Extract<DecodeMsg, { type: 'abort' }>) => this.#abort(m.requestId),
+    step: () => this.onStep(),
+    stats: (): ServingActorStats => this.snapshot(),
+  };
+
+  protected hasWork(): boolean {
+    return this.#batch.hasWork;
+  }
+
+  protected counts(): { queueLength: number; running: number; kvBlocksUsed: number } {
+    return {
+      queueLength: this.#arrivals.size + this.#batch.preemptedCount,
+      running: this.#batch.running.length,
+      kvBlocksUsed: this.#batch.blocksUsed,
+    };
+  }
+
+  protected runStep(): number {
+    const batch = this.#batch.schedule();
+    this.activity = batch.length > 0 ? `decoding ${batch.length} seq` : 'idle';
+    if (batch.length > 0) this.#batch.postprocess(batch, this.#batch.run(batch));
+    this.#sink.flush();
+    this.countTokens(batch.length);
+    return batch.length;
+  }
+
+  protected override afterStep(stepMs: number, batch: number): void {
+    this.#report(batch > 0 ? stepMs : null);
+    if (!this.hasWork()) this.activity = this.#arrivals.size > 0 ? `receiving ${this.#arrivals.size} handoff` : 'idle';
+  }
+
+  #incoming(request: WireRequest, m: Extract<DecodeMsg, { type: 'incoming' }>): void {
+    const consumer = this.pool.acceptHandoff(m.handoff);
+    if (this.#tombstones.take(request.id)) {
+      consumer.cancel();
+      return;
+    }
+    const backing = new HandoffBacking(consumer, m.handoff.tokenCount);
+    const seq = this.model.attach(backing, { length: m.handoff.tokenCount });
+    const a: Arrival = { request, consumer, backing, seq, layersLoaded: 0, first: null, cancel: new AbortController() };
+    this.#arrivals.set(request.id, a);
+    this.activity = `receiving ${this.#arrivals.size} handoff`;
+    void this.#stream(a);
+  }
+
+  /** Loads layers as the producer publishes them. NOTE: runs between mailbox messages; model calls are synchronous. */
+  async #stream(a: Arrival): Promise<void> {
+    const layers = this.model.config.nLayer;
+    try {
+      for (let layer = 0; layer < layers; layer++) {
+        await a.consumer.waitForLayer(layer, { timeoutMs: this.init.limits.handoffTimeoutMs, signal: a.cancel.signal });
+        if (this.#arrivals.get(a.request.id) !== a) return;
+        a.seq.loadLayer(layer);
+        a.layersLoaded = layer + 1;
+      }
+      this.#maybeJoin(a);
+    } catch (e) {
+      if (this.#arrivals.get(a.request.id) !== a) return;
+      this.#dropArrival(a);
+      const cause = e instanceof Error ? e.message : String(e);
+      this.#sink.finish({
+        requestId: a.request.id,
+        reason: 'error',
+        time: engineNow(),
+        error: new ActorFailedError(this.context.name, cause).toJSON(),
+        outputTokens: 0,
+      });
+      this.#sink.flush();
+    }
+  }
+
+  #prefilled(m: Extract<DecodeMsg, { type: 'prefilled' }>): void {
+    const a = this.#arrivals.get(m.requestId);
+    if (a === undefined) return;
+    if (m.finished) {
+      this.#dropArrival(a);
+      return;
+    }
+    a.first = { token: m.firstToken, time: m.time };
+    this.#maybeJoin(a);
+  }
+
+  /** Moves a fully received sequence into the decode batch. */
+  #maybeJoin(a: Arrival): void {
+    if (a.first === null || a.layersLoaded < this.model.config.nLayer) return;
+    this.#arrivals.delete(a.request.id);
+    const table = a.backing.adopt();
+    const now = engineNow();
+    this.init.client.tell({ type: 'kvTransfer', requestId: a.request.id, startMs: a.first.time, endMs: now });
+    this.#batch.add({
+      request: a.request,
+      seq: a.seq,
+      table,
+      sampler: new RequestSampler(a.request, 1),
+      lastToken: a.first.token,
+      tokens: [a.first.token],
+    });
+    this.wake();
+  }
+
+  #abort(requestId: string): void {
+    const a = this.#arrivals.get(requestId);
+    if (a !== undefined) this.#dropArrival(a);
+    else if (!this.#batch.abort(requestId)) this.#tombstones.add(requestId);
+  }
+
+  /** Cancels an arrival's handoff (its references go back to the pool) and frees its model slot. */
+  #dropArrival(a: Arrival): void {
+    this.#arrivals.delete(a.request.id);
+    a.cancel.abort();
+    a.consumer.cancel();
+    a.seq.release();
+  }
+
+  #report(stepMs: number | null): void {
+    const stats = this.pool.stats();
+    this.#reporter.report(
+      {
+        kind: 'decode',
+        index: this.init.index,
+        load: {
+          id: this.context.name,
+          running: this.#batch.running.length,
+          queued: this.#arrivals.size + this.#batch.preemptedCount,
+          freeKvBlocks: stats.free + stats.cached,
+          totalKvBlocks: stats.total,
+          predictedLongRunning: 0,
+          stepMs: this.#reporter.stepMs(stepMs),
+        },
+      },
+      stepMs === null,
+    );
+  }
+}

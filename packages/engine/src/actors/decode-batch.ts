@@ -1,0 +1,183 @@
+/**
+ * DecodeBatch: continuous batching of running sequences, shared by decode and colocated actors.
+ * Each step: schedule (give every running sequence room for one more token, preempting the
+ * youngest when the pool runs out), run (one batched decode for all of them), postprocess (sample,
+ * stream, finish). Preempted sequences are recomputed later from prompt + tokens already emitted
+ * (vLLM's recompute preemption), so their streams continue with nothing duplicated or lost.
+ *
+ * Invariants: a running sequence owns its block table and model sequence and releases both exactly
+ * once (finish, abort, preemption); `running` is in admission order (oldest first), which makes the
+ * youngest the preemption victim; at most one recompute per step bounds a step's latency.
+ */
+import type { BlockPool, BlockTable } from '@baton/kv-cache';
+import type { Gpt, ModelSequence } from '@baton/model';
+import { engineNow } from '../clock.js';
+import { KvExhaustedError } from '../errors.js';
+import type { WireRequest } from '../protocol.js';
+import { logitsRow, RequestSampler, type SampledToken } from '../request-sampler.js';
+import type { TokenSink } from './token-sink.js';
+
+/** A sequence in the decode batch. */
+export interface RunningSeq {
+  request: WireRequest;
+  seq: ModelSequence;
+  table: BlockTable;
+  sampler: RequestSampler;
+  /** The token to feed next (sampled, KV not yet computed). */
+  lastToken: number;
+  /** Every token emitted so far (the first came from prefill). */
+  tokens: number[];
+}
+
+interface Preempted {
+  request: WireRequest;
+  tokens: number[];
+  since: number;
+}
+
+/** Collaborators of a DecodeBatch. */
+export interface DecodeBatchDeps {
+  model: Gpt;
+  pool: BlockPool;
+  sink: TokenSink;
+  maxBatch: number;
+  chunkSize: number;
+  /** A preempted sequence that cannot get KV back for this long, with nothing running, fails. */
+  kvWaitMs: number;
+  onPreempt: () => void;
+}
+
+/** The running set of one actor. */
+export class DecodeBatch {
+  readonly running: RunningSeq[] = [];
+  readonly #preempted: Preempted[] = [];
+
+  constructor(private readonly deps: DecodeBatchDeps) {}
+
+  /** Sequences waiting for recompute. */
+  get preemptedCount(): number {
+    return this.#preempted.length;
+  }
+
+  /** True when a step has something to do. */
+  get hasWork(): boolean {
+    return this.running.length > 0 || this.#preempted.length > 0;
+  }
+
+  /** Blocks held by running sequences. */
+  get blocksUsed(): number {
+    return this.running.reduce((n, r) => n + r.table.blockIds.length, 0);
+  }
+
+  add(r: RunningSeq): void {
+    this.running.push(r);
+  }
+
+  /** Drops a request wherever it is; true if it was here. */
+  abort(requestId: string): boolean {
+    const i = this.running.findIndex((r) => r.request.id === requestId);
+    if (i >= 0) {
+      this.#release(this.running.splice(i, 1)[0]);
+      return true;
+    }
+    const j = this.#preempted.findIndex((p) => p.request.id === requestId);
+    if (j >= 0) this.#preempted.splice(j, 1);
+    return j >= 0;
+  }
+
+  /** Picks this step's batch: recomputes one preempted sequence if it fits, then reserves KV. */
+  schedule(): RunningSeq[] {
+    this.#recomputeOne();
+    const batch: RunningSeq[] = [];
+    for (let i = 0; i < this.running.length && batch.length < this.deps.maxBatch; i++) {
+      const r = this.running[i];
+      if (this.#reserve(r)) batch.push(r);
+    }
+    return batch;
+  }
+
+  /** One batched decode over `batch`; returns the logits [B * vocab]. */
+  run(batch: readonly RunningSeq[]): Float32Array {
+    return this.deps.model.decode(batch.map((r) => ({ seq: r.seq, token: r.lastToken })));
+  }
+
+  /** Samples each row, streams the tokens, finishes ended sequences. */
+  postprocess(batch: readonly RunningSeq[], logits: Float32Array): void {
+    const vocab = this.deps.model.config.vocabSize;
+    const time = engineNow();
+    batch.forEach((r, i) => this.accept(r, r.sampler.next(logitsRow(logits, i, vocab)), time));
+  }
+
+  /** Records a sampled token for `r` (also used for a sequence's first decode-side token). */
+  accept(r: RunningSeq, s: SampledToken, time: number): void {
+    this.deps.sink.token(r.request.id, s.id, r.tokens.length, time);
+    r.tokens.push(s.id);
+    r.lastToken = s.id;
+    if (s.finish === null) return;
+    this.running.splice(this.running.indexOf(r), 1);
+    this.#publishAndRelease(r);
+    this.deps.sink.finish({ requestId: r.request.id, reason: s.finish, time, error: null, outputTokens: r.tokens.length });
+  }
+
+  /** Releases everything (actor stopping). */
+  releaseAll(): void {
+    for (const r of this.running.splice(0)) this.#release(r);
+    this.#preempted.length = 0;
+  }
+
+  /** Room for one more token; preempts the youngest sequences until there is. False if `r` itself was preempted. */
+  #reserve(r: RunningSeq): boolean {
+    while (!r.table.ensureCapacity(r.seq.length + 1)) {
+      const victim = this.running[this.running.length - 1];
+      this.running.pop();
+      this.#release(victim);
+      this.#preempted.push({ request: victim.request, tokens: victim.tokens, since: engineNow() });
+      this.deps.onPreempt();
+      if (victim === r) return false;
+    }
+    return true;
+  }
+
+  /** Rebuilds the KV of the oldest preempted sequence (prompt + emitted tokens but the last). */
+  #recomputeOne(): void {
+    const p = this.#preempted[0];
+    if (p === undefined) return;
+    const { model, pool, chunkSize } = this.deps;
+    const context = [...p.request.promptIds, ...p.tokens.slice(0, -1)];
+    const match = pool.match(context);
+    if (!match.table.ensureCapacity(context.length + 1)) {
+      match.table.release();
+      if (this.running.length === 0 && engineNow() - p.since > this.deps.kvWaitMs) this.#failPreempted(p);
+      return;
+    }
+    this.#preempted.shift();
+    const seq = model.attach(match.table, { length: match.cachedTokens });
+    if (match.cachedTokens < context.length) model.prefill(seq, context.slice(match.cachedTokens), { chunkSize });
+    this.running.push({
+      request: p.request,
+      seq,
+      table: match.table,
+      sampler: new RequestSampler(p.request, p.tokens.length),
+      lastToken: p.tokens[p.tokens.length - 1],
+      tokens: p.tokens,
+    });
+  }
+
+  #failPreempted(p: Preempted): void {
+    this.#preempted.shift();
+    const error = new KvExhaustedError({ freeBlocks: this.deps.pool.stats().free });
+    this.deps.sink.finish({ requestId: p.request.id, reason: 'error', time: engineNow(), error: error.toJSON(), outputTokens: p.tokens.length });
+  }
+
+  /** Registers the sequence's full blocks in the prefix cache (multi-turn reuse), then releases. */
+  #publishAndRelease(r: RunningSeq): void {
+    const written = [...r.request.promptIds, ...r.tokens].slice(0, r.seq.length);
+    this.deps.pool.publish(r.table, written);
+    this.#release(r);
+  }
+
+  #release(r: RunningSeq): void {
+    r.seq.release();
+    r.table.release();
+  }
+}

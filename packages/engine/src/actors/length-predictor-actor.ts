@@ -1,0 +1,28 @@
+/**
+ * LengthPredictorActor: TetriInfer's output-length predictor as an actor. The scheduler asks it for
+ * a request's output-length bucket while the request's prefill is queued or running, and tells it
+ * every finished request's real length so it keeps learning online.
+ * Invariant: deterministic for a given sequence of messages (seeded model, no clocks).
+ */
+import { Actor } from '@baton/actors';
+import { LengthPredictor, type LengthPrediction, type LengthPredictorStats } from '../length-predictor.js';
+import type { PredictorMsg } from '../protocol.js';
+
+/** Init of the length-predictor actor. */
+export interface PredictorInit {
+  bucketEdges?: number[];
+  seed?: number;
+}
+
+/** Length-predictor actor (module default export, spawned by the engine). */
+export default class LengthPredictorActor extends Actor<PredictorMsg, PredictorInit> {
+  readonly #predictor = new LengthPredictor({ bucketEdges: this.init.bucketEdges, seed: this.init.seed });
+
+  readonly handlers = {
+    predict: (m: Extract<PredictorMsg, { type: 'predict' }>): LengthPrediction => this.#predictor.predict(m.promptIds),
+    learn: (m: Extract<PredictorMsg, { type: 'learn' }>): void => {
+      this.#predictor.learn(m.promptIds, m.outputTokens);
+    },
+    stats: (): LengthPredictorStats => this.#predictor.stats(),
+  };
+}

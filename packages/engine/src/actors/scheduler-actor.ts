@@ -1,0 +1,194 @@
+/**
+ * SchedulerActor: the global control plane. It admits or rejects each request at once (Mooncake's
+ * SLO-aware early rejection), sends it to the prefill actor with the least estimated TTFT (queued
+ * prompt tokens minus what the prefix cache already holds), asks the length predictor for the
+ * output-length bucket while prefill is queued, and then picks the decode actor from that
+ * prediction, load and free KV (TetriInfer). In colocated modes it routes to the least loaded
+ * colocated actor with the same admission rule.
+ *
+ * Invariants: it never awaits another actor inside a handler (predictions come back as
+ * `predicted` messages), so a slow actor can never stall admission; load it routes on is the
+ * latest report plus its own optimistic increments since then.
+ */
+import { Actor } from '@baton/actors';
+import { BlockPool } from '@baton/kv-cache';
+import { admit } from '../admission.js';
+import { EngineError } from '../errors.js';
+import type { LengthPrediction } from '../length-predictor.js';
+import type { LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
+import { chooseDecode, choosePrefill, estimateDecodeTpotMs, type DecodeLoad, type DecodePrediction, type PrefillLoad } from '../scheduler-policy.js';
+
+interface InFlight {
+  request: WireRequest;
+  /** Prefill actor index, or colocated actor index in colocated modes. */
+  target: number;
+  decode: number | null;
+  isLong: boolean;
+}
+
+const PREDICT_TIMEOUT_MS = 250;
+
+/** Scheduler actor (module default export, spawned by the engine). */
+export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
+  readonly #pool = BlockPool.attach(this.init.pool);
+  readonly #inFlight = new Map<string, InFlight>();
+  #refs: SchedulerWiring = { prefill: [], decode: [], colocated: [], predictor: null };
+  #prefill: PrefillLoad[] = [];
+  #decode: DecodeLoad[] = [];
+  #colocated: PrefillLoad[] = [];
+  #accepted = 0;
+  #rejected = 0;
+
+  readonly handlers = {
+    wire: (m: Extract<SchedulerMsg, { type: 'wire' }>) => this.#wire(m),
+    submit: (m: Extract<SchedulerMsg, { type: 'submit' }>): SubmitReply => this.#submit(m.request),
+    abort: (m: Extract<SchedulerMsg, { type: 'abort' }>) => this.#abort(m.requestId),
+    load: (m: Extract<SchedulerMsg, { type: 'load' }>) => this.#load(m.report),
+    finished: (m: Extract<SchedulerMsg, { type: 'finished' }>) => this.#finished(m.requestId, m.outputTokens),
+    predicted: (m: Extract<SchedulerMsg, { type: 'predicted' }>) => this.#predicted(m.requestId, m.prediction),
+    stats: async (): Promise<SchedulerStats> => ({
+      accepted: this.#accepted,
+      rejected: this.#rejected,
+      inFlight: this.#inFlight.size,
+      predictor: this.#refs.predictor === null ? null : await this.#refs.predictor.ask({ type: 'stats' }, { timeoutMs: 2_000 }),
+      pool: this.#pool.stats(),
+    }),
+  };
+
+  #wire(refs: SchedulerWiring): void {
+    this.#refs = { prefill: refs.prefill, decode: refs.decode, colocated: refs.colocated, predictor: refs.predictor };
+    const tps = this.init.priorTokensPerSecond;
+    const prefillLoad = (id: string): PrefillLoad => ({ id, queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: tps });
+    this.#prefill = refs.prefill.map((_, i) => prefillLoad(`prefill-${i}`));
+    this.#colocated = refs.colocated.map((_, i) => prefillLoad(`colocated-${i}`));
+    const total = this.#pool.geometry.totalBlocks;
+    this.#decode = refs.decode.map((_, i) => ({
+      id: `decode-${i}`, running: 0, queued: 0, freeKvBlocks: total, totalKvBlocks: total, predictedLongRunning: 0, stepMs: null,
+    }));
+  }
+
+  #submit(request: WireRequest): SubmitReply {
+    const colocated = this.#refs.colocated.length > 0;
+    const loads = colocated ? this.#colocated : this.#prefill;
+    const choice = choosePrefill(request, loads, (_id, prompt) => this.#pool.cachedPrefixLength(prompt));
+    if (choice === null) return this.#reject(request, 'no serving actor is available');
+    const decision = admit({ promptTokens: request.promptIds.length }, {
+      ttftMs: choice.ttftMs,
+      queueMs: choice.queueMs,
+      tpotMs: colocated ? null : this.#bestTpot(),
+      queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
+      queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
+    }, { ...this.init.admission });
+    if (!decision.admitted) {
+      this.#rejected += 1;
+      return { accepted: false, error: decision.error.toJSON() };
+    }
+    const target = loads.findIndex((l) => l.id === choice.actorId);
+    loads[target].queuedRequests += 1;
+    loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
+    this.#inFlight.set(request.id, { request, target, decode: null, isLong: false });
+    this.#accepted += 1;
+    if (colocated) {
+      this.#refs.colocated[target].tell({ type: 'submit', request });
+      return { accepted: true };
+    }
+    this.#refs.prefill[target].tell({ type: 'prefill', request });
+    this.#predict(request);
+    return { accepted: true };
+  }
+
+  #reject(request: WireRequest, why: string): SubmitReply {
+    this.#rejected += 1;
+    return { accepted: false, error: new EngineError(`request "${request.id}": ${why}`).toJSON() };
+  }
+
+  /** Asks the predictor without waiting on it here; the answer comes back as `predicted`. */
+  #predict(request: WireRequest): void {
+    const self = this.context.self;
+    const predictor = this.#refs.predictor;
+    if (predictor === null) {
+      self.tell({ type: 'predicted', requestId: request.id, prediction: null });
+      return;
+    }
+    predictor.ask({ type: 'predict', promptIds: request.promptIds }, { timeoutMs: PREDICT_TIMEOUT_MS }).then(
+      (prediction) => self.tell({ type: 'predicted', requestId: request.id, prediction }),
+      () => self.tell({ type: 'predicted', requestId: request.id, prediction: null }),
+    );
+  }
+
+  #predicted(requestId: string, prediction: LengthPrediction | null): void {
+    const f = this.#inFlight.get(requestId);
+    if (f === undefined || f.decode !== null) return;
+    const hint = prediction === null ? null : toDecodePrediction(prediction, f.request.maxTokens);
+    const choice = chooseDecode(f.request, hint, this.#decode, { blockSize: this.#pool.geometry.blockSize, maxBatch: this.init.maxBatch });
+    const index = choice === null ? this.#leastLoadedDecode() : this.#decode.findIndex((d) => d.id === choice.actorId);
+    f.decode = index;
+    f.isLong = hint?.isLong ?? false;
+    this.#decode[index].queued += 1;
+    if (f.isLong) this.#decode[index].predictedLongRunning += 1;
+    this.#refs.prefill[f.target].tell({ type: 'assignDecode', requestId, decode: index });
+  }
+
+  #leastLoadedDecode(): number {
+    let best = 0;
+    this.#decode.forEach((d, i) => {
+      const b = this.#decode[best];
+      if (d.running + d.queued < b.running + b.queued) best = i;
+    });
+    return best;
+  }
+
+  #bestTpot(): number | null {
+    let best: number | null = null;
+    for (const d of this.#decode) {
+      const t = estimateDecodeTpotMs(d, { joining: 1 });
+      if (t !== null && (best === null || t < best)) best = t;
+    }
+    return best;
+  }
+
+  #abort(requestId: string): void {
+    const f = this.#inFlight.get(requestId);
+    if (f === undefined) return;
+    this.#inFlight.delete(requestId);
+    if (this.#refs.colocated.length > 0) {
+      this.#refs.colocated[f.target].tell({ type: 'abort', requestId });
+      return;
+    }
+    this.#refs.prefill[f.target].tell({ type: 'abort', requestId });
+    // NOTE: the decode actor may not be chosen yet; then every decode actor remembers the abort.
+    const decoders = f.decode === null ? this.#refs.decode : [this.#refs.decode[f.decode]];
+    for (const d of decoders) d.tell({ type: 'abort', requestId });
+  }
+
+  #finished(requestId: string, outputTokens: number): void {
+    const f = this.#inFlight.get(requestId);
+    if (f === undefined) return;
+    this.#inFlight.delete(requestId);
+    this.#refs.predictor?.tell({ type: 'learn', promptIds: f.request.promptIds, outputTokens });
+  }
+
+  /** Latest report replaces the optimistic counts; predicted-long counts stay the scheduler's own. */
+  #load(report: LoadReport): void {
+    if (report.kind === 'prefill') this.#prefill[report.index] = report.load;
+    else if (report.kind === 'decode') {
+      const longs = [...this.#inFlight.values()].filter((f) => f.decode === report.index && f.isLong).length;
+      this.#decode[report.index] = { ...report.load, predictedLongRunning: longs };
+    } else {
+      const l = report.load;
+      this.#colocated[report.index] = {
+        id: l.id,
+        queuedPromptTokens: l.queuedPromptTokens,
+        queuedRequests: l.queuedRequests + l.running,
+        tokensPerSecond: l.tokensPerSecond,
+      };
+    }
+  }
+}
+
+/** Maps a bucket prediction to what decode placement needs. */
+function toDecodePrediction(p: LengthPrediction, maxTokens: number): DecodePrediction {
+  const { min, max } = p.range;
+  const expected = max === null ? min * 2 : (min + max) / 2;
+  return { isLong: max === null || p.bucket >= 2, expectedOutputTokens: Math.min(maxTokens, Math.max(1, expected)) };
+}

@@ -1,0 +1,112 @@
+/**
+ * ServingActor: what prefill, decode and colocated actors share — loading the model on the
+ * actor's own thread (one TensorFlow.js backend per worker), attaching the process's KV pool,
+ * running the engine loop one step per `step` message, and keeping utilization and batch
+ * statistics.
+ *
+ * Invariants: at most one `step` message is pending at a time (`#stepPending`); a step runs inside
+ * the mailbox like any message, so requests, aborts and handoffs are admitted between steps, never
+ * during one. Busy time counts only time spent inside `runStep`.
+ */
+import { Actor, type Message } from '@baton/actors';
+import { BlockPool, type BlockPoolHandle } from '@baton/kv-cache';
+import { initBackend, loadModel, type Gpt } from '@baton/model';
+import { engineNow } from '../clock.js';
+import type { ModelSetup, ServingActorStats, ServingLimits } from '../protocol.js';
+
+/** Init fields every serving actor has. */
+export interface ServingInit {
+  index: number;
+  setup: ModelSetup;
+  pool: BlockPoolHandle;
+  limits: ServingLimits;
+}
+
+/** Base of the actors that run the model. */
+export abstract class ServingActor<P extends Message, Init extends ServingInit> extends Actor<P, Init> {
+  protected model!: Gpt;
+  protected pool!: BlockPool;
+  protected backend = 'unloaded';
+  protected activity = 'starting';
+  protected preemptions = 0;
+  #stepPending = false;
+  #startedAt = engineNow();
+  #busyMs = 0;
+  #steps = 0;
+  #batchTotal = 0;
+  #maxBatch = 0;
+  #tokens = 0;
+
+  /** Loads the backend and model; the actor is started once this resolves. */
+  override async onStart(): Promise<void> {
+    const info = await initBackend(this.init.setup.backend);
+    this.backend = info.name;
+    this.model = await loadModel(this.init.setup.model);
+    this.pool = BlockPool.attach(this.init.pool);
+    this.#startedAt = engineNow();
+    this.activity = 'idle';
+  }
+
+  /** Releases the model's tensors. */
+  override onStop(): void {
+    this.model?.dispose();
+  }
+
+  /** Role reported in stats. */
+  protected abstract readonly role: ServingActorStats['role'];
+  /** One engine iteration (schedule, run, postprocess); returns the batch size it ran, 0 if idle. */
+  protected abstract runStep(): number;
+  /** True while there is work that a step could make progress on. */
+  protected abstract hasWork(): boolean;
+  /** Queue and running counts for stats. */
+  protected abstract counts(): { queueLength: number; running: number; kvBlocksUsed: number };
+
+  /** Makes sure a `step` message is on its way when there is work. */
+  protected wake(): void {
+    if (this.#stepPending || !this.hasWork()) return;
+    this.#stepPending = true;
+    this.context.self.tell({ type: 'step' } as unknown as P);
+  }
+
+  /** Handler body of the `step` message. */
+  protected onStep(): void {
+    this.#stepPending = false;
+    const start = engineNow();
+    const batch = this.runStep();
+    const end = engineNow();
+    if (batch > 0) {
+      this.#busyMs += end - start;
+      this.#steps += 1;
+      this.#batchTotal += batch;
+      this.#maxBatch = Math.max(this.#maxBatch, batch);
+    }
+    this.afterStep(end - start, batch);
+    this.wake();
+  }
+
+  /** Hook after each step (load reports). */
+  protected afterStep(_stepMs: number, _batch: number): void {}
+
+  /** Counts tokens processed (prompt or generated). */
+  protected countTokens(n: number): void {
+    this.#tokens += n;
+  }
+
+  /** Stats snapshot. */
+  protected snapshot(): ServingActorStats {
+    const wall = Math.max(1e-9, engineNow() - this.#startedAt);
+    return {
+      name: this.context.name,
+      role: this.role,
+      activity: this.activity,
+      ...this.counts(),
+      utilization: Math.min(1, this.#busyMs / wall),
+      steps: this.#steps,
+      meanBatchSize: this.#steps === 0 ? null : this.#batchTotal / this.#steps,
+      maxBatchSize: this.#maxBatch,
+      tokensProcessed: this.#tokens,
+      preemptions: this.preemptions,
+      backend: this.backend,
+    };
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Every message that crosses a thread inside the engine: the client inbox (main thread), the
+ * scheduler, prefill, decode, colocated and length-predictor actors. Plain, cloneable data only.
+ *
+ * Invariants: times are ms on the process-wide clock (`performance.timeOrigin + performance.now()`,
+ * see `clock.ts`), so stamps from different threads compare; errors cross as
+ * `SerializedEngineError` and are rebuilt with `engineErrorFromJSON`; KV crosses as block ids in a
+ * `HandoffDescriptor`, never as bytes.
+ */
+import type { ActorRef, Ask } from '@baton/actors';
+import type { BlockPoolHandle, HandoffDescriptor, PoolStats } from '@baton/kv-cache';
+import type { BackendName } from '@baton/model';
+import type { SerializedEngineError } from './errors.js';
+import type { LengthPrediction, LengthPredictorStats } from './length-predictor.js';
+import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
+
+/** A validated request as the actors see it (no signal, no text: ids only). */
+export interface WireRequest {
+  id: string;
+  promptIds: number[];
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  stopIds: number[];
+  arrivalMs: number;
+}
+
+/** What every model-running actor needs to load its model. */
+export interface ModelSetup {
+  model: string;
+  backend: BackendName;
+  chunkSize: number;
+}
+
+/** One generated token on its way to the client. */
+export interface TokenItem {
+  requestId: string;
+  id: number;
+  /** Position in the request's output (0 = first token). Tokens from different actors may arrive out of order. */
+  index: number;
+  time: number;
+}
+
+/** Why an actor ended a request (the client inbox maps abort itself). */
+export type WorkerFinish = 'length' | 'stop' | 'error';
+
+/** Messages to the main thread's client inbox. */
+export type ClientMsg =
+  | { type: 'tokens'; items: TokenItem[] }
+  | { type: 'finished'; requestId: string; reason: WorkerFinish; time: number; error: SerializedEngineError | null; outputTokens: number }
+  | { type: 'prefillStarted'; requestId: string; time: number }
+  | { type: 'kvTransfer'; requestId: string; startMs: number; endMs: number };
+
+/** Load of one serving actor as the scheduler sees it. */
+export type LoadReport =
+  | { kind: 'prefill'; index: number; load: PrefillLoad }
+  | { kind: 'decode'; index: number; load: DecodeLoad }
+  | { kind: 'colocated'; index: number; load: ColocatedLoad };
+
+/** Load of a colocated (or chunked) actor. */
+export interface ColocatedLoad {
+  id: string;
+  queuedRequests: number;
+  queuedPromptTokens: number;
+  running: number;
+  tokensPerSecond: number;
+  stepMs: number | null;
+}
+
+/** Plain statistics every serving actor returns to `stats`. */
+export interface ServingActorStats {
+  name: string;
+  role: 'prefill' | 'decode' | 'colocated';
+  /** What the actor is doing right now, for live progress displays. */
+  activity: string;
+  queueLength: number;
+  running: number;
+  kvBlocksUsed: number;
+  /** Busy share since start (0..1). */
+  utilization: number;
+  steps: number;
+  meanBatchSize: number | null;
+  maxBatchSize: number;
+  tokensProcessed: number;
+  preemptions: number;
+  backend: string;
+}
+
+/** Scheduler statistics. */
+export interface SchedulerStats {
+  accepted: number;
+  rejected: number;
+  inFlight: number;
+  predictor: LengthPredictorStats | null;
+  pool: PoolStats;
+}
+
+/** Messages of the scheduler actor. */
+export type SchedulerMsg =
+  | Ask<{ type: 'wire' } & SchedulerWiring, void>
+  | Ask<{ type: 'submit'; request: WireRequest }, SubmitReply>
+  | { type: 'abort'; requestId: string }
+  | { type: 'load'; report: LoadReport }
+  | { type: 'finished'; requestId: string; outputTokens: number }
+  | { type: 'predicted'; requestId: string; prediction: LengthPrediction | null }
+  | Ask<{ type: 'stats' }, SchedulerStats>;
+
+/** The scheduler's answer to a submit. */
+export type SubmitReply = { accepted: true } | { accepted: false; error: SerializedEngineError };
+
+/** Messages of a prefill actor. */
+export type PrefillMsg =
+  | { type: 'prefill'; request: WireRequest }
+  | { type: 'assignDecode'; requestId: string; decode: number }
+  | { type: 'abort'; requestId: string }
+  | { type: 'step' }
+  | Ask<{ type: 'stats' }, ServingActorStats>;
+
+/** Messages of a decode actor. */
+export type DecodeMsg =
+  | { type: 'incoming'; request: WireRequest; handoff: HandoffDescriptor }
+  | { type: 'prefilled'; requestId: string; firstToken: number; finished: boolean; time: number }
+  | { type: 'prefillFailed'; requestId: string }
+  | { type: 'abort'; requestId: string }
+  | { type: 'step' }
+  | Ask<{ type: 'stats' }, ServingActorStats>;
+
+/** Messages of a colocated (or chunked) actor. */
+export type ColocatedMsg =
+  | { type: 'submit'; request: WireRequest }
+  | { type: 'abort'; requestId: string }
+  | { type: 'step' }
+  | Ask<{ type: 'stats' }, ServingActorStats>;
+
+/** Messages of the length-predictor actor. */
+export type PredictorMsg =
+  | Ask<{ type: 'predict'; promptIds: number[] }, LengthPrediction>
+  | { type: 'learn'; promptIds: number[]; outputTokens: number }
+  | Ask<{ type: 'stats' }, LengthPredictorStats>;
+
+/** Tuning shared by the serving actors. */
+export interface ServingLimits {
+  maxBatch: number;
+  tokenBudget: number;
+  handoffTimeoutMs: number;
+}
+
+/** Init of a prefill actor. */
+export interface PrefillInit {
+  index: number;
+  setup: ModelSetup;
+  pool: BlockPoolHandle;
+  limits: ServingLimits;
+  client: ActorRef<ClientMsg>;
+  scheduler: ActorRef<SchedulerMsg>;
+  decoders: ActorRef<DecodeMsg>[];
+}
+
+/** Init of a decode actor. */
+export interface DecodeInit {
+  index: number;
+  setup: ModelSetup;
+  pool: BlockPoolHandle;
+  limits: ServingLimits;
+  client: ActorRef<ClientMsg>;
+  scheduler: ActorRef<SchedulerMsg>;
+}
+
+/** Init of a colocated actor: `chunked` mixes prefill chunks into decode steps (Sarathi-Serve). */
+export interface ColocatedInit {
+  index: number;
+  chunked: boolean;
+  setup: ModelSetup;
+  pool: BlockPoolHandle;
+  limits: ServingLimits;
+  client: ActorRef<ClientMsg>;
+  scheduler: ActorRef<SchedulerMsg>;
+}
+
+/** Refs the scheduler routes to, sent once after every actor is spawned (they need its ref first). */
+export interface SchedulerWiring {
+  prefill: ActorRef<PrefillMsg>[];
+  decode: ActorRef<DecodeMsg>[];
+  colocated: ActorRef<ColocatedMsg>[];
+  predictor: ActorRef<PredictorMsg> | null;
+}
+
+/** Init of the scheduler actor. */
+export interface SchedulerInit {
+  pool: BlockPoolHandle;
+  admission: {
+    slo: { ttftMs: number; tpotMs: number } | null;
+    maxQueuedRequests: number;
+    maxQueuedPromptTokens: number;
+  };
+  blockSize: number;
+  maxBatch: number;
+  /** Prior prefill throughput (tokens/s) before anything is measured. */
+  priorTokensPerSecond: number;
+}
+
