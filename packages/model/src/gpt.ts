@@ -60,6 +60,8 @@ export class Gpt implements SequenceHost {
   private readonly wpe: Float32Array;
   private readonly arena: KvArena;
   private readonly headDim: number;
+  /** 1 / sqrt(headDim), applied to queries. */
+  private readonly scale: number;
   private disposed = false;
 
   /** @internal use loadModel. */
@@ -91,7 +93,8 @@ export class Gpt implements SequenceHost {
     this.wpe = w('wpe.weight').data;
     this.headT = tf.tidy(() => tf.transpose(t2(weights.has(LM_HEAD) ? LM_HEAD : 'wte.weight')));
     this.headDim = config.nEmbd / config.nHead;
-    this.arena = new KvArena({ nLayer: config.nLayer, nHead: config.nHead, headDim: this.headDim });
+    this.scale = 1 / Math.sqrt(this.headDim);
+    this.arena = new KvArena({ nLayer: config.nLayer, nHead: config.nHead, headDim: this.headDim, maxPositions: config.nPositions });
   }
 
   /** Number of layers (SequenceHost). */
@@ -110,10 +113,7 @@ export class Gpt implements SequenceHost {
       throw new ModelArgumentError('length', `${length} is not a position count in [0, ${this.config.nPositions}]`);
     }
     if (length > backing.capacity) throw new KvCapacityError(length, backing.capacity);
-    const slot = this.arena.allocSlot();
-    this.arena.ensureCapacity(Math.max(length, 1));
-    this.arena.setVisible(slot, length);
-    return new ModelSequence(this, backing, slot, length);
+    return new ModelSequence(this, backing, this.arena.allocSlot(), length);
   }
 
   /** SequenceHost: copies backing rows [loadedUpTo, length) of `layer` into the arena. */
@@ -210,36 +210,27 @@ export class Gpt implements SequenceHost {
     tokens: readonly number[],
     o: { allLogits: boolean; wantLogits: boolean; onLayerDone: ((layer: number) => void) | undefined },
   ): Float32Array | null {
-    const { nEmbd: C, nHead: H, layerNormEpsilon: eps } = this.config;
+    const { nEmbd: C, layerNormEpsilon: eps } = this.config;
     const T = tokens.length;
     const p0 = seq.length;
-    const L = p0 + T;
-    const hd = this.headDim;
-    this.arena.ensureCapacity(L);
     const logits = tf.tidy((): tf.Tensor2D | undefined => {
       let x: tf.Tensor2D = tf.tensor2d(this.embed(tokens.map((t, i) => [t, p0 + i])), [T, C]);
-      const mask = tf.tensor2d(causalMask(T, p0), [T, L]); // [T, L]: 0 where key j <= p0 + i
       for (let l = 0; l < this.blocks.length; l++) {
         const b = this.blocks[l];
         this.loadLayer(seq, l);
         const qkv = dense(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB); // [T, 3C]
-        this.storeKv(seq, l, p0, qkv.dataSync() as Float32Array, T);
+        const data = qkv.dataSync() as Float32Array;
+        this.storeKv(seq, l, p0, data, T);
         o.onLayerDone?.(l);
-        const q = tf.mul(tf.slice(qkv, [0, 0], [T, C]), 1 / Math.sqrt(hd)); // [T, C]
-        const heads: tf.Tensor2D[] = [];
-        for (let h = 0; h < H; h++) {
-          const qh = tf.slice(q, [0, h * hd], [T, hd]); // [T, hd]
-          const att = tf.softmax(tf.add(tf.matMul(qh, this.arena.headKeysT(l, seq.slot, h, L)), mask)); // [T, L]
-          heads.push(tf.matMul(att, this.arena.headValues(l, seq.slot, h, L))); // [T, hd]
-        }
-        x = tf.add(x, dense(tf.concat(heads, 1), b.projW, b.projB));
+        const y = new Float32Array(T * C); // [T, C]: causal attention of the chunk's queries
+        this.arena.attend({ layer: l, slot: seq.slot, qkv: data, rowStride: 3 * C, rows: T, pos0: p0, scale: this.scale, out: y, outOffset: 0 });
+        x = tf.add(x, dense(tf.tensor2d(y, [T, C]), b.projW, b.projB));
         x = tf.add(x, this.mlp(x, b));
       }
       if (!o.wantLogits) return undefined;
       return this.lmHead(o.allLogits ? x : tf.slice(x, [T - 1, 0], [1, C]));
     });
-    seq.len = L;
-    this.arena.setVisible(seq.slot, L);
+    seq.len = p0 + T;
     if (logits === undefined) return null;
     const data = logits.dataSync() as Float32Array;
     logits.dispose();
@@ -247,32 +238,24 @@ export class Gpt implements SequenceHost {
   }
 
   private forwardDecode(batch: readonly DecodeItem[]): Float32Array {
-    const { nEmbd: C, nHead: H, layerNormEpsilon: eps } = this.config;
+    const { nEmbd: C, layerNormEpsilon: eps } = this.config;
     const B = batch.length;
-    const hd = this.headDim;
-    const S = this.arena.slots;
-    this.arena.ensureCapacity(Math.max(...batch.map((it) => it.seq.length + 1)));
-    for (const { seq } of batch) this.arena.setVisible(seq.slot, seq.length + 1);
-    const identity = B === S && batch.every((it, i) => it.seq.slot === i);
     const logits = tf.tidy(() => {
       let x: tf.Tensor2D = tf.tensor2d(this.embed(batch.map((it) => [it.token, it.seq.length])), [B, C]);
-      const slotIdx = identity ? null : tf.tensor1d(batch.map((it) => it.seq.slot), 'int32');
-      const scale = 1 / Math.sqrt(hd);
       for (let l = 0; l < this.blocks.length; l++) {
         const b = this.blocks[l];
         const qkv = dense(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB); // [B, 3C]
         const data = qkv.dataSync() as Float32Array;
-        const q = new Float32Array(S * C); // [S, H, 1, hd]; slots not in the batch stay 0
+        const y = new Float32Array(B * C); // [B, C]
         for (const [i, { seq }] of batch.entries()) {
+          // NOTE: one kernel call per sequence over its own pages and length: no padding to the
+          // longest sequence, and a row's result cannot depend on the rest of the batch.
+          const row = data.subarray(i * 3 * C, (i + 1) * 3 * C);
           this.loadLayer(seq, l);
-          this.storeKv(seq, l, seq.length, data.subarray(i * 3 * C, (i + 1) * 3 * C), 1);
-          for (let c = 0; c < C; c++) q[seq.slot * C + c] = data[i * 3 * C + c] * scale;
+          this.storeKv(seq, l, seq.length, row, 1);
+          this.arena.attend({ layer: l, slot: seq.slot, qkv: row, rowStride: 3 * C, rows: 1, pos0: seq.length, scale: this.scale, out: y, outOffset: i * C });
         }
-        const { kT, v, mask } = this.arena.layerTensors(l);
-        const scores = tf.add(tf.matMul(tf.tensor4d(q, [S, H, 1, hd]), kT), mask); // [S, H, 1, cap]
-        const y = tf.reshape(tf.matMul(tf.softmax(scores), v), [S, C]); // [S, C]
-        const yb = (slotIdx === null ? y : tf.gather(y, slotIdx)) as tf.Tensor2D; // [B, C]
-        x = tf.add(x, dense(yb, b.projW, b.projB));
+        x = tf.add(x, dense(tf.tensor2d(y, [B, C]), b.projW, b.projB));
         x = tf.add(x, this.mlp(x, b));
       }
       return this.lmHead(x);
@@ -340,12 +323,4 @@ export class Gpt implements SequenceHost {
 interface NamedData {
   shape: number[];
   data: Float32Array;
-}
-
-/** Additive causal mask [T, p0 + T]: query i (position p0 + i) sees keys j <= p0 + i. */
-function causalMask(T: number, p0: number): Float32Array {
-  const L = p0 + T;
-  const m = new Float32Array(T * L);
-  for (let i = 0; i < T; i++) m.fill(-Infinity, i * L + p0 + i + 1, (i + 1) * L);
-  return m;
 }

@@ -1,174 +1,182 @@
 /**
- * KvArena: the backend-side KV cache of every sequence attached to one model, as per-layer slot
- * tensors written in place (HostBuffer): K transposed [slots, H, hd, cap] (so attention scores are
- * a plain q·Kᵀ matMul), V [slots, H, cap, hd], and an additive visibility mask [slots, 1, 1, cap]
- * (0 = visible, -Infinity = not). A decode step runs attention for ALL slots in one batched matMul
- * per layer; each sequence sees only its own slot, so rows never mix.
- * Invariants: positions >= a slot's length are masked and hold finite values (zeros after
- * release); growth (more slots or more capacity) copies the old contents once, amortised.
+ * KvArena: the model-side KV cache of every attached sequence, in a WebAssembly memory the model
+ * owns, and the attention over it (the SIMD kernel of wasm/attention-kernel.ts). Each slot (one
+ * attached sequence) holds a list of pages of PAGE_POSITIONS positions; a page holds every
+ * layer's Kᵀ [H, hdP, P] and V [H, P, hdP]. Rows are appended in place, pages are recycled on
+ * release, so nothing is recopied per step and no sequence is padded to another's length.
+ * The same kernel serves every tfjs backend (it needs only WebAssembly SIMD).
+ * Invariants: a slot's pages cover every position written to it; K/V pad lanes (hd..hdP) stay 0;
+ * views of the memory are re-taken after every possible growth.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { HostBuffer } from './host-buffer.js';
+import { createAttentionKernel, layerBytes, PAGE_POSITIONS, type AttendFn } from './wasm/attention-kernel.js';
+import { wasmApi, WASM_PAGE_BYTES as WASM_PAGE, type WasmMemory } from './wasm/wasm-runtime.js';
 
-const CAP_STEP = 64;
-const SLOT_STEP = 4;
+const P = PAGE_POSITIONS;
 
 /** Shape parameters of an arena. */
 export interface ArenaShape {
   nLayer: number;
   nHead: number;
   headDim: number;
+  /** Longest sequence (n_positions): sizes the per-call scratch. */
+  maxPositions: number;
+}
+
+/** One attention call: T query rows of one sequence, read from `qkv` rows. */
+export interface AttendRequest {
+  layer: number;
+  slot: number;
+  /** Rows holding the queries in their first nEmbd columns. */
+  qkv: Float32Array;
+  /** Floats per row of `qkv`. */
+  rowStride: number;
+  /** Query rows (consecutive positions). */
+  rows: number;
+  /** Position of the first query row; keys [0, pos0 + rows) must already be written. */
+  pos0: number;
+  /** Multiplies q (1 / sqrt(headDim)). */
+  scale: number;
+  /** Receives rows x nEmbd floats at `outOffset`. */
+  out: Float32Array;
+  outOffset: number;
 }
 
 function roundUp(n: number, step: number): number {
   return Math.ceil(n / step) * step;
 }
 
-/** Per-layer slot tensors for the KV of all attached sequences. */
+/** Paged KV storage for all attached sequences plus the attention kernel. */
 export class KvArena {
-  private kT: HostBuffer[] = [];
-  private v: HostBuffer[] = [];
-  private maskBuf: HostBuffer | null = null;
-  private free: number[] = [];
-  private slotCount = 0;
-  private cap = 0;
+  private readonly memory: WasmMemory;
+  private readonly attendFn: AttendFn;
+  private readonly hdP: number;
   private readonly nEmbd: number;
+  private readonly pageBytes: number;
+  private readonly layerBytes: number;
+  private readonly qAddr: number;
+  private readonly yAddr: number;
+  private readonly ptAddr: number;
+  private readonly pagesAddr: number;
+  /** Page addresses per slot; null = free slot. */
+  private slotPages: Array<number[] | null> = [];
+  private freePages: number[] = [];
+  private pageCount = 0;
+  private f32: Float32Array;
+  private i32: Int32Array;
 
   constructor(private readonly shape: ArenaShape) {
-    this.nEmbd = shape.nHead * shape.headDim;
+    const { nHead: H, headDim: hd, nLayer, maxPositions } = shape;
+    this.nEmbd = H * hd;
+    // NOTE: heads are padded to 8 floats (two SIMD vectors) so the kernel has no lane remainders;
+    // pad lanes are 0 in q and K, so scores are unchanged and padded outputs are dropped.
+    this.hdP = roundUp(hd, 8);
+    this.layerBytes = layerBytes(H, this.hdP);
+    this.pageBytes = nLayer * this.layerBytes;
+    const lmax = roundUp(maxPositions, P);
+    const rowsBytes = maxPositions * H * this.hdP * 4;
+    this.qAddr = 0;
+    this.yAddr = rowsBytes;
+    this.ptAddr = 2 * rowsBytes;
+    const scoresAddr = this.ptAddr + (lmax / P) * 4;
+    const invAddr = scoresAddr + 4 * lmax * 4;
+    this.pagesAddr = roundUp(invAddr + 16, 64);
+    this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1 });
+    this.attendFn = createAttentionKernel({ nHead: H, hdP: this.hdP, lmax, scoresAddr, invAddr }, this.memory);
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
   }
 
-  /** Number of slots (the batch dimension of decode attention). */
-  get slots(): number {
-    return this.slotCount;
-  }
-
-  /** Positions each slot can hold. */
-  get capacity(): number {
-    return this.cap;
-  }
-
-  /** Takes the lowest free slot, growing the arena when none is free. */
+  /** Takes the lowest free slot. */
   allocSlot(): number {
-    if (this.free.length === 0) {
-      const old = this.slotCount;
-      this.resize(old + SLOT_STEP, Math.max(this.cap, CAP_STEP));
-      for (let s = old; s < this.slotCount; s++) this.free.push(s);
-    }
-    this.free.sort((a, b) => a - b);
-    return this.free.shift() as number;
+    let slot = this.slotPages.indexOf(null);
+    if (slot === -1) slot = this.slotPages.push(null) - 1;
+    this.slotPages[slot] = [];
+    return slot;
   }
 
-  /** Returns a slot: masks it and zeroes its rows so the next owner starts clean. */
+  /** Returns a slot and its pages. */
   freeSlot(slot: number): void {
-    const { nHead: H, headDim: hd } = this.shape;
-    const span = H * hd * this.cap;
-    for (let l = 0; l < this.shape.nLayer; l++) {
-      this.kT[l].host().fill(0, slot * span, (slot + 1) * span);
-      this.v[l].host().fill(0, slot * span, (slot + 1) * span);
-    }
-    this.mask().host().fill(-Infinity, slot * this.cap, (slot + 1) * this.cap);
-    this.free.push(slot);
-    // NOTE: capacity is shared by all slots and only grows while any slot is live; when the last
-    // one leaves, start over so one long sequence does not pad every later decode step.
-    if (this.free.length === this.slotCount) this.reset();
-  }
-
-  private reset(): void {
-    this.dispose();
-    this.free = [];
-    this.slotCount = 0;
-    this.cap = 0;
-  }
-
-  /** Grows capacity so every slot can hold `positions` tokens. */
-  ensureCapacity(positions: number): void {
-    if (positions <= this.cap) return;
-    this.resize(this.slotCount, roundUp(Math.max(positions, this.cap * 1.25), CAP_STEP));
-  }
-
-  /** Makes positions [0, length) of `slot` visible and later ones invisible. */
-  setVisible(slot: number, length: number): void {
-    const m = this.mask().host();
-    const base = slot * this.cap;
-    m.fill(0, base, base + length);
-    m.fill(-Infinity, base + length, base + this.cap);
+    const pages = this.slotPages[slot];
+    if (pages === null || pages === undefined) return;
+    this.freePages.push(...pages);
+    this.slotPages[slot] = null;
   }
 
   /** Writes n rows ([n, nEmbd], heads concatenated) of layer's K and V at positions [start, start + n). */
   writeRows(layer: number, slot: number, start: number, k: Float32Array, v: Float32Array): void {
     const { nHead: H, headDim: hd } = this.shape;
     const C = this.nEmbd;
-    const cap = this.cap;
     const n = k.length / C;
-    const kt = this.kT[layer].host();
-    const vv = this.v[layer].host();
-    const slotBase = slot * H * hd * cap;
-    for (let h = 0; h < H; h++) {
-      const headBase = slotBase + h * hd * cap;
-      for (let t = 0; t < n; t++) {
+    const pages = this.ensurePages(slot, start + n);
+    const f32 = this.f32;
+    const hdP = this.hdP;
+    const vOff = H * hdP * P;
+    for (let t = 0; t < n; t++) {
+      const pos = start + t;
+      const base = (pages[pos >> 6] + layer * this.layerBytes) >> 2;
+      const col = pos & (P - 1);
+      for (let h = 0; h < H; h++) {
         const src = t * C + h * hd;
-        const pos = start + t;
-        // K transposed: [hd, cap] per head; V: [cap, hd] per head.
-        for (let d = 0; d < hd; d++) kt[headBase + d * cap + pos] = k[src + d];
-        vv.set(v.subarray(src, src + hd), headBase + pos * hd);
+        const kBase = base + h * hdP * P + col; // Kᵀ: [hdP, P] per head
+        for (let d = 0; d < hd; d++) f32[kBase + d * P] = k[src + d];
+        f32.set(v.subarray(src, src + hd), base + vOff + (h * P + col) * hdP);
       }
     }
   }
 
-  /** Kᵀ of one head of one slot, positions [0, length): [hd, length]. Call inside tf.tidy. */
-  headKeysT(layer: number, slot: number, head: number, length: number): tf.Tensor2D {
-    const hd = this.shape.headDim;
-    const s = tf.slice(this.kT[layer].tensor(), [slot, head, 0, 0], [1, 1, hd, length]);
-    return tf.reshape(s, [hd, length]);
+  /** Causal attention of `rows` query rows of one sequence over its cached keys (see AttendRequest). */
+  attend(req: AttendRequest): void {
+    const { nHead: H, headDim: hd } = this.shape;
+    const hdP = this.hdP;
+    const pages = this.slotPages[req.slot] as number[];
+    const f32 = this.f32;
+    for (let t = 0; t < req.rows; t++) {
+      for (let h = 0; h < H; h++) {
+        const src = t * req.rowStride + h * hd;
+        const dst = (this.qAddr >> 2) + (t * H + h) * hdP;
+        for (let d = 0; d < hd; d++) f32[dst + d] = req.qkv[src + d] * req.scale;
+      }
+    }
+    this.i32.set(pages, this.ptAddr >> 2);
+    this.attendFn(this.qAddr, this.yAddr, this.ptAddr, req.layer * this.layerBytes, req.rows, req.pos0);
+    const y = this.yAddr >> 2;
+    if (hdP === hd) {
+      req.out.set(f32.subarray(y, y + req.rows * this.nEmbd), req.outOffset);
+      return;
+    }
+    for (let t = 0; t < req.rows; t++) {
+      for (let h = 0; h < H; h++) {
+        const src = y + (t * H + h) * hdP;
+        req.out.set(f32.subarray(src, src + hd), req.outOffset + t * this.nEmbd + h * hd);
+      }
+    }
   }
 
-  /** V of one head of one slot, positions [0, length): [length, hd]. Call inside tf.tidy. */
-  headValues(layer: number, slot: number, head: number, length: number): tf.Tensor2D {
-    const hd = this.shape.headDim;
-    const s = tf.slice(this.v[layer].tensor(), [slot, head, 0, 0], [1, 1, length, hd]);
-    return tf.reshape(s, [length, hd]);
-  }
-
-  /** Whole-arena tensors of a layer for batched decode attention: Kᵀ [S,H,hd,cap], V [S,H,cap,hd], mask [S,1,1,cap]. */
-  layerTensors(layer: number): { kT: tf.Tensor; v: tf.Tensor; mask: tf.Tensor } {
-    return { kT: this.kT[layer].tensor(), v: this.v[layer].tensor(), mask: this.mask().tensor() };
-  }
-
-  /** Frees every tensor. */
+  /** Frees all pages (the memory itself is garbage-collected with the arena). */
   dispose(): void {
-    for (const b of [...this.kT, ...this.v]) b.dispose();
-    this.maskBuf?.dispose();
-    this.kT = [];
-    this.v = [];
-    this.maskBuf = null;
+    this.slotPages = [];
+    this.freePages = [];
   }
 
-  private mask(): HostBuffer {
-    return this.maskBuf as HostBuffer;
+  private ensurePages(slot: number, positions: number): number[] {
+    const pages = this.slotPages[slot] as number[];
+    while (pages.length * P < positions) pages.push(this.newPage());
+    return pages;
   }
 
-  private resize(slots: number, cap: number): void {
-    const { nLayer, nHead: H, headDim: hd } = this.shape;
-    const oldSlots = this.slotCount;
-    const oldCap = this.cap;
-    const copy = (old: HostBuffer | undefined, shape: number[], fill: number, rows: number, oldRow: number, newRow: number): HostBuffer => {
-      const next = new HostBuffer(shape, fill);
-      if (old !== undefined) {
-        const src = old.host();
-        const dst = next.host();
-        for (let r = 0; r < rows; r++) dst.set(src.subarray(r * oldRow, r * oldRow + Math.min(oldRow, newRow)), r * newRow);
-        old.dispose();
-      }
-      return next;
-    };
-    for (let l = 0; l < nLayer; l++) {
-      // Kᵀ rows run over positions (length cap); V rows are per-slot-per-head blocks of cap*hd.
-      this.kT[l] = copy(this.kT[l], [slots, H, hd, cap], 0, oldSlots * H * hd, oldCap, cap);
-      this.v[l] = copy(this.v[l], [slots, H, cap, hd], 0, oldSlots * H, oldCap * hd, cap * hd);
+  private newPage(): number {
+    const reused = this.freePages.pop();
+    if (reused !== undefined) return reused;
+    const addr = this.pagesAddr + this.pageCount * this.pageBytes;
+    const need = addr + this.pageBytes - this.memory.buffer.byteLength;
+    if (need > 0) {
+      // NOTE: grow geometrically (at least 1/4 more) so appends stay amortised O(1).
+      const more = Math.max(Math.ceil(need / WASM_PAGE), Math.ceil(this.memory.buffer.byteLength / WASM_PAGE / 4));
+      this.memory.grow(more);
+      this.f32 = new Float32Array(this.memory.buffer);
+      this.i32 = new Int32Array(this.memory.buffer);
     }
-    this.maskBuf = copy(this.maskBuf ?? undefined, [slots, 1, 1, cap], -Infinity, oldSlots, oldCap, cap);
-    this.slotCount = slots;
-    this.cap = cap;
+    this.pageCount++;
+    return addr;
   }
 }
