@@ -5,7 +5,7 @@
  * body runs, so `this.context` is usable inside constructors.
  */
 import type { ActorRef } from './actor-ref.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { TimerHandle } from './clock.js';
 import { ActorError } from './errors.js';
 import type { Handlers, Message } from './message.js';
 

@@ -12,8 +12,8 @@ import { ActorRef } from './actor-ref.js';
 import { Deque } from './deque.js';
 import { serializeError } from './error-codec.js';
 import { ActorCrashedError, type ActorError, ActorStoppedError, MailboxFullError, MessageNotCloneableError, UnknownMessageError } from './errors.js';
-import type { Message } from './message.js';
-import { PortLink, typeOf, type RefResolver } from './port-link.js';
+import { describeType, messageTypeOf, type Message } from './message.js';
+import { PortLink, type RefResolver } from './port-link.js';
 import { envelopeOf, type DeadLetterReason, type EndpointState, type Inbound, type MailboxOptions, type RefDescriptor, type ReplyEnvelope } from './protocol.js';
 import { decodeRefs, encodeRefs } from './ref-codec.js';
 
@@ -143,7 +143,7 @@ export class Endpoint {
     const entry: Entry = { kind: 'message', msg, askId, sink };
     if (this.#state === 'starting' || this.#state === 'running') this.#offer(entry);
     else if (this.#state === 'down') this.#reject(entry, new ActorCrashedError(this.options.name, this.#lastCause), 'crashed');
-    else this.#reject(entry, new ActorStoppedError(this.options.name, typeOf(msg)), 'stopped');
+    else this.#reject(entry, new ActorStoppedError(this.options.name, messageTypeOf(msg)), 'stopped');
   }
 
   /** Queues a timer callback; it runs between messages, before waiting messages. */
@@ -188,10 +188,10 @@ export class Endpoint {
     this.#jobs.drain();
     const current = this.#current;
     if (current !== null && current.kind === 'message' && current.askId !== null) {
-      this.#reject(current, new ActorStoppedError(this.options.name, typeOf(current.msg)), 'stopped');
+      this.#reject(current, new ActorStoppedError(this.options.name, messageTypeOf(current.msg)), 'stopped');
     }
     for (const entry of this.#mailbox.drain()) {
-      if (entry.kind === 'message') this.#reject(entry, new ActorStoppedError(this.options.name, typeOf(entry.msg)), 'stopped');
+      if (entry.kind === 'message') this.#reject(entry, new ActorStoppedError(this.options.name, messageTypeOf(entry.msg)), 'stopped');
     }
     for (const port of this.#ports) port.close();
     this.#ports.clear();
@@ -203,7 +203,7 @@ export class Endpoint {
     if (this.#mailbox.size >= capacity) {
       const victim = overflow === 'reject' ? entry : this.#mailbox.shift();
       if (victim !== null && victim.kind === 'message') {
-        this.#reject(victim, new MailboxFullError(this.options.name, typeOf(victim.msg), capacity), 'mailbox-full');
+        this.#reject(victim, new MailboxFullError(this.options.name, describeType(victim.msg), capacity), 'mailbox-full');
       }
       if (overflow === 'reject') return;
     }
@@ -226,11 +226,11 @@ export class Endpoint {
 
   /** Runs one message; `entry` is null on the fast path (allocated only when needed). */
   #runMessage(msg: Message, askId: number | null, sink: ReplySink, entry: (Entry & { kind: 'message' }) | null): void {
-    const type = typeOf(msg);
-    const handler = this.#behavior?.handlerFor(type) ?? null;
+    const type = messageTypeOf(msg);
+    const handler = type === null ? null : (this.#behavior?.handlerFor(type) ?? null);
     const asEntry = (): Entry & { kind: 'message' } => entry ?? { kind: 'message', msg, askId, sink };
     if (handler === null) {
-      this.#reject(asEntry(), new UnknownMessageError(this.options.name, type === '?' ? null : type), 'unknown-message');
+      this.#reject(asEntry(), new UnknownMessageError(this.options.name, type), 'unknown-message');
       return;
     }
     let result: unknown;
@@ -293,7 +293,7 @@ export class Endpoint {
       const encoded = encodeRefs(value, undefined);
       sink({ k: 'reply', id: askId, v: encoded.value, refs: encoded.refs }, encoded.transfer);
     } catch (error) {
-      const failure = new MessageNotCloneableError(this.options.name, `reply to '${typeOf(msg)}'`, error);
+      const failure = new MessageNotCloneableError(this.options.name, `reply to '${describeType(msg)}'`, error);
       sink({ k: 'fail', id: askId, e: serializeError(failure) }, []);
     }
   }
@@ -313,7 +313,7 @@ export class Endpoint {
 
   #reject(entry: Entry & { kind: 'message' }, error: ActorError, reason: DeadLetterReason): void {
     if (entry.askId !== null) entry.sink({ k: 'fail', id: entry.askId, e: serializeError(error) }, []);
-    else this.options.resolver.deadLetter({ target: this.options.name, messageType: typeOf(entry.msg), reason });
+    else this.options.resolver.deadLetter({ target: this.options.name, messageType: messageTypeOf(entry.msg), reason });
   }
 
   #notifyIdle(): void {

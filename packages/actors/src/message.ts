@@ -32,3 +32,14 @@ export type ReplyFor<P extends Message, T extends P['type']> = ReplyOf<MessageOf
 export type Handlers<P extends Message> = {
   [T in P['type']]-?: (msg: MessageOfType<P, T>) => ReplyFor<P, T> | Promise<ReplyFor<P, T>>;
 };
+
+/** The `type` of a received value, or null when it has no string `type` field. */
+export function messageTypeOf(msg: unknown): string | null {
+  const type = (msg as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : null;
+}
+
+/** The `type` of a value for error messages (`(no type)` when it has none). */
+export function describeType(msg: unknown): string {
+  return messageTypeOf(msg) ?? '(no type)';
+}

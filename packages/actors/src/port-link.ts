@@ -16,7 +16,7 @@ import {
   AskTimeoutError,
   MessageNotCloneableError,
 } from './errors.js';
-import type { Message } from './message.js';
+import { describeType, messageTypeOf, type Message } from './message.js';
 import { tellPayload, type DeadLetter, type Envelope, type Inbound, type Reconnect, type RefDescriptor, type ReplyEnvelope } from './protocol.js';
 import { decodeRefs, encodeRefs } from './ref-codec.js';
 
@@ -40,12 +40,6 @@ interface Waiting {
 }
 
 type LinkState = 'connected' | 'connecting' | 'disconnected' | 'stopped';
-
-/** Reads a message's `type` for error messages (`'?'` when it has none). */
-export function typeOf(msg: unknown): string {
-  const type = (msg as { type?: unknown } | null)?.type;
-  return typeof type === 'string' ? type : '?';
-}
 
 /** A ref's link over a MessagePort. */
 export class PortLink implements Link {
@@ -80,20 +74,20 @@ export class PortLink implements Link {
         try {
           this.#post(port, envelope, encoded.transfer, msg);
         } catch {
-          this.#resolver.deadLetter({ target: this.name, messageType: typeOf(msg), reason: 'not-cloneable' });
+          this.#resolver.deadLetter({ target: this.name, messageType: messageTypeOf(msg), reason: 'not-cloneable' });
         }
       },
       fail: (error) =>
         this.#resolver.deadLetter({
           target: this.name,
-          messageType: typeOf(msg),
+          messageType: messageTypeOf(msg),
           reason: error instanceof ActorStoppedError ? 'stopped' : 'crashed',
         }),
     });
   }
 
   ask(msg: Message, options: AskOptions | undefined): Promise<unknown> {
-    const messageType = typeOf(msg);
+    const messageType = describeType(msg);
     if (options?.signal?.aborted) return Promise.reject(new AbortedError(this.name, `ask '${messageType}'`));
     let encoded;
     try {
@@ -151,7 +145,7 @@ export class PortLink implements Link {
       if (transfer.length === 0) port.postMessage(envelope);
       else port.postMessage(envelope, transfer);
     } catch (error) {
-      throw new MessageNotCloneableError(this.name, `message '${typeOf(msg)}'`, error);
+      throw new MessageNotCloneableError(this.name, `message '${describeType(msg)}'`, error);
     }
   }
 

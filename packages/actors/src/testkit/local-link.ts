@@ -7,8 +7,7 @@ import { DEFAULT_ASK_TIMEOUT_MS, type AskOptions, type Link, type TellOptions } 
 import type { ReplySink } from '../endpoint.js';
 import { deserializeError } from '../error-codec.js';
 import { AbortedError, ActorError, AskTimeoutError, MessageNotCloneableError } from '../errors.js';
-import type { Message } from '../message.js';
-import { typeOf } from '../port-link.js';
+import { describeType, type Message } from '../message.js';
 import { tellPayload, type Inbound, type RefDescriptor } from '../protocol.js';
 
 /** Something that takes envelopes in this thread (an endpoint or a probe). */
@@ -38,7 +37,7 @@ export class LocalLink implements Link {
   }
 
   ask(msg: Message, options: AskOptions | undefined): Promise<unknown> {
-    const messageType = typeOf(msg);
+    const messageType = describeType(msg);
     try {
       this.#check(msg);
     } catch (error) {
@@ -81,7 +80,7 @@ export class LocalLink implements Link {
     try {
       structuredClone(msg);
     } catch (error) {
-      throw new MessageNotCloneableError(this.name, `message '${typeOf(msg)}'`, error);
+      throw new MessageNotCloneableError(this.name, `message '${describeType(msg)}'`, error);
     }
   }
 
