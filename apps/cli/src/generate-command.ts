@@ -1,22 +1,27 @@
 /**
- * `baton generate [--model DIR|NAME] (--ids 3,17,42 | --prompt TEXT) --max-tokens N
- * [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop-ids 1,2] [--backend B] [--json]`:
- * plain single-model generation. With --json prints {"ids", "text", "backend", ...} (ids are the
+ * `baton generate`: without --mode / --prompts-file, plain single-model generation in this thread
+ * (the reference every engine mode must match); with them, generation through the serving engine
+ * (`engine-generate.ts`). With --json prints {"ids", "text", "backend", ...} (ids are the
  * generated ids only); otherwise streams the text.
  */
 import { parseArgs } from 'node:util';
-import { generate } from '@baton/model';
+import { DEFAULT_MODEL, describeModel, generate } from '@baton/model';
 import { CliError, parseIds, parseNumber } from './cli-error.js';
+import { runEngineGenerate } from './engine-generate.js';
+import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
 import { MODEL_OPTIONS, openModel } from './model-options.js';
+import { readPrompts, type PromptItem } from './prompt-source.js';
 
 /** One-line usage of the command. */
 export const GENERATE_USAGE =
-  'baton generate [--model DIR|NAME] (--ids 3,17,42 | --prompt TEXT) --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop-ids IDS] [--backend B] [--json]';
+  'baton generate [--model DIR|NAME] (--ids 3,17,42 | --prompt TEXT | --prompts-file FILE) --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop-ids IDS] [--backend B] [--json] [--mode single|disaggregated|colocated|chunked] [--prefill P] [--decode D] [--colocated N]';
 
 const OPTIONS = {
   ...MODEL_OPTIONS,
+  ...ENGINE_OPTIONS,
   ids: { type: 'string' },
   prompt: { type: 'string' },
+  'prompts-file': { type: 'string' },
   'max-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
@@ -26,40 +31,72 @@ const OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-/** Runs the generate command; `write` receives streamed text (without --json). Returns the final output. */
+/** Sampling and stopping knobs shared by both paths. */
+export interface GenerateParams {
+  maxTokens: number;
+  temperature: number;
+  /** 0 disables top-k. */
+  topK: number;
+  topP: number;
+  seed: number;
+  stopIds: number[];
+}
+
+/** Runs the generate command; `write` receives streamed output. Returns the final output. */
 export async function generateCommand(args: string[], write: (text: string) => void): Promise<string> {
   const { values: v } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
-  if ((v.ids === undefined) === (v.prompt === undefined)) throw new CliError('--ids/--prompt: give exactly one of them');
   if (v['max-tokens'] === undefined) throw new CliError('--max-tokens: required');
-  const maxTokens = parseNumber(v['max-tokens'], '--max-tokens', { min: 0, integer: true, fallback: 0 });
-  const sampling = {
+  const useEngine = v.mode !== undefined || v['prompts-file'] !== undefined;
+  const params: GenerateParams = {
+    maxTokens: parseNumber(v['max-tokens'], '--max-tokens', { min: useEngine ? 1 : 0, integer: true, fallback: 0 }),
     temperature: parseNumber(v.temperature, '--temperature', { min: 0, fallback: 0 }),
     topK: parseNumber(v['top-k'], '--top-k', { min: 0, integer: true, fallback: 0 }),
     topP: parseNumber(v['top-p'], '--top-p', { min: Number.MIN_VALUE, max: 1, fallback: 1 }),
+    seed: parseNumber(v.seed, '--seed', { min: 0, max: 0xffff_ffff, integer: true, fallback: 0 }),
+    stopIds: v['stop-ids'] === undefined ? [] : parseIds(v['stop-ids'], '--stop-ids'),
   };
-  const seed = parseNumber(v.seed, '--seed', { min: 0, integer: true, fallback: 0 });
-  const stopIds = v['stop-ids'] === undefined ? [] : parseIds(v['stop-ids'], '--stop-ids');
-  if (v.prompt === '') throw new CliError('--prompt: must not be empty');
-  const { model, backend } = await openModel(v);
+  // NOTE: --prompts-file without --mode runs the engine's default mode (disaggregated), since a
+  // file of prompts is meant to run concurrently.
+  const mode = parseMode(v.mode, 'disaggregated');
+  const engineOptions = useEngine ? engineOptionsFromFlags(v, mode, { prefill: 1, decode: 1, colocated: 2 }) : null;
+  for (const flag of ['prefill', 'decode', 'colocated'] as const) {
+    if (!useEngine && v[flag] !== undefined) throw new CliError(`--${flag}: needs --mode`);
+  }
+  const { config, tokenizer } = describeModel(v.model ?? DEFAULT_MODEL);
+  const prompts = readPrompts(v, { config, tokenizer, maxTokens: params.maxTokens });
+  if (engineOptions !== null) {
+    return runEngineGenerate({ prompts, params, engineOptions, output: v['prompts-file'] !== undefined ? 'json-lines' : v.json === true ? 'json' : 'stream', write });
+  }
+  return plainGenerate({ prompt: prompts[0], params, values: v, json: v.json === true, write });
+}
+
+interface PlainRun {
+  prompt: PromptItem;
+  params: GenerateParams;
+  values: { model?: string; backend?: string };
+  json: boolean;
+  write: (text: string) => void;
+}
+
+async function plainGenerate({ prompt, params, values, json, write }: PlainRun): Promise<string> {
+  const { model, backend } = await openModel(values);
   try {
-    const promptIds = v.ids !== undefined ? parseIds(v.ids, '--ids') : model.tokenizer.encode(v.prompt as string);
-    const bad = promptIds.find((id) => id >= model.config.vocabSize);
-    if (bad !== undefined) throw new CliError(`--ids: token id ${bad} is outside the vocabulary [0, ${model.config.vocabSize})`);
-    if (promptIds.length + maxTokens > model.config.nPositions) {
-      throw new CliError(`--max-tokens: prompt (${promptIds.length}) + max tokens (${maxTokens}) exceeds the model's ${model.config.nPositions} positions`);
-    }
     const decoder = model.tokenizer.createDecoder();
     const started = performance.now();
     const result = generate(model, {
-      promptIds, maxTokens, sampling, seed, stopIds,
-      onToken: v.json ? undefined : (id) => write(decoder.push([id])),
+      promptIds: prompt.ids,
+      maxTokens: params.maxTokens,
+      sampling: { temperature: params.temperature, topK: params.topK, topP: params.topP },
+      seed: params.seed,
+      stopIds: params.stopIds,
+      onToken: json ? undefined : (id) => write(decoder.push([id])),
     });
-    if (!v.json) return decoder.flush() + '\n';
+    if (!json) return decoder.flush() + '\n';
     return JSON.stringify({
       ids: result.ids,
       text: model.tokenizer.decode(result.ids),
       backend: backend.name,
-      promptIds,
+      promptIds: prompt.ids,
       stopReason: result.stopReason,
       elapsedMs: Math.round(performance.now() - started),
     });

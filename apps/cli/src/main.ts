@@ -3,6 +3,7 @@
  * The baton command line: dispatches `baton <command> ...` to one file per command. Errors print
  * one line (naming the argument) to stderr and exit with status 1; unknown commands print usage.
  */
+import { EngineError } from '@baton/engine';
 import { ModelError } from '@baton/model';
 import { CliError } from './cli-error.js';
 import { GENERATE_USAGE, generateCommand } from './generate-command.js';
@@ -21,7 +22,7 @@ function usage(): string {
 }
 
 function errorLine(e: unknown): string {
-  if (e instanceof CliError || e instanceof ModelError) return e.message;
+  if (e instanceof CliError || e instanceof ModelError || e instanceof EngineError) return e.message;
   const code = (e as { code?: unknown }).code;
   // node:util parseArgs errors (unknown option, missing value) carry ERR_PARSE_ARGS_* codes.
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return (e as Error).message;
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const out = await command.run(args, (text) => process.stdout.write(text));
-    process.stdout.write(out.endsWith('\n') ? out : out + '\n');
+    if (out !== '') process.stdout.write(out.endsWith('\n') ? out : out + '\n');
     return 0;
   } catch (e) {
     process.stderr.write(`baton ${name}: ${errorLine(e).split('\n')[0]}\n`);

@@ -1,0 +1,68 @@
+/**
+ * Engine flags shared by `generate` and `demo`: `--mode`, `--prefill`, `--decode`, `--colocated`
+ * and `--backend`, turned into `createEngine` options. Invariant: a count flag is accepted only
+ * with a mode that uses it, so a misapplied flag is an error instead of being silently ignored.
+ */
+import type { EngineMode, EngineOptionsInput } from '@baton/engine';
+import { parseBackendName } from '@baton/model';
+import { CliError, parseNumber } from './cli-error.js';
+
+/** parseArgs option specs for the engine flags. */
+export const ENGINE_OPTIONS = {
+  mode: { type: 'string' },
+  prefill: { type: 'string' },
+  decode: { type: 'string' },
+  colocated: { type: 'string' },
+} as const;
+
+/** Every engine mode, as `--mode` spells it. */
+export const ENGINE_MODES: readonly EngineMode[] = ['single', 'disaggregated', 'colocated', 'chunked'];
+
+/** Raw flag values as parseArgs returns them. */
+export interface EngineFlagValues {
+  mode?: string;
+  prefill?: string;
+  decode?: string;
+  colocated?: string;
+  backend?: string;
+  model?: string;
+}
+
+/** Parses `--mode`; `fallback` when absent. */
+export function parseMode(value: string | undefined, fallback: EngineMode): EngineMode {
+  if (value === undefined) return fallback;
+  const mode = ENGINE_MODES.find((m) => m === value);
+  if (mode === undefined) throw new CliError(`--mode: expected one of ${ENGINE_MODES.join(' | ')}, got "${value}"`);
+  return mode;
+}
+
+/** Actor counts used when the flags are absent. */
+export interface EngineCountDefaults {
+  prefill: number;
+  decode: number;
+  colocated: number;
+}
+
+/** Builds createEngine options from the flags (the mode already parsed). */
+export function engineOptionsFromFlags(v: EngineFlagValues, mode: EngineMode, defaults: EngineCountDefaults): EngineOptionsInput {
+  requireMode(v.prefill, '--prefill', mode, ['disaggregated']);
+  requireMode(v.decode, '--decode', mode, ['disaggregated']);
+  requireMode(v.colocated, '--colocated', mode, ['colocated', 'chunked']);
+  const count = (value: string | undefined, flag: string, fallback: number): number =>
+    parseNumber(value, flag, { min: 1, max: 64, integer: true, fallback });
+  const options: EngineOptionsInput = {
+    mode,
+    prefill: count(v.prefill, '--prefill', defaults.prefill),
+    decode: count(v.decode, '--decode', defaults.decode),
+    colocated: count(v.colocated, '--colocated', defaults.colocated),
+  };
+  if (v.model !== undefined) options.model = v.model;
+  if (v.backend !== undefined) options.backend = parseBackendName(v.backend, '--backend');
+  return options;
+}
+
+function requireMode(value: string | undefined, flag: string, mode: EngineMode, modes: readonly EngineMode[]): void {
+  if (value !== undefined && !modes.includes(mode)) {
+    throw new CliError(`${flag}: applies to --mode ${modes.join('|')} only (mode is ${mode})`);
+  }
+}
