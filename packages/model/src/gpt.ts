@@ -13,10 +13,11 @@ import type { GptConfig } from './config.js';
 import { KvCapacityError, ModelArgumentError } from './errors.js';
 import type { KvBacking } from './kv-backing.js';
 import { KvArena } from './kv-arena.js';
-import { activate, dense, layerNorm } from './layers.js';
+import { activate, dense, normalize } from './layers.js';
+import { createModelTensors, disposeModelTensors, type BlockTensors, type ModelTensors } from './model-tensors.js';
 import { ModelSequence, type SequenceHost } from './model-sequence.js';
 import type { GptTokenizer } from './tokenizer.js';
-import { LM_HEAD, type GptWeights } from './weights.js';
+import type { GptWeights } from './weights.js';
 
 /** Options of Gpt.prefill. */
 export interface PrefillOptions {
@@ -40,24 +41,12 @@ export interface StepSegment {
   tokens: readonly number[];
 }
 
-interface BlockWeights {
-  ln1g: tf.Tensor1D; ln1b: tf.Tensor1D;
-  attnW: tf.Tensor2D; attnB: tf.Tensor1D; projW: tf.Tensor2D; projB: tf.Tensor1D;
-  ln2g: tf.Tensor1D; ln2b: tf.Tensor1D;
-  fcW: tf.Tensor2D; fcB: tf.Tensor1D; mlpW: tf.Tensor2D; mlpB: tf.Tensor1D;
-}
-
 const DEFAULT_CHUNK = 256;
 
 /** A GPT-2 model on the active tfjs backend. */
 export class Gpt implements SequenceHost {
-  private readonly blocks: BlockWeights[];
-  private readonly lnfG: tf.Tensor1D;
-  private readonly lnfB: tf.Tensor1D;
-  /** LM head transposed to [C, V] (tied to wte unless the checkpoint has lm_head.weight). */
-  private readonly headT: tf.Tensor2D;
-  private readonly wte: Float32Array;
-  private readonly wpe: Float32Array;
+  /** Backend-side parameters (LayerNorm affine folded into the dense layers). */
+  private readonly t: ModelTensors;
   private readonly arena: KvArena;
   private readonly headDim: number;
   /** 1 / sqrt(headDim), applied to queries. */
@@ -73,25 +62,7 @@ export class Gpt implements SequenceHost {
     /** Parameters (kept for saveCheckpoint). */
     readonly weights: GptWeights,
   ) {
-    const w = (name: string): NamedData => weights.get(name) as NamedData;
-    const t1 = (name: string): tf.Tensor1D => tf.tensor1d(w(name).data);
-    const t2 = (name: string): tf.Tensor2D => tf.tensor2d(w(name).data, w(name).shape as [number, number]);
-    this.blocks = Array.from({ length: config.nLayer }, (_, i) => {
-      const p = `h.${i}.`;
-      return {
-        ln1g: t1(`${p}ln_1.weight`), ln1b: t1(`${p}ln_1.bias`),
-        attnW: t2(`${p}attn.c_attn.weight`), attnB: t1(`${p}attn.c_attn.bias`),
-        projW: t2(`${p}attn.c_proj.weight`), projB: t1(`${p}attn.c_proj.bias`),
-        ln2g: t1(`${p}ln_2.weight`), ln2b: t1(`${p}ln_2.bias`),
-        fcW: t2(`${p}mlp.c_fc.weight`), fcB: t1(`${p}mlp.c_fc.bias`),
-        mlpW: t2(`${p}mlp.c_proj.weight`), mlpB: t1(`${p}mlp.c_proj.bias`),
-      };
-    });
-    this.lnfG = t1('ln_f.weight');
-    this.lnfB = t1('ln_f.bias');
-    this.wte = w('wte.weight').data;
-    this.wpe = w('wpe.weight').data;
-    this.headT = tf.tidy(() => tf.transpose(t2(weights.has(LM_HEAD) ? LM_HEAD : 'wte.weight')));
+    this.t = createModelTensors(config, weights);
     this.headDim = config.nEmbd / config.nHead;
     this.scale = 1 / Math.sqrt(this.headDim);
     this.arena = new KvArena({ nLayer: config.nLayer, nHead: config.nHead, headDim: this.headDim, maxPositions: config.nPositions });
@@ -198,8 +169,7 @@ export class Gpt implements SequenceHost {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const b of this.blocks) tf.dispose(Object.values(b));
-    tf.dispose([this.lnfG, this.lnfB, this.headT]);
+    disposeModelTensors(this.t);
     this.arena.dispose();
   }
 
@@ -215,10 +185,10 @@ export class Gpt implements SequenceHost {
     const p0 = seq.length;
     const logits = tf.tidy((): tf.Tensor2D | undefined => {
       let x: tf.Tensor2D = tf.tensor2d(this.embed(tokens.map((t, i) => [t, p0 + i])), [T, C]);
-      for (let l = 0; l < this.blocks.length; l++) {
-        const b = this.blocks[l];
+      for (let l = 0; l < this.t.blocks.length; l++) {
+        const b = this.t.blocks[l];
         this.loadLayer(seq, l);
-        const qkv = dense(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB); // [T, 3C]
+        const qkv = dense(normalize(x, eps), b.attnW, b.attnB); // [T, 3C]
         const data = qkv.dataSync() as Float32Array;
         this.storeKv(seq, l, p0, data, T);
         o.onLayerDone?.(l);
@@ -242,9 +212,9 @@ export class Gpt implements SequenceHost {
     const B = batch.length;
     const logits = tf.tidy(() => {
       let x: tf.Tensor2D = tf.tensor2d(this.embed(batch.map((it) => [it.token, it.seq.length])), [B, C]);
-      for (let l = 0; l < this.blocks.length; l++) {
-        const b = this.blocks[l];
-        const qkv = dense(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB); // [B, 3C]
+      for (let l = 0; l < this.t.blocks.length; l++) {
+        const b = this.t.blocks[l];
+        const qkv = dense(normalize(x, eps), b.attnW, b.attnB); // [B, 3C]
         const data = qkv.dataSync() as Float32Array;
         const y = new Float32Array(B * C); // [B, C]
         for (const [i, { seq }] of batch.entries()) {
@@ -266,13 +236,13 @@ export class Gpt implements SequenceHost {
     return data;
   }
 
-  private mlp(x: tf.Tensor2D, b: BlockWeights): tf.Tensor2D {
-    const h = layerNorm(x, b.ln2g, b.ln2b, this.config.layerNormEpsilon);
+  private mlp(x: tf.Tensor2D, b: BlockTensors): tf.Tensor2D {
+    const h = normalize(x, this.config.layerNormEpsilon);
     return dense(activate(dense(h, b.fcW, b.fcB), this.config.activation), b.mlpW, b.mlpB);
   }
 
   private lmHead(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(layerNorm(x, this.lnfG, this.lnfB, this.config.layerNormEpsilon), this.headT); // [T, V]
+    return dense(normalize(x, this.config.layerNormEpsilon), this.t.headW, this.t.headB); // [T, V]
   }
 
   /** Token + position embeddings for (token, position) pairs: [n * C]. */
@@ -280,7 +250,7 @@ export class Gpt implements SequenceHost {
     const C = this.config.nEmbd;
     const out = new Float32Array(pairs.length * C);
     pairs.forEach(([tok, pos], i) => {
-      for (let c = 0; c < C; c++) out[i * C + c] = this.wte[tok * C + c] + this.wpe[pos * C + c];
+      for (let c = 0; c < C; c++) out[i * C + c] = this.t.wte[tok * C + c] + this.t.wpe[pos * C + c];
     });
     return out;
   }
@@ -318,9 +288,4 @@ export class Gpt implements SequenceHost {
   private assertLive(): void {
     if (this.disposed) throw new ModelArgumentError('model', 'model was disposed');
   }
-}
-
-interface NamedData {
-  shape: number[];
-  data: Float32Array;
 }

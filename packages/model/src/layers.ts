@@ -1,15 +1,17 @@
 /**
- * Tensor building blocks of a GPT-2 block: LayerNorm, the MLP activations, dense (Conv1D)
+ * Tensor building blocks of a GPT-2 block: LayerNorm normalisation, the MLP activations, dense (Conv1D)
  * layers. Stateless; call inside tf.tidy. Shapes: x [T, C].
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from './config.js';
 
-/** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta. */
-export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, gamma), beta) as tf.Tensor2D;
+/**
+ * LayerNorm's normalisation over the last axis, (x - mean) / sqrt(var + eps); its gamma and beta
+ * are folded into the next dense layer (model-tensors.ts). 7 ops, tf.moments-based needs 8.
+ */
+export function normalize(x: tf.Tensor2D, eps: number): tf.Tensor2D {
+  const xc = tf.sub(x, tf.mean(x, -1, true));
+  return tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)));
 }
 
 /** x·W + b with W in Conv1D layout [in, out]. */

@@ -88,7 +88,8 @@ function rowBlock(c: Ctx, R: number, KV: number): void {
   f.get(c.i).i32(s.nHead).i32op('mul').get(c.h).i32op('add').i32(s.hdP * 4).i32op('mul').set(rowOff);
   scores(c, R, KV, nMax, rowOff);
   for (let r = 0; r < R; r++) softmaxRow(c, r, nMax, R - 1 - r);
-  weightedValues(c, R, nMax, rowOff);
+  // NOTE: R * DV accumulators stay within the 16 SIMD registers; one row sweeps up to 32 dims per pass.
+  weightedValues(c, R, R === 1 ? [8, 4, 2].find((dv) => s.hdP % (4 * dv) === 0) ?? 2 : 2, nMax, rowOff);
 }
 
 function scores(c: Ctx, R: number, KV: number, nMax: Local, rowOff: Local): void {
@@ -161,21 +162,20 @@ function horizontal(f: FunctionBuilder, v: Local, op: 'max' | 'add'): void {
   for (let lane = 1; lane < 4; lane++) f.get(v).extractLane(lane).f32op(op);
 }
 
-/** y rows = softmax rows · V, scaled by each row's 1 / sum. */
-function weightedValues(c: Ctx, R: number, nMax: Local, rowOff: Local): void {
+/** y rows = softmax rows · V (DV vectors of dims per pass), scaled by each row's 1 / sum. */
+function weightedValues(c: Ctx, R: number, DV: number, nMax: Local, rowOff: Local): void {
   const { f, s } = c;
   const g = tmp(c, 'g', 'i32');
   const vp = tmp(c, 'vp', 'i32');
   const vEnd = tmp(c, 'vEnd', 'i32');
   const sp = tmp(c, 'sp', 'i32');
   const cnt = tmp(c, 'cnt', 'i32');
-  const v0 = tmp(c, 'kv0', 'v128');
-  const v1 = tmp(c, 'kv1', 'v128');
+  const vv = Array.from({ length: DV }, (_, k) => tmp(c, `kv${k}`, 'v128'));
   const p = tmp(c, 'qs', 'v128');
-  const acc = Array.from({ length: 2 * R }, (_, k) => tmp(c, `acc${k}`, 'v128'));
+  const acc = Array.from({ length: DV * R }, (_, k) => tmp(c, `acc${k}`, 'v128'));
   const rowBytes = s.hdP * 4;
   const kBytes = s.nHead * s.hdP * P * 4;
-  for (let dc = 0; dc < s.hdP; dc += 8) {
+  for (let dc = 0; dc < s.hdP; dc += 4 * DV) {
     for (const a of acc) f.f32x4Const(0).set(a);
     const pages = (): void => { f.get(nMax).i32(P - 1).i32op('add').i32(6).i32op('shr_u'); };
     f.forLoop(g, () => f.i32(0), pages, 1, () => {
@@ -187,21 +187,19 @@ function weightedValues(c: Ctx, R: number, nMax: Local, rowOff: Local): void {
       f.get(vp).get(cnt).i32(rowBytes).i32op('mul').i32op('add').set(vEnd);
       f.get(g).i32(P * 4).i32op('mul').i32(s.scoresAddr).i32op('add').set(sp);
       f.forLoop(vp, () => f.get(vp), () => f.get(vEnd), rowBytes, () => {
-        f.get(vp).v128Load().set(v0);
-        f.get(vp).v128Load(16).set(v1);
+        for (let k = 0; k < DV; k++) f.get(vp).v128Load(16 * k).set(vv[k]);
         for (let r = 0; r < R; r++) {
           f.get(sp).load32Splat(r * s.lmax * 4).set(p);
-          f.get(acc[2 * r]).get(p).get(v0).v('f32x4.mul').v('f32x4.add').set(acc[2 * r]);
-          f.get(acc[2 * r + 1]).get(p).get(v1).v('f32x4.mul').v('f32x4.add').set(acc[2 * r + 1]);
+          for (let k = 0; k < DV; k++) f.get(acc[DV * r + k]).get(p).get(vv[k]).v('f32x4.mul').v('f32x4.add').set(acc[DV * r + k]);
         }
         f.get(sp).i32(4).i32op('add').set(sp);
       });
     });
     for (let r = 0; r < R; r++) {
       f.i32(s.invAddr).load32Splat(r * 4).set(p);
-      for (let half = 0; half < 2; half++) {
-        f.get(c.y).get(rowOff).i32op('add').get(acc[2 * r + half]).get(p).v('f32x4.mul');
-        f.v128Store((r * s.nHead * s.hdP + dc + 4 * half) * 4);
+      for (let k = 0; k < DV; k++) {
+        f.get(c.y).get(rowOff).i32op('add').get(acc[DV * r + k]).get(p).v('f32x4.mul');
+        f.v128Store((r * s.nHead * s.hdP + dc + 4 * k) * 4);
       }
     }
   }
