@@ -2,6 +2,8 @@
  * Every thread/process message of @baton/kv-cache, one discriminated union per channel: the
  * receiver's checksum worker (checksum-worker.ts), and the workers and child processes that the
  * tests and the benchmark start (src/testing/*). Not part of the public API.
+ * NOTE: the model-backed fixtures (model-handoff-worker, model-decode-child) load @baton/model
+ * dynamically; these messages only carry token ids, pool handles and handoff descriptors.
  */
 import type { BlockPoolHandle } from './block-pool.js';
 import type { PoolGeometry } from './pool-layout.js';
@@ -64,3 +66,46 @@ export type ChildReply =
   | { readonly type: 'listening'; readonly port: number }
   | { readonly type: 'received'; readonly sequenceId: number; readonly layerChecksums: readonly number[]; readonly used: number }
   | { readonly type: 'receive-failed'; readonly code: string; readonly message: string };
+
+/** Test -> model-handoff-worker (a worker thread with its own tfjs backend and baton-tiny). */
+export type ModelWorkerRequest =
+  | {
+      readonly type: 'prefill';
+      readonly handle: BlockPoolHandle;
+      readonly prompt: readonly number[];
+      /** Int32[1]: layers the consumer has loaded; when set, the producer waits on it after each layer. */
+      readonly lockstep: SharedArrayBuffer | null;
+    }
+  | {
+      readonly type: 'decode';
+      readonly handle: BlockPoolHandle;
+      readonly descriptor: HandoffDescriptor;
+      readonly maxTokens: number;
+      /** Int32[1] bumped after each layer is loaded (see 'prefill'), or null. */
+      readonly lockstep: SharedArrayBuffer | null;
+    }
+  | { readonly type: 'first-token'; readonly token: number };
+
+/** model-handoff-worker / model-decode-child -> test. */
+export type ModelWorkerReply =
+  | { readonly type: 'model-ready' }
+  | { readonly type: 'handoff-opened'; readonly descriptor: HandoffDescriptor; readonly cachedTokens: number }
+  | { readonly type: 'prefilled'; readonly firstToken: number }
+  | {
+      readonly type: 'decoded';
+      /** Generated ids, the first token included. */
+      readonly tokens: readonly number[];
+      /** handoff.layersReady when each layer was loaded into the model (before adoption). */
+      readonly layersReadyAtLoad: readonly number[];
+      /** Per-layer CRC32 of the prompt's KV as adopted (before decoding appended to it). */
+      readonly layerChecksums: readonly number[];
+    }
+  | { readonly type: 'model-failed'; readonly code: string; readonly message: string };
+
+/** Parent -> model-decode-child (child_process IPC). */
+export type ModelChildRequest =
+  | { readonly type: 'listen'; readonly geometry: PoolGeometry; readonly maxTokens: number }
+  | { readonly type: 'first-token'; readonly sequenceId: number; readonly token: number };
+
+/** model-decode-child -> parent: 'listening', then ModelWorkerReply per sequence. */
+export type ModelChildReply = { readonly type: 'listening'; readonly port: number } | ModelWorkerReply;
