@@ -195,6 +195,10 @@ export async function createEngine(input: EngineOptionsInput = {}): Promise<Engi
     engine = new Engine(options, config, backend, system, topology, tokenizer);
     const current = engine;
     system.events.on('crashed', (e) => current.failAll(e.name, e.cause));
+    // NOTE: a restarted scheduler is constructed from its init alone; its routing refs come by message.
+    system.events.on('restarted', (e) => {
+      if (e.name === 'scheduler') void topology.rewire().catch(() => undefined);
+    });
     return engine;
   } catch (e) {
     await system.shutdown();

@@ -23,6 +23,8 @@ export interface Topology {
   scheduler: ActorRef<SchedulerMsg>;
   /** Every model-running actor, for stats. */
   serving: ActorRef<StatsProtocol>[];
+  /** Sends the scheduler its routing refs again (after a restart it starts with none). */
+  rewire: () => Promise<void>;
 }
 
 /** What spawning needs. */
@@ -56,14 +58,16 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     const predictor = await system.spawn<PredictorMsg, PredictorInit>({
       module: actorModule('length-predictor-actor.js'), name: 'length-predictor', init: { seed: 0 }, group: CONTROL_GROUP,
     });
-    await scheduler.ask({ type: 'wire', prefill, decode, colocated: [], predictor });
-    return { scheduler, serving: [...prefill, ...decode].map(asStatsRef) };
+    const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill, decode, colocated: [], predictor });
+    await rewire();
+    return { scheduler, serving: [...prefill, ...decode].map(asStatsRef), rewire };
   }
   const count = options.mode === 'single' ? 1 : options.colocated;
   const chunked = options.mode === 'chunked';
   const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, (index) => ({ ...common, index, chunked }));
-  await scheduler.ask({ type: 'wire', prefill: [], decode: [], colocated, predictor: null });
-  return { scheduler, serving: colocated.map(asStatsRef) };
+  const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill: [], decode: [], colocated, predictor: null });
+  await rewire();
+  return { scheduler, serving: colocated.map(asStatsRef), rewire };
 }
 
 /** The light control-plane actors (scheduler, length predictor) share one worker. */
