@@ -6,8 +6,9 @@
  * 2. Cross-process transfer (loopback TCP into a forked child's pool, CRC32-verified, acked) vs a
  *    plain socket copy of the same bytes to the same kind of child. Goal: >= 80% of its throughput.
  *    Both checksum placements are measured (worker threads, the default, and inline).
- * Medians over repeated, interleaved runs. The prefix-cache TTFT item needs @baton/model's bench
- * model and is deliberately not part of this file (see the printed note).
+ * 3. Prefix-cache TTFT: a request whose 448-token prefix is cached vs not, on the bench model
+ *    (prefix-ttft.ts, which loads @baton/model dynamically).
+ * Medians over repeated, interleaved runs.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,6 +16,7 @@ import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BlockPool } from '../block-pool.js';
+import { benchPrefixTtft } from './prefix-ttft.js';
 import { KvTransferSender } from '../transfer-sender.js';
 import type { ChildReply, ChildRequest, ConsumeReply, ConsumeRequest } from '../protocol.js';
 
@@ -172,8 +174,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log((await benchTransfer(1000, 21)).join('\n'));
   console.log('');
-  console.log('prefix-cache TTFT (448-token cached prefix vs not): NOT MEASURED here; it needs the');
-  console.log('@baton/model bench model and is left for the lead to add once that package lands.');
+  console.log((await benchPrefixTtft()).join('\n'));
 }
 
 main().catch((error: unknown) => {
