@@ -73,19 +73,26 @@ function decodeOne(bytes: Uint8Array, at: number): { text: string; length: numbe
   return { text: String.fromCodePoint(cp), length };
 }
 
+// NOTE: East Asian wide characters take two terminal columns; counting every character from
+// U+1100 up as two may waste a column but never wraps a line (a wrap breaks in-place redraws).
+function columns(unit: string): number {
+  if (unit.startsWith('\\')) return unit.length;
+  return (unit.codePointAt(0) ?? 0) >= 0x1100 ? 2 : 1;
+}
+
 /** Joins units into at most `width` columns, marking a cut with an ellipsis. */
 function fit(units: string[], width: number, keep: 'head' | 'tail'): string {
   let total = 0;
-  for (const u of units) total += u.length;
+  for (const u of units) total += columns(u);
   if (total <= width) return units.join('');
   const budget = Math.max(0, width - 1);
   const picked: string[] = [];
   let used = 0;
   for (let k = 0; k < units.length; k++) {
     const u = units[keep === 'head' ? k : units.length - 1 - k];
-    if (used + u.length > budget) break;
+    if (used + columns(u) > budget) break;
     picked.push(u);
-    used += u.length;
+    used += columns(u);
   }
   return keep === 'head' ? picked.join('') + '…' : '…' + picked.reverse().join('');
 }

@@ -6,15 +6,17 @@
 import { EngineError } from '@baton/engine';
 import { ModelError } from '@baton/model';
 import { CliError } from './cli-error.js';
+import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { GENERATE_USAGE, generateCommand } from './generate-command.js';
 import { LOGITS_USAGE, logitsCommand } from './logits-command.js';
 
 type Command = (args: string[], write: (text: string) => void) => Promise<string>;
 
-/** Registered commands (the engine adds demo/serve later). */
+/** Registered commands. */
 const COMMANDS: Record<string, { usage: string; run: Command }> = {
   logits: { usage: LOGITS_USAGE, run: (args) => logitsCommand(args) },
   generate: { usage: GENERATE_USAGE, run: generateCommand },
+  demo: { usage: DEMO_USAGE, run: (args, write) => demoCommand(args, write) },
 };
 
 function usage(): string {

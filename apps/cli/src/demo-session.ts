@@ -1,0 +1,108 @@
+/**
+ * One run of the demo: submits each request when it arrives, follows its token stream, and polls
+ * `engine.stats()` for the live view. Invariants: polls never overlap (an actor busy in a long
+ * step answers late, and the next poll waits for it); every request ends in `done` or `failed`,
+ * and the session resolves only after all have, with a final stats snapshot.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Engine, EngineStats, GenerationResult } from '@baton/engine';
+import type { DemoRequest } from './demo-workload.js';
+
+/** Where a request is: not arrived yet, queued (no token yet), streaming, or ended. */
+export type RequestState = 'waiting' | 'queued' | 'streaming' | 'done' | 'failed';
+
+/** Live progress of one demo request. */
+export interface RequestProgress {
+  request: DemoRequest;
+  promptTokens: number;
+  state: RequestState;
+  /** Generated ids so far. */
+  ids: number[];
+  result: GenerationResult | null;
+  /** Why it failed (refused, aborted, actor error); null otherwise. */
+  error: string | null;
+}
+
+/** What the views draw. */
+export interface DemoSnapshot {
+  elapsedMs: number;
+  requests: readonly RequestProgress[];
+  /** The latest engine stats; null before the first poll answers. */
+  stats: EngineStats | null;
+}
+
+/** Options of {@link runDemoSession}. */
+export interface DemoSessionOptions {
+  engine: Engine;
+  requests: readonly DemoRequest[];
+  encode: (text: string) => readonly number[];
+  /** Pause between stats polls. */
+  pollMs: number;
+  /** Called after every poll, and once more at the end. */
+  onFrame: (snapshot: DemoSnapshot) => void;
+  /** Called when a request ends. */
+  onRequestEnd?: (progress: RequestProgress, snapshot: DemoSnapshot) => void;
+  /** Aborts every request (Ctrl-C). */
+  signal: AbortSignal;
+}
+
+/** What a finished session returns. */
+export interface DemoOutcome {
+  requests: RequestProgress[];
+  stats: EngineStats;
+  elapsedMs: number;
+}
+
+/** Runs the demo's requests through `engine` with live progress callbacks. */
+export async function runDemoSession(o: DemoSessionOptions): Promise<DemoOutcome> {
+  const started = performance.now();
+  const progress: RequestProgress[] = o.requests.map((request) => ({
+    request, promptTokens: o.encode(request.prompt).length, state: 'waiting', ids: [], result: null, error: null,
+  }));
+  let stats: EngineStats | null = null;
+  const snapshot = (): DemoSnapshot => ({ elapsedMs: performance.now() - started, requests: progress, stats });
+  const ended = (p: RequestProgress): void => o.onRequestEnd?.(p, snapshot());
+  let running = true;
+  const tasks = progress.map((p) => follow(o, p).then(() => ended(p)));
+  const all = Promise.all(tasks).finally(() => {
+    running = false;
+  });
+  const poll = async (): Promise<void> => {
+    while (running) {
+      stats = (await o.engine.stats().catch(() => null)) ?? stats;
+      o.onFrame(snapshot());
+      await Promise.race([sleep(o.pollMs), all]);
+    }
+  };
+  await Promise.all([all, poll()]);
+  stats = await o.engine.stats();
+  o.onFrame(snapshot());
+  return { requests: progress, stats, elapsedMs: performance.now() - started };
+}
+
+/** Submits one request at its arrival time and follows its stream to the end (never rejects). */
+async function follow(o: DemoSessionOptions, p: RequestProgress): Promise<void> {
+  const r = p.request;
+  try {
+    await sleep(r.delayMs, undefined, { signal: o.signal });
+    p.state = 'queued';
+    const generation = o.engine.generate({
+      prompt: r.prompt, maxTokens: r.maxTokens, temperature: 0.9, topK: 64, seed: r.seed, id: r.id, signal: o.signal,
+    });
+    for await (const event of generation) {
+      if (event.type === 'token') {
+        p.ids.push(event.id);
+        p.state = 'streaming';
+      } else {
+        p.result = event.result;
+      }
+    }
+    const result = p.result as GenerationResult | null;
+    const failed = result === null || result.finishReason === 'error' || result.finishReason === 'abort';
+    p.state = failed ? 'failed' : 'done';
+    if (failed) p.error = result?.error?.message ?? `ended: ${result?.finishReason ?? 'no result'}`;
+  } catch (e) {
+    p.state = 'failed';
+    p.error = o.signal.aborted ? 'aborted' : (e as Error).message;
+  }
+}
