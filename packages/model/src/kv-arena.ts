@@ -2,13 +2,13 @@
  * KvArena: the model-side KV cache of every attached sequence, in a WebAssembly memory the model
  * owns, and the attention over it (the SIMD kernel of wasm/attention-kernel.ts). Each slot (one
  * attached sequence) holds a list of pages of PAGE_POSITIONS positions; a page holds every
- * layer's Kᵀ [H, hdP, P] and V [H, P, hdP]. Rows are appended in place, pages are recycled on
+ * layer's Kᵀ in tiles of 16 keys [H, P / 16, hdP, 16] and V [H, P, hdP]. Rows are appended in place, pages are recycled on
  * release, so nothing is recopied per step and no sequence is padded to another's length.
  * The same kernel serves every tfjs backend (it needs only WebAssembly SIMD).
  * Invariants: a slot's pages cover every position written to it; K/V pad lanes (hd..hdP) stay 0;
  * views of the memory are re-taken after every possible growth.
  */
-import { createAttentionKernel, layerBytes, PAGE_POSITIONS, type AttendFn } from './wasm/attention-kernel.js';
+import { createAttentionKernel, KEY_TILE, layerBytes, PAGE_POSITIONS, type AttendFn } from './wasm/attention-kernel.js';
 import { wasmApi, WASM_PAGE_BYTES as WASM_PAGE, type WasmMemory } from './wasm/wasm-runtime.js';
 
 const P = PAGE_POSITIONS;
@@ -117,8 +117,9 @@ export class KvArena {
       const col = pos & (P - 1);
       for (let h = 0; h < H; h++) {
         const src = t * C + h * hd;
-        const kBase = base + h * hdP * P + col; // Kᵀ: [hdP, P] per head
-        for (let d = 0; d < hd; d++) f32[kBase + d * P] = k[src + d];
+        // Kᵀ per head: tiles [P / KEY_TILE, hdP, KEY_TILE]
+        const kBase = base + h * hdP * P + (col >> 4) * hdP * KEY_TILE + (col & (KEY_TILE - 1));
+        for (let d = 0; d < hd; d++) f32[kBase + d * KEY_TILE] = k[src + d];
         f32.set(v.subarray(src, src + hd), base + vOff + (h * P + col) * hdP);
       }
     }

@@ -7,7 +7,7 @@
  * Memory (byte addresses in the imported memory, laid out by KvArena):
  *   q, y   [T, H, hdP] float32 (hdP = head size rounded up to 8; pad lanes of q are 0)
  *   pt     i32 byte address of each KV page of the sequence (page g holds positions g*P ..)
- *   page   per layer (at layerOff): Kᵀ [H, hdP, P] then V [H, P, hdP]
+ *   page   per layer (at layerOff): Kᵀ tiles [H, P / 16, hdP, 16] then V [H, P, hdP]
  *   scores [4, lmax] float32 scratch; inv [4] float32 scratch
  * Invariants: positions < pos0 + T are written in the pages; K pad rows are 0. Scores of keys past
  * a row's position are computed on whatever the page holds and never read.
@@ -31,6 +31,12 @@ export interface AttentionShape {
 
 /** Signature of the exported kernel (all byte addresses / counts). */
 export type AttendFn = (q: number, y: number, pt: number, layerOff: number, T: number, pos0: number) => void;
+
+/**
+ * Keys per Kᵀ tile. NOTE: a tile holds all hdP dims of 16 keys contiguously, so the score loop
+ * streams through memory sequentially (decode attention at large batch is memory-bound).
+ */
+export const KEY_TILE = 16;
 
 const P = PAGE_POSITIONS;
 
@@ -104,13 +110,14 @@ function scores(c: Ctx, R: number, KV: number, nMax: Local, rowOff: Local): void
   f.get(c.q).get(rowOff).i32op('add').set(qp);
   const end = (): void => { f.get(nMax).i32(G - 1).i32op('add').i32(-G).i32op('and'); };
   f.forLoop(j, () => f.i32(0), end, G, () => {
-    // kp = pt[j / P] + layerOff + h * hdP * P * 4 + (j % P) * 4
+    // kp = pt[j / P] + layerOff + h * hdP * P * 4 + tile (j % P / 16) * hdP * 64 + (j % 16) * 4
     f.get(c.pt).get(j).i32(6).i32op('shr_u').i32(2).i32op('shl').i32op('add').i32Load();
     f.get(c.layerOff).i32op('add').get(c.h).i32(s.hdP * P * 4).i32op('mul').i32op('add');
-    f.get(j).i32(P - 1).i32op('and').i32(2).i32op('shl').i32op('add').set(kp);
+    f.get(j).i32(P - 1).i32op('and').i32(4).i32op('shr_u').i32(s.hdP * KEY_TILE * 4).i32op('mul').i32op('add');
+    f.get(j).i32(KEY_TILE - 1).i32op('and').i32(2).i32op('shl').i32op('add').set(kp);
     for (const a of acc) f.f32x4Const(0).set(a);
     for (let d = 0; d < s.hdP; d++) {
-      for (let k = 0; k < KV; k++) f.get(kp).v128Load((d * P + 4 * k) * 4).set(kv[k]);
+      for (let k = 0; k < KV; k++) f.get(kp).v128Load((d * KEY_TILE + 4 * k) * 4).set(kv[k]);
       for (let r = 0; r < R; r++) {
         f.get(qp).load32Splat((r * s.nHead * s.hdP + d) * 4).set(qs);
         for (let k = 0; k < KV; k++) f.get(acc[r * KV + k]).get(qs).get(kv[k]).v('f32x4.mul').v('f32x4.add').set(acc[r * KV + k]);
