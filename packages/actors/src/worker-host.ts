@@ -25,6 +25,8 @@ export class WorkerHost {
   readonly #control: Comlink.Remote<WorkerControl>;
   readonly #closePorts: () => void;
   readonly #dead: Promise<never>;
+  /** Settles after the exit hooks ran, however the thread ended. */
+  readonly #exited: Promise<void>;
   #alive = true;
   #terminating = false;
   #lastError: Error | null = null;
@@ -51,6 +53,8 @@ export class WorkerHost {
     let reportDeath: (cause: Error) => void = () => {};
     this.#dead = new Promise<never>((_, reject) => (reportDeath = reject));
     this.#dead.catch(() => {});
+    let markExited: () => void = () => {};
+    this.#exited = new Promise<void>((resolve) => (markExited = resolve));
     this.#worker.on('error', (error) => (this.#lastError = error));
     this.#worker.once('exit', (code) => {
       this.#alive = false;
@@ -59,6 +63,7 @@ export class WorkerHost {
       reportDeath(cause);
       if (!this.#terminating) hooks.onDeath(this, cause);
       hooks.onExit(this, code);
+      markExited();
     });
   }
 
@@ -73,11 +78,17 @@ export class WorkerHost {
     return Promise.race([fn(this.#control), this.#dead]);
   }
 
-  /** Ends the thread (no death report) and closes its control ports. */
+  /**
+   * Ends the thread (no death report) and closes its control ports. Resolves only after the exit
+   * hooks ran. NOTE: awaits the exit event rather than `worker.terminate()`'s promise, because a
+   * second terminate (kill, then shutdown) can resolve before the thread's 'exit' is emitted.
+   */
   async terminate(): Promise<void> {
-    if (!this.#alive) return;
-    this.#terminating = true;
-    await this.#worker.terminate();
+    if (this.#alive) {
+      this.#terminating = true;
+      await this.#worker.terminate();
+    }
+    await this.#exited;
     this.#closePorts();
   }
 }
