@@ -26,6 +26,11 @@ import {
 import { PrefixCache } from './prefix-cache.js';
 import { PrefixIndex } from './prefix-index.js';
 import { SharedMutex } from './shared-mutex.js';
+import { isWasmMemory, wasm, type WasmMemory } from './wasm-api.js';
+
+const WASM_PAGE_BYTES = 65536;
+const MAX_WASM_PAGES = 65536;
+const wasmPages = (bytes: number): number => Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
 
 /** Options of BlockPool.create: the geometry, with a default of 64 handoff slots. */
 export type BlockPoolOptions = Omit<PoolGeometry, 'handoffSlots'> & { readonly handoffSlots?: number };
@@ -33,6 +38,12 @@ export type BlockPoolOptions = Omit<PoolGeometry, 'handoffSlots'> & { readonly h
 /** Cloneable handle to post to another thread, which calls BlockPool.attach(handle). */
 export interface BlockPoolHandle {
   readonly geometry: PoolGeometry;
+  /**
+   * The shared WebAssembly memory holding the KV floats (`data` is its buffer).
+   * NOTE: a wasm memory rather than a plain SharedArrayBuffer so the transfer stream's SIMD
+   * checksum (span-hash.ts) reads KV in place; it posts to other threads like a SAB.
+   */
+  readonly memory: WasmMemory;
   readonly data: SharedArrayBuffer;
   readonly meta: SharedArrayBuffer;
 }
@@ -79,7 +90,7 @@ export class BlockPool {
   private constructor(handle: BlockPoolHandle, fresh: boolean) {
     this.handle = handle;
     this.layout = layoutOf(handle.geometry);
-    this.data = new Float32Array(handle.data);
+    this.data = new Float32Array(handle.data, 0, this.layout.blockFloats * handle.geometry.totalBlocks);
     this.meta = new Int32Array(handle.meta);
     this.mutex = new SharedMutex(this.meta, H_LOCK);
     const index = new PrefixIndex(this.meta, this.layout);
@@ -97,9 +108,13 @@ export class BlockPool {
   static create(options: BlockPoolOptions): BlockPool {
     const geometry: PoolGeometry = { ...options, handoffSlots: options.handoffSlots ?? 64 };
     const layout = layoutOf(geometry);
-    const data = new SharedArrayBuffer(layout.blockFloats * geometry.totalBlocks * 4);
+    const pages = wasmPages(layout.blockFloats * geometry.totalBlocks * 4);
+    if (pages > MAX_WASM_PAGES) {
+      throw new KvArgumentError(`create: totalBlocks ${geometry.totalBlocks} needs ${pages} 64 KiB pages of KV, more than ${MAX_WASM_PAGES} (4 GiB)`);
+    }
+    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
     const meta = new SharedArrayBuffer(layout.metaInts * 4);
-    return new BlockPool({ geometry, data, meta }, true);
+    return new BlockPool({ geometry, memory, data: memory.buffer, meta }, true);
   }
 
   /** Attaches to a pool created in another thread of this process. */
@@ -107,8 +122,11 @@ export class BlockPool {
     if (!(handle?.data instanceof SharedArrayBuffer) || !(handle.meta instanceof SharedArrayBuffer)) {
       throw new KvArgumentError('attach: handle.data and handle.meta must be SharedArrayBuffers');
     }
+    if (!(isWasmMemory(handle.memory)) || handle.memory.buffer.byteLength !== handle.data.byteLength) {
+      throw new KvArgumentError('attach: handle.memory must be the shared WebAssembly.Memory whose buffer is handle.data');
+    }
     const layout = layoutOf(handle.geometry);
-    if (handle.data.byteLength !== layout.blockFloats * handle.geometry.totalBlocks * 4) {
+    if (handle.data.byteLength !== wasmPages(layout.blockFloats * handle.geometry.totalBlocks * 4) * WASM_PAGE_BYTES) {
       throw new KvArgumentError(`attach: handle.data has ${handle.data.byteLength} bytes, geometry needs more or fewer`);
     }
     if (handle.meta.byteLength !== layout.metaInts * 4) {

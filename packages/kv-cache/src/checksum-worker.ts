@@ -1,17 +1,17 @@
 /**
- * Worker thread of a KvTransferReceiver: computes the CRC32 of received layer spans straight from
+ * Worker thread of a KvTransferReceiver: computes the checksum (span-hash.ts) of layer spans straight from
  * the pool's SharedArrayBuffer (no copy), so verification runs beside the socket reads instead of
  * on the receiving thread. Requests are answered in order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
 import type { VerifyReply, VerifyRequest } from './protocol.js';
+import { hashRuns } from './span-hash.js';
+import type { WasmMemory } from './wasm-api.js';
 
-const data = workerData as SharedArrayBuffer;
+const memory = workerData as WasmMemory;
 
 parentPort?.on('message', (request: VerifyRequest) => {
-  let checksum = 0;
-  for (const offset of request.offsets) checksum = crc32(new Uint8Array(data, offset, request.spanBytes), checksum);
+  const checksum = hashRuns(memory, request);
   const reply: VerifyReply = { type: 'verified', id: request.id, checksum };
   parentPort?.postMessage(reply);
 });

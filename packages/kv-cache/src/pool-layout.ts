@@ -3,15 +3,19 @@
  * (`data` for KV floats, `meta` for bookkeeping); nothing else computes raw offsets.
  *
  * ## KV data (`data`, Float32Array)
- * A block holds `blockSize` tokens of every layer's K and V. Float offset of a row:
+ * A block holds `blockSize` tokens of every layer's K and V. Layer-major: float offset of a row:
  *
  *     offset(block, layer, kind, token) =
- *       ((block * layers + layer) * 2 + kind) * blockSize * nEmbd + token * nEmbd
+ *       ((layer * totalBlocks + block) * 2 + kind) * blockSize * nEmbd + token * nEmbd
  *
  * with kind K = 0, V = 1 and nEmbd = heads * headDim (heads concatenated in a row). So
- * (a) one layer's K (or V) rows of consecutive tokens in a block are contiguous, and
+ * (a) one layer's K (or V) rows of consecutive tokens in a block are contiguous,
  * (b) a block's K and V of one layer form ONE contiguous span of `2 * blockSize * nEmbd` floats
- *     (a "layer span"), which the cross-process stream sends as-is.
+ *     (a "layer span"), which the cross-process stream sends as-is, and
+ * (c) the layer spans of consecutive block ids are adjacent, so a sequence whose blocks were
+ *     allocated together is one (or a few) contiguous byte runs per layer (see spanRuns).
+ * NOTE: layer-major rather than block-major for (c): the transfer stream then writes, copies and
+ * checksums a few large runs per layer instead of one 8-32 KiB span per block.
  *
  * ## Metadata (`meta`, Int32Array), all words accessed with Atomics
  *
@@ -178,12 +182,38 @@ export function layoutOf(geometry: PoolGeometry): PoolLayout {
 
 /** Float offset of token `token`'s row in (block, layer, kind). */
 export function rowOffset(layout: PoolLayout, block: number, layer: number, kind: number, token: number): number {
-  return ((block * layout.geometry.layers + layer) * 2 + kind) * layout.kindFloats + token * layout.nEmbd;
+  return ((layer * layout.geometry.totalBlocks + block) * 2 + kind) * layout.kindFloats + token * layout.nEmbd;
 }
 
 /** Float offset of a block's layer span (K rows then V rows of one layer). */
 export function spanOffset(layout: PoolLayout, block: number, layer: number): number {
-  return (block * layout.geometry.layers + layer) * layout.spanFloats;
+  return (layer * layout.geometry.totalBlocks + block) * layout.spanFloats;
+}
+
+/** Contiguous byte ranges of the data buffer, in order (parallel arrays). */
+export interface ByteRuns {
+  readonly offsets: readonly number[];
+  readonly lengths: readonly number[];
+}
+
+/**
+ * The layer spans of `blockIds` (in order) for one layer, merged into byte runs wherever
+ * consecutive entries are consecutive block ids (adjacent in the layer-major layout).
+ */
+export function spanRuns(layout: PoolLayout, blockIds: ArrayLike<number>, layer: number): { offsets: number[]; lengths: number[] } {
+  const spanBytes = layout.spanFloats * 4;
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  for (let i = 0; i < blockIds.length; i++) {
+    const at = spanOffset(layout, blockIds[i], layer) * 4;
+    const last = offsets.length - 1;
+    if (last >= 0 && offsets[last] + lengths[last] === at) lengths[last] += spanBytes;
+    else {
+      offsets.push(at);
+      lengths.push(spanBytes);
+    }
+  }
+  return { offsets, lengths };
 }
 
 /** Int index of a block's record word. */

@@ -13,9 +13,9 @@ import type { HandoffDescriptor } from './handoff.js';
 export interface VerifyRequest {
   readonly type: 'verify';
   readonly id: number;
-  /** Byte offsets into the pool's data SharedArrayBuffer, each `spanBytes` long, in payload order. */
+  /** Byte ranges of the pool's data SharedArrayBuffer (offsets[i], lengths[i]), in payload order. */
   readonly offsets: readonly number[];
-  readonly spanBytes: number;
+  readonly lengths: readonly number[];
 }
 
 /** Checksum worker -> KvTransferReceiver. */

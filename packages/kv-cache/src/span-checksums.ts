@@ -1,34 +1,36 @@
 /**
- * Off-thread CRC32 of layer spans in the pool's SharedArrayBuffer (see checksum-worker.ts), used
+ * Off-thread checksums (span-hash.ts) of layer spans in the pool's SharedArrayBuffer (see checksum-worker.ts), used
  * by both ends of the transfer stream so checksumming overlaps the socket I/O. One worker per
  * instance, started lazily and unref'd (it never keeps a process alive); answers arrive in
  * request order.
  */
 import { Worker } from 'node:worker_threads';
 import { TransferError } from './errors.js';
+import type { ByteRuns } from './pool-layout.js';
 import type { VerifyReply, VerifyRequest } from './protocol.js';
+import type { WasmMemory } from './wasm-api.js';
 
 interface Waiter {
   resolve(checksum: number): void;
   reject(error: Error): void;
 }
 
-/** Computes CRC32s of pool byte ranges on a worker thread. */
+/** Computes checksums of pool byte ranges on a worker thread. */
 export class SpanChecksums {
-  private readonly data: SharedArrayBuffer;
+  private readonly memory: WasmMemory;
   private worker: Worker | null = null;
   private nextId = 0;
   private readonly waiting = new Map<number, Waiter>();
 
-  constructor(data: SharedArrayBuffer) {
-    this.data = data;
+  constructor(memory: WasmMemory) {
+    this.memory = memory;
   }
 
-  /** CRC32 of `offsets.length` spans of `spanBytes` bytes, concatenated in order. */
-  checksum(offsets: readonly number[], spanBytes: number): Promise<number> {
+  /** Checksum of the byte runs (offsets[i], lengths[i]) of the data buffer, concatenated in order. */
+  checksum(runs: ByteRuns): Promise<number> {
     const worker = this.start();
     const id = this.nextId++;
-    const request: VerifyRequest = { type: 'verify', id, offsets, spanBytes };
+    const request: VerifyRequest = { type: 'verify', id, offsets: runs.offsets, lengths: runs.lengths };
     return new Promise<number>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       worker.postMessage(request);
@@ -44,7 +46,7 @@ export class SpanChecksums {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(new URL('./checksum-worker.js', import.meta.url), { workerData: this.data });
+    const worker = new Worker(new URL('./checksum-worker.js', import.meta.url), { workerData: this.memory });
     worker.unref();
     worker.on('message', (reply: VerifyReply) => {
       const waiter = this.waiting.get(reply.id);

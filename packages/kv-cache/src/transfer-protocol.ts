@@ -4,7 +4,7 @@
  * Every frame is a 32-byte little-endian header followed by `byteLength` payload bytes:
  *
  *     offset  size  field
- *          0     4  magic 0x4b564231 ("KVB1")
+ *          0     4  magic 0x4b564232 ("KVB2")
  *          4     2  frame type (FrameType)
  *          6     2  reserved (0)
  *          8     4  sequence id (u32)
@@ -12,7 +12,7 @@
  *         16     4  first block index within the sequence
  *         20     4  block count
  *         24     4  payload byte length
- *         28     4  CRC32 of the payload
+ *         28     4  payload checksum: span-hash.ts for Layer frames, CRC32 for JSON frames
  *
  * Sender -> receiver: Begin (payload: JSON SequenceHeader), Layer (payload: `blockCount` layer
  * spans, each K rows then V rows of one block, exactly as stored in the pool), End, Abort.
@@ -22,7 +22,8 @@
 import { crc32 } from 'node:zlib';
 import { TransferChecksumError, TransferProtocolError } from './errors.js';
 
-export const FRAME_MAGIC = 0x4b564231;
+// NOTE: "KVB2": Layer payload checksums moved from CRC32 to the SIMD word sum of span-hash.ts.
+export const FRAME_MAGIC = 0x4b564232;
 export const HEADER_BYTES = 32;
 /** Largest payload accepted for a JSON frame (Begin, Nack). */
 export const MAX_CONTROL_BYTES = 64 * 1024;

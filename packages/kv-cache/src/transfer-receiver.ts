@@ -1,13 +1,12 @@
 /**
  * Receiving side of the cross-process KV stream. For each sequence it allocates blocks in THIS
  * process's pool, copies each Layer frame's payload straight from the socket chunks into the
- * blocks' layer spans while computing its CRC32, and publishes a layer on a handoff in this pool
+ * blocks' layer spans, verifies its checksum (span-hash.ts) from there, and publishes a layer on a handoff in this pool
  * once all its frames are verified, so local consumers get the same layer-wise semantics as an
  * in-process handoff (waitForLayer, read, adopt). A failed sequence (checksum, peer gone, timeout,
  * sender abort) cancels its handoff and releases its blocks: nothing half-written is adoptable.
  */
 import type { Duplex } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import type { BlockPool } from './block-pool.js';
 import type { BlockTable } from './block-table.js';
 import {
@@ -19,7 +18,9 @@ import {
   TransferTimeoutError,
   TransferTruncatedError,
 } from './errors.js';
+import { spanRuns } from './pool-layout.js';
 import { SpanChecksums } from './span-checksums.js';
+import { hashRuns } from './span-hash.js';
 import type { HandoffConsumer, HandoffProducer } from './handoff.js';
 import {
   FrameReader,
@@ -52,8 +53,8 @@ export interface KvTransferReceiverOptions {
   /** Fail in-flight sequences when no byte arrives for this long (default 30 s). */
   readonly idleTimeoutMs?: number;
   /**
-   * Where payload CRC32s are computed: 'worker' (default; a worker thread reads the spans from the
-   * pool's SharedArrayBuffer beside the socket reads) or 'inline' (on this thread, per chunk).
+   * Where payload checksums (span-hash.ts) are computed: 'worker' (default; a worker thread reads
+   * the spans from the pool's shared memory beside the socket reads) or 'inline' (on this thread).
    * NOTE: 'worker' runs dist/checksum-worker.js, so it needs the compiled package.
    */
   readonly checksums?: 'worker' | 'inline';
@@ -90,7 +91,7 @@ export class KvTransferReceiver {
     this.socket = options.socket;
     this.onSequence = options.onSequence;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.verifier = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.data);
+    this.verifier = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.memory);
     this.reader = new FrameReader((header) => this.onFrame(header));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('end', () => this.onEnd());
@@ -196,30 +197,26 @@ export class KvTransferReceiver {
       seq.nextBlock = 0;
     }
     const bytes = new Uint8Array(this.pool.handle.data);
-    const offsets = seq.table.blockIds
-      .slice(header.blockStart, header.blockStart + header.blockCount)
-      .map((block) => this.pool.layerSpan(block, header.layer).byteOffset);
+    const runs = spanRuns(this.pool.layout, seq.table.blockIds.slice(header.blockStart, header.blockStart + header.blockCount), header.layer);
     const inline = this.verifier === null;
-    let block = 0;
+    let run = 0;
     let within = 0;
-    let checksum = 0;
     return {
       write: (chunk) => {
-        if (inline) checksum = crc32(chunk, checksum);
         let at = 0;
         while (at < chunk.length) {
-          const take = Math.min(spanBytes - within, chunk.length - at);
-          bytes.set(chunk.subarray(at, at + take), offsets[block] + within);
+          const take = Math.min(runs.lengths[run] - within, chunk.length - at);
+          bytes.set(chunk.subarray(at, at + take), runs.offsets[run] + within);
           at += take;
           within += take;
-          if (within === spanBytes) {
-            block++;
+          if (within === runs.lengths[run]) {
+            run++;
             within = 0;
           }
         }
       },
       end: () => {
-        const verified = this.verifier === null ? Promise.resolve(checksum) : this.verifier.checksum(offsets, spanBytes);
+        const verified = inline ? Promise.resolve(hashRuns(this.pool.handle.memory, runs)) : this.verifier.checksum(runs);
         seq.chain = seq.chain
           .then(() => verified)
           .then(
@@ -233,7 +230,7 @@ export class KvTransferReceiver {
   private layerArrived(header: FrameHeader, seq: Inflight, checksum: number): void {
     if (this.inflight.get(header.sequenceId) !== seq) return;
     if (checksum !== header.checksum) {
-      const message = `sequence ${header.sequenceId} layer ${header.layer} blocks [${header.blockStart}, +${header.blockCount}): CRC32 ${checksum} != header ${header.checksum}`;
+      const message = `sequence ${header.sequenceId} layer ${header.layer} blocks [${header.blockStart}, +${header.blockCount}): checksum ${checksum} != header ${header.checksum}`;
       this.fail(header.sequenceId, new TransferChecksumError(message), 'checksum');
       return;
     }

@@ -6,9 +6,10 @@
  * `send` settles.
  */
 import type { Duplex } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import type { BlockPool } from './block-pool.js';
+import { spanRuns } from './pool-layout.js';
 import { SpanChecksums } from './span-checksums.js';
+import { hashRuns } from './span-hash.js';
 import {
   KvArgumentError,
   TransferChecksumError,
@@ -40,8 +41,8 @@ export interface KvTransferSenderOptions {
   /** Upper bound of one Layer frame's payload (default 1 MiB; at least one block span). */
   readonly maxFrameBytes?: number;
   /**
-   * Where payload CRC32s are computed: 'worker' (default; a worker thread reads the spans from the
-   * pool's SharedArrayBuffer while this thread writes earlier frames) or 'inline'.
+   * Where payload checksums (span-hash.ts) are computed: 'worker' (default; a worker thread reads
+   * the spans from the pool's shared memory while this thread writes earlier frames) or 'inline'.
    * NOTE: 'worker' runs dist/checksum-worker.js, so it needs the compiled package.
    */
   readonly checksums?: 'worker' | 'inline';
@@ -80,7 +81,7 @@ export class KvTransferSender {
     this.socket = options.socket;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
-    this.checksums = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.data);
+    this.checksums = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.memory);
     this.reader = new FrameReader((header) => this.onFrame(header));
     this.socket.on('data', (chunk: Buffer) => {
       try {
@@ -163,22 +164,15 @@ export class KvTransferSender {
     await this.withTimeout(verdict, sequenceId);
   }
 
-  /** Builds one Layer frame: header (with the payload's CRC32) and zero-copy views of the spans. */
+  /** Builds one Layer frame: header (with the payload's checksum) and zero-copy views of its byte runs. */
   private async prepareLayerFrame(sequenceId: number, layer: number, blocks: readonly number[], blockStart: number): Promise<Buffer[]> {
-    const spans = blocks.map((block) => {
-      const view = this.pool.layerSpan(block, layer);
-      return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-    });
-    const spanBytes = this.pool.layout.spanFloats * 4;
-    let checksum = 0;
-    if (this.checksums === null) {
-      for (const span of spans) checksum = crc32(span, checksum);
-    } else {
-      checksum = await this.checksums.checksum(spans.map((span) => span.byteOffset), spanBytes);
-    }
-    const byteLength = spans.length * spanBytes;
+    const runs = spanRuns(this.pool.layout, blocks, layer);
+    const data = this.pool.handle.data;
+    const parts = runs.offsets.map((offset, i) => Buffer.from(data, offset, runs.lengths[i]));
+    const checksum = this.checksums === null ? hashRuns(this.pool.handle.memory, runs) : await this.checksums.checksum(runs);
+    const byteLength = blocks.length * this.pool.layout.spanFloats * 4;
     const header = encodeHeader({ type: FrameType.Layer, sequenceId, layer, blockStart, blockCount: blocks.length, byteLength, checksum });
-    return [header, ...spans];
+    return [header, ...parts];
   }
 
   /** Writes a frame's buffers in one corked batch; false when the socket asks to wait for 'drain'. */
