@@ -1,0 +1,58 @@
+import type { EngineStats, ServingActorStats } from '@baton/engine';
+import { describe, expect, it } from 'vitest';
+import type { DemoSnapshot, RequestProgress } from './demo-session.js';
+import { demoWorkload } from './demo-workload.js';
+import { LiveDisplay } from './live-display.js';
+import { renderLiveFrame, renderPlainTick, renderRequestEnd } from './progress-view.js';
+
+const actor = (name: string, role: ServingActorStats['role']): ServingActorStats => ({
+  name, role, activity: role === 'prefill' ? 'prefilling 312 tokens' : 'decoding 3 seq', queueLength: 1, running: 3, kvBlocksUsed: 12,
+  utilization: 0.5, steps: 40, meanBatchSize: 2.5, maxBatchSize: 4, tokensProcessed: 99, preemptions: 0, backend: 'wasm',
+});
+
+function snapshot(): DemoSnapshot {
+  const requests: RequestProgress[] = demoWorkload({ requests: 3, maxTokens: 8, contextTokens: 1024 }).map((request, i) => ({
+    request, promptTokens: 10 + i, state: i === 0 ? 'streaming' : 'waiting', ids: i === 0 ? [0x1b, 0x5b, 0x32, 0x4a, 0x41, 0x07] : [],
+    result: null, error: null,
+  }));
+  const stats = {
+    actors: [actor('prefill-0', 'prefill'), actor('decode-0', 'decode')],
+    scheduler: { pool: { total: 1024, free: 1000, used: 24, cached: 0, indexed: 0, hits: 0, misses: 0, evictions: 0 } },
+  } as unknown as EngineStats;
+  return { elapsedMs: 1234, requests, stats };
+}
+
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+describe('progress views', () => {
+  it('live frame: one row per actor and per request, escaped text, no line wider than the terminal', () => {
+    const lines = renderLiveFrame(snapshot(), 100);
+    expect(lines.some((l) => l.startsWith('prefill-0') && l.includes('prefilling 312 tokens'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('decode-0'))).toBe(true);
+    expect(lines.filter((l) => / r0\d /.test(l))).toHaveLength(3);
+    expect(lines.join('\n')).toContain('\\x1b[2JA\\x07');
+    for (const l of lines) {
+      expect(l.length).toBeLessThanOrEqual(100);
+      expect(l).not.toMatch(CONTROL);
+    }
+  });
+
+  it('plain tick: a headline, one line per actor, and tokens so far per request', () => {
+    const lines = renderPlainTick(snapshot());
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^\[\s+1\.2s\] .*requests 0\/3 done, 1 arrived · 6 tokens · kv 24\/1024/);
+    expect(lines[3]).toMatch(/tokens r00:6 r01:0 r02:0$/);
+    const end = renderRequestEnd(snapshot().requests[0], snapshot());
+    expect(end).toContain('"\\x1b[2JA\\x07"');
+    expect(end).not.toMatch(CONTROL);
+  });
+
+  it('LiveDisplay redraws in place: moves up by the previous height and clears', () => {
+    const writes: string[] = [];
+    const d = new LiveDisplay({ write: (t) => writes.push(t), columns: 80 });
+    d.redraw(['a', 'b']);
+    d.redraw(['c']);
+    d.close();
+    expect(writes).toEqual(['\x1b[?25l\r\x1b[Ja\nb\n', '\x1b[2F\x1b[Jc\n', '\x1b[?25h']);
+  });
+});
