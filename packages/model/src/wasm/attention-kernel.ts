@@ -13,6 +13,7 @@
  * a row's position are computed on whatever the page holds and never read.
  */
 import { assembleModule, FunctionBuilder, type Local } from './wasm-assembler.js';
+import { expConsts, expF32x4, horizontal, type ExpConsts } from './simd-math.js';
 import { wasmApi, type WasmMemory } from './wasm-runtime.js';
 
 /** Keys per KV page. */
@@ -57,7 +58,7 @@ function buildAttend(s: AttentionShape): FunctionBuilder {
   const [q, y, pt, layerOff, T, pos0] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i));
   const h = f.local('i32');
   const i = f.local('i32');
-  const ctx: Ctx = { f, s, q, y, pt, layerOff, T, pos0, h, i, tmp: new Map() };
+  const ctx: Ctx = { f, s, q, y, pt, layerOff, T, pos0, h, i, tmp: new Map(), exp: expConsts(f) };
   f.forLoop(h, () => f.i32(0), () => f.i32(s.nHead), 1, () => {
     // NOTE: blocks of 4 query rows reuse each loaded key vector 4 times (prefill); the 1-row
     // variant unrolls over 16 keys instead (decode, and a prefill's last rows).
@@ -73,6 +74,7 @@ interface Ctx {
   q: Local; y: Local; pt: Local; layerOff: Local; T: Local; pos0: Local; h: Local; i: Local;
   /** Locals by name, shared across row-block variants. */
   tmp: Map<string, Local>;
+  exp: ExpConsts;
 }
 
 function tmp(c: Ctx, name: string, type: 'i32' | 'f32' | 'v128'): Local {
@@ -153,7 +155,7 @@ function softmaxRow(c: Ctx, r: number, nMax: Local, back: number): void {
     at();
     at();
     f.v128Load().get(m).v('f32x4.sub');
-    expF32x4(c);
+    expF32x4(f, c.exp, tmp(c, 'ex', 'v128'), tmp(c, 'efx', 'v128'));
     f.tee(tmp(c, 'e', 'v128')).v128Store();
     f.get(vacc).get(tmp(c, 'e', 'v128')).v('f32x4.add').set(vacc);
   });
@@ -161,12 +163,6 @@ function softmaxRow(c: Ctx, r: number, nMax: Local, back: number): void {
   horizontal(f, vacc, 'add');
   f.f32op('div').f32Store(r * 4);
   f.forLoop(k, () => f.get(n), () => f.get(nMax), 1, () => { at(); f.f32(0).f32Store(); });
-}
-
-/** Pushes lane0 op lane1 op lane2 op lane3 (a fixed order, so results are deterministic). */
-function horizontal(f: FunctionBuilder, v: Local, op: 'max' | 'add'): void {
-  f.get(v).extractLane(0);
-  for (let lane = 1; lane < 4; lane++) f.get(v).extractLane(lane).f32op(op);
 }
 
 /** y rows = softmax rows · V (DV vectors of dims per pass), scaled by each row's 1 / sum. */
@@ -210,25 +206,4 @@ function weightedValues(c: Ctx, R: number, DV: number, nMax: Local, rowOff: Loca
       }
     }
   }
-}
-
-/**
- * exp(x) for the f32x4 on the stack (Cephes expf: range reduction by ln 2, degree-5 polynomial,
- * 2^n through the exponent bits); relative error ~1e-7 on [-87, 88]; inputs below clamp to ~1e-38.
- */
-function expF32x4(c: Ctx): void {
-  const { f } = c;
-  const x = tmp(c, 'ex', 'v128');
-  const fx = tmp(c, 'efx', 'v128');
-  f.f32x4Const(-87.33654).v('f32x4.max').f32x4Const(88.37626).v('f32x4.min').tee(x);
-  f.f32x4Const(Math.LOG2E).v('f32x4.mul').v('f32x4.nearest').set(fx);
-  f.get(x).get(fx).f32x4Const(0.693359375).v('f32x4.mul').v('f32x4.sub');
-  f.get(fx).f32x4Const(-2.12194440e-4).v('f32x4.mul').v('f32x4.sub').set(x);
-  f.f32x4Const(1.9875691500e-4);
-  for (const coef of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) {
-    f.get(x).v('f32x4.mul').f32x4Const(coef).v('f32x4.add');
-  }
-  f.get(x).get(x).v('f32x4.mul').v('f32x4.mul').get(x).v('f32x4.add').f32x4Const(1).v('f32x4.add');
-  f.get(fx).v('i32x4.trunc_sat_f32x4_s').i32(127).v('i32x4.splat').v('i32x4.add').i32(23).v('i32x4.shl');
-  f.v('f32x4.mul');
 }

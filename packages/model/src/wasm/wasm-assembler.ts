@@ -91,11 +91,11 @@ export class FunctionBuilder {
   }
   /** f32x4 / i32x4 / v128 ops by name. */
   v(name: 'f32x4.add' | 'f32x4.sub' | 'f32x4.mul' | 'f32x4.div' | 'f32x4.min' | 'f32x4.max' | 'f32x4.nearest' | 'f32x4.splat'
-    | 'i32x4.trunc_sat_f32x4_s' | 'i32x4.add' | 'i32x4.shl' | 'i32x4.splat' | 'f32x4.sqrt'): this {
+    | 'f32x4.pmin' | 'f32x4.pmax' | 'i32x4.trunc_sat_f32x4_s' | 'i32x4.add' | 'i32x4.shl' | 'i32x4.splat' | 'f32x4.sqrt'): this {
     const op = {
       'f32x4.splat': 0x13, 'i32x4.splat': 0x11, 'f32x4.nearest': 0x6a, 'i32x4.shl': 0xab, 'i32x4.add': 0xae,
       'f32x4.sqrt': 0xe3, 'f32x4.add': 0xe4, 'f32x4.sub': 0xe5, 'f32x4.mul': 0xe6, 'f32x4.div': 0xe7,
-      'f32x4.min': 0xe8, 'f32x4.max': 0xe9, 'i32x4.trunc_sat_f32x4_s': 0xf8,
+      'f32x4.min': 0xe8, 'f32x4.max': 0xe9, 'f32x4.pmin': 0xea, 'f32x4.pmax': 0xeb, 'i32x4.trunc_sat_f32x4_s': 0xf8,
     }[name];
     return this.simd(op);
   }
