@@ -51,6 +51,8 @@ export interface DemoOutcome {
   requests: RequestProgress[];
   stats: EngineStats;
   elapsedMs: number;
+  /** True when the signal aborted the run (Ctrl-C). */
+  interrupted: boolean;
 }
 
 /** Runs the demo's requests through `engine` with live progress callbacks. */
@@ -77,7 +79,7 @@ export async function runDemoSession(o: DemoSessionOptions): Promise<DemoOutcome
   await Promise.all([all, poll()]);
   stats = await o.engine.stats();
   o.onFrame(snapshot());
-  return { requests: progress, stats, elapsedMs: performance.now() - started };
+  return { requests: progress, stats, elapsedMs: performance.now() - started, interrupted: o.signal.aborted };
 }
 
 /** Submits one request at its arrival time and follows its stream to the end (never rejects). */
@@ -100,7 +102,7 @@ async function follow(o: DemoSessionOptions, p: RequestProgress): Promise<void> 
     const result = p.result as GenerationResult | null;
     const failed = result === null || result.finishReason === 'error' || result.finishReason === 'abort';
     p.state = failed ? 'failed' : 'done';
-    if (failed) p.error = result?.error?.message ?? `ended: ${result?.finishReason ?? 'no result'}`;
+    if (failed) p.error = o.signal.aborted ? 'aborted' : result?.error?.message ?? `ended: ${result?.finishReason ?? 'no result'}`;
   } catch (e) {
     p.state = 'failed';
     p.error = o.signal.aborted ? 'aborted' : (e as Error).message;

@@ -69,7 +69,7 @@ describe('baton generate through the engine', () => {
     }
   });
 
-  it('--mode single --json gives the plain JSON plus mode, ttft_ms and tpot_ms, with the same ids', async () => {
+  it('--mode chunked --json gives the plain JSON plus mode, ttft_ms and tpot_ms, with the same ids', async () => {
     const args = ['generate', '--prompt', 'Hi there', '--max-tokens', '6', '--json'];
     const plain = JSON.parse((await run(args)).stdout) as Record<string, unknown>;
     const engine = JSON.parse((await run([...args, '--mode', 'chunked', '--colocated', '1'])).stdout) as Record<string, unknown>;

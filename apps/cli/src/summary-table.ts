@@ -14,7 +14,7 @@ const TEXT_COLUMNS = 36;
 /** Renders the summary of a finished demo run. */
 export function renderSummary(o: DemoOutcome): string[] {
   return [
-    `summary: ${o.requests.length} requests in ${(o.elapsedMs / 1000).toFixed(1)} s`,
+    `summary: ${o.requests.length} requests in ${(o.elapsedMs / 1000).toFixed(1)} s${o.interrupted ? ' (interrupted: unfinished requests were aborted)' : ''}`,
     '',
     ...requestTable(o.requests),
     '',
@@ -72,9 +72,10 @@ function cacheLines(stats: EngineStats): string[] {
   const cache = `prefix cache: ${pool.hits}/${lookups} full blocks hit (${pct(lookups === 0 ? null : pool.hits / lookups)}), ` +
     `${pool.cached} blocks cached, ${pool.evictions} evicted`;
   const p = stats.scheduler.predictor;
+  const buckets = (p?.buckets ?? []).filter((b) => b.support > 0).map((b) => `${b.range.min}-${b.range.max ?? '∞'} tok: ${b.correct}/${b.support}`);
   const predictor = p === null
     ? 'length predictor: not used in this mode'
-    : `length predictor: ${pct(p.accuracy)} of ${p.examples} finished requests in the predicted bucket (` +
-      p.buckets.filter((b) => b.support > 0).map((b) => `${b.range.min}-${b.range.max ?? '∞'} tok: ${b.correct}/${b.support}`).join(', ') + ')';
+    : `length predictor: ${pct(p.accuracy)} of ${p.examples} finished requests in the predicted bucket` +
+      (buckets.length > 0 ? ` (${buckets.join(', ')})` : '');
   return [cache, predictor];
 }
