@@ -96,7 +96,12 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
       if (p === null) break;
       this.#waiting.shift();
       budget -= p.request.promptIds.length;
-      this.#finishPrefill(p, this.model.prefill(p.seq, p.request.promptIds.slice(p.seq.length), { chunkSize: this.init.setup.chunkSize }));
+      const start = engineNow();
+      const computed = p.request.promptIds.length - p.seq.length;
+      const logits = this.model.prefill(p.seq, p.request.promptIds.slice(p.seq.length), { chunkSize: this.init.setup.chunkSize });
+      this.#throughput.observe(computed, engineNow() - start);
+      this.countTokens(computed);
+      this.#finishPrefill(p, logits);
       prefilled += 1;
     }
     if (prefilled > 0) {

@@ -93,7 +93,10 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
 
   protected override afterStep(stepMs: number, batch: number): void {
     this.#report(batch > 0 ? stepMs : null);
-    if (!this.hasWork()) this.activity = this.#arrivals.size > 0 ? `receiving ${this.#arrivals.size} handoff` : 'idle';
+  }
+
+  protected override idleActivity(): string {
+    return this.#arrivals.size > 0 ? `receiving ${this.#arrivals.size} handoff` : 'idle';
   }
 
   #incoming(request: WireRequest, m: Extract<DecodeMsg, { type: 'incoming' }>): void {

@@ -83,6 +83,11 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     this.#report(batch > 0 ? stepMs : null);
   }
 
+  protected override idleActivity(): string {
+    if (this.#queue.length === 0) return 'idle';
+    return this.#retryArmed ? `waiting for KV (${this.#queue.length} queued)` : `${this.#queue.length} queued for decode placement`;
+  }
+
   #enqueue(request: WireRequest): void {
     if (this.#tombstones.take(request.id)) return;
     this.#queue.push({ request, decode: null });

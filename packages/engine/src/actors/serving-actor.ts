@@ -81,7 +81,13 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
       this.#maxBatch = Math.max(this.#maxBatch, batch);
     }
     this.afterStep(end - start, batch);
+    if (!this.hasWork()) this.activity = this.idleActivity();
     this.wake();
+  }
+
+  /** What the actor reports doing when no step has work (default 'idle'). */
+  protected idleActivity(): string {
+    return 'idle';
   }
 
   /** Hook after each step (load reports). */
