@@ -8,7 +8,7 @@
  * Invariants: a slot's pages cover every position written to it; K/V pad lanes (hd..hdP) stay 0;
  * views of the memory are re-taken after every possible growth.
  */
-import { createAttentionKernel, KEY_TILE, layerBytes, PAGE_POSITIONS, type AttendFn } from './wasm/attention-kernel.js';
+import { createAttentionKernel, KEY_TILE, layerBytes, PAGE_POSITIONS, PAGE_SHIFT, type AttendFn } from './wasm/attention-kernel.js';
 import { wasmApi, WASM_PAGE_BYTES as WASM_PAGE, type WasmMemory } from './wasm/wasm-runtime.js';
 
 const P = PAGE_POSITIONS;
@@ -77,9 +77,10 @@ export class KvArena {
     this.qAddr = 0;
     this.yAddr = rowsBytes;
     this.ptAddr = 2 * rowsBytes;
-    const scoresAddr = this.ptAddr + (lmax / P) * 4;
-    const invAddr = scoresAddr + 4 * lmax * 4;
-    this.pagesAddr = roundUp(invAddr + 16, 64);
+    const scoreRows = Math.max(4, H);
+    const scoresAddr = roundUp(this.ptAddr + (lmax / P) * 4, 16);
+    const invAddr = scoresAddr + scoreRows * lmax * 4;
+    this.pagesAddr = roundUp(invAddr + scoreRows * 4, 64);
     this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1 });
     this.attendFn = createAttentionKernel({ nHead: H, hdP: this.hdP, lmax, scoresAddr, invAddr }, this.memory);
     this.f32 = new Float32Array(this.memory.buffer);
@@ -113,7 +114,7 @@ export class KvArena {
     const vOff = H * hdP * P;
     for (let t = 0; t < n; t++) {
       const pos = start + t;
-      const base = (pages[pos >> 6] + layer * this.layerBytes) >> 2;
+      const base = (pages[pos >> PAGE_SHIFT] + layer * this.layerBytes) >> 2;
       const col = pos & (P - 1);
       for (let h = 0; h < H; h++) {
         const src = t * C + h * hd;
