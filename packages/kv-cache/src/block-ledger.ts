@@ -143,6 +143,25 @@ export class BlockLedger {
     }
   }
 
+  /**
+   * Drops one reference with the lock held; the last one frees or parks the block.
+   * Returns true when this dropped the block's last reference.
+   */
+  releaseLocked(block: number): boolean {
+    const at = this.word(block, B_REFS);
+    for (;;) {
+      const refs = Atomics.load(this.meta, at);
+      if (refs < 1) throw new KvRefCountError(block, `cannot release block ${block}: it holds no reference`);
+      // NOTE: lock-free retains and releases may run concurrently (never 1 -> 0 or 0 -> 1, those
+      // take the lock), hence the retry loop.
+      if (refs === 1) {
+        if (this.releaseLastLocked(block)) return true;
+      } else if (Atomics.compareExchange(this.meta, at, refs, refs - 1) === refs) {
+        return false;
+      }
+    }
+  }
+
   /** Frees every idle cached block; returns how many. */
   evictAllIdleLocked(): number {
     let count = 0;

@@ -3,12 +3,20 @@
  * pool-layout.ts). One thread creates it; any thread attaches the same pool from `pool.handle`.
  * Every operation is safe across threads. Allocation never throws on shortage (it returns null);
  * idle cached prefix blocks are evicted LRU-first only when the free list runs dry.
+ *
+ * Owners: a pool object is either unowned (references uncounted, as created/attached by default)
+ * or a view for one owner id (`attach(handle, { owner })`, `withOwner(id)`) whose references are
+ * counted so `reclaimOwner(id)` can drop them after that thread dies. Handoff references belong to
+ * the handoff's slot until adoption moves them to the adopter's owner (handoff-registry.ts).
  */
 import { BlockLedger } from './block-ledger.js';
 import { BlockTable, type BlockTableDescriptor } from './block-table.js';
 import { KvArgumentError } from './errors.js';
 import { HandoffConsumer, HandoffProducer, type HandoffDescriptor, type OpenHandoffOptions } from './handoff.js';
+import { HandoffRegistry } from './handoff-registry.js';
 import { HandoffSlots } from './handoff-slots.js';
+import { HolderCounts } from './holder-counts.js';
+import { OwnerReferences } from './owner-references.js';
 import {
   H_ACTIVE_COUNT,
   H_EVICTIONS,
@@ -18,6 +26,7 @@ import {
   H_INDEXED_COUNT,
   H_LOCK,
   H_MISSES,
+  DEFAULT_MAX_OWNERS,
   layoutOf,
   spanOffset,
   type PoolGeometry,
@@ -32,8 +41,17 @@ const WASM_PAGE_BYTES = 65536;
 const MAX_WASM_PAGES = 65536;
 const wasmPages = (bytes: number): number => Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
 
-/** Options of BlockPool.create: the geometry, with a default of 64 handoff slots. */
-export type BlockPoolOptions = Omit<PoolGeometry, 'handoffSlots'> & { readonly handoffSlots?: number };
+/** Options of BlockPool.create: the geometry, with defaults of 64 handoff slots and 32 owners. */
+export type BlockPoolOptions = Omit<PoolGeometry, 'handoffSlots' | 'maxOwners'> & {
+  readonly handoffSlots?: number;
+  readonly maxOwners?: number;
+};
+
+/** Options of BlockPool.attach. */
+export interface AttachOptions {
+  /** Count every reference this view takes against this owner id (see BlockPool.reclaimOwner). */
+  readonly owner?: number;
+}
 
 /** Cloneable handle to post to another thread, which calls BlockPool.attach(handle). */
 export interface BlockPoolHandle {
@@ -82,13 +100,18 @@ export class BlockPool {
   /** @internal */ readonly layout: PoolLayout;
   /** @internal All KV floats. */ readonly data: Float32Array;
   /** @internal */ readonly slots: HandoffSlots;
+  /** @internal */ readonly handoffs: HandoffRegistry;
+  /** The owner id this view counts references against, or null (unowned). */
+  readonly owner: number | null;
+  private readonly owned: OwnerReferences;
   private readonly meta: Int32Array;
   private readonly mutex: SharedMutex;
   private readonly ledger: BlockLedger;
   private readonly prefix: PrefixCache;
 
-  private constructor(handle: BlockPoolHandle, fresh: boolean) {
+  private constructor(handle: BlockPoolHandle, fresh: boolean, owner: number | null) {
     this.handle = handle;
+    this.owner = owner;
     this.layout = layoutOf(handle.geometry);
     this.data = new Float32Array(handle.data, 0, this.layout.blockFloats * handle.geometry.totalBlocks);
     this.meta = new Int32Array(handle.meta);
@@ -97,6 +120,9 @@ export class BlockPool {
     this.ledger = new BlockLedger({ meta: this.meta, layout: this.layout, mutex: this.mutex, index });
     this.prefix = new PrefixCache({ meta: this.meta, layout: this.layout, mutex: this.mutex, ledger: this.ledger, index });
     this.slots = new HandoffSlots({ meta: this.meta, layout: this.layout, mutex: this.mutex });
+    const holders = new HolderCounts({ meta: this.meta, layout: this.layout });
+    this.owned = new OwnerReferences({ mutex: this.mutex, ledger: this.ledger, holders });
+    this.handoffs = new HandoffRegistry({ mutex: this.mutex, ledger: this.ledger, holders, slots: this.slots });
     if (fresh) {
       index.clear();
       this.ledger.initialize();
@@ -106,7 +132,11 @@ export class BlockPool {
 
   /** Creates a pool (all blocks free). Throws KvArgumentError naming a bad geometry field. */
   static create(options: BlockPoolOptions): BlockPool {
-    const geometry: PoolGeometry = { ...options, handoffSlots: options.handoffSlots ?? 64 };
+    const geometry: PoolGeometry = {
+      ...options,
+      handoffSlots: options.handoffSlots ?? 64,
+      maxOwners: options.maxOwners ?? DEFAULT_MAX_OWNERS,
+    };
     const layout = layoutOf(geometry);
     const pages = wasmPages(layout.blockFloats * geometry.totalBlocks * 4);
     if (pages > MAX_WASM_PAGES) {
@@ -114,11 +144,14 @@ export class BlockPool {
     }
     const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
     const meta = new SharedArrayBuffer(layout.metaInts * 4);
-    return new BlockPool({ geometry, memory, data: memory.buffer, meta }, true);
+    return new BlockPool({ geometry, memory, data: memory.buffer, meta }, true, null);
   }
 
-  /** Attaches to a pool created in another thread of this process. */
-  static attach(handle: BlockPoolHandle): BlockPool {
+  /**
+   * Attaches to a pool created in another thread of this process; with `options.owner`, the
+   * result is a view counting its references against that owner (see withOwner).
+   */
+  static attach(handle: BlockPoolHandle, options: AttachOptions = {}): BlockPool {
     if (!(handle?.data instanceof SharedArrayBuffer) || !(handle.meta instanceof SharedArrayBuffer)) {
       throw new KvArgumentError('attach: handle.data and handle.meta must be SharedArrayBuffers');
     }
@@ -132,12 +165,58 @@ export class BlockPool {
     if (handle.meta.byteLength !== layout.metaInts * 4) {
       throw new KvArgumentError(`attach: handle.meta has ${handle.meta.byteLength} bytes, geometry needs ${layout.metaInts * 4}`);
     }
-    return new BlockPool(handle, false);
+    const owner = options.owner ?? null;
+    if (owner !== null) checkOwnerId(layout.maxOwners, owner, 'attach: options.owner');
+    return new BlockPool(handle, false, owner);
+  }
+
+  /**
+   * A view of this pool whose references (allocate, retain, match, openTable, table growth,
+   * handoff adoption) are counted against `owner`, an integer in [0, maxOwners). References it
+   * takes must be dropped through a view of the same owner (else KvOwnerError).
+   */
+  withOwner(owner: number): BlockPool {
+    checkOwnerId(this.layout.maxOwners, owner, 'withOwner: owner');
+    return new BlockPool(this.handle, false, owner);
   }
 
   /** The pool's geometry. */
   get geometry(): PoolGeometry {
     return this.handle.geometry;
+  }
+
+  /**
+   * Drops every reference `owner` still holds (call from another thread once it is known dead;
+   * the owner must take no further references). Returns how many blocks lost their last
+   * reference (freed, or parked as cached when prefix-indexed). Handoffs it produced or accepted
+   * are not touched: see cancelHandoffsOf.
+   */
+  reclaimOwner(owner: number): number {
+    checkOwnerId(this.layout.maxOwners, owner, 'reclaimOwner: owner');
+    return this.owned.reclaim(owner);
+  }
+
+  /** References currently counted against `owner`. */
+  ownerReferences(owner: number): number {
+    checkOwnerId(this.layout.maxOwners, owner, 'ownerReferences: owner');
+    return this.owned.total(owner);
+  }
+
+  /**
+   * Cancels (dropping their references exactly once) every pending or complete, unadopted
+   * handoff whose deadline is at or before `now` (ms, Date.now() clock). Returns how many.
+   */
+  sweepExpiredHandoffs(now: number = Date.now()): number {
+    if (typeof now !== 'number' || Number.isNaN(now)) {
+      throw new KvArgumentError(`sweepExpiredHandoffs: now must be a number of ms, got ${String(now)}`);
+    }
+    return this.handoffs.sweep(now);
+  }
+
+  /** Cancels every live handoff that `owner` produced or accepted (not yet adopted). Returns how many. */
+  cancelHandoffsOf(owner: number): number {
+    checkOwnerId(this.layout.maxOwners, owner, 'cancelHandoffsOf: owner');
+    return this.handoffs.cancelOf(owner);
   }
 
   /** Takes `n` blocks (one reference each), or returns null when the pool cannot supply them. */
@@ -146,19 +225,28 @@ export class BlockPool {
       throw new KvArgumentError(`allocate: n must be a non-negative integer, got ${String(n)}`);
     }
     if (n === 0) return [];
+    if (this.owner !== null) return this.owned.allocate(this.owner, n);
     return this.mutex.withLock(() => this.ledger.allocateLocked(n));
   }
 
   /** Adds a reference to each block; all-or-nothing, each must already hold one (KvRefCountError). */
   retain(blockIds: ArrayLike<number>): void {
     this.checkIds(blockIds, 'retain');
-    if (blockIds.length === 1) this.ledger.retain(blockIds[0]);
+    if (this.owner !== null) this.owned.retain(this.owner, blockIds);
+    else if (blockIds.length === 1) this.ledger.retain(blockIds[0]);
     else this.mutex.withLock(() => this.ledger.retainAllLocked(blockIds));
   }
 
-  /** Drops one reference from each block. Throws KvRefCountError for a block holding none. */
+  /**
+   * Drops one reference from each block. Throws KvRefCountError for a block holding none; on an
+   * owner's view, KvOwnerError (nothing dropped) for a block the owner holds no reference on.
+   */
   release(blockIds: ArrayLike<number>): void {
     this.checkIds(blockIds, 'release');
+    if (this.owner !== null) {
+      this.owned.release(this.owner, blockIds);
+      return;
+    }
     for (let i = 0; i < blockIds.length; i++) this.ledger.release(blockIds[i]);
   }
 
@@ -184,7 +272,8 @@ export class BlockPool {
    * Only full blocks count: pass `prompt.slice(0, -1)` when the last prompt token must be computed.
    */
   match(tokens: ArrayLike<number>): PrefixMatch {
-    const ids = this.prefix.match(tokens);
+    const owner = this.owner;
+    const ids = this.prefix.match(tokens, owner === null ? null : (taken) => this.owned.countLocked(owner, taken));
     return { table: new BlockTable(this, ids), cachedTokens: ids.length * this.layout.geometry.blockSize };
   }
 
@@ -222,14 +311,20 @@ export class BlockPool {
   }
 
   /**
-   * Starts a handoff of `table`'s blocks (the handoff takes its own reference on each; the
-   * producer may release its table at any time). Returns null when no handoff slot is free.
+   * Starts a handoff of `table`'s blocks (the handoff takes its own reference on each, held by the
+   * handoff's slot, not by this view's owner; the producer may release its table at any time).
+   * With `deadlineMs`, sweepExpiredHandoffs cancels it once that many ms have passed unadopted.
+   * Returns null when no handoff slot is free.
    */
   openHandoff(table: BlockTable, options: OpenHandoffOptions): HandoffProducer | null {
     return HandoffProducer.open(this, table, options);
   }
 
-  /** The consumer side of a handoff descriptor posted from another thread of this process. */
+  /**
+   * The consumer side of a handoff descriptor posted from another thread of this process. On an
+   * owner's view the owner is recorded as the consumer (see cancelHandoffsOf) and adoption moves
+   * the handoff's references to it.
+   */
   acceptHandoff(descriptor: HandoffDescriptor): HandoffConsumer {
     return HandoffConsumer.accept(this, descriptor);
   }
@@ -250,5 +345,11 @@ export class BlockPool {
       throw new KvArgumentError(`${what}: blockIds must be an array or Int32Array of block ids`);
     }
     for (let i = 0; i < blockIds.length; i++) this.ledger.checkId(blockIds[i], what);
+  }
+}
+
+function checkOwnerId(maxOwners: number, owner: number, what: string): void {
+  if (!Number.isInteger(owner) || owner < 0 || owner >= maxOwners) {
+    throw new KvArgumentError(`${what} must be an integer in [0, ${maxOwners}) (maxOwners), got ${String(owner)}`);
   }
 }

@@ -34,6 +34,17 @@ export class KvRefCountError extends KvCacheError {
   }
 }
 
+/** An owner dropped a reference it does not hold (taken by another owner, or never taken). */
+export class KvOwnerError extends KvCacheError {
+  /** The owner id at fault. */
+  readonly owner: number;
+
+  constructor(owner: number, message: string) {
+    super('KV_OWNER', message);
+    this.owner = owner;
+  }
+}
+
 /** A write or read went past a block table's capacity. */
 export class KvCapacityError extends KvCacheError {
   constructor(message: string) {

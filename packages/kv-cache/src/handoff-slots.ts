@@ -3,15 +3,24 @@
  * records. A slot is taken when a handoff opens and returns to the free list the moment the
  * handoff reaches a terminal state (cancelled or adopted). Its generation is bumped when it is
  * reused, so an old descriptor can tell that its handoff ended. All transitions hold the pool lock;
- * waiters sleep on S_SIGNAL with Atomics.waitAsync and are woken by every transition.
+ * waiters sleep on S_SIGNAL with Atomics.waitAsync and are woken by every transition (`*Locked`
+ * methods bump the signal; their caller calls `notify` after unlocking).
+ * A live slot also records its absolute deadline (if any) and the owner ids of its producer and
+ * consumer (if any), so any thread can sweep expired handoffs or cancel a dead owner's.
  */
 import { HandoffCancelledError, HandoffStateError } from './errors.js';
 import {
+  DeadlineKind,
   H_SLOT_FREE_COUNT,
   H_SLOT_FREE_HEAD,
   NONE,
+  S_CONSUMER,
+  S_DEADLINE_HI,
+  S_DEADLINE_KIND,
+  S_DEADLINE_LO,
   S_FREE_NEXT,
   S_GENERATION,
+  S_PRODUCER,
   S_PROGRESS,
   S_SIGNAL,
   S_STATE,
@@ -35,6 +44,24 @@ export interface SlotSnapshot {
   readonly state: HandoffState;
   readonly layersReady: number;
 }
+
+/** What a new slot records besides its state. */
+export interface SlotOpenOptions {
+  /** Absolute deadline in ms (Date.now() clock), or null for none. */
+  readonly deadline: number | null;
+  /** Owner id of the producer, or null. */
+  readonly producer: number | null;
+}
+
+/** A pending or complete slot, as seen by a sweep. */
+export interface LiveSlot {
+  readonly ref: SlotRef;
+  readonly deadline: number | null;
+  readonly producer: number | null;
+  readonly consumer: number | null;
+}
+
+const TWO_32 = 2 ** 32;
 
 const STATE_NAMES: Record<SlotState, HandoffState> = {
   [SlotState.Free]: 'ended',
@@ -68,18 +95,49 @@ export class HandoffSlots {
   }
 
   /** Takes a free slot in state pending, or returns null when all are in use. */
-  open(): SlotRef | null {
-    return this.mutex.withLock(() => {
-      const slot = Atomics.load(this.meta, H_SLOT_FREE_HEAD);
-      if (slot === NONE) return null;
-      Atomics.store(this.meta, H_SLOT_FREE_HEAD, Atomics.load(this.meta, this.word(slot, S_FREE_NEXT)));
-      Atomics.sub(this.meta, H_SLOT_FREE_COUNT, 1);
-      const generation = Atomics.add(this.meta, this.word(slot, S_GENERATION), 1) + 1;
-      Atomics.store(this.meta, this.word(slot, S_PROGRESS), 0);
-      Atomics.store(this.meta, this.word(slot, S_STATE), SlotState.Pending);
-      Atomics.add(this.meta, this.word(slot, S_SIGNAL), 1);
-      return { slot, generation };
-    });
+  openLocked(options: SlotOpenOptions): SlotRef | null {
+    const slot = Atomics.load(this.meta, H_SLOT_FREE_HEAD);
+    if (slot === NONE) return null;
+    Atomics.store(this.meta, H_SLOT_FREE_HEAD, Atomics.load(this.meta, this.word(slot, S_FREE_NEXT)));
+    Atomics.sub(this.meta, H_SLOT_FREE_COUNT, 1);
+    const generation = Atomics.add(this.meta, this.word(slot, S_GENERATION), 1) + 1;
+    Atomics.store(this.meta, this.word(slot, S_PROGRESS), 0);
+    const { deadline, producer } = options;
+    Atomics.store(this.meta, this.word(slot, S_DEADLINE_KIND), deadline === null ? DeadlineKind.None : DeadlineKind.At);
+    const at = deadline === null ? 0 : Math.ceil(deadline);
+    const hi = Math.floor(at / TWO_32);
+    Atomics.store(this.meta, this.word(slot, S_DEADLINE_HI), hi);
+    Atomics.store(this.meta, this.word(slot, S_DEADLINE_LO), (at - hi * TWO_32) | 0);
+    Atomics.store(this.meta, this.word(slot, S_PRODUCER), producer ?? NONE);
+    Atomics.store(this.meta, this.word(slot, S_CONSUMER), NONE);
+    Atomics.store(this.meta, this.word(slot, S_STATE), SlotState.Pending);
+    Atomics.add(this.meta, this.word(slot, S_SIGNAL), 1);
+    return { slot, generation };
+  }
+
+  /** Records the consumer's owner id on a live slot (no-op on an ended one). */
+  setConsumerLocked(ref: SlotRef, owner: number): void {
+    const state = this.stateOf(ref);
+    if (state === 'pending' || state === 'complete') Atomics.store(this.meta, this.word(ref.slot, S_CONSUMER), owner);
+  }
+
+  /** Every pending or complete slot. */
+  liveLocked(): LiveSlot[] {
+    const live: LiveSlot[] = [];
+    for (let slot = 0; slot < this.layout.geometry.handoffSlots; slot++) {
+      const state = Atomics.load(this.meta, this.word(slot, S_STATE)) as SlotState;
+      if (state !== SlotState.Pending && state !== SlotState.Complete) continue;
+      const hasDeadline = Atomics.load(this.meta, this.word(slot, S_DEADLINE_KIND)) === DeadlineKind.At;
+      const hi = Atomics.load(this.meta, this.word(slot, S_DEADLINE_HI));
+      const lo = Atomics.load(this.meta, this.word(slot, S_DEADLINE_LO)) >>> 0;
+      live.push({
+        ref: { slot, generation: Atomics.load(this.meta, this.word(slot, S_GENERATION)) },
+        deadline: hasDeadline ? hi * TWO_32 + lo : null,
+        producer: this.ownerAt(slot, S_PRODUCER),
+        consumer: this.ownerAt(slot, S_CONSUMER),
+      });
+    }
+    return live;
   }
 
   /** Slots currently free. */
@@ -122,31 +180,35 @@ export class HandoffSlots {
   }
 
   /** Cancels a pending or complete handoff. True when this call cancelled it (caller drops refs). */
-  cancel(ref: SlotRef): boolean {
-    let cancelled = false;
-    this.transition(ref, () => {
-      const state = this.stateOf(ref);
-      if (state !== 'pending' && state !== 'complete') return;
-      this.endLocked(ref.slot, SlotState.Cancelled);
-      cancelled = true;
-    });
-    return cancelled;
+  cancelLocked(ref: SlotRef): boolean {
+    const state = this.stateOf(ref);
+    if (state !== 'pending' && state !== 'complete') return false;
+    this.endLocked(ref.slot, SlotState.Cancelled);
+    return true;
   }
 
   /** Marks a complete handoff adopted (ownership of its references moves to the caller). */
-  adopt(ref: SlotRef): void {
-    this.transition(ref, () => {
-      const { state, layersReady } = this.snapshot(ref);
-      if (state === 'cancelled' || state === 'ended') {
-        throw new HandoffCancelledError(`adopt: handoff slot ${ref.slot} was ${state}`);
-      }
-      if (state !== 'complete') {
-        throw new HandoffStateError(
-          `adopt: handoff slot ${ref.slot} is ${state} (${layersReady} of ${this.layout.geometry.layers} layers published)`,
-        );
-      }
-      this.endLocked(ref.slot, SlotState.Adopted);
-    });
+  adoptLocked(ref: SlotRef): void {
+    const { state, layersReady } = this.snapshot(ref);
+    if (state === 'cancelled' || state === 'ended') {
+      throw new HandoffCancelledError(`adopt: handoff slot ${ref.slot} was ${state}`);
+    }
+    if (state !== 'complete') {
+      throw new HandoffStateError(
+        `adopt: handoff slot ${ref.slot} is ${state} (${layersReady} of ${this.layout.geometry.layers} layers published)`,
+      );
+    }
+    this.endLocked(ref.slot, SlotState.Adopted);
+  }
+
+  /** Wakes every thread waiting on the slot's signal (call after a `*Locked` transition, unlocked). */
+  notify(slot: number): void {
+    Atomics.notify(this.meta, this.word(slot, S_SIGNAL));
+  }
+
+  private ownerAt(slot: number, word: number): number | null {
+    const owner = Atomics.load(this.meta, this.word(slot, word));
+    return owner === NONE ? null : owner;
   }
 
   private transition(ref: SlotRef, change: () => void): void {
@@ -160,6 +222,7 @@ export class HandoffSlots {
 
   private endLocked(slot: number, state: SlotState): void {
     Atomics.store(this.meta, this.word(slot, S_STATE), state);
+    Atomics.add(this.meta, this.word(slot, S_SIGNAL), 1);
     Atomics.store(this.meta, this.word(slot, S_FREE_NEXT), Atomics.load(this.meta, H_SLOT_FREE_HEAD));
     Atomics.store(this.meta, H_SLOT_FREE_HEAD, slot);
     Atomics.add(this.meta, H_SLOT_FREE_COUNT, 1);

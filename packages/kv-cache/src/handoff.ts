@@ -34,6 +34,11 @@ export interface OpenHandoffOptions {
   /** Tokens the producer will have written when it publishes the last layer. */
   readonly tokenCount: number;
   readonly sequenceId?: string;
+  /**
+   * Cancel the handoff if it is not adopted within this many ms (enforced by
+   * BlockPool.sweepExpiredHandoffs, which some thread must call periodically). Absent: no deadline.
+   */
+  readonly deadlineMs?: number;
 }
 
 /** Options of HandoffConsumer.waitForLayer. */
@@ -79,14 +84,14 @@ abstract class HandoffSide {
 
   /** Cancels the handoff and drops its references. False when it was already adopted or cancelled. */
   cancel(): boolean {
-    if (!this.pool.slots.cancel(this.ref)) return false;
-    this.pool.release(this.descriptor.blockIds);
-    return true;
+    return this.pool.handoffs.cancel(this.ref);
   }
 }
 
 /** The producer side: publishes layers as they are written. */
 export class HandoffProducer extends HandoffSide {
+  private finished = false;
+
   /** @internal Use BlockPool.openHandoff. */
   static open(pool: BlockPool, table: BlockTable, options: OpenHandoffOptions): HandoffProducer | null {
     const tokenCount = options?.tokenCount;
@@ -96,9 +101,13 @@ export class HandoffProducer extends HandoffSide {
       );
     }
     if (table.released) throw new KvClosedError('openHandoff: the block table was released');
-    const ref = pool.slots.open();
+    const deadlineMs = options.deadlineMs;
+    if (deadlineMs !== undefined && !(typeof deadlineMs === 'number' && deadlineMs >= 0 && deadlineMs !== Infinity)) {
+      throw new KvArgumentError(`openHandoff: deadlineMs must be a finite number >= 0, got ${String(deadlineMs)}`);
+    }
+    const deadline = deadlineMs === undefined ? null : Date.now() + deadlineMs;
+    const ref = pool.handoffs.open(table.blockIds, { deadline, producer: pool.owner });
     if (ref === null) return null;
-    pool.retain(table.blockIds);
     const blockIds = new Int32Array(table.blockIds);
     return new HandoffProducer(pool, {
       slot: ref.slot,
@@ -110,9 +119,19 @@ export class HandoffProducer extends HandoffSide {
     });
   }
 
+  /**
+   * Where the handoff stands. A handoff that ended before this producer published its last layer
+   * can only have been cancelled, so it reads 'cancelled' even after its slot was reused.
+   */
+  override get state(): HandoffState {
+    const state = super.state;
+    return state === 'ended' && !this.finished ? 'cancelled' : state;
+  }
+
   /** Declares `layer` fully written (layers go 0, 1, ...); wakes waiting consumers. */
   publishLayer(layer: number): void {
     this.pool.slots.publishLayer(this.ref, layer);
+    if (layer === this.pool.geometry.layers - 1) this.finished = true;
   }
 }
 
@@ -146,7 +165,9 @@ export class HandoffConsumer extends HandoffSide {
     if (!Number.isInteger(descriptor.slot) || descriptor.slot < 0 || descriptor.slot >= g.handoffSlots) {
       throw new KvArgumentError(`acceptHandoff: descriptor.slot ${String(descriptor.slot)} is not a slot of this pool`);
     }
-    return new HandoffConsumer(pool, descriptor);
+    const consumer = new HandoffConsumer(pool, descriptor);
+    if (pool.owner !== null) pool.handoffs.setConsumer(consumer.ref, pool.owner);
+    return consumer;
   }
 
   /**
@@ -207,9 +228,13 @@ export class HandoffConsumer extends HandoffSide {
     this.view.read(layer, kind, start, end, out);
   }
 
-  /** Takes ownership of the blocks (no copy, no reference change). The handoff must be complete. */
+  /**
+   * Takes ownership of the blocks (no copy, no reference count change; on an owner's view the
+   * references move from the handoff to that owner). The handoff must be complete; after a cancel
+   * (by either side, a deadline sweep or cancelHandoffsOf) it throws HandoffCancelledError.
+   */
   adopt(): BlockTable {
-    this.pool.slots.adopt(this.ref);
+    this.pool.handoffs.adopt(this.ref, this.descriptor.blockIds, this.pool.owner);
     return this.pool.adoptBlocks(this.descriptor.blockIds);
   }
 }

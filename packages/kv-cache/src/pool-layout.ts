@@ -24,6 +24,8 @@
  *     [tokenBase, + total * blockSize)      token ids of each prefix-indexed block (verification)
  *     [bucketBase, + bucketCount)           prefix hash buckets: head block id of a chain or NONE
  *     [slotBase, + slots * SLOT_INTS)       handoff slots (S_* below)
+ *     [holderBase, + holders * totalBlocks) per-holder reference counts (see holder-counts.ts):
+ *                                           row h < maxOwners is owner h, row maxOwners + s is slot s
  *
  * A handoff slot is on the slot free list (H_SLOT_FREE_HEAD, S_FREE_NEXT) unless its state is
  * Pending or Complete; a descriptor is live while its generation equals S_GENERATION.
@@ -47,7 +49,15 @@ export interface PoolGeometry {
   readonly totalBlocks: number;
   /** Concurrent handoffs the pool can track (bounded; `openHandoff` returns null beyond it). */
   readonly handoffSlots: number;
+  /**
+   * Owner ids (0 .. maxOwners - 1) whose references the pool counts so a dead owner's blocks can
+   * be reclaimed; 0 disables owners. Absent means DEFAULT_MAX_OWNERS.
+   */
+  readonly maxOwners?: number;
 }
+
+/** Owners a pool tracks when its geometry does not say. */
+export const DEFAULT_MAX_OWNERS = 32;
 
 /** "No block / no slot" in linked lists and hash chains (internal to shared memory). */
 export const NONE = -1;
@@ -108,7 +118,20 @@ export const S_GENERATION = 2;
 export const S_FREE_NEXT = 3;
 /** Bumped on every publish, cancel and adoption; consumers Atomics.waitAsync on this word. */
 export const S_SIGNAL = 4;
-export const SLOT_INTS = 6;
+/** Whether the slot has a deadline (DeadlineKind) and its absolute time in ms (hi, lo words). */
+export const S_DEADLINE_KIND = 5;
+export const S_DEADLINE_HI = 6;
+export const S_DEADLINE_LO = 7;
+/** Owner id of the producer / of the consumer that accepted the handoff, or NONE. */
+export const S_PRODUCER = 8;
+export const S_CONSUMER = 9;
+export const SLOT_INTS = 12;
+
+/** Values of S_DEADLINE_KIND. */
+export enum DeadlineKind {
+  None = 0,
+  At = 1,
+}
 
 /** Values of S_STATE. */
 export enum SlotState {
@@ -134,6 +157,11 @@ export interface PoolLayout {
   readonly bucketBase: number;
   readonly bucketCount: number;
   readonly slotBase: number;
+  /** Owners tracked (geometry.maxOwners or its default). */
+  readonly maxOwners: number;
+  /** Rows of per-holder counts: maxOwners owners, then one per handoff slot. */
+  readonly holders: number;
+  readonly holderBase: number;
   readonly metaInts: number;
 }
 
@@ -151,6 +179,10 @@ export function layoutOf(geometry: PoolGeometry): PoolLayout {
   requirePositiveInt('headDim', geometry.headDim, 1 << 16);
   requirePositiveInt('totalBlocks', geometry.totalBlocks, 1 << 24);
   requirePositiveInt('handoffSlots', geometry.handoffSlots, 1 << 16);
+  const maxOwners = geometry.maxOwners ?? DEFAULT_MAX_OWNERS;
+  if (!Number.isInteger(maxOwners) || maxOwners < 0 || maxOwners > 1 << 12) {
+    throw new KvArgumentError(`geometry.maxOwners must be an integer in [0, ${1 << 12}], got ${String(geometry.maxOwners)}`);
+  }
   const nEmbd = geometry.heads * geometry.headDim;
   const kindFloats = geometry.blockSize * nEmbd;
   const blockFloats = kindFloats * 2 * geometry.layers;
@@ -165,6 +197,15 @@ export function layoutOf(geometry: PoolGeometry): PoolLayout {
   const tokenBase = blockBase + geometry.totalBlocks * BLOCK_INTS;
   const bucketBase = tokenBase + geometry.totalBlocks * geometry.blockSize;
   const slotBase = bucketBase + bucketCount;
+  const holders = maxOwners + geometry.handoffSlots;
+  const holderBase = slotBase + geometry.handoffSlots * SLOT_INTS;
+  const metaInts = holderBase + holders * geometry.totalBlocks;
+  // NOTE: the per-holder matrix dominates metadata for large pools; keep the SAB reasonable.
+  if (metaInts > 2 ** 28) {
+    throw new KvArgumentError(
+      `geometry needs ${metaInts} metadata ints (${holders} owner and slot rows x ${geometry.totalBlocks} blocks), more than 2^28; lower maxOwners or handoffSlots`,
+    );
+  }
   return {
     geometry,
     nEmbd,
@@ -176,7 +217,10 @@ export function layoutOf(geometry: PoolGeometry): PoolLayout {
     bucketBase,
     bucketCount,
     slotBase,
-    metaInts: slotBase + geometry.handoffSlots * SLOT_INTS,
+    maxOwners,
+    holders,
+    holderBase,
+    metaInts,
   };
 }
 

@@ -32,8 +32,11 @@ export class PrefixCache {
     this.index = options.index;
   }
 
-  /** Block ids of the longest cached run of full blocks of `tokens`, each with a new reference. */
-  match(tokens: ArrayLike<number>): number[] {
+  /**
+   * Block ids of the longest cached run of full blocks of `tokens`, each with a new reference.
+   * `onTakenLocked` runs in the same critical section with the ids (to count them for an owner).
+   */
+  match(tokens: ArrayLike<number>, onTakenLocked: ((ids: number[]) => void) | null = null): number[] {
     const entries = this.entriesOf(tokens, 'match');
     return this.mutex.withLock(() => {
       const ids: number[] = [];
@@ -45,6 +48,7 @@ export class PrefixCache {
       }
       Atomics.add(this.meta, H_HITS, ids.length);
       Atomics.add(this.meta, H_MISSES, entries.length - ids.length);
+      onTakenLocked?.(ids);
       return ids;
     });
   }
