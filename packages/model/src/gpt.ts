@@ -52,6 +52,7 @@ export class Gpt implements SequenceHost {
   /** 1 / sqrt(headDim), applied to queries. */
   private readonly scale: number;
   private disposed = false;
+  private staging: [Float32Array, Float32Array] = [new Float32Array(0), new Float32Array(0)];
 
   /** @internal use loadModel. */
   constructor(
@@ -93,8 +94,7 @@ export class Gpt implements SequenceHost {
     const to = seq.length;
     if (from >= to) return;
     const C = this.config.nEmbd;
-    const k = new Float32Array((to - from) * C);
-    const v = new Float32Array((to - from) * C);
+    const [k, v] = this.kvRows((to - from) * C);
     seq.backing.read(layer, 'k', from, to, k);
     seq.backing.read(layer, 'v', from, to, v);
     this.arena.writeRows(layer, seq.slot, from, k, v);
@@ -258,8 +258,7 @@ export class Gpt implements SequenceHost {
   /** Splits K and V out of qkv rows ([n, 3C]) and writes them to the backing and the arena. */
   private storeKv(seq: ModelSequence, layer: number, start: number, qkv: Float32Array, n: number): void {
     const C = this.config.nEmbd;
-    const k = new Float32Array(n * C);
-    const v = new Float32Array(n * C);
+    const [k, v] = this.kvRows(n * C);
     for (let t = 0; t < n; t++) {
       k.set(qkv.subarray(t * 3 * C + C, t * 3 * C + 2 * C), t * C);
       v.set(qkv.subarray(t * 3 * C + 2 * C, t * 3 * C + 3 * C), t * C);
@@ -268,6 +267,16 @@ export class Gpt implements SequenceHost {
     seq.backing.write(layer, 'v', start, v);
     this.arena.writeRows(layer, seq.slot, start, k, v);
     seq.loadedUpTo[layer] = start + n;
+  }
+
+  /**
+   * K and V staging rows of `size` floats. NOTE: reused across calls (a handoff of a long prompt
+   * would otherwise allocate megabytes per layer); safe because KvBacking.write and
+   * KvArena.writeRows copy, and each caller is done with the rows before the next call.
+   */
+  private kvRows(size: number): [Float32Array, Float32Array] {
+    if (this.staging[0].length < size) this.staging = [new Float32Array(size), new Float32Array(size)];
+    return [this.staging[0].subarray(0, size), this.staging[1].subarray(0, size)];
   }
 
   private checkTokens(tokens: readonly number[], argument: string): void {
