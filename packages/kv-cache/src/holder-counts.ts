@@ -11,7 +11,7 @@
  * Every method requires the pool lock. NOTE: plain (non-Atomics) reads and writes: the matrix is
  * only touched under the lock, whose Atomics order them across threads.
  */
-import type { PoolLayout } from './pool-layout.js';
+import { holderWord, type PoolLayout } from './pool-layout.js';
 
 /** The holder matrix of one pool. Methods named `*Locked` require the pool lock. */
 export class HolderCounts {
@@ -86,6 +86,6 @@ export class HolderCounts {
   }
 
   private at(holder: number, block: number): number {
-    return this.layout.holderBase + holder * this.layout.geometry.totalBlocks + block;
+    return holderWord(this.layout, holder, block);
   }
 }

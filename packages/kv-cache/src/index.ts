@@ -6,7 +6,7 @@
 
 /** The pool shared by every thread of a process; see BlockPool.create / BlockPool.attach. */
 export { BlockPool } from './block-pool.js';
-export type { BlockPoolHandle, BlockPoolOptions, PoolStats, PrefixMatch } from './block-pool.js';
+export type { AttachOptions, BlockPoolHandle, BlockPoolOptions, PoolStats, PrefixMatch } from './block-pool.js';
 /** One sequence's blocks; implements the model's KvBacking structurally. */
 export { BlockTable } from './block-table.js';
 export type { BlockTableDescriptor, KvKind } from './block-table.js';
@@ -25,6 +25,7 @@ export {
   KvCacheError,
   KvCapacityError,
   KvClosedError,
+  KvOwnerError,
   KvRefCountError,
   TransferChecksumError,
   TransferError,

@@ -269,3 +269,8 @@ export function blockWord(layout: PoolLayout, block: number, word: number): numb
 export function slotWord(layout: PoolLayout, slot: number, word: number): number {
   return layout.slotBase + slot * SLOT_INTS + word;
 }
+
+/** Int index of holder `holder`'s count on `block` (holder: owner id, or maxOwners + slot). */
+export function holderWord(layout: PoolLayout, holder: number, block: number): number {
+  return layout.holderBase + holder * layout.geometry.totalBlocks + block;
+}
