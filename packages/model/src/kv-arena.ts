@@ -9,9 +9,12 @@
  * views of the memory are re-taken after every possible growth.
  */
 import { createAttentionKernel, KEY_TILE, layerBytes, PAGE_POSITIONS, PAGE_SHIFT, type AttendFn } from './wasm/attention-kernel.js';
+import { ModelError } from './errors.js';
 import { wasmApi, WASM_PAGE_BYTES as WASM_PAGE, type WasmMemory } from './wasm/wasm-runtime.js';
 
 const P = PAGE_POSITIONS;
+/** NOTE: the kernels compare addresses as signed i32, so the arena stays below 2 GiB. */
+const MAX_BYTES = 2 ** 31;
 
 /** Shape parameters of an arena. */
 export interface ArenaShape {
@@ -81,7 +84,7 @@ export class KvArena {
     const scoresAddr = roundUp(this.ptAddr + (lmax / P) * 4, 16);
     const invAddr = scoresAddr + scoreRows * lmax * 4;
     this.pagesAddr = roundUp(invAddr + scoreRows * 4, 64);
-    this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1 });
+    this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1, maximum: MAX_BYTES / WASM_PAGE });
     this.attendFn = createAttentionKernel({ nHead: H, hdP: this.hdP, lmax, scoresAddr, invAddr }, this.memory);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
@@ -160,6 +163,11 @@ export class KvArena {
     this.freePages = [];
   }
 
+  private full(): ModelError {
+    const live = this.slotPages.filter((p) => p !== null).length;
+    return new ModelError('KV_ARENA_FULL', `KV arena is full: ${live} attached sequences hold ${this.pageCount - this.freePages.length} pages of ${this.pageBytes} bytes (limit ${MAX_BYTES} bytes of WebAssembly memory); release sequences`);
+  }
+
   private ensurePages(slot: number, positions: number): number[] {
     const pages = this.slotPages[slot] as number[];
     while (pages.length * P < positions) pages.push(this.newPage());
@@ -171,10 +179,16 @@ export class KvArena {
     if (reused !== undefined) return reused;
     const addr = this.pagesAddr + this.pageCount * this.pageBytes;
     const need = addr + this.pageBytes - this.memory.buffer.byteLength;
+    if (addr + this.pageBytes > MAX_BYTES) throw this.full();
     if (need > 0) {
       // NOTE: grow geometrically (at least 1/4 more) so appends stay amortised O(1).
-      const more = Math.max(Math.ceil(need / WASM_PAGE), Math.ceil(this.memory.buffer.byteLength / WASM_PAGE / 4));
-      this.memory.grow(more);
+      const grow = Math.max(Math.ceil(need / WASM_PAGE), Math.ceil(this.memory.buffer.byteLength / WASM_PAGE / 4));
+      const more = Math.min(grow, MAX_BYTES / WASM_PAGE - this.memory.buffer.byteLength / WASM_PAGE);
+      try {
+        this.memory.grow(more);
+      } catch {
+        throw this.full();
+      }
       this.f32 = new Float32Array(this.memory.buffer);
       this.i32 = new Int32Array(this.memory.buffer);
     }
