@@ -109,3 +109,28 @@ export type ModelChildRequest =
 
 /** model-decode-child -> parent: 'listening', then ModelWorkerReply per sequence. */
 export type ModelChildReply = { readonly type: 'listening'; readonly port: number } | ModelWorkerReply;
+
+/** Test -> owner-worker: take references under `owner`, then hold them until terminated. */
+export interface OwnerWorkRequest {
+  readonly type: 'owner-work';
+  readonly handle: BlockPoolHandle;
+  readonly owner: number;
+  /** Prompt to match (prefix hit), then grow the table to its length plus `extraTokens`. */
+  readonly prompt: readonly number[];
+  readonly extraTokens: number;
+  /** Standalone blocks to allocate besides the table. */
+  readonly blocks: number;
+  /** A handoff to accept and wait on (left pending by the test), or null. */
+  readonly consume: HandoffDescriptor | null;
+}
+
+/** owner-worker -> test. */
+export type OwnerWorkReply =
+  | {
+      readonly type: 'holding';
+      /** References counted against the owner, as the worker saw them. */
+      readonly references: number;
+      /** A handoff the worker opened (never published) as producer. */
+      readonly produced: HandoffDescriptor;
+    }
+  | { readonly type: 'owner-work-failed'; readonly message: string };
