@@ -249,8 +249,9 @@ export class Gpt implements SequenceHost {
   private embed(pairs: Array<[number, number]> | number[][]): Float32Array {
     const C = this.config.nEmbd;
     const out = new Float32Array(pairs.length * C);
+    const { wte, wpe } = this.t;
     pairs.forEach(([tok, pos], i) => {
-      for (let c = 0; c < C; c++) out[i * C + c] = this.t.wte[tok * C + c] + this.t.wpe[pos * C + c];
+      for (let c = 0; c < C; c++) out[i * C + c] = wte[tok * C + c] + wpe[pos * C + c];
     });
     return out;
   }
