@@ -9,6 +9,7 @@ import { CliError } from './cli-error.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { GENERATE_USAGE, generateCommand } from './generate-command.js';
 import { LOGITS_USAGE, logitsCommand } from './logits-command.js';
+import { SERVE_USAGE, serveCommand } from './serve-command.js';
 
 type Command = (args: string[], write: (text: string) => void) => Promise<string>;
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { usage: string; run: Command }> = {
   logits: { usage: LOGITS_USAGE, run: (args) => logitsCommand(args) },
   generate: { usage: GENERATE_USAGE, run: generateCommand },
   demo: { usage: DEMO_USAGE, run: (args, write) => demoCommand(args, write) },
+  serve: { usage: SERVE_USAGE, run: serveCommand },
 };
 
 function usage(): string {
