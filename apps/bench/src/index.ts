@@ -1,2 +1,26 @@
-/** Public API of @baton/bench. */
-export {};
+/**
+ * Public API of @baton/bench: the goodput benchmark — seeded workloads and Mooncake-format traces,
+ * a runner that drives one engine mode at one rate, goodput search and the SLO-scale sweep,
+ * hand-written SVG charts, and `benchCommand` (`baton bench`).
+ */
+
+/** `baton bench` as a function: argv in, exit code out. */
+export { benchCommand, type BenchIo } from './bench-command.js';
+/** Argument parsing of `baton bench`, its usage text and parsed shape. */
+export { parseBenchArgs, BENCH_USAGE, type BenchArgs, type BenchMode } from './bench-args.js';
+/** Typed errors with stable codes. */
+export { BenchError, BenchArgumentError, TraceLineError, WorkloadError, type BenchErrorCode } from './bench-errors.js';
+/** Seeded workloads: arrivals (Poisson, gamma with a CV), length mixes, rescaling to a rate. */
+export { generateWorkload, atRate, arrivalTimes, MIXES, type Workload, type WorkloadOptions, type BenchRequest, type MixName, type ArrivalProcess } from './workload.js';
+/** Mooncake-format JSONL traces: parse, format, read, write, replay, derive from a workload. */
+export { parseTrace, formatTrace, readTrace, writeTrace, traceToWorkload, workloadToTrace, type TraceEntry, type TraceReplayOptions } from './trace.js';
+/** Drives one engine at one rate and measures every request. */
+export { runAtRate, attainment, type RunOptions, type RunResult, type BenchRecord, type ActorRunStats, type RunProgress } from './runner.js';
+/** Goodput search over rates and the SLO-scale sweep. */
+export { searchGoodput, goodputOf, sloScaleSweep, DEFAULT_SLO_SCALES, type GoodputSearchOptions, type GoodputResult, type RatePoint, type ScalePoint, type SloScaleResult } from './goodput.js';
+/** Every mode over one workload: goodput, reference rate, sweeps. */
+export { runSuite, type SuiteOptions, type SuiteResult, type ModeResult } from './bench-suite.js';
+/** Tables, JSON summary and the output folder. */
+export { formatTables, summaryJson, writeOutputs, type ReportContext } from './bench-report.js';
+/** Hand-written SVG charts. */
+export { renderLineChart, attainmentChart, cdfChart, type LineChartSpec, type Series, type RefLine } from './charts.js';

@@ -1,0 +1,154 @@
+/**
+ * Command-line arguments of `baton bench`: parsing and validation into {@link BenchArgs}.
+ *
+ * Invariants: every flag is known, every value is checked, and a bad one raises
+ * BenchArgumentError naming the flag; the modes compared always get the same number of model
+ * worker threads (prefill + decode = colocated).
+ */
+import type { EngineMode } from '@baton/engine';
+import { BenchArgumentError } from './bench-errors.js';
+import type { ArrivalProcess, MixName } from './workload.js';
+
+/** Modes the bench can compare. */
+export type BenchMode = Extract<EngineMode, 'disaggregated' | 'colocated' | 'chunked'>;
+
+/** Parsed `baton bench` arguments. */
+export interface BenchArgs {
+  /** A mix to generate, or null when replaying `trace`. */
+  workload: MixName | null;
+  trace: string | null;
+  writeTrace: string | null;
+  modes: BenchMode[];
+  slo: { ttftMs: number; tpotMs: number };
+  /** Either a goodput search from `start`, or a fixed list of rates. */
+  rates: { kind: 'search'; start: number } | { kind: 'list'; rates: number[] };
+  quick: boolean;
+  seed: number;
+  /** Requests per rate. */
+  requests: number;
+  arrival: ArrivalProcess;
+  json: string | null;
+  out: string | null;
+  prefill: number;
+  decode: number;
+  colocated: number;
+  /** Engine prefillChunkSize for every mode (null: the engine default). */
+  chunk: number | null;
+  help: boolean;
+}
+
+/** Usage text. */
+export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate|multiturn | --trace FILE
+  --slo-ttft MS --slo-tpot MS [--modes disaggregated,colocated,chunked]
+  [--rate R | --rates a,b,c] [--quick] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
+  [--prefill N --decode M --colocated K] [--chunk TOKENS] [--json FILE] [--out DIR] [--write-trace FILE]`;
+
+const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
+const MODES: readonly BenchMode[] = ['disaggregated', 'colocated', 'chunked'];
+/** Default first rate of the goodput search per mix (requests/s), sized for baton-tiny on 2 cores. */
+const START_RATE: Record<MixName | 'trace', number> = { chat: 8, summarize: 4, generate: 4, multiturn: 8, trace: 1 };
+const FLAGS_WITH_VALUE = new Set([
+  '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
+  '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
+]);
+const BOOLEAN_FLAGS = new Set(['--quick', '--help']);
+
+/** Parses argv (without the command name). @throws {BenchArgumentError} */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const v = new Map<string, string>();
+  const on = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
+    if (BOOLEAN_FLAGS.has(flag)) on.add(flag);
+    else if (FLAGS_WITH_VALUE.has(flag)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new BenchArgumentError(flag, 'needs a value');
+      if (v.has(flag)) throw new BenchArgumentError(flag, 'given twice');
+      v.set(flag, value);
+    } else throw new BenchArgumentError(flag, `unknown argument (${BENCH_USAGE.split('\n')[0]} ...)`);
+  }
+  if (on.has('--help')) return { ...defaults(), help: true };
+  const quick = on.has('--quick');
+  const workload = v.has('--workload') ? oneOf(v.get('--workload')!, MIXES, '--workload') : null;
+  const trace = v.get('--trace') ?? null;
+  if ((workload === null) === (trace === null)) throw new BenchArgumentError('--workload', 'give exactly one of --workload or --trace');
+  if (v.has('--rate') && v.has('--rates')) throw new BenchArgumentError('--rates', 'give --rate (search start) or --rates (fixed list), not both');
+  const prefill = posInt(v.get('--prefill') ?? '1', '--prefill');
+  const decode = posInt(v.get('--decode') ?? '1', '--decode');
+  const colocated = posInt(v.get('--colocated') ?? String(prefill + decode), '--colocated');
+  if (prefill + decode !== colocated) {
+    throw new BenchArgumentError('--colocated', `must equal --prefill + --decode (${prefill + decode}) so every mode gets the same worker threads`);
+  }
+  const arrivalKind = oneOf(v.get('--arrival') ?? 'poisson', ['poisson', 'gamma'] as const, '--arrival');
+  if (arrivalKind === 'poisson' && v.has('--cv')) throw new BenchArgumentError('--cv', 'only applies to --arrival gamma');
+  return {
+    workload,
+    trace,
+    writeTrace: v.get('--write-trace') ?? null,
+    modes: modes(v.get('--modes')),
+    slo: { ttftMs: required(v, '--slo-ttft'), tpotMs: required(v, '--slo-tpot') },
+    rates: v.has('--rates')
+      ? { kind: 'list', rates: list(v.get('--rates')!, '--rates').map((r) => posNum(r, '--rates')) }
+      : { kind: 'search', start: v.has('--rate') ? posNum(v.get('--rate')!, '--rate') : START_RATE[workload ?? 'trace'] },
+    quick,
+    seed: int(v.get('--seed') ?? '1', '--seed'),
+    requests: posInt(v.get('--requests') ?? (quick ? '96' : '192'), '--requests'),
+    arrival: arrivalKind === 'poisson' ? { kind: 'poisson' } : { kind: 'gamma', cv: posNum(v.get('--cv') ?? '2', '--cv') },
+    json: v.get('--json') ?? null,
+    out: v.get('--out') ?? null,
+    prefill,
+    decode,
+    colocated,
+    chunk: v.has('--chunk') ? posInt(v.get('--chunk')!, '--chunk') : null,
+    help: false,
+  };
+}
+
+function defaults(): BenchArgs {
+  return {
+    workload: 'chat', trace: null, writeTrace: null, modes: [...MODES], slo: { ttftMs: 1, tpotMs: 1 },
+    rates: { kind: 'search', start: 1 }, quick: false, seed: 1, requests: 96, arrival: { kind: 'poisson' },
+    json: null, out: null, prefill: 1, decode: 1, colocated: 2, chunk: null, help: false,
+  };
+}
+
+function modes(raw: string | undefined): BenchMode[] {
+  if (raw === undefined) return [...MODES];
+  const out = list(raw, '--modes').map((m) => oneOf(m, MODES, '--modes'));
+  if (new Set(out).size !== out.length) throw new BenchArgumentError('--modes', 'lists a mode twice');
+  return out;
+}
+
+function required(v: Map<string, string>, flag: string): number {
+  const raw = v.get(flag);
+  if (raw === undefined) throw new BenchArgumentError(flag, 'is required (milliseconds)');
+  return posNum(raw, flag);
+}
+
+function list(raw: string, flag: string): string[] {
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.some((s) => s.length === 0)) throw new BenchArgumentError(flag, `empty item in "${raw}"`);
+  return items;
+}
+
+function posNum(raw: string, flag: string): number {
+  const x = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(x) || x <= 0) throw new BenchArgumentError(flag, `must be a positive number, got "${raw}"`);
+  return x;
+}
+
+function posInt(raw: string, flag: string): number {
+  const x = int(raw, flag);
+  if (x < 1) throw new BenchArgumentError(flag, `must be a positive integer, got "${raw}"`);
+  return x;
+}
+
+function int(raw: string, flag: string): number {
+  if (!/^-?\d+$/.test(raw)) throw new BenchArgumentError(flag, `must be an integer, got "${raw}"`);
+  return Number(raw);
+}
+
+function oneOf<T extends string>(raw: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(raw)) throw new BenchArgumentError(flag, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}

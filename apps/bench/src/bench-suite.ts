@@ -1,0 +1,124 @@
+/**
+ * Bench suite: for each mode, one engine (same seed, same worker-thread count, same options
+ * otherwise), a warm-up, then either the goodput search or a fixed list of rates over the same
+ * workload; afterwards the reference rate every mode was measured at and each mode's SLO-scale
+ * sweep there.
+ *
+ * Invariants: modes run one after another (never two engines at once, they would share the two
+ * cores); every engine is closed, also on failure; engines admit without SLO targets (`slo: null`),
+ * so rejections never hide a mode's latency and the SLO-scale sweep may re-score records.
+ */
+import { createEngine, type Engine, type EngineOptionsInput, type SloTargets } from '@baton/engine';
+import type { BenchMode } from './bench-args.js';
+import { goodputOf, searchGoodput, sloScaleSweep, type RatePoint, type SloScaleResult } from './goodput.js';
+import { runAtRate, type RunResult } from './runner.js';
+import { atRate, type Workload } from './workload.js';
+
+/** What the suite runs. */
+export interface SuiteOptions {
+  modes: readonly BenchMode[];
+  workload: Workload;
+  slo: SloTargets;
+  rates: { kind: 'search'; start: number; bisectSteps: number } | { kind: 'list'; rates: readonly number[] };
+  /** Model worker threads: disaggregated uses prefill + decode, the others `colocated`. */
+  threads: { prefill: number; decode: number; colocated: number };
+  /** Engine options shared by every mode (mode and actor counts are set per mode). */
+  engine: Omit<EngineOptionsInput, 'mode' | 'prefill' | 'decode' | 'colocated' | 'slo'>;
+  drainMs: number;
+  /** Stop a run once attainment below 90% is certain (quick mode). */
+  stopEarly: boolean;
+  /** Progress lines (stderr). */
+  log: (line: string, transient?: boolean) => void;
+}
+
+/** One mode's results. */
+export interface ModeResult {
+  mode: BenchMode;
+  /** Worker layout, e.g. "1P+1D" or "2x colocated". */
+  workers: string;
+  goodput: number | null;
+  points: RatePoint[];
+  runs: RunResult[];
+}
+
+/** The whole suite. */
+export interface SuiteResult {
+  modes: ModeResult[];
+  /**
+   * Highest rate every mode was measured at, preferring rates where no run stopped early (CDFs and
+   * SLO-scale sweeps are taken there).
+   */
+  referenceRate: number | null;
+  sweeps: Array<{ mode: BenchMode; sweep: SloScaleResult }>;
+}
+
+/** Runs every mode and derives goodput, reference rate and SLO-scale sweeps. */
+export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
+  const modes: ModeResult[] = [];
+  for (const mode of opts.modes) modes.push(await runMode(mode, opts));
+  const common = modes
+    .map((m) => new Set(m.runs.map((r) => r.rate)))
+    .reduce((a, b) => new Set([...a].filter((x) => b.has(x))));
+  // NOTE: prefer a rate where no mode's run stopped early, so CDFs and sweeps see every request.
+  const complete = [...common].filter((rate) => modes.every((m) => m.runs.some((r) => r.rate === rate && !r.stoppedEarly)));
+  const pool = complete.length > 0 ? complete : [...common];
+  const referenceRate = pool.length === 0 ? null : Math.max(...pool);
+  const sweeps = modes.map((m) => ({
+    mode: m.mode,
+    sweep: sloScaleSweep({ records: m.runs.find((r) => r.rate === referenceRate)?.records ?? [], slo: opts.slo }),
+  }));
+  return { modes, referenceRate, sweeps };
+}
+
+async function runMode(mode: BenchMode, opts: SuiteOptions): Promise<ModeResult> {
+  const t = opts.threads;
+  const workers = mode === 'disaggregated' ? `${t.prefill}P+${t.decode}D` : `${t.colocated}x ${mode}`;
+  opts.log(`[${mode}] starting engine (${workers} worker threads)`);
+  const engineStartMs = performance.timeOrigin + performance.now();
+  const engine = await createEngine({ ...opts.engine, mode, prefill: t.prefill, decode: t.decode, colocated: t.colocated, slo: null });
+  const runs: RunResult[] = [];
+  try {
+    await warmUp(engine, opts.workload);
+    const measure = async (rate: number): Promise<number> => {
+      const run = await runAtRate({
+        engine, mode, rate, slo: opts.slo, engineStartMs, drainMs: opts.drainMs, stopEarly: opts.stopEarly ? { target: 0.9 } : null,
+        requests: atRate(opts.workload, rate),
+        onProgress: (p) => opts.log(`[${mode}] ${rate} req/s: sent ${p.sent}/${p.total}, done ${p.done}`, true),
+      });
+      runs.push(run);
+      const s = run.summary;
+      opts.log(
+        `[${mode}] ${rate} req/s: attainment ${(run.attainment * 100).toFixed(0)}%${run.stoppedEarly ? `..${(run.attainmentUpper * 100).toFixed(0)}% (stopped early)` : ''}, TTFT p90 ${ms(s.ttftMs.p90)}, TPOT p90 ${ms(s.tpotMs.p90)} (${(run.wallMs / 1000).toFixed(1)} s)`,
+      );
+      return run.attainment;
+    };
+    if (opts.rates.kind === 'search') {
+      const r = await searchGoodput({ startRate: opts.rates.start, measure, bisectSteps: opts.rates.bisectSteps, minRate: opts.rates.start / 8, maxRate: opts.rates.start * 8 });
+      return { mode, workers, goodput: r.goodput, points: r.points, runs };
+    }
+    const points: RatePoint[] = [];
+    for (const rate of opts.rates.rates) points.push({ rate, attainment: await measure(rate) });
+    return { mode, workers, goodput: goodputOf(points), points, runs };
+  } finally {
+    await engine.close({ deadlineMs: 1_000 });
+  }
+}
+
+/**
+ * Warm-up: the first 16 requests' shapes (prompt length, output length) sent at once, so one-time
+ * compilation and tier-up of the kernels for prefill and for decode batches up to 16 is not
+ * measured. NOTE: the prompts' content differs from the workload's, so no prefix-cache hits remain.
+ */
+async function warmUp(engine: Engine, workload: Workload): Promise<void> {
+  const sample = workload.requests.slice(0, 16);
+  const prompt = (n: number, k: number): number[] => Array.from({ length: n }, (_, i) => (i * 31 + k * 17 + 7) % 251);
+  for (let round = 0; round < 2; round++) {
+    await Promise.all(
+      sample.map((r, k) => engine.generate({ prompt: prompt(r.promptIds.length, k + round * 16), maxTokens: r.maxTokens, temperature: 0 }).result.catch(() => null)),
+    );
+  }
+}
+
+function ms(x: number | null): string {
+  return x === null ? '-' : `${x.toFixed(x < 10 ? 1 : 0)} ms`;
+}
