@@ -34,7 +34,14 @@ const bound = new WeakMap<object, WasmFastOps | null>();
 function bind(backend: WasmBackendLike): WasmFastOps | null {
   const memory = backend.wasm.asm?.memory;
   if (!isMemory(memory)) return null;
-  const k: RowKernels = createRowKernels(memory);
+  let k: RowKernels;
+  try {
+    k = createRowKernels(memory);
+  } catch {
+    // NOTE: e.g. the multi-threaded tfjs-wasm build, whose memory is shared: our module imports an
+    // unshared memory and fails to link; plain tfjs ops are then used.
+    return null;
+  }
   const out = (like: tf.Tensor2D): [tf.Tensor2D, number] => {
     const info = backend.makeOutput(like.shape, 'float32');
     return [tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D, backend.getMemoryOffset(info.dataId)];
