@@ -85,7 +85,7 @@ export async function writeOutputs(dir: string, result: SuiteResult, ctx: Report
     'attainment.svg': attainmentChart({ title: 'SLO attainment vs offered rate', modes: result.modes.map((m) => ({
       name: `${m.mode} (${m.workers})`,
       points: m.runs.map((r) => ({ rate: r.rate, attainment: r.attainment, ...(r.stoppedEarly ? { upper: r.attainmentUpper } : {}) })),
-    })), subtitle: `${sub}; bars: run stopped early, attainment between the bounds` }),
+    })), subtitle: `${sub}\nbars with a hollow top: the run stopped early, attainment lies between the bounds` }),
     'ttft-cdf.svg': cdfChart({ title: `TTFT distribution at ${ref ?? '-'} req/s`, subtitle: sub, metric: 'TTFT', samples: metric((r) => requestMetrics(r).ttftMs), target: ctx.slo.ttftMs }),
     'tpot-cdf.svg': cdfChart({ title: `TPOT distribution at ${ref ?? '-'} req/s`, subtitle: sub, metric: 'TPOT', samples: metric((r) => requestMetrics(r).tpotMs), target: ctx.slo.tpotMs }),
     'slo-scale.svg': renderLineChart({

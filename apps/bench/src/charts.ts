@@ -36,9 +36,9 @@ export interface LineChartSpec {
   refLines?: readonly RefLine[];
 }
 
-const W = 760;
+const W = 900;
 const H = 460;
-const M = { left: 72, right: 190, top: 64, bottom: 62 };
+const M = { left: 72, right: 290, top: 70, bottom: 62 };
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 
 /** Renders a line chart as an SVG document. */
@@ -58,7 +58,7 @@ export function renderLineChart(spec: LineChartSpec): string {
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     text(M.left, 26, spec.title, { size: 16, weight: 'bold' }),
   ];
-  if (spec.subtitle !== undefined) out.push(text(M.left, 46, spec.subtitle, { size: 11, fill: '#555' }));
+  (spec.subtitle ?? '').split('\n').forEach((l, i) => out.push(text(M.left, 44 + i * 14, l, { size: 11, fill: '#555' })));
   const xt = spec.xLog ? logTicks(xr) : niceTicks(xr);
   for (const t of xt) {
     out.push(line(sx(t), M.top, sx(t), M.top + ph, '#e5e5e5'), text(sx(t), M.top + ph + 18, fmt(t), { anchor: 'middle' }));

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs } from './bench-args.js';
+import { BenchArgumentError } from './bench-errors.js';
+import { benchCommand } from './bench-command.js';
+
+const base = ['--workload', 'chat', '--slo-ttft', '200', '--slo-tpot', '10'];
+
+describe('parseBenchArgs', () => {
+  it('parses a full command line', () => {
+    const a = parseBenchArgs([...base, '--modes', 'disaggregated,chunked', '--rates=1,2.5', '--quick', '--seed', '3', '--prefill', '2', '--decode', '2', '--colocated', '4', '--arrival', 'gamma', '--cv', '3']);
+    expect(a.modes).toEqual(['disaggregated', 'chunked']);
+    expect(a.rates).toEqual({ kind: 'list', rates: [1, 2.5] });
+    expect(a.quick).toBe(true);
+    expect(a.seed).toBe(3);
+    expect([a.prefill, a.decode, a.colocated]).toEqual([2, 2, 4]);
+    expect(a.arrival).toEqual({ kind: 'gamma', cv: 3 });
+    expect(a.slo).toEqual({ ttftMs: 200, tpotMs: 10 });
+  });
+
+  it('defaults: all three modes, a search, 1P+1D vs 2 colocated', () => {
+    const a = parseBenchArgs(base);
+    expect(a.modes).toEqual(['disaggregated', 'colocated', 'chunked']);
+    expect(a.rates.kind).toBe('search');
+    expect([a.prefill, a.decode, a.colocated]).toEqual([1, 1, 2]);
+  });
+
+  it.each([
+    [['--slo-ttft', '200', '--slo-tpot', '10'], '--workload'],
+    [[...base, '--modes', 'disaggregated,fast'], '--modes'],
+    [[...base, '--rate', '0'], '--rate'],
+    [[...base, '--rate', '2', '--rates', '1,2'], '--rates'],
+    [[...base, '--rates', '1,,2'], '--rates'],
+    [['--workload', 'chat', '--slo-tpot', '10'], '--slo-ttft'],
+    [[...base, '--slo-tpot', '5'], '--slo-tpot'],
+    [[...base, '--prefill', '2', '--colocated', '2'], '--colocated'],
+    [[...base, '--seed', 'x'], '--seed'],
+    [[...base, '--cv', '2'], '--cv'],
+    [[...base, '--bogus'], '--bogus'],
+    [[...base, '--json'], '--json'],
+    [['--workload', 'poems', '--slo-ttft', '1', '--slo-tpot', '1'], '--workload'],
+  ])('rejects %j naming %s', (argv, flag) => {
+    expect(() => parseBenchArgs(argv)).toThrow(BenchArgumentError);
+    expect(() => parseBenchArgs(argv)).toThrow(new RegExp(`^${flag}`));
+  });
+});
+
+describe('benchCommand', () => {
+  it('exits 2 with one line naming the argument', async () => {
+    const err: string[] = [];
+    const code = await benchCommand([...base, '--rate', 'fast'], { stdout: () => undefined, stderr: (t) => err.push(t), tty: false });
+    expect(code).toBe(2);
+    expect(err.join('')).toMatch(/^baton bench: --rate: .*\n$/);
+    expect(err.join('').split('\n')).toHaveLength(2);
+  });
+
+  it('--help prints usage and exits 0', async () => {
+    const out: string[] = [];
+    expect(await benchCommand(['--help'], { stdout: (t) => out.push(t), stderr: () => undefined, tty: false })).toBe(0);
+    expect(out.join('')).toContain('usage: baton bench');
+  });
+});
