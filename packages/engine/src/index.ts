@@ -89,3 +89,8 @@ export { TokenStream } from './token-stream.js';
 export { ChannelOverflowError } from './async-channel.js';
 /** Stream events and options. */
 export type { FinalEvent, TextDeltaDecoder, TokenEvent, TokenStreamEvent, TokenStreamOptions } from './token-stream.js';
+
+/** The multi-process deployment: prefill and decode roles in forked OS processes, KV over sockets. */
+export { ProcessEngine, createProcessEngine } from './process/process-engine.js';
+/** What ProcessEngine reports about its serving processes. */
+export type { ProcessEvent } from './process/process-engine.js';
