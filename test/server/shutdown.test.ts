@@ -58,6 +58,8 @@ describe('baton serve shutdown', () => {
     const res = await streamCompletion(s.url, 200);
     expect(res.status).toBe(200);
     s.child.kill(signal);
+    // NOTE: signal delivery is asynchronous; probe only once the server says it is shutting down.
+    while (!s.output().includes('shutting down')) await new Promise((r) => setTimeout(r, 20));
     expect(await refused(s.url)).toBe(true);
     const text = await res.text();
     expect(text).toContain('"finish_reason":"length"');
