@@ -11,7 +11,7 @@ function make(over: Partial<NormalizedRequest> = {}) {
   const abortRemote = vi.fn();
   const done: Array<GenerationResult | null> = [];
   const active = new ActiveRequest({
-    request, arrivalMs: 100, decoder: new ByteTokenizer().createDecoder(), now: () => 200, abortRemote, onDone: (r) => done.push(r),
+    request, arrivalMs: 100, decoder: new ByteTokenizer().createDecoder(), now: () => 200, abortRemote, retry: () => false, onDone: (r) => done.push(r),
   });
   return { active, abortRemote, done };
 }

@@ -6,10 +6,12 @@
  *
  * Invariants: token `index` i is delivered only after 0..i-1; a worker's `finished` completes the
  * request only once every token it counted has arrived (errors complete at once); after completion
- * every later message for the request is ignored.
+ * every later message for the request is ignored. A request may run as several attempts (after an
+ * actor crash or a failed handoff): each attempt has its own wire id, so messages of a dead attempt
+ * are never routed here, and a new attempt resumes after the tokens already delivered.
  */
 import { EngineError, type SerializedEngineError, engineErrorFromJSON } from './errors.js';
-import type { ClientMsg, TokenItem } from './protocol.js';
+import type { ClientMsg, TokenItem, WireRequest } from './protocol.js';
 import type { NormalizedRequest } from './request.js';
 import { requestMetrics, type FinishReason, type RequestMetrics, type RequestTimingRecord } from './request-timing.js';
 import { TokenStream, type TextDeltaDecoder, type TokenStreamEvent } from './token-stream.js';
@@ -41,10 +43,19 @@ export interface ActiveRequestDeps {
   arrivalMs: number;
   decoder: TextDeltaDecoder;
   now: () => number;
-  /** Tells the serving actors to drop the request and free its KV. */
-  abortRemote: () => void;
+  /** Tells the serving actors to drop this wire id (an attempt) and free its KV. */
+  abortRemote: (wireId: string) => void;
+  /** A retryable failure (failed handoff): the engine may start another attempt; false = give up. */
+  retry: (error: EngineError) => boolean;
   /** Called once when the request ends (any way). */
   onDone: (result: GenerationResult | null) => void;
+}
+
+/** Where the current attempt is placed. */
+interface Placement {
+  prefill: string | null;
+  decode: string | null;
+  colocated: string | null;
 }
 
 /** One request in flight, on the main thread. */
@@ -58,14 +69,22 @@ export class ActiveRequest {
   #prefillStartMs: number | null = null;
   #kv: { startMs: number; endMs: number } | null = null;
   #done = false;
+  #attempt = 0;
+  #placement: Placement = { prefill: null, decode: null, colocated: null };
+  /** Tokens delivered when the current attempt started. */
+  #attemptStart = 0;
+  #lastProgressMs: number;
+  /** True while the attempt waits for a crashed actor to come back (the stall watchdog skips it). */
+  parked = false;
 
   constructor(deps: ActiveRequestDeps) {
     this.#deps = deps;
+    this.#lastProgressMs = deps.arrivalMs;
     this.stream = new TokenStream<GenerationResult>({
       decoder: deps.decoder,
       capacity: deps.request.maxTokens + 2,
       requestId: deps.request.id,
-      onCancel: () => this.#end(null, () => deps.abortRemote()),
+      onCancel: () => this.#end(null, () => deps.abortRemote(this.wireId)),
     });
   }
 
@@ -77,6 +96,54 @@ export class ActiveRequest {
     return this.#done;
   }
 
+  /** When this request last made progress (arrival, placement, prefill start, a token). */
+  get lastProgressMs(): number {
+    return this.#lastProgressMs;
+  }
+
+  /** The current attempt's id on the wire (the request id for the first attempt). */
+  get wireId(): string {
+    return this.#attempt === 0 ? this.id : `${this.id}~${this.#attempt}`;
+  }
+
+  /** Attempts started after the first. */
+  get retries(): number {
+    return this.#attempt;
+  }
+
+  /** The first attempt's wire form. */
+  firstAttempt(arrivalMs: number): WireRequest {
+    const r = this.#deps.request;
+    return {
+      id: this.wireId, promptIds: r.promptIds, maxTokens: r.maxTokens, temperature: r.temperature, topK: r.topK ?? 0,
+      topP: r.topP, seed: r.seed ?? 0, stopIds: r.stopTokenIds, arrivalMs, emitted: 0,
+    };
+  }
+
+  /**
+   * Starts a new attempt that resumes after the tokens delivered so far: the prompt is extended by
+   * them, so the next token continues the stream with nothing duplicated or missing.
+   */
+  nextAttempt(): WireRequest {
+    const first = this.firstAttempt(this.#deps.arrivalMs);
+    this.#attempt += 1;
+    this.#early.clear();
+    this.#pendingFinish = null;
+    this.#placement = { prefill: null, decode: null, colocated: null };
+    this.#attemptStart = this.#ids.length;
+    this.#lastProgressMs = this.#deps.now();
+    this.parked = false;
+    return { ...first, id: this.wireId, promptIds: [...first.promptIds, ...this.#ids], emitted: this.#ids.length };
+  }
+
+  /** True when actor `name` going down loses this request's current attempt. */
+  dependsOn(name: string): boolean {
+    const p = this.#placement;
+    if (p.colocated === name || p.decode === name) return true;
+    // NOTE: once the attempt's first token arrived, its prefill actor has handed it off.
+    return p.prefill === name && this.#ids.length === this.#attemptStart;
+  }
+
   /** The public face handed to the caller. */
   generation(): Generation {
     const stream = this.stream;
@@ -86,15 +153,18 @@ export class ActiveRequest {
   /** Routes one client message about this request. */
   receive(msg: ClientMsg): void {
     if (this.#done) return;
+    this.#lastProgressMs = this.#deps.now();
     if (msg.type === 'tokens') throw new EngineError('tokens are routed per item');
     if (msg.type === 'prefillStarted') this.#prefillStartMs ??= msg.time;
     else if (msg.type === 'kvTransfer') this.#kv = { startMs: msg.startMs, endMs: msg.endMs };
+    else if (msg.type === 'placed') this.#placement[msg.role] = msg.actor;
     else this.#finished(msg);
   }
 
   /** One token, possibly out of order. */
   token(item: TokenItem): void {
     if (this.#done) return;
+    this.#lastProgressMs = this.#deps.now();
     this.#early.set(item.index, item);
     for (let next = this.#early.get(this.#ids.length); next !== undefined; next = this.#early.get(this.#ids.length)) {
       this.#early.delete(next.index);
@@ -108,13 +178,22 @@ export class ActiveRequest {
 
   /** Ends the request now with `reason`; `remote` also frees it in the actors. */
   complete(reason: FinishReason, error: EngineError | null, remote: boolean): void {
+    const wireId = this.wireId;
     this.#end(this.#result(reason, error), () => {
-      if (remote) this.#deps.abortRemote();
+      if (remote) this.#deps.abortRemote(wireId);
     });
   }
 
-  /** The request was refused (overload, closed engine): the stream and `result` reject. */
+  /**
+   * The request was refused (overload, closed engine): the stream and `result` reject. A request
+   * that already streamed tokens (a later attempt refused) ends with 'error' instead.
+   */
   refuse(error: unknown): void {
+    if (this.#ids.length > 0) {
+      const e = error instanceof EngineError ? error : new EngineError(String(error));
+      this.complete('error', e, false);
+      return;
+    }
     this.#end(null, () => this.stream.fail(error));
   }
 
@@ -124,6 +203,7 @@ export class ActiveRequest {
       return;
     }
     const error = msg.error === null ? null : engineErrorFromJSON(msg.error as SerializedEngineError);
+    if (error?.code === 'HANDOFF_FAILED' && this.#deps.retry(error)) return;
     this.complete(msg.reason, error, false);
   }
 

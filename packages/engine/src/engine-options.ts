@@ -6,6 +6,8 @@
  * duration is a positive finite number; `prefillChunkSize <= tokenBudget`; no unknown keys.
  */
 import { InvalidOptionsError } from './errors.js';
+import { NO_FAULTS, resolveFaults, type CrashRule, type FaultPlan } from './fault-plan.js';
+import { nonEmptyString, oneOf, posInt, posNumber, record, rejectUnknown } from './option-checks.js';
 
 /** How the engine arranges its actors. */
 export type EngineMode = 'single' | 'disaggregated' | 'colocated' | 'chunked';
@@ -57,15 +59,20 @@ export interface EngineOptions {
     /** Prompt tokens waiting for prefill, engine-wide, before new ones are rejected. */
     maxPromptTokens: number;
   };
-  /** A KV handoff from prefill to decode that takes longer fails the request. */
+  /** A KV handoff from prefill to decode that takes longer fails the attempt (it is retried). */
   handoffTimeoutMs: number;
+  /** A request with no progress (no token, no placement) for this long is retried, or fails. */
+  stallTimeoutMs: number;
+  /** Fault injection for reliability tests (default: none). */
+  faults: FaultPlan;
 }
 
 /** Options as a caller writes them: every field optional, nested objects partial too. */
-export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo'>> & {
+export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults'>> & {
   kv?: Partial<EngineOptions['kv']>;
   queue?: Partial<EngineOptions['queue']>;
   slo?: SloTargets | null;
+  faults?: Partial<Omit<FaultPlan, 'crashes'>> & { crashes?: Array<Partial<CrashRule> & Pick<CrashRule, 'role'>> };
 };
 
 /** The defaults `resolveOptions({})` returns. */
@@ -83,6 +90,8 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   slo: null,
   queue: Object.freeze({ maxRequests: 256, maxPromptTokens: 65_536 }),
   handoffTimeoutMs: 5_000,
+  stallTimeoutMs: 60_000,
+  faults: NO_FAULTS,
 }) as Readonly<EngineOptions>;
 
 const MODES: readonly EngineMode[] = ['single', 'disaggregated', 'colocated', 'chunked'];
@@ -121,6 +130,8 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
       maxPromptTokens: posInt(queue.maxPromptTokens ?? d.queue.maxPromptTokens, 'queue.maxPromptTokens'),
     },
     handoffTimeoutMs: posNumber(o.handoffTimeoutMs ?? d.handoffTimeoutMs, 'handoffTimeoutMs'),
+    stallTimeoutMs: posNumber(o.stallTimeoutMs ?? d.stallTimeoutMs, 'stallTimeoutMs'),
+    faults: resolveFaults(o.faults),
   };
   if (resolved.prefillChunkSize > resolved.tokenBudget) {
     throw new InvalidOptionsError(
@@ -136,45 +147,4 @@ function resolveSlo(value: unknown): SloTargets | null {
   const s = record(value, 'slo');
   rejectUnknown(s, ['ttftMs', 'tpotMs'], 'slo.');
   return { ttftMs: posNumber(s.ttftMs, 'slo.ttftMs'), tpotMs: posNumber(s.tpotMs, 'slo.tpotMs') };
-}
-
-function record(value: unknown, name: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidOptionsError(name, `must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function rejectUnknown(o: Record<string, unknown>, known: readonly string[], prefix: string): void {
-  for (const key of Object.keys(o)) {
-    if (!known.includes(key)) throw new InvalidOptionsError(`${prefix}${key}`, `unknown option; known: ${known.join(', ')}`);
-  }
-}
-
-function posInt(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionsError(name, `must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-function posNumber(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionsError(name, `must be a positive finite number, got ${String(value)}`);
-  }
-  return value;
-}
-
-function nonEmptyString(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new InvalidOptionsError(name, `must be a non-empty string, got ${typeof value === 'string' ? '""' : String(value)}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new InvalidOptionsError(name, `must be one of ${allowed.join(' | ')}, got ${String(value)}`);
-  }
-  return value as T;
 }

@@ -4,17 +4,19 @@
  * main-thread inbox; `stats` gathers every actor's numbers; `close` drains, then aborts what is
  * left after a deadline, and stops every thread.
  *
- * Invariants: every accepted request ends exactly once (length, stop, abort or error) — a crashed
- * serving actor fails the requests in flight instead of leaving them hanging; after `close`
+ * Invariants: every accepted request ends exactly once (length, stop, abort or error). When a
+ * serving actor crashes (its supervisor restarts it), or a KV handoff fails, each request it held
+ * starts a new attempt that resumes after the tokens already streamed (at most MAX_RETRIES
+ * times, then it ends with an error): nothing hangs, no token is duplicated or lost. After `close`
  * begins, `generate` throws EngineClosedError.
  */
 import { ActorSystem, type ActorRef } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
-import { defaultBackendName, describeModel, type BackendName, type GptConfig } from '@baton/model';
+import { defaultBackendName, describeModel, type BackendName, type GptConfig, type ModelDescription } from '@baton/model';
 import { ActiveRequest, type Generation, type GenerationResult } from './active-request.js';
 import { engineNow } from './clock.js';
 import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './engine-options.js';
-import { ActorFailedError, EngineClosedError, InvalidRequestError, engineErrorFromJSON } from './errors.js';
+import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, engineErrorFromJSON } from './errors.js';
 import { summarize, type RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
 import { validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
@@ -27,6 +29,8 @@ export interface EngineStats {
   backend: BackendName;
   active: number;
   completed: number;
+  /** Attempts restarted after an actor crash or a failed KV handoff. */
+  retried: number;
   /** Summary of the most recent completed requests (TTFT, TPOT, ITL, JCT distributions). */
   summary: RunSummary;
   scheduler: SchedulerStats;
@@ -39,29 +43,64 @@ export interface CloseOptions {
   deadlineMs?: number;
 }
 
+/** What createEngine assembles. */
+interface EngineParts {
+  options: EngineOptions;
+  config: GptConfig;
+  backend: BackendName;
+  system: ActorSystem;
+  topology: Topology;
+  tokenizer: ModelDescription['tokenizer'];
+  pool: BlockPool;
+  reserved: number[];
+}
+
 const KEPT_RECORDS = 10_000;
+const MAX_RETRIES = 3;
+const WATCHDOG_INTERVAL_MS = 250;
 const SUBMIT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_TOKENS_LIMIT = 4096;
 
 /** A running Baton engine. Create with {@link createEngine}. */
 export class Engine {
   readonly #active = new Map<string, ActiveRequest>();
+  /** Current attempt's wire id → request (messages of dead attempts find nothing here). */
+  readonly #wire = new Map<string, ActiveRequest>();
   readonly #records: RequestTimingRecord[] = [];
   #completed = 0;
+  #retried = 0;
+  /** Requests waiting for a crashed actor's restart, by actor name. */
+  readonly #parked = new Map<string, ActiveRequest[]>();
+  #watchdog: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
 
+  /** The resolved options. */
+  readonly options: EngineOptions;
+  /** The served model's hyper-parameters. */
+  readonly config: GptConfig;
+  /** The TensorFlow.js backend the model actors run on. */
+  readonly backend: BackendName;
+  private readonly system: ActorSystem;
+  private readonly topology: Topology;
+  private readonly tokenizer: ModelDescription['tokenizer'];
+  private readonly pool: BlockPool;
+  /** Blocks held out of the pool by fault injection (`faults.reserveKvBlocks`), released at close. */
+  private readonly reserved: number[];
+
   /** @internal use createEngine. */
-  constructor(
-    /** The resolved options. */
-    readonly options: EngineOptions,
-    /** The served model's hyper-parameters. */
-    readonly config: GptConfig,
-    /** The TensorFlow.js backend the model actors run on. */
-    readonly backend: BackendName,
-    private readonly system: ActorSystem,
-    private readonly topology: Topology,
-    private readonly tokenizer: ReturnType<typeof describeModel>['tokenizer'],
-  ) {}
+  constructor(parts: EngineParts) {
+    this.options = parts.options;
+    this.config = parts.config;
+    this.backend = parts.backend;
+    this.system = parts.system;
+    this.topology = parts.topology;
+    this.tokenizer = parts.tokenizer;
+    this.pool = parts.pool;
+    this.reserved = parts.reserved;
+    // NOTE: unref'd: an idle engine must not keep the caller's process alive.
+    this.#watchdog = setInterval(() => this.#patrol(), WATCHDOG_INTERVAL_MS);
+    this.#watchdog.unref();
+  }
 
   /** Starts a request; iterate the result for tokens. Throws InvalidRequestError / EngineClosedError at once. */
   generate(request: GenerateRequest): Generation {
@@ -75,7 +114,7 @@ export class Engine {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     }
-    if (!active.done) this.#submit(active, toWire(req, active));
+    if (!active.done) this.#submit(active, active.firstAttempt(engineNow()));
     return active.generation();
   }
 
@@ -90,6 +129,7 @@ export class Engine {
       backend: this.backend,
       active: this.#active.size,
       completed: this.#completed,
+      retried: this.#retried,
       summary: summarize(this.#records, { slo: this.options.slo }),
       scheduler,
       actors,
@@ -105,29 +145,86 @@ export class Engine {
   /** Routes a message from the actors (called by the client inbox). */
   deliver(msg: ClientMsg): void {
     if (msg.type === 'tokens') {
-      for (const item of msg.items) this.#active.get(item.requestId)?.token(item);
+      for (const item of msg.items) this.#wire.get(item.requestId)?.token(item);
       return;
     }
-    this.#active.get(msg.requestId)?.receive(msg);
+    this.#wire.get(msg.requestId)?.receive(msg);
   }
 
-  /** Fails every request in flight (a serving actor crashed: their state is gone). */
-  failAll(actor: string, cause: unknown): void {
+  /**
+   * An actor crashed. Its pool references and handoffs are reclaimed now (before its supervisor
+   * restarts it); the requests it held wait for the restart, then resume on a new attempt. An actor
+   * that will not restart ends them with an error.
+   */
+  actorCrashed(actor: string, cause: unknown, willRestart: boolean): void {
+    const owner = this.topology.owners.get(actor);
+    if (owner !== undefined) {
+      this.pool.cancelHandoffsOf(owner);
+      this.pool.reclaimOwner(owner);
+    }
+    const affected = [...this.#active.values()].filter((a) => a.dependsOn(actor));
+    if (!willRestart) {
+      this.#fail(affected, actor, cause);
+      return;
+    }
+    for (const a of affected) a.parked = true;
+    this.#parked.set(actor, [...(this.#parked.get(actor) ?? []), ...affected]);
+  }
+
+  /** A crashed actor is back: its requests resume. */
+  actorRestarted(actor: string): void {
+    const parked = this.#parked.get(actor) ?? [];
+    this.#parked.delete(actor);
+    for (const a of parked) if (!this.#retry(a)) a.complete('error', new ActorFailedError(actor, 'restarted, retries exhausted'), true);
+  }
+
+  /** A crashed actor was given up on (too many restarts): its waiting requests end with an error. */
+  actorEscalated(actor: string, cause: unknown): void {
+    const parked = this.#parked.get(actor) ?? [];
+    this.#parked.delete(actor);
+    this.#fail(parked, actor, cause);
+  }
+
+  #fail(requests: readonly ActiveRequest[], actor: string, cause: unknown): void {
     const error = new ActorFailedError(actor, cause instanceof Error ? cause.message : String(cause));
-    for (const a of [...this.#active.values()]) a.complete('error', error, true);
+    for (const a of requests) a.complete('error', error, true);
+  }
+
+  /** Periodic upkeep: sweeps expired KV handoffs; retries (or fails) requests that stalled. */
+  #patrol(): void {
+    this.pool.sweepExpiredHandoffs();
+    const limit = engineNow() - this.options.stallTimeoutMs;
+    for (const a of [...this.#active.values()]) {
+      if (a.parked || a.lastProgressMs > limit) continue;
+      if (!this.#retry(a)) a.complete('error', new EngineError(`request "${a.id}" made no progress for ${this.options.stallTimeoutMs} ms`), true);
+    }
   }
 
   #track(req: NormalizedRequest, arrivalMs: number): ActiveRequest {
-    const active = new ActiveRequest({
+    const active: ActiveRequest = new ActiveRequest({
       request: req,
       arrivalMs,
       decoder: this.tokenizer.createDecoder(),
       now: engineNow,
-      abortRemote: () => this.topology.scheduler.tell({ type: 'abort', requestId: req.id }),
-      onDone: (result) => this.#done(req.id, result),
+      abortRemote: (wireId) => this.topology.scheduler.tell({ type: 'abort', requestId: wireId }),
+      retry: (): boolean => this.#retry(active),
+      onDone: (result) => this.#done(active, result),
     });
     this.#active.set(req.id, active);
+    this.#wire.set(active.wireId, active);
     return active;
+  }
+
+  /** Drops the current attempt everywhere and submits one that resumes after the delivered tokens. */
+  #retry(active: ActiveRequest): boolean {
+    if (active.done || active.retries >= MAX_RETRIES || this.#closing !== null) return false;
+    this.topology.scheduler.tell({ type: 'abort', requestId: active.wireId });
+    this.#wire.delete(active.wireId);
+    const wire = active.nextAttempt();
+    this.#wire.set(wire.id, active);
+    this.#retried += 1;
+    this.#submit(active, wire);
+    return true;
   }
 
   #submit(active: ActiveRequest, wire: WireRequest): void {
@@ -139,8 +236,9 @@ export class Engine {
     );
   }
 
-  #done(id: string, result: GenerationResult | null): void {
-    this.#active.delete(id);
+  #done(active: ActiveRequest, result: GenerationResult | null): void {
+    this.#active.delete(active.id);
+    this.#wire.delete(active.wireId);
     if (result === null) return;
     this.#completed += 1;
     this.#records.push(result.timing);
@@ -155,22 +253,11 @@ export class Engine {
     const deadline = engineNow() + deadlineMs;
     while (this.#active.size > 0 && engineNow() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const a of [...this.#active.values()]) a.complete('abort', null, true);
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
+    this.#watchdog = null;
     await this.system.shutdown();
+    if (this.reserved.length > 0) this.pool.release(this.reserved);
   }
-}
-
-function toWire(req: NormalizedRequest, active: ActiveRequest): WireRequest {
-  return {
-    id: active.id,
-    promptIds: req.promptIds,
-    maxTokens: req.maxTokens,
-    temperature: req.temperature,
-    topK: req.topK ?? 0,
-    topP: req.topP,
-    seed: req.seed ?? 0,
-    stopIds: req.stopTokenIds,
-    arrivalMs: engineNow(),
-  };
 }
 
 /** Builds the KV pool, spawns the actors of `options.mode` and returns the engine. */
@@ -184,24 +271,42 @@ export async function createEngine(input: EngineOptionsInput = {}): Promise<Engi
     heads: config.nHead,
     headDim: config.nEmbd / config.nHead,
     totalBlocks: options.kv.numBlocks,
+    maxOwners: servingActorCount(options),
     handoffSlots: Math.max(64, options.maxBatch * options.decode * 2),
   });
+  const reserved = reserveBlocks(pool, options.faults.reserveKvBlocks);
   const system = new ActorSystem();
   let engine: Engine | null = null;
   const client: ActorRef<ClientMsg> = system.inbox<ClientMsg>((msg) => engine?.deliver(msg), { name: 'client' });
   const setup = { model: options.model, backend, chunkSize: options.prefillChunkSize };
   try {
     const topology = await spawnTopology({ system, options, setup, pool, client });
-    engine = new Engine(options, config, backend, system, topology, tokenizer);
+    engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved });
     const current = engine;
-    system.events.on('crashed', (e) => current.failAll(e.name, e.cause));
-    // NOTE: a restarted scheduler is constructed from its init alone; its routing refs come by message.
+    system.events.on('crashed', (e) => current.actorCrashed(e.name, e.cause, e.willRestart));
+    system.events.on('escalated', (e) => current.actorEscalated(e.name, e.cause));
     system.events.on('restarted', (e) => {
+      // NOTE: a restarted scheduler is constructed from its init alone; its routing refs come by message.
       if (e.name === 'scheduler') void topology.rewire().catch(() => undefined);
+      current.actorRestarted(e.name);
     });
     return engine;
   } catch (e) {
     await system.shutdown();
     throw e;
   }
+}
+
+/** Fault injection: takes `n` blocks out of the pool until close. */
+function reserveBlocks(pool: BlockPool, n: number): number[] {
+  if (n === 0) return [];
+  const ids = pool.allocate(n);
+  if (ids === null) throw new InvalidOptionsError('faults.reserveKvBlocks', `${n} exceeds the pool (${pool.stats().free} blocks free)`);
+  return ids;
+}
+
+/** Model-running actors of a mode (each gets a pool owner id). */
+function servingActorCount(o: EngineOptions): number {
+  if (o.mode === 'disaggregated') return o.prefill + o.decode;
+  return o.mode === 'single' ? 1 : o.colocated;
 }

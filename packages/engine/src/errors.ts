@@ -20,6 +20,7 @@ export type SerializedEngineError = { message: string; stack?: string } & (
   | { code: 'REQUEST_ABORTED'; requestId: string | null }
   | { code: 'KV_EXHAUSTED'; neededBlocks: number | null; freeBlocks: number | null }
   | { code: 'ACTOR_FAILED'; actorId: string }
+  | { code: 'HANDOFF_FAILED'; requestId: string }
 );
 
 /** Stable error codes of the engine. */
@@ -153,6 +154,20 @@ export class ActorFailedError extends EngineError {
   }
 }
 
+/** A KV handoff from prefill to decode was cancelled or missed its deadline (retryable). */
+export class HandoffFailedError extends EngineError {
+  readonly requestId: string;
+
+  constructor(requestId: string, message?: string) {
+    super(message ?? `KV handoff of request "${requestId}" failed`, 'HANDOFF_FAILED');
+    this.requestId = requestId;
+  }
+
+  override toJSON(): SerializedEngineError {
+    return { code: 'HANDOFF_FAILED', message: this.message, stack: this.stack, requestId: this.requestId };
+  }
+}
+
 /**
  * Rebuilds the typed error from its plain-data form (see {@link EngineError.toJSON}).
  * Accepts `unknown` so it can be applied to anything received from another thread: data that is
@@ -185,6 +200,8 @@ function build(d: SerializedEngineError): EngineError {
       return new KvExhaustedError({ neededBlocks: d.neededBlocks, freeBlocks: d.freeBlocks, message: d.message });
     case 'ACTOR_FAILED':
       return new ActorFailedError(d.actorId, '', d.message);
+    case 'HANDOFF_FAILED':
+      return new HandoffFailedError(d.requestId, d.message);
   }
 }
 
@@ -212,6 +229,8 @@ export function isSerializedEngineError(value: unknown): value is SerializedEngi
       return isNumOrNull(v.neededBlocks) && isNumOrNull(v.freeBlocks);
     case 'ACTOR_FAILED':
       return typeof v.actorId === 'string';
+    case 'HANDOFF_FAILED':
+      return typeof v.requestId === 'string';
     default:
       return false;
   }

@@ -11,6 +11,7 @@ import type { ActorRef, Ask } from '@baton/actors';
 import type { BlockPoolHandle, HandoffDescriptor, PoolStats } from '@baton/kv-cache';
 import type { BackendName } from '@baton/model';
 import type { SerializedEngineError } from './errors.js';
+import type { FaultPlan } from './fault-plan.js';
 import type { LengthPrediction, LengthPredictorStats } from './length-predictor.js';
 import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
 
@@ -25,6 +26,12 @@ export interface WireRequest {
   seed: number;
   stopIds: number[];
   arrivalMs: number;
+  /**
+   * Tokens a previous attempt already streamed (0 for a fresh request). A resumed attempt's
+   * `promptIds` end with them; its first new token has output index `emitted`, and sampling
+   * continues the seeded stream from there.
+   */
+  emitted: number;
 }
 
 /** What every model-running actor needs to load its model. */
@@ -51,6 +58,7 @@ export type ClientMsg =
   | { type: 'tokens'; items: TokenItem[] }
   | { type: 'finished'; requestId: string; reason: WorkerFinish; time: number; error: SerializedEngineError | null; outputTokens: number }
   | { type: 'prefillStarted'; requestId: string; time: number }
+  | { type: 'placed'; requestId: string; actor: string; role: 'prefill' | 'decode' | 'colocated' }
   | { type: 'kvTransfer'; requestId: string; startMs: number; endMs: number };
 
 /** Load of one serving actor as the scheduler sees it. */
@@ -147,8 +155,16 @@ export interface ServingLimits {
   handoffTimeoutMs: number;
 }
 
+/** Fault injection as every serving actor receives it. */
+export interface FaultInit {
+  faults: FaultPlan;
+  faultFlags: SharedArrayBuffer;
+  /** Pool owner id of this actor (see ServingInit.owner). */
+  owner: number;
+}
+
 /** Init of a prefill actor. */
-export interface PrefillInit {
+export interface PrefillInit extends FaultInit {
   index: number;
   setup: ModelSetup;
   pool: BlockPoolHandle;
@@ -159,7 +175,7 @@ export interface PrefillInit {
 }
 
 /** Init of a decode actor. */
-export interface DecodeInit {
+export interface DecodeInit extends FaultInit {
   index: number;
   setup: ModelSetup;
   pool: BlockPoolHandle;
@@ -169,7 +185,7 @@ export interface DecodeInit {
 }
 
 /** Init of a colocated actor: `chunked` mixes prefill chunks into decode steps (Sarathi-Serve). */
-export interface ColocatedInit {
+export interface ColocatedInit extends FaultInit {
   index: number;
   chunked: boolean;
   setup: ModelSetup;
@@ -190,6 +206,8 @@ export interface SchedulerWiring {
 /** Init of the scheduler actor. */
 export interface SchedulerInit {
   pool: BlockPoolHandle;
+  /** Told where each request is placed, so the engine can recover it if that actor dies. */
+  client: ActorRef<ClientMsg>;
   admission: {
     slo: { ttftMs: number; tpotMs: number } | null;
     maxQueuedRequests: number;

@@ -4,7 +4,7 @@ import type { WireRequest } from './protocol.js';
 import { RequestSampler } from './request-sampler.js';
 
 const request = (over: Partial<WireRequest> = {}): WireRequest => ({
-  id: 'r', promptIds: [1], maxTokens: 6, temperature: 0.9, topK: 0, topP: 1, seed: 42, stopIds: [], arrivalMs: 0, ...over,
+  id: 'r', promptIds: [1], emitted: 0, maxTokens: 6, temperature: 0.9, topK: 0, topP: 1, seed: 42, stopIds: [], arrivalMs: 0, ...over,
 });
 
 /** Seeded pseudo-logits rows. */

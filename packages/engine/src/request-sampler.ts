@@ -24,17 +24,17 @@ export class RequestSampler {
   readonly #maxTokens: number;
   #produced: number;
 
-  /** @param produced tokens the request already produced (0 for a fresh request). */
+  /** @param produced tokens this attempt already produced (on top of `request.emitted`). */
   constructor(request: WireRequest, produced = 0) {
     this.#params = { temperature: request.temperature, topK: request.topK, topP: request.topP };
     this.#rng = createRng(request.seed);
-    if (request.temperature > 0) for (let i = 0; i < produced; i++) this.#rng.next();
+    this.#produced = request.emitted + produced;
+    if (request.temperature > 0) for (let i = 0; i < this.#produced; i++) this.#rng.next();
     this.#stop = new Set(request.stopIds);
     this.#maxTokens = request.maxTokens;
-    this.#produced = produced;
   }
 
-  /** Tokens produced so far. */
+  /** Tokens produced so far, by every attempt (the next token's output index). */
   get produced(): number {
     return this.#produced;
   }

@@ -25,6 +25,8 @@ export interface Topology {
   serving: ActorRef<StatsProtocol>[];
   /** Sends the scheduler its routing refs again (after a restart it starts with none). */
   rewire: () => Promise<void>;
+  /** Pool owner id of each model-running actor, by actor name. */
+  owners: ReadonlyMap<string, number>;
 }
 
 /** What spawning needs. */
@@ -48,26 +50,32 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     tokenBudget: options.tokenBudget,
     handoffTimeoutMs: options.handoffTimeoutMs,
   };
-  const common = { setup: deps.setup, pool: deps.pool.handle, limits, client: deps.client, scheduler };
-  const many = <P extends Message, I>(n: number, file: string, name: string, init: (index: number) => I): Promise<ActorRef<P>[]> =>
-    Promise.all(Array.from({ length: n }, (_, index) =>
-      system.spawn<P, I>({ module: actorModule(file), name: `${name}-${index}`, init: init(index), supervision: SUPERVISION })));
+  const faults = options.faults;
+  const faultFlags = new SharedArrayBuffer(4 * Math.max(1, faults.crashes.length));
+  const common = { setup: deps.setup, pool: deps.pool.handle, limits, client: deps.client, scheduler, faults, faultFlags };
+  const owners = new Map<string, number>();
+  const many = <P extends Message, I>(n: number, file: string, name: string, init: (index: number, owner: number) => I): Promise<ActorRef<P>[]> =>
+    Promise.all(Array.from({ length: n }, (_, index) => {
+      const owner = owners.size;
+      owners.set(`${name}-${index}`, owner);
+      return system.spawn<P, I>({ module: actorModule(file), name: `${name}-${index}`, init: init(index, owner), supervision: SUPERVISION });
+    }));
   if (options.mode === 'disaggregated') {
-    const decode = await many<DecodeMsg, DecodeInit>(options.decode, 'decode-actor.js', 'decode', (index) => ({ ...common, index }));
-    const prefill = await many<PrefillMsg, PrefillInit>(options.prefill, 'prefill-actor.js', 'prefill', (index) => ({ ...common, index, decoders: decode }));
+    const decode = await many<DecodeMsg, DecodeInit>(options.decode, 'decode-actor.js', 'decode', (index, owner) => ({ ...common, index, owner }));
+    const prefill = await many<PrefillMsg, PrefillInit>(options.prefill, 'prefill-actor.js', 'prefill', (index, owner) => ({ ...common, index, owner, decoders: decode }));
     const predictor = await system.spawn<PredictorMsg, PredictorInit>({
-      module: actorModule('length-predictor-actor.js'), name: 'length-predictor', init: { seed: 0 }, group: CONTROL_GROUP,
+      module: actorModule('length-predictor-actor.js'), name: 'length-predictor', init: { seed: 0, fails: faults.predictorFails }, group: CONTROL_GROUP,
     });
     const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill, decode, colocated: [], predictor });
     await rewire();
-    return { scheduler, serving: [...prefill, ...decode].map(asStatsRef), rewire };
+    return { scheduler, serving: [...prefill, ...decode].map(asStatsRef), rewire, owners };
   }
   const count = options.mode === 'single' ? 1 : options.colocated;
   const chunked = options.mode === 'chunked';
-  const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, (index) => ({ ...common, index, chunked }));
+  const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, (index, owner) => ({ ...common, index, owner, chunked }));
   const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill: [], decode: [], colocated, predictor: null });
   await rewire();
-  return { scheduler, serving: colocated.map(asStatsRef), rewire };
+  return { scheduler, serving: colocated.map(asStatsRef), rewire, owners };
 }
 
 /** The light control-plane actors (scheduler, length predictor) share one worker. */
@@ -77,6 +85,7 @@ async function spawnScheduler(deps: TopologyDeps): Promise<ActorRef<SchedulerMsg
   const o = deps.options;
   const init: SchedulerInit = {
     pool: deps.pool.handle,
+    client: deps.client,
     admission: { slo: o.slo, maxQueuedRequests: o.queue.maxRequests, maxQueuedPromptTokens: o.queue.maxPromptTokens },
     blockSize: o.kv.blockSize,
     maxBatch: o.maxBatch,

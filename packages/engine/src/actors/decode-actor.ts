@@ -12,7 +12,7 @@
 import type { HandoffConsumer } from '@baton/kv-cache';
 import type { ModelSequence } from '@baton/model';
 import { engineNow } from '../clock.js';
-import { ActorFailedError } from '../errors.js';
+import { HandoffFailedError } from '../errors.js';
 import type { DecodeInit, DecodeMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
 import { DecodeBatch } from './decode-batch.js';
@@ -117,7 +117,9 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   async #stream(a: Arrival): Promise<void> {
     const layers = this.model.config.nLayer;
     try {
+      const delay = this.init.faults.handoffDelayMs;
       for (let layer = 0; layer < layers; layer++) {
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
         await a.consumer.waitForLayer(layer, { timeoutMs: this.init.limits.handoffTimeoutMs, signal: a.cancel.signal });
         if (this.#arrivals.get(a.request.id) !== a) return;
         a.seq.loadLayer(layer);
@@ -132,8 +134,8 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
         requestId: a.request.id,
         reason: 'error',
         time: engineNow(),
-        error: new ActorFailedError(this.context.name, cause).toJSON(),
-        outputTokens: 0,
+        error: new HandoffFailedError(a.request.id, `KV handoff of request "${a.request.id}" to ${this.context.name} failed: ${cause}`).toJSON(),
+        outputTokens: a.request.emitted,
       });
       this.#sink.flush();
     }

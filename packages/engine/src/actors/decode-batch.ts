@@ -110,13 +110,15 @@ export class DecodeBatch {
 
   /** Records a sampled token for `r` (also used for a sequence's first decode-side token). */
   accept(r: RunningSeq, s: SampledToken, time: number): void {
-    this.deps.sink.token(r.request.id, s.id, r.tokens.length, time);
+    // NOTE: the sampler counts every attempt's tokens, so this is the token's output index.
+    const index = r.sampler.produced - 1;
+    this.deps.sink.token(r.request.id, s.id, index, time);
     r.tokens.push(s.id);
     r.lastToken = s.id;
     if (s.finish === null) return;
     this.running.splice(this.running.indexOf(r), 1);
     this.#publishAndRelease(r);
-    this.deps.sink.finish({ requestId: r.request.id, reason: s.finish, time, error: null, outputTokens: r.tokens.length });
+    this.deps.sink.finish({ requestId: r.request.id, reason: s.finish, time, error: null, outputTokens: index + 1 });
   }
 
   /** Releases everything (actor stopping). */
@@ -166,7 +168,7 @@ export class DecodeBatch {
   #failPreempted(p: Preempted): void {
     this.#preempted.shift();
     const error = new KvExhaustedError({ freeBlocks: this.deps.pool.stats().free });
-    this.deps.sink.finish({ requestId: p.request.id, reason: 'error', time: engineNow(), error: error.toJSON(), outputTokens: p.tokens.length });
+    this.deps.sink.finish({ requestId: p.request.id, reason: 'error', time: engineNow(), error: error.toJSON(), outputTokens: p.request.emitted + p.tokens.length });
   }
 
   /** Registers the sequence's full blocks in the prefix cache (multi-turn reuse), then releases. */

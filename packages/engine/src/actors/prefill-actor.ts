@@ -28,6 +28,8 @@ interface Job {
 
 /** Retry delay when the pool or the handoff slots are exhausted. */
 const BLOCKED_RETRY_MS = 2;
+/** Handoffs remembered for cancellation on abort. */
+const RECENT_HANDOFFS = 256;
 
 /** Prefill actor (module default export, spawned by the engine). */
 export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> {
@@ -38,6 +40,9 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   readonly #reporter = new LoadReporter(this.init.scheduler);
   readonly #throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
   #retryArmed = false;
+  #handoffs = 0;
+  /** Recent handoffs by request id, so an abort can cancel one its decode actor never adopted. */
+  readonly #recent = new Map<string, HandoffProducer>();
 
   readonly handlers = {
     prefill: (m: Extract<PrefillMsg, { type: 'prefill' }>) => this.#enqueue(m.request),
@@ -105,6 +110,14 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     const i = this.#queue.findIndex((j) => j.request.id === requestId);
     if (i >= 0) this.#queue.splice(i, 1);
     else this.#tombstones.add(requestId);
+    // NOTE: cancelling an adopted or finished handoff changes nothing; a pending one frees its blocks now.
+    this.#recent.get(requestId)?.cancel();
+    this.#recent.delete(requestId);
+  }
+
+  #remember(requestId: string, producer: HandoffProducer): void {
+    this.#recent.set(requestId, producer);
+    if (this.#recent.size > RECENT_HANDOFFS) this.#recent.delete(this.#recent.keys().next().value as string);
   }
 
   /** Prefills one prompt and hands it to decode actor `decode`; 'blocked' when KV cannot be reserved now. */
@@ -113,7 +126,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     const match = this.pool.match(prompt.slice(0, -1));
     const table = match.table;
     const producer = table.ensureCapacity(prompt.length)
-      ? this.pool.openHandoff(table, { tokenCount: prompt.length, sequenceId: request.id })
+      ? this.pool.openHandoff(table, { tokenCount: prompt.length, sequenceId: request.id, deadlineMs: 2 * this.init.limits.handoffTimeoutMs })
       : null;
     if (producer === null) {
       table.release();
@@ -123,6 +136,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     this.activity = `prefilling ${prompt.length - match.cachedTokens} tokens`;
     this.init.client.tell({ type: 'prefillStarted', requestId: request.id, time: start });
     const decoder = this.init.decoders[decode];
+    this.#remember(request.id, producer);
     decoder.tell({ type: 'incoming', request, handoff: producer.descriptor });
     try {
       this.#run(request, table, match.cachedTokens, producer, decode);
@@ -130,7 +144,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       producer.cancel();
       decoder.tell({ type: 'prefillFailed', requestId: request.id });
       const cause = e instanceof Error ? e.message : String(e);
-      this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: new ActorFailedError(this.context.name, cause).toJSON(), outputTokens: 0 });
+      this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: new ActorFailedError(this.context.name, cause).toJSON(), outputTokens: request.emitted });
     } finally {
       table.release();
     }
@@ -144,16 +158,20 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   #run(request: WireRequest, table: BlockTable, cached: number, producer: HandoffProducer, decode: number): void {
     const prompt = request.promptIds;
     const seq = this.model.attach(table, { length: cached });
+    this.#handoffs += 1;
+    const every = this.init.faults.dropHandoffEvery;
+    // NOTE: fault injection: a dropped handoff never publishes its layers; the decode side times out.
+    const drop = every !== null && this.#handoffs % every === 0;
     try {
       const logits = this.model.prefill(seq, prompt.slice(cached), {
         chunkSize: this.init.setup.chunkSize,
-        onLayerDone: (layer) => producer.publishLayer(layer),
+        onLayerDone: drop ? undefined : (layer) => producer.publishLayer(layer),
       });
       this.pool.publish(table, prompt);
       const first = new RequestSampler(request).next(logits);
       const time = engineNow();
-      this.#sink.token(request.id, first.id, 0, time);
-      if (first.finish !== null) this.#sink.finish({ requestId: request.id, reason: first.finish, time, error: null, outputTokens: 1 });
+      this.#sink.token(request.id, first.id, request.emitted, time);
+      if (first.finish !== null) this.#sink.finish({ requestId: request.id, reason: first.finish, time, error: null, outputTokens: request.emitted + 1 });
       // NOTE: flushed before the decode actor hears of it, so the first token leaves first.
       this.#sink.flush();
       this.init.decoders[decode].tell({ type: 'prefilled', requestId: request.id, firstToken: first.id, finished: first.finish !== null, time });

@@ -59,11 +59,11 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     this.#refs = { prefill: refs.prefill, decode: refs.decode, colocated: refs.colocated, predictor: refs.predictor };
     const tps = this.init.priorTokensPerSecond;
     const prefillLoad = (id: string): PrefillLoad => ({ id, queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: tps });
-    this.#prefill = refs.prefill.map((_, i) => prefillLoad(`prefill-${i}`));
-    this.#colocated = refs.colocated.map((_, i) => prefillLoad(`colocated-${i}`));
+    this.#prefill = refs.prefill.map((r) => prefillLoad(r.name));
+    this.#colocated = refs.colocated.map((r) => prefillLoad(r.name));
     const total = this.#pool.geometry.totalBlocks;
-    this.#decode = refs.decode.map((_, i) => ({
-      id: `decode-${i}`, running: 0, queued: 0, freeKvBlocks: total, totalKvBlocks: total, predictedLongRunning: 0, stepMs: null,
+    this.#decode = refs.decode.map((r) => ({
+      id: r.name, running: 0, queued: 0, freeKvBlocks: total, totalKvBlocks: total, predictedLongRunning: 0, stepMs: null,
     }));
   }
 
@@ -88,6 +88,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
     this.#inFlight.set(request.id, { request, target, decode: null, isLong: false });
     this.#accepted += 1;
+    this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
     if (colocated) {
       this.#refs.colocated[target].tell({ type: 'submit', request });
       return { accepted: true };
@@ -127,6 +128,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     this.#decode[index].queued += 1;
     if (f.isLong) this.#decode[index].predictedLongRunning += 1;
     this.#refs.prefill[f.target].tell({ type: 'assignDecode', requestId, decode: index });
+    this.init.client.tell({ type: 'placed', requestId, actor: this.#decode[index].id, role: 'decode' });
   }
 
   #leastLoadedDecode(): number {
@@ -149,7 +151,11 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
 
   #abort(requestId: string): void {
     const f = this.#inFlight.get(requestId);
-    if (f === undefined) return;
+    if (f === undefined) {
+      // NOTE: unknown here (finished, or this scheduler restarted and lost it): every actor drops it.
+      for (const ref of [...this.#refs.prefill, ...this.#refs.decode, ...this.#refs.colocated]) ref.tell({ type: 'abort', requestId });
+      return;
+    }
     this.#inFlight.delete(requestId);
     if (this.#refs.colocated.length > 0) {
       this.#refs.colocated[f.target].tell({ type: 'abort', requestId });

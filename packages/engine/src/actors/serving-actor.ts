@@ -12,14 +12,20 @@ import { Actor, type Message } from '@baton/actors';
 import { BlockPool, type BlockPoolHandle } from '@baton/kv-cache';
 import { initBackend, loadModel, type Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
+import { CrashTrigger, type FaultPlan } from '../fault-plan.js';
 import type { ModelSetup, ServingActorStats, ServingLimits } from '../protocol.js';
 
 /** Init fields every serving actor has. */
 export interface ServingInit {
   index: number;
+  /** This actor's owner id in the pool: every block reference it takes is counted against it, so the engine can reclaim them if it dies. */
+  owner: number;
   setup: ModelSetup;
   pool: BlockPoolHandle;
   limits: ServingLimits;
+  faults: FaultPlan;
+  /** One Int32 flag per crash rule, shared by every actor and incarnation (a rule fires once). */
+  faultFlags: SharedArrayBuffer;
 }
 
 /** Base of the actors that run the model. */
@@ -30,6 +36,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   protected activity = 'starting';
   protected preemptions = 0;
   #stepPending = false;
+  #crash: CrashTrigger | null = null;
   #startedAt = engineNow();
   #busyMs = 0;
   #steps = 0;
@@ -42,7 +49,8 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     const info = await initBackend(this.init.setup.backend);
     this.backend = info.name;
     this.model = await loadModel(this.init.setup.model);
-    this.pool = BlockPool.attach(this.init.pool);
+    this.pool = BlockPool.attach(this.init.pool, { owner: this.init.owner });
+    if (this.init.faults.crashes.length > 0) this.#crash = new CrashTrigger(this.init.faults, this.init.faultFlags, this.role, this.init.index);
     this.#startedAt = engineNow();
     this.activity = 'idle';
   }
@@ -71,6 +79,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   /** Handler body of the `step` message. */
   protected onStep(): void {
     this.#stepPending = false;
+    this.#crash?.check(this.#steps);
     const start = engineNow();
     const batch = this.runStep();
     const end = engineNow();

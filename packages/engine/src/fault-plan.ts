@@ -1,0 +1,110 @@
+/**
+ * FaultPlan: fault injection by configuration (no code edits), for reliability tests and demos.
+ * Each crash rule fires at most once per engine, even across the actor's restarts (a shared flag).
+ * Invariant: an engine without a plan runs no fault code beyond a null check per step.
+ */
+import { InvalidOptionsError } from './errors.js';
+import { nonNegInt, oneOf, posInt, posNumber, record, rejectUnknown } from './option-checks.js';
+
+/** Which serving actor a crash rule targets. */
+export type FaultRole = 'prefill' | 'decode' | 'colocated';
+
+/** Crash one serving actor once it has run `afterSteps` steps with work. */
+export interface CrashRule {
+  role: FaultRole;
+  /** Actor index within its role (default 0). */
+  index: number;
+  afterSteps: number;
+  /** 'throw': the step handler throws (in-place restart); 'exit': the worker thread exits. */
+  kind: 'throw' | 'exit';
+}
+
+/** Faults to inject. */
+export interface FaultPlan {
+  crashes: CrashRule[];
+  /** Every Nth handoff's layers are never published, so the decode side times out (null: never). */
+  dropHandoffEvery: number | null;
+  /** Decode waits this long before loading each handed-off layer (0: no delay). */
+  handoffDelayMs: number;
+  /** The length predictor fails every prediction. */
+  predictorFails: boolean;
+  /** Blocks taken out of the KV pool at start and held until close (exhausts KV). */
+  reserveKvBlocks: number;
+}
+
+/** No faults. */
+export const NO_FAULTS: Readonly<FaultPlan> = Object.freeze({
+  crashes: [],
+  dropHandoffEvery: null,
+  handoffDelayMs: 0,
+  predictorFails: false,
+  reserveKvBlocks: 0,
+});
+
+const ROLES: readonly FaultRole[] = ['prefill', 'decode', 'colocated'];
+const KINDS: ReadonlyArray<CrashRule['kind']> = ['throw', 'exit'];
+
+/** Validates a fault plan (`faults` option); throws InvalidOptionsError naming the field. */
+export function resolveFaults(value: unknown): FaultPlan {
+  if (value === undefined) return { ...NO_FAULTS, crashes: [] };
+  const f = record(value, 'faults');
+  rejectUnknown(f, Object.keys(NO_FAULTS), 'faults.');
+  const crashes = f.crashes ?? [];
+  if (!Array.isArray(crashes)) throw new InvalidOptionsError('faults.crashes', 'must be an array');
+  return {
+    crashes: crashes.map((c: unknown, i) => resolveCrash(c, `faults.crashes[${i}]`)),
+    dropHandoffEvery: f.dropHandoffEvery === undefined || f.dropHandoffEvery === null ? null : posInt(f.dropHandoffEvery, 'faults.dropHandoffEvery'),
+    handoffDelayMs: f.handoffDelayMs === undefined ? 0 : f.handoffDelayMs === 0 ? 0 : posNumber(f.handoffDelayMs, 'faults.handoffDelayMs'),
+    predictorFails: bool(f.predictorFails ?? false, 'faults.predictorFails'),
+    reserveKvBlocks: nonNegInt(f.reserveKvBlocks ?? 0, 'faults.reserveKvBlocks'),
+  };
+}
+
+function resolveCrash(value: unknown, path: string): CrashRule {
+  const c = record(value, path);
+  rejectUnknown(c, ['role', 'index', 'afterSteps', 'kind'], `${path}.`);
+  return {
+    role: oneOf(c.role, ROLES, `${path}.role`),
+    index: nonNegInt(c.index ?? 0, `${path}.index`),
+    afterSteps: nonNegInt(c.afterSteps ?? 0, `${path}.afterSteps`),
+    kind: oneOf(c.kind ?? 'throw', KINDS, `${path}.kind`),
+  };
+}
+
+function bool(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionsError(name, `must be a boolean, got ${String(value)}`);
+  return value;
+}
+
+/** Raised by an injected crash (so logs say it was injected). */
+export class InjectedFaultError extends Error {
+  constructor(what: string) {
+    super(`injected fault: ${what}`);
+    this.name = 'InjectedFaultError';
+  }
+}
+
+/**
+ * The actor-side trigger of crash rules. `fired` is a SharedArrayBuffer flag per rule, shared by
+ * every incarnation of every actor, so a rule fires once even though restarts re-run the init.
+ */
+export class CrashTrigger {
+  readonly #rules: CrashRule[];
+  readonly #fired: Int32Array;
+
+  constructor(plan: FaultPlan, fired: SharedArrayBuffer, private readonly role: FaultRole, private readonly index: number) {
+    this.#rules = plan.crashes;
+    this.#fired = new Int32Array(fired);
+  }
+
+  /** Crashes as a rule says, if one is due at `steps` and has not fired yet. */
+  check(steps: number): void {
+    this.#rules.forEach((rule, i) => {
+      if (rule.role !== this.role || rule.index !== this.index || steps < rule.afterSteps) return;
+      if (Atomics.compareExchange(this.#fired, i, 0, 1) !== 0) return;
+      const what = `${this.role}-${this.index} crashed (${rule.kind}) after ${steps} steps`;
+      if (rule.kind === 'exit') process.exit(1);
+      throw new InjectedFaultError(what);
+    });
+  }
+}
