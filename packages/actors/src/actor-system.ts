@@ -67,6 +67,8 @@ export class ActorSystem {
   readonly #inboxes = new Map<string, Endpoint>();
   readonly #groups = new Map<string, WorkerHost>();
   readonly #hosts = new Set<WorkerHost>();
+  /** Threads being terminated after their last actor left. */
+  readonly #ending = new Set<Promise<void>>();
   readonly #pools = new Set<ActorPool<unknown, unknown>>();
   #nextId = 1;
   #shutdown: Promise<void> | null = null;
@@ -196,6 +198,7 @@ export class ActorSystem {
     this.#inboxes.clear();
     await Promise.all([...this.#pools].map((pool) => pool.close()));
     await Promise.all([...this.#hosts].map((host) => host.terminate()));
+    await Promise.all([...this.#ending]);
     this.#hosts.clear();
     this.#groups.clear();
   }
@@ -373,7 +376,14 @@ export class ActorSystem {
     if (host.actorIds.size > 0) return;
     this.#hosts.delete(host);
     for (const [group, groupHost] of this.#groups) if (groupHost === host) this.#groups.delete(group);
-    await host.terminate();
+    // NOTE: tracked so that shutdown() also waits for threads released outside its own loop.
+    const ending = host.terminate();
+    this.#ending.add(ending);
+    try {
+      await ending;
+    } finally {
+      this.#ending.delete(ending);
+    }
   }
 
   /** Answers a ref whose port closed: a new port, "down" (with the cause) or "stopped". */
