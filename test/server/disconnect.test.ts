@@ -3,14 +3,15 @@
  * actor's KV blocks used, and the pool's referenced blocks, return to 0) and the server counts the
  * request as aborted — it did not run to its 900 tokens.
  * NOTE: the client disconnects as soon as the response starts (streaming) or the engine has the
- * request (not streaming); a 900-token request runs far longer than the server takes to notice.
+ * request (not streaming). The engine injects a 300 ms delay per handed-off layer (fault plan), so
+ * every request is still in flight when the client leaves, however fast the machine decodes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startServer, type RunningServer } from './server-fixture.js';
 
 let running: RunningServer;
 beforeAll(async () => {
-  running = await startServer();
+  running = await startServer({ faults: { handoffDelayMs: 300 } });
 });
 afterAll(async () => {
   await running?.server.close();
