@@ -3,8 +3,12 @@
  * thread has its own tfjs engine, so one backend per worker). Optional backends are imported
  * dynamically so that a missing one fails with BackendUnavailableError saying how to install it.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError, ModelArgumentError } from './errors.js';
+import { GpuClient } from './gpu/gpu-client.js';
+import type { GpuHostBackend } from './gpu/gpu-protocol.js';
 
 /** Backends the model can run on. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
@@ -25,6 +29,32 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** Directory (or URL prefix ending in '/') holding the tfjs-backend-wasm `.wasm` files, for bundled programs. */
   wasmPaths?: string;
+  /**
+   * webgpu only: the tfjs backend of the GPU host thread. 'webgpu' (default) runs on the GPU;
+   * 'cpu' runs the same host-thread plumbing on tfjs cpu (for tests on machines without a GPU).
+   * Default from `BATON_GPU_HOST_BACKEND`.
+   */
+  gpuHost?: GpuHostBackend;
+}
+
+/** The host thread's compiled script; NOTE: when this file runs from src/ (tests), the one in dist/. */
+function gpuHostScript(): URL {
+  const here = new URL('./gpu/gpu-host-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(here)) ? here : new URL('../dist/gpu/gpu-host-worker.js', import.meta.url);
+}
+/** This thread's GPU host (started by initBackend('webgpu')), or null. */
+let gpuHost: GpuClient | null = null;
+
+/** @internal the GPU host thread of this thread's webgpu backend, or null on other backends. */
+export function activeGpuHost(): GpuClient | null {
+  return gpuHost;
+}
+
+/** Stops this thread's GPU host thread, if any (models created on it stop working). */
+export async function closeBackend(): Promise<void> {
+  const host = gpuHost;
+  gpuHost = null;
+  await host?.close();
 }
 
 /** Reads `BATON_BACKEND`, defaulting to 'wasm'; throws ModelArgumentError on an unknown name. */
@@ -68,8 +98,7 @@ async function register(name: BackendName, opts: InitBackendOptions): Promise<st
       return 'wasm';
     }
     case 'webgpu':
-      await loadWebgpu();
-      return 'webgpu';
+      return 'cpu';
     case 'tensorflow':
       await importOptional('@tensorflow/tfjs-node-gpu').catch(() => importOptional('@tensorflow/tfjs-node')).catch((e) => {
         throw unavailable(name, 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed', e);
@@ -78,32 +107,30 @@ async function register(name: BackendName, opts: InitBackendOptions): Promise<st
   }
 }
 
-async function loadWebgpu(): Promise<void> {
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  if (g.navigator?.gpu === undefined) {
-    const mod = (await importOptional('webgpu').catch((e) => {
-      throw unavailable('webgpu', 'package webgpu (Dawn for Node) is missing', e);
-    })) as { create(flags: string[]): unknown; globals: object };
-    let gpu: unknown;
-    try { gpu = mod.create([]); } catch (e) { throw unavailable('webgpu', 'Dawn could not start', e); }
-    Object.assign(globalThis, mod.globals);
-    // NOTE: navigator must exist before tfjs-backend-webgpu loads: it registers only if navigator.gpu exists.
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+/**
+ * Starts this thread's GPU host thread, which sets up navigator.gpu (the `webgpu` package) and
+ * then imports tfjs-backend-webgpu. NOTE: the model API is synchronous and Dawn in Node reads
+ * back only asynchronously, so the device lives in a host thread that this thread waits on
+ * (gpu/gpu-client.ts); this thread itself runs tfjs cpu for anything outside the forward pass.
+ */
+async function startGpuHost(opts: InitBackendOptions): Promise<string> {
+  const backend: GpuHostBackend = opts.gpuHost ?? (process.env['BATON_GPU_HOST_BACKEND'] === 'cpu' ? 'cpu' : 'webgpu');
+  await closeBackend();
+  try {
+    const { client, detail } = await GpuClient.start(gpuHostScript(), backend);
+    gpuHost = client;
+    return detail;
+  } catch (e) {
+    throw unavailable('webgpu', 'the GPU host thread could not start WebGPU', e);
   }
-  const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<unknown> } } }).navigator.gpu;
-  const adapter = await gpu.requestAdapter().catch(() => null);
-  if (adapter === null || adapter === undefined) {
-    throw unavailable('webgpu', 'no GPU adapter was found', new Error('navigator.gpu.requestAdapter() returned null'));
-  }
-  await importOptional('@tensorflow/tfjs-backend-webgpu').catch((e) => {
-    throw unavailable('webgpu', 'package @tensorflow/tfjs-backend-webgpu is missing', e);
-  });
 }
 
 /** Loads (if needed) and activates a backend for this thread; default from BATON_BACKEND, else 'wasm'. */
 export async function initBackend(name: BackendName = defaultBackendName(), opts: InitBackendOptions = {}): Promise<BackendInfo> {
   parseBackendName(name);
-  const tfName = await register(name, opts);
+  if (name !== 'webgpu') await closeBackend();
+  const gpuDetail = name === 'webgpu' ? await startGpuHost(opts) : null;
+  const tfName = name === 'webgpu' ? (await register('cpu', opts)) : await register(name, opts);
   let ok: boolean;
   try {
     ok = await tf.setBackend(tfName);
@@ -114,5 +141,6 @@ export async function initBackend(name: BackendName = defaultBackendName(), opts
   if (!ok || tf.getBackend() !== tfName) {
     throw unavailable(name, `tfjs could not initialise the "${tfName}" backend`, new Error('setBackend returned false'));
   }
+  if (gpuDetail !== null) return { name, tfBackend: 'webgpu', detail: `@tensorflow/tfjs-core ${tf.version_core}, GPU host thread: ${gpuDetail}` };
   return { name, tfBackend: tfName, detail: `@tensorflow/tfjs-core ${tf.version_core}, backend ${tfName}` };
 }

@@ -5,6 +5,8 @@
  * the KvArena slots. Every K/V row computed is written to the sequence's KvBacking (the system of
  * record) and appended in place to the arena (never recopied per step).
  * Shapes: T tokens, C = nEmbd, H heads, hd = C / H, V vocab, S arena slots, cap arena capacity.
+ * On the webgpu backend the forward pass runs in this thread's GPU host thread (gpu/gpu-runner.ts):
+ * weights and working KV stay on the GPU, and only logits (or greedy ids) and new K/V rows return.
  * Invariants: a sequence's logits never depend on the other sequences of a batch (each attends
  * only to its own slot); no tensor outlives a call except weights and the arena.
  */
@@ -13,9 +15,12 @@ import type { GptConfig } from './config.js';
 import { KvCapacityError, ModelArgumentError } from './errors.js';
 import type { KvBacking } from './kv-backing.js';
 import { KvArena } from './kv-arena.js';
+import { activeGpuHost } from './backend.js';
+import { GpuRunner } from './gpu/gpu-runner.js';
 import { activate, dense, normalize } from './layers.js';
-import { createModelTensors, disposeModelTensors, type BlockTensors, type ModelTensors } from './model-tensors.js';
+import { createModelTensors, disposeModelTensors, foldWeights, type BlockTensors, type ModelTensors } from './model-tensors.js';
 import { ModelSequence, type SequenceHost } from './model-sequence.js';
+import { argmax } from './sampling.js';
 import type { GptTokenizer } from './tokenizer.js';
 import type { GptWeights } from './weights.js';
 
@@ -45,9 +50,11 @@ const DEFAULT_CHUNK = 256;
 
 /** A GPT-2 model on the active tfjs backend. */
 export class Gpt implements SequenceHost {
-  /** Backend-side parameters (LayerNorm affine folded into the dense layers). */
+  /** Backend-side parameters (LayerNorm affine folded into the dense layers); unused on the GPU path. */
   private readonly t: ModelTensors;
   private readonly arena: KvArena;
+  /** The GPU path (webgpu backend), or null. */
+  private readonly gpu: GpuRunner | null;
   private readonly headDim: number;
   /** 1 / sqrt(headDim), applied to queries. */
   private readonly scale: number;
@@ -63,10 +70,13 @@ export class Gpt implements SequenceHost {
     /** Parameters (kept for saveCheckpoint). */
     readonly weights: GptWeights,
   ) {
-    this.t = createModelTensors(config, weights);
     this.headDim = config.nEmbd / config.nHead;
     this.scale = 1 / Math.sqrt(this.headDim);
-    this.arena = new KvArena({ nLayer: config.nLayer, nHead: config.nHead, headDim: this.headDim, maxPositions: config.nPositions });
+    const host = activeGpuHost();
+    this.gpu = host === null ? null : new GpuRunner(host, config, foldWeights(config, weights));
+    // NOTE: on the GPU path the weights and KV live in the host thread; these stay empty.
+    this.t = host === null ? createModelTensors(config, weights) : { blocks: [], headW: tf.zeros([1, 1]), headB: tf.zeros([1]), wte: new Float32Array(0), wpe: new Float32Array(0) };
+    this.arena = new KvArena({ nLayer: host === null ? config.nLayer : 0, nHead: config.nHead, headDim: this.headDim, maxPositions: host === null ? config.nPositions : 1 });
   }
 
   /** Number of layers (SequenceHost). */
@@ -85,11 +95,12 @@ export class Gpt implements SequenceHost {
       throw new ModelArgumentError('length', `${length} is not a position count in [0, ${this.config.nPositions}]`);
     }
     if (length > backing.capacity) throw new KvCapacityError(length, backing.capacity);
-    return new ModelSequence(this, backing, this.arena.allocSlot(), length);
+    return new ModelSequence(this, backing, this.gpu?.allocSlot() ?? this.arena.allocSlot(), length);
   }
 
   /** SequenceHost: copies backing rows [loadedUpTo, length) of `layer` into the arena. */
   loadLayer(seq: ModelSequence, layer: number): void {
+    if (this.gpu !== null) return this.gpu.loadLayer(seq, layer);
     const from = seq.loadedUpTo[layer];
     const to = seq.length;
     if (from >= to) return;
@@ -103,7 +114,9 @@ export class Gpt implements SequenceHost {
 
   /** SequenceHost: frees an arena slot. */
   releaseSlot(slot: number): void {
-    if (!this.disposed) this.arena.freeSlot(slot);
+    if (this.disposed) return;
+    if (this.gpu !== null) this.gpu.freeSlot(slot);
+    else this.arena.freeSlot(slot);
   }
 
   /**
@@ -124,7 +137,8 @@ export class Gpt implements SequenceHost {
     for (let start = 0; start < tokens.length; start += chunk) {
       const piece = tokens.slice(start, start + chunk);
       const final = start + chunk >= tokens.length;
-      const logits = this.forwardChunk(seq, piece, { allLogits: all, wantLogits: all || final, onLayerDone: final ? opts.onLayerDone : undefined });
+      const o = { allLogits: all, wantLogits: all || final, onLayerDone: final ? opts.onLayerDone : undefined };
+      const logits = this.gpu === null ? this.forwardChunk(seq, piece, o) : this.gpu.prefill(seq, piece, o.wantLogits ? (all ? 'all' : 'last') : 'none', o.onLayerDone);
       if (logits !== null) out.set(logits, all ? start * V : 0);
     }
     return out;
@@ -135,8 +149,27 @@ export class Gpt implements SequenceHost {
    * returns logits [B * V], row i for batch[i].
    */
   decode(batch: readonly DecodeItem[]): Float32Array {
+    if (!this.checkBatch(batch)) return new Float32Array(0);
+    if (this.gpu !== null) return this.gpu.decode(batch, 'logits') as Float32Array;
+    return this.forwardDecode(batch);
+  }
+
+  /**
+   * A greedy decode step: like decode, but returns each row's argmax id [B] (lowest id on ties).
+   * On the GPU the argmax runs there and only the ids come back.
+   */
+  decodeGreedy(batch: readonly DecodeItem[]): Int32Array {
+    if (!this.checkBatch(batch)) return new Int32Array(0);
+    if (this.gpu !== null) return this.gpu.decode(batch, 'ids') as Int32Array;
+    const V = this.config.vocabSize;
+    const logits = this.forwardDecode(batch);
+    return Int32Array.from(batch, (_, i) => argmax(logits.subarray(i * V, (i + 1) * V)));
+  }
+
+  /** Validates a decode batch; false when it is empty. */
+  private checkBatch(batch: readonly DecodeItem[]): boolean {
     this.assertLive();
-    if (batch.length === 0) return new Float32Array(0);
+    if (batch.length === 0) return false;
     const seen = new Set<ModelSequence>();
     for (const [i, item] of batch.entries()) {
       item.seq.assertLive(`batch[${i}].seq`);
@@ -145,7 +178,7 @@ export class Gpt implements SequenceHost {
       this.checkTokens([item.token], `batch[${i}].token`);
       this.checkRoom(item.seq, 1);
     }
-    return this.forwardDecode(batch);
+    return true;
   }
 
   /**
@@ -169,6 +202,7 @@ export class Gpt implements SequenceHost {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.gpu?.dispose();
     disposeModelTensors(this.t);
     this.arena.dispose();
   }

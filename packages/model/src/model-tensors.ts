@@ -52,25 +52,56 @@ function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
-/** Builds the tensors of `weights` (validated GptWeights) on the active backend. */
-export function createModelTensors(config: GptConfig, weights: GptWeights): ModelTensors {
+/** One block's folded dense layers as arrays (Conv1D layout [in, out]). */
+export interface FoldedBlock {
+  attnW: Float32Array; attnB: Float32Array; projW: Float32Array; projB: Float32Array;
+  fcW: Float32Array; fcB: Float32Array; mlpW: Float32Array; mlpB: Float32Array;
+}
+
+/** Every parameter with LayerNorm affine folded in, as plain arrays (for a GPU host thread). */
+export interface FoldedWeights {
+  blocks: FoldedBlock[];
+  headW: Float32Array;
+  headB: Float32Array;
+  wte: Float32Array;
+  wpe: Float32Array;
+}
+
+/** Folds `weights` (validated GptWeights) into plain arrays. */
+export function foldWeights(config: GptConfig, weights: GptWeights): FoldedWeights {
   const data = (name: string): Float32Array => (weights.get(name) as { data: Float32Array }).data;
   const { nEmbd: C, nInner, vocabSize: V } = config;
-  const dense = (d: Dense, n: number, m: number): [tf.Tensor2D, tf.Tensor1D] => [tf.tensor2d(d.w, [n, m]), tf.tensor1d(d.b)];
-  const blocks = Array.from({ length: config.nLayer }, (_, i): BlockTensors => {
+  const blocks = Array.from({ length: config.nLayer }, (_, i): FoldedBlock => {
     const p = `h.${i}.`;
-    const [attnW, attnB] = dense(fold(data(`${p}ln_1.weight`), data(`${p}ln_1.bias`), data(`${p}attn.c_attn.weight`), data(`${p}attn.c_attn.bias`), 3 * C), C, 3 * C);
-    const [fcW, fcB] = dense(fold(data(`${p}ln_2.weight`), data(`${p}ln_2.bias`), data(`${p}mlp.c_fc.weight`), data(`${p}mlp.c_fc.bias`), nInner), C, nInner);
+    const attn = fold(data(`${p}ln_1.weight`), data(`${p}ln_1.bias`), data(`${p}attn.c_attn.weight`), data(`${p}attn.c_attn.bias`), 3 * C);
+    const fc = fold(data(`${p}ln_2.weight`), data(`${p}ln_2.bias`), data(`${p}mlp.c_fc.weight`), data(`${p}mlp.c_fc.bias`), nInner);
     return {
-      attnW, attnB, fcW, fcB,
-      projW: tf.tensor2d(data(`${p}attn.c_proj.weight`), [C, C]), projB: tf.tensor1d(data(`${p}attn.c_proj.bias`)),
-      mlpW: tf.tensor2d(data(`${p}mlp.c_proj.weight`), [nInner, C]), mlpB: tf.tensor1d(data(`${p}mlp.c_proj.bias`)),
+      attnW: attn.w, attnB: attn.b, fcW: fc.w, fcB: fc.b,
+      projW: data(`${p}attn.c_proj.weight`), projB: data(`${p}attn.c_proj.bias`),
+      mlpW: data(`${p}mlp.c_proj.weight`), mlpB: data(`${p}mlp.c_proj.bias`),
     };
   });
   // The head is tied to wte [V, C] unless the checkpoint has lm_head.weight (same shape).
   const headT = transpose(data(weights.has(LM_HEAD) ? LM_HEAD : 'wte.weight'), V, C); // [C, V]
-  const [headW, headB] = dense(fold(data('ln_f.weight'), data('ln_f.bias'), headT, null, V), C, V);
-  return { blocks, headW, headB, wte: data('wte.weight'), wpe: data('wpe.weight') };
+  const head = fold(data('ln_f.weight'), data('ln_f.bias'), headT, null, V);
+  return { blocks, headW: head.w, headB: head.b, wte: data('wte.weight'), wpe: data('wpe.weight') };
+}
+
+/** Builds the tensors of folded weights on the active backend. */
+export function tensorsFromFolded(config: GptConfig, f: FoldedWeights): ModelTensors {
+  const { nEmbd: C, nInner, vocabSize: V } = config;
+  const blocks = f.blocks.map((b): BlockTensors => ({
+    attnW: tf.tensor2d(b.attnW, [C, 3 * C]), attnB: tf.tensor1d(b.attnB),
+    projW: tf.tensor2d(b.projW, [C, C]), projB: tf.tensor1d(b.projB),
+    fcW: tf.tensor2d(b.fcW, [C, nInner]), fcB: tf.tensor1d(b.fcB),
+    mlpW: tf.tensor2d(b.mlpW, [nInner, C]), mlpB: tf.tensor1d(b.mlpB),
+  }));
+  return { blocks, headW: tf.tensor2d(f.headW, [C, V]), headB: tf.tensor1d(f.headB), wte: f.wte, wpe: f.wpe };
+}
+
+/** Builds the tensors of `weights` (validated GptWeights) on the active backend. */
+export function createModelTensors(config: GptConfig, weights: GptWeights): ModelTensors {
+  return tensorsFromFolded(config, foldWeights(config, weights));
 }
 
 /** Frees every tensor of `t`. */

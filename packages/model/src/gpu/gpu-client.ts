@@ -1,0 +1,105 @@
+/**
+ * GpuClient: the model thread's synchronous handle on its own GPU host thread. WebGPU in Node
+ * (Dawn) can only read results back asynchronously (mapAsync needs the event loop; tfjs-webgpu's
+ * dataSync needs OffscreenCanvas), while the model API (prefill/decode) is synchronous. So each
+ * model thread owns one host thread holding the GPU device, weights and KV, and waits for each
+ * reply with Atomics.wait on a shared signal word, then takes the reply with receiveMessageOnPort.
+ * Invariants: one request in flight at a time; replies arrive in request order; the port has no
+ * listener (messages are only ever taken synchronously).
+ */
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { ModelError } from '../errors.js';
+import type { GpuHostBackend, GpuHostData, GpuReply, GpuRequest } from './gpu-protocol.js';
+
+/** The GPU host thread failed a request, died or did not answer. */
+export class GpuHostError extends ModelError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}
+
+type Result = Extract<GpuReply, { type: 'result' }>;
+type Layer = Extract<GpuReply, { type: 'layer' }>;
+
+const WAIT_MS = 120_000;
+
+/** Atomics.waitAsync (Node 20; not in this TypeScript lib target). */
+function waitAsync(signal: Int32Array, value: number): Promise<unknown> {
+  const a = Atomics as unknown as { waitAsync(i: Int32Array, index: number, value: number): { value: Promise<unknown> | string } };
+  const r = a.waitAsync(signal, 0, value).value;
+  return typeof r === 'string' ? Promise.resolve(r) : r;
+}
+
+/** Synchronous calls to one GPU host thread. */
+export class GpuClient {
+  private readonly signal: Int32Array;
+  private seen = 0;
+  private closed = false;
+
+  private constructor(private readonly worker: Worker, private readonly port: MessagePort, shared: SharedArrayBuffer) {
+    this.signal = new Int32Array(shared);
+  }
+
+  /** Starts a host thread from `script` and waits (asynchronously) until its backend is up. */
+  static async start(script: URL, backend: GpuHostBackend): Promise<{ client: GpuClient; detail: string }> {
+    const shared = new SharedArrayBuffer(4);
+    const { port1, port2 } = new MessageChannel();
+    const workerData: GpuHostData & { port: MessagePort } = { backend, signal: shared, port: port2 };
+    const worker = new Worker(script, { workerData, transferList: [port2] });
+    worker.unref();
+    const client = new GpuClient(worker, port1, shared);
+    const exited = new Promise<never>((_, reject) => {
+      worker.once('error', (e) => reject(new GpuHostError('GPU_HOST_FAILED', `GPU host thread failed to start: ${e.message}`)));
+      worker.once('exit', (code) => reject(new GpuHostError('GPU_HOST_EXITED', `GPU host thread exited with code ${code} while starting`)));
+    });
+    exited.catch(() => undefined);
+    port1.postMessage({ type: 'hello' } satisfies GpuRequest);
+    try {
+      await Promise.race([waitAsync(client.signal, 0), exited]);
+      return { client, detail: client.take(null).detail };
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+  }
+
+  /** Sends a request that has no reply (ordered before later calls). */
+  post(req: GpuRequest, transfer: ArrayBuffer[] = []): void {
+    this.assertOpen();
+    this.port.postMessage(req, transfer);
+  }
+
+  /** Sends a request and blocks until its result; `onLayer` receives streamed layers first. */
+  call(req: GpuRequest, onLayer: ((m: Layer) => void) | null = null, transfer: ArrayBuffer[] = []): Result {
+    this.assertOpen();
+    this.port.postMessage(req, transfer);
+    return this.take(onLayer);
+  }
+
+  /** Stops the host thread (its device, weights and KV go with it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.port.close();
+    await this.worker.terminate();
+  }
+
+  private take(onLayer: ((m: Layer) => void) | null): Result {
+    for (;;) {
+      if (Atomics.wait(this.signal, 0, this.seen, WAIT_MS) === 'timed-out') {
+        throw new GpuHostError('GPU_HOST_TIMEOUT', `GPU host thread did not answer within ${WAIT_MS} ms`);
+      }
+      this.seen = Atomics.load(this.signal, 0);
+      for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
+        const reply = m.message as GpuReply;
+        if (reply.type === 'result') return reply;
+        if (reply.type === 'error') throw new GpuHostError(reply.code, reply.message);
+        onLayer?.(reply);
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new GpuHostError('GPU_HOST_CLOSED', 'the GPU host thread was closed (closeBackend)');
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * GpuForward: one model's forward pass in the GPU host thread: weights as tensors on the host
+ * backend, the working KV in a GpuKvPool, the hot ops from ForwardOps (fused WGSL on WebGPU).
+ * Each call uploads only the new tokens' embeddings and small int32 index tensors, appends the new
+ * K/V rows in place, and reads back ONE tensor: the requested output (logits rows, or argmax ids
+ * for greedy decode) followed by the new K/V rows of every layer (for the system-of-record pool).
+ * With streamLayers, prefill instead reads each layer's K/V back as soon as it is computed.
+ * Shapes: N rows (tokens), C = nEmbd, H heads, V vocab; qkv [N, 3C]; kv rows [N, 2C] (K then V).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GptConfig } from '../config.js';
+import { tensorsFromFolded, disposeModelTensors, type FoldedWeights, type ModelTensors } from '../model-tensors.js';
+import type { Activation } from '../config.js';
+import { activate } from '../layers.js';
+import type { ForwardOps } from './forward-ops.js';
+import { GpuKvPool } from './gpu-kv-pool.js';
+import type { GpuDecodeItem, GpuOutput } from './gpu-protocol.js';
+
+/** What one forward call returns. */
+export interface ForwardResult {
+  logits: Float32Array | null;
+  ids: Int32Array | null;
+  /** [nLayer, N, 2C], or null when streamed. */
+  kv: Float32Array | null;
+}
+
+/** One prefill call (one sequence). */
+export interface PrefillCall {
+  slot: number;
+  pos0: number;
+  tokens: number[];
+  logits: 'last' | 'all' | 'none';
+  /** When set, receives each layer's K/V rows [N, 2C] as soon as they are computed. */
+  onLayer: ((layer: number, kv: Float32Array) => void) | null;
+}
+
+const TANH_GELUS: ReadonlySet<Activation> = new Set<Activation>(['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast']);
+
+interface Rows {
+  /** (slot, position, token) per row. */
+  slots: number[];
+  positions: number[];
+  tokens: number[];
+  /** Page-table row of each query row. */
+  tableRows: number[];
+  /** Distinct slots, in table-row order. */
+  tableSlots: number[];
+}
+
+/** The forward pass of one model on the host thread's backend. */
+export class GpuForward {
+  private readonly t: ModelTensors;
+  private readonly pool: GpuKvPool;
+  private readonly scale: number;
+
+  constructor(private readonly config: GptConfig, weights: FoldedWeights, private readonly ops: ForwardOps) {
+    this.t = tensorsFromFolded(config, weights);
+    this.pool = new GpuKvPool(config.nLayer, config.nEmbd, config.nPositions);
+    this.scale = 1 / Math.sqrt(config.nEmbd / config.nHead);
+  }
+
+  /** Uploads existing K/V rows ([n, 2C]) of one layer of a slot at positions [start, start + n). */
+  load(slot: number, layer: number, start: number, rows: Float32Array): void {
+    const C = this.config.nEmbd;
+    const n = rows.length / (2 * C);
+    const dst = Array.from({ length: n }, (_, i) => this.pool.keyRow(slot, start + i));
+    tf.tidy(() => this.pool.append(this.ops, layer, tf.tensor2d(rows, [n, 2 * C]), 0, C, tf.tensor1d(dst, 'int32')));
+  }
+
+  /** Frees a slot's GPU pages. */
+  free(slot: number): void {
+    this.pool.free(slot);
+  }
+
+  async prefill(c: PrefillCall): Promise<ForwardResult> {
+    const n = c.tokens.length;
+    const rows: Rows = {
+      slots: new Array<number>(n).fill(c.slot), positions: c.tokens.map((_, i) => c.pos0 + i), tokens: c.tokens,
+      tableRows: new Array<number>(n).fill(0), tableSlots: [c.slot],
+    };
+    const out: GpuOutput = c.logits === 'none' ? 'none' : 'logits';
+    return this.forward(rows, out, c.logits === 'last', c.onLayer);
+  }
+
+  async decode(items: readonly GpuDecodeItem[], output: GpuOutput): Promise<ForwardResult> {
+    const rows: Rows = {
+      slots: items.map((i) => i.slot), positions: items.map((i) => i.pos), tokens: items.map((i) => i.token),
+      tableRows: items.map((_, i) => i), tableSlots: items.map((i) => i.slot),
+    };
+    return this.forward(rows, output, false, null);
+  }
+
+  dispose(): void {
+    disposeModelTensors(this.t);
+    this.pool.dispose();
+  }
+
+  private async forward(r: Rows, output: GpuOutput, lastOnly: boolean, onLayer: PrefillCall['onLayer']): Promise<ForwardResult> {
+    const { nEmbd: C, layerNormEpsilon: eps, vocabSize: V, nHead } = this.config;
+    const N = r.tokens.length;
+    const dstRows = r.slots.map((s, i) => this.pool.keyRow(s, r.positions[i]));
+    const kvParts: tf.Tensor2D[] = [];
+    const keep: tf.Tensor[] = [];
+    const x0 = tf.tensor2d(this.embed(r), [N, C]);
+    const dst = tf.tensor1d(dstRows, 'int32');
+    const pages = this.pool.table(r.tableSlots);
+    const info = tf.tensor2d(r.tableRows.flatMap((row, i) => [row, r.positions[i]]), [N, 2], 'int32');
+    let x: tf.Tensor2D = x0;
+    for (let l = 0; l < this.t.blocks.length; l++) {
+      const b = this.t.blocks[l];
+      const next = tf.tidy(() => {
+        const qkv = tf.fused.matMul({ a: this.ops.normalize(x, eps), b: b.attnW, bias: b.attnB }) as tf.Tensor2D; // [N, 3C]
+        this.pool.append(this.ops, l, qkv, C, 2 * C, dst);
+        const y = this.ops.attention({ qkv, pool: this.pool.layer(l), pages, info, nHead, scale: this.scale });
+        const x1 = tf.add(x, tf.fused.matMul({ a: y, b: b.projW, bias: b.projB })) as tf.Tensor2D;
+        const h = tf.fused.matMul({ a: this.ops.normalize(x1, eps), b: b.fcW, bias: b.fcB }) as tf.Tensor2D;
+        const act = TANH_GELUS.has(this.config.activation) ? this.ops.geluNew(h) : activate(h, this.config.activation);
+        const x2 = tf.add(x1, tf.fused.matMul({ a: act, b: b.mlpW, bias: b.mlpB })) as tf.Tensor2D;
+        return { x2, kv: tf.slice(qkv, [0, C], [N, 2 * C]) as tf.Tensor2D };
+      });
+      if (x !== x0) x.dispose();
+      x = next.x2;
+      if (onLayer !== null) {
+        onLayer(l, (await next.kv.data()) as Float32Array);
+        next.kv.dispose();
+      } else kvParts.push(next.kv);
+    }
+    keep.push(x0, dst, pages, info, x);
+    const result = await this.readBack(x, kvParts, output, lastOnly, N, V);
+    tf.dispose(keep);
+    tf.dispose(kvParts);
+    return result;
+  }
+
+  /** Head, output and one read-back of [output, kv...]. */
+  private async readBack(x: tf.Tensor2D, kv: tf.Tensor2D[], output: GpuOutput, lastOnly: boolean, N: number, V: number): Promise<ForwardResult> {
+    const { nEmbd: C, layerNormEpsilon: eps } = this.config;
+    const packed = tf.tidy((): tf.Tensor => {
+      const parts: tf.Tensor[] = [];
+      if (output !== 'none') {
+        const last = lastOnly ? tf.slice(x, [N - 1, 0], [1, C]) : x;
+        const logits = tf.fused.matMul({ a: this.ops.normalize(last as tf.Tensor2D, eps), b: this.t.headW, bias: this.t.headB }) as tf.Tensor2D;
+        parts.push(output === 'ids' ? tf.cast(this.ops.argmax(logits), 'float32') : tf.reshape(logits, [-1]));
+      }
+      for (const k of kv) parts.push(tf.reshape(k, [-1]));
+      return parts.length === 0 ? tf.zeros([0]) : parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts);
+    });
+    const data = (await packed.data()) as Float32Array;
+    packed.dispose();
+    const outLen = output === 'none' ? 0 : output === 'ids' ? N : (lastOnly ? 1 : N) * V;
+    const head = data.subarray(0, outLen);
+    return {
+      logits: output === 'logits' ? head.slice() : null,
+      ids: output === 'ids' ? Int32Array.from(head) : null,
+      kv: kv.length === 0 ? null : data.slice(outLen),
+    };
+  }
+
+  /** Token + position embeddings [N * C]. */
+  private embed(r: Rows): Float32Array {
+    const C = this.config.nEmbd;
+    const out = new Float32Array(r.tokens.length * C);
+    const { wte, wpe } = this.t;
+    r.tokens.forEach((tok, i) => {
+      const pos = r.positions[i];
+      for (let c = 0; c < C; c++) out[i * C + c] = wte[tok * C + c] + wpe[pos * C + c];
+    });
+    return out;
+  }
+}

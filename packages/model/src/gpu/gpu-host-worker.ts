@@ -1,0 +1,115 @@
+/**
+ * The GPU host thread: owns this model thread's GPU device (navigator.gpu from the `webgpu`
+ * package, set up BEFORE tfjs-backend-webgpu is imported, since it registers only if
+ * navigator.gpu exists), the models' weights and GPU-resident KV, and answers GpuRequests in
+ * order. After every reply it increments the shared signal word and notifies the waiting thread.
+ * Invariant: requests are processed strictly one after another (a promise chain).
+ */
+import { workerData, type MessagePort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelError } from '../errors.js';
+import { referenceOps, type ForwardOps } from './forward-ops.js';
+import { GpuForward } from './gpu-forward.js';
+import type { GpuHostData, GpuReply, GpuRequest } from './gpu-protocol.js';
+import { checkKernels } from './kernel-checks.js';
+import { createWgslOps } from './wgsl-ops.js';
+
+const data = workerData as GpuHostData & { port: MessagePort };
+const signal = new Int32Array(data.signal);
+const port = data.port;
+const models = new Map<number, GpuForward>();
+let adapterDetail = '';
+
+function reply(m: GpuReply): void {
+  const transfer: ArrayBuffer[] = [];
+  if (m.type === 'layer') transfer.push(m.kv.buffer as ArrayBuffer);
+  port.postMessage(m, transfer);
+  Atomics.add(signal, 0, 1);
+  Atomics.notify(signal, 0);
+}
+
+function result(partial: Partial<Extract<GpuReply, { type: 'result' }>>): void {
+  reply({ type: 'result', logits: null, ids: null, kv: null, detail: '', checks: [], ...partial });
+}
+
+async function startBackend(): Promise<void> {
+  if (data.backend === 'cpu') {
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    adapterDetail = 'GPU host thread on tfjs cpu (plumbing test mode)';
+    return;
+  }
+  const { create, globals } = (await import('webgpu')) as unknown as { create(flags: string[]): { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null> }; globals: object };
+  const gpu = create([]);
+  Object.assign(globalThis, globals);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  const adapter = await gpu.requestAdapter();
+  if (adapter === null) throw new ModelError('MODEL_BACKEND_UNAVAILABLE', 'webgpu: navigator.gpu.requestAdapter() returned null (no GPU adapter)');
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) throw new ModelError('MODEL_BACKEND_UNAVAILABLE', 'webgpu: tfjs could not initialise the webgpu backend');
+  await tf.ready();
+  const i = adapter.info ?? {};
+  adapterDetail = `webgpu adapter ${i.vendor ?? '?'} ${i.architecture ?? ''} ${i.device ?? ''} ${i.description ?? ''}`.replace(/\s+/g, ' ').trim();
+}
+
+function opsFor(nPositions: number): ForwardOps {
+  return data.backend === 'webgpu' ? createWgslOps(nPositions) : referenceOps;
+}
+
+function model(id: number): GpuForward {
+  const m = models.get(id);
+  if (m === undefined) throw new ModelError('GPU_HOST_NO_MODEL', `GPU host thread has no model ${id}`);
+  return m;
+}
+
+async function handle(req: GpuRequest): Promise<void> {
+  switch (req.type) {
+    case 'hello':
+      await startBackend();
+      return result({ detail: adapterDetail });
+    case 'addModel':
+      models.set(req.model, new GpuForward(req.config, req.weights, opsFor(req.config.nPositions)));
+      return result({});
+    case 'dropModel':
+      models.get(req.model)?.dispose();
+      models.delete(req.model);
+      return;
+    case 'load':
+      return model(req.model).load(req.slot, req.layer, req.start, req.rows);
+    case 'free':
+      return model(req.model).free(req.slot);
+    case 'prefill': {
+      const onLayer = req.streamLayers ? (layer: number, kv: Float32Array) => reply({ type: 'layer', layer, kv }) : null;
+      return result(await model(req.model).prefill({ ...req, onLayer }));
+    }
+    case 'decode':
+      return result(await model(req.model).decode(req.items, req.output));
+    case 'checkKernels':
+      return result({ checks: await checkKernels(data.backend === 'webgpu' ? createWgslOps(1024) : referenceOps), detail: adapterDetail });
+  }
+}
+
+const NO_REPLY = new Set<GpuRequest['type']>(['load', 'free', 'dropModel']);
+/** A failed no-reply request, reported as the answer to the next request that has a reply. */
+let pendingError: { code: string; message: string } | null = null;
+
+async function serve(req: GpuRequest): Promise<void> {
+  if (!NO_REPLY.has(req.type) && pendingError !== null) {
+    const e = pendingError;
+    pendingError = null;
+    return reply({ type: 'error', ...e });
+  }
+  try {
+    await handle(req);
+  } catch (e) {
+    const code = e instanceof ModelError ? e.code : 'GPU_HOST_FAILED';
+    const message = `GPU host thread, request "${req.type}": ${e instanceof Error ? e.message : String(e)}`;
+    if (!NO_REPLY.has(req.type)) reply({ type: 'error', code, message });
+    else pendingError ??= { code, message };
+  }
+}
+
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (req: GpuRequest) => {
+  chain = chain.then(() => serve(req));
+});

@@ -1,0 +1,70 @@
+/**
+ * The one message protocol between a model thread (GpuClient) and its GPU host thread
+ * (gpu-host-worker.ts). Requests are answered in order; `load`, `free` and `dropModel` have no
+ * reply. A request with a reply gets zero or more `layer` messages, then exactly one `result` or
+ * `error`. Every reply is followed by an increment of the shared signal word (see gpu-client.ts).
+ * Row layout of KV in messages: one row per token of 2 * nEmbd floats, K then V (heads concatenated).
+ */
+import type { GptConfig } from '../config.js';
+import type { FoldedWeights } from '../model-tensors.js';
+
+/** Which tfjs backend the host thread runs: 'webgpu' normally, 'cpu' to test the plumbing anywhere. */
+export type GpuHostBackend = 'webgpu' | 'cpu';
+
+/** workerData of a GPU host thread. */
+export interface GpuHostData {
+  backend: GpuHostBackend;
+  /** Int32Array(1) over this SharedArrayBuffer: incremented after every reply. */
+  signal: SharedArrayBuffer;
+}
+
+/** One decode row: a sequence's slot, its next token and that token's position. */
+export interface GpuDecodeItem {
+  slot: number;
+  token: number;
+  pos: number;
+}
+
+/** What a forward pass returns besides KV: logits rows, argmax ids, or nothing. */
+export type GpuOutput = 'logits' | 'ids' | 'none';
+
+/** Requests from the model thread. */
+export type GpuRequest =
+  | { type: 'hello' }
+  | { type: 'addModel'; model: number; config: GptConfig; weights: FoldedWeights }
+  | { type: 'dropModel'; model: number }
+  | { type: 'load'; model: number; slot: number; layer: number; start: number; rows: Float32Array }
+  | { type: 'free'; model: number; slot: number }
+  | {
+      type: 'prefill'; model: number; slot: number; pos0: number; tokens: number[];
+      /** 'last' or 'all' positions' logits, or none. */
+      logits: 'last' | 'all' | 'none';
+      /** Send each layer's KV as soon as it is computed (layer-wise handoff overlap). */
+      streamLayers: boolean;
+    }
+  | { type: 'decode'; model: number; items: GpuDecodeItem[]; output: GpuOutput }
+  | { type: 'checkKernels' };
+
+/** One kernel's parity check against the generic tfjs ops. */
+export interface KernelCheck {
+  name: string;
+  maxAbsDiff: number;
+  ok: boolean;
+}
+
+/** Replies from the host thread. */
+export type GpuReply =
+  | { type: 'layer'; layer: number; kv: Float32Array }
+  | {
+      type: 'result';
+      /** Logits rows [N * V] (or null). */
+      logits: Float32Array | null;
+      /** Greedy ids [N] (or null). */
+      ids: Int32Array | null;
+      /** [nLayer, N, 2C] unless streamed per layer (then null). */
+      kv: Float32Array | null;
+      /** Free text (adapter, kernel checks). */
+      detail: string;
+      checks: KernelCheck[];
+    }
+  | { type: 'error'; code: string; message: string };
