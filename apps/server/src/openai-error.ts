@@ -99,8 +99,9 @@ function fromZod(error: ZodError): ApiError {
     const param = formatPath([...issue.path, key]);
     return invalidRequest(param, `${param}: unknown field`, 'unknown_field');
   }
-  const param = issue.path.length === 0 ? null : formatPath(issue.path);
-  return invalidRequest(param, param === null ? issue.message : `${param}: ${issue.message}`);
+  // NOTE: an issue at the root (the body is not an object: a number, an array, a string) names the body.
+  const param = issue.path.length === 0 ? 'body' : formatPath(issue.path);
+  return invalidRequest(param, `${param}: ${issue.message}`);
 }
 
 /** NOTE: zod lists unknown keys after the other issues; an unknown key explains the rest, so it wins. */
