@@ -36,7 +36,8 @@ export function expectedShapes(config: GptConfig): Map<string, number[]> {
 
 /**
  * Maps checkpoint tensors (with or without the `transformer.` prefix) to GptWeights and checks
- * names and shapes. Throws WeightsError naming the missing, extra or mis-shaped tensor.
+ * names, shapes and values. Throws WeightsError naming the missing, extra, mis-shaped or
+ * non-finite (NaN, ±Infinity) tensor.
  */
 export function weightsFromCheckpoint(config: GptConfig, tensors: Map<string, NamedTensor>): GptWeights {
   const expected = expectedShapes(config);
@@ -50,12 +51,23 @@ export function weightsFromCheckpoint(config: GptConfig, tensors: Map<string, Na
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new WeightsError(rawName, `shape ${JSON.stringify(t.shape)} does not match the expected ${JSON.stringify(shape)}`);
     }
+    checkFinite(rawName, t.data);
     out.set(name, t);
   }
   for (const name of expected.keys()) {
     if (!out.has(name)) throw new WeightsError(`transformer.${name}`, 'missing from the checkpoint');
   }
   return out;
+}
+
+/**
+ * NOTE: a NaN or infinite weight does not fail any op; it silently turns every logit into NaN (and
+ * greedy decoding into token 0), so a corrupt checkpoint must be refused at load.
+ */
+function checkFinite(tensor: string, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new WeightsError(tensor, `holds a non-finite value (${data[i]}) at flat index ${i}: the checkpoint is corrupt`);
+  }
 }
 
 /** Seeded random weights as GPT-2 initialises them (normal(0, initializerRange), zero biases, unit LayerNorm). */
