@@ -23,6 +23,9 @@ export interface AttentionArgs {
   pages: tf.Tensor2D;
   /** [N, 2] int32: (page table row, position) of each query; it attends to positions [0, position]. */
   info: tf.Tensor2D;
+  /** Host copies of `pages` and `info` (the generic path indexes with them). */
+  pagesHost: Int32Array;
+  infoHost: Int32Array;
   nHead: number;
   scale: number;
 }
@@ -78,11 +81,12 @@ export const referenceOps: ForwardOps = {
       return tf.tensorScatterUpdate(pool, idx, tf.concat([k, v])) as tf.Tensor2D;
     });
   },
-  attention({ qkv, pool, pages, info, nHead, scale }) {
+  attention({ qkv, pool, pages, pagesHost, infoHost, nHead, scale }) {
     const C = pool.shape[1];
     const hd = C / nHead;
-    const table = pages.arraySync() as number[][];
-    const rows = info.arraySync() as number[][];
+    const width = pages.shape[1];
+    const table = Array.from({ length: pages.shape[0] }, (_, r) => Array.from(pagesHost.subarray(r * width, (r + 1) * width)));
+    const rows = Array.from({ length: infoHost.length / 2 }, (_, r) => [infoHost[2 * r], infoHost[2 * r + 1]]);
     return tf.tidy(() => {
       const outs = rows.map(([tableRow, pos], n) => {
         const L = pos + 1;

@@ -46,7 +46,6 @@ export class GpuClient {
     const { port1, port2 } = new MessageChannel();
     const workerData: GpuHostData & { port: MessagePort } = { backend, signal: shared, port: port2 };
     const worker = new Worker(script, { workerData, transferList: [port2] });
-    worker.unref();
     const client = new GpuClient(worker, port1, shared);
     const exited = new Promise<never>((_, reject) => {
       worker.once('error', (e) => reject(new GpuHostError('GPU_HOST_FAILED', `GPU host thread failed to start: ${e.message}`)));
@@ -56,7 +55,11 @@ export class GpuClient {
     port1.postMessage({ type: 'hello' } satisfies GpuRequest);
     try {
       await Promise.race([waitAsync(client.signal, 0), exited]);
-      return { client, detail: client.take(null).detail };
+      const detail = client.take(null).detail;
+      // NOTE: ref'd while starting (Atomics.waitAsync alone does not keep the process alive);
+      // afterwards calls are synchronous and the host must not keep the process alive.
+      worker.unref();
+      return { client, detail };
     } catch (e) {
       await client.close();
       throw e;

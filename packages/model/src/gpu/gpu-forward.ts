@@ -103,15 +103,17 @@ export class GpuForward {
     const keep: tf.Tensor[] = [];
     const x0 = tf.tensor2d(this.embed(r), [N, C]);
     const dst = tf.tensor1d(dstRows, 'int32');
-    const pages = this.pool.table(r.tableSlots);
-    const info = tf.tensor2d(r.tableRows.flatMap((row, i) => [row, r.positions[i]]), [N, 2], 'int32');
+    const table = this.pool.table(r.tableSlots);
+    const pages = table.tensor;
+    const infoHost = Int32Array.from(r.tableRows.flatMap((row, i) => [row, r.positions[i]]));
+    const info = tf.tensor2d(infoHost, [N, 2], 'int32');
     let x: tf.Tensor2D = x0;
     for (let l = 0; l < this.t.blocks.length; l++) {
       const b = this.t.blocks[l];
       const next = tf.tidy(() => {
         const qkv = tf.fused.matMul({ a: this.ops.normalize(x, eps), b: b.attnW, bias: b.attnB }) as tf.Tensor2D; // [N, 3C]
         this.pool.append(this.ops, l, qkv, C, 2 * C, dst);
-        const y = this.ops.attention({ qkv, pool: this.pool.layer(l), pages, info, nHead, scale: this.scale });
+        const y = this.ops.attention({ qkv, pool: this.pool.layer(l), pages, info, pagesHost: table.host, infoHost, nHead, scale: this.scale });
         const x1 = tf.add(x, tf.fused.matMul({ a: y, b: b.projW, bias: b.projB })) as tf.Tensor2D;
         const h = tf.fused.matMul({ a: this.ops.normalize(x1, eps), b: b.fcW, bias: b.fcB }) as tf.Tensor2D;
         const act = TANH_GELUS.has(this.config.activation) ? this.ops.geluNew(h) : activate(h, this.config.activation);

@@ -52,8 +52,10 @@ async function startBackend(): Promise<void> {
   adapterDetail = `webgpu adapter ${i.vendor ?? '?'} ${i.architecture ?? ''} ${i.device ?? ''} ${i.description ?? ''}`.replace(/\s+/g, ' ').trim();
 }
 
+const GENERIC = new Set((process.env['BATON_GPU_GENERIC_OPS'] ?? '').split(',').filter((s) => s !== ''));
+
 function opsFor(nPositions: number): ForwardOps {
-  return data.backend === 'webgpu' ? createWgslOps(nPositions) : referenceOps;
+  return data.backend === 'webgpu' ? createWgslOps(nPositions, GENERIC) : referenceOps;
 }
 
 function model(id: number): GpuForward {
@@ -85,7 +87,7 @@ async function handle(req: GpuRequest): Promise<void> {
     case 'decode':
       return result(await model(req.model).decode(req.items, req.output));
     case 'checkKernels':
-      return result({ checks: await checkKernels(data.backend === 'webgpu' ? createWgslOps(1024) : referenceOps), detail: adapterDetail });
+      return result({ checks: await checkKernels(opsFor(1024)), detail: adapterDetail });
   }
 }
 

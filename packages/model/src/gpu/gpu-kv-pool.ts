@@ -38,11 +38,11 @@ export class GpuKvPool {
     return pages[Math.floor(pos / GPU_PAGE)] * 2 * GPU_PAGE + (pos % GPU_PAGE);
   }
 
-  /** Page table rows for `slots` as an int32 tensor [slots.length, maxPages]. */
-  table(slots: readonly number[]): tf.Tensor2D {
-    const data = new Int32Array(slots.length * this.maxPages);
-    slots.forEach((s, i) => data.set(this.pagesOf(s), i * this.maxPages));
-    return tf.tensor2d(data, [slots.length, this.maxPages], 'int32');
+  /** Page table rows for `slots` [slots.length, maxPages], as host data and an int32 tensor. */
+  table(slots: readonly number[]): { host: Int32Array; tensor: tf.Tensor2D } {
+    const host = new Int32Array(slots.length * this.maxPages);
+    slots.forEach((s, i) => host.set(this.pagesOf(s), i * this.maxPages));
+    return { host, tensor: tf.tensor2d(host, [slots.length, this.maxPages], 'int32') };
   }
 
   /** Appends rows ([n, W], K at kOff, V at vOff) at pool rows `dst` of layer l. */

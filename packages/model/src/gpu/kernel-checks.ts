@@ -46,14 +46,17 @@ async function attentionCheck(ops: ForwardOps, nHead: number, hd: number): Promi
   poolA = appendA;
   poolB = appendB;
   const checks = [await diff(`kv append ${nHead}x${hd}`, tf.clone(poolA), tf.clone(poolB), 0)];
-  const pages = tf.tensor2d(tables.flat(), [lengths.length, maxPages], 'int32');
+  const pagesHost = Int32Array.from(tables.flat());
+  const pages = tf.tensor2d(pagesHost, [lengths.length, maxPages], 'int32');
   const q = tf.tensor2d(randn(8 * 3 * C, 11), [8, 3 * C]);
   // Decode rows: the last position of each sequence; prefill rows: positions 195..199 of sequence 2.
-  const decodeInfo = tf.tensor2d(lengths.flatMap((L, s) => [s, L - 1]), [3, 2], 'int32');
-  const blockInfo = tf.tensor2d([2, 195, 2, 196, 2, 197, 2, 198, 2, 199], [5, 2], 'int32');
-  for (const [name, info, n] of [['decode', decodeInfo, 3], ['prefill block', blockInfo, 5]] as const) {
+  const decodeHost = Int32Array.from(lengths.flatMap((L, s) => [s, L - 1]));
+  const blockHost = Int32Array.from([2, 195, 2, 196, 2, 197, 2, 198, 2, 199]);
+  const decodeInfo = tf.tensor2d(decodeHost, [3, 2], 'int32');
+  const blockInfo = tf.tensor2d(blockHost, [5, 2], 'int32');
+  for (const [name, info, infoHost, n] of [['decode', decodeInfo, decodeHost, 3], ['prefill block', blockInfo, blockHost, 5]] as const) {
     const qn = tf.slice(q, [0, 0], [n, 3 * C]) as tf.Tensor2D;
-    const args = { qkv: qn, pool: poolA, pages, info, nHead, scale: 1 / Math.sqrt(hd) };
+    const args = { qkv: qn, pool: poolA, pages, info, pagesHost, infoHost, nHead, scale: 1 / Math.sqrt(hd) };
     checks.push(await diff(`attention ${name} ${nHead}x${hd}`, ops.attention(args), referenceOps.attention({ ...args, pool: poolB })));
     qn.dispose();
   }

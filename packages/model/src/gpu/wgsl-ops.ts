@@ -215,8 +215,21 @@ export function wgslAttentionFits(hd: number, maxPositions: number): boolean {
   return hd <= WG && WG % hd === 0 && maxPositions <= WGSL_MAX_POSITIONS;
 }
 
-/** The fused WGSL ops; attention falls back to the generic ops where the kernel does not fit. */
-export function createWgslOps(maxPositions: number): ForwardOps {
+/**
+ * The fused WGSL ops; attention falls back to the generic ops where the kernel does not fit.
+ * `generic` names ops to take from the generic tfjs reference instead (diagnosis; the
+ * BATON_GPU_GENERIC_OPS environment variable, comma-separated, sets it in the host thread).
+ */
+export function createWgslOps(maxPositions: number, generic: ReadonlySet<string> = new Set()): ForwardOps {
+  const fused = wgslOps(maxPositions);
+  const pick = <K extends keyof ForwardOps>(k: K): ForwardOps[K] => (generic.has(k) ? referenceOps[k] : fused[k]);
+  return {
+    name: generic.size === 0 ? fused.name : `${fused.name} (generic: ${[...generic].join(', ')})`,
+    normalize: pick('normalize'), geluNew: pick('geluNew'), appendKv: pick('appendKv'), attention: pick('attention'), argmax: pick('argmax'),
+  };
+}
+
+function wgslOps(maxPositions: number): ForwardOps {
   return {
     name: 'wgsl-fused',
     normalize: (x, eps) => run(normalizeProgram(x.shape[0], x.shape[1]), [x], 'float32', [{ type: 'float32', data: [eps] }]) as tf.Tensor2D,

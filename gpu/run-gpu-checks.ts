@@ -1,0 +1,252 @@
+/**
+ * The one GPU check and benchmark script (run on the GPU machine through gpu/bundle.sh's tree):
+ *  1. fused WGSL kernels vs generic tfjs ops (in a GPU host thread);
+ *  2. Hugging Face fixture parity on the GPU (1e-4 relative on logits; greedy continuations);
+ *  3. greedy token equality of every engine mode on the GPU vs plain generate on the GPU;
+ *  4. speed: prefill of 512 tokens, one decode step at context ~256 (batch 1 and 32) for the
+ *     4x256 and 8x512 bench models, against the PyTorch H200 reference;
+ *  5. engine disaggregated vs colocated on the GPU (same workers, same fixed workload).
+ * Prints tables and writes results.json to $OUT (or ./gpu-out). Each section reports its own
+ * failure and the script goes on. Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  ArrayKvBacking, checkGpuKernels, generate, initBackend, loadModel, type Gpt, type GptConfig,
+} from '@baton/model';
+import { createEngine, type EngineOptionsInput, type GenerationResult } from '@baton/engine';
+
+const args = process.argv.slice(2);
+const argValue = (name: string, fallback: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+};
+const FIXTURE = argValue('--fixture', new URL('../fixtures/gpt2-tiny-bytes/', import.meta.url).pathname);
+const QUICK = args.includes('--quick');
+const OUT = process.env['OUT'] ?? 'gpu-out';
+const results: Record<string, unknown> = { date: new Date().toISOString() };
+let failures = 0;
+
+function table(title: string, head: string[], rows: Array<Array<string | number>>): void {
+  const cells = [head, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const w = head.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
+  console.log(`\n## ${title}`);
+  for (const [i, r] of cells.entries()) {
+    console.log(`| ${r.map((c, j) => String(c).padEnd(w[j])).join(' | ')} |`);
+    if (i === 0) console.log(`|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`);
+  }
+}
+function fmt(n: number): string {
+  if (Number.isInteger(n)) return String(n);
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3);
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+}
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+async function section(name: string, f: () => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  try {
+    await f();
+  } catch (e) {
+    failures++;
+    console.log(`\n## ${name}: FAILED\n${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    results[`${name}:error`] = String(e);
+  }
+  console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+function relDiff(ref: ArrayLike<number>, got: ArrayLike<number>): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d = Math.max(d, Math.abs(ref[i] - got[i]));
+    s = Math.max(s, Math.abs(ref[i]));
+  }
+  return d / s;
+}
+
+async function kernels(): Promise<void> {
+  const checks = checkGpuKernels();
+  results['kernels'] = checks;
+  table('Fused WGSL kernels vs generic tfjs ops (on the GPU)', ['kernel', 'max |diff|', 'ok'], checks.map((c) => [c.name, c.maxAbsDiff, c.ok ? 'yes' : 'NO']));
+  if (checks.some((c) => !c.ok)) failures++;
+}
+
+interface Case { prompt: number[]; first_logits: number[]; last_logits: number[]; greedy: number[]; greedy_margins: number[] }
+
+async function fixtureParity(): Promise<void> {
+  const model = await loadModel(FIXTURE);
+  const cases = (JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as { cases: Case[] }).cases;
+  const V = model.config.vocabSize;
+  const rows = cases.map((c, i) => {
+    const seq = model.attach(new ArrayKvBacking({ nLayer: model.config.nLayer, nEmbd: model.config.nEmbd }));
+    const all = model.prefill(seq, c.prompt, { logits: 'all', chunkSize: 16 });
+    seq.release();
+    const T = c.prompt.length;
+    const first = relDiff(c.first_logits, all.subarray(0, V));
+    const last = relDiff(c.last_logits, all.subarray((T - 1) * V, T * V));
+    const { ids } = generate(model, { promptIds: c.prompt, maxTokens: c.greedy.length });
+    const low = c.greedy_margins.findIndex((m) => m < 1e-3);
+    const upTo = low === -1 ? c.greedy.length : low + 1;
+    const greedyOk = ids.slice(0, upTo).every((id, j) => id === c.greedy[j]);
+    const ok = first < 1e-4 && last < 1e-4 && greedyOk;
+    if (!ok) failures++;
+    return [i, T, first, last, `${upTo} tokens ${greedyOk ? 'equal' : 'DIFFER'}`, ok ? 'yes' : 'NO'];
+  });
+  results['fixture'] = rows;
+  table('HF fixture parity on the GPU (tolerance 1e-4 relative)', ['case', 'prompt', 'first logits rel', 'last logits rel', 'greedy', 'ok'], rows);
+  model.dispose();
+}
+
+function mixedPrompts(n: number, seed: number, maxLen: number): number[][] {
+  let s = seed;
+  const next = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  return Array.from({ length: n }, () => Array.from({ length: 3 + Math.floor(next() * (maxLen - 3)) }, () => 1 + Math.floor(next() * 250)));
+}
+
+const MODES: Array<[string, EngineOptionsInput]> = [
+  ['disaggregated 2P/2D', { mode: 'disaggregated', prefill: 2, decode: 2 }],
+  ['colocated x2', { mode: 'colocated', colocated: 2 }],
+  ['chunked x2', { mode: 'chunked', colocated: 2, prefillChunkSize: 16, tokenBudget: 24 }],
+  ['single', { mode: 'single' }],
+];
+
+async function engineModes(): Promise<void> {
+  const rows: Array<Array<string | number>> = [];
+  for (const [label, modelName] of [['baton-tiny', 'baton-tiny'], ['HF fixture', FIXTURE]] as const) {
+    const ref = await loadModel(modelName);
+    const prompts = mixedPrompts(QUICK ? 6 : 10, 7, 60);
+    const maxTokens = (i: number): number => 4 + (i % 5) * 4;
+    const expected = prompts.map((p, i) => generate(ref, { promptIds: p, maxTokens: maxTokens(i) }).ids);
+    ref.dispose();
+    for (const [name, options] of MODES) {
+      const t0 = performance.now();
+      const engine = await createEngine({ ...options, model: modelName, backend: 'webgpu' });
+      try {
+        const got = await Promise.all(prompts.map((prompt, i) => engine.generate({ prompt, maxTokens: maxTokens(i) }).result));
+        const bad = got.map((r, i) => (r.ids.join() === expected[i].join() ? -1 : i)).filter((i) => i >= 0);
+        const stats = await engine.stats();
+        const ok = bad.length === 0 && stats.scheduler.pool.used === 0;
+        if (!ok) failures++;
+        rows.push([label, name, prompts.length, bad.length === 0 ? 'all equal' : `DIFFER: requests ${bad.join(',')}`, stats.scheduler.pool.used, ((performance.now() - t0) / 1000).toFixed(1), ok ? 'yes' : 'NO']);
+      } finally {
+        await engine.close({ deadlineMs: 0 });
+      }
+    }
+  }
+  results['modes'] = rows;
+  table('Engine modes on the GPU: greedy ids vs plain generate on the GPU', ['model', 'mode', 'requests', 'tokens', 'KV blocks left', 'seconds', 'ok'], rows);
+}
+
+function benchConfig(nLayer: number, nEmbd: number): GptConfig {
+  return {
+    vocabSize: 256, nPositions: 1024, nEmbd, nLayer, nHead: 8, nInner: 4 * nEmbd, activation: 'gelu_new',
+    layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
+  };
+}
+
+function timeIt(reps: number, f: () => void): number[] {
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    f();
+    ms.push(performance.now() - t0);
+  }
+  return ms;
+}
+
+function benchModel(model: Gpt): Record<string, number> {
+  const { nLayer, nEmbd } = model.config;
+  const backing = (): ArrayKvBacking => new ArrayKvBacking({ nLayer, nEmbd, capacity: 1024 });
+  const prompt = (n: number, salt: number): number[] => Array.from({ length: n }, (_, i) => (i * 31 + salt) % 256);
+  const reps = QUICK ? 5 : 15;
+  const prefillOnce = (): void => {
+    const seq = model.attach(backing());
+    model.prefill(seq, prompt(512, 1), { chunkSize: 512 });
+    seq.release();
+  };
+  timeIt(3, prefillOnce);
+  const out: Record<string, number> = { prefill512: median(timeIt(reps, prefillOnce)) };
+  for (const B of [1, 32]) {
+    const seqs = Array.from({ length: B }, (_, b) => {
+      const seq = model.attach(backing());
+      model.prefill(seq, prompt(256, b), { chunkSize: 256 });
+      return seq;
+    });
+    let tok = 0;
+    const batch = (): Array<{ seq: (typeof seqs)[number]; token: number }> => seqs.map((seq) => ({ seq, token: tok++ % 256 }));
+    timeIt(3, () => model.decode(batch()));
+    out[`decode_b${B}`] = median(timeIt(reps, () => model.decode(batch())));
+    out[`greedy_b${B}`] = median(timeIt(reps, () => model.decodeGreedy(batch())));
+    for (const s of seqs) s.release();
+  }
+  return out;
+}
+
+const REFERENCE: Record<string, Record<string, number>> = {
+  '4x256': { prefill512: 1.6, decode_b1: 2.9, decode_b32: 1.7 },
+  '8x512': { prefill512: 2.7, decode_b1: 2.3, decode_b32: 2.4 },
+};
+
+async function speed(): Promise<void> {
+  const rows: Array<Array<string | number>> = [];
+  const raw: Record<string, Record<string, number>> = {};
+  for (const [name, L, C] of [['4x256', 4, 256], ['8x512', 8, 512]] as const) {
+    const model = await loadModel({ config: benchConfig(L, C), seed: 1 });
+    const r = benchModel(model);
+    model.dispose();
+    raw[name] = r;
+    const ref = REFERENCE[name];
+    rows.push([name, 'prefill 512 (logits + all K/V rows to the host pool)', r.prefill512, ref.prefill512, r.prefill512 / ref.prefill512]);
+    for (const B of [1, 32]) {
+      rows.push([name, `decode step b=${B}, ctx ~256 (logits back)`, r[`decode_b${B}`], ref[`decode_b${B}`], r[`decode_b${B}`] / ref[`decode_b${B}`]]);
+      rows.push([name, `decode step b=${B}, ctx ~256 (greedy ids back)`, r[`greedy_b${B}`], ref[`decode_b${B}`], r[`greedy_b${B}`] / ref[`decode_b${B}`]]);
+    }
+  }
+  results['speed'] = raw;
+  table('Speed on the GPU (median ms; PyTorch 2.11 eager H200 reference; ratio > 1 = slower)', ['model', 'what', 'baton ms', 'PyTorch ms', 'ratio'], rows);
+}
+
+async function disaggVsColocated(): Promise<void> {
+  const prompts = mixedPrompts(QUICK ? 16 : 32, 21, 200);
+  const maxTokens = 32;
+  const rows: Array<Array<string | number>> = [];
+  for (const [name, options] of [
+    ['disaggregated 1P/1D', { mode: 'disaggregated', prefill: 1, decode: 1 }],
+    ['colocated x2', { mode: 'colocated', colocated: 2 }],
+  ] as Array<[string, EngineOptionsInput]>) {
+    const engine = await createEngine({ ...options, model: 'baton-tiny', backend: 'webgpu' });
+    try {
+      await engine.generate({ prompt: [1, 2, 3], maxTokens: 4 }).result;
+      const t0 = performance.now();
+      const got: GenerationResult[] = await Promise.all(prompts.map((prompt) => engine.generate({ prompt, maxTokens }).result));
+      const sec = (performance.now() - t0) / 1000;
+      const ttft = got.map((g) => g.metrics.ttftMs).filter((v): v is number => v !== null);
+      const tpot = got.map((g) => g.metrics.tpotMs).filter((v): v is number => v !== null);
+      const tokens = got.reduce((a, g) => a + g.ids.length, 0);
+      rows.push([name, prompts.length, tokens / sec, pct(ttft, 50), pct(ttft, 90), pct(tpot, 50), pct(tpot, 90)]);
+    } finally {
+      await engine.close({ deadlineMs: 0 });
+    }
+  }
+  results['disagg'] = rows;
+  table(`Engine on the GPU, baton-tiny, ${prompts.length} requests at once, prompts 3-200, ${maxTokens} tokens each, 2 workers`, ['mode', 'requests', 'tokens/s', 'TTFT p50 ms', 'TTFT p90', 'TPOT p50 ms', 'TPOT p90'], rows);
+}
+
+const info = await initBackend('webgpu');
+console.log(`backend: ${info.detail}`);
+results['backend'] = info.detail;
+const only = argValue('--only', 'kernels,fixture,modes,speed,disagg').split(',');
+const SECTIONS: Array<[string, () => Promise<void>]> = [
+  ['kernels', kernels], ['fixture', fixtureParity], ['speed', speed], ['modes', engineModes], ['disagg', disaggVsColocated],
+];
+for (const [name, f] of SECTIONS) if (only.includes(name)) await section(name, f);
+mkdirSync(OUT, { recursive: true });
+writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2));
+console.log(`\n${failures === 0 ? 'ALL GPU CHECKS PASSED' : `${failures} GPU CHECK(S) FAILED`}`);
+process.exit(failures === 0 ? 0 : 1);
