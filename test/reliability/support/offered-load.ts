@@ -102,8 +102,12 @@ export function loadFigures(r: OfferedLoadResult, slo: SloTargets, durationMs: n
     offeredAttainment: r.offered === 0 ? 0 : met / r.offered,
     rejectionP50Ms: pick(r.rejectionMs, 50),
     rejectionP99Ms: pick(r.rejectionMs, 99),
-    ttftP99Ms: pick(r.completed.map((m) => m.ttftMs), 99),
-    tpotP99Ms: pick(r.completed.flatMap((m) => (m.tpotMs === null ? [] : [m.tpotMs])), 99),
-    jctP50Ms: pick(r.completed.map((m) => m.jctMs), 50),
+    ttftP99Ms: pick(present(r.completed.map((m) => m.ttftMs)), 99),
+    tpotP99Ms: pick(present(r.completed.map((m) => m.tpotMs)), 99),
+    jctP50Ms: pick(present(r.completed.map((m) => m.jctMs)), 50),
   };
+}
+
+function present(xs: ReadonlyArray<number | null>): number[] {
+  return xs.filter((x): x is number => x !== null);
 }
