@@ -46,7 +46,7 @@ export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generat
 const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
 const MODES: readonly BenchMode[] = ['disaggregated', 'colocated', 'chunked'];
 /** Default first rate of the goodput search per mix (requests/s), sized for baton-tiny on 2 cores. */
-const START_RATE: Record<MixName | 'trace', number> = { chat: 8, summarize: 4, generate: 4, multiturn: 8, trace: 1 };
+const START_RATE: Record<MixName | 'trace', number> = { chat: 4, summarize: 2, generate: 2, multiturn: 4, trace: 1 };
 const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
@@ -92,7 +92,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       : { kind: 'search', start: v.has('--rate') ? posNum(v.get('--rate')!, '--rate') : START_RATE[workload ?? 'trace'] },
     quick,
     seed: int(v.get('--seed') ?? '1', '--seed'),
-    requests: posInt(v.get('--requests') ?? (quick ? '96' : '192'), '--requests'),
+    requests: posInt(v.get('--requests') ?? (quick ? '64' : '128'), '--requests'),
     arrival: arrivalKind === 'poisson' ? { kind: 'poisson' } : { kind: 'gamma', cv: posNum(v.get('--cv') ?? '2', '--cv') },
     json: v.get('--json') ?? null,
     out: v.get('--out') ?? null,

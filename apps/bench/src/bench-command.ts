@@ -72,11 +72,12 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
     modes: args.modes,
     workload,
     slo: args.slo,
-    rates: args.rates.kind === 'list' ? args.rates : { ...args.rates, bisectSteps: args.quick ? 1 : 3 },
+    rates: args.rates.kind === 'list' ? args.rates : { ...args.rates, bisectSteps: args.quick ? 1 : 3, down: args.quick ? 2 : 8 },
     threads: { prefill: args.prefill, decode: args.decode, colocated: args.colocated },
     engine: args.chunk === null ? {} : { prefillChunkSize: args.chunk, tokenBudget: Math.max(512, args.chunk) },
     drainMs: args.quick ? 8_000 : 20_000,
     stopEarly: args.quick,
+    maxRunSeconds: args.quick ? 10 : null,
     log,
   });
   if (transient && io.tty) io.stderr('\n');

@@ -48,13 +48,13 @@ export function formatTables(result: SuiteResult, ctx: ReportContext): string {
       ['mode', 'workers', 'goodput req/s', 'vs colocated', `TTFT p50/p90 ms @${ref ?? '-'}`, `TPOT p50/p90 ms @${ref ?? '-'}`, 'SLO scale'],
       result.modes.map((m) => {
         const run = m.runs.find((r) => r.rate === ref);
-        const sweep = result.sweeps.find((s) => s.mode === m.mode)?.sweep.tightestScale ?? null;
+        const sweep = result.sweeps.find((s) => s.mode === m.mode)?.sweep ?? null;
         const r = ratio(result, m.goodput);
         return [
-          m.mode, m.workers, m.goodput === null ? 'none' : fmt(m.goodput), r === null ? '-' : `${r.toFixed(2)}x`,
+          m.mode, m.workers, m.goodput === null ? `< ${fmt(Math.min(...m.points.map((p) => p.rate)))}` : fmt(m.goodput), r === null ? '-' : `${r.toFixed(2)}x`,
           run === undefined ? '-' : `${ms(run.summary.ttftMs.p50)} / ${ms(run.summary.ttftMs.p90)}`,
           run === undefined ? '-' : `${ms(run.summary.tpotMs.p50)} / ${ms(run.summary.tpotMs.p90)}`,
-          sweep === null ? '>4' : `${sweep}x`,
+          sweep === null ? 'n/a' : sweep.tightestScale === null ? '>4x' : `${sweep.tightestScale}x`,
         ];
       }),
     ),
@@ -91,7 +91,7 @@ export async function writeOutputs(dir: string, result: SuiteResult, ctx: Report
     'slo-scale.svg': renderLineChart({
       title: `SLO attainment vs SLO scale at ${ref ?? '-'} req/s`, subtitle: `${sub}; scale multiplies both targets`,
       xLabel: 'SLO scale (log)', yLabel: 'SLO attainment (%)', xLog: true, yRange: [0, 100],
-      series: result.sweeps.map((s) => ({ name: s.mode, points: s.sweep.points.map((p) => [p.scale, p.attainment * 100] as const) })),
+      series: result.sweeps.map((s) => ({ name: s.mode, points: (s.sweep?.points ?? []).map((p) => [p.scale, p.attainment * 100] as const) })),
       refLines: [{ axis: 'y', value: 90, label: '90% goal' }],
     }),
     'records.jsonl': result.modes.flatMap((m) => m.runs.flatMap((r) => r.records)).map((r) => JSON.stringify(r)).join('\n') + '\n',

@@ -19,7 +19,7 @@ export interface SuiteOptions {
   modes: readonly BenchMode[];
   workload: Workload;
   slo: SloTargets;
-  rates: { kind: 'search'; start: number; bisectSteps: number } | { kind: 'list'; rates: readonly number[] };
+  rates: { kind: 'search'; start: number; bisectSteps: number; /** Lowest rate tried = start / down. */ down: number } | { kind: 'list'; rates: readonly number[] };
   /** Model worker threads: disaggregated uses prefill + decode, the others `colocated`. */
   threads: { prefill: number; decode: number; colocated: number };
   /** Engine options shared by every mode (mode and actor counts are set per mode). */
@@ -27,6 +27,11 @@ export interface SuiteOptions {
   drainMs: number;
   /** Stop a run once attainment below 90% is certain (quick mode). */
   stopEarly: boolean;
+  /**
+   * Cap on a run's arrival span (quick mode): a run sends the workload's first
+   * max(minRequests, rate x maxRunSeconds) requests; null sends them all.
+   */
+  maxRunSeconds: number | null;
   /** Progress lines (stderr). */
   log: (line: string, transient?: boolean) => void;
 }
@@ -49,7 +54,8 @@ export interface SuiteResult {
    * SLO-scale sweeps are taken there).
    */
   referenceRate: number | null;
-  sweeps: Array<{ mode: BenchMode; sweep: SloScaleResult }>;
+  /** Per mode; null when its run at the reference rate stopped early (or is missing). */
+  sweeps: Array<{ mode: BenchMode; sweep: SloScaleResult | null }>;
 }
 
 /** Runs every mode and derives goodput, reference rate and SLO-scale sweeps. */
@@ -63,10 +69,11 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const complete = [...common].filter((rate) => modes.every((m) => m.runs.some((r) => r.rate === rate && !r.stoppedEarly)));
   const pool = complete.length > 0 ? complete : [...common];
   const referenceRate = pool.length === 0 ? null : Math.max(...pool);
-  const sweeps = modes.map((m) => ({
-    mode: m.mode,
-    sweep: sloScaleSweep({ records: m.runs.find((r) => r.rate === referenceRate)?.records ?? [], slo: opts.slo }),
-  }));
+  const sweeps = modes.map((m) => {
+    const run = m.runs.find((r) => r.rate === referenceRate);
+    // NOTE: a run that stopped early lacks the requests it never sent: no sweep can be scored on it.
+    return { mode: m.mode, sweep: run === undefined || run.stoppedEarly ? null : sloScaleSweep({ records: run.records, slo: opts.slo }) };
+  });
   return { modes, referenceRate, sweeps };
 }
 
@@ -82,7 +89,7 @@ async function runMode(mode: BenchMode, opts: SuiteOptions): Promise<ModeResult>
     const measure = async (rate: number): Promise<number> => {
       const run = await runAtRate({
         engine, mode, rate, slo: opts.slo, engineStartMs, drainMs: opts.drainMs, stopEarly: opts.stopEarly ? { target: 0.9 } : null,
-        requests: atRate(opts.workload, rate),
+        requests: atRate(opts.workload, rate).slice(0, runLength(rate, opts)),
         onProgress: (p) => opts.log(`[${mode}] ${rate} req/s: sent ${p.sent}/${p.total}, done ${p.done}`, true),
       });
       runs.push(run);
@@ -93,7 +100,7 @@ async function runMode(mode: BenchMode, opts: SuiteOptions): Promise<ModeResult>
       return run.attainment;
     };
     if (opts.rates.kind === 'search') {
-      const r = await searchGoodput({ startRate: opts.rates.start, measure, bisectSteps: opts.rates.bisectSteps, minRate: opts.rates.start / 8, maxRate: opts.rates.start * 8 });
+      const r = await searchGoodput({ startRate: opts.rates.start, measure, bisectSteps: opts.rates.bisectSteps, minRate: opts.rates.start / opts.rates.down, maxRate: opts.rates.start * 8 });
       return { mode, workers, goodput: r.goodput, points: r.points, runs };
     }
     const points: RatePoint[] = [];
@@ -102,6 +109,14 @@ async function runMode(mode: BenchMode, opts: SuiteOptions): Promise<ModeResult>
   } finally {
     await engine.close({ deadlineMs: 1_000 });
   }
+}
+
+/** Minimum requests per run when `maxRunSeconds` caps a run. */
+const MIN_REQUESTS = 24;
+
+function runLength(rate: number, opts: SuiteOptions): number {
+  const all = opts.workload.requests.length;
+  return opts.maxRunSeconds === null ? all : Math.min(all, Math.max(MIN_REQUESTS, Math.round(rate * opts.maxRunSeconds)));
 }
 
 /**
