@@ -187,8 +187,10 @@ function argmaxProgram(rows: number, cols: number): Program {
         let lid = i32(localId.x);
         var best = -3.4e38;
         var idx = ${cols};
-        for (var c = lid; c < ${cols}; c = c + ${WG}) {
-          let v = x[row * ${cols} + c];
+        // NOTE: reads the width from uniforms so the uniform binding stays in the 'auto' layout.
+        let width = uniforms.xShape.y;
+        for (var c = lid; c < width; c = c + ${WG}) {
+          let v = x[row * width + c];
           if (v > best) { best = v; idx = c; }
         }
         bv[lid] = best;
@@ -237,7 +239,9 @@ function wgslOps(maxPositions: number): ForwardOps {
     appendKv({ pool, rows, kOff, vOff, dst }: AppendArgs) {
       const backend = tf.backend() as unknown as WebGpuBackendLike;
       const p = appendProgram(rows.shape[0], pool.shape[1], pool.shape[0]);
-      backend.runWebGPUProgram(p, [rows, dst], 'float32', [{ type: 'int32', data: [rows.shape[0], kOff, vOff] }], pool);
+      // NOTE: one entry per field: tfjs packs a multi-value entry as a 16-byte-aligned vector.
+      const fields: Uniform = [rows.shape[0], kOff, vOff].map((v) => ({ type: 'int32', data: [v] }));
+      backend.runWebGPUProgram(p, [rows, dst], 'float32', fields, pool);
       return pool;
     },
     attention(a: AttentionArgs) {
