@@ -34,6 +34,9 @@ export interface PrefillCall {
   onLayer: ((layer: number, kv: Float32Array) => void) | null;
 }
 
+/** Batches up to this many rows read back whole qkv rows (see forward). */
+const WHOLE_ROWS = 64;
+
 const TANH_GELUS: ReadonlySet<Activation> = new Set<Activation>(['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast']);
 
 interface Rows {
@@ -118,12 +121,14 @@ export class GpuForward {
         const h = tf.fused.matMul({ a: this.ops.normalize(x1, eps), b: b.fcW, bias: b.fcB }) as tf.Tensor2D;
         const act = TANH_GELUS.has(this.config.activation) ? this.ops.geluNew(h) : activate(h, this.config.activation);
         const x2 = tf.add(x1, tf.fused.matMul({ a: act, b: b.mlpW, bias: b.mlpB })) as tf.Tensor2D;
-        return { x2, kv: tf.slice(qkv, [0, C], [N, 2 * C]) as tf.Tensor2D };
+        // NOTE: small batches read back whole qkv rows (K/V picked out on the host): one dispatch
+        // less per layer, which dominates decode; large prefills slice to read back a third less.
+        return { x2, kv: N <= WHOLE_ROWS ? tf.clone(qkv) : (tf.slice(qkv, [0, C], [N, 2 * C]) as tf.Tensor2D) };
       });
       if (x !== x0) x.dispose();
       x = next.x2;
       if (onLayer !== null) {
-        onLayer(l, (await next.kv.data()) as Float32Array);
+        onLayer(l, this.kvRows((await next.kv.data()) as Float32Array, N));
         next.kv.dispose();
       } else kvParts.push(next.kv);
     }
@@ -154,8 +159,17 @@ export class GpuForward {
     return {
       logits: output === 'logits' ? head.slice() : null,
       ids: output === 'ids' ? Int32Array.from(head) : null,
-      kv: kv.length === 0 ? null : data.slice(outLen),
+      kv: kv.length === 0 ? null : this.kvRows(data.subarray(outLen), N * kv.length),
     };
+  }
+
+  /** K/V rows [n, 2C] from read-back rows that are either [n, 2C] or whole qkv rows [n, 3C]. */
+  private kvRows(data: Float32Array, n: number): Float32Array {
+    const C = this.config.nEmbd;
+    if (data.length === n * 2 * C) return data.slice();
+    const out = new Float32Array(n * 2 * C);
+    for (let r = 0; r < n; r++) out.set(data.subarray(r * 3 * C + C, (r + 1) * 3 * C), r * 2 * C);
+    return out;
   }
 
   /** Token + position embeddings [N * C]. */
