@@ -90,9 +90,6 @@ describe('overload at 10x the sustainable rate', () => {
     expect(run.completed.length).toBeGreaterThan(0);
     // "Quickly": a rejection takes less time than serving an accepted request (a ratio, not a clock bound).
     expect(f.rejectionP99Ms!).toBeLessThan(f.jctP50Ms!);
-    // NOTE: attainment is asserted only in the full run (a minute at a searched rate): a 5 s burst
-    // on a shared 2-core machine measures the neighbours as much as Baton. The suite prints it.
-    if (FULL) expect(f.acceptedAttainment).toBeGreaterThanOrEqual(0.9);
     expect(after.heapUsedBytes - before.heapUsedBytes).toBeLessThan(HEAP_MARGIN_BYTES);
     expect(peakRss - before.rssBytes).toBeLessThan(RSS_PEAK_MARGIN_BYTES);
 
@@ -101,5 +98,9 @@ describe('overload at 10x the sustainable rate', () => {
     expect(stats.scheduler.pool.used).toBe(0);
     const after1 = await e.generate({ prompt: 'still serving?', maxTokens: 4 }).result;
     expect(after1.finishReason).toBe('length');
+    // NOTE: attainment is asserted only in the full run (a minute at a searched rate), and last, so
+    // the checks above still run when it fails: a 5 s burst on a shared 2-core machine measures the
+    // neighbours as much as Baton. The suite prints it.
+    if (FULL) expect(f.acceptedAttainment, 'SLO attainment of accepted requests').toBeGreaterThanOrEqual(0.9);
   });
 });
