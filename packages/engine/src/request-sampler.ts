@@ -39,9 +39,18 @@ export class RequestSampler {
     return this.#produced;
   }
 
+  /** True when the request samples greedily (the model may pick the token itself). */
+  get greedy(): boolean {
+    return this.#params.temperature === 0;
+  }
+
   /** Samples the next token from `row` and says whether it ends the request. */
   next(row: Float32Array): SampledToken {
-    const id = sample(row, this.#params, this.#rng);
+    return this.take(sample(row, this.#params, this.#rng));
+  }
+
+  /** Records a token chosen elsewhere (greedy argmax on the device) and says whether it ends the request. */
+  take(id: number): SampledToken {
     this.#produced += 1;
     if (this.#stop.has(id)) return { id, finish: 'stop' };
     if (this.#produced >= this.#maxTokens) return { id, finish: 'length' };

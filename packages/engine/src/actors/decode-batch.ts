@@ -35,6 +35,9 @@ interface Preempted {
   since: number;
 }
 
+/** What one decode step returns: token ids chosen on the device, or logits to sample from. */
+export type StepOutput = { kind: 'ids'; ids: Int32Array } | { kind: 'logits'; logits: Float32Array };
+
 /** Collaborators of a DecodeBatch. */
 export interface DecodeBatchDeps {
   model: Gpt;
@@ -96,16 +99,25 @@ export class DecodeBatch {
     return batch;
   }
 
-  /** One batched decode over `batch`; returns the logits [B * vocab]. */
-  run(batch: readonly RunningSeq[]): Float32Array {
-    return this.deps.model.decode(batch.map((r) => ({ seq: r.seq, token: r.lastToken })));
+  /**
+   * One batched decode over `batch`. An all-greedy batch asks the model for the argmax ids only
+   * (on a GPU, logits then never leave the device); otherwise the logits [B * vocab] come back.
+   */
+  run(batch: readonly RunningSeq[]): StepOutput {
+    const items = batch.map((r) => ({ seq: r.seq, token: r.lastToken }));
+    if (batch.every((r) => r.sampler.greedy)) return { kind: 'ids', ids: this.deps.model.decodeGreedy(items) };
+    return { kind: 'logits', logits: this.deps.model.decode(items) };
   }
 
-  /** Samples each row, streams the tokens, finishes ended sequences. */
-  postprocess(batch: readonly RunningSeq[], logits: Float32Array): void {
+  /** Samples each row (or takes the model's ids), streams the tokens, finishes ended sequences. */
+  postprocess(batch: readonly RunningSeq[], out: StepOutput | Float32Array): void {
     const vocab = this.deps.model.config.vocabSize;
     const time = engineNow();
-    batch.forEach((r, i) => this.accept(r, r.sampler.next(logitsRow(logits, i, vocab)), time));
+    const step: StepOutput = out instanceof Float32Array ? { kind: 'logits', logits: out } : out;
+    batch.forEach((r, i) => {
+      const s = step.kind === 'ids' ? r.sampler.take(step.ids[i]) : r.sampler.next(logitsRow(step.logits, i, vocab));
+      this.accept(r, s, time);
+    });
   }
 
   /** Records a sampled token for `r` (also used for a sequence's first decode-side token). */
