@@ -94,6 +94,8 @@ export interface ServingActorStats {
   tokensProcessed: number;
   preemptions: number;
   backend: string;
+  /** TensorFlow.js tensors alive in the actor's thread (flat over time: no leak). */
+  tensors: number;
 }
 
 /** Scheduler statistics. */

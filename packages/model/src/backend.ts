@@ -153,3 +153,9 @@ export async function initBackend(name: BackendName = defaultBackendName(), opts
   if (gpuDetail !== null) return { name, tfBackend: 'webgpu', detail: `@tensorflow/tfjs-core ${tf.version_core}, GPU host thread: ${gpuDetail}` };
   return { name, tfBackend: tfName, detail: `@tensorflow/tfjs-core ${tf.version_core}, backend ${tfName}` };
 }
+
+/** Tensors and bytes the active backend holds in this thread (leak checks, stats). */
+export function backendMemory(): { numTensors: number; numBytes: number } {
+  const m = tf.memory();
+  return { numTensors: m.numTensors, numBytes: m.numBytes };
+}

@@ -10,10 +10,17 @@
  */
 import { Actor, type Message } from '@baton/actors';
 import { BlockPool, type BlockPoolHandle } from '@baton/kv-cache';
-import { initBackend, loadModel, type Gpt } from '@baton/model';
+import { backendMemory, initBackend, loadModel, type Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
 import { CrashTrigger, type FaultPlan } from '../fault-plan.js';
 import type { ModelSetup, ServingActorStats, ServingLimits } from '../protocol.js';
+
+/**
+ * Models loaded in this thread, by actor name. NOTE: a crash in a handler restarts the actor in
+ * place (same thread, new instance); the dead instance never runs onStop, so the new one disposes
+ * its predecessor's model here, or every restart would leak a model's tensors.
+ */
+const threadModels = new Map<string, Gpt>();
 
 /** Init fields every serving actor has. */
 export interface ServingInit {
@@ -48,7 +55,10 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   override async onStart(): Promise<void> {
     const info = await initBackend(this.init.setup.backend);
     this.backend = info.name;
+    threadModels.get(this.context.name)?.dispose();
+    threadModels.delete(this.context.name);
     this.model = await loadModel(this.init.setup.model);
+    threadModels.set(this.context.name, this.model);
     this.pool = BlockPool.attach(this.init.pool, { owner: this.init.owner });
     if (this.init.faults.crashes.length > 0) this.#crash = new CrashTrigger(this.init.faults, this.init.faultFlags, this.role, this.init.index);
     this.#startedAt = engineNow();
@@ -58,6 +68,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   /** Releases the model's tensors. */
   override onStop(): void {
     this.model?.dispose();
+    threadModels.delete(this.context.name);
   }
 
   /** Role reported in stats. */
@@ -122,6 +133,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
       tokensProcessed: this.#tokens,
       preemptions: this.preemptions,
       backend: this.backend,
+      tensors: backendMemory().numTensors,
     };
   }
 }

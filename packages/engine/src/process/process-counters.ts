@@ -2,6 +2,7 @@
  * ProcessCounters: the step, batch and busy-time bookkeeping behind a serving process's
  * `ServingActorStats` (the same shape the in-process actors report, so stats views work for both).
  */
+import { backendMemory } from '@baton/model';
 import { engineNow } from '../clock.js';
 import type { ServingActorStats } from '../protocol.js';
 
@@ -43,6 +44,7 @@ export class ProcessCounters {
       tokensProcessed: this.#tokens,
       preemptions: 0,
       backend: this.backend,
+      tensors: backendMemory().numTensors,
     };
   }
 }

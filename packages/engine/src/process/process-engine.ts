@@ -243,7 +243,7 @@ export class ProcessEngine {
 function down(host: ProcessHost): ServingActorStats {
   return {
     name: host.name, role: host.init.role, activity: 'down (restarting)', queueLength: 0, running: 0, kvBlocksUsed: 0,
-    utilization: 0, steps: 0, meanBatchSize: null, maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'none',
+    utilization: 0, steps: 0, meanBatchSize: null, maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'none', tensors: 0,
   };
 }
 
