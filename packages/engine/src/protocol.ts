@@ -102,6 +102,8 @@ export interface ServingActorStats {
 export interface SchedulerStats {
   accepted: number;
   rejected: number;
+  /** Measured over estimated TTFT (EWMA) that admission scales its estimates by. */
+  ttftCalibration: number;
   inFlight: number;
   predictor: LengthPredictorStats | null;
   pool: PoolStats;
@@ -114,6 +116,8 @@ export type SchedulerMsg =
   | { type: 'abort'; requestId: string }
   | { type: 'load'; report: LoadReport }
   | { type: 'finished'; requestId: string; outputTokens: number }
+  /** A request's first token left its prefill: the measured TTFT calibrates admission estimates. */
+  | { type: 'firstToken'; requestId: string; ttftMs: number }
   | { type: 'predicted'; requestId: string; prediction: LengthPrediction | null }
   | Ask<{ type: 'stats' }, SchedulerStats>;
 

@@ -163,7 +163,9 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
     const sampler = new RequestSampler(p.request);
     const running = { request: p.request, seq: p.seq, table: p.table, sampler, lastToken: 0, tokens: [] };
     this.#batch.add(running);
-    this.#batch.accept(running, sampler.next(lastLogits), engineNow());
+    const time = engineNow();
+    this.#batch.accept(running, sampler.next(lastLogits), time);
+    this.init.scheduler.tell({ type: 'firstToken', requestId: p.request.id, ttftMs: time - p.request.arrivalMs });
   }
 
   #submit(request: WireRequest): void {

@@ -174,6 +174,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       if (first.finish !== null) this.#sink.finish({ requestId: request.id, reason: first.finish, time, error: null, outputTokens: request.emitted + 1 });
       // NOTE: flushed before the decode actor hears of it, so the first token leaves first.
       this.#sink.flush();
+      this.init.scheduler.tell({ type: 'firstToken', requestId: request.id, ttftMs: time - request.arrivalMs });
       this.init.decoders[decode].tell({ type: 'prefilled', requestId: request.id, firstToken: first.id, finished: first.finish !== null, time });
     } finally {
       seq.release();

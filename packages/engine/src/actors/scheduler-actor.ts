@@ -20,6 +20,8 @@ import { chooseDecode, choosePrefill, estimateDecodeTpotMs, type DecodeLoad, typ
 
 interface InFlight {
   request: WireRequest;
+  /** TTFT the admission estimate predicted (before calibration). */
+  estimatedTtftMs: number;
   /** Prefill actor index, or colocated actor index in colocated modes. */
   target: number;
   decode: number | null;
@@ -27,6 +29,15 @@ interface InFlight {
 }
 
 const PREDICT_TIMEOUT_MS = 250;
+/**
+ * Weights of a new measured/estimated TTFT ratio in the calibration EWMA: it rises fast and decays
+ * slowly, so it tracks the upper tail of the ratio rather than its mean (admitting right up to a
+ * mean estimate would let about half of the boundary requests miss the SLO).
+ */
+const CALIBRATION_ALPHA_UP = 0.3;
+const CALIBRATION_ALPHA_DOWN = 0.02;
+/** Bounds of the calibration factor (a wild sample cannot disable admission or open the gates). */
+const CALIBRATION_RANGE: readonly [number, number] = [0.5, 20];
 
 /** Scheduler actor (module default export, spawned by the engine). */
 export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
@@ -38,6 +49,12 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #colocated: PrefillLoad[] = [];
   #accepted = 0;
   #rejected = 0;
+  /**
+   * Measured TTFT over estimated TTFT (EWMA). NOTE: the queue model (queued tokens / throughput)
+   * misses message latency, batching and decode interference; scaling by what actually happened
+   * keeps SLO-aware rejection honest under overload.
+   */
+  #ttftBias = 1;
 
   readonly handlers = {
     wire: (m: Extract<SchedulerMsg, { type: 'wire' }>) => this.#wire(m),
@@ -45,10 +62,12 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     abort: (m: Extract<SchedulerMsg, { type: 'abort' }>) => this.#abort(m.requestId),
     load: (m: Extract<SchedulerMsg, { type: 'load' }>) => this.#load(m.report),
     finished: (m: Extract<SchedulerMsg, { type: 'finished' }>) => this.#finished(m.requestId, m.outputTokens),
+    firstToken: (m: Extract<SchedulerMsg, { type: 'firstToken' }>) => this.#calibrate(m.requestId, m.ttftMs),
     predicted: (m: Extract<SchedulerMsg, { type: 'predicted' }>) => this.#predicted(m.requestId, m.prediction),
     stats: async (): Promise<SchedulerStats> => ({
       accepted: this.#accepted,
       rejected: this.#rejected,
+      ttftCalibration: this.#ttftBias,
       inFlight: this.#inFlight.size,
       predictor: this.#refs.predictor === null ? null : await this.#refs.predictor.ask({ type: 'stats' }, { timeoutMs: 2_000 }),
       pool: this.#pool.stats(),
@@ -73,8 +92,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const choice = choosePrefill(request, loads, (_id, prompt) => this.#pool.cachedPrefixLength(prompt));
     if (choice === null) return this.#reject(request, 'no serving actor is available');
     const decision = admit({ promptTokens: request.promptIds.length }, {
-      ttftMs: choice.ttftMs,
-      queueMs: choice.queueMs,
+      ttftMs: choice.ttftMs * this.#ttftBias,
+      queueMs: choice.queueMs * this.#ttftBias,
       tpotMs: colocated ? null : this.#bestTpot(),
       queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
       queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
@@ -86,7 +105,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const target = loads.findIndex((l) => l.id === choice.actorId);
     loads[target].queuedRequests += 1;
     loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
-    this.#inFlight.set(request.id, { request, target, decode: null, isLong: false });
+    this.#inFlight.set(request.id, { request, estimatedTtftMs: choice.ttftMs, target, decode: null, isLong: false });
     this.#accepted += 1;
     this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
     if (colocated) {
@@ -165,6 +184,15 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     // NOTE: the decode actor may not be chosen yet; then every decode actor remembers the abort.
     const decoders = f.decode === null ? this.#refs.decode : [this.#refs.decode[f.decode]];
     for (const d of decoders) d.tell({ type: 'abort', requestId });
+  }
+
+  /** Folds a measured TTFT into the calibration factor (fresh attempts only: a resumed one's clock started earlier). */
+  #calibrate(requestId: string, ttftMs: number): void {
+    const f = this.#inFlight.get(requestId);
+    if (f === undefined || f.request.emitted > 0 || !(f.estimatedTtftMs > 0) || !(ttftMs >= 0)) return;
+    const ratio = Math.min(CALIBRATION_RANGE[1], Math.max(CALIBRATION_RANGE[0], ttftMs / f.estimatedTtftMs));
+    const alpha = ratio > this.#ttftBias ? CALIBRATION_ALPHA_UP : CALIBRATION_ALPHA_DOWN;
+    this.#ttftBias += alpha * (ratio - this.#ttftBias);
   }
 
   #finished(requestId: string, outputTokens: number): void {

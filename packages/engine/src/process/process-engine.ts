@@ -121,7 +121,7 @@ export class ProcessEngine {
       completed: this.#completed,
       retried: this.#restarts,
       summary: summarize(this.#records, { slo: this.options.slo }),
-      scheduler: { accepted: this.#accepted, rejected: this.#rejected, inFlight: this.#placements.size, predictor: null, pool },
+      scheduler: { accepted: this.#accepted, rejected: this.#rejected, ttftCalibration: 1, inFlight: this.#placements.size, predictor: null, pool },
       actors,
     };
   }
