@@ -10,8 +10,10 @@ import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { GENERATE_USAGE, generateCommand } from './generate-command.js';
 import { LOGITS_USAGE, logitsCommand } from './logits-command.js';
 import { SERVE_USAGE, serveCommand } from './serve-command.js';
+import { BENCH_USAGE, benchCommand } from '@baton/bench';
 
-type Command = (args: string[], write: (text: string) => void) => Promise<string>;
+/** A command prints through `write` and returns its last output, or an exit status of its own. */
+type Command = (args: string[], write: (text: string) => void) => Promise<string | { exitCode: number }>;
 
 /** Registered commands. */
 const COMMANDS: Record<string, { usage: string; run: Command }> = {
@@ -19,6 +21,8 @@ const COMMANDS: Record<string, { usage: string; run: Command }> = {
   generate: { usage: GENERATE_USAGE, run: generateCommand },
   demo: { usage: DEMO_USAGE, run: (args, write) => demoCommand(args, write) },
   serve: { usage: SERVE_USAGE, run: serveCommand },
+  // NOTE: bench reports its own errors (exit 2 for bad arguments) and returns its status.
+  bench: { usage: BENCH_USAGE.split('\n')[0].replace(/^usage: /, ''), run: async (args) => ({ exitCode: await benchCommand(args) }) },
 };
 
 function usage(): string {
@@ -47,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const out = await command.run(args, (text) => process.stdout.write(text));
+    if (typeof out !== 'string') return out.exitCode;
     if (out !== '') process.stdout.write(out.endsWith('\n') ? out : out + '\n');
     return 0;
   } catch (e) {
