@@ -102,7 +102,7 @@ export interface ServingActorStats {
 export interface SchedulerStats {
   accepted: number;
   rejected: number;
-  /** Measured over estimated TTFT (EWMA) that admission scales its estimates by. */
+  /** Current scale on estimated queue time that admission learned from measured TTFTs (1 = none). */
   ttftCalibration: number;
   inFlight: number;
   predictor: LengthPredictorStats | null;

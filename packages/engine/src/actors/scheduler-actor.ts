@@ -13,15 +13,17 @@
 import { Actor } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
 import { admit } from '../admission.js';
+import { engineNow } from '../clock.js';
 import { EngineError } from '../errors.js';
 import type { LengthPrediction } from '../length-predictor.js';
 import type { LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
+import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { chooseDecode, choosePrefill, estimateDecodeTpotMs, type DecodeLoad, type DecodePrediction, type PrefillLoad } from '../scheduler-policy.js';
 
 interface InFlight {
   request: WireRequest;
-  /** TTFT the admission estimate predicted (before calibration). */
-  estimatedTtftMs: number;
+  /** The admission estimate before calibration. */
+  estimate: TtftEstimate;
   /** Prefill actor index, or colocated actor index in colocated modes. */
   target: number;
   decode: number | null;
@@ -29,15 +31,6 @@ interface InFlight {
 }
 
 const PREDICT_TIMEOUT_MS = 250;
-/**
- * Weights of a new measured/estimated TTFT ratio in the calibration EWMA: it rises fast and decays
- * slowly, so it tracks the upper tail of the ratio rather than its mean (admitting right up to a
- * mean estimate would let about half of the boundary requests miss the SLO).
- */
-const CALIBRATION_ALPHA_UP = 0.3;
-const CALIBRATION_ALPHA_DOWN = 0.02;
-/** Bounds of the calibration factor (a wild sample cannot disable admission or open the gates). */
-const CALIBRATION_RANGE: readonly [number, number] = [0.5, 20];
 
 /** Scheduler actor (module default export, spawned by the engine). */
 export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
@@ -49,12 +42,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #colocated: PrefillLoad[] = [];
   #accepted = 0;
   #rejected = 0;
-  /**
-   * Measured TTFT over estimated TTFT (EWMA). NOTE: the queue model (queued tokens / throughput)
-   * misses message latency, batching and decode interference; scaling by what actually happened
-   * keeps SLO-aware rejection honest under overload.
-   */
-  #ttftBias = 1;
+  /** Corrects admission's TTFT estimates with measured first-token times. */
+  readonly #calibrator = new TtftCalibrator({ now: engineNow });
 
   readonly handlers = {
     wire: (m: Extract<SchedulerMsg, { type: 'wire' }>) => this.#wire(m),
@@ -67,7 +56,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     stats: async (): Promise<SchedulerStats> => ({
       accepted: this.#accepted,
       rejected: this.#rejected,
-      ttftCalibration: this.#ttftBias,
+      ttftCalibration: this.#calibrator.queueScale,
       inFlight: this.#inFlight.size,
       predictor: this.#refs.predictor === null ? null : await this.#refs.predictor.ask({ type: 'stats' }, { timeoutMs: 2_000 }),
       pool: this.#pool.stats(),
@@ -91,9 +80,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const loads = colocated ? this.#colocated : this.#prefill;
     const choice = choosePrefill(request, loads, (_id, prompt) => this.#pool.cachedPrefixLength(prompt));
     if (choice === null) return this.#reject(request, 'no serving actor is available');
+    const corrected = this.#calibrator.correct(choice);
     const decision = admit({ promptTokens: request.promptIds.length }, {
-      ttftMs: choice.ttftMs * this.#ttftBias,
-      queueMs: choice.queueMs * this.#ttftBias,
+      ttftMs: corrected.ttftMs,
+      queueMs: corrected.queueMs,
       tpotMs: colocated ? null : this.#bestTpot(),
       queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
       queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
@@ -105,7 +95,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const target = loads.findIndex((l) => l.id === choice.actorId);
     loads[target].queuedRequests += 1;
     loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
-    this.#inFlight.set(request.id, { request, estimatedTtftMs: choice.ttftMs, target, decode: null, isLong: false });
+    this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.prefillMs }, target, decode: null, isLong: false });
     this.#accepted += 1;
     this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
     if (colocated) {
@@ -189,10 +179,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   /** Folds a measured TTFT into the calibration factor (fresh attempts only: a resumed one's clock started earlier). */
   #calibrate(requestId: string, ttftMs: number): void {
     const f = this.#inFlight.get(requestId);
-    if (f === undefined || f.request.emitted > 0 || !(f.estimatedTtftMs > 0) || !(ttftMs >= 0)) return;
-    const ratio = Math.min(CALIBRATION_RANGE[1], Math.max(CALIBRATION_RANGE[0], ttftMs / f.estimatedTtftMs));
-    const alpha = ratio > this.#ttftBias ? CALIBRATION_ALPHA_UP : CALIBRATION_ALPHA_DOWN;
-    this.#ttftBias += alpha * (ratio - this.#ttftBias);
+    if (f === undefined || f.request.emitted > 0) return;
+    this.#calibrator.observe(f.estimate, ttftMs);
   }
 
   #finished(requestId: string, outputTokens: number): void {
