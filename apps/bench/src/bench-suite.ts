@@ -4,8 +4,8 @@
  * workload; afterwards the reference rate every mode was measured at and each mode's SLO-scale
  * sweep there.
  *
- * Invariants: modes run one after another (never two engines at once, they would share the two
- * cores); every engine is closed, also on failure; engines admit without SLO targets (`slo: null`),
+ * Invariants: never two runs at once (they would share the cores); the goodput search runs modes
+ * one after another, fixed rates interleave the modes per rate; every engine is closed, also on failure; engines admit without SLO targets (`slo: null`),
  * so rejections never hide a mode's latency and the SLO-scale sweep may re-score records.
  */
 import { createEngine, type Engine, type EngineOptionsInput, type SloTargets } from '@baton/engine';
@@ -60,8 +60,7 @@ export interface SuiteResult {
 
 /** Runs every mode and derives goodput, reference rate and SLO-scale sweeps. */
 export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
-  const modes: ModeResult[] = [];
-  for (const mode of opts.modes) modes.push(await runMode(mode, opts));
+  const modes = opts.rates.kind === 'search' ? await searchEach(opts, opts.rates) : await interleave(opts, opts.rates.rates);
   const common = modes
     .map((m) => new Set(m.runs.map((r) => r.rate)))
     .reduce((a, b) => new Set([...a].filter((x) => b.has(x))));
@@ -77,38 +76,80 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   return { modes, referenceRate, sweeps };
 }
 
-async function runMode(mode: BenchMode, opts: SuiteOptions): Promise<ModeResult> {
+/** Goodput search: one mode after another, one engine alive at a time. */
+async function searchEach(opts: SuiteOptions, rates: Extract<SuiteOptions['rates'], { kind: 'search' }>): Promise<ModeResult[]> {
+  const out: ModeResult[] = [];
+  for (const mode of opts.modes) {
+    const rig = await startRig(mode, opts);
+    try {
+      const r = await searchGoodput({
+        startRate: rates.start, measure: (rate) => rig.measure(rate), bisectSteps: rates.bisectSteps,
+        minRate: rates.start / rates.down, maxRate: rates.start * 8,
+      });
+      out.push({ mode, workers: rig.workers, goodput: r.goodput, points: r.points, runs: rig.runs });
+    } finally {
+      await rig.engine.close({ deadlineMs: 1_000 });
+    }
+  }
+  return out;
+}
+
+/**
+ * Fixed rates: every engine is started first, then each rate runs every mode in turn, so a burst
+ * of load from elsewhere on the machine falls on all modes alike rather than on whichever mode was
+ * running. NOTE: idle engines cost memory, not CPU (their actors wait on their mailboxes).
+ */
+async function interleave(opts: SuiteOptions, rates: readonly number[]): Promise<ModeResult[]> {
+  const rigs: Rig[] = [];
+  try {
+    for (const mode of opts.modes) rigs.push(await startRig(mode, opts));
+    for (const rate of rates) for (const rig of rigs) await rig.measure(rate);
+    return rigs.map((rig) => {
+      const points = rig.runs.map((r) => ({ rate: r.rate, attainment: r.attainment }));
+      return { mode: rig.mode, workers: rig.workers, goodput: goodputOf(points), points, runs: rig.runs };
+    });
+  } finally {
+    await Promise.all(rigs.map((r) => r.engine.close({ deadlineMs: 1_000 })));
+  }
+}
+
+/** A started, warmed-up engine of one mode and the runs measured on it. */
+interface Rig {
+  mode: BenchMode;
+  workers: string;
+  engine: Engine;
+  runs: RunResult[];
+  measure: (rate: number) => Promise<number>;
+}
+
+async function startRig(mode: BenchMode, opts: SuiteOptions): Promise<Rig> {
   const t = opts.threads;
   const workers = mode === 'disaggregated' ? `${t.prefill}P+${t.decode}D` : `${t.colocated}x ${mode}`;
   opts.log(`[${mode}] starting engine (${workers} worker threads)`);
   const engineStartMs = performance.timeOrigin + performance.now();
   const engine = await createEngine({ ...opts.engine, mode, prefill: t.prefill, decode: t.decode, colocated: t.colocated, slo: null });
-  const runs: RunResult[] = [];
   try {
     await warmUp(engine, opts.workload);
-    const measure = async (rate: number): Promise<number> => {
-      const run = await runAtRate({
-        engine, mode, rate, slo: opts.slo, engineStartMs, drainMs: opts.drainMs, stopEarly: opts.stopEarly ? { target: 0.9 } : null,
-        requests: atRate(opts.workload, rate).slice(0, runLength(rate, opts)),
-        onProgress: (p) => opts.log(`[${mode}] ${rate} req/s: sent ${p.sent}/${p.total}, done ${p.done}`, true),
-      });
-      runs.push(run);
-      const s = run.summary;
-      opts.log(
-        `[${mode}] ${rate} req/s: attainment ${(run.attainment * 100).toFixed(0)}%${run.stoppedEarly ? `..${(run.attainmentUpper * 100).toFixed(0)}% (stopped early)` : ''}, TTFT p90 ${ms(s.ttftMs.p90)}, TPOT p90 ${ms(s.tpotMs.p90)} (${(run.wallMs / 1000).toFixed(1)} s)`,
-      );
-      return run.attainment;
-    };
-    if (opts.rates.kind === 'search') {
-      const r = await searchGoodput({ startRate: opts.rates.start, measure, bisectSteps: opts.rates.bisectSteps, minRate: opts.rates.start / opts.rates.down, maxRate: opts.rates.start * 8 });
-      return { mode, workers, goodput: r.goodput, points: r.points, runs };
-    }
-    const points: RatePoint[] = [];
-    for (const rate of opts.rates.rates) points.push({ rate, attainment: await measure(rate) });
-    return { mode, workers, goodput: goodputOf(points), points, runs };
-  } finally {
+  } catch (e) {
     await engine.close({ deadlineMs: 1_000 });
+    throw e;
   }
+  const runs: RunResult[] = [];
+  const measure = async (rate: number): Promise<number> => {
+    const run = await runAtRate({
+      engine, mode, rate, slo: opts.slo, engineStartMs, drainMs: opts.drainMs, stopEarly: opts.stopEarly ? { target: 0.9 } : null,
+      requests: atRate(opts.workload, rate).slice(0, runLength(rate, opts)),
+      onProgress: (p) => opts.log(`[${mode}] ${rate} req/s: sent ${p.sent}/${p.total}, done ${p.done}`, true),
+    });
+    runs.push(run);
+    const s = run.summary;
+    const bounds = run.stoppedEarly ? `..${(run.attainmentUpper * 100).toFixed(0)}% (stopped early)` : '';
+    opts.log(
+      `[${mode}] ${rate} req/s: attainment ${(run.attainment * 100).toFixed(0)}%${bounds}, TTFT p90 ${ms(s.ttftMs.p90)}, TPOT p90 ${ms(s.tpotMs.p90)} (${(run.wallMs / 1000).toFixed(1)} s)`,
+    );
+    return run.attainment;
+  };
+  return { mode, workers, engine, runs, measure };
 }
 
 /** Minimum requests per run when `maxRunSeconds` caps a run. */
