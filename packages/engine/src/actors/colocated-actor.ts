@@ -40,15 +40,7 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
 
   override async onStart(): Promise<void> {
     await super.onStart();
-    this.#batch = new DecodeBatch({
-      model: this.model,
-      pool: this.pool,
-      sink: this.#sink,
-      maxBatch: this.init.limits.maxBatch,
-      chunkSize: this.init.setup.chunkSize,
-      kvWaitMs: this.init.limits.handoffTimeoutMs,
-      onPreempt: () => (this.preemptions += 1),
-    });
+    this.#batch = this.decodeBatch(this.#sink);
   }
 
   override onStop(): void {

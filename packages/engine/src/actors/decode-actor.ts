@@ -43,15 +43,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
 
   override async onStart(): Promise<void> {
     await super.onStart();
-    this.#batch = new DecodeBatch({
-      model: this.model,
-      pool: this.pool,
-      sink: this.#sink,
-      maxBatch: this.init.limits.maxBatch,
-      chunkSize: this.init.setup.chunkSize,
-      kvWaitMs: this.init.limits.handoffTimeoutMs,
-      onPreempt: () => (this.preemptions += 1),
-    });
+    this.#batch = this.decodeBatch(this.#sink);
     this.#report(null);
   }
 

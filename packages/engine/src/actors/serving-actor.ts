@@ -13,6 +13,8 @@ import { BlockPool, type BlockPoolHandle } from '@baton/kv-cache';
 import { backendMemory, initBackend, loadModel, type Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
 import { CrashTrigger, type FaultPlan } from '../fault-plan.js';
+import { DecodeBatch } from './decode-batch.js';
+import type { TokenSink } from './token-sink.js';
 import type { ModelSetup, ServingActorStats, ServingLimits } from '../protocol.js';
 
 /**
@@ -79,6 +81,19 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   protected abstract hasWork(): boolean;
   /** Queue and running counts for stats. */
   protected abstract counts(): { queueLength: number; running: number; kvBlocksUsed: number };
+
+  /** A continuous-batching set for this actor's model and pool, streaming through `sink`. */
+  protected decodeBatch(sink: TokenSink): DecodeBatch {
+    return new DecodeBatch({
+      model: this.model,
+      pool: this.pool,
+      sink,
+      maxBatch: this.init.limits.maxBatch,
+      chunkSize: this.init.setup.chunkSize,
+      kvWaitMs: this.init.limits.handoffTimeoutMs,
+      onPreempt: () => (this.preemptions += 1),
+    });
+  }
 
   /** Makes sure a `step` message is on its way when there is work. */
   protected wake(): void {
