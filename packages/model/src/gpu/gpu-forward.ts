@@ -12,6 +12,7 @@ import type { GptConfig } from '../config.js';
 import { tensorsFromFolded, disposeModelTensors, type FoldedWeights, type ModelTensors } from '../model-tensors.js';
 import type { Activation } from '../config.js';
 import { activate } from '../layers.js';
+import { FastForward, fastForwardFits, type FastOutput } from './fast-forward.js';
 import type { ForwardOps } from './forward-ops.js';
 import { GpuKvPool } from './gpu-kv-pool.js';
 import type { GpuDecodeItem, GpuOutput } from './gpu-protocol.js';
@@ -55,11 +56,20 @@ export class GpuForward {
   private readonly t: ModelTensors;
   private readonly pool: GpuKvPool;
   private readonly scale: number;
+  /** The hand-built one-submission pipeline (WebGPU only), or null for the tfjs path. */
+  private readonly fast: FastForward | null;
 
-  constructor(private readonly config: GptConfig, weights: FoldedWeights, private readonly ops: ForwardOps) {
+  /** `fast`: use the hand-built pipeline where the backend is webgpu and the model fits it. */
+  constructor(private readonly config: GptConfig, weights: FoldedWeights, private readonly ops: ForwardOps, fast = true) {
     this.t = tensorsFromFolded(config, weights);
     this.pool = new GpuKvPool(config.nLayer, config.nEmbd, config.nPositions);
     this.scale = 1 / Math.sqrt(config.nEmbd / config.nHead);
+    this.fast = fast && tf.getBackend() === 'webgpu' && fastForwardFits(config) ? new FastForward(config, weights, this.pool) : null;
+  }
+
+  /** Which pipeline runs prefill and decode. */
+  get pipeline(): 'fast' | 'tfjs' {
+    return this.fast === null ? 'tfjs' : 'fast';
   }
 
   /** Uploads existing K/V rows ([n, 2C]) of one layer of a slot at positions [start, start + n). */
@@ -81,6 +91,10 @@ export class GpuForward {
       slots: new Array<number>(n).fill(c.slot), positions: c.tokens.map((_, i) => c.pos0 + i), tokens: c.tokens,
       tableRows: new Array<number>(n).fill(0), tableSlots: [c.slot],
     };
+    if (this.fast !== null) {
+      const out: FastOutput = c.logits === 'all' ? 'logits' : c.logits;
+      return this.runFast(rows, out, c.onLayer);
+    }
     const out: GpuOutput = c.logits === 'none' ? 'none' : 'logits';
     return this.forward(rows, out, c.logits === 'last', c.onLayer);
   }
@@ -90,10 +104,12 @@ export class GpuForward {
       slots: items.map((i) => i.slot), positions: items.map((i) => i.pos), tokens: items.map((i) => i.token),
       tableRows: items.map((_, i) => i), tableSlots: items.map((i) => i.slot),
     };
+    if (this.fast !== null) return this.runFast(rows, output, null);
     return this.forward(rows, output, false, null);
   }
 
   dispose(): void {
+    this.fast?.dispose();
     disposeModelTensors(this.t);
     this.pool.dispose();
   }
@@ -137,6 +153,19 @@ export class GpuForward {
     tf.dispose(keep);
     tf.dispose(kvParts);
     return result;
+  }
+
+  /** One submission of the hand-built pipeline; streamed layers are sent after its one read-back. */
+  private async runFast(r: Rows, output: FastOutput, onLayer: PrefillCall['onLayer']): Promise<ForwardResult> {
+    const dst = r.slots.map((s, i) => this.pool.keyRow(s, r.positions[i]));
+    const pages = this.pool.tableHost(r.tableSlots);
+    const res = await (this.fast as FastForward).run({ tokens: r.tokens, positions: r.positions, dst, tableRows: r.tableRows, pages }, output);
+    if (onLayer === null) return res;
+    // NOTE: the whole pass is one submission, far shorter than the per-layer handoff it replaces,
+    // so layers are streamed after it (same messages, same order).
+    const n = r.tokens.length * 2 * this.config.nEmbd;
+    for (let l = 0; l < this.config.nLayer; l++) onLayer(l, res.kv.slice(l * n, (l + 1) * n));
+    return { ...res, kv: null };
   }
 
   /** Head, output and one read-back of [output, kv...]. */

@@ -40,9 +40,15 @@ export class GpuKvPool {
 
   /** Page table rows for `slots` [slots.length, maxPages], as host data and an int32 tensor. */
   table(slots: readonly number[]): { host: Int32Array; tensor: tf.Tensor2D } {
+    const host = this.tableHost(slots);
+    return { host, tensor: tf.tensor2d(host, [slots.length, this.maxPages], 'int32') };
+  }
+
+  /** Page table rows for `slots` [slots.length * maxPages] (host data only). */
+  tableHost(slots: readonly number[]): Int32Array {
     const host = new Int32Array(slots.length * this.maxPages);
     slots.forEach((s, i) => host.set(this.pagesOf(s), i * this.maxPages));
-    return { host, tensor: tf.tensor2d(host, [slots.length, this.maxPages], 'int32') };
+    return host;
   }
 
   /** Appends rows ([n, W], K at kOff, V at vOff) at pool rows `dst` of layer l. */

@@ -1,0 +1,317 @@
+/**
+ * WGSL sources of the hand-built forward pipeline (fast-forward.ts), generated per model shape
+ * (constants baked in; the row count M and per-row data travel in the `info` buffer, so one
+ * pipeline serves every batch size). Layouts: activations row-major [M, width]; weights in Conv1D
+ * layout [K, N]; KV pool rows as in forward-ops.ts (a page holds GPU_PAGE K rows then GPU_PAGE V
+ * rows). info (i32): [M, 0, 0, 0, then per row: token, position, pool row of its K, page-table row].
+ * Invariants: every kernel clamps its reads to valid rows and guards its writes; control flow
+ * around barriers is uniform.
+ */
+import { GPU_PAGE } from './forward-ops.js';
+
+/** Shape constants of one model. */
+export interface KernelShape {
+  C: number;
+  nHead: number;
+  V: number;
+  /** Scores kept in workgroup memory (nPositions rounded up to a page). */
+  maxLen: number;
+  scale: number;
+}
+
+/** What a matmul adds after the bias. */
+export type Epilogue = 'none' | 'gelu' | 'residual';
+
+const f = (x: number): string => (Number.isInteger(x) ? `${x}.0` : `${x}`);
+
+const META = '@group(0) @binding(0) var<storage, read> info: array<i32>;';
+
+/** x[r] = wte[token] + wpe[position]; one thread per element. */
+export function embedWgsl(C: number): string {
+  return `${META}
+@group(0) @binding(1) var<storage, read> wte: array<f32>;
+@group(0) @binding(2) var<storage, read> wpe: array<f32>;
+@group(0) @binding(3) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = i32(g.x);
+  if (i >= info[0] * ${C}) { return; }
+  let r = i / ${C};
+  let c = i % ${C};
+  x[i] = wte[info[4 + r * 4] * ${C} + c] + wpe[info[5 + r * 4] * ${C} + c];
+}`;
+}
+
+/** (x - mean) / sqrt(var + eps) per row; one workgroup of 64 per row. */
+export function normalizeWgsl(C: number, eps: number): string {
+  return `${META}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+var<workgroup> red: array<f32, 64>;
+fn rowSum(v: f32, lid: i32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 32; s > 0; s = s / 2) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let t = red[0];
+  workgroupBarrier();
+  return t;
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = i32(wg.x);
+  let lid = i32(li);
+  let base = row * ${C};
+  var s = 0.0;
+  for (var c = lid; c < ${C}; c = c + 64) { s = s + x[base + c]; }
+  let mean = rowSum(s, lid) / ${f(C)};
+  var q = 0.0;
+  for (var c = lid; c < ${C}; c = c + 64) { let d = x[base + c] - mean; q = q + d * d; }
+  let inv = inverseSqrt(rowSum(q, lid) / ${f(C)} + ${f(eps)});
+  if (row < info[0]) {
+    for (var c = lid; c < ${C}; c = c + 64) { y[base + c] = (x[base + c] - mean) * inv; }
+  }
+}`;
+}
+
+function matmulBindings(ep: Epilogue): string {
+  return `${META}
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+@group(0) @binding(3) var<storage, read> B: array<f32>;
+@group(0) @binding(4) var<storage, read_write> O: array<f32>;
+${ep === 'residual' ? '@group(0) @binding(5) var<storage, read> R: array<f32>;' : ''}`;
+}
+
+function epilogue(ep: Epilogue, N: number): string {
+  const gelu = `v = v / (1.0 + exp(-${f(2 * Math.sqrt(2 / Math.PI))} * (v + 0.044715 * v * v * v)));`;
+  return `fn store(row: i32, col: i32, acc: f32) {
+  var v = acc + B[col];
+  ${ep === 'gelu' ? gelu : ''}
+  ${ep === 'residual' ? `v = v + R[row * ${N} + col];` : ''}
+  O[row * ${N} + col] = v;
+}`;
+}
+
+/** Rows per workgroup, columns per workgroup and K-groups of the small-M matmul. */
+export const SMALL = { RB: 8, TN: 32, KG: 8 } as const;
+
+/**
+ * O = epilogue(A W + B) for few rows (decode): a workgroup of 256 = KG K-groups x TN columns,
+ * each thread accumulating RB rows over every KG-th k, then a reduction over the K-groups.
+ * Memory-bound on W, read once per RB rows with coalesced TN-column rows.
+ */
+export function matmulSmallWgsl(K: number, N: number, ep: Epilogue): string {
+  const { RB, TN, KG } = SMALL;
+  const rows = Array.from({ length: RB }, (_, r) => r);
+  return `${matmulBindings(ep)}
+var<workgroup> red: array<f32, ${KG * RB * TN}>;
+${epilogue(ep, N)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let M = info[0];
+  let lid = i32(li);
+  let cl = lid % ${TN};
+  let kg = lid / ${TN};
+  let col0 = i32(wg.x) * ${TN};
+  let row0 = i32(wg.y) * ${RB};
+  let col = min(col0 + cl, ${N - 1});
+${rows.map((r) => `  let ar${r} = min(row0 + ${r}, M - 1) * ${K};\n  var a${r} = 0.0;`).join('\n')}
+  for (var k = kg; k < ${K}; k = k + ${KG}) {
+    let w = W[k * ${N} + col];
+${rows.map((r) => `    a${r} = a${r} + A[ar${r} + k] * w;`).join('\n')}
+  }
+${rows.map((r) => `  red[(kg * ${RB} + ${r}) * ${TN} + cl] = a${r};`).join('\n')}
+  workgroupBarrier();
+  let r = lid / ${TN};
+  var s = 0.0;
+  for (var g = 0; g < ${KG}; g = g + 1) { s = s + red[(g * ${RB} + r) * ${TN} + cl]; }
+  let row = row0 + r;
+  let oc = col0 + cl;
+  if (row < M && oc < ${N}) { store(row, oc, s); }
+}`;
+}
+
+/** Tile of the large-M matmul: 64 x 64 outputs per workgroup of 256 (4 x 4 each), K steps of 16. */
+export const TILE = { BM: 64, BN: 64, BK: 16 } as const;
+
+/** O = epilogue(A W + B) for many rows (prefill): shared-memory tiles, vec4 inner products. */
+export function matmulTiledWgsl(K: number, N: number, ep: Epilogue): string {
+  const { BM, BN, BK } = TILE;
+  return `${matmulBindings(ep)}
+var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> Ws: array<vec4<f32>, ${(BK * BN) / 4}>;
+${epilogue(ep, N)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let M = info[0];
+  let lid = i32(li);
+  let tx = lid % 16;
+  let ty = lid / 16;
+  let col0 = i32(wg.x) * ${BN};
+  let row0 = i32(wg.y) * ${BM};
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var k0 = 0; k0 < ${K}; k0 = k0 + ${BK}) {
+    for (var i = 0; i < 4; i = i + 1) {
+      let e = lid + i * 256;
+      let m = e / ${BK};
+      let kk = e % ${BK};
+      let ka = k0 + kk;
+      var av = 0.0;
+      if (ka < ${K}) { av = A[min(row0 + m, M - 1) * ${K} + ka]; }
+      As[kk * ${BM / 4} + m / 4][m % 4] = av;
+      let kw = k0 + e / ${BN};
+      let n = e % ${BN};
+      var wv = 0.0;
+      if (kw < ${K} && col0 + n < ${N}) { wv = W[kw * ${N} + col0 + n]; }
+      Ws[(e / ${BN}) * ${BN / 4} + n / 4][n % 4] = wv;
+    }
+    workgroupBarrier();
+    for (var kk = 0; kk < ${BK}; kk = kk + 1) {
+      let a = As[kk * ${BM / 4} + ty];
+      let b = Ws[kk * ${BN / 4} + tx];
+      acc0 = acc0 + a.x * b;
+      acc1 = acc1 + a.y * b;
+      acc2 = acc2 + a.z * b;
+      acc3 = acc3 + a.w * b;
+    }
+    workgroupBarrier();
+  }
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0; i < 4; i = i + 1) {
+    let row = row0 + ty * 4 + i;
+    for (var j = 0; j < 4; j = j + 1) {
+      let col = col0 + tx * 4 + j;
+      if (row < M && col < ${N}) { store(row, col, accs[i][j]); }
+    }
+  }
+}`;
+}
+
+/** Copies each row's K and V (columns C.. and 2C.. of qkv) into the pool and into kvOut [M, 2C]. */
+export function appendWgsl(C: number): string {
+  return `${META}
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read_write> pool: array<f32>;
+@group(0) @binding(3) var<storage, read_write> kvOut: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = i32(g.x);
+  if (i >= info[0] * ${C}) { return; }
+  let r = i / ${C};
+  let c = i % ${C};
+  let d = info[6 + r * 4];
+  let k = qkv[r * ${3 * C} + ${C} + c];
+  let v = qkv[r * ${3 * C} + ${2 * C} + c];
+  pool[d * ${C} + c] = k;
+  pool[(d + ${GPU_PAGE}) * ${C} + c] = v;
+  kvOut[r * ${2 * C} + c] = k;
+  kvOut[r * ${2 * C} + ${C} + c] = v;
+}`;
+}
+
+/**
+ * Causal attention over the paged pool: one workgroup of 64 per (head, row); scores in workgroup
+ * memory, max and sum by reduction, P·V by 64 / hd groups of hd lanes. Row r attends to
+ * positions [0, position] of its page-table row.
+ */
+export function attentionWgsl(s: KernelShape, maxPages: number): string {
+  const hd = s.C / s.nHead;
+  const groups = 64 / hd;
+  return `${META}
+@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read> pool: array<f32>;
+@group(0) @binding(3) var<storage, read> pages: array<i32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+var<workgroup> scores: array<f32, ${s.maxLen}>;
+var<workgroup> red: array<f32, 64>;
+var<workgroup> qs: array<f32, ${hd}>;
+fn wgReduce(v: f32, lid: i32, isMax: bool) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var k = 32; k > 0; k = k / 2) {
+    if (lid < k) {
+      if (isMax) { red[lid] = max(red[lid], red[lid + k]); } else { red[lid] = red[lid] + red[lid + k]; }
+    }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+fn keyRow(tableRow: i32, t: i32) -> i32 {
+  return pages[tableRow * ${maxPages} + t / ${GPU_PAGE}] * ${2 * GPU_PAGE} + t % ${GPU_PAGE};
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let h = i32(wg.x);
+  let row = i32(wg.y);
+  let lid = i32(li);
+  let tableRow = info[7 + row * 4];
+  let len = info[5 + row * 4] + 1;
+  for (var d = lid; d < ${hd}; d = d + 64) { qs[d] = qkv[row * ${3 * s.C} + h * ${hd} + d] * ${f(s.scale)}; }
+  workgroupBarrier();
+  var mx = -3.0e38;
+  for (var t = lid; t < len; t = t + 64) {
+    let base = keyRow(tableRow, t) * ${s.C} + h * ${hd};
+    var acc = 0.0;
+    for (var d = 0; d < ${hd}; d = d + 1) { acc = acc + qs[d] * pool[base + d]; }
+    scores[t] = acc;
+    mx = max(mx, acc);
+  }
+  let m = wgReduce(mx, lid, true);
+  var sum = 0.0;
+  for (var t = lid; t < len; t = t + 64) { let e = exp(scores[t] - m); scores[t] = e; sum = sum + e; }
+  let inv = 1.0 / wgReduce(sum, lid, false);
+  let g = lid / ${hd};
+  let d = lid % ${hd};
+  var acc = 0.0;
+  for (var t = g; t < len; t = t + ${groups}) {
+    acc = acc + scores[t] * pool[(keyRow(tableRow, t) + ${GPU_PAGE}) * ${s.C} + h * ${hd} + d];
+  }
+  red[lid] = acc;
+  workgroupBarrier();
+  if (g == 0) {
+    var total = 0.0;
+    for (var j = 0; j < ${groups}; j = j + 1) { total = total + red[j * ${hd} + d]; }
+    y[row * ${s.C} + h * ${hd} + d] = total * inv;
+  }
+}`;
+}
+
+/** Index of each row's largest logit (lowest on ties); one workgroup of 64 per row. */
+export function argmaxWgsl(V: number): string {
+  return `${META}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ids: array<i32>;
+var<workgroup> bv: array<f32, 64>;
+var<workgroup> bi: array<i32, 64>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = i32(wg.x);
+  let lid = i32(li);
+  var best = -3.4e38;
+  var idx = ${V};
+  for (var c = lid; c < ${V}; c = c + 64) {
+    let v = x[row * ${V} + c];
+    if (v > best) { best = v; idx = c; }
+  }
+  bv[lid] = best;
+  bi[lid] = idx;
+  workgroupBarrier();
+  for (var s = 32; s > 0; s = s / 2) {
+    if (lid < s) {
+      let ov = bv[lid + s];
+      let oi = bi[lid + s];
+      if (ov > bv[lid] || (ov == bv[lid] && oi < bi[lid])) { bv[lid] = ov; bi[lid] = oi; }
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0 && row < info[0]) { ids[row] = bi[0]; }
+}`;
+}
