@@ -11,6 +11,7 @@ import { ModelError } from '../errors.js';
 import { referenceOps, type ForwardOps } from './forward-ops.js';
 import { GpuForward } from './gpu-forward.js';
 import type { GpuHostData, GpuReply, GpuRequest } from './gpu-protocol.js';
+import { checkFastPipeline } from './fast-checks.js';
 import { checkKernels } from './kernel-checks.js';
 import { createWgslOps } from './wgsl-ops.js';
 
@@ -52,6 +53,8 @@ async function startBackend(): Promise<void> {
   adapterDetail = `webgpu adapter ${i.vendor ?? '?'} ${i.architecture ?? ''} ${i.device ?? ''} ${i.description ?? ''}`.replace(/\s+/g, ' ').trim();
 }
 
+/** BATON_GPU_FAST=0 keeps the tfjs path (diagnosis; the hand-built pipeline is the default). */
+const FAST = process.env['BATON_GPU_FAST'] !== '0';
 const GENERIC = new Set((process.env['BATON_GPU_GENERIC_OPS'] ?? '').split(',').filter((s) => s !== ''));
 
 function opsFor(nPositions: number): ForwardOps {
@@ -70,7 +73,7 @@ async function handle(req: GpuRequest): Promise<void> {
       await startBackend();
       return result({ detail: adapterDetail });
     case 'addModel':
-      models.set(req.model, new GpuForward(req.config, req.weights, opsFor(req.config.nPositions)));
+      models.set(req.model, new GpuForward(req.config, req.weights, opsFor(req.config.nPositions), FAST));
       return result({});
     case 'dropModel':
       models.get(req.model)?.dispose();
@@ -86,8 +89,12 @@ async function handle(req: GpuRequest): Promise<void> {
     }
     case 'decode':
       return result(await model(req.model).decode(req.items, req.output));
-    case 'checkKernels':
-      return result({ checks: await checkKernels(opsFor(1024)), detail: adapterDetail });
+    case 'checkKernels': {
+      const checks = await checkKernels(opsFor(1024));
+      // The hand-built pipeline exists only on WebGPU (the cpu plumbing mode has just the tfjs path).
+      if (data.backend === 'webgpu') checks.push(...(await checkFastPipeline(opsFor(256), 8, 32)), ...(await checkFastPipeline(opsFor(256), 8, 64)));
+      return result({ checks, detail: adapterDetail });
+    }
   }
 }
 
