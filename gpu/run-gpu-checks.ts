@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  ArrayKvBacking, checkGpuKernels, generate, initBackend, loadModel, type Gpt, type GptConfig,
+  ArrayKvBacking, checkGpuKernels, closeBackend, generate, initBackend, loadModel, type Gpt, type GptConfig,
 } from '@baton/model';
 import { createEngine, type EngineOptionsInput, type GenerationResult } from '@baton/engine';
 
@@ -249,4 +249,6 @@ for (const [name, f] of SECTIONS) if (only.includes(name)) await section(name, f
 mkdirSync(OUT, { recursive: true });
 writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2));
 console.log(`\n${failures === 0 ? 'ALL GPU CHECKS PASSED' : `${failures} GPU CHECK(S) FAILED`}`);
+// NOTE: stop the GPU host thread cleanly (after its queue drains) before exiting.
+await closeBackend();
 process.exit(failures === 0 ? 0 : 1);

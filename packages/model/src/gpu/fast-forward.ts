@@ -70,7 +70,8 @@ const STORAGE = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST |
 export function fastForwardFits(config: GptConfig): boolean {
   const hd = config.nEmbd / config.nHead;
   const tanhGelu = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(config.activation);
-  return tanhGelu && Number.isInteger(hd) && hd <= 64 && 64 % hd === 0 && config.nEmbd % 64 === 0 && config.nPositions <= 4096;
+  // NOTE: attention keeps scores and key rows of up to 1024 positions in workgroup memory.
+  return tanhGelu && Number.isInteger(hd) && hd % 4 === 0 && 64 % hd === 0 && config.nEmbd % 64 === 0 && config.nPositions <= 1024;
 }
 
 /** The hand-built forward pipeline of one model on the tfjs WebGPU backend's device. */
@@ -129,7 +130,7 @@ export class FastForward {
       this.normalize(pass, s.xa, s.h, M);
       this.matmul(pass, b.attn, s.h, s.qkv, 'none', null, M, `attn${l}`);
       this.dispatch(pass, `append`, () => appendWgsl(C), [s.meta, s.qkv, poolBuf, kvOut], [elems(M)], `append${l}`);
-      this.dispatch(pass, `attention`, () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y], [this.config.nHead, M], `attention${l}`);
+      this.dispatch(pass, `attention`, () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [this.config.nHead, M], `attention${l}`);
       this.matmul(pass, b.proj, s.y, s.xb, 'residual', s.xa, M, `proj${l}`);
       this.normalize(pass, s.xb, s.h, M);
       this.matmul(pass, b.fc, s.h, s.f, 'gelu', null, M, `fc${l}`);

@@ -95,17 +95,21 @@ function epilogue(ep: Epilogue, N: number): string {
 }`;
 }
 
-/** Rows per workgroup, columns per workgroup and K-groups of the small-M matmul. */
-export const SMALL = { RB: 8, TN: 32, KG: 8 } as const;
+/** Rows per workgroup, columns per workgroup, K-groups and k unroll of the small-M matmul. */
+export const SMALL = { RB: 8, TN: 8, KG: 32, U: 4 } as const;
 
 /**
- * O = epilogue(A W + B) for few rows (decode): a workgroup of 256 = KG K-groups x TN columns,
- * each thread accumulating RB rows over every KG-th k, then a reduction over the K-groups.
- * Memory-bound on W, read once per RB rows with coalesced TN-column rows.
+ * O = epilogue(A W + B) for few rows (decode): a workgroup of 256 = KG K-groups x TN columns
+ * (TN floats = one 32-byte sector of a W row), each thread accumulating RB rows over its k's with
+ * U independent W loads in flight per iteration (decode matmuls are bound by load latency, so
+ * many small workgroups and unrolled loads), then a reduction over the K-groups.
  */
 export function matmulSmallWgsl(K: number, N: number, ep: Epilogue): string {
-  const { RB, TN, KG } = SMALL;
+  const { RB, TN, KG, U } = SMALL;
   const rows = Array.from({ length: RB }, (_, r) => r);
+  const us = Array.from({ length: U }, (_, u) => u);
+  const step = KG * U;
+  const main = Math.floor(K / step) * step;
   return `${matmulBindings(ep)}
 var<workgroup> red: array<f32, ${KG * RB * TN}>;
 ${epilogue(ep, N)}
@@ -118,19 +122,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let col0 = i32(wg.x) * ${TN};
   let row0 = i32(wg.y) * ${RB};
   let col = min(col0 + cl, ${N - 1});
-${rows.map((r) => `  let ar${r} = min(row0 + ${r}, M - 1) * ${K};\n  var a${r} = 0.0;`).join('\n')}
-  for (var k = kg; k < ${K}; k = k + ${KG}) {
+${rows.map((r) => `  let ar${r} = min(row0 + ${r}, M - 1) * ${K};
+  var a${r} = 0.0;`).join('\n')}
+  for (var k = kg; k < ${main}; k = k + ${step}) {
+${us.map((u) => `    let w${u} = W[(k + ${u * KG}) * ${N} + col];`).join('\n')}
+${rows.map((r) => `    a${r} = a${r} + ${us.map((u) => `A[ar${r} + k + ${u * KG}] * w${u}`).join(' + ')};`).join('\n')}
+  }
+  for (var k = ${main} + kg; k < ${K}; k = k + ${KG}) {
     let w = W[k * ${N} + col];
 ${rows.map((r) => `    a${r} = a${r} + A[ar${r} + k] * w;`).join('\n')}
   }
 ${rows.map((r) => `  red[(kg * ${RB} + ${r}) * ${TN} + cl] = a${r};`).join('\n')}
   workgroupBarrier();
-  let r = lid / ${TN};
-  var s = 0.0;
-  for (var g = 0; g < ${KG}; g = g + 1) { s = s + red[(g * ${RB} + r) * ${TN} + cl]; }
-  let row = row0 + r;
-  let oc = col0 + cl;
-  if (row < M && oc < ${N}) { store(row, oc, s); }
+  if (lid < ${RB * TN}) {
+    let r = lid / ${TN};
+    let c = lid % ${TN};
+    var s = 0.0;
+    for (var g = 0; g < ${KG}; g = g + 1) { s = s + red[(g * ${RB} + r) * ${TN} + c]; }
+    let row = row0 + r;
+    let oc = col0 + c;
+    if (row < M && oc < ${N}) { store(row, oc, s); }
+  }
 }`;
 }
 
@@ -215,26 +227,33 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 }`;
 }
 
+/** Threads per attention workgroup. */
+const AW = 256;
+
 /**
- * Causal attention over the paged pool: one workgroup of 64 per (head, row); scores in workgroup
- * memory, max and sum by reduction, P·V by 64 / hd groups of hd lanes. Row r attends to
- * positions [0, position] of its page-table row.
+ * Causal attention over the paged pool: one workgroup of 256 per (head, row). Each key's pool row
+ * is looked up once (cached in workgroup memory), scores use vec4 loads, max and sum by reduction,
+ * then P·V by 256 / hd groups of hd lanes (each group a stride of keys) and a reduction over the
+ * groups. Row r attends to positions [0, position] of its page-table row. maxLen <= 1024.
  */
 export function attentionWgsl(s: KernelShape, maxPages: number): string {
   const hd = s.C / s.nHead;
-  const groups = 64 / hd;
+  const groups = AW / hd;
+  const q4 = hd / 4;
   return `${META}
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read> qkv: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> pool: array<f32>;
 @group(0) @binding(3) var<storage, read> pages: array<i32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> pool4: array<vec4<f32>>;
 var<workgroup> scores: array<f32, ${s.maxLen}>;
-var<workgroup> red: array<f32, 64>;
-var<workgroup> qs: array<f32, ${hd}>;
+var<workgroup> krow: array<i32, ${s.maxLen}>;
+var<workgroup> red: array<f32, ${AW}>;
+var<workgroup> qs: array<vec4<f32>, ${q4}>;
 fn wgReduce(v: f32, lid: i32, isMax: bool) -> f32 {
   red[lid] = v;
   workgroupBarrier();
-  for (var k = 32; k > 0; k = k / 2) {
+  for (var k = ${AW / 2}; k > 0; k = k / 2) {
     if (lid < k) {
       if (isMax) { red[lid] = max(red[lid], red[lid + k]); } else { red[lid] = red[lid] + red[lid + k]; }
     }
@@ -244,35 +263,35 @@ fn wgReduce(v: f32, lid: i32, isMax: bool) -> f32 {
   workgroupBarrier();
   return r;
 }
-fn keyRow(tableRow: i32, t: i32) -> i32 {
-  return pages[tableRow * ${maxPages} + t / ${GPU_PAGE}] * ${2 * GPU_PAGE} + t % ${GPU_PAGE};
-}
-@compute @workgroup_size(64)
+@compute @workgroup_size(${AW})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let h = i32(wg.x);
   let row = i32(wg.y);
   let lid = i32(li);
   let tableRow = info[7 + row * 4];
   let len = info[5 + row * 4] + 1;
-  for (var d = lid; d < ${hd}; d = d + 64) { qs[d] = qkv[row * ${3 * s.C} + h * ${hd} + d] * ${f(s.scale)}; }
+  if (lid < ${q4}) { qs[lid] = qkv[row * ${(3 * s.C) / 4} + h * ${q4} + lid] * ${f(s.scale)}; }
   workgroupBarrier();
   var mx = -3.0e38;
-  for (var t = lid; t < len; t = t + 64) {
-    let base = keyRow(tableRow, t) * ${s.C} + h * ${hd};
-    var acc = 0.0;
-    for (var d = 0; d < ${hd}; d = d + 1) { acc = acc + qs[d] * pool[base + d]; }
-    scores[t] = acc;
-    mx = max(mx, acc);
+  for (var t = lid; t < len; t = t + ${AW}) {
+    let kr = pages[tableRow * ${maxPages} + t / ${GPU_PAGE}] * ${2 * GPU_PAGE} + t % ${GPU_PAGE};
+    krow[t] = kr;
+    let base = (kr * ${s.C} + h * ${hd}) / 4;
+    var acc = vec4<f32>(0.0);
+    for (var d = 0; d < ${q4}; d = d + 1) { acc = acc + qs[d] * pool4[base + d]; }
+    let sc = acc.x + acc.y + acc.z + acc.w;
+    scores[t] = sc;
+    mx = max(mx, sc);
   }
   let m = wgReduce(mx, lid, true);
   var sum = 0.0;
-  for (var t = lid; t < len; t = t + 64) { let e = exp(scores[t] - m); scores[t] = e; sum = sum + e; }
+  for (var t = lid; t < len; t = t + ${AW}) { let e = exp(scores[t] - m); scores[t] = e; sum = sum + e; }
   let inv = 1.0 / wgReduce(sum, lid, false);
   let g = lid / ${hd};
   let d = lid % ${hd};
   var acc = 0.0;
   for (var t = g; t < len; t = t + ${groups}) {
-    acc = acc + scores[t] * pool[(keyRow(tableRow, t) + ${GPU_PAGE}) * ${s.C} + h * ${hd} + d];
+    acc = acc + scores[t] * pool[(krow[t] + ${GPU_PAGE}) * ${s.C} + h * ${hd} + d];
   }
   red[lid] = acc;
   workgroupBarrier();

@@ -61,7 +61,9 @@ export class GpuClient {
       worker.unref();
       return { client, detail };
     } catch (e) {
-      await client.close();
+      client.closed = true;
+      client.port.close();
+      await worker.terminate();
       throw e;
     }
   }
@@ -82,6 +84,13 @@ export class GpuClient {
   /** Stops the host thread (its device, weights and KV go with it). */
   async close(): Promise<void> {
     if (this.closed) return;
+    // NOTE: drain first: terminating the thread inside a native WebGPU call (e.g. a buffer
+    // destroy of a queued dropModel) aborts the process.
+    try {
+      this.call({ type: 'sync' });
+    } catch {
+      // a dead or failed host thread is terminated all the same
+    }
     this.closed = true;
     this.port.close();
     await this.worker.terminate();

@@ -24,6 +24,8 @@ let adapterDetail = '';
 function reply(m: GpuReply): void {
   const transfer: ArrayBuffer[] = [];
   if (m.type === 'layer') transfer.push(m.kv.buffer as ArrayBuffer);
+  // NOTE: a prefill's K/V rows are megabytes: move them, never copy (no-op for views of shared memory).
+  if (m.type === 'result') for (const a of [m.kv, m.logits]) if (a !== null && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer as ArrayBuffer);
   port.postMessage(m, transfer);
   Atomics.add(signal, 0, 1);
   Atomics.notify(signal, 0);
@@ -69,6 +71,8 @@ function model(id: number): GpuForward {
 
 async function handle(req: GpuRequest): Promise<void> {
   switch (req.type) {
+    case 'sync':
+      return result({});
     case 'hello':
       await startBackend();
       return result({ detail: adapterDetail });

@@ -43,7 +43,9 @@ export type GpuRequest =
       streamLayers: boolean;
     }
   | { type: 'decode'; model: number; items: GpuDecodeItem[]; output: GpuOutput }
-  | { type: 'checkKernels' };
+  | { type: 'checkKernels' }
+  /** Answered once every earlier request is done (close drains the queue before terminating). */
+  | { type: 'sync' };
 
 /** One kernel's parity check against the generic tfjs ops. */
 export interface KernelCheck {
