@@ -78,6 +78,7 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
     drainMs: args.quick ? 8_000 : 20_000,
     stopEarly: args.quick,
     maxRunSeconds: args.quick ? 10 : null,
+    warmUpSeconds: args.quick ? 8 : 15,
     log,
   });
   if (transient && io.tty) io.stderr('\n');
