@@ -16,8 +16,8 @@ import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
 import { GPU_PAGE } from './forward-ops.js';
 import {
-  appendWgsl, argmaxWgsl, attentionWgsl, embedWgsl, matmulSmallWgsl, matmulTiledWgsl, normalizeWgsl,
-  SMALL, TILE, type Epilogue, type KernelShape,
+  SMALL, appendWgsl, argmaxWgsl, attentionWgsl, embedWgsl, matmulSmallWgsl, matmulTiledWgsl, normalizeWgsl,
+  smallRows, TILE, type Epilogue, type KernelShape,
 } from './fast-kernels.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
 
@@ -50,7 +50,7 @@ export type FastOutput = 'logits' | 'last' | 'ids' | 'none';
 export interface FastResult {
   logits: Float32Array | null;
   ids: Int32Array | null;
-  /** [nLayer, M, 2C]. */
+  /** [nLayer, 2, M, C]: per layer the M K rows, then the M V rows. */
   kv: Float32Array;
 }
 
@@ -173,12 +173,13 @@ export class FastForward {
 
   private matmul(pass: GPUComputePassEncoder, d: Dense, a: GPUBuffer, o: GPUBuffer, ep: Epilogue, r: GPUBuffer | null, M: number, tag: string): void {
     const small = M <= SMALL_M;
-    const kind = `${small ? 'mms' : 'mmt'}_${d.K}_${d.N}_${ep}`;
-    const code = (): string => (small ? matmulSmallWgsl(d.K, d.N, ep) : matmulTiledWgsl(d.K, d.N, ep));
-    const grid = small ? [Math.ceil(d.N / SMALL.TN), Math.ceil(M / SMALL.RB)] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / TILE.BM)];
+    const rb = smallRows(M);
+    const kind = small ? `mms${rb}_${d.K}_${d.N}_${ep}` : `mmt_${d.K}_${d.N}_${ep}`;
+    const code = (): string => (small ? matmulSmallWgsl(d.K, d.N, ep, rb) : matmulTiledWgsl(d.K, d.N, ep));
+    const grid = small ? [Math.ceil(d.N / SMALL.TN), 1] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / TILE.BM)];
     const bufs: Array<GPUBuffer | GPUBufferBinding> = [this.s!.meta, a, d.w, d.b, o];
     if (r !== null) bufs.push(r);
-    this.dispatch(pass, kind, code, bufs, grid, `${tag}_${small ? 's' : 't'}_${a === this.s!.h ? 'h' : 'x'}`);
+    this.dispatch(pass, kind, code, bufs, grid, tag);
   }
 
   /** Encodes one dispatch; pipelines by `kind`, bind groups by `tag` (rebuilt when a buffer changes). */

@@ -95,23 +95,27 @@ function epilogue(ep: Epilogue, N: number): string {
 }`;
 }
 
-/** Rows per workgroup, columns per workgroup, K-groups and k unroll of the small-M matmul. */
-export const SMALL = { RB: 8, TN: 8, KG: 32, U: 4 } as const;
+/** Columns per workgroup, K-groups, k unroll and reduction chunk (rows) of the small-M matmul. */
+export const SMALL = { TN: 8, KG: 32, U: 4, CHUNK: 8 } as const;
 
 /**
- * O = epilogue(A W + B) for few rows (decode): a workgroup of 256 = KG K-groups x TN columns
- * (TN floats = one 32-byte sector of a W row), each thread accumulating RB rows over its k's with
- * U independent W loads in flight per iteration (decode matmuls are bound by load latency, so
- * many small workgroups and unrolled loads), then a reduction over the K-groups.
+ * O = epilogue(A W + B) for few rows (decode), RB rows per workgroup (RB a power of two, chosen
+ * per call as the batch rounded up, so W is read once and no work is spent on absent rows): a
+ * workgroup of 256 = KG K-groups x TN columns (TN floats = one 32-byte sector of a W row), each
+ * thread accumulating RB rows over its k's with U independent W loads in flight per iteration
+ * (decode matmuls are bound by load latency, so many small workgroups and unrolled loads), then a
+ * reduction over the K-groups, CHUNK rows at a time through workgroup memory.
  */
-export function matmulSmallWgsl(K: number, N: number, ep: Epilogue): string {
-  const { RB, TN, KG, U } = SMALL;
+export function matmulSmallWgsl(K: number, N: number, ep: Epilogue, RB: number): string {
+  const { TN, KG, U } = SMALL;
+  const CH = Math.min(RB, SMALL.CHUNK);
   const rows = Array.from({ length: RB }, (_, r) => r);
   const us = Array.from({ length: U }, (_, u) => u);
   const step = KG * U;
   const main = Math.floor(K / step) * step;
+  const chunks = Array.from({ length: RB / CH }, (_, c) => c);
   return `${matmulBindings(ep)}
-var<workgroup> red: array<f32, ${KG * RB * TN}>;
+var<workgroup> red: array<f32, ${KG * CH * TN}>;
 ${epilogue(ep, N)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -122,8 +126,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let col0 = i32(wg.x) * ${TN};
   let row0 = i32(wg.y) * ${RB};
   let col = min(col0 + cl, ${N - 1});
-${rows.map((r) => `  let ar${r} = min(row0 + ${r}, M - 1) * ${K};
-  var a${r} = 0.0;`).join('\n')}
+${rows.map((r) => `  let ar${r} = min(row0 + ${r}, M - 1) * ${K};\n  var a${r} = 0.0;`).join('\n')}
   for (var k = kg; k < ${main}; k = k + ${step}) {
 ${us.map((u) => `    let w${u} = W[(k + ${u * KG}) * ${N} + col];`).join('\n')}
 ${rows.map((r) => `    a${r} = a${r} + ${us.map((u) => `A[ar${r} + k + ${u * KG}] * w${u}`).join(' + ')};`).join('\n')}
@@ -132,18 +135,27 @@ ${rows.map((r) => `    a${r} = a${r} + ${us.map((u) => `A[ar${r} + k + ${u * KG}
     let w = W[k * ${N} + col];
 ${rows.map((r) => `    a${r} = a${r} + A[ar${r} + k] * w;`).join('\n')}
   }
-${rows.map((r) => `  red[(kg * ${RB} + ${r}) * ${TN} + cl] = a${r};`).join('\n')}
+${chunks.map((c) => `${rows.slice(c * CH, (c + 1) * CH).map((r) => `  red[(kg * ${CH} + ${r - c * CH}) * ${TN} + cl] = a${r};`).join('\n')}
   workgroupBarrier();
-  if (lid < ${RB * TN}) {
-    let r = lid / ${TN};
-    let c = lid % ${TN};
-    var s = 0.0;
-    for (var g = 0; g < ${KG}; g = g + 1) { s = s + red[(g * ${RB} + r) * ${TN} + c]; }
-    let row = row0 + r;
-    let oc = col0 + c;
-    if (row < M && oc < ${N}) { store(row, oc, s); }
-  }
+  if (lid < ${CH * TN}) { reduceStore(lid, row0 + ${c * CH}, col0, M); }
+  workgroupBarrier();`).join('\n')}
+}
+fn reduceStore(lid: i32, rowBase: i32, col0: i32, M: i32) {
+  let r = lid / ${TN};
+  let c = lid % ${TN};
+  var s = 0.0;
+  for (var g = 0; g < ${KG}; g = g + 1) { s = s + red[(g * ${CH} + r) * ${TN} + c]; }
+  let row = rowBase + r;
+  let oc = col0 + c;
+  if (row < M && oc < ${N}) { store(row, oc, s); }
 }`;
+}
+
+/** Rows per workgroup of the small-M matmul for M rows: M rounded up to a power of two. */
+export function smallRows(M: number): number {
+  let rb = 1;
+  while (rb < M) rb *= 2;
+  return rb;
 }
 
 /** Tile of the large-M matmul: 64 x 64 outputs per workgroup of 256 (4 x 4 each), K steps of 16. */
@@ -205,7 +217,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 }
 
-/** Copies each row's K and V (columns C.. and 2C.. of qkv) into the pool and into kvOut [M, 2C]. */
+/** Copies each row's K and V (columns C.. and 2C.. of qkv) into the pool and into kvOut [2, M, C]. */
 export function appendWgsl(C: number): string {
   return `${META}
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
@@ -222,8 +234,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let v = qkv[r * ${3 * C} + ${2 * C} + c];
   pool[d * ${C} + c] = k;
   pool[(d + ${GPU_PAGE}) * ${C} + c] = v;
-  kvOut[r * ${2 * C} + c] = k;
-  kvOut[r * ${2 * C} + ${C} + c] = v;
+  kvOut[i] = k;
+  kvOut[info[0] * ${C} + i] = v;
 }`;
 }
 

@@ -21,7 +21,7 @@ import type { GpuDecodeItem, GpuOutput } from './gpu-protocol.js';
 export interface ForwardResult {
   logits: Float32Array | null;
   ids: Int32Array | null;
-  /** [nLayer, N, 2C], or null when streamed. */
+  /** [nLayer, 2, N, C] (per layer the N K rows, then the N V rows), or null when streamed. */
   kv: Float32Array | null;
 }
 
@@ -31,7 +31,7 @@ export interface PrefillCall {
   pos0: number;
   tokens: number[];
   logits: 'last' | 'all' | 'none';
-  /** When set, receives each layer's K/V rows [N, 2C] as soon as they are computed. */
+  /** When set, receives each layer's K/V rows [2, N, C] as soon as they are computed. */
   onLayer: ((layer: number, kv: Float32Array) => void) | null;
 }
 
@@ -188,16 +188,28 @@ export class GpuForward {
     return {
       logits: output === 'logits' ? head.slice() : null,
       ids: output === 'ids' ? Int32Array.from(head) : null,
-      kv: kv.length === 0 ? null : this.kvRows(data.subarray(outLen), N * kv.length),
+      kv: kv.length === 0 ? null : this.kvLayers(data.subarray(outLen), N, kv.length),
     };
   }
 
-  /** K/V rows [n, 2C] from read-back rows that are either [n, 2C] or whole qkv rows [n, 3C]. */
+  /** K/V [2, n, C] from one layer's read-back rows, either K/V rows [n, 2C] or whole qkv rows [n, 3C]. */
   private kvRows(data: Float32Array, n: number): Float32Array {
     const C = this.config.nEmbd;
-    if (data.length === n * 2 * C) return data.slice();
-    const out = new Float32Array(n * 2 * C);
-    for (let r = 0; r < n; r++) out.set(data.subarray(r * 3 * C + C, (r + 1) * 3 * C), r * 2 * C);
+    const w = data.length / n;
+    const kOff = w === 2 * C ? 0 : C;
+    const out = new Float32Array(2 * n * C);
+    for (let r = 0; r < n; r++) {
+      out.set(data.subarray(r * w + kOff, r * w + kOff + C), r * C);
+      out.set(data.subarray(r * w + kOff + C, r * w + kOff + 2 * C), (n + r) * C);
+    }
+    return out;
+  }
+
+  /** [layers, 2, n, C] from `layers` consecutive layers' read-back rows (see kvRows). */
+  private kvLayers(data: Float32Array, n: number, layers: number): Float32Array {
+    const per = data.length / layers;
+    const out = new Float32Array(layers * 2 * n * this.config.nEmbd);
+    for (let l = 0; l < layers; l++) out.set(this.kvRows(data.subarray(l * per, (l + 1) * per), n), l * 2 * n * this.config.nEmbd);
     return out;
   }
 

@@ -3,7 +3,8 @@
  * (gpu-host-worker.ts). Requests are answered in order; `load`, `free` and `dropModel` have no
  * reply. A request with a reply gets zero or more `layer` messages, then exactly one `result` or
  * `error`. Every reply is followed by an increment of the shared signal word (see gpu-client.ts).
- * Row layout of KV in messages: one row per token of 2 * nEmbd floats, K then V (heads concatenated).
+ * KV in messages: `load` sends rows of 2 * nEmbd floats (K then V, heads concatenated); replies
+ * send per layer [2, N, nEmbd]: the N K rows, then the N V rows (so they go to a KvBacking as is).
  */
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
@@ -63,7 +64,7 @@ export type GpuReply =
       logits: Float32Array | null;
       /** Greedy ids [N] (or null). */
       ids: Int32Array | null;
-      /** [nLayer, N, 2C] unless streamed per layer (then null). */
+      /** [nLayer, 2, N, C] unless streamed per layer (then null). */
       kv: Float32Array | null;
       /** Free text (adapter, kernel checks). */
       detail: string;

@@ -65,7 +65,7 @@ export class GpuRunner {
     const p0 = seq.length;
     const streamLayers = onLayerDone !== undefined;
     const onLayer = (m: { layer: number; kv: Float32Array }): void => {
-      this.storeRows(seq, m.layer, p0, m.kv, 0, tokens.length);
+      this.storeRows(seq, m.layer, p0, m.kv, { k: 0, v: tokens.length * this.config.nEmbd, n: tokens.length });
       onLayerDone?.(m.layer);
     };
     const r = this.client.call({ type: 'prefill', model: this.id, slot: seq.slot, pos0: p0, tokens: [...tokens], logits, streamLayers }, onLayer);
@@ -81,10 +81,11 @@ export class GpuRunner {
     const items = batch.map(({ seq, token }) => ({ slot: seq.slot, token, pos: seq.length }));
     const r = this.client.call({ type: 'decode', model: this.id, items, output });
     const kv = r.kv as Float32Array;
-    const C2 = 2 * this.config.nEmbd;
+    const C = this.config.nEmbd;
+    const B = batch.length;
     batch.forEach(({ seq }, i) => {
       for (let l = 0; l < this.config.nLayer; l++) {
-        this.storeRows(seq, l, seq.length, kv, (l * batch.length + i) * C2, 1);
+        this.storeRows(seq, l, seq.length, kv, { k: (2 * l * B + i) * C, v: ((2 * l + 1) * B + i) * C, n: 1 });
         seq.loadedUpTo[l] = seq.length + 1;
       }
       seq.len += 1;
@@ -97,22 +98,17 @@ export class GpuRunner {
     this.client.post({ type: 'dropModel', model: this.id });
   }
 
+  /** Stores a reply's K/V ([nLayer, 2, n, C]). */
   private storeAll(seq: ModelSequence, p0: number, kv: Float32Array, n: number): void {
-    const C2 = 2 * this.config.nEmbd;
-    for (let l = 0; l < this.config.nLayer; l++) this.storeRows(seq, l, p0, kv, l * n * C2, n);
+    const nC = n * this.config.nEmbd;
+    for (let l = 0; l < this.config.nLayer; l++) this.storeRows(seq, l, p0, kv, { k: 2 * l * nC, v: (2 * l + 1) * nC, n });
   }
 
-  /** Writes n rows [n, 2C] of `kv` from `offset` to the backing at positions [start, start + n). */
-  private storeRows(seq: ModelSequence, layer: number, start: number, kv: Float32Array, offset: number, n: number): void {
-    const C = this.config.nEmbd;
-    const [k, v] = this.stage(n * C);
-    for (let t = 0; t < n; t++) {
-      const o = offset + t * 2 * C;
-      k.set(kv.subarray(o, o + C), t * C);
-      v.set(kv.subarray(o + C, o + 2 * C), t * C);
-    }
-    seq.backing.write(layer, 'k', start, k);
-    seq.backing.write(layer, 'v', start, v);
+  /** Writes n K rows from kv[at.k] and n V rows from kv[at.v] to the backing at positions [start, start + n). */
+  private storeRows(seq: ModelSequence, layer: number, start: number, kv: Float32Array, at: { k: number; v: number; n: number }): void {
+    const len = at.n * this.config.nEmbd;
+    seq.backing.write(layer, 'k', start, kv.subarray(at.k, at.k + len));
+    seq.backing.write(layer, 'v', start, kv.subarray(at.v, at.v + len));
   }
 
   private stage(size: number): [Float32Array, Float32Array] {
