@@ -17,7 +17,7 @@ import type { FoldedWeights } from '../model-tensors.js';
 import { GPU_PAGE } from './forward-ops.js';
 import {
   SMALL, appendWgsl, argmaxWgsl, attentionWgsl, embedWgsl, matmulSmallWgsl, matmulTiledWgsl, normalizeWgsl,
-  smallRows, TILE, type Epilogue, type KernelShape,
+  smallRows, TILE, tiledRows, type Epilogue, type KernelShape,
 } from './fast-kernels.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
 
@@ -173,10 +173,10 @@ export class FastForward {
 
   private matmul(pass: GPUComputePassEncoder, d: Dense, a: GPUBuffer, o: GPUBuffer, ep: Epilogue, r: GPUBuffer | null, M: number, tag: string): void {
     const small = M <= SMALL_M;
-    const rb = smallRows(M);
-    const kind = small ? `mms${rb}_${d.K}_${d.N}_${ep}` : `mmt_${d.K}_${d.N}_${ep}`;
-    const code = (): string => (small ? matmulSmallWgsl(d.K, d.N, ep, rb) : matmulTiledWgsl(d.K, d.N, ep));
-    const grid = small ? [Math.ceil(d.N / SMALL.TN), 1] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / TILE.BM)];
+    const rb = small ? smallRows(M) : tiledRows(M, d.N);
+    const kind = `${small ? 'mms' : 'mmt'}${rb}_${d.K}_${d.N}_${ep}`;
+    const code = (): string => (small ? matmulSmallWgsl(d.K, d.N, ep, rb) : matmulTiledWgsl(d.K, d.N, ep, rb));
+    const grid = small ? [Math.ceil(d.N / SMALL.TN), 1] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / (16 * rb))];
     const bufs: Array<GPUBuffer | GPUBufferBinding> = [this.s!.meta, a, d.w, d.b, o];
     if (r !== null) bufs.push(r);
     this.dispatch(pass, kind, code, bufs, grid, tag);

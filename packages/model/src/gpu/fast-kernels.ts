@@ -158,14 +158,21 @@ export function smallRows(M: number): number {
   return rb;
 }
 
-/** Tile of the large-M matmul: 64 x 64 outputs per workgroup of 256 (4 x 4 each), K steps of 16. */
-export const TILE = { BM: 64, BN: 64, BK: 16 } as const;
+/** Tile of the large-M matmul: 16 x RT rows by 64 columns per workgroup of 256, K steps of 16. */
+export const TILE = { BN: 64, BK: 16 } as const;
 
-/** O = epilogue(A W + B) for many rows (prefill): shared-memory tiles, vec4 inner products. */
-export function matmulTiledWgsl(K: number, N: number, ep: Epilogue): string {
-  const { BM, BN, BK } = TILE;
+/**
+ * O = epilogue(A W + B) for many rows (prefill): shared-memory tiles of (16 * RT) x 64 outputs,
+ * each thread RT rows x 4 columns (vec4 of W). RT = 4 or 2: half-height tiles double the
+ * workgroups where a 512-row prefill would not fill the GPU.
+ */
+export function matmulTiledWgsl(K: number, N: number, ep: Epilogue, RT: number): string {
+  const { BN, BK } = TILE;
+  const BM = 16 * RT;
+  const rs = Array.from({ length: RT }, (_, i) => i);
+  const aLoads = (BM * BK) / 256;
   return `${matmulBindings(ep)}
-var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> As: array<f32, ${BK * BM}>;
 var<workgroup> Ws: array<vec4<f32>, ${(BK * BN) / 4}>;
 ${epilogue(ep, N)}
 @compute @workgroup_size(256)
@@ -176,19 +183,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let ty = lid / 16;
   let col0 = i32(wg.x) * ${BN};
   let row0 = i32(wg.y) * ${BM};
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+${rs.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
   for (var k0 = 0; k0 < ${K}; k0 = k0 + ${BK}) {
-    for (var i = 0; i < 4; i = i + 1) {
+    for (var i = 0; i < ${aLoads}; i = i + 1) {
       let e = lid + i * 256;
       let m = e / ${BK};
       let kk = e % ${BK};
-      let ka = k0 + kk;
       var av = 0.0;
-      if (ka < ${K}) { av = A[min(row0 + m, M - 1) * ${K} + ka]; }
-      As[kk * ${BM / 4} + m / 4][m % 4] = av;
+      if (k0 + kk < ${K}) { av = A[min(row0 + m, M - 1) * ${K} + k0 + kk]; }
+      As[kk * ${BM} + m] = av;
+    }
+    for (var i = 0; i < 4; i = i + 1) {
+      let e = lid + i * 256;
       let kw = k0 + e / ${BN};
       let n = e % ${BN};
       var wv = 0.0;
@@ -197,24 +203,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     for (var kk = 0; kk < ${BK}; kk = kk + 1) {
-      let a = As[kk * ${BM / 4} + ty];
       let b = Ws[kk * ${BN / 4} + tx];
-      acc0 = acc0 + a.x * b;
-      acc1 = acc1 + a.y * b;
-      acc2 = acc2 + a.z * b;
-      acc3 = acc3 + a.w * b;
+      let ab = kk * ${BM} + ty * ${RT};
+${rs.map((i) => `      acc${i} = acc${i} + As[ab + ${i}] * b;`).join('\n')}
     }
     workgroupBarrier();
   }
-  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  for (var i = 0; i < 4; i = i + 1) {
-    let row = row0 + ty * 4 + i;
+  let accs = array<vec4<f32>, ${RT}>(${rs.map((i) => `acc${i}`).join(', ')});
+  for (var i = 0; i < ${RT}; i = i + 1) {
+    let row = row0 + ty * ${RT} + i;
     for (var j = 0; j < 4; j = j + 1) {
       let col = col0 + tx * 4 + j;
       if (row < M && col < ${N}) { store(row, col, accs[i][j]); }
     }
   }
 }`;
+}
+
+/** Rows per thread of the tiled matmul: 4, or 2 where 64-row tiles would leave SMs idle. */
+export function tiledRows(M: number, N: number): number {
+  return Math.ceil(N / TILE.BN) * Math.ceil(M / 64) >= 264 ? 4 : 2;
 }
 
 /** Copies each row's K and V (columns C.. and 2C.. of qkv) into the pool and into kvOut [2, M, C]. */
