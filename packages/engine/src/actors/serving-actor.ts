@@ -95,11 +95,17 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     });
   }
 
-  /** Makes sure a `step` message is on its way when there is work. */
+  /**
+   * Makes sure a `step` message is on its way when there is work.
+   * NOTE: the step is sent after a full event-loop turn (setImmediate), not straight away: Node
+   * drains a port's queued messages in one go, so a step loop that re-posted to its own port
+   * at once would run many steps before any other port (a handoff, a new request, an abort) or an
+   * Atomics.waitAsync wake-up got a turn — new sequences would wait for the batch to empty.
+   */
   protected wake(): void {
     if (this.#stepPending || !this.hasWork()) return;
     this.#stepPending = true;
-    this.context.self.tell({ type: 'step' } as unknown as P);
+    setImmediate(() => this.context.self.tell({ type: 'step' } as unknown as P));
   }
 
   /** Handler body of the `step` message. */
