@@ -58,6 +58,11 @@ export interface FastResult {
 const SMALL_M = 32;
 
 interface Dense { w: GPUBuffer; b: GPUBuffer; K: number; N: number }
+/** One recorded dispatch. */
+interface Step { pipe: GPUComputePipeline; group: GPUBindGroup; x: number; y: number }
+
+/** Recorded call shapes kept (one per distinct row count and output). */
+const MAX_PLANS = 256;
 interface Scratch {
   cap: number;
   meta: GPUBuffer; pages: GPUBuffer; xa: GPUBuffer; xb: GPUBuffer; h: GPUBuffer; qkv: GPUBuffer; y: GPUBuffer;
@@ -84,6 +89,7 @@ export class FastForward {
   private readonly wpe: GPUBuffer;
   private readonly pipes = new Map<string, GPUComputePipeline>();
   private groups = new Map<string, { key: readonly GPUBuffer[]; group: GPUBindGroup }>();
+  private plans = new Map<string, { pools: GPUBuffer[]; steps: Step[] }>();
   private s: Scratch | null = null;
   private readonly shape: KernelShape;
 
@@ -121,25 +127,12 @@ export class FastForward {
     }
     const enc = this.dev.createCommandEncoder();
     const pass = enc.beginComputePass();
-    const elems = (n: number): number => Math.ceil((n * C) / 256);
-    this.dispatch(pass, `embed`, () => embedWgsl(C), [s.meta, this.wte, this.wpe, s.xa], [elems(M)]);
-    for (let l = 0; l < L; l++) {
-      const b = this.blocks[l];
-      const poolBuf = pools[l];
-      const kvOut = { buffer: s.kvOut, offset: l * s.cap * 2 * C * 4, size: s.cap * 2 * C * 4 };
-      this.normalize(pass, s.xa, s.h, M);
-      this.matmul(pass, b.attn, s.h, s.qkv, 'none', null, M, `attn${l}`);
-      this.dispatch(pass, `append`, () => appendWgsl(C), [s.meta, s.qkv, poolBuf, kvOut], [elems(M)], `append${l}`);
-      this.dispatch(pass, `attention`, () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [this.config.nHead, M], `attention${l}`);
-      this.matmul(pass, b.proj, s.y, s.xb, 'residual', s.xa, M, `proj${l}`);
-      this.normalize(pass, s.xb, s.h, M);
-      this.matmul(pass, b.fc, s.h, s.f, 'gelu', null, M, `fc${l}`);
-      this.matmul(pass, b.mlp, s.f, s.xa, 'residual', s.xb, M, `mlp${l}`);
-    }
-    if (output !== 'none') {
-      this.normalize(pass, s.xa, s.h, M);
-      this.matmul(pass, this.head, s.h, s.logits, 'none', null, M, 'head');
-      if (output === 'ids') this.dispatch(pass, 'argmax', () => argmaxWgsl(V), [s.meta, s.logits, s.ids], [M]);
+    let last: GPUComputePipeline | null = null;
+    for (const st of this.plan(M, output, pools)) {
+      if (st.pipe !== last) pass.setPipeline(st.pipe);
+      last = st.pipe;
+      pass.setBindGroup(0, st.group);
+      pass.dispatchWorkgroups(st.x, st.y, 1);
     }
     pass.end();
     const outBytes = output === 'none' ? 0 : output === 'ids' ? M * 4 : output === 'last' ? V * 4 : M * V * 4;
@@ -166,12 +159,48 @@ export class FastForward {
     this.freeScratch();
   }
 
-  private normalize(pass: GPUComputePassEncoder, x: GPUBuffer, y: GPUBuffer, M: number): void {
-    const { nEmbd: C, layerNormEpsilon: eps } = this.config;
-    this.dispatch(pass, 'normalize', () => normalizeWgsl(C, eps), [this.s!.meta, x, y], [M]);
+  /**
+   * The dispatches of one call shape (M rows, output), recorded once and replayed while the
+   * scratch and pool buffers they bind stay the same.
+   */
+  private plan(M: number, output: FastOutput, pools: GPUBuffer[]): Step[] {
+    const key = `${M}|${output}`;
+    const cached = this.plans.get(key);
+    if (cached !== undefined && cached.pools.every((b, i) => b === pools[i])) return cached.steps;
+    const { nEmbd: C, vocabSize: V, nLayer: L } = this.config;
+    const s = this.s as Scratch;
+    const steps: Step[] = [];
+    const elems = (n: number): number => Math.ceil((n * C) / 256);
+    this.dispatch(steps, `embed`, () => embedWgsl(C), [s.meta, this.wte, this.wpe, s.xa], [elems(M)]);
+    for (let l = 0; l < L; l++) {
+      const b = this.blocks[l];
+      const poolBuf = pools[l];
+      const kvOut = { buffer: s.kvOut, offset: l * s.cap * 2 * C * 4, size: s.cap * 2 * C * 4 };
+      this.normalize(steps, s.xa, s.h, M);
+      this.matmul(steps, b.attn, s.h, s.qkv, 'none', null, M, `attn${l}`);
+      this.dispatch(steps, `append`, () => appendWgsl(C), [s.meta, s.qkv, poolBuf, kvOut], [elems(M)], `append${l}`);
+      this.dispatch(steps, `attention`, () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [this.config.nHead, M], `attention${l}`);
+      this.matmul(steps, b.proj, s.y, s.xb, 'residual', s.xa, M, `proj${l}`);
+      this.normalize(steps, s.xb, s.h, M);
+      this.matmul(steps, b.fc, s.h, s.f, 'gelu', null, M, `fc${l}`);
+      this.matmul(steps, b.mlp, s.f, s.xa, 'residual', s.xb, M, `mlp${l}`);
+    }
+    if (output !== 'none') {
+      this.normalize(steps, s.xa, s.h, M);
+      this.matmul(steps, this.head, s.h, s.logits, 'none', null, M, 'head');
+      if (output === 'ids') this.dispatch(steps, 'argmax', () => argmaxWgsl(V), [s.meta, s.logits, s.ids], [M]);
+    }
+    if (this.plans.size >= MAX_PLANS) this.plans.clear();
+    this.plans.set(key, { pools, steps });
+    return steps;
   }
 
-  private matmul(pass: GPUComputePassEncoder, d: Dense, a: GPUBuffer, o: GPUBuffer, ep: Epilogue, r: GPUBuffer | null, M: number, tag: string): void {
+  private normalize(steps: Step[], x: GPUBuffer, y: GPUBuffer, M: number): void {
+    const { nEmbd: C, layerNormEpsilon: eps } = this.config;
+    this.dispatch(steps, 'normalize', () => normalizeWgsl(C, eps), [this.s!.meta, x, y], [M]);
+  }
+
+  private matmul(steps: Step[], d: Dense, a: GPUBuffer, o: GPUBuffer, ep: Epilogue, r: GPUBuffer | null, M: number, tag: string): void {
     const small = M <= SMALL_M;
     const rb = small ? smallRows(M) : tiledRows(M, d.N);
     const kind = `${small ? 'mms' : 'mmt'}${rb}_${d.K}_${d.N}_${ep}`;
@@ -179,11 +208,11 @@ export class FastForward {
     const grid = small ? [Math.ceil(d.N / SMALL.TN), 1] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / (16 * rb))];
     const bufs: Array<GPUBuffer | GPUBufferBinding> = [this.s!.meta, a, d.w, d.b, o];
     if (r !== null) bufs.push(r);
-    this.dispatch(pass, kind, code, bufs, grid, tag);
+    this.dispatch(steps, kind, code, bufs, grid, tag);
   }
 
-  /** Encodes one dispatch; pipelines by `kind`, bind groups by `tag` (rebuilt when a buffer changes). */
-  private dispatch(pass: GPUComputePassEncoder, kind: string, code: () => string, bufs: Array<GPUBuffer | GPUBufferBinding>, grid: number[], tag = kind): void {
+  /** Records one dispatch; pipelines by `kind`, bind groups by `tag` (rebuilt when a buffer changes). */
+  private dispatch(steps: Step[], kind: string, code: () => string, bufs: Array<GPUBuffer | GPUBufferBinding>, grid: number[], tag = kind): void {
     let pipe = this.pipes.get(kind);
     if (pipe === undefined) {
       const module = this.dev.createShaderModule({ code: code() });
@@ -198,9 +227,7 @@ export class FastForward {
       g = { key, group: this.dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }) };
       this.groups.set(gkey, g);
     }
-    pass.setPipeline(pipe);
-    pass.setBindGroup(0, g.group);
-    pass.dispatchWorkgroups(grid[0], grid[1] ?? 1, 1);
+    steps.push({ pipe, group: g.group, x: grid[0], y: grid[1] ?? 1 });
   }
 
   /** The GPUBuffer of layer l's pool tensor (uploaded if tfjs still holds it on the CPU). */
@@ -230,6 +257,7 @@ export class FastForward {
       staging: buf(cap * V + L * cap * 2 * C, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
     };
     this.groups = new Map();
+    this.plans = new Map();
     return this.s;
   }
 
