@@ -53,9 +53,9 @@ export interface KvTransferReceiverOptions {
   /** Fail in-flight sequences when no byte arrives for this long (default 30 s). */
   readonly idleTimeoutMs?: number;
   /**
-   * Where payload checksums (span-hash.ts) are computed: 'worker' (default; a worker thread reads
-   * the spans from the pool's shared memory beside the socket reads) or 'inline' (on this thread).
-   * NOTE: 'worker' runs dist/checksum-worker.js, so it needs the compiled package.
+   * Where payload checksums (span-hash.ts) are computed: 'inline' (default: on this thread) or
+   * 'worker' (a worker thread reads the spans from the pool's shared memory beside the socket
+   * reads). NOTE: see KvTransferSenderOptions.checksums for why inline is the default.
    */
   readonly checksums?: 'worker' | 'inline';
 }
@@ -91,7 +91,7 @@ export class KvTransferReceiver {
     this.socket = options.socket;
     this.onSequence = options.onSequence;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    this.verifier = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.memory);
+    this.verifier = options.checksums === 'worker' ? new SpanChecksums(this.pool.handle.memory) : null;
     this.reader = new FrameReader((header) => this.onFrame(header));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('end', () => this.onEnd());

@@ -41,9 +41,11 @@ export interface KvTransferSenderOptions {
   /** Upper bound of one Layer frame's payload (default 1 MiB; at least one block span). */
   readonly maxFrameBytes?: number;
   /**
-   * Where payload checksums (span-hash.ts) are computed: 'worker' (default; a worker thread reads
-   * the spans from the pool's shared memory while this thread writes earlier frames) or 'inline'.
-   * NOTE: 'worker' runs dist/checksum-worker.js, so it needs the compiled package.
+   * Where payload checksums (span-hash.ts) are computed: 'inline' (default: on this thread) or
+   * 'worker' (a worker thread reads the spans from the pool's shared memory while this thread
+   * writes earlier frames). NOTE: the SIMD word sum runs at ~16–20 GB/s, so on a machine with few
+   * cores the worker hop costs more than it overlaps (bench:kv measures both); 'worker' runs
+   * dist/checksum-worker.js, so it needs the compiled package.
    */
   readonly checksums?: 'worker' | 'inline';
 }
@@ -81,7 +83,7 @@ export class KvTransferSender {
     this.socket = options.socket;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
-    this.checksums = options.checksums === 'inline' ? null : new SpanChecksums(this.pool.handle.memory);
+    this.checksums = options.checksums === 'worker' ? new SpanChecksums(this.pool.handle.memory) : null;
     this.reader = new FrameReader((header) => this.onFrame(header));
     this.socket.on('data', (chunk: Buffer) => {
       try {

@@ -5,7 +5,7 @@
  *    KV bytes). A plain copy of the same bytes is printed for scale.
  * 2. Cross-process transfer (loopback TCP into a forked child's pool, checksum-verified (span-hash.ts), acked) vs a
  *    plain socket copy of the same bytes to the same kind of child. Goal: >= 80% of its throughput.
- *    Both checksum placements are measured (worker threads, the default, and inline).
+ *    Both checksum placements are measured (inline, the default, and on worker threads).
  * 3. Prefix-cache TTFT: a request whose 448-token prefix is cached vs not, on the bench model
  *    (prefix-ttft.ts, which loads @baton/model dynamically).
  * Medians over repeated, interleaved runs.
@@ -161,7 +161,7 @@ async function benchTransfer(blocks: number, rounds: number): Promise<string[]> 
   ];
   for (const stream of streams) {
     const ms = median(stream.runs.slice(1));
-    const label = stream.checksums === 'worker' ? 'KV stream, checksum on worker threads (default)' : 'KV stream, checksum inline';
+    const label = stream.checksums === 'worker' ? 'KV stream, checksum on worker threads' : 'KV stream, checksum inline (default)';
     rows.push(`| ${label} | ${mib(bytes)} MiB | ${ms.toFixed(1)} | ${rate(ms)} | ${((100 * plainMs) / ms).toFixed(0)}% (goal >= 80%) |`);
   }
   return rows;
