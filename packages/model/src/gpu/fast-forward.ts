@@ -205,7 +205,7 @@ export class FastForward {
     const rb = small ? smallRows(M) : tiledRows(M, d.N);
     const kind = `${small ? 'mms' : 'mmt'}${rb}_${d.K}_${d.N}_${ep}`;
     const code = (): string => (small ? matmulSmallWgsl(d.K, d.N, ep, rb) : matmulTiledWgsl(d.K, d.N, ep, rb));
-    const grid = small ? [Math.ceil(d.N / SMALL.TN), 1] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / (16 * rb))];
+    const grid = small ? [Math.ceil(d.N / SMALL.TN), Math.ceil(M / rb)] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / (16 * rb))];
     const bufs: Array<GPUBuffer | GPUBufferBinding> = [this.s!.meta, a, d.w, d.b, o];
     if (r !== null) bufs.push(r);
     this.dispatch(steps, kind, code, bufs, grid, tag);
