@@ -152,11 +152,18 @@ export class FastForward {
     return result;
   }
 
-  /** Frees every buffer this pipeline owns (not the pool's). */
+  /**
+   * Lets go of every buffer this pipeline owns (not the pool's).
+   * NOTE: the buffers are dropped, not destroy()ed: destroying one while the queue may still hold
+   * work that binds it left Dawn (webgpu 0.6.2) with a pending exception, and the next native call
+   * aborted the process (seen on an H200 when a model was disposed after the benchmarks). Dawn frees
+   * a dropped buffer once it is collected.
+   */
   dispose(): void {
-    for (const b of this.blocks) for (const d of [b.attn, b.proj, b.fc, b.mlp]) { d.w.destroy(); d.b.destroy(); }
-    for (const buf of [this.head.w, this.head.b, this.wte, this.wpe]) buf.destroy();
+    this.blocks.length = 0;
     this.freeScratch();
+    this.groups = new Map();
+    this.plans = new Map();
   }
 
   /**
@@ -261,10 +268,8 @@ export class FastForward {
     return this.s;
   }
 
+  /** Drops the scratch buffers (see dispose for why they are not destroy()ed). */
   private freeScratch(): void {
-    if (this.s === null) return;
-    const { cap: _c, pagesCap: _p, ...bufs } = this.s;
-    for (const b of Object.values(bufs)) b.destroy();
     this.s = null;
   }
 }

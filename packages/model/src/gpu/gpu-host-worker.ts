@@ -51,6 +51,9 @@ async function startBackend(): Promise<void> {
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new ModelError('MODEL_BACKEND_UNAVAILABLE', 'webgpu: tfjs could not initialise the webgpu backend');
   await tf.ready();
+  // NOTE: an unhandled Dawn error leaves an exception pending in the binding; report it instead.
+  const device = (tf.backend() as unknown as { device: { addEventListener(type: string, fn: (e: { error?: { message?: string } }) => void): void } }).device;
+  device.addEventListener('uncapturederror', (e) => console.error(`webgpu error: ${e.error?.message ?? 'unknown'}`));
   const i = adapter.info ?? {};
   adapterDetail = `webgpu adapter ${i.vendor ?? '?'} ${i.architecture ?? ''} ${i.device ?? ''} ${i.description ?? ''}`.replace(/\s+/g, ' ').trim();
 }
