@@ -78,7 +78,11 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #submit(request: WireRequest): SubmitReply {
     const colocated = this.#refs.colocated.length > 0;
     const loads = colocated ? this.#colocated : this.#prefill;
-    const choice = choosePrefill(request, loads, (_id, prompt) => this.#pool.cachedPrefixLength(prompt));
+    // NOTE: a colocated actor's running decodes slow its next prefill and every one of them suffers
+    // the prefill's stall, so colocated requests go to the actor with the fewest outstanding
+    // requests (running + queued), as multi-instance routers do; prefill actors by least TTFT.
+    const candidates = colocated ? [leastOutstanding(loads)] : loads;
+    const choice = choosePrefill(request, candidates, (_id, prompt) => this.#pool.cachedPrefixLength(prompt));
     if (choice === null) return this.#reject(request, 'no serving actor is available');
     const corrected = this.#calibrator.correct(choice);
     const decision = admit({ promptTokens: request.promptIds.length }, {
@@ -213,4 +217,11 @@ function toDecodePrediction(p: LengthPrediction, maxTokens: number): DecodePredi
   const { min, max } = p.range;
   const expected = max === null ? min * 2 : (min + max) / 2;
   return { isLong: max === null || p.bucket >= 2, expectedOutputTokens: Math.min(maxTokens, Math.max(1, expected)) };
+}
+
+/** The colocated load with the fewest outstanding requests (running + queued), then fewest queued tokens. */
+function leastOutstanding(loads: readonly PrefillLoad[]): PrefillLoad {
+  return loads.reduce((best, l) =>
+    l.queuedRequests < best.queuedRequests || (l.queuedRequests === best.queuedRequests && l.queuedPromptTokens < best.queuedPromptTokens) ? l : best,
+  );
 }
