@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool, HandoffCancelledError } from '@baton/kv-cache';
 import type { OwnerWorkReply, OwnerWorkRequest } from '../../packages/kv-cache/src/protocol.js';
-import { poolViolations } from '../../packages/kv-cache/src/testing/pool-invariants.js';
+// NOTE: from dist, like the BlockPool above (the source and compiled classes are distinct types).
+import { poolViolations } from '../../packages/kv-cache/dist/testing/pool-invariants.js';
 
 const workerUrl = new URL('../../packages/kv-cache/dist/testing/owner-worker.js', import.meta.url);
 const workers: Worker[] = [];

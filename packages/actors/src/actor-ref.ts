@@ -83,6 +83,7 @@ export class ActorRef<P extends Message = Message> {
 }
 
 /** The link behind a ref (runtime-internal). */
-export function linkOf(ref: ActorRef): Link {
-  return getLink(ref);
+export function linkOf<P extends Message>(ref: ActorRef<P>): Link {
+  // NOTE: ActorRef is invariant in its protocol, but the link behind it does not depend on it.
+  return getLink(ref as unknown as ActorRef);
 }

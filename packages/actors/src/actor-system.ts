@@ -8,7 +8,7 @@
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import { EventEmitter } from 'eventemitter3';
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
-import { ActorRef, linkOf } from './actor-ref.js';
+import { ActorRef, linkOf, type Link } from './actor-ref.js';
 import { Endpoint } from './endpoint.js';
 import { deserializeError, serializeError } from './error-codec.js';
 import { ActorStartError, InvalidActorOptionsError, MessageNotCloneableError, SystemShutdownError } from './errors.js';
@@ -147,7 +147,7 @@ export class ActorSystem {
   }
 
   /** Graceful stop: the actor drains its mailbox and runs `onStop`; killed after `timeoutMs`. */
-  async stop(ref: ActorRef, options?: StopOptions): Promise<void> {
+  async stop<P extends Message>(ref: ActorRef<P>, options?: StopOptions): Promise<void> {
     const id = linkOf(ref).id;
     const inbox = this.#inboxes.get(id);
     if (inbox !== undefined) {
@@ -157,11 +157,11 @@ export class ActorSystem {
     }
     const record = this.#records.get(id);
     if (record === undefined || record.state === 'stopping' || record.state === 'stopped') return;
-    await this.#stopRecord(record, options?.timeoutMs ?? 10_000, 'stopped', ref);
+    await this.#stopRecord(record, options?.timeoutMs ?? 10_000, 'stopped', linkOf(ref));
   }
 
   /** Immediate stop: no drain, no `onStop`; waiting asks reject with `ActorStoppedError`. */
-  async kill(ref: ActorRef): Promise<void> {
+  async kill<P extends Message>(ref: ActorRef<P>): Promise<void> {
     const id = linkOf(ref).id;
     const inbox = this.#inboxes.get(id);
     if (inbox !== undefined) {
@@ -327,14 +327,14 @@ export class ActorSystem {
    * Graceful stop. With `via` (the caller's ref) the request travels on that ref's data port, so
    * the caller's earlier messages are handled first; otherwise on the control plane.
    */
-  async #stopRecord(record: ActorRecord, timeoutMs: number, reason: StopReason, via?: ActorRef): Promise<void> {
+  async #stopRecord(record: ActorRecord, timeoutMs: number, reason: StopReason, via?: Link): Promise<void> {
     if (record.state === 'stopping' || record.state === 'stopped') return;
     const wasRunning = record.state === 'running';
     setRecordState(record, 'stopping');
     const host = record.host;
     if (wasRunning && host !== null && host.alive) {
       const reported = new Promise<void>((resolve) => (record.onStopped = resolve));
-      const requested = via !== undefined && linkOf(via).requestStop();
+      const requested = via !== undefined && via.requestStop();
       const stopped = requested ? Promise.race([reported, host.call(() => reported)]) : host.call((control) => control.stop(record.id));
       if (!(await waitAtMost(stopped, timeoutMs))) await this.#killRecord(record);
       record.onStopped = null;
