@@ -19,44 +19,14 @@ import type { Message } from './message.js';
 import { resolveModuleUrl } from './module-loader.js';
 import { createPool, type ActorPool, type PoolOptions } from './pool.js';
 import { PortLink, type RefResolver } from './port-link.js';
-import type { ActorSpec, ActorStats, HostApi, MailboxOptions, Reconnect, StartResult } from './protocol.js';
+import type { ActorSpec, ActorStats, HostApi, Reconnect, StartResult } from './protocol.js';
 import { encodeRefs } from './ref-codec.js';
-import { resolveSupervision, type SupervisionOptions } from './supervision.js';
+import { resolveSupervision } from './supervision.js';
+import type { InboxOptions, SpawnOptions, StopOptions } from './system-options.js';
 import { WorkerHost } from './worker-host.js';
 
 /** How long a ref's reconnect waits for the system to learn why its port closed. */
 const RECONNECT_WAIT_MS = 5_000;
-
-/** Options of `ActorSystem.spawn`. */
-export interface SpawnOptions<Init = unknown> {
-  /** Module (URL or absolute path) exporting the actor class. */
-  readonly module: URL | string;
-  /** Which export is the actor class (default `'default'`). */
-  readonly exportName?: string;
-  /** Unique among the system's live actors. */
-  readonly name: string;
-  /** Given to the constructor (again on each restart). May hold refs and SharedArrayBuffers. */
-  readonly init?: Init;
-  /** ArrayBuffers in `init` to transfer (first start only). */
-  readonly transfer?: readonly TransferListItem[];
-  /** Mailbox bound (default capacity 10 000, overflow 'reject'). */
-  readonly mailbox?: Partial<MailboxOptions>;
-  readonly supervision?: SupervisionOptions;
-  /** Actors with the same group share one worker thread; without one, an actor gets its own. */
-  readonly group?: string;
-}
-
-/** Options of `ActorSystem.inbox`. */
-export interface InboxOptions {
-  readonly name?: string;
-  readonly mailbox?: Partial<MailboxOptions>;
-}
-
-/** Options of `ActorSystem.stop`. */
-export interface StopOptions {
-  /** Kill the actor if the graceful stop takes longer (default 10 000 ms). */
-  readonly timeoutMs?: number;
-}
 
 /** A set of supervised actors on worker threads. */
 export class ActorSystem {

@@ -8,7 +8,9 @@ export { Actor, type ActorClass, type ActorContext } from './actor.js';
 /** Typed references to actors and their send options. */
 export { ActorRef, DEFAULT_ASK_TIMEOUT_MS, type AskOptions, type TellOptions } from './actor-ref.js';
 /** The system: spawn, inbox, pool, stop, kill, shutdown, events. */
-export { ActorSystem, type InboxOptions, type SpawnOptions, type StopOptions } from './actor-system.js';
+export { ActorSystem } from './actor-system.js';
+/** Options of spawn, inbox and stop. */
+export type { InboxOptions, SpawnOptions, StopOptions } from './system-options.js';
 /** Time and timers as actors see them. */
 export { systemClock, type Clock, type TimerHandle } from './clock.js';
 /** Typed errors (each with a stable `code`). */
