@@ -84,7 +84,11 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const candidates = colocated ? [leastOutstanding(loads)] : loads;
     const choice = choosePrefill(request, candidates, (_id, prompt) => this.#pool.cachedPrefixLength(prompt));
     if (choice === null) return this.#reject(request, 'no serving actor is available');
-    const corrected = this.#calibrator.correct(choice);
+    // NOTE: an actor with nothing queued is judged on the uncorrected estimate: the correction models
+    // queueing and interference, and an engine that rejected everything after a burst would never
+    // measure again (admitting into idle queues keeps the calibration's feedback loop open).
+    const idle = loads.find((l) => l.id === choice.actorId)?.queuedRequests === 0;
+    const corrected = idle ? { queueMs: choice.queueMs, ttftMs: choice.ttftMs } : this.#calibrator.correct(choice);
     const decision = admit({ promptTokens: request.promptIds.length }, {
       ttftMs: corrected.ttftMs,
       queueMs: corrected.queueMs,
