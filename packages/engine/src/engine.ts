@@ -112,7 +112,11 @@ export class Engine {
     if (signal !== null) {
       const onAbort = (): void => active.complete('abort', null, true);
       if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        // NOTE: a caller's long-lived signal must not keep finished requests reachable.
+        active.stream.result.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
+      }
     }
     if (!active.done) this.#submit(active, active.firstAttempt(engineNow()));
     return active.generation();
