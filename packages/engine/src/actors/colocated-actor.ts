@@ -44,6 +44,7 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
   }
 
   override onStop(): void {
+    this.#reporter.close();
     this.#dropPrefilling();
     this.#batch?.releaseAll();
     super.onStop();

@@ -48,6 +48,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   }
 
   override onStop(): void {
+    this.#reporter.close();
     for (const a of this.#arrivals.values()) this.#dropArrival(a);
     this.#batch?.releaseAll();
     super.onStop();
@@ -178,6 +179,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
 
   #report(stepMs: number | null): void {
     const stats = this.pool.stats();
+    const ewma = this.#reporter.stepMs(stepMs);
     this.#reporter.report(
       {
         kind: 'decode',
@@ -189,7 +191,9 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
           freeKvBlocks: stats.free + stats.cached,
           totalKvBlocks: stats.total,
           predictedLongRunning: 0,
-          stepMs: this.#reporter.stepMs(stepMs),
+          // NOTE: an idle actor reports no step time: one measured under a past burst would keep
+          // the scheduler's TPOT estimate (and its rejections) up while nothing runs to correct it.
+          stepMs: this.#batch.running.length > 0 ? ewma : null,
         },
       },
       stepMs === null,

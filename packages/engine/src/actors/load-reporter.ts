@@ -2,6 +2,9 @@
  * LoadReporter: sends an actor's load to the scheduler without flooding its mailbox — at most one
  * report per interval unless forced (state changes the scheduler must see at once) — and keeps the
  * EWMA of step time that the scheduler's TPOT estimate uses.
+ * Invariant: the latest report always reaches the scheduler — a throttled one is sent when the
+ * interval ends (an actor that goes idle right after a throttled report sends nothing more, and the
+ * scheduler would route and reject on a stale queue forever).
  */
 import type { ActorRef } from '@baton/actors';
 import { engineNow } from '../clock.js';
@@ -14,6 +17,8 @@ const STEP_ALPHA = 0.2;
 export class LoadReporter {
   #lastSent = -Infinity;
   #stepMs: number | null = null;
+  #trailing: LoadReport | null = null;
+  #timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly scheduler: ActorRef<SchedulerMsg>) {}
 
@@ -23,11 +28,30 @@ export class LoadReporter {
     return this.#stepMs;
   }
 
-  /** Sends `report` if the interval has passed or `force` is set. */
+  /** Sends `report` now if the interval has passed or `force` is set, else when the interval ends. */
   report(report: LoadReport, force: boolean): void {
-    const now = engineNow();
-    if (!force && now - this.#lastSent < REPORT_INTERVAL_MS) return;
-    this.#lastSent = now;
+    const wait = REPORT_INTERVAL_MS - (engineNow() - this.#lastSent);
+    if (force || wait <= 0) {
+      this.#send(report);
+      return;
+    }
+    this.#trailing = report;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = null;
+      if (this.#trailing !== null) this.#send(this.#trailing);
+    }, wait);
+  }
+
+  /** Cancels a pending trailing report (actor stopping). */
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#trailing = null;
+  }
+
+  #send(report: LoadReport): void {
+    this.#lastSent = engineNow();
+    this.#trailing = null;
     this.scheduler.tell({ type: 'load', report });
   }
 }

@@ -52,6 +52,11 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     stats: (): ServingActorStats => this.snapshot(),
   };
 
+  override onStop(): void {
+    this.#reporter.close();
+    super.onStop();
+  }
+
   protected hasWork(): boolean {
     return !this.#retryArmed && this.#queue.some((j) => j.decode !== null);
   }
