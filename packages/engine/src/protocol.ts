@@ -161,44 +161,32 @@ export interface ServingLimits {
   handoffTimeoutMs: number;
 }
 
-/** Fault injection as every serving actor receives it. */
-export interface FaultInit {
-  faults: FaultPlan;
-  faultFlags: SharedArrayBuffer;
-  /** Pool owner id of this actor (see ServingInit.owner). */
-  owner: number;
-}
-
-/** Init of a prefill actor. */
-export interface PrefillInit extends FaultInit {
+/** Init every model-running actor (prefill, decode, colocated) receives. */
+export interface ServingInit {
   index: number;
+  /** This actor's owner id in the pool: every block reference it takes is counted against it, so the engine can reclaim them if it dies. */
+  owner: number;
   setup: ModelSetup;
   pool: BlockPoolHandle;
   limits: ServingLimits;
+  faults: FaultPlan;
+  /** One Int32 flag per crash rule, shared by every actor and incarnation (a rule fires once). */
+  faultFlags: SharedArrayBuffer;
   client: ActorRef<ClientMsg>;
   scheduler: ActorRef<SchedulerMsg>;
+}
+
+/** Init of a prefill actor: it hands sequences to these decode actors. */
+export interface PrefillInit extends ServingInit {
   decoders: ActorRef<DecodeMsg>[];
 }
 
 /** Init of a decode actor. */
-export interface DecodeInit extends FaultInit {
-  index: number;
-  setup: ModelSetup;
-  pool: BlockPoolHandle;
-  limits: ServingLimits;
-  client: ActorRef<ClientMsg>;
-  scheduler: ActorRef<SchedulerMsg>;
-}
+export type DecodeInit = ServingInit;
 
 /** Init of a colocated actor: `chunked` mixes prefill chunks into decode steps (Sarathi-Serve). */
-export interface ColocatedInit extends FaultInit {
-  index: number;
+export interface ColocatedInit extends ServingInit {
   chunked: boolean;
-  setup: ModelSetup;
-  pool: BlockPoolHandle;
-  limits: ServingLimits;
-  client: ActorRef<ClientMsg>;
-  scheduler: ActorRef<SchedulerMsg>;
 }
 
 /** Refs the scheduler routes to, sent once after every actor is spawned (they need its ref first). */

@@ -9,13 +9,13 @@
  * during one. Busy time counts only time spent inside `runStep`.
  */
 import { Actor, type Message } from '@baton/actors';
-import { BlockPool, type BlockPoolHandle } from '@baton/kv-cache';
+import { BlockPool } from '@baton/kv-cache';
 import { backendMemory, initBackend, loadModel, type Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
-import { CrashTrigger, type FaultPlan } from '../fault-plan.js';
+import { CrashTrigger } from '../fault-plan.js';
 import { DecodeBatch } from './decode-batch.js';
 import type { TokenSink } from './token-sink.js';
-import type { ModelSetup, ServingActorStats, ServingLimits } from '../protocol.js';
+import type { ServingActorStats, ServingInit } from '../protocol.js';
 
 /**
  * Models loaded in this thread, by actor name. NOTE: a crash in a handler restarts the actor in
@@ -23,19 +23,6 @@ import type { ModelSetup, ServingActorStats, ServingLimits } from '../protocol.j
  * its predecessor's model here, or every restart would leak a model's tensors.
  */
 const threadModels = new Map<string, Gpt>();
-
-/** Init fields every serving actor has. */
-export interface ServingInit {
-  index: number;
-  /** This actor's owner id in the pool: every block reference it takes is counted against it, so the engine can reclaim them if it dies. */
-  owner: number;
-  setup: ModelSetup;
-  pool: BlockPoolHandle;
-  limits: ServingLimits;
-  faults: FaultPlan;
-  /** One Int32 flag per crash rule, shared by every actor and incarnation (a rule fires once). */
-  faultFlags: SharedArrayBuffer;
-}
 
 /** Base of the actors that run the model. */
 export abstract class ServingActor<P extends Message, Init extends ServingInit> extends Actor<P, Init> {
