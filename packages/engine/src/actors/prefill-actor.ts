@@ -10,7 +10,7 @@
  * never fails on the hot path; the last prompt token is always recomputed (its logits give the
  * first token); a request is never prefilled before its decode actor is known.
  */
-import type { BlockTable, HandoffProducer } from '@baton/kv-cache';
+import { HandoffCancelledError, type BlockTable, type HandoffProducer } from '@baton/kv-cache';
 import { engineNow } from '../clock.js';
 import { ActorFailedError } from '../errors.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
@@ -148,6 +148,10 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     } catch (e) {
       producer.cancel();
       decoder.tell({ type: 'prefillFailed', requestId: request.id });
+      // NOTE: a handoff cancelled under us means the consumer side already settled this attempt
+      // (decode timed out and reported a retryable failure, the request was aborted, or the
+      // engine is recovering it from a dead decode actor): reporting an error here would end it.
+      if (e instanceof HandoffCancelledError) return 'done';
       const cause = e instanceof Error ? e.message : String(e);
       this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: new ActorFailedError(this.context.name, cause).toJSON(), outputTokens: request.emitted });
     } finally {
