@@ -247,3 +247,19 @@ export class ActiveRequest {
     return text;
   }
 }
+
+/**
+ * Ends `active` with 'abort' when `signal` fires (at once if it already has). The listener is
+ * removed once the request settles: a caller's long-lived signal must not keep finished requests
+ * reachable.
+ */
+export function bindAbortSignal(active: ActiveRequest, signal: AbortSignal | null): void {
+  if (signal === null) return;
+  const onAbort = (): void => active.complete('abort', null, true);
+  if (signal.aborted) {
+    onAbort();
+    return;
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  active.stream.result.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
+}

@@ -13,13 +13,13 @@
 import { ActorSystem, type ActorRef } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
 import { defaultBackendName, describeModel, type BackendName, type GptConfig, type ModelDescription } from '@baton/model';
-import { ActiveRequest, type Generation, type GenerationResult } from './active-request.js';
+import { ActiveRequest, bindAbortSignal, type Generation, type GenerationResult } from './active-request.js';
 import { engineNow } from './clock.js';
 import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './engine-options.js';
 import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, engineErrorFromJSON } from './errors.js';
 import { summarize, type RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
-import { validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
+import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
 import type { RequestTimingRecord } from './request-timing.js';
 import { spawnTopology, type Topology } from './topology.js';
 
@@ -59,7 +59,6 @@ const KEPT_RECORDS = 10_000;
 const MAX_RETRIES = 3;
 const WATCHDOG_INTERVAL_MS = 250;
 const SUBMIT_TIMEOUT_MS = 30_000;
-const DEFAULT_MAX_TOKENS_LIMIT = 4096;
 
 /** A running Baton engine. Create with {@link createEngine}. */
 export class Engine {
@@ -105,19 +104,10 @@ export class Engine {
   /** Starts a request; iterate the result for tokens. Throws InvalidRequestError / EngineClosedError at once. */
   generate(request: GenerateRequest): Generation {
     if (this.#closing !== null) throw new EngineClosedError();
-    const req = validateRequest(request, this.#limits(), { encode: (text) => this.tokenizer.encode(text) });
+    const req = validateRequest(request, limitsFor(this.config), { encode: (text) => this.tokenizer.encode(text) });
     if (this.#active.has(req.id)) throw new InvalidRequestError('id', `"${req.id}" is already in flight`);
     const active = this.#track(req, engineNow());
-    const signal = req.signal;
-    if (signal !== null) {
-      const onAbort = (): void => active.complete('abort', null, true);
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        // NOTE: a caller's long-lived signal must not keep finished requests reachable.
-        active.stream.result.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
-      }
-    }
+    bindAbortSignal(active, req.signal);
     if (!active.done) this.#submit(active, active.firstAttempt(engineNow()));
     return active.generation();
   }
@@ -249,9 +239,6 @@ export class Engine {
     if (this.#records.length > KEPT_RECORDS) this.#records.shift();
   }
 
-  #limits(): { vocabSize: number; maxContext: number; maxTokensLimit: number } {
-    return { vocabSize: this.config.vocabSize, maxContext: this.config.nPositions, maxTokensLimit: Math.min(DEFAULT_MAX_TOKENS_LIMIT, this.config.nPositions) };
-  }
 
   async #shutdown(deadlineMs: number): Promise<void> {
     const deadline = engineNow() + deadlineMs;

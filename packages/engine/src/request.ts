@@ -56,6 +56,14 @@ export interface RequestLimits {
   defaultMaxTokens?: number;
 }
 
+/** Most tokens one request may ask for, whatever the context allows. */
+const MAX_TOKENS_LIMIT = 4096;
+
+/** The limits requests to a model of this shape are validated against. */
+export function limitsFor(config: { vocabSize: number; nPositions: number }): RequestLimits {
+  return { vocabSize: config.vocabSize, maxContext: config.nPositions, maxTokensLimit: Math.min(MAX_TOKENS_LIMIT, config.nPositions) };
+}
+
 /** Collaborators of {@link validateRequest}. */
 export interface ValidateRequestDeps {
   /** Tokenizer for text prompts (stop strings stay text; they are matched on output text). */

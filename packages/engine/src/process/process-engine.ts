@@ -11,14 +11,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { defaultBackendName, describeModel, type BackendName, type GptConfig } from '@baton/model';
-import { ActiveRequest, type Generation, type GenerationResult } from '../active-request.js';
+import { ActiveRequest, bindAbortSignal, type Generation, type GenerationResult } from '../active-request.js';
 import { engineNow } from '../clock.js';
 import type { CloseOptions, EngineStats } from '../engine.js';
 import { resolveOptions, type EngineOptions, type EngineOptionsInput } from '../engine-options.js';
 import { ActorFailedError, EngineClosedError, InvalidOptionsError, InvalidRequestError, OverloadedError } from '../errors.js';
 import { summarize } from '../metrics.js';
 import type { ClientMsg, ServingActorStats, WireRequest } from '../protocol.js';
-import { validateRequest, type GenerateRequest } from '../request.js';
+import { limitsFor, validateRequest, type GenerateRequest } from '../request.js';
 import type { RequestTimingRecord } from '../request-timing.js';
 import { ProcessHost } from './process-host.js';
 import type { FromProcess, ProcessInit, ProcessRole } from './process-protocol.js';
@@ -78,8 +78,7 @@ export class ProcessEngine {
   /** Starts a request (same contract as `Engine.generate`). */
   generate(request: GenerateRequest): Generation {
     if (this.#closing !== null) throw new EngineClosedError();
-    const limits = { vocabSize: this.config.vocabSize, maxContext: this.config.nPositions, maxTokensLimit: Math.min(4096, this.config.nPositions) };
-    const req = validateRequest(request, limits, { encode: (text) => this.#tokenizer.encode(text) });
+    const req = validateRequest(request, limitsFor(this.config), { encode: (text) => this.#tokenizer.encode(text) });
     if (this.#placements.has(req.id)) throw new InvalidRequestError('id', `"${req.id}" is already in flight`);
     const active: ActiveRequest = new ActiveRequest({
       request: req,
@@ -99,11 +98,7 @@ export class ProcessEngine {
     this.#accepted += 1;
     const placement: Placement = { active, prefill: this.#pick(this.#prefill, 'prefill'), decode: this.#pick(this.#decode, 'decode'), prefilled: false };
     this.#placements.set(active.wireId, placement);
-    if (req.signal !== null) {
-      const onAbort = (): void => active.complete('abort', null, true);
-      if (req.signal.aborted) onAbort();
-      else req.signal.addEventListener('abort', onAbort, { once: true });
-    }
+    bindAbortSignal(active, req.signal);
     if (!active.done) this.#dispatch(placement, active.firstAttempt(engineNow()));
     return generation;
   }
