@@ -126,7 +126,7 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
     if (p !== null && chunk.length > 0) segments.push({ seq: p.seq, tokens: chunk });
     const start = engineNow();
     const logits = this.model.step(segments);
-    this.#batch.postprocess(batch, logits.subarray(0, batch.length * this.model.config.vocabSize));
+    this.#batch.postprocess(batch, { kind: 'logits', logits: logits.subarray(0, batch.length * this.model.config.vocabSize) });
     if (p !== null && chunk.length > 0) {
       this.#throughput.observe(chunk.length, engineNow() - start);
       if (p.seq.length === p.request.promptIds.length) {

@@ -110,10 +110,9 @@ export class DecodeBatch {
   }
 
   /** Samples each row (or takes the model's ids), streams the tokens, finishes ended sequences. */
-  postprocess(batch: readonly RunningSeq[], out: StepOutput | Float32Array): void {
+  postprocess(batch: readonly RunningSeq[], step: StepOutput): void {
     const vocab = this.deps.model.config.vocabSize;
     const time = engineNow();
-    const step: StepOutput = out instanceof Float32Array ? { kind: 'logits', logits: out } : out;
     batch.forEach((r, i) => {
       const s = step.kind === 'ids' ? r.sampler.take(step.ids[i]) : r.sampler.next(logitsRow(step.logits, i, vocab));
       this.accept(r, s, time);
