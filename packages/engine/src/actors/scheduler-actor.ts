@@ -87,7 +87,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     // NOTE: an actor with nothing queued is judged on the uncorrected estimate: the correction models
     // queueing and interference, and an engine that rejected everything after a burst would never
     // measure again (admitting into idle queues keeps the calibration's feedback loop open).
-    const idle = loads.find((l) => l.id === choice.actorId)?.queuedRequests === 0;
+    const target = loads.findIndex((l) => l.id === choice.actorId);
+    const idle = loads[target].queuedRequests === 0;
     const corrected = idle ? { queueMs: choice.queueMs, ttftMs: choice.ttftMs } : this.#calibrator.correct(choice);
     const decision = admit({ promptTokens: request.promptIds.length }, {
       ttftMs: corrected.ttftMs,
@@ -95,12 +96,11 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       tpotMs: colocated ? null : this.#bestTpot(),
       queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
       queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
-    }, { ...this.init.admission });
+    }, this.init.admission);
     if (!decision.admitted) {
       this.#rejected += 1;
       return { accepted: false, error: decision.error.toJSON() };
     }
-    const target = loads.findIndex((l) => l.id === choice.actorId);
     loads[target].queuedRequests += 1;
     loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
     this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.prefillMs }, target, decode: null, isLong: false });
