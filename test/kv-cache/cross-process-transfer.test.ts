@@ -1,10 +1,11 @@
 /**
  * Cross-process handoff: this process streams a sequence's KV over loopback TCP into a forked
- * child's own pool; the child's per-layer checksums of what it adopted equal ours.
+ * child's own pool; the child's per-layer checksums of what it adopted equal ours. Both ways of
+ * connecting: the child's receiver listens (copies socket chunks), or dials us (reads in place).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool, KvTransferSender, TransferRejectedError } from '@baton/kv-cache';
@@ -21,23 +22,43 @@ afterEach(() => {
 const geometry = { blockSize: 16, layers: 4, heads: 4, headDim: 16, totalBlocks: 64 };
 const nEmbd = 64;
 
-async function startChild(request: ChildRequest): Promise<{ child: ChildProcess; port: number; next: () => Promise<ChildReply> }> {
+async function startChild(request: ChildRequest, expect: ChildReply['type']): Promise<{ child: ChildProcess; reply: ChildReply; next: () => Promise<ChildReply> }> {
   const child = fork(childPath, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(child);
   const next = async (): Promise<ChildReply> => ((await once(child, 'message')) as [ChildReply])[0];
-  const listening = next();
+  const first = next();
   child.send(request);
-  const reply = await listening;
-  if (reply.type !== 'listening') throw new Error(`child replied ${reply.type}`);
-  return { child, port: reply.port, next };
+  const reply = await first;
+  if (reply.type !== expect) throw new Error(`child replied ${JSON.stringify(reply)}`);
+  return { child, reply, next };
 }
 
-describe('cross-process KV transfer', () => {
-  it('delivers every layer byte-for-byte into the child pool (checksums equal), up to a full pool', async () => {
-    const { port, next } = await startChild({ type: 'listen-pool', geometry: { ...geometry, handoffSlots: 4 } });
-    const pool = BlockPool.create(geometry);
-    const socket = connect(port, '127.0.0.1');
+/** A child pool with `geometry` and our socket to its receiver, which listens or dials us. */
+async function childReceiver(mode: 'listen' | 'dial', childGeometry: ChildGeometry): Promise<{ socket: Socket; next: () => Promise<ChildReply> }> {
+  if (mode === 'listen') {
+    const { reply, next } = await startChild({ type: 'listen-pool', geometry: childGeometry }, 'listening');
+    const socket = connect(reply.type === 'listening' ? reply.port : 0, '127.0.0.1');
     await once(socket, 'connect');
+    return { socket, next };
+  }
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const { next } = await startChild({ type: 'dial-pool', geometry: childGeometry, port: address.port }, 'dialed');
+  const [socket] = await accepted;
+  server.close();
+  return { socket, next };
+}
+
+type ChildGeometry = Extract<ChildRequest, { type: 'listen-pool' }>['geometry'];
+
+describe('cross-process KV transfer', () => {
+  it.each(['listen', 'dial'] as const)('delivers every layer byte-for-byte into the child pool (receiver %ss; checksums equal), up to a full pool', async (mode) => {
+    const { socket, next } = await childReceiver(mode, { ...geometry, handoffSlots: 4 });
+    const pool = BlockPool.create(geometry);
     const sender = new KvTransferSender({ pool, socket, maxFrameBytes: 64 * 1024 });
     try {
       for (const [sequenceId, tokenCount] of [[1, 200], [2, 17], [3, 1]] as const) {
@@ -60,10 +81,8 @@ describe('cross-process KV transfer', () => {
   });
 
   it('is refused with a typed error when the child pool cannot hold the sequence', async () => {
-    const { port } = await startChild({ type: 'listen-pool', geometry: { ...geometry, totalBlocks: 4, handoffSlots: 4 } });
+    const { socket } = await childReceiver('listen', { ...geometry, totalBlocks: 4, handoffSlots: 4 });
     const pool = BlockPool.create(geometry);
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
     try {
       const table = pool.createTable();
       table.ensureCapacity(100);

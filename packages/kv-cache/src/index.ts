@@ -40,4 +40,4 @@ export { KvTransferSender } from './transfer-sender.js';
 export type { KvTransferSenderOptions, SendSequenceOptions } from './transfer-sender.js';
 /** Cross-process transfer stream: the receiving side. */
 export { KvTransferReceiver } from './transfer-receiver.js';
-export type { IncomingSequence, KvTransferReceiverOptions } from './transfer-receiver.js';
+export type { IncomingSequence, KvTransferReceiverOptions, ReceiverCommonOptions, TransferEndpoint } from './transfer-receiver.js';

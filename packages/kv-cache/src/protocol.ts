@@ -59,11 +59,14 @@ export type ConsumeReply =
 export type ChildRequest =
   | { readonly type: 'listen-pool'; readonly geometry: PoolGeometry; readonly checksums?: 'worker' | 'inline' }
   | { readonly type: 'listen-plain'; readonly expectBytes: number }
+  /** Dial the parent's sender at `port` (the receiver reads payloads in place). */
+  | { readonly type: 'dial-pool'; readonly geometry: PoolGeometry; readonly port: number }
   | { readonly type: 'exit' };
 
 /** transfer-child -> parent. */
 export type ChildReply =
   | { readonly type: 'listening'; readonly port: number }
+  | { readonly type: 'dialed' }
   | { readonly type: 'received'; readonly sequenceId: number; readonly layerChecksums: readonly number[]; readonly used: number }
   | { readonly type: 'receive-failed'; readonly code: string; readonly message: string };
 

@@ -99,9 +99,26 @@ function decodeHeader(buffer: Buffer): FrameHeader {
 
 /** Receives a frame's payload piece by piece, then is told it is complete. */
 export interface PayloadSink {
-  write(chunk: Buffer): void;
+  /** Payload bytes that arrived in a chunk (copy them: the chunk may be reused). */
+  write(chunk: Uint8Array): void;
   end(): void;
+  /** Present when the payload may be read straight into its destination (FrameReader.nextReadBuffer). */
+  readonly direct?: DirectTarget;
 }
+
+/** Where a payload's next bytes may be read to in place. */
+export interface DirectTarget {
+  /** The destination of the next payload bytes (non-empty, never past the payload's end). */
+  view(): Uint8Array;
+  /** `bytes` were read into the last view. */
+  advance(bytes: number): void;
+}
+
+/** What the buffer last handed out by FrameReader.nextReadBuffer holds. */
+type ReadInto = 'header' | 'direct' | 'staged';
+
+/** Staging for payloads without a direct target (control frames, discarded frames). */
+const STAGING_BYTES = 64 * 1024;
 
 /**
  * Splits a byte stream into frames. For each header, `onFrame` returns the sink of its payload
@@ -114,6 +131,8 @@ export class FrameReader {
   private headerFill = 0;
   private remaining = 0;
   private sink: PayloadSink | null = null;
+  private staging: Buffer | null = null;
+  private readInto: ReadInto = 'header';
 
   constructor(onFrame: (header: FrameHeader) => PayloadSink | null) {
     this.onFrame = onFrame;
@@ -142,6 +161,39 @@ export class FrameReader {
         if (this.remaining === 0) this.finishFrame();
       }
     }
+  }
+
+  /**
+   * For sockets that read into caller-chosen memory (net.Socket `onread`): where the next read
+   * should land. It never extends past the current header or payload, so each frame's payload can
+   * land in place (its sink's `direct` target) and headers in the reader's own buffer.
+   */
+  nextReadBuffer(): Uint8Array {
+    if (this.remaining === 0) {
+      this.readInto = 'header';
+      return this.header.subarray(this.headerFill);
+    }
+    const direct = this.sink?.direct;
+    if (direct !== undefined) {
+      this.readInto = 'direct';
+      return direct.view();
+    }
+    this.readInto = 'staged';
+    this.staging ??= Buffer.allocUnsafe(STAGING_BYTES);
+    return this.staging.subarray(0, Math.min(STAGING_BYTES, this.remaining));
+  }
+
+  /** `bytes` were read into the buffer nextReadBuffer returned last; throws like push. */
+  didRead(bytes: number): void {
+    if (this.readInto === 'header') {
+      this.headerFill += bytes;
+      if (this.headerFill === HEADER_BYTES) this.startFrame();
+      return;
+    }
+    if (this.readInto === 'direct') this.sink?.direct?.advance(bytes);
+    else if (this.staging !== null) this.sink?.write(this.staging.subarray(0, bytes));
+    this.remaining -= bytes;
+    if (this.remaining === 0) this.finishFrame();
   }
 
   private startFrame(): void {

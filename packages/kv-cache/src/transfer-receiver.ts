@@ -1,15 +1,22 @@
 /**
  * Receiving side of the cross-process KV stream. For each sequence it allocates blocks in THIS
- * process's pool, copies each Layer frame's payload straight from the socket chunks into the
- * blocks' layer spans, verifies its checksum (span-hash.ts) from there, and publishes a layer on a handoff in this pool
+ * process's pool, places each Layer frame's payload into the blocks' layer spans (layer-sink.ts),
+ * verifies its checksum (span-hash.ts) there, and publishes a layer on a handoff in this pool
  * once all its frames are verified, so local consumers get the same layer-wise semantics as an
  * in-process handoff (waitForLayer, read, adopt). A failed sequence (checksum, peer gone, timeout,
  * sender abort) cancels its handoff and releases its blocks: nothing half-written is adoptable.
+ *
+ * Two ways in: given a `socket` (e.g. one a server accepted), it copies the socket's chunks into
+ * the spans; told to `connect` to the sender, it dials with net.Socket `onread`, so the kernel
+ * reads payloads straight into the pool's memory (no copy; NOTE: Node 20's net.Server cannot
+ * read into caller memory, hence the receiver dials).
  */
+import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BlockPool } from './block-pool.js';
 import type { BlockTable } from './block-table.js';
 import {
+  KvArgumentError,
   KvCacheError,
   TransferChecksumError,
   TransferError,
@@ -19,6 +26,8 @@ import {
   TransferTruncatedError,
 } from './errors.js';
 import { spanRuns } from './pool-layout.js';
+import { createLayerSink } from './layer-sink.js';
+import { SharedCopier } from './shared-copy.js';
 import { SpanChecksums } from './span-checksums.js';
 import { hashRuns } from './span-hash.js';
 import type { HandoffConsumer, HandoffProducer } from './handoff.js';
@@ -44,10 +53,31 @@ export interface IncomingSequence {
   readonly done: Promise<void>;
 }
 
-/** Options of the KvTransferReceiver constructor. */
-export interface KvTransferReceiverOptions {
+/** Where a receiver dials its sender (a loopback or LAN TCP listener). */
+export interface TransferEndpoint {
+  readonly port: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+}
+
+/** Options of the KvTransferReceiver constructor: exactly one of `socket` and `connect`. */
+export type KvTransferReceiverOptions = ReceiverCommonOptions &
+  (
+    | {
+        /** A connected net.Socket (e.g. accepted by a server) or any Duplex byte stream; chunks are copied into the pool. */
+        readonly socket: Duplex;
+        readonly connect?: undefined;
+      }
+    | {
+        /** Dial the sender; payloads are read straight into the pool's memory. */
+        readonly connect: TransferEndpoint;
+        readonly socket?: undefined;
+      }
+  );
+
+/** Options common to both ways of constructing a KvTransferReceiver. */
+export interface ReceiverCommonOptions {
   readonly pool: BlockPool;
-  readonly socket: Duplex;
   /** Called when a sequence's Begin frame was accepted (blocks and a handoff slot taken). */
   readonly onSequence: (incoming: IncomingSequence) => void;
   /** Fail in-flight sequences when no byte arrives for this long (default 30 s). */
@@ -85,15 +115,32 @@ export class KvTransferReceiver {
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly idleTimeoutMs: number;
   private readonly verifier: SpanChecksums | null;
+  private readonly copier: SharedCopier;
+  private readonly bytes: Uint8Array;
+
+  /** Resolves once the socket is connected (at once for a given socket); rejects if dialing fails. */
+  readonly ready: Promise<void>;
 
   constructor(options: KvTransferReceiverOptions) {
     this.pool = options.pool;
-    this.socket = options.socket;
     this.onSequence = options.onSequence;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     this.verifier = options.checksums === 'worker' ? new SpanChecksums(this.pool.handle.memory) : null;
+    this.copier = new SharedCopier(this.pool.handle.data);
+    this.bytes = new Uint8Array(this.pool.handle.data);
     this.reader = new FrameReader((header) => this.onFrame(header));
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (options.socket !== undefined) {
+      this.socket = options.socket;
+      this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      this.ready = Promise.resolve();
+    } else {
+      this.socket = this.dial(options.connect);
+      this.ready = new Promise<void>((resolve, reject) => {
+        this.socket.once('connect', resolve);
+        this.socket.once('error', reject);
+      });
+      this.ready.catch(() => undefined);
+    }
     this.socket.on('end', () => this.onEnd());
     this.socket.on('close', () => {
       this.failAll(new TransferPeerClosedError('the sender closed the connection'));
@@ -109,10 +156,34 @@ export class KvTransferReceiver {
     this.verifier?.close();
   }
 
+  /** A socket to `endpoint` whose reads land where the frame reader says (in place for payloads). */
+  private dial(endpoint: TransferEndpoint): Duplex {
+    if (!Number.isInteger(endpoint.port) || endpoint.port <= 0 || endpoint.port > 65535) {
+      throw new KvArgumentError(`KvTransferReceiver: connect.port must be an integer in 1..65535, got ${String(endpoint.port)}`);
+    }
+    const socket = connect({
+      port: endpoint.port,
+      host: endpoint.host ?? '127.0.0.1',
+      onread: {
+        buffer: () => this.reader.nextReadBuffer(),
+        callback: (bytes: number) => {
+          this.onBytes(() => this.reader.didRead(bytes));
+          return true;
+        },
+      },
+    });
+    socket.setNoDelay(true);
+    return socket;
+  }
+
   private onData(chunk: Buffer): void {
+    this.onBytes(() => this.reader.push(chunk));
+  }
+
+  private onBytes(consume: () => void): void {
     this.armIdleTimer();
     try {
-      this.reader.push(chunk);
+      consume();
     } catch (error) {
       const failure = error instanceof TransferError ? error : new TransferProtocolError(String(error));
       this.failAll(failure);
@@ -196,35 +267,17 @@ export class KvTransferReceiver {
       seq.nextLayer++;
       seq.nextBlock = 0;
     }
-    const bytes = new Uint8Array(this.pool.handle.data);
     const runs = spanRuns(this.pool.layout, seq.table.blockIds.slice(header.blockStart, header.blockStart + header.blockCount), header.layer);
-    const inline = this.verifier === null;
-    let run = 0;
-    let within = 0;
-    return {
-      write: (chunk) => {
-        let at = 0;
-        while (at < chunk.length) {
-          const take = Math.min(runs.lengths[run] - within, chunk.length - at);
-          bytes.set(chunk.subarray(at, at + take), runs.offsets[run] + within);
-          at += take;
-          within += take;
-          if (within === runs.lengths[run]) {
-            run++;
-            within = 0;
-          }
-        }
-      },
-      end: () => {
-        const verified = inline ? Promise.resolve(hashRuns(this.pool.handle.memory, runs)) : this.verifier.checksum(runs);
-        seq.chain = seq.chain
-          .then(() => verified)
-          .then(
-            (actual) => this.layerArrived(header, seq, actual),
-            (error: unknown) => this.fail(header.sequenceId, error instanceof TransferError ? error : new TransferProtocolError(String(error)), 'protocol'),
-          );
-      },
+    const verify = (): void => {
+      const verified = this.verifier === null ? Promise.resolve(hashRuns(this.pool.handle.memory, runs)) : this.verifier.checksum(runs);
+      seq.chain = seq.chain
+        .then(() => verified)
+        .then(
+          (actual) => this.layerArrived(header, seq, actual),
+          (error: unknown) => this.fail(header.sequenceId, error instanceof TransferError ? error : new TransferProtocolError(String(error)), 'protocol'),
+        );
     };
+    return createLayerSink({ bytes: this.bytes, copier: this.copier, runs, onComplete: verify });
   }
 
   private layerArrived(header: FrameHeader, seq: Inflight, checksum: number): void {

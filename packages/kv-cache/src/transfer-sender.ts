@@ -143,16 +143,17 @@ export class KvTransferSender {
     try {
       for (let layer = 0; layer < g.layers && !settled; layer++) {
         await options.layerReady?.(layer);
-        // NOTE: every frame's checksum of this layer is requested up front, so the checksum worker
-        // runs ahead while this thread writes the frames whose checksums are already known.
-        const frames: Promise<Buffer[]>[] = [];
-        for (let start = 0; start < blockIds.length; start += perFrame) {
-          const frame = this.prepareLayerFrame(sequenceId, layer, blockIds.slice(start, start + perFrame), start);
-          frame.catch(() => undefined);
-          frames.push(frame);
-        }
-        for (const frame of frames) {
-          const parts = await frame;
+        // NOTE: with a checksum worker every frame of the layer is requested up front, so the
+        // worker runs ahead while this thread writes frames whose checksums are known; inline,
+        // each frame is hashed just before it is written, so the receiver starts at once.
+        const starts: number[] = [];
+        for (let start = 0; start < blockIds.length; start += perFrame) starts.push(start);
+        const prepare = (start: number): Promise<Buffer[]> =>
+          this.prepareLayerFrame(sequenceId, layer, blockIds.slice(start, start + perFrame), start);
+        const ahead = this.checksums === null ? null : starts.map((start) => prepare(start));
+        ahead?.forEach((frame) => frame.catch(() => undefined));
+        for (let i = 0; i < starts.length; i++) {
+          const parts = await (ahead?.[i] ?? prepare(starts[i]));
           if (settled) break;
           if (!this.writeFrame(parts)) await this.drained();
         }

@@ -16,9 +16,11 @@ import { KvTransferSender } from './transfer-sender.js';
 const geometry = { blockSize: 4, layers: 3, heads: 2, headDim: 4, totalBlocks: 16 };
 const nEmbd = 8;
 const sockets: Socket[] = [];
+const afterClose: (() => void)[] = [];
 
 afterEach(() => {
   for (const socket of sockets.splice(0)) socket.destroy();
+  for (const close of afterClose.splice(0)) close();
 });
 
 async function socketPair(): Promise<[Socket, Socket]> {
@@ -47,19 +49,46 @@ function filledSequence(pool: BlockPool, tokens: number, seed: number) {
   return table;
 }
 
-function receiveOne(pool: BlockPool, socket: Socket, idleTimeoutMs?: number): Promise<IncomingSequence> {
-  return new Promise((resolve) => {
-    new KvTransferReceiver({ pool, socket, onSequence: resolve, idleTimeoutMs, checksums: 'inline' });
-  });
+type ReceiveMode = 'socket' | 'connect';
+
+/**
+ * A receiver on `pool` and the sender's end of its connection: with 'socket' the receiver gets an
+ * accepted socket (chunks copied), with 'connect' it dials (payloads read in place).
+ */
+async function receiverLink(mode: ReceiveMode, pool: BlockPool, onSequence: (incoming: IncomingSequence) => void, idleTimeoutMs?: number): Promise<Socket> {
+  if (mode === 'socket') {
+    const [a, b] = await socketPair();
+    new KvTransferReceiver({ pool, socket: b, onSequence, idleTimeoutMs, checksums: 'inline' });
+    return a;
+  }
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const receiver = new KvTransferReceiver({ pool, connect: { port: address.port }, onSequence, idleTimeoutMs, checksums: 'inline' });
+  await receiver.ready;
+  const [serverSide] = await accepted;
+  server.close();
+  sockets.push(serverSide);
+  afterClose.push(() => receiver.close());
+  return serverSide;
 }
 
-describe('cross-socket transfer', () => {
+async function receiveOne(mode: ReceiveMode, pool: BlockPool, idleTimeoutMs?: number): Promise<{ sender: Socket; arriving: Promise<IncomingSequence> }> {
+  let resolve: (incoming: IncomingSequence) => void = () => undefined;
+  const arriving = new Promise<IncomingSequence>((r) => (resolve = r));
+  const sender = await receiverLink(mode, pool, resolve, idleTimeoutMs);
+  return { sender, arriving };
+}
+
+describe.each(['socket', 'connect'] as const)('cross-socket transfer (receiver %s)', (mode) => {
   it('streams a sequence layer by layer into the receiving pool, bytes equal', async () => {
-    const [a, b] = await socketPair();
     const source = BlockPool.create(geometry);
     const target = BlockPool.create(geometry);
     const table = filledSequence(source, 10, 7);
-    const arriving = receiveOne(target, b);
+    const { sender: a, arriving } = await receiveOne(mode, target);
     const sender = new KvTransferSender({ pool: source, socket: a, maxFrameBytes: 1, checksums: 'inline' });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -89,10 +118,9 @@ describe('cross-socket transfer', () => {
   });
 
   it('rejects when the receiving pool has no room, leaking nothing', async () => {
-    const [a, b] = await socketPair();
     const source = BlockPool.create(geometry);
     const target = BlockPool.create({ ...geometry, totalBlocks: 2 });
-    new KvTransferReceiver({ pool: target, socket: b, onSequence: () => undefined, checksums: 'inline' });
+    const a = await receiverLink(mode, target, () => undefined);
     const table = filledSequence(source, 12, 1);
     const sender = new KvTransferSender({ pool: source, socket: a, checksums: 'inline' });
     const error = await sender.send({ sequenceId: 1, blockIds: table.blockIds, tokenCount: 12 }).catch((e: unknown) => e);
@@ -102,9 +130,8 @@ describe('cross-socket transfer', () => {
   });
 
   it('detects a corrupted payload with a checksum error on both sides', async () => {
-    const [a, b] = await socketPair();
     const target = BlockPool.create(geometry);
-    const arriving = receiveOne(target, b);
+    const { sender: a, arriving } = await receiveOne(mode, target);
     a.write(encodeControl(FrameType.Begin, 5, { tokenCount: 4, blockSize: 4, layers: 3, heads: 2, headDim: 4 }));
     const payload = Buffer.alloc(2 * 4 * nEmbd * 4, 1);
     a.write(encodeHeader({ type: FrameType.Layer, sequenceId: 5, layer: 0, blockStart: 0, blockCount: 1, byteLength: payload.length, checksum: 1234 }));
@@ -117,9 +144,8 @@ describe('cross-socket transfer', () => {
 
   it('reports a stream cut inside a frame as truncated, between frames as peer closed', async () => {
     for (const cut of ['inside', 'between'] as const) {
-      const [a, b] = await socketPair();
       const target = BlockPool.create(geometry);
-      const arriving = receiveOne(target, b);
+      const { sender: a, arriving } = await receiveOne(mode, target);
       a.write(encodeControl(FrameType.Begin, 9, { tokenCount: 4, blockSize: 4, layers: 3, heads: 2, headDim: 4 }));
       if (cut === 'inside') a.write(encodeHeader({ type: FrameType.Layer, sequenceId: 9, layer: 0, blockStart: 0, blockCount: 1, byteLength: 256, checksum: 0 }));
       const incoming = await arriving;
@@ -130,9 +156,8 @@ describe('cross-socket transfer', () => {
   });
 
   it('fails an idle sequence with a timeout error', async () => {
-    const [a, b] = await socketPair();
     const target = BlockPool.create(geometry);
-    const arriving = receiveOne(target, b, 30);
+    const { sender: a, arriving } = await receiveOne(mode, target, 30);
     a.write(encodeControl(FrameType.Begin, 3, { tokenCount: 4, blockSize: 4, layers: 3, heads: 2, headDim: 4 }));
     const incoming = await arriving;
     await expect(incoming.done).rejects.toBeInstanceOf(TransferTimeoutError);

@@ -1,6 +1,7 @@
 /**
- * DecodeProcess: the decode role in its own OS process. It owns a KV pool, listens on a loopback
- * socket where prefill processes stream KV (KvTransferReceiver, checksummed), loads each arriving
+ * DecodeProcess: the decode role in its own OS process. It owns a KV pool, dials each prefill
+ * process's KV port (KvTransferReceiver `connect`: checksummed, payloads read straight into the
+ * pool, no copy), loads each arriving
  * sequence into the model, and runs continuous batching over every sequence whose KV and first
  * token have both arrived. Tokens go to the parent over IPC.
  *
@@ -8,7 +9,6 @@
  * is known; an abort, a failed transfer or a KV timeout releases the sequence's blocks; aborts
  * that arrive before the KV are remembered so late KV is dropped at once.
  */
-import { createServer, type Server } from 'node:net';
 import { BlockPool, KvTransferReceiver, type BlockTable, type IncomingSequence } from '@baton/kv-cache';
 import type { Gpt, ModelSequence } from '@baton/model';
 import { engineNow } from '../clock.js';
@@ -44,7 +44,8 @@ export class DecodeProcess {
   readonly #running = new Map<string, Running>();
   readonly #aborted = new Set<string>();
   readonly #counters: ProcessCounters;
-  #server: Server | null = null;
+  /** One receiver per prefill process, by its index (replaced when it restarts). */
+  readonly #receivers = new Map<number, KvTransferReceiver>();
   #stepping = false;
 
   constructor(
@@ -57,23 +58,20 @@ export class DecodeProcess {
     this.#counters = new ProcessCounters('decode', backend);
   }
 
-  /** Listens for KV streams; resolves with the port. */
-  listen(): Promise<number> {
-    this.#server = createServer((socket) => {
-      socket.on('error', () => undefined);
-      new KvTransferReceiver({ pool: this.pool, socket, onSequence: (incoming) => this.#arrived(incoming) });
-    });
-    return new Promise((resolve) => {
-      this.#server!.listen(0, '127.0.0.1', () => {
-        const address = this.#server!.address();
-        resolve(typeof address === 'object' && address !== null ? address.port : 0);
-      });
-    });
+  /** (Re)links to prefill process `index`, which accepts KV links at `port`. */
+  #link(index: number, port: number): void {
+    this.#receivers.get(index)?.close();
+    const receiver = new KvTransferReceiver({ pool: this.pool, connect: { port }, onSequence: (incoming) => this.#arrived(incoming) });
+    // NOTE: a failed dial leaves no link; requests routed over it fail by the handoff timeout and
+    // the parent re-announces the port when the prefill process restarts.
+    receiver.ready.catch(() => undefined);
+    this.#receivers.set(index, receiver);
   }
 
   /** Handles one parent message. */
   handle(msg: ToProcess): void {
     if (msg.type === 'expect') this.#expect(msg.request, msg.sequenceId);
+    else if (msg.type === 'prefillPort') this.#link(msg.index, msg.port);
     else if (msg.type === 'prefilled') this.#prefilled(msg);
     else if (msg.type === 'abort') this.#abort(msg.requestId);
     else if (msg.type === 'stats') {
@@ -87,7 +85,7 @@ export class DecodeProcess {
     for (const id of [...this.#pending.keys()]) this.#drop(id);
     for (const r of this.#running.values()) this.#release(r);
     this.#running.clear();
-    this.#server?.close();
+    for (const receiver of this.#receivers.values()) receiver.close();
   }
 
   #expect(request: WireRequest, sequenceId: number): void {

@@ -1,16 +1,18 @@
 /**
  * PrefillProcess: the prefill role in its own OS process. It owns a KV pool (with prefix reuse),
  * computes each prompt, samples the first token, and streams the prompt's KV to the chosen decode
- * process over a loopback socket (KvTransferSender: framed, checksummed). One prompt at a time,
- * FIFO; the parent is told the first token so it can relay it to the decode process.
+ * process over a loopback socket (KvTransferSender: framed, checksummed). It listens on one port
+ * per decode process; each decode process dials its port (and dials again after a restart, which
+ * replaces the link). One prompt at a time, FIFO; the parent is told the first token so it can
+ * relay it to the decode process.
  *
  * Invariants: a prompt's blocks are released once its transfer ends (sent, failed or aborted);
  * a failed transfer or prefill ends the request with an error; an aborted request is skipped.
  * NOTE: the model's prefill is synchronous in this thread, so KV is sent after the whole prompt
  * (not layer by layer while computing, as the in-process engine does across threads).
  */
-import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
 import { BlockPool, KvTransferSender } from '@baton/kv-cache';
 import type { Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
@@ -27,7 +29,6 @@ interface Job {
 }
 
 interface DecodeLink {
-  port: number;
   socket: Socket;
   sender: KvTransferSender;
 }
@@ -36,7 +37,9 @@ interface DecodeLink {
 export class PrefillProcess {
   readonly #queue: Job[] = [];
   readonly #aborted = new Set<string>();
-  readonly #links = new Map<number, Promise<DecodeLink>>();
+  readonly #links = new Map<number, DecodeLink>();
+  readonly #linkWaiters = new Map<number, Array<(link: DecodeLink) => void>>();
+  readonly #servers: Server[] = [];
   readonly #counters: ProcessCounters;
   #busy = false;
   #running = 0;
@@ -56,28 +59,61 @@ export class PrefillProcess {
     if (msg.type === 'prefill') {
       this.#queue.push({ request: msg.request, sequenceId: msg.sequenceId, decode: msg.decode });
       void this.#drain();
-    } else if (msg.type === 'decodePort') this.#link(msg.index, msg.port);
-    else if (msg.type === 'abort') this.#aborted.add(msg.requestId);
+    } else if (msg.type === 'abort') this.#aborted.add(msg.requestId);
     else if (msg.type === 'stats') {
       const counts = { queueLength: this.#queue.length, running: this.#running, kvBlocksUsed: this.pool.stats().used };
       this.send({ type: 'stats', ask: msg.ask, stats: this.#counters.snapshot(this.init.name, counts), pool: this.pool.stats() });
     }
   }
 
-  /** Closes every decode link (shutdown). */
-  close(): void {
-    for (const link of this.#links.values()) void link.then((l) => l.socket.destroy(), () => undefined);
+  /** Opens one listener per decode process (ephemeral loopback ports); resolves with the ports. */
+  async listen(): Promise<number[]> {
+    const ports: number[] = [];
+    for (let index = 0; index < this.init.decodeCount; index++) {
+      const server = createServer((socket) => this.#accept(index, socket));
+      this.#servers.push(server);
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('a KV listener has no TCP port');
+      ports.push(address.port);
+    }
+    return ports;
   }
 
-  /** (Re)connects to decode process `index` at `port`. */
-  #link(index: number, port: number): void {
-    const old = this.#links.get(index);
-    void old?.then((l) => l.socket.destroy(), () => undefined);
-    const socket = connect(port, '127.0.0.1');
+  /** Closes every decode link and listener (shutdown). */
+  close(): void {
+    for (const link of this.#links.values()) link.socket.destroy();
+    for (const server of this.#servers) server.close();
+  }
+
+  /** Decode process `index` (re)linked: the newest connection replaces the old one. */
+  #accept(index: number, socket: Socket): void {
     socket.on('error', () => undefined);
-    const link = once(socket, 'connect').then(() => ({ port, socket, sender: new KvTransferSender({ pool: this.pool, socket }) }));
-    link.catch(() => undefined);
+    socket.setNoDelay(true);
+    this.#links.get(index)?.socket.destroy();
+    const link = { socket, sender: new KvTransferSender({ pool: this.pool, socket }) };
     this.#links.set(index, link);
+    for (const resolve of this.#linkWaiters.get(index)?.splice(0) ?? []) resolve(link);
+  }
+
+  /** The link to decode process `index`, waiting up to the handoff timeout for it to dial in. */
+  #linkTo(index: number): Promise<DecodeLink> {
+    const link = this.#links.get(index);
+    if (link !== undefined && !link.socket.destroyed) return Promise.resolve(link);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(done), 1);
+        reject(new Error(`decode process ${index} has not linked within ${this.init.handoffTimeoutMs} ms`));
+      }, this.init.handoffTimeoutMs);
+      const done = (l: DecodeLink): void => {
+        clearTimeout(timer);
+        resolve(l);
+      };
+      const waiters = this.#linkWaiters.get(index) ?? [];
+      this.#linkWaiters.set(index, waiters);
+      waiters.push(done);
+    });
   }
 
   async #drain(): Promise<void> {
@@ -125,9 +161,7 @@ export class PrefillProcess {
         seq.release();
       }
       if (finished || this.#aborted.delete(request.id)) return;
-      const link = this.#links.get(job.decode);
-      if (link === undefined) throw new Error(`no link to decode process ${job.decode}`);
-      const { sender } = await link;
+      const { sender } = await this.#linkTo(job.decode);
       await sender.send({ sequenceId: job.sequenceId, blockIds: table.blockIds, tokenCount: prompt.length });
     } finally {
       this.#running = 0;

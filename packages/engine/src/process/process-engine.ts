@@ -133,12 +133,12 @@ export class ProcessEngine {
     const backend = this.backend as ProcessInit['backend'];
     const init = (role: ProcessRole, index: number): ProcessInit => ({
       role, index, name: `${role}-${index}`, model: o.model, backend, chunkSize: o.prefillChunkSize, maxBatch: o.maxBatch,
-      kv: o.kv, handoffTimeoutMs: o.handoffTimeoutMs,
+      kv: o.kv, handoffTimeoutMs: o.handoffTimeoutMs, decodeCount: o.decode,
     });
     for (let i = 0; i < o.decode; i++) this.#decode.push(this.#host(init('decode', i)));
     for (let i = 0; i < o.prefill; i++) this.#prefill.push(this.#host(init('prefill', i)));
     await Promise.all([...this.#decode, ...this.#prefill].map((h) => h.start()));
-    this.#decode.forEach((d, index) => this.#announce(index, d));
+    this.#prefill.forEach((p) => this.#announce(p, this.#decode));
   }
 
   #host(init: ProcessInit): ProcessHost {
@@ -149,9 +149,12 @@ export class ProcessEngine {
     return host;
   }
 
-  #announce(index: number, decode: ProcessHost): void {
-    if (decode.port === null) return;
-    for (const p of this.#prefill) p.send({ type: 'decodePort', index, port: decode.port });
+  /** Tells `decodes` where prefill process `prefill` accepts their KV links. */
+  #announce(prefill: ProcessHost, decodes: readonly ProcessHost[]): void {
+    for (const d of decodes) {
+      const port = prefill.kvPorts[d.init.index];
+      if (port !== undefined) d.send({ type: 'prefillPort', index: prefill.init.index, port });
+    }
   }
 
   /** Least loaded process of a role (requests placed on it). */
@@ -203,8 +206,8 @@ export class ProcessEngine {
       host.start().then(
         () => {
           this.#restarts += 1;
-          if (isDecode) this.#announce(host.init.index, host);
-          else this.#decode.forEach((d, index) => this.#announce(index, d));
+          if (isDecode) this.#prefill.forEach((p) => this.#announce(p, [host]));
+          else this.#announce(host, this.#decode);
           this.events.emit('process', { type: 'restarted', name: host.name, detail: `pid ${host.pid}` });
         },
         (e: unknown) => this.events.emit('process', { type: 'restart-failed', name: host.name, detail: String(e) }),

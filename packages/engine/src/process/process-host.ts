@@ -27,7 +27,7 @@ export interface ProcessHostEvents {
 /** One serving process. */
 export class ProcessHost {
   #child: ChildProcess | null = null;
-  #port: number | null = null;
+  #kvPorts: readonly number[] = [];
   #stopping = false;
   #asks = new Map<number, (r: { stats: ServingActorStats; pool: PoolStats } | null) => void>();
   #nextAsk = 0;
@@ -47,22 +47,22 @@ export class ProcessHost {
     return this.#child?.pid ?? null;
   }
 
-  /** The decode process's KV port (null for prefill, or before ready). */
-  get port(): number | null {
-    return this.#port;
+  /** A prefill process's KV link ports, one per decode process ([] for decode, or before ready). */
+  get kvPorts(): readonly number[] {
+    return this.#kvPorts;
   }
 
   /** Forks the process and resolves once its model is loaded. */
   start(): Promise<void> {
     const child = fork(ENTRY, [this.init.name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     this.#child = child;
-    this.#port = null;
+    this.#kvPorts = [];
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ActorFailedError(this.name, `not ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
       child.on('message', (msg: FromProcess) => {
         if (msg.type === 'ready') {
           clearTimeout(timer);
-          this.#port = msg.port;
+          this.#kvPorts = msg.kvPorts;
           resolve();
         } else if (msg.type === 'fatal') {
           clearTimeout(timer);

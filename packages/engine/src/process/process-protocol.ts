@@ -25,6 +25,8 @@ export interface ProcessInit {
   kv: { blockSize: number; numBlocks: number };
   /** A handed-off sequence whose KV has not arrived after this long fails. */
   handoffTimeoutMs: number;
+  /** Decode processes in the deployment (a prefill process listens for one KV link from each). */
+  decodeCount: number;
 }
 
 /** Parent → child. */
@@ -32,8 +34,12 @@ export type ToProcess =
   | { type: 'init'; init: ProcessInit }
   /** Prefill: compute the prompt, emit the first token, stream the KV to decode `decode`. */
   | { type: 'prefill'; request: WireRequest; sequenceId: number; decode: number }
-  /** Prefill: where decode process `index` receives KV (sent again after it restarts). */
-  | { type: 'decodePort'; index: number; port: number }
+  /**
+   * Decode: prefill process `index` streams KV to this process over the link it accepts at `port`
+   * (sent again after either side restarts). NOTE: the decode side dials so that its receiver
+   * reads KV payloads straight into its pool (KvTransferReceiver `connect`).
+   */
+  | { type: 'prefillPort'; index: number; port: number }
   /** Decode: expect sequence `sequenceId` for `request`; its first token comes with `prefilled`. */
   | { type: 'expect'; request: WireRequest; sequenceId: number }
   /** Decode: the first token (from the prefill process, relayed by the parent). */
@@ -44,8 +50,8 @@ export type ToProcess =
 
 /** Child → parent. */
 export type FromProcess =
-  /** Model loaded; a decode process also says which port receives KV. */
-  | { type: 'ready'; port: number | null; backend: string }
+  /** Model loaded; a prefill process lists the port where decode process i links (`kvPorts[i]`); decode: []. */
+  | { type: 'ready'; kvPorts: number[]; backend: string }
   /** Token, timing and finish messages for the client side (same shapes as the in-process engine's). */
   | { type: 'client'; msg: ClientMsg }
   /** Prefill: the first token, to relay to the decode process. */

@@ -25,13 +25,13 @@ async function start(init: ProcessInit): Promise<void> {
     blockSize: init.kv.blockSize, layers: c.nLayer, heads: c.nHead, headDim: c.nEmbd / c.nHead, totalBlocks: init.kv.numBlocks, handoffSlots: 64,
   });
   if (init.role === 'decode') {
-    const decode = new DecodeProcess(init, model, pool, send, info.name);
-    const port = await decode.listen();
-    role = decode;
-    send({ type: 'ready', port, backend: info.name });
+    role = new DecodeProcess(init, model, pool, send, info.name);
+    send({ type: 'ready', kvPorts: [], backend: info.name });
   } else {
-    role = new PrefillProcess(init, model, pool, send, info.name);
-    send({ type: 'ready', port: null, backend: info.name });
+    const prefill = new PrefillProcess(init, model, pool, send, info.name);
+    const kvPorts = await prefill.listen();
+    role = prefill;
+    send({ type: 'ready', kvPorts, backend: info.name });
   }
   for (const msg of early.splice(0)) role.handle(msg);
 }

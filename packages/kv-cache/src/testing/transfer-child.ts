@@ -3,6 +3,7 @@
  * own BlockPool (no SharedArrayBuffer crosses a process) and listens on a loopback TCP port:
  * - 'listen-pool': a KvTransferReceiver writes arriving sequences into the pool; for each one it
  *   adopts the blocks, reports per-layer CRC32s of the received KV, and releases them;
+ * - 'dial-pool': the same, but the receiver dials the parent's sender (payloads read in place);
  * - 'listen-plain': the baseline: copies `expectBytes` raw bytes into a buffer, then acks one byte.
  */
 import { createServer, type Socket } from 'node:net';
@@ -62,6 +63,15 @@ process.on('message', (request: ChildRequest) => {
         socket.on('error', () => undefined);
         new KvTransferReceiver({ pool, socket, checksums: request.checksums, onSequence: (incoming) => void report(pool, incoming) });
       });
+      break;
+    }
+    case 'dial-pool': {
+      const pool = BlockPool.create(request.geometry);
+      const receiver = new KvTransferReceiver({ pool, connect: { port: request.port }, onSequence: (incoming) => void report(pool, incoming) });
+      receiver.ready.then(
+        () => reply({ type: 'dialed' }),
+        (error: unknown) => reply({ type: 'receive-failed', code: 'DIAL', message: String(error) }),
+      );
       break;
     }
     case 'listen-plain':
