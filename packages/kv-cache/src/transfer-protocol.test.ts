@@ -3,7 +3,7 @@ import { FrameReader, FrameType, encodeControl, encodeHeader, type FrameHeader, 
 
 /** A stream of frames: a JSON Begin, two Layer frames with payload, an End. */
 function stream(): { bytes: Buffer; payloads: Buffer[] } {
-  const payloads = [Buffer.alloc(1000), Buffer.alloc(333)].map((b, k) => b.map((_, i) => (i * 31 + k * 7) & 255));
+  const payloads = [1000, 333].map((length, k) => Buffer.from(Array.from({ length }, (_, i) => (i * 31 + k * 7) & 255)));
   const layer = (payload: Buffer, layerIndex: number): Buffer =>
     Buffer.concat([encodeHeader({ type: FrameType.Layer, sequenceId: 1, layer: layerIndex, blockStart: 0, blockCount: 1, byteLength: payload.length, checksum: 0 }), payload]);
   const bytes = Buffer.concat([
