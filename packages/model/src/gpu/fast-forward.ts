@@ -1,25 +1,31 @@
 /// <reference types="@webgpu/types" />
 /**
- * FastForward: the whole forward pass (decode step or prefill chunk) as ONE WebGPU command buffer,
- * bypassing tfjs dispatch: weights uploaded once into GPUBuffers; per call only the `info` (row data) and
- * page-table buffers are written (queue.writeBuffer); one compute pass of
- * embed, then per layer normalize -> qkv matmul -> KV append -> attention -> proj (+residual) ->
- * normalize -> fc (+gelu) -> mlp (+residual), then normalize -> head -> argmax; then copies of the
- * output and every layer's new K/V rows into one staging buffer and a single mapAsync.
+ * FastForward: the whole forward pass (decode step or prefill chunk) as hand-built WebGPU
+ * dispatches, bypassing tfjs dispatch: weights uploaded once into GPUBuffers; per call only the
+ * `info` (row data) and page-table buffers are written; embed, then per layer normalize -> qkv
+ * matmul -> KV append -> attention -> proj (+residual) -> normalize -> fc (+gelu) -> fc2
+ * (+residual), then normalize -> head -> argmax.
+ * K/V hand-back: decode (M <= SMALL_M) is ONE command buffer ending in copies of the output and
+ * every layer's new K/V rows and one mapAsync. A prefill submits one command buffer per layer,
+ * each ending in a copy of that layer's K/V rows to its own staging buffer, and maps them in
+ * order: layer l's rows reach the host (and `onLayer`) while the GPU computes layer l + 1.
+ * K/V come back in a SharedArrayBuffer owned here (no fresh allocation per call, and views of it
+ * cross to the model thread without a copy): a result's `kv` is valid until the next `run`.
  * The KV pool stays the tfjs tensors of GpuKvPool (shared with the tfjs path and `load`): their
  * GPUBuffers are looked up per call and tfjs's pending commands are submitted first.
- * Invariants: bind groups are rebuilt only when a buffer they name changes (scratch growth, pool
- * growth); rows beyond M are never written; pipelines are compiled once per model.
+ * Invariants: bind groups are rebuilt only when a buffer they name changes; rows beyond M are
+ * never written; pipelines are compiled once per kernel kind.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
+import { flashAttentionWgsl, flashGeometry, flashSharedBytes, attentionWgsl } from './attention-kernels.js';
+import { BLOCK, matmulBlockedWgsl, splitReduceWgsl } from './blocked-matmul.js';
+import { appendWgsl, argmaxWgsl, embedWgsl, normalizeWgsl, type Epilogue, type KernelShape } from './fast-kernels.js';
+import { DispatchRecorder, encodeSteps, type Binding, type Plan, type Step } from './fast-plan.js';
 import { GPU_PAGE } from './forward-ops.js';
-import {
-  SMALL, appendWgsl, argmaxWgsl, attentionWgsl, embedWgsl, matmulSmallWgsl, matmulTiledWgsl, normalizeWgsl,
-  smallRows, TILE, tiledRows, type Epilogue, type KernelShape,
-} from './fast-kernels.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
+import { chooseMatmul, matmulSmallWgsl, matmulTiledWgsl, SMALL, SMALL_M, TILE, type MatmulChoice } from './matmul-kernels.js';
 
 /** The part of tfjs-backend-webgpu's backend this module uses. */
 interface WebGpuBackendInternals {
@@ -46,56 +52,78 @@ export interface FastRows {
 /** What to read back besides K/V: logits of every row, of the last row, argmax ids, or nothing. */
 export type FastOutput = 'logits' | 'last' | 'ids' | 'none';
 
+/** Receives one layer's K/V rows [2, M, C] (a view valid until the next run). */
+export type LayerSink = (layer: number, kv: Float32Array) => void;
+
 /** What one call returns. */
 export interface FastResult {
   logits: Float32Array | null;
   ids: Int32Array | null;
-  /** [nLayer, 2, M, C]: per layer the M K rows, then the M V rows. */
-  kv: Float32Array;
+  /** [nLayer, 2, M, C] (per layer the M K rows, then the M V rows); null when sent to `onLayer` or not read. */
+  kv: Float32Array | null;
 }
 
-/** Rows at or below which the small-M matmul is used (the tiled one above). */
-const SMALL_M = 32;
+/** Kernel choices (the profile compares variants; the defaults are the production choice). */
+export interface FastVariant {
+  /** Matmul kernel and tiling per shape. */
+  matmul: (M: number, K: number, N: number) => MatmulChoice;
+  /** Prefill attention: the block kernel where it fits, or always the row kernel. */
+  prefillAttention: 'block' | 'row';
+}
+
+const DEFAULT_VARIANT: FastVariant = { matmul: chooseMatmul, prefillAttention: 'block' };
 
 interface Dense { w: GPUBuffer; b: GPUBuffer; K: number; N: number }
-/** One recorded dispatch. */
-interface Step { pipe: GPUComputePipeline; group: GPUBindGroup; x: number; y: number }
 
-/** Recorded call shapes kept (one per distinct row count and output). */
+/** Recorded call shapes kept (one per distinct row count, output and attention kind). */
 const MAX_PLANS = 256;
 interface Scratch {
   cap: number;
+  pagesCap: number;
   meta: GPUBuffer; pages: GPUBuffer; xa: GPUBuffer; xb: GPUBuffer; h: GPUBuffer; qkv: GPUBuffer; y: GPUBuffer;
-  f: GPUBuffer; logits: GPUBuffer; ids: GPUBuffer; kvOut: GPUBuffer; staging: GPUBuffer; pagesCap: number;
+  f: GPUBuffer; logits: GPUBuffer; ids: GPUBuffer;
+  /** Per layer: the call's new K rows then V rows [2, M, C]. */
+  kvOut: GPUBuffer[];
+  /** Output read-back, and all layers' K/V of a decode call. */
+  outStaging: GPUBuffer; kvStaging: GPUBuffer;
+  /** Per layer K/V read-back of a prefill (made on first use). */
+  layerStaging: GPUBuffer[] | null;
 }
 
 const STORAGE = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+const READBACK = (): number => GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
 
 /** Whether the fast pipeline supports this model (head size, widths, activation). */
 export function fastForwardFits(config: GptConfig): boolean {
   const hd = config.nEmbd / config.nHead;
   const tanhGelu = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(config.activation);
-  // NOTE: attention keeps scores and key rows of up to 1024 positions in workgroup memory.
+  // NOTE: the row attention kernel keeps scores and key rows of up to 1024 positions in workgroup memory.
   return tanhGelu && Number.isInteger(hd) && hd % 4 === 0 && 64 % hd === 0 && config.nEmbd % 64 === 0 && config.nPositions <= 1024;
 }
 
 /** The hand-built forward pipeline of one model on the tfjs WebGPU backend's device. */
 export class FastForward {
   private readonly be: WebGpuBackendInternals;
-  private readonly dev: GPUDevice;
+  /** The device (the profile encodes its own passes on it). */
+  readonly dev: GPUDevice;
   private readonly blocks: Array<{ attn: Dense; proj: Dense; fc: Dense; mlp: Dense }>;
   private readonly head: Dense;
   private readonly wte: GPUBuffer;
   private readonly wpe: GPUBuffer;
-  private readonly pipes = new Map<string, GPUComputePipeline>();
-  private groups = new Map<string, { key: readonly GPUBuffer[]; group: GPUBindGroup }>();
-  private plans = new Map<string, { pools: GPUBuffer[]; steps: Step[] }>();
+  private readonly rec: DispatchRecorder;
+  private plans = new Map<string, { pools: GPUBuffer[]; plan: Plan }>();
   private s: Scratch | null = null;
+  private part: GPUBuffer | null = null;
+  private reply = new Float32Array(new SharedArrayBuffer(16));
   private readonly shape: KernelShape;
+  private readonly variant: FastVariant;
+  private readonly blockAttention: boolean;
 
-  constructor(private readonly config: GptConfig, weights: FoldedWeights, private readonly pool: GpuKvPool) {
+  constructor(private readonly config: GptConfig, weights: FoldedWeights, private readonly pool: GpuKvPool, variant: Partial<FastVariant> = {}) {
     this.be = tf.backend() as unknown as WebGpuBackendInternals;
     this.dev = this.be.device;
+    this.rec = new DispatchRecorder(this.dev);
+    this.variant = { ...DEFAULT_VARIANT, ...variant };
     const { nEmbd: C, nInner: I, vocabSize: V } = config;
     const dense = (w: Float32Array, b: Float32Array, K: number, N: number): Dense => ({ w: this.upload(w), b: this.upload(b), K, N });
     this.blocks = weights.blocks.map((b) => ({
@@ -106,12 +134,52 @@ export class FastForward {
     this.wte = this.upload(weights.wte);
     this.wpe = this.upload(weights.wpe);
     const maxLen = Math.ceil(config.nPositions / GPU_PAGE) * GPU_PAGE;
-    this.shape = { C, nHead: config.nHead, V, maxLen, scale: 1 / Math.sqrt(C / config.nHead) };
+    const hd = C / config.nHead;
+    this.shape = { C, nHead: config.nHead, V, maxLen, scale: 1 / Math.sqrt(hd) };
+    // NOTE: the block kernel needs ~20 KiB of workgroup memory at hd 64 (WebGPU guarantees 16 KiB).
+    this.blockAttention = this.variant.prefillAttention === 'block' && flashSharedBytes(hd) <= this.dev.limits.maxComputeWorkgroupStorageSize;
   }
 
-  /** Runs one forward call over `rows` (all rows' K/V appended to the pool first, per layer). */
-  async run(rows: FastRows, output: FastOutput): Promise<FastResult> {
+  /**
+   * Runs one forward call over `rows` (all rows' K/V appended to the pool first, per layer).
+   * `onLayer` receives each layer's K/V rows (then the result's kv is null); `readKv` false
+   * skips the K/V read-back (profile: compute only).
+   */
+  async run(rows: FastRows, output: FastOutput, onLayer: LayerSink | null = null, readKv = true): Promise<FastResult> {
     const { nEmbd: C, vocabSize: V, nLayer: L } = this.config;
+    const M = rows.tokens.length;
+    const plan = this.prepare(rows, output);
+    const s = this.s as Scratch;
+    const stream = readKv && M > SMALL_M;
+    const kvBytes = M * 2 * C * 4;
+    const outBytes = output === 'none' ? 0 : output === 'ids' ? M * 4 : output === 'last' ? V * 4 : M * V * 4;
+    const layerStaging = stream ? this.layerStaging() : [];
+    let enc = this.dev.createCommandEncoder();
+    let pass = enc.beginComputePass();
+    encodeSteps(pass, plan.pre);
+    for (let l = 0; l < L; l++) {
+      encodeSteps(pass, plan.layers[l]);
+      if (!stream) continue;
+      pass.end();
+      enc.copyBufferToBuffer(s.kvOut[l], 0, layerStaging[l], 0, kvBytes);
+      this.dev.queue.submit([enc.finish()]);
+      enc = this.dev.createCommandEncoder();
+      pass = enc.beginComputePass();
+    }
+    encodeSteps(pass, plan.post);
+    pass.end();
+    if (output === 'ids') enc.copyBufferToBuffer(s.ids, 0, s.outStaging, 0, outBytes);
+    else if (output !== 'none') enc.copyBufferToBuffer(s.logits, output === 'last' ? (M - 1) * V * 4 : 0, s.outStaging, 0, outBytes);
+    if (readKv && !stream) for (let l = 0; l < L; l++) enc.copyBufferToBuffer(s.kvOut[l], 0, s.kvStaging, l * kvBytes, kvBytes);
+    this.dev.queue.submit([enc.finish()]);
+    return this.readBack({ M, output, outBytes, kvBytes: readKv ? kvBytes : 0, layerStaging, onLayer });
+  }
+
+  /**
+   * Writes the rows' info and page tables, submits tfjs's pending commands and returns the
+   * call's plan (recorded once per shape). The profile uses it to time the steps alone.
+   */
+  prepare(rows: FastRows, output: FastOutput): Plan {
     const M = rows.tokens.length;
     const s = this.scratch(M, rows.pages.length);
     const meta = new Int32Array(4 + 4 * M);
@@ -119,37 +187,20 @@ export class FastForward {
     for (let r = 0; r < M; r++) meta.set([rows.tokens[r], rows.positions[r], rows.dst[r], rows.tableRows[r]], 4 + 4 * r);
     this.dev.queue.writeBuffer(s.meta, 0, meta);
     this.dev.queue.writeBuffer(s.pages, 0, rows.pages);
-    const pools = Array.from({ length: L }, (_, l) => this.poolBuffer(l));
+    const pools = Array.from({ length: this.config.nLayer }, (_, l) => this.poolBuffer(l));
     // NOTE: tfjs may hold encoded but unsubmitted commands that write the pool (load, tfjs path).
     if (this.be.commandEncoder !== null && this.be.commandEncoder !== undefined) {
       this.be.endComputePassEncoder();
       this.be.submitQueue();
     }
-    const enc = this.dev.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    let last: GPUComputePipeline | null = null;
-    for (const st of this.plan(M, output, pools)) {
-      if (st.pipe !== last) pass.setPipeline(st.pipe);
-      last = st.pipe;
-      pass.setBindGroup(0, st.group);
-      pass.dispatchWorkgroups(st.x, st.y, 1);
-    }
-    pass.end();
-    const outBytes = output === 'none' ? 0 : output === 'ids' ? M * 4 : output === 'last' ? V * 4 : M * V * 4;
-    if (output === 'ids') enc.copyBufferToBuffer(s.ids, 0, s.staging, 0, outBytes);
-    else if (output !== 'none') enc.copyBufferToBuffer(s.logits, output === 'last' ? (M - 1) * V * 4 : 0, s.staging, 0, outBytes);
-    const kvBytes = M * 2 * C * 4;
-    for (let l = 0; l < L; l++) enc.copyBufferToBuffer(s.kvOut, l * s.cap * 2 * C * 4, s.staging, outBytes + l * kvBytes, kvBytes);
-    this.dev.queue.submit([enc.finish()]);
-    await s.staging.mapAsync(GPUMapMode.READ, 0, outBytes + L * kvBytes);
-    const mapped = s.staging.getMappedRange(0, outBytes + L * kvBytes);
-    const result: FastResult = {
-      logits: output === 'logits' || output === 'last' ? new Float32Array(mapped.slice(0, outBytes)) : null,
-      ids: output === 'ids' ? new Int32Array(mapped.slice(0, outBytes)) : null,
-      kv: new Float32Array(mapped.slice(outBytes)),
-    };
-    s.staging.unmap();
-    return result;
+    const block = this.blockAttention && M > SMALL_M && isOnePrefill(rows);
+    const key = `${M}|${output}|${block}`;
+    const cached = this.plans.get(key);
+    if (cached !== undefined && cached.pools.every((b, i) => b === pools[i])) return cached.plan;
+    const plan = this.record(M, output, pools, block);
+    if (this.plans.size >= MAX_PLANS) this.plans.clear();
+    this.plans.set(key, { pools, plan });
+    return plan;
   }
 
   /**
@@ -161,80 +212,123 @@ export class FastForward {
    */
   dispose(): void {
     this.blocks.length = 0;
-    this.freeScratch();
-    this.groups = new Map();
+    this.s = null;
+    this.part = null;
+    this.rec.resetGroups();
     this.plans = new Map();
   }
 
-  /**
-   * The dispatches of one call shape (M rows, output), recorded once and replayed while the
-   * scratch and pool buffers they bind stay the same.
-   */
-  private plan(M: number, output: FastOutput, pools: GPUBuffer[]): Step[] {
-    const key = `${M}|${output}`;
-    const cached = this.plans.get(key);
-    if (cached !== undefined && cached.pools.every((b, i) => b === pools[i])) return cached.steps;
-    const { nEmbd: C, vocabSize: V, nLayer: L } = this.config;
+  /** Maps the call's staging buffers (per layer in order when streamed) into the reply buffer. */
+  private async readBack(r: { M: number; output: FastOutput; outBytes: number; kvBytes: number; layerStaging: GPUBuffer[]; onLayer: LayerSink | null }): Promise<FastResult> {
     const s = this.s as Scratch;
-    const steps: Step[] = [];
+    const L = this.config.nLayer;
+    const per = r.kvBytes / 4;
+    const kv = this.replyView(L * per);
+    const map = (b: GPUBuffer, bytes: number): { b: GPUBuffer; p: Promise<void> } => ({ b, p: b.mapAsync(GPUMapMode.READ, 0, bytes) });
+    const kvMaps = r.layerStaging.length > 0 ? r.layerStaging.map((b) => map(b, r.kvBytes)) : r.kvBytes > 0 ? [map(s.kvStaging, L * r.kvBytes)] : [];
+    const maps = r.outBytes > 0 ? [...kvMaps, map(s.outStaging, r.outBytes)] : kvMaps;
+    // NOTE: a map that fails while an earlier one is awaited must not surface as an unhandled rejection.
+    for (const m of maps) m.p.catch(() => undefined);
+    let done = 0;
+    try {
+      let head: ArrayBuffer | null = null;
+      for (const [i, m] of maps.entries()) {
+        await m.p;
+        if (i === kvMaps.length) head = m.b.getMappedRange(0, r.outBytes).slice(0);
+        else kv.set(new Float32Array(m.b.getMappedRange(0, (kvMaps.length === 1 ? L * per : per) * 4)), i * per);
+        m.b.unmap();
+        done = i + 1;
+        if (r.onLayer !== null && kvMaps.length > 1 && i < kvMaps.length) r.onLayer(i, kv.subarray(i * per, (i + 1) * per));
+      }
+      if (r.onLayer !== null && kvMaps.length === 1) for (let l = 0; l < L; l++) r.onLayer(l, kv.subarray(l * per, (l + 1) * per));
+      return {
+        logits: head !== null && r.output !== 'ids' ? new Float32Array(head) : null,
+        ids: head !== null && r.output === 'ids' ? new Int32Array(head) : null,
+        kv: r.onLayer !== null || r.kvBytes === 0 ? null : kv,
+      };
+    } finally {
+      // NOTE: after a failure, settle and unmap the remaining maps so that the next call can map again.
+      for (const m of maps.slice(done)) await m.p.then(() => m.b.unmap(), () => undefined);
+    }
+  }
+
+  /** A view of the reply buffer of `floats` floats (grown as needed; previous views become stale). */
+  private replyView(floats: number): Float32Array {
+    if (this.reply.length < floats) this.reply = new Float32Array(new SharedArrayBuffer(Math.max(floats, 2 * this.reply.length) * 4));
+    return this.reply.subarray(0, floats);
+  }
+
+  /** The dispatches of one call shape (M rows, output, attention kind). */
+  private record(M: number, output: FastOutput, pools: GPUBuffer[], block: boolean): Plan {
+    const { nEmbd: C, vocabSize: V, nLayer: L, nHead } = this.config;
+    const s = this.s as Scratch;
+    const plan: Plan = { pre: [], layers: [], post: [] };
     const elems = (n: number): number => Math.ceil((n * C) / 256);
-    this.dispatch(steps, `embed`, () => embedWgsl(C), [s.meta, this.wte, this.wpe, s.xa], [elems(M)]);
+    const d = (steps: Step[], kind: string, code: () => string, bufs: Binding[], grid: number[], label: string, tag?: string): void =>
+      this.rec.dispatch(steps, { kind, code, bufs, grid, label, tag });
+    d(plan.pre, 'embed', () => embedWgsl(C), [s.meta, this.wte, this.wpe, s.xa], [elems(M)], 'embed');
     for (let l = 0; l < L; l++) {
+      const steps: Step[] = [];
       const b = this.blocks[l];
       const poolBuf = pools[l];
-      const kvOut = { buffer: s.kvOut, offset: l * s.cap * 2 * C * 4, size: s.cap * 2 * C * 4 };
       this.normalize(steps, s.xa, s.h, M);
-      this.matmul(steps, b.attn, s.h, s.qkv, 'none', null, M, `attn${l}`);
-      this.dispatch(steps, `append`, () => appendWgsl(C), [s.meta, s.qkv, poolBuf, kvOut], [elems(M)], `append${l}`);
-      this.dispatch(steps, `attention`, () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [this.config.nHead, M], `attention${l}`);
-      this.matmul(steps, b.proj, s.y, s.xb, 'residual', s.xa, M, `proj${l}`);
+      this.matmul(steps, { d: b.attn, a: s.h, o: s.qkv, ep: 'none', r: null, M, tag: `attn${l}`, label: 'qkv' });
+      d(steps, 'append', () => appendWgsl(C), [s.meta, s.qkv, poolBuf, s.kvOut[l]], [elems(M)], 'append', `append${l}`);
+      if (block) {
+        const { bq } = flashGeometry(C / nHead);
+        d(steps, 'flash', () => flashAttentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y], [nHead, Math.ceil(M / bq)], 'attention', `flash${l}`);
+      } else {
+        d(steps, 'attention', () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [nHead, M], 'attention', `attention${l}`);
+      }
+      this.matmul(steps, { d: b.proj, a: s.y, o: s.xb, ep: 'residual', r: s.xa, M, tag: `proj${l}`, label: 'proj' });
       this.normalize(steps, s.xb, s.h, M);
-      this.matmul(steps, b.fc, s.h, s.f, 'gelu', null, M, `fc${l}`);
-      this.matmul(steps, b.mlp, s.f, s.xa, 'residual', s.xb, M, `mlp${l}`);
+      this.matmul(steps, { d: b.fc, a: s.h, o: s.f, ep: 'gelu', r: null, M, tag: `fc${l}`, label: 'fc' });
+      this.matmul(steps, { d: b.mlp, a: s.f, o: s.xa, ep: 'residual', r: s.xb, M, tag: `mlp${l}`, label: 'fc2' });
+      plan.layers.push(steps);
     }
     if (output !== 'none') {
-      this.normalize(steps, s.xa, s.h, M);
-      this.matmul(steps, this.head, s.h, s.logits, 'none', null, M, 'head');
-      if (output === 'ids') this.dispatch(steps, 'argmax', () => argmaxWgsl(V), [s.meta, s.logits, s.ids], [M]);
+      this.normalize(plan.post, s.xa, s.h, M);
+      this.matmul(plan.post, { d: this.head, a: s.h, o: s.logits, ep: 'none', r: null, M, tag: 'head', label: 'head' });
+      if (output === 'ids') d(plan.post, 'argmax', () => argmaxWgsl(V), [s.meta, s.logits, s.ids], [M], 'argmax');
     }
-    if (this.plans.size >= MAX_PLANS) this.plans.clear();
-    this.plans.set(key, { pools, steps });
-    return steps;
+    return plan;
   }
 
   private normalize(steps: Step[], x: GPUBuffer, y: GPUBuffer, M: number): void {
     const { nEmbd: C, layerNormEpsilon: eps } = this.config;
-    this.dispatch(steps, 'normalize', () => normalizeWgsl(C, eps), [this.s!.meta, x, y], [M]);
+    this.rec.dispatch(steps, { kind: 'normalize', code: () => normalizeWgsl(C, eps), bufs: [(this.s as Scratch).meta, x, y], grid: [M], label: 'ln' });
   }
 
-  private matmul(steps: Step[], d: Dense, a: GPUBuffer, o: GPUBuffer, ep: Epilogue, r: GPUBuffer | null, M: number, tag: string): void {
-    const small = M <= SMALL_M;
-    const rb = small ? smallRows(M) : tiledRows(M, d.N);
-    const kind = `${small ? 'mms' : 'mmt'}${rb}_${d.K}_${d.N}_${ep}`;
-    const code = (): string => (small ? matmulSmallWgsl(d.K, d.N, ep, rb) : matmulTiledWgsl(d.K, d.N, ep, rb));
-    const grid = small ? [Math.ceil(d.N / SMALL.TN), Math.ceil(M / rb)] : [Math.ceil(d.N / TILE.BN), Math.ceil(M / (16 * rb))];
-    const bufs: Array<GPUBuffer | GPUBufferBinding> = [this.s!.meta, a, d.w, d.b, o];
-    if (r !== null) bufs.push(r);
-    this.dispatch(steps, kind, code, bufs, grid, tag);
+  private matmul(steps: Step[], m: { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; r: GPUBuffer | null; M: number; tag: string; label: string }): void {
+    const { d, M, ep } = m;
+    const meta = (this.s as Scratch).meta;
+    const res = m.r === null ? [] : [m.r];
+    const c = this.variant.matmul(M, d.K, d.N);
+    const shape = `${d.K}_${d.N}_${ep}`;
+    if (c.kind === 'small') {
+      this.rec.dispatch(steps, { kind: `mms${c.rows}_${shape}`, code: () => matmulSmallWgsl(d.K, d.N, ep, c.rows), bufs: [meta, m.a, d.w, d.b, m.o, ...res], grid: [Math.ceil(d.N / SMALL.TN), Math.ceil(M / c.rows)], tag: m.tag, label: m.label });
+      return;
+    }
+    if (c.kind === 'tiled') {
+      this.rec.dispatch(steps, { kind: `mmt${c.rows}_${shape}`, code: () => matmulTiledWgsl(d.K, d.N, ep, c.rows), bufs: [meta, m.a, d.w, d.b, m.o, ...res], grid: [Math.ceil(d.N / TILE.BN), Math.ceil(M / (16 * c.rows))], tag: m.tag, label: m.label });
+      return;
+    }
+    const t = c.tile;
+    const grid = [Math.ceil(d.N / BLOCK.BN), Math.ceil(M / t.BM), t.split];
+    const kind = `mmb${t.BM}x${t.TM}s${t.split}_${t.split === 1 ? shape : `${d.K}_${d.N}`}`;
+    if (t.split === 1) {
+      this.rec.dispatch(steps, { kind, code: () => matmulBlockedWgsl(d.K, d.N, ep, t), bufs: [meta, m.a, d.w, d.b, m.o, ...res], grid, tag: m.tag, label: m.label });
+      return;
+    }
+    const part = this.partBuffer(t.split * M * d.N);
+    this.rec.dispatch(steps, { kind, code: () => matmulBlockedWgsl(d.K, d.N, ep, t), bufs: [meta, m.a, d.w, part], grid, tag: m.tag, label: m.label });
+    this.rec.dispatch(steps, { kind: `split${t.split}_${d.N}_${ep}`, code: () => splitReduceWgsl(d.N, ep, t.split), bufs: [meta, part, d.b, m.o, ...res], grid: [Math.ceil((M * d.N) / 4 / 256)], tag: `${m.tag}r`, label: m.label });
   }
 
-  /** Records one dispatch; pipelines by `kind`, bind groups by `tag` (rebuilt when a buffer changes). */
-  private dispatch(steps: Step[], kind: string, code: () => string, bufs: Array<GPUBuffer | GPUBufferBinding>, grid: number[], tag = kind): void {
-    let pipe = this.pipes.get(kind);
-    if (pipe === undefined) {
-      const module = this.dev.createShaderModule({ code: code() });
-      pipe = this.dev.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipes.set(kind, pipe);
-    }
-    const key = bufs.map((b) => ('buffer' in b ? b.buffer : b));
-    const gkey = `${kind}|${tag}`;
-    let g = this.groups.get(gkey);
-    if (g === undefined || g.key.length !== key.length || g.key.some((b, i) => b !== key[i])) {
-      const entries = bufs.map((b, i): GPUBindGroupEntry => ({ binding: i, resource: 'buffer' in b ? b : { buffer: b } }));
-      g = { key, group: this.dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }) };
-      this.groups.set(gkey, g);
-    }
-    steps.push({ pipe, group: g.group, x: grid[0], y: grid[1] ?? 1 });
+  /** The split-K partials buffer, at least `floats` long (grown, never shrunk). */
+  private partBuffer(floats: number): GPUBuffer {
+    if (this.part === null || this.part.size < floats * 4) this.part = this.dev.createBuffer({ size: Math.max(floats * 4, (this.part?.size ?? 0) * 2), usage: STORAGE() });
+    return this.part;
   }
 
   /** The GPUBuffer of layer l's pool tensor (uploaded if tfjs still holds it on the CPU). */
@@ -250,26 +344,34 @@ export class FastForward {
     return buf;
   }
 
+  /** Per layer K/V staging buffers of a prefill, for the current capacity. */
+  private layerStaging(): GPUBuffer[] {
+    const s = this.s as Scratch;
+    const bytes = s.cap * 2 * this.config.nEmbd * 4;
+    s.layerStaging ??= Array.from({ length: this.config.nLayer }, () => this.dev.createBuffer({ size: bytes, usage: READBACK() }));
+    return s.layerStaging;
+  }
+
   /** Scratch buffers for at least M rows and a page table of `pagesLen` entries (grown, never shrunk). */
   private scratch(M: number, pagesLen: number): Scratch {
     if (this.s !== null && this.s.cap >= M && this.s.pagesCap >= pagesLen) return this.s;
     const { nEmbd: C, nInner: I, vocabSize: V, nLayer: L } = this.config;
     const cap = Math.max(M, this.s?.cap ?? 0, SMALL_M);
     const pagesCap = Math.max(pagesLen, this.s?.pagesCap ?? 0, 64);
-    this.freeScratch();
     const buf = (floats: number, usage = STORAGE()): GPUBuffer => this.dev.createBuffer({ size: Math.max(16, floats * 4), usage });
     this.s = {
       cap, pagesCap, meta: buf(4 + 4 * cap), pages: buf(pagesCap), xa: buf(cap * C), xb: buf(cap * C), h: buf(cap * C),
-      qkv: buf(cap * 3 * C), y: buf(cap * C), f: buf(cap * I), logits: buf(cap * V), ids: buf(cap), kvOut: buf(L * cap * 2 * C),
-      staging: buf(cap * V + L * cap * 2 * C, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      qkv: buf(cap * 3 * C), y: buf(cap * C), f: buf(cap * I), logits: buf(cap * V), ids: buf(cap),
+      kvOut: Array.from({ length: L }, () => buf(cap * 2 * C)),
+      outStaging: buf(cap * V, READBACK()), kvStaging: buf(L * SMALL_M * 2 * C, READBACK()), layerStaging: null,
     };
-    this.groups = new Map();
+    this.rec.resetGroups();
     this.plans = new Map();
     return this.s;
   }
+}
 
-  /** Drops the scratch buffers (see dispose for why they are not destroy()ed). */
-  private freeScratch(): void {
-    this.s = null;
-  }
+/** Whether the rows are one sequence's consecutive positions (a prefill chunk). */
+function isOnePrefill(rows: FastRows): boolean {
+  return rows.tableRows.every((t) => t === rows.tableRows[0]) && rows.positions.every((p, i) => p === rows.positions[0] + i);
 }

@@ -155,17 +155,11 @@ export class GpuForward {
     return result;
   }
 
-  /** One submission of the hand-built pipeline; streamed layers are sent after its one read-back. */
+  /** The hand-built pipeline; it sends each layer's K/V to `onLayer` as soon as it is read back. */
   private async runFast(r: Rows, output: FastOutput, onLayer: PrefillCall['onLayer']): Promise<ForwardResult> {
     const dst = r.slots.map((s, i) => this.pool.keyRow(s, r.positions[i]));
     const pages = this.pool.tableHost(r.tableSlots);
-    const res = await (this.fast as FastForward).run({ tokens: r.tokens, positions: r.positions, dst, tableRows: r.tableRows, pages }, output);
-    if (onLayer === null) return res;
-    // NOTE: the whole pass is one submission, far shorter than the per-layer handoff it replaces,
-    // so layers are streamed after it (same messages, same order).
-    const n = r.tokens.length * 2 * this.config.nEmbd;
-    for (let l = 0; l < this.config.nLayer; l++) onLayer(l, res.kv.slice(l * n, (l + 1) * n));
-    return { ...res, kv: null };
+    return (this.fast as FastForward).run({ tokens: r.tokens, positions: r.positions, dst, tableRows: r.tableRows, pages }, output, onLayer);
   }
 
   /** Head, output and one read-back of [output, kv...]. */

@@ -12,6 +12,7 @@ import { referenceOps, type ForwardOps } from './forward-ops.js';
 import { GpuForward } from './gpu-forward.js';
 import type { GpuHostData, GpuReply, GpuRequest } from './gpu-protocol.js';
 import { checkFastPipeline } from './fast-checks.js';
+import { checkFastKernels } from './fast-kernel-checks.js';
 import { checkKernels } from './kernel-checks.js';
 import { createWgslOps } from './wgsl-ops.js';
 
@@ -23,9 +24,10 @@ let adapterDetail = '';
 
 function reply(m: GpuReply): void {
   const transfer: ArrayBuffer[] = [];
-  if (m.type === 'layer') transfer.push(m.kv.buffer as ArrayBuffer);
-  // NOTE: a prefill's K/V rows are megabytes: move them, never copy (no-op for views of shared memory).
-  if (m.type === 'result') for (const a of [m.kv, m.logits]) if (a !== null && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer as ArrayBuffer);
+  // NOTE: a prefill's K/V rows are megabytes: move them, never copy. Views of shared memory (the
+  // hand-built pipeline's reply buffer) cross without a copy anyway and cannot be transferred.
+  const arrays = m.type === 'layer' ? [m.kv] : m.type === 'result' ? [m.kv, m.logits] : [];
+  for (const a of arrays) if (a !== null && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer);
   port.postMessage(m, transfer);
   Atomics.add(signal, 0, 1);
   Atomics.notify(signal, 0);
@@ -91,15 +93,19 @@ async function handle(req: GpuRequest): Promise<void> {
     case 'free':
       return model(req.model).free(req.slot);
     case 'prefill': {
-      const onLayer = req.streamLayers ? (layer: number, kv: Float32Array) => reply({ type: 'layer', layer, kv }) : null;
-      return result(await model(req.model).prefill({ ...req, onLayer }));
+      const m = model(req.model);
+      // NOTE: the hand-built pipeline always streams layers: the model thread stores layer l while
+      // the GPU computes the next (the tfjs path reads layers back separately only when asked).
+      const stream = req.streamLayers || m.pipeline === 'fast';
+      const onLayer = stream ? (layer: number, kv: Float32Array) => reply({ type: 'layer', layer, kv }) : null;
+      return result(await m.prefill({ ...req, onLayer }));
     }
     case 'decode':
       return result(await model(req.model).decode(req.items, req.output));
     case 'checkKernels': {
       const checks = await checkKernels(opsFor(1024));
       // The hand-built pipeline exists only on WebGPU (the cpu plumbing mode has just the tfjs path).
-      if (data.backend === 'webgpu') checks.push(...(await checkFastPipeline(opsFor(256), 8, 32)), ...(await checkFastPipeline(opsFor(256), 8, 64)));
+      if (data.backend === 'webgpu') checks.push(...(await checkFastKernels()), ...(await checkFastPipeline(opsFor(256), 8, 32)), ...(await checkFastPipeline(opsFor(256), 8, 64)));
       return result({ checks, detail: adapterDetail });
     }
   }

@@ -2,7 +2,9 @@
  * The one message protocol between a model thread (GpuClient) and its GPU host thread
  * (gpu-host-worker.ts). Requests are answered in order; `load`, `free` and `dropModel` have no
  * reply. A request with a reply gets zero or more `layer` messages, then exactly one `result` or
- * `error`. Every reply is followed by an increment of the shared signal word (see gpu-client.ts).
+ * `error`. A prefill's layers come as `layer` messages when asked (`streamLayers`) and always on
+ * the hand-built pipeline (then the result's kv is null). K/V arrays may be views of a
+ * SharedArrayBuffer of the host thread, valid only until the next request: store them at once. Every reply is followed by an increment of the shared signal word (see gpu-client.ts).
  * KV in messages: `load` sends rows of 2 * nEmbd floats (K then V, heads concatenated); replies
  * send per layer [2, N, nEmbd]: the N K rows, then the N V rows (so they go to a KvBacking as is).
  */

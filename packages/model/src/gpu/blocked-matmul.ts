@@ -1,0 +1,157 @@
+/**
+ * The register-blocked WGSL matmul (prefill and other many-row calls): O = epilogue(A W + B).
+ * A workgroup computes a BM x 64 tile with (BM / TM) x 16 threads, each TM rows x 4 columns
+ * (vec4 accumulators); per K step of 16 it stages A (transposed, so a thread reads its TM rows
+ * as vec4) and W in workgroup memory, loading the NEXT step into registers while it computes the
+ * current one. With `split` > 1 the K range is cut into `split` slices (grid z), each writing raw
+ * partial sums to P [split, M, N]; splitReduceWgsl then sums them and applies the epilogue.
+ * Needs K % (16 * split) == 0 and N % 4 == 0 (vec4 rows); matmul-kernels.ts falls back otherwise.
+ * Invariants: rows past M are read clamped and never written; barriers in uniform control flow.
+ */
+import { META, f, type Epilogue } from './fast-kernels.js';
+
+/** One tiling of the blocked kernel. */
+export interface BlockTile {
+  /** Rows per workgroup: a multiple of TM, at most 16 * TM. */
+  BM: number;
+  /** Rows per thread: 4 or 8. */
+  TM: number;
+  /** K slices (1 = the epilogue is applied in place). */
+  split: number;
+}
+
+/** Columns per workgroup and K step. */
+export const BLOCK = { BN: 64, BK: 16 } as const;
+
+/** Threads per workgroup of a tiling. */
+export function blockThreads(t: BlockTile): number {
+  return (t.BM / t.TM) * (BLOCK.BN / 4);
+}
+
+/** Whether the blocked kernel can run this shape with this tiling. */
+export function blockFits(K: number, N: number, t: BlockTile): boolean {
+  const nty = t.BM / t.TM;
+  return N % 4 === 0 && K % (BLOCK.BK * t.split) === 0 && t.TM % 4 === 0 && Number.isInteger(nty) && nty >= 1 && 16 % nty === 0;
+}
+
+const GELU_K = f(2 * Math.sqrt(2 / Math.PI));
+
+function store4(ep: Epilogue, N4: number): string {
+  return `fn store4(row: i32, c4: i32, acc: vec4<f32>) {
+  var v = acc + B[c4];
+  ${ep === 'gelu' ? `v = v / (1.0 + exp(-${GELU_K} * (v + 0.044715 * v * v * v)));` : ''}
+  ${ep === 'residual' ? `v = v + R[row * ${N4} + c4];` : ''}
+  O[row * ${N4} + c4] = v;
+}`;
+}
+
+/** The blocked kernel; with t.split > 1 its binding 3 is the partials buffer P and it has no epilogue. */
+export function matmulBlockedWgsl(K: number, N: number, ep: Epilogue, t: BlockTile): string {
+  const { BN, BK } = BLOCK;
+  const { BM, TM, split } = t;
+  const T = blockThreads(t);
+  const K4 = K / 4;
+  const N4 = N / 4;
+  const kLen = K / split;
+  const aPer = (BM * BK) / 4 / T;
+  const wPer = (BK * BN) / 4 / T;
+  const as = Array.from({ length: aPer }, (_, i) => i);
+  const ws = Array.from({ length: wPer }, (_, i) => i);
+  const rs = Array.from({ length: TM }, (_, i) => i);
+  const ks = Array.from({ length: BK }, (_, i) => i);
+  const i4s = Array.from({ length: TM / 4 }, (_, i) => i);
+  const comp = ['x', 'y', 'z', 'w'];
+  const fetch = (k0: string): string => [
+    ...as.map((i) => `ra${i} = A[aRow${i} + (${k0}) / 4 + aq${i}];`),
+    ...ws.map((i) => `rw${i} = select(vec4<f32>(0.0), W[((${k0}) + wk${i}) * ${N4} + wc${i}], wOk${i});`),
+  ].join('\n    ');
+  const stash = [
+    ...as.flatMap((i) => comp.map((c, j) => `As[(aq${i} * 4 + ${j}) * ${BM / 4} + am${i} / 4][am${i} % 4] = ra${i}.${c};`)),
+    ...ws.map((i) => `Ws[wk${i} * 16 + wn${i}] = rw${i};`),
+  ].join('\n    ');
+  const body = ks.map((kk) => [
+    `    let b${kk} = Ws[${kk * 16} + tx];`,
+    ...i4s.map((i4) => `    let a${kk}_${i4} = As[${(kk * BM) / 4} + ty * ${TM / 4} + ${i4}];`),
+    ...i4s.flatMap((i4) => comp.map((c, j) => `    acc${i4 * 4 + j} = acc${i4 * 4 + j} + a${kk}_${i4}.${c} * b${kk};`)),
+  ].join('\n')).join('\n');
+  const out = split === 1
+    ? `store4(row, c4, acc)`
+    : `O[(i32(wg.z) * M + row) * ${N4} + c4] = acc`;
+  const binds = split === 1
+    ? `${META}
+@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> B: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> O: array<vec4<f32>>;
+${ep === 'residual' ? '@group(0) @binding(5) var<storage, read> R: array<vec4<f32>>;' : ''}
+${store4(ep, N4)}`
+    : `${META}
+@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> O: array<vec4<f32>>;`;
+  return `${binds}
+var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> Ws: array<vec4<f32>, ${BK * 16}>;
+@compute @workgroup_size(${T})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let M = info[0];
+  let lid = i32(li);
+  let tx = lid % 16;
+  let ty = lid / 16;
+  let c40 = i32(wg.x) * 16;
+  let row0 = i32(wg.y) * ${BM};
+  let kBegin = i32(wg.z) * ${kLen};
+  let kEnd = kBegin + ${kLen};
+${as.map((i) => `  let am${i} = (lid + ${i * T}) / 4;
+  let aq${i} = (lid + ${i * T}) % 4;
+  let aRow${i} = min(row0 + am${i}, M - 1) * ${K4};
+  var ra${i} = vec4<f32>(0.0);`).join('\n')}
+${ws.map((i) => `  let wk${i} = (lid + ${i * T}) / 16;
+  let wn${i} = (lid + ${i * T}) % 16;
+  let wOk${i} = c40 + wn${i} < ${N4};
+  let wc${i} = min(c40 + wn${i}, ${N4 - 1});
+  var rw${i} = vec4<f32>(0.0);`).join('\n')}
+${rs.map((r) => `  var acc${r} = vec4<f32>(0.0);`).join('\n')}
+  ${fetch('kBegin')}
+  ${stash}
+  workgroupBarrier();
+  for (var k0 = kBegin; k0 < kEnd; k0 = k0 + ${BK}) {
+    let more = k0 + ${BK} < kEnd;
+    if (more) {
+    ${fetch(`k0 + ${BK}`)}
+    }
+${body}
+    workgroupBarrier();
+    if (more) {
+    ${stash}
+    }
+    workgroupBarrier();
+  }
+  let c4 = c40 + tx;
+${rs.map((r) => `  {
+    let row = row0 + ty * ${TM} + ${r};
+    let acc = acc${r};
+    if (row < M && c4 < ${N4}) { ${out}; }
+  }`).join('\n')}
+}`;
+}
+
+/** Sums `split` partial buffers [split, M, N] and applies the epilogue; one thread per vec4 output. */
+export function splitReduceWgsl(N: number, ep: Epilogue, split: number): string {
+  const N4 = N / 4;
+  return `${META}
+@group(0) @binding(1) var<storage, read> P: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> O: array<vec4<f32>>;
+${ep === 'residual' ? '@group(0) @binding(4) var<storage, read> R: array<vec4<f32>>;' : ''}
+${store4(ep, N4)}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let M = info[0];
+  let i = i32(g.x);
+  if (i >= M * ${N4}) { return; }
+  var s = P[i];
+${Array.from({ length: split - 1 }, (_, z) => `  s = s + P[${z + 1} * M * ${N4} + i];`).join('\n')}
+  store4(i / ${N4}, i % ${N4}, s);
+}`;
+}
