@@ -58,7 +58,8 @@ export type ConsumeReply =
 /** Parent -> transfer-child (child_process IPC). */
 export type ChildRequest =
   | { readonly type: 'listen-pool'; readonly geometry: PoolGeometry; readonly checksums?: 'worker' | 'inline' }
-  | { readonly type: 'listen-plain'; readonly expectBytes: number }
+  /** The plain baseline: copy (or, with `discard`, only count) `expectBytes` bytes, then ack one byte. */
+  | { readonly type: 'listen-plain'; readonly expectBytes: number; readonly discard?: boolean }
   /** Dial the parent's sender at `port` (the receiver reads payloads in place). */
   | { readonly type: 'dial-pool'; readonly geometry: PoolGeometry; readonly port: number }
   | { readonly type: 'exit' };

@@ -9,7 +9,8 @@
  *    accepted socket (copies chunks), and the latter with checksums on worker threads.
  * 3. Prefix-cache TTFT: a request whose 448-token prefix is cached vs not, on the bench model
  *    (prefix-ttft.ts, which loads @baton/model dynamically).
- * Medians over repeated, interleaved runs; transfer ratios are medians of per-round ratios.
+ * Medians over repeated, interleaved runs; transfer ratios are medians of per-round ratios
+ * (`--per-round` also prints every round's times).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -157,13 +158,19 @@ async function benchTransfer(blocks: number, rounds: number): Promise<string[]> 
   const bytes = blocks * blockBytes;
   const payload = Buffer.alloc(bytes, 7);
   let sequenceId = 0;
-  const plain = await listeningChild({ type: 'listen-plain', expectBytes: bytes });
-  const plainRun = async (): Promise<number> => {
-    const ack = once(plain.socket, 'data');
-    const start = performance.now();
-    for (let at = 0; at < bytes; at += 4 * 2 ** 20) plain.socket.write(payload.subarray(at, Math.min(bytes, at + 4 * 2 ** 20)));
-    await ack;
-    return performance.now() - start;
+  const plainVariant = async (label: string, discard: boolean): Promise<Variant> => {
+    const side = await listeningChild({ type: 'listen-plain', expectBytes: bytes, discard });
+    const run = async (): Promise<number> => {
+      const ack = once(side.socket, 'data');
+      const start = performance.now();
+      // Written like the KV stream: 1 MiB pieces, waiting for 'drain' when the socket asks.
+      for (let at = 0; at < bytes; at += 2 ** 20) {
+        if (!side.socket.write(payload.subarray(at, Math.min(bytes, at + 2 ** 20)))) await once(side.socket, 'drain');
+      }
+      await ack;
+      return performance.now() - start;
+    };
+    return { label, side, run, runs: [] };
   };
   const stream = (label: string, side: Child, checksums: 'worker' | 'inline'): Variant => {
     const sender = new KvTransferSender({ pool, socket: side.socket, checksums });
@@ -179,10 +186,11 @@ async function benchTransfer(blocks: number, rounds: number): Promise<string[]> 
     return { label, side, run, runs: [] };
   };
   const variants: Variant[] = [
-    { label: 'baseline: plain socket copy', side: plain, run: plainRun, runs: [] },
+    await plainVariant('baseline: plain socket copy (receiver copies into a buffer)', false),
     stream('KV stream, receiver dials (reads in place; default)', await dialingChild(), 'inline'),
     stream('KV stream, receiver listens (copies chunks)', await listeningChild({ type: 'listen-pool', geometry, checksums: 'inline' }), 'inline'),
     stream('KV stream, receiver listens, checksums on workers', await listeningChild({ type: 'listen-pool', geometry, checksums: 'worker' }), 'worker'),
+    await plainVariant('reference: raw socket (receiver only counts bytes)', true),
   ];
   try {
     // NOTE: the machine is noisy and the plain copy itself is bimodal (~8 ms or ~17 ms for 31 MiB),
@@ -201,6 +209,9 @@ async function benchTransfer(blocks: number, rounds: number): Promise<string[]> 
       side.child.kill();
     }
     table.release();
+  }
+  if (process.argv.includes('--per-round')) {
+    for (const variant of variants) console.log(`${variant.label}: ${variant.runs.map((ms) => ms.toFixed(1)).join(' ')}`);
   }
   const plainRuns = variants[0].runs;
   const rate = (ms: number): string => (bytes / 2 ** 20 / (ms / 1000)).toFixed(0);

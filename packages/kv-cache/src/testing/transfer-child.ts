@@ -4,7 +4,8 @@
  * - 'listen-pool': a KvTransferReceiver writes arriving sequences into the pool; for each one it
  *   adopts the blocks, reports per-layer CRC32s of the received KV, and releases them;
  * - 'dial-pool': the same, but the receiver dials the parent's sender (payloads read in place);
- * - 'listen-plain': the baseline: copies `expectBytes` raw bytes into a buffer, then acks one byte.
+ * - 'listen-plain': the baseline: copies `expectBytes` raw bytes into a buffer (or, with `discard`,
+ *   only counts them), then acks one byte.
  */
 import { createServer, type Socket } from 'node:net';
 import { BlockPool } from '../block-pool.js';
@@ -33,11 +34,11 @@ async function report(pool: BlockPool, incoming: IncomingSequence): Promise<void
   }
 }
 
-function receivePlain(socket: Socket, expectBytes: number): void {
-  const target = Buffer.allocUnsafe(expectBytes);
+function receivePlain(socket: Socket, expectBytes: number, discard: boolean): void {
+  const target = Buffer.allocUnsafe(discard ? 0 : expectBytes);
   let filled = 0;
   socket.on('data', (chunk: Buffer) => {
-    chunk.copy(target, filled);
+    if (!discard) chunk.copy(target, filled);
     filled += chunk.length;
     if (filled >= expectBytes) {
       filled = 0;
@@ -75,7 +76,7 @@ process.on('message', (request: ChildRequest) => {
       break;
     }
     case 'listen-plain':
-      listen((socket) => receivePlain(socket, request.expectBytes));
+      listen((socket) => receivePlain(socket, request.expectBytes, request.discard === true));
       break;
     case 'exit':
       process.exit(0);
