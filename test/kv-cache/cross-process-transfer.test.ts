@@ -5,11 +5,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool, KvTransferSender, TransferRejectedError } from '@baton/kv-cache';
 import { fillLayer, layerChecksum } from '../../packages/kv-cache/src/testing/layer-checksum.js';
+import { listenOnce } from '../../packages/kv-cache/src/testing/loopback.js';
 import type { ChildReply, ChildRequest } from '../../packages/kv-cache/src/protocol.js';
 
 const childPath = fileURLToPath(new URL('../../packages/kv-cache/dist/testing/transfer-child.js', import.meta.url));
@@ -41,15 +42,9 @@ async function childReceiver(mode: 'listen' | 'dial', childGeometry: ChildGeomet
     await once(socket, 'connect');
     return { socket, next };
   }
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const { next } = await startChild({ type: 'dial-pool', geometry: childGeometry, port: address.port }, 'dialed');
-  const [socket] = await accepted;
-  server.close();
+  const listener = await listenOnce();
+  const { next } = await startChild({ type: 'dial-pool', geometry: childGeometry, port: listener.port }, 'dialed');
+  const socket = await listener.accepted;
   return { socket, next };
 }
 

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlockPool } from './block-pool.js';
 import {
@@ -12,6 +12,7 @@ import {
 import { FrameType, encodeControl, encodeHeader } from './transfer-protocol.js';
 import { KvTransferReceiver, type IncomingSequence } from './transfer-receiver.js';
 import { KvTransferSender } from './transfer-sender.js';
+import { listenOnce } from './testing/loopback.js';
 
 const geometry = { blockSize: 4, layers: 3, heads: 2, headDim: 4, totalBlocks: 16 };
 const nEmbd = 8;
@@ -24,16 +25,10 @@ afterEach(() => {
 });
 
 async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const client = connect(address.port, '127.0.0.1');
-  const [serverSide] = await accepted;
+  const listener = await listenOnce();
+  const client = connect(listener.port, '127.0.0.1');
+  const serverSide = await listener.accepted;
   await once(client, 'connect').catch(() => undefined);
-  server.close();
   sockets.push(client, serverSide);
   return [client, serverSide];
 }
@@ -61,16 +56,10 @@ async function receiverLink(mode: ReceiveMode, pool: BlockPool, onSequence: (inc
     new KvTransferReceiver({ pool, socket: b, onSequence, idleTimeoutMs, checksums: 'inline' });
     return a;
   }
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const receiver = new KvTransferReceiver({ pool, connect: { port: address.port }, onSequence, idleTimeoutMs, checksums: 'inline' });
+  const listener = await listenOnce();
+  const receiver = new KvTransferReceiver({ pool, connect: { port: listener.port }, onSequence, idleTimeoutMs, checksums: 'inline' });
   await receiver.ready;
-  const [serverSide] = await accepted;
-  server.close();
+  const serverSide = await listener.accepted;
   sockets.push(serverSide);
   afterClose.push(() => receiver.close());
   return serverSide;

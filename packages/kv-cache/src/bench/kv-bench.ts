@@ -14,11 +14,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BlockPool } from '../block-pool.js';
 import { benchPrefixTtft } from './prefix-ttft.js';
+import { listenOnce } from '../testing/loopback.js';
 import { KvTransferSender } from '../transfer-sender.js';
 import type { ChildReply, ChildRequest, ConsumeReply, ConsumeRequest } from '../protocol.js';
 
@@ -125,19 +126,13 @@ async function listeningChild(request: ChildRequest): Promise<Child> {
 
 /** A child whose receiver dials our listener (it reads payloads straight into its pool). */
 async function dialingChild(): Promise<Child> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const listener = await listenOnce();
   const { child, next } = forkChild();
   const dialed = next();
-  child.send({ type: 'dial-pool', geometry, port: address.port });
+  child.send({ type: 'dial-pool', geometry, port: listener.port });
   const reply = await dialed;
   if (reply.type !== 'dialed') throw new Error(`child replied ${JSON.stringify(reply)}`);
-  const [socket] = await accepted;
-  server.close();
+  const socket = await listener.accepted;
   socket.setNoDelay(true);
   return { child, socket, next };
 }
