@@ -12,7 +12,8 @@ import type { KernelCheck } from './gpu-protocol.js';
 
 const TOLERANCE = 1e-4;
 
-function randomWeights(c: GptConfig, seed: number): FoldedWeights {
+/** Seeded random folded weights of a config (kernel checks and the profile). */
+export function randomFolded(c: GptConfig, seed: number): FoldedWeights {
   const rng = createRng(seed);
   const r = (n: number, s: number): Float32Array => Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * s);
   const { nEmbd: C, nInner: I, vocabSize: V } = c;
@@ -42,7 +43,7 @@ export async function checkFastPipeline(ops: ForwardOps, nHead: number, hd: numb
     vocabSize: 256, nPositions: 256, nEmbd: C, nLayer: 2, nHead, nInner: 4 * C, activation: 'gelu_new',
     layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
   };
-  const w = randomWeights(config, 5);
+  const w = randomFolded(config, 5);
   const fast = new GpuForward(config, w, ops, true);
   const ref = new GpuForward(config, w, ops, false);
   if (fast.pipeline !== 'fast') {

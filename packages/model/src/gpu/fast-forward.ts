@@ -20,12 +20,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
 import { flashAttentionWgsl, flashGeometry, flashSharedBytes, attentionWgsl } from './attention-kernels.js';
-import { BLOCK, matmulBlockedWgsl, splitReduceWgsl } from './blocked-matmul.js';
 import { appendWgsl, argmaxWgsl, embedWgsl, normalizeWgsl, type Epilogue, type KernelShape } from './fast-kernels.js';
 import { DispatchRecorder, encodeSteps, type Binding, type Plan, type Step } from './fast-plan.js';
 import { GPU_PAGE } from './forward-ops.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
-import { chooseMatmul, matmulSmallWgsl, matmulTiledWgsl, SMALL, SMALL_M, TILE, type MatmulChoice } from './matmul-kernels.js';
+import { chooseMatmul, recordMatmul, SMALL_M, type MatmulChoice } from './matmul-kernels.js';
 
 /** The part of tfjs-backend-webgpu's backend this module uses. */
 interface WebGpuBackendInternals {
@@ -138,6 +137,11 @@ export class FastForward {
     this.shape = { C, nHead: config.nHead, V, maxLen, scale: 1 / Math.sqrt(hd) };
     // NOTE: the block kernel needs ~20 KiB of workgroup memory at hd 64 (WebGPU guarantees 16 KiB).
     this.blockAttention = this.variant.prefillAttention === 'block' && flashSharedBytes(hd) <= this.dev.limits.maxComputeWorkgroupStorageSize;
+  }
+
+  /** Bytes of K/V one row hands back (every layer's K and V). */
+  get kvBytesPerRow(): number {
+    return this.config.nLayer * 2 * this.config.nEmbd * 4;
   }
 
   /**
@@ -300,29 +304,9 @@ export class FastForward {
   }
 
   private matmul(steps: Step[], m: { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; r: GPUBuffer | null; M: number; tag: string; label: string }): void {
-    const { d, M, ep } = m;
-    const meta = (this.s as Scratch).meta;
-    const res = m.r === null ? [] : [m.r];
-    const c = this.variant.matmul(M, d.K, d.N);
-    const shape = `${d.K}_${d.N}_${ep}`;
-    if (c.kind === 'small') {
-      this.rec.dispatch(steps, { kind: `mms${c.rows}_${shape}`, code: () => matmulSmallWgsl(d.K, d.N, ep, c.rows), bufs: [meta, m.a, d.w, d.b, m.o, ...res], grid: [Math.ceil(d.N / SMALL.TN), Math.ceil(M / c.rows)], tag: m.tag, label: m.label });
-      return;
-    }
-    if (c.kind === 'tiled') {
-      this.rec.dispatch(steps, { kind: `mmt${c.rows}_${shape}`, code: () => matmulTiledWgsl(d.K, d.N, ep, c.rows), bufs: [meta, m.a, d.w, d.b, m.o, ...res], grid: [Math.ceil(d.N / TILE.BN), Math.ceil(M / (16 * c.rows))], tag: m.tag, label: m.label });
-      return;
-    }
-    const t = c.tile;
-    const grid = [Math.ceil(d.N / BLOCK.BN), Math.ceil(M / t.BM), t.split];
-    const kind = `mmb${t.BM}x${t.TM}s${t.split}_${t.split === 1 ? shape : `${d.K}_${d.N}`}`;
-    if (t.split === 1) {
-      this.rec.dispatch(steps, { kind, code: () => matmulBlockedWgsl(d.K, d.N, ep, t), bufs: [meta, m.a, d.w, d.b, m.o, ...res], grid, tag: m.tag, label: m.label });
-      return;
-    }
-    const part = this.partBuffer(t.split * M * d.N);
-    this.rec.dispatch(steps, { kind, code: () => matmulBlockedWgsl(d.K, d.N, ep, t), bufs: [meta, m.a, d.w, part], grid, tag: m.tag, label: m.label });
-    this.rec.dispatch(steps, { kind: `split${t.split}_${d.N}_${ep}`, code: () => splitReduceWgsl(d.N, ep, t.split), bufs: [meta, part, d.b, m.o, ...res], grid: [Math.ceil((M * d.N) / 4 / 256)], tag: `${m.tag}r`, label: m.label });
+    const { d, M } = m;
+    const call = { ...m, K: d.K, N: d.N, w: d.w, b: d.b, meta: (this.s as Scratch).meta, part: (n: number) => this.partBuffer(n) };
+    recordMatmul(this.rec, steps, this.variant.matmul(M, d.K, d.N), call);
   }
 
   /** The split-K partials buffer, at least `floats` long (grown, never shrunk). */

@@ -13,6 +13,7 @@ import { GpuForward } from './gpu-forward.js';
 import type { GpuHostData, GpuReply, GpuRequest } from './gpu-protocol.js';
 import { checkFastPipeline } from './fast-checks.js';
 import { checkFastKernels } from './fast-kernel-checks.js';
+import { profileFastPipeline } from './fast-profile.js';
 import { checkKernels } from './kernel-checks.js';
 import { createWgslOps } from './wgsl-ops.js';
 
@@ -34,7 +35,7 @@ function reply(m: GpuReply): void {
 }
 
 function result(partial: Partial<Extract<GpuReply, { type: 'result' }>>): void {
-  reply({ type: 'result', logits: null, ids: null, kv: null, detail: '', checks: [], ...partial });
+  reply({ type: 'result', logits: null, ids: null, kv: null, detail: '', checks: [], profile: [], ...partial });
 }
 
 async function startBackend(): Promise<void> {
@@ -45,7 +46,9 @@ async function startBackend(): Promise<void> {
     return;
   }
   const { create, globals } = (await import('webgpu')) as unknown as { create(flags: string[]): { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null> }; globals: object };
-  const gpu = create([]);
+  // NOTE: Dawn rounds timestamp queries to ~65 us by default (a browser privacy measure); the GPU
+  // profile times kernels of a few us, so ask for exact timestamps.
+  const gpu = create(['disable-dawn-features=timestamp_quantization']);
   Object.assign(globalThis, globals);
   Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   const adapter = await gpu.requestAdapter();
@@ -108,6 +111,9 @@ async function handle(req: GpuRequest): Promise<void> {
       if (data.backend === 'webgpu') checks.push(...(await checkFastKernels()), ...(await checkFastPipeline(opsFor(256), 8, 32)), ...(await checkFastPipeline(opsFor(256), 8, 64)));
       return result({ checks, detail: adapterDetail });
     }
+    case 'profile':
+      if (data.backend !== 'webgpu') throw new ModelError('GPU_HOST_NO_PROFILE', 'the GPU profile needs the webgpu host backend');
+      return result({ profile: await profileFastPipeline(req.options), detail: adapterDetail });
   }
 }
 

@@ -47,6 +47,7 @@ export type GpuRequest =
     }
   | { type: 'decode'; model: number; items: GpuDecodeItem[]; output: GpuOutput }
   | { type: 'checkKernels' }
+  | { type: 'profile'; options: GpuProfileOptions }
   /** Answered once every earlier request is done (close drains the queue before terminating). */
   | { type: 'sync' };
 
@@ -55,6 +56,30 @@ export interface KernelCheck {
   name: string;
   maxAbsDiff: number;
   ok: boolean;
+}
+
+/** What the GPU profile runs (a bench model with seeded random weights). */
+export interface GpuProfileOptions {
+  nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  /** Prompt length of the profiled prefill. */
+  prefill: number;
+  /** Batch and context of the profiled decode step. */
+  decodeBatch: number;
+  decodeCtx: number;
+  /** Repetitions per measurement (medians are reported). */
+  reps: number;
+  /** Also time every candidate matmul tiling of the profiled shapes. */
+  sweep: boolean;
+}
+
+/** One figure of the GPU profile. */
+export interface GpuProfileRow {
+  section: string;
+  what: string;
+  ms: number;
+  note: string;
 }
 
 /** Replies from the host thread. */
@@ -71,5 +96,7 @@ export type GpuReply =
       /** Free text (adapter, kernel checks). */
       detail: string;
       checks: KernelCheck[];
+      /** GPU profile figures (`profile` requests). */
+      profile: GpuProfileRow[];
     }
   | { type: 'error'; code: string; message: string };

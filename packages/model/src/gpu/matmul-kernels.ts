@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * WGSL matmuls of the hand-built pipeline: O = epilogue(A W + B) with A [M, K] row-major, W [K, N]
  * (Conv1D layout), bias B [N], optional residual R [M, N]. Three kernels, chosen per call shape by
@@ -9,29 +10,28 @@
  *  - tiled: the earlier shared-memory kernel, kept for widths that are not a multiple of 4.
  * Invariants: reads are clamped to valid rows, writes guarded; barriers sit in uniform control flow.
  */
-import { BLOCK, blockFits, type BlockTile } from './blocked-matmul.js';
+import { BLOCK, blockFits, matmulBlockedWgsl, splitReduceWgsl, type BlockTile } from './blocked-matmul.js';
 import { META, f, type Epilogue } from './fast-kernels.js';
+import type { DispatchRecorder, Step } from './fast-plan.js';
 
-function bindings(ep: Epilogue, type: 'f32' | 'vec4<f32>'): string {
+function bindings(ep: Epilogue): string {
   return `${META}
-@group(0) @binding(1) var<storage, read> A: array<${type}>;
-@group(0) @binding(2) var<storage, read> W: array<${type}>;
-@group(0) @binding(3) var<storage, read> B: array<${type}>;
-@group(0) @binding(4) var<storage, read_write> O: array<${type}>;
-${ep === 'residual' ? `@group(0) @binding(5) var<storage, read> R: array<${type}>;` : ''}`;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+@group(0) @binding(3) var<storage, read> B: array<f32>;
+@group(0) @binding(4) var<storage, read_write> O: array<f32>;
+${ep === 'residual' ? '@group(0) @binding(5) var<storage, read> R: array<f32>;' : ''}`;
 }
 
 const GELU_K = f(2 * Math.sqrt(2 / Math.PI));
 
-/** `store(row, col, acc)` (scalar, width N) or `store4(row, c4, acc)` (vec4, N / 4 vec4 per row). */
-function epilogue(ep: Epilogue, N: number, vec: boolean): string {
-  const T = vec ? 'vec4<f32>' : 'f32';
-  const w = vec ? N / 4 : N;
-  return `fn ${vec ? 'store4' : 'store'}(row: i32, col: i32, acc: ${T}) {
+/** `store(row, col, acc)`: bias, epilogue and the write of one output. */
+function epilogue(ep: Epilogue, N: number): string {
+  return `fn store(row: i32, col: i32, acc: f32) {
   var v = acc + B[col];
   ${ep === 'gelu' ? `v = v / (1.0 + exp(-${GELU_K} * (v + 0.044715 * v * v * v)));` : ''}
-  ${ep === 'residual' ? `v = v + R[row * ${w} + col];` : ''}
-  O[row * ${w} + col] = v;
+  ${ep === 'residual' ? `v = v + R[row * ${N} + col];` : ''}
+  O[row * ${N} + col] = v;
 }`;
 }
 
@@ -54,9 +54,9 @@ export function matmulSmallWgsl(K: number, N: number, ep: Epilogue, RB: number):
   const step = KG * U;
   const main = Math.floor(K / step) * step;
   const chunks = Array.from({ length: RB / CH }, (_, c) => c);
-  return `${bindings(ep, 'f32')}
+  return `${bindings(ep)}
 var<workgroup> red: array<f32, ${KG * CH * TN}>;
-${epilogue(ep, N, false)}
+${epilogue(ep, N)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = info[0];
@@ -115,10 +115,10 @@ export function matmulTiledWgsl(K: number, N: number, ep: Epilogue, RT: number):
   const BM = 16 * RT;
   const rs = Array.from({ length: RT }, (_, i) => i);
   const aLoads = (BM * BK) / 256;
-  return `${bindings(ep, 'f32')}
+  return `${bindings(ep)}
 var<workgroup> As: array<f32, ${BK * BM}>;
 var<workgroup> Ws: array<vec4<f32>, ${(BK * BN) / 4}>;
-${epilogue(ep, N, false)}
+${epilogue(ep, N)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = info[0];
@@ -201,4 +201,56 @@ export function chooseMatmul(M: number, K: number, N: number): MatmulChoice {
   while (groups * split < TARGET_GROUPS && K / (2 * split) >= MIN_SLICE && K % (BLOCK.BK * 2 * split) === 0) split *= 2;
   const tile: BlockTile = { BM, TM: 4, split };
   return blockFits(K, N, tile) ? { kind: 'blocked', tile } : { kind: 'tiled', rows: tiledRows(M, N) };
+}
+
+/** One matmul of a plan: shape, buffers and labels. */
+export interface MatmulCall {
+  M: number;
+  K: number;
+  N: number;
+  ep: Epilogue;
+  meta: GPUBuffer;
+  a: GPUBuffer;
+  w: GPUBuffer;
+  b: GPUBuffer;
+  o: GPUBuffer;
+  r: GPUBuffer | null;
+  /** The split-K partials buffer, at least `floats` long. */
+  part: (floats: number) => GPUBuffer;
+  /** Bind-group tag (one per call site) and profile label. */
+  tag: string;
+  label: string;
+}
+
+/** Records the dispatches of one matmul with kernel choice `c` (two for a split-K blocked one). */
+export function recordMatmul(rec: DispatchRecorder, steps: Step[], c: MatmulChoice, m: MatmulCall): void {
+  const { M, K, N, ep, tag, label } = m;
+  const res = m.r === null ? [] : [m.r];
+  const shape = `${K}_${N}_${ep}`;
+  const direct = [m.meta, m.a, m.w, m.b, m.o, ...res];
+  if (c.kind === 'small') {
+    rec.dispatch(steps, { kind: `mms${c.rows}_${shape}`, code: () => matmulSmallWgsl(K, N, ep, c.rows), bufs: direct, grid: [Math.ceil(N / SMALL.TN), Math.ceil(M / c.rows)], tag, label });
+    return;
+  }
+  if (c.kind === 'tiled') {
+    rec.dispatch(steps, { kind: `mmt${c.rows}_${shape}`, code: () => matmulTiledWgsl(K, N, ep, c.rows), bufs: direct, grid: [Math.ceil(N / TILE.BN), Math.ceil(M / (16 * c.rows))], tag, label });
+    return;
+  }
+  const t = c.tile;
+  const grid = [Math.ceil(N / BLOCK.BN), Math.ceil(M / t.BM), t.split];
+  const tileKey = `mmb${t.BM}x${t.TM}s${t.split}`;
+  if (t.split === 1) {
+    rec.dispatch(steps, { kind: `${tileKey}_${shape}`, code: () => matmulBlockedWgsl(K, N, ep, t), bufs: direct, grid, tag, label });
+    return;
+  }
+  const part = m.part(t.split * M * N);
+  rec.dispatch(steps, { kind: `${tileKey}_${K}_${N}`, code: () => matmulBlockedWgsl(K, N, ep, t), bufs: [m.meta, m.a, m.w, part], grid, tag, label });
+  rec.dispatch(steps, { kind: `split${t.split}_${N}_${ep}`, code: () => splitReduceWgsl(N, ep, t.split), bufs: [m.meta, part, m.b, m.o, ...res], grid: [Math.ceil((M * N) / 4 / 256)], tag: `${tag}r`, label });
+}
+
+/** Short text of a choice (profile rows). */
+export function describeMatmul(c: MatmulChoice): string {
+  if (c.kind !== 'blocked') return `${c.kind} (${c.rows} rows${c.kind === 'tiled' ? '/thread' : '/workgroup'})`;
+  const t = c.tile;
+  return `blocked ${t.BM}x64 tile, ${t.TM}x4 per thread${t.split > 1 ? `, split-K ${t.split}` : ''}`;
 }

@@ -1,0 +1,137 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The GPU profile of the hand-built pipeline (host thread, `profile` request, the check script's
+ * `--only profile`): for one bench model with seeded random weights, where a prefill and a batched
+ * decode step spend their time. Per call: the host thread's wall time of `run` with and without
+ * the K/V hand-back; the GPU time of all dispatches in one pass; per kernel class, the GPU time
+ * inside the pass (timestamps, each dispatch in its own pass) and alone (the class's dispatches
+ * repeated 10 times in one pass); the same classes with the earlier kernels (tiled matmul, row
+ * attention) for comparison; optionally the matmul sweep (matmul-sweep.ts).
+ */
+import type { GptConfig } from '../config.js';
+import { randomFolded } from './fast-checks.js';
+import { FastForward, type FastOutput, type FastRows } from './fast-forward.js';
+import { planSteps, type Step } from './fast-plan.js';
+import { GpuKvPool } from './gpu-kv-pool.js';
+import type { GpuProfileOptions, GpuProfileRow } from './gpu-protocol.js';
+import { GpuTimer } from './gpu-timer.js';
+import { SMALL_M, tiledRows, smallRows } from './matmul-kernels.js';
+import { sweepMatmuls, type MatmulShape } from './matmul-sweep.js';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+}
+
+/** Rows of a prefill of T tokens of `slot` from position 0. */
+function prefillRows(pool: GpuKvPool, slot: number, T: number): FastRows {
+  const positions = Array.from({ length: T }, (_, i) => i);
+  return { tokens: positions.map((p) => (p * 31 + 1) % 256), positions, dst: positions.map((p) => pool.keyRow(slot, p)), tableRows: positions.map(() => 0), pages: pool.tableHost([slot]) };
+}
+
+/** Rows of one decode step of `slots` at position ctx (pages up to ctx allocated). */
+function decodeRows(pool: GpuKvPool, slots: number[], ctx: number): FastRows {
+  return {
+    tokens: slots.map((s) => (s * 7) % 256), positions: slots.map(() => ctx), dst: slots.map((s) => pool.keyRow(s, ctx)),
+    tableRows: slots.map((_, i) => i), pages: pool.tableHost(slots),
+  };
+}
+
+interface CallSpec { section: string; rows: FastRows; output: FastOutput }
+
+/** Host wall times of run() (with / without the K/V read-back), medians of `reps`. */
+async function hostTimes(ff: FastForward, c: CallSpec, reps: number, out: GpuProfileRow[]): Promise<void> {
+  for (let i = 0; i < 3; i++) await ff.run(c.rows, c.output);
+  const withKv: number[] = [];
+  const computeOnly: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    let t0 = performance.now();
+    await ff.run(c.rows, c.output);
+    withKv.push(performance.now() - t0);
+    t0 = performance.now();
+    await ff.run(c.rows, c.output, null, false);
+    computeOnly.push(performance.now() - t0);
+  }
+  const kvMiB = (c.rows.tokens.length * ff.kvBytesPerRow) / 2 ** 20;
+  out.push({ section: c.section, what: 'host thread: run(), compute + output + K/V hand-back', ms: median(withKv), note: `${kvMiB.toFixed(1)} MiB K/V to the reply buffer` });
+  out.push({ section: c.section, what: 'host thread: run(), compute + output only (no K/V read-back)', ms: median(computeOnly), note: 'compute-only' });
+}
+
+/** GPU times of one plan: whole pass, per class in the pass (timestamps) and alone. */
+async function gpuTimes(ff: FastForward, timer: GpuTimer, c: CallSpec, reps: number, tag: string, out: GpuProfileRow[]): Promise<Map<string, number>> {
+  const steps = planSteps(ff.prepare(c.rows, c.output));
+  const labels = [...new Set(steps.map((s) => s.label))];
+  await timer.time(steps, 1);
+  const whole: number[] = [];
+  for (let i = 0; i < reps; i++) whole.push(await timer.time(steps, 1));
+  out.push({ section: c.section, what: `GPU ${tag}: all ${steps.length} dispatches in one pass`, ms: median(whole), note: timer.method });
+  const inPass = new Map<string, number[]>();
+  const spans: number[] = [];
+  const busy: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const r = await timer.perStep(steps);
+    if (r === null) break;
+    spans.push(r.span);
+    busy.push(r.ms.reduce((a, b) => a + b, 0));
+    for (const l of labels) inPass.set(l, [...(inPass.get(l) ?? []), steps.reduce((a, s, j) => a + (s.label === l ? r.ms[j] : 0), 0)]);
+  }
+  const alone = new Map<string, number>();
+  for (const l of labels) {
+    const mine: Step[] = steps.filter((s) => s.label === l);
+    await timer.time(mine, 1);
+    const ms: number[] = [];
+    for (let i = 0; i < 3; i++) ms.push(await timer.time(mine, 10));
+    alone.set(l, median(ms));
+    const p = inPass.get(l);
+    out.push({
+      section: c.section, what: `GPU ${tag}: ${l} (${mine.length} dispatches)`, ms: p === undefined ? median(ms) : median(p),
+      note: p === undefined ? 'alone x10' : `alone x10: ${median(ms).toPrecision(3)} ms`,
+    });
+  }
+  if (spans.length > 0) {
+    out.push({ section: c.section, what: `GPU ${tag}: kernels' sum (one pass per dispatch)`, ms: median(busy), note: `span ${median(spans).toPrecision(3)} ms` });
+  }
+  return alone;
+}
+
+/** The profile of one bench model (see the file header). */
+export async function profileFastPipeline(o: GpuProfileOptions): Promise<GpuProfileRow[]> {
+  const C = o.nEmbd;
+  const config: GptConfig = {
+    vocabSize: 256, nPositions: 1024, nEmbd: C, nLayer: o.nLayer, nHead: o.nHead, nInner: 4 * C, activation: 'gelu_new',
+    layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
+  };
+  const weights = randomFolded(config, 1);
+  const pool = new GpuKvPool(o.nLayer, C, config.nPositions);
+  const ff = new FastForward(config, weights, pool);
+  const earlier = new FastForward(config, weights, pool, {
+    matmul: (M, _K, N) => (M <= SMALL_M ? { kind: 'small', rows: smallRows(M) } : { kind: 'tiled', rows: tiledRows(M, N) }),
+    prefillAttention: 'row',
+  });
+  const timer = new GpuTimer(ff.dev);
+  const name = `${o.nLayer}x${C}`;
+  const slots = Array.from({ length: o.decodeBatch }, (_, i) => i + 1);
+  const calls: CallSpec[] = [
+    { section: `${name} prefill ${o.prefill}`, rows: prefillRows(pool, 0, o.prefill), output: 'last' },
+    { section: `${name} decode b=${o.decodeBatch} ctx ${o.decodeCtx}`, rows: decodeRows(pool, slots, o.decodeCtx), output: 'ids' },
+  ];
+  const out: GpuProfileRow[] = [];
+  for (const c of calls) {
+    await hostTimes(ff, c, o.reps, out);
+    await gpuTimes(ff, timer, c, o.reps, 'now', out);
+    await earlier.run(c.rows, c.output);
+    await gpuTimes(earlier, timer, c, Math.min(o.reps, 3), 'earlier kernels', out);
+  }
+  if (o.sweep) {
+    const I = 4 * C;
+    const shapes = (M: number): MatmulShape[] => [
+      { M, K: C, N: 3 * C, ep: 'none', label: 'qkv' }, { M, K: C, N: C, ep: 'residual', label: 'proj' },
+      { M, K: C, N: I, ep: 'gelu', label: 'fc' }, { M, K: I, N: C, ep: 'residual', label: 'fc2' }, { M, K: C, N: 256, ep: 'none', label: 'head' },
+    ];
+    out.push(...(await sweepMatmuls(ff.dev, timer, [...shapes(o.prefill), ...shapes(o.decodeBatch)], 10)));
+  }
+  ff.dispose();
+  earlier.dispose();
+  pool.dispose();
+  return out;
+}
