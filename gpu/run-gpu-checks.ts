@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import {
   ArrayKvBacking, checkGpuKernels, closeBackend, generate, initBackend, loadModel, profileGpu, type Gpt, type GptConfig, type GpuProfileRow,
 } from '@baton/model';
@@ -164,7 +164,22 @@ function timeIt(reps: number, f: () => void): number[] {
   return ms;
 }
 
-function benchModel(model: Gpt): Record<string, number> {
+/** Garbage-collection time of this thread (gc performance entries arrive asynchronously). */
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
+
+/** Median ms of `reps` calls of f, and this thread's GC ms per call over them. */
+async function measure(reps: number, f: () => void): Promise<{ ms: number; gc: number }> {
+  await new Promise((r) => setTimeout(r, 20));
+  const before = gcMs;
+  const ms = median(timeIt(reps, f));
+  await new Promise((r) => setTimeout(r, 20));
+  return { ms, gc: (gcMs - before) / reps };
+}
+
+async function benchModel(model: Gpt): Promise<Record<string, { ms: number; gc: number }>> {
   const { nLayer, nEmbd } = model.config;
   const backing = (): ArrayKvBacking => new ArrayKvBacking({ nLayer, nEmbd, capacity: 1024 });
   const prompt = (n: number, salt: number): number[] => Array.from({ length: n }, (_, i) => (i * 31 + salt) % 256);
@@ -178,7 +193,9 @@ function benchModel(model: Gpt): Record<string, number> {
     seq.release();
   };
   timeIt(3, prefillOnce(false));
-  const out: Record<string, number> = { prefill512: median(timeIt(reps, prefillOnce(false))), prefill512_fresh: median(timeIt(reps, prefillOnce(true))) };
+  const out: Record<string, { ms: number; gc: number }> = {
+    prefill512: await measure(reps, prefillOnce(false)), prefill512_fresh: await measure(reps, prefillOnce(true)),
+  };
   for (const B of [1, 32]) {
     const seqs = Array.from({ length: B }, (_, b) => {
       const seq = model.attach(backing());
@@ -188,8 +205,8 @@ function benchModel(model: Gpt): Record<string, number> {
     let tok = 0;
     const batch = (): Array<{ seq: (typeof seqs)[number]; token: number }> => seqs.map((seq) => ({ seq, token: tok++ % 256 }));
     timeIt(3, () => model.decode(batch()));
-    out[`decode_b${B}`] = median(timeIt(reps, () => model.decode(batch())));
-    out[`greedy_b${B}`] = median(timeIt(reps, () => model.decodeGreedy(batch())));
+    out[`decode_b${B}`] = await measure(reps, () => model.decode(batch()));
+    out[`greedy_b${B}`] = await measure(reps, () => model.decodeGreedy(batch()));
     for (const s of seqs) s.release();
   }
   return out;
@@ -202,22 +219,25 @@ const REFERENCE: Record<string, Record<string, number>> = {
 
 async function speed(): Promise<void> {
   const rows: Array<Array<string | number>> = [];
-  const raw: Record<string, Record<string, number>> = {};
+  const raw: Record<string, Record<string, { ms: number; gc: number }>> = {};
   for (const [name, L, C] of [['4x256', 4, 256], ['8x512', 8, 512]] as const) {
     const model = await loadModel({ config: benchConfig(L, C), seed: 1 });
-    const r = benchModel(model);
+    const r = await benchModel(model);
     model.dispose();
     raw[name] = r;
     const ref = REFERENCE[name];
-    rows.push([name, 'prefill 512 (last logits + all K/V rows into a warm KvBacking)', r.prefill512, ref.prefill512, r.prefill512 / ref.prefill512]);
-    rows.push([name, 'prefill 512 (same, fresh KvBacking per call: page faults)', r.prefill512_fresh, ref.prefill512, r.prefill512_fresh / ref.prefill512]);
+    const row = (what: string, key: string, refKey: string): void => {
+      rows.push([name, what, r[key].ms, ref[refKey], r[key].ms / ref[refKey], r[key].gc]);
+    };
+    row('prefill 512 (last logits + all K/V rows into a warm KvBacking)', 'prefill512', 'prefill512');
+    row('prefill 512 (same, fresh KvBacking per call: page faults)', 'prefill512_fresh', 'prefill512');
     for (const B of [1, 32]) {
-      rows.push([name, `decode step b=${B}, ctx ~256 (logits back)`, r[`decode_b${B}`], ref[`decode_b${B}`], r[`decode_b${B}`] / ref[`decode_b${B}`]]);
-      rows.push([name, `decode step b=${B}, ctx ~256 (greedy ids back)`, r[`greedy_b${B}`], ref[`decode_b${B}`], r[`greedy_b${B}`] / ref[`decode_b${B}`]]);
+      row(`decode step b=${B}, ctx ~256 (logits back)`, `decode_b${B}`, `decode_b${B}`);
+      row(`decode step b=${B}, ctx ~256 (greedy ids back)`, `greedy_b${B}`, `decode_b${B}`);
     }
   }
   results['speed'] = raw;
-  table('Speed on the GPU (median ms; PyTorch 2.11 eager H200 reference; ratio > 1 = slower)', ['model', 'what', 'baton ms', 'PyTorch ms', 'ratio'], rows);
+  table('Speed on the GPU (median ms; PyTorch 2.11 eager H200 reference; ratio > 1 = slower; GC: model thread ms/call)', ['model', 'what', 'baton ms', 'PyTorch ms', 'ratio', 'GC ms'], rows);
 }
 
 async function profile(): Promise<void> {

@@ -87,36 +87,46 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
 /** Keys per K/V tile of the block kernel (half a page, so a tile never straddles pages). */
 const BKV = 32;
+/** Query rows per workgroup of the block kernel. */
+const BQ = 16;
 
-/** Geometry of the block kernel for head size hd: threads per query row, rows per workgroup. */
-export function flashGeometry(hd: number): { tpr: number; bq: number } {
+/** Geometry of the block kernel for head size hd: threads per query row, rows and threads per workgroup. */
+export function flashGeometry(hd: number): { tpr: number; bq: number; threads: number } {
   const tpr = hd / 4;
-  return { tpr, bq: 256 / tpr };
+  return { tpr, bq: BQ, threads: BQ * tpr };
 }
 
 /** Workgroup memory (bytes) of the block kernel for head size hd. */
 export function flashSharedBytes(hd: number): number {
-  const { tpr, bq } = flashGeometry(hd);
-  return (BKV * (tpr + 1) + BKV * tpr) * 16 + (bq * BKV + 256) * 4;
+  const { tpr, bq, threads } = flashGeometry(hd);
+  return (BKV * (tpr + 1) + BKV * tpr) * 16 + (bq * BKV + threads) * 4;
 }
 
 /**
- * Prefill attention, flash style: workgroup (head, block of bq consecutive rows); rows must be ONE
+ * Prefill attention, flash style: workgroup (head, block of 16 consecutive rows); rows must be ONE
  * sequence (the page-table row of the block's first row) at increasing positions. Each thread
  * owns one query row's 4 head dims (tpr = hd / 4 threads a row, q in registers): per K/V tile of
- * 32 keys (staged in workgroup memory, K rows padded against bank conflicts) it scores 32 / tpr
- * keys, the row's max and sum are combined through workgroup memory (online softmax), and it
- * accumulates P·V for its 4 dims. Tiles past the block's last position are never visited.
+ * 32 keys (staged in workgroup memory, K rows padded against bank conflicts; the next tile is
+ * loaded into registers meanwhile) it scores 32 / tpr keys, the row's max and sum are combined
+ * through workgroup memory (online softmax), and it accumulates P·V for its 4 dims. Tiles past
+ * the block's last position are never visited.
  */
 export function flashAttentionWgsl(s: KernelShape, maxPages: number): string {
   const hd = s.C / s.nHead;
-  const { tpr, bq } = flashGeometry(hd);
+  const { tpr, bq, threads: T } = flashGeometry(hd);
   const kpt = BKV / tpr;
   const C4 = s.C / 4;
   const ds = Array.from({ length: tpr }, (_, d) => d);
   const cs = Array.from({ length: kpt }, (_, c) => c);
-  const ts = ds;
+  const ls = Array.from({ length: (BKV * tpr) / T }, (_, i) => i);
   const ks = tpr + 1;
+  const fetch = (k0: string): string => `{
+      let base = pages[tableRow * ${maxPages} + (${k0}) / ${GPU_PAGE}] * ${2 * GPU_PAGE} + (${k0}) % ${GPU_PAGE};
+${ls.map((i) => `      let ok${i} = (${k0}) + lk${i} < kEnd;
+      let src${i} = (base + lk${i}) * ${C4} + h * ${tpr} + ld${i};
+      rk${i} = select(vec4<f32>(0.0), pool[src${i}], ok${i});
+      rv${i} = select(vec4<f32>(0.0), pool[src${i} + ${GPU_PAGE * C4}], ok${i});`).join('\n')}
+    }`;
   return `${META}
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> pool: array<vec4<f32>>;
@@ -125,8 +135,8 @@ export function flashAttentionWgsl(s: KernelShape, maxPages: number): string {
 var<workgroup> Ks: array<vec4<f32>, ${BKV * ks}>;
 var<workgroup> Vs: array<vec4<f32>, ${BKV * tpr}>;
 var<workgroup> Ps: array<f32, ${bq * BKV}>;
-var<workgroup> red: array<f32, 256>;
-@compute @workgroup_size(256)
+var<workgroup> red: array<f32, ${T}>;
+@compute @workgroup_size(${T})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = info[0];
   let h = i32(wg.x);
@@ -140,20 +150,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let tableRow = info[7 + first * 4];
   let kEnd = info[5 + min(first + ${bq - 1}, M - 1) * 4] + 1;
 ${ds.map((d) => `  let q${d} = qkv[row * ${3 * C4} + h * ${tpr} + ${d}] * ${f(s.scale)};`).join('\n')}
+${ls.map((i) => `  let lk${i} = (lid + ${i * T}) / ${tpr};
+  let ld${i} = (lid + ${i * T}) % ${tpr};
+  var rk${i} = vec4<f32>(0.0);
+  var rv${i} = vec4<f32>(0.0);`).join('\n')}
   var m = -3.0e38;
   var l = 0.0;
   var o = vec4<f32>(0.0);
+  ${fetch('0')}
   for (var k0 = 0; k0 < kEnd; k0 = k0 + ${BKV}) {
-    let base = pages[tableRow * ${maxPages} + k0 / ${GPU_PAGE}] * ${2 * GPU_PAGE} + k0 % ${GPU_PAGE};
-    for (var e = lid; e < ${BKV * tpr}; e = e + 256) {
-      let key = e / ${tpr};
-      let d = e % ${tpr};
-      let ok = k0 + key < kEnd;
-      let src = (base + key) * ${C4} + h * ${tpr} + d;
-      Ks[key * ${ks} + d] = select(vec4<f32>(0.0), pool[src], ok);
-      Vs[e] = select(vec4<f32>(0.0), pool[src + ${GPU_PAGE * C4}], ok);
-    }
+${ls.map((i) => `    Ks[lk${i} * ${ks} + ld${i}] = rk${i};
+    Vs[lid + ${i * T}] = rv${i};`).join('\n')}
     workgroupBarrier();
+    if (k0 + ${BKV} < kEnd) ${fetch(`k0 + ${BKV}`)}
     var mb = -3.0e38;
 ${cs.map((c) => `    let j${c} = lane + ${tpr * c};
     let v${c} = k0 + j${c} <= pos;
@@ -167,7 +176,7 @@ ${cs.map((c) => `    let j${c} = lane + ${tpr * c};
     red[lid] = mb;
     workgroupBarrier();
     var mx = m;
-${ts.map((t) => `    mx = max(mx, red[qi * ${tpr} + ${t}]);`).join('\n')}
+${ds.map((t) => `    mx = max(mx, red[qi * ${tpr} + ${t}]);`).join('\n')}
     let alpha = exp(m - mx);
     var ls = 0.0;
 ${cs.map((c) => `    let p${c} = select(0.0, exp(s${c} - mx), v${c});
@@ -177,7 +186,7 @@ ${cs.map((c) => `    let p${c} = select(0.0, exp(s${c} - mx), v${c});
     red[lid] = ls;
     workgroupBarrier();
     var lb = 0.0;
-${ts.map((t) => `    lb = lb + red[qi * ${tpr} + ${t}];`).join('\n')}
+${ds.map((t) => `    lb = lb + red[qi * ${tpr} + ${t}];`).join('\n')}
     l = l * alpha + lb;
     o = o * alpha;
     for (var j = 0; j < ${BKV}; j = j + 1) { o = o + Ps[qi * ${BKV} + j] * Vs[j * ${tpr} + lane]; }

@@ -9,8 +9,8 @@
  * every layer's new K/V rows and one mapAsync. A prefill submits one command buffer per layer,
  * each ending in a copy of that layer's K/V rows to its own staging buffer, and maps them in
  * order: layer l's rows reach the host (and `onLayer`) while the GPU computes layer l + 1.
- * K/V come back in a SharedArrayBuffer owned here (no fresh allocation per call, and views of it
- * cross to the model thread without a copy): a result's `kv` is valid until the next `run`.
+ * K/V come back in the host thread's shared reply area (reply-area.ts: no fresh allocation per
+ * call, and windows of it cross to the model thread without a copy): valid until the next call.
  * The KV pool stays the tfjs tensors of GpuKvPool (shared with the tfjs path and `load`): their
  * GPUBuffers are looked up per call and tfjs's pending commands are submitted first.
  * Invariants: bind groups are rebuilt only when a buffer they name changes; rows beyond M are
@@ -23,6 +23,7 @@ import { flashAttentionWgsl, flashGeometry, flashSharedBytes, attentionWgsl } fr
 import { appendWgsl, argmaxWgsl, embedWgsl, normalizeWgsl, type Epilogue, type KernelShape } from './fast-kernels.js';
 import { DispatchRecorder, encodeSteps, type Binding, type Plan, type Step } from './fast-plan.js';
 import { GPU_PAGE } from './forward-ops.js';
+import { replyArea } from './reply-area.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
 import { chooseMatmul, recordMatmul, SMALL_M, type MatmulChoice } from './matmul-kernels.js';
 
@@ -113,7 +114,6 @@ export class FastForward {
   private plans = new Map<string, { pools: GPUBuffer[]; plan: Plan }>();
   private s: Scratch | null = null;
   private part: GPUBuffer | null = null;
-  private reply = new Float32Array(new SharedArrayBuffer(16));
   private readonly shape: KernelShape;
   private readonly variant: FastVariant;
   private readonly blockAttention: boolean;
@@ -227,7 +227,7 @@ export class FastForward {
     const s = this.s as Scratch;
     const L = this.config.nLayer;
     const per = r.kvBytes / 4;
-    const kv = this.replyView(L * per);
+    const kv = replyArea(L * per);
     const map = (b: GPUBuffer, bytes: number): { b: GPUBuffer; p: Promise<void> } => ({ b, p: b.mapAsync(GPUMapMode.READ, 0, bytes) });
     const kvMaps = r.layerStaging.length > 0 ? r.layerStaging.map((b) => map(b, r.kvBytes)) : r.kvBytes > 0 ? [map(s.kvStaging, L * r.kvBytes)] : [];
     const maps = r.outBytes > 0 ? [...kvMaps, map(s.outStaging, r.outBytes)] : kvMaps;
@@ -254,12 +254,6 @@ export class FastForward {
       // NOTE: after a failure, settle and unmap the remaining maps so that the next call can map again.
       for (const m of maps.slice(done)) await m.p.then(() => m.b.unmap(), () => undefined);
     }
-  }
-
-  /** A view of the reply buffer of `floats` floats (grown as needed; previous views become stale). */
-  private replyView(floats: number): Float32Array {
-    if (this.reply.length < floats) this.reply = new Float32Array(new SharedArrayBuffer(Math.max(floats, 2 * this.reply.length) * 4));
-    return this.reply.subarray(0, floats);
   }
 
   /** The dispatches of one call shape (M rows, output, attention kind). */

@@ -9,13 +9,14 @@
  * attention) for comparison; optionally the matmul sweep (matmul-sweep.ts).
  */
 import type { GptConfig } from '../config.js';
+import type { FoldedWeights } from '../model-tensors.js';
 import { randomFolded } from './fast-checks.js';
-import { FastForward, type FastOutput, type FastRows } from './fast-forward.js';
+import { FastForward, type FastOutput, type FastRows, type FastVariant } from './fast-forward.js';
 import { planSteps, type Step } from './fast-plan.js';
 import { GpuKvPool } from './gpu-kv-pool.js';
 import type { GpuProfileOptions, GpuProfileRow } from './gpu-protocol.js';
 import { GpuTimer } from './gpu-timer.js';
-import { SMALL_M, tiledRows, smallRows } from './matmul-kernels.js';
+import { blockedRule, chooseMatmul, SMALL_M, tiledRows, smallRows } from './matmul-kernels.js';
 import { sweepMatmuls, type MatmulShape } from './matmul-sweep.js';
 
 function median(xs: number[]): number {
@@ -94,6 +95,42 @@ async function gpuTimes(ff: FastForward, timer: GpuTimer, c: CallSpec, reps: num
   return alone;
 }
 
+/** Matmul rules compared in place (whole plan, same buffers) for the prefill and for decode. */
+const PREFILL_VARIANTS: Array<[string, FastVariant['matmul']]> = [
+  ['chooseMatmul', chooseMatmul],
+  ['64x64 8x4/thread, split to 256 groups', blockedRule(64, 8, 256, 128)],
+  ['128x64 8x4/thread, split to 256 groups', blockedRule(128, 8, 256, 128)],
+  ['64x64 4x4/thread, split to 512 groups', blockedRule(64, 4, 512, 128)],
+  ['32x64 4x4/thread, no split', blockedRule(32, 4, 0, 1 << 30)],
+];
+const DECODE_VARIANTS: Array<[string, FastVariant['matmul']]> = [
+  ['chooseMatmul (small-M kernel)', chooseMatmul],
+  ['blocked 32x64, split to 128 groups', blockedRule(32, 4, 128, 64)],
+  ['blocked 16x64, split to 256 groups', blockedRule(16, 4, 256, 64)],
+];
+
+/** GPU time of one pass and the host run() time of the call under each matmul rule. */
+async function compareVariants(v: { config: GptConfig; weights: FoldedWeights; pool: GpuKvPool; timer: GpuTimer; call: CallSpec; reps: number; variants: Array<[string, FastVariant['matmul']]> }, out: GpuProfileRow[]): Promise<void> {
+  for (const [name, matmul] of v.variants) {
+    const ff = new FastForward(v.config, v.weights, v.pool, { matmul });
+    for (let i = 0; i < 3; i++) await ff.run(v.call.rows, v.call.output);
+    const host: number[] = [];
+    for (let i = 0; i < v.reps; i++) {
+      const t0 = performance.now();
+      await ff.run(v.call.rows, v.call.output);
+      host.push(performance.now() - t0);
+    }
+    const steps = planSteps(ff.prepare(v.call.rows, v.call.output));
+    const gpu: number[] = [];
+    for (let i = 0; i < v.reps; i++) gpu.push(await v.timer.time(steps, 1));
+    const mm = steps.filter((s) => ['qkv', 'proj', 'fc', 'fc2', 'head'].includes(s.label));
+    const mmMs: number[] = [];
+    for (let i = 0; i < 3; i++) mmMs.push(await v.timer.time(mm, 5));
+    out.push({ section: `${v.call.section}: matmul rules in place`, what: name, ms: median(gpu), note: `GPU one pass; host run ${median(host).toPrecision(3)} ms; matmuls alone x5 ${median(mmMs).toPrecision(3)} ms (${mm.length} dispatches)` });
+    ff.dispose();
+  }
+}
+
 /** The profile of one bench model (see the file header). */
 export async function profileFastPipeline(o: GpuProfileOptions): Promise<GpuProfileRow[]> {
   const C = o.nEmbd;
@@ -116,11 +153,12 @@ export async function profileFastPipeline(o: GpuProfileOptions): Promise<GpuProf
     { section: `${name} decode b=${o.decodeBatch} ctx ${o.decodeCtx}`, rows: decodeRows(pool, slots, o.decodeCtx), output: 'ids' },
   ];
   const out: GpuProfileRow[] = [];
-  for (const c of calls) {
+  for (const [i, c] of calls.entries()) {
     await hostTimes(ff, c, o.reps, out);
     await gpuTimes(ff, timer, c, o.reps, 'now', out);
     await earlier.run(c.rows, c.output);
     await gpuTimes(earlier, timer, c, Math.min(o.reps, 3), 'earlier kernels', out);
+    await compareVariants({ config, weights, pool, timer, call: c, reps: o.reps, variants: i === 0 ? PREFILL_VARIANTS : DECODE_VARIANTS }, out);
   }
   if (o.sweep) {
     const I = 4 * C;

@@ -9,7 +9,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
-import type { GpuHostBackend, GpuHostData, GpuReply, GpuRequest } from './gpu-protocol.js';
+import type { GpuHostBackend, GpuHostData, GpuReply, GpuRequest, WireKv } from './gpu-protocol.js';
 
 /** The GPU host thread failed a request, died or did not answer. */
 export class GpuHostError extends ModelError {
@@ -18,8 +18,10 @@ export class GpuHostError extends ModelError {
   }
 }
 
-type Result = Extract<GpuReply, { type: 'result' }>;
-type Layer = Extract<GpuReply, { type: 'layer' }>;
+/** A result with its K/V resolved to an array (a view of the reply area stays valid until the next call). */
+export type HostResult = Omit<Extract<GpuReply, { type: 'result' }>, 'kv' | 'area'> & { kv: Float32Array | null };
+/** A streamed layer with its K/V resolved to an array (valid until the next call). */
+export type HostLayer = { type: 'layer'; layer: number; kv: Float32Array };
 
 const WAIT_MS = 120_000;
 
@@ -35,6 +37,8 @@ export class GpuClient {
   private readonly signal: Int32Array;
   private seen = 0;
   private closed = false;
+  /** The host thread's reply area (sent once per allocation); windows in replies index it. */
+  private area: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
   private constructor(private readonly worker: Worker, private readonly port: MessagePort, shared: SharedArrayBuffer) {
     this.signal = new Int32Array(shared);
@@ -75,7 +79,7 @@ export class GpuClient {
   }
 
   /** Sends a request and blocks until its result; `onLayer` receives streamed layers first. */
-  call(req: GpuRequest, onLayer: ((m: Layer) => void) | null = null, transfer: ArrayBuffer[] = []): Result {
+  call(req: GpuRequest, onLayer: ((m: HostLayer) => void) | null = null, transfer: ArrayBuffer[] = []): HostResult {
     this.assertOpen();
     this.port.postMessage(req, transfer);
     return this.take(onLayer);
@@ -96,7 +100,7 @@ export class GpuClient {
     await this.worker.terminate();
   }
 
-  private take(onLayer: ((m: Layer) => void) | null): Result {
+  private take(onLayer: ((m: HostLayer) => void) | null): HostResult {
     for (;;) {
       if (Atomics.wait(this.signal, 0, this.seen, WAIT_MS) === 'timed-out') {
         throw new GpuHostError('GPU_HOST_TIMEOUT', `GPU host thread did not answer within ${WAIT_MS} ms`);
@@ -104,11 +108,21 @@ export class GpuClient {
       this.seen = Atomics.load(this.signal, 0);
       for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
         const reply = m.message as GpuReply;
-        if (reply.type === 'result') return reply;
         if (reply.type === 'error') throw new GpuHostError(reply.code, reply.message);
-        onLayer?.(reply);
+        if (reply.area !== null) this.area = new Float32Array(reply.area);
+        if (reply.type === 'result') return { ...reply, kv: reply.kv === null ? null : this.resolve(reply.kv) };
+        onLayer?.({ type: 'layer', layer: reply.layer, kv: this.resolve(reply.kv) });
       }
     }
+  }
+
+  /** K/V of a reply as an array (a window becomes a view of the reply area). */
+  private resolve(kv: WireKv): Float32Array {
+    if (kv instanceof Float32Array) return kv;
+    if (kv.offset + kv.length > this.area.length) {
+      throw new GpuHostError('GPU_HOST_PROTOCOL', `reply window [${kv.offset}, ${kv.offset + kv.length}) is outside the reply area (${this.area.length} floats)`);
+    }
+    return this.area.subarray(kv.offset, kv.offset + kv.length);
   }
 
   private assertOpen(): void {

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ModelError } from '../errors.js';
 import { referenceOps, type ForwardOps } from './forward-ops.js';
 import { GpuForward } from './gpu-forward.js';
-import type { GpuHostData, GpuReply, GpuRequest } from './gpu-protocol.js';
+import type { GpuHostData, GpuReply, GpuRequest, WireKv } from './gpu-protocol.js';
+import { isWindow, takeUnsentArea, toWire } from './reply-area.js';
 import { checkFastPipeline } from './fast-checks.js';
 import { checkFastKernels } from './fast-kernel-checks.js';
 import { profileFastPipeline } from './fast-profile.js';
@@ -23,18 +24,27 @@ const port = data.port;
 const models = new Map<number, GpuForward>();
 let adapterDetail = '';
 
-function reply(m: GpuReply): void {
+/** A reply as the host builds it: K/V as arrays (views of the reply area become windows on the wire). */
+type HostReply =
+  | { type: 'layer'; layer: number; kv: Float32Array }
+  | (Omit<Extract<GpuReply, { type: 'result' }>, 'kv' | 'area'> & { kv: Float32Array | null })
+  | Extract<GpuReply, { type: 'error' }>;
+
+function reply(h: HostReply): void {
+  const wire = (a: Float32Array): WireKv => toWire(a);
+  const m: GpuReply = h.type === 'layer' ? { ...h, kv: wire(h.kv), area: null }
+    : h.type === 'result' ? { ...h, kv: h.kv === null ? null : wire(h.kv), area: null } : h;
+  if (m.type !== 'error' && m.kv !== null && isWindow(m.kv)) m.area = takeUnsentArea();
+  // NOTE: a prefill's K/V rows are megabytes: move them, never copy.
   const transfer: ArrayBuffer[] = [];
-  // NOTE: a prefill's K/V rows are megabytes: move them, never copy. Views of shared memory (the
-  // hand-built pipeline's reply buffer) cross without a copy anyway and cannot be transferred.
   const arrays = m.type === 'layer' ? [m.kv] : m.type === 'result' ? [m.kv, m.logits] : [];
-  for (const a of arrays) if (a !== null && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer);
+  for (const a of arrays) if (a instanceof Float32Array && a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) transfer.push(a.buffer);
   port.postMessage(m, transfer);
   Atomics.add(signal, 0, 1);
   Atomics.notify(signal, 0);
 }
 
-function result(partial: Partial<Extract<GpuReply, { type: 'result' }>>): void {
+function result(partial: Partial<Extract<HostReply, { type: 'result' }>>): void {
   reply({ type: 'result', logits: null, ids: null, kv: null, detail: '', checks: [], profile: [], ...partial });
 }
 

@@ -3,8 +3,8 @@
  * (gpu-host-worker.ts). Requests are answered in order; `load`, `free` and `dropModel` have no
  * reply. A request with a reply gets zero or more `layer` messages, then exactly one `result` or
  * `error`. A prefill's layers come as `layer` messages when asked (`streamLayers`) and always on
- * the hand-built pipeline (then the result's kv is null). K/V arrays may be views of a
- * SharedArrayBuffer of the host thread, valid only until the next request: store them at once. Every reply is followed by an increment of the shared signal word (see gpu-client.ts).
+ * the hand-built pipeline (then the result's kv is null). K/V may come as windows of the host's
+ * shared reply area, valid only until the next request: store them at once. Every reply is followed by an increment of the shared signal word (see gpu-client.ts).
  * KV in messages: `load` sends rows of 2 * nEmbd floats (K then V, heads concatenated); replies
  * send per layer [2, N, nEmbd]: the N K rows, then the N V rows (so they go to a KvBacking as is).
  */
@@ -82,9 +82,18 @@ export interface GpuProfileRow {
   note: string;
 }
 
-/** Replies from the host thread. */
+/** A window of the host thread's shared reply area (reply-area.ts), in floats. */
+export interface KvWindow {
+  offset: number;
+  length: number;
+}
+
+/** K/V rows on the wire: an array of their own, or a window of the reply area. */
+export type WireKv = Float32Array | KvWindow;
+
+/** Replies from the host thread. `area`: the reply area, on the first reply with a window of a new one. */
 export type GpuReply =
-  | { type: 'layer'; layer: number; kv: Float32Array }
+  | { type: 'layer'; layer: number; kv: WireKv; area: SharedArrayBuffer | null }
   | {
       type: 'result';
       /** Logits rows [N * V] (or null). */
@@ -92,7 +101,8 @@ export type GpuReply =
       /** Greedy ids [N] (or null). */
       ids: Int32Array | null;
       /** [nLayer, 2, N, C] unless streamed per layer (then null). */
-      kv: Float32Array | null;
+      kv: WireKv | null;
+      area: SharedArrayBuffer | null;
       /** Free text (adapter, kernel checks). */
       detail: string;
       checks: KernelCheck[];

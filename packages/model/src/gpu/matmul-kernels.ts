@@ -187,6 +187,20 @@ const TARGET_GROUPS = 256;
 const MIN_SLICE = 256;
 
 /**
+ * A rule for every M: blocked tiles BM x 64 (TM rows a thread), split over K until `target`
+ * workgroups while a slice keeps at least `minSlice` of K (the profile compares such rules).
+ */
+export function blockedRule(BM: number, TM: number, target: number, minSlice: number): (M: number, K: number, N: number) => MatmulChoice {
+  return (M, K, N) => {
+    const groups = Math.ceil(N / BLOCK.BN) * Math.ceil(M / BM);
+    let split = 1;
+    while (groups * split < target && K / (2 * split) >= minSlice && K % (BLOCK.BK * 2 * split) === 0) split *= 2;
+    const tile: BlockTile = { BM, TM, split };
+    return blockFits(K, N, tile) ? { kind: 'blocked', tile } : { kind: 'tiled', rows: tiledRows(Math.max(M, 33), N) };
+  };
+}
+
+/**
  * The kernel and tiling of an M x K x N matmul (a pure function of the shape, so every call of a
  * shape rounds alike): small for decode rows; otherwise blocked, 64-row tiles where they give at
  * least one workgroup per SM, else 32-row ones, split over K until about TARGET_GROUPS
