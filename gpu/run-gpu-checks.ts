@@ -12,11 +12,11 @@
  * failure and the script goes on.
  * Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick] [--sweep] [--only kernels,fixture,speed,modes,disagg,profile]
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import {
-  ArrayKvBacking, checkGpuKernels, closeBackend, generate, initBackend, loadModel, profileGpu, type Gpt, type GptConfig, type GpuProfileRow,
+  ArrayKvBacking, checkGpuKernels, closeBackend, generate, initBackend, loadModel, profileGpu, warmGpu, type Gpt, type GptConfig, type GpuProfileRow,
 } from '@baton/model';
 import { createEngine, type EngineOptionsInput, type GenerationResult } from '@baton/engine';
 
@@ -164,26 +164,39 @@ function timeIt(reps: number, f: () => void): number[] {
   return ms;
 }
 
-/** Garbage-collection time of this thread (gc performance entries arrive asynchronously). */
-let gcMs = 0;
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcMs += e.duration;
-}).observe({ entryTypes: ['gc'] });
-
-/** Median ms of `reps` calls of f, and this thread's GC ms per call over them. */
-async function measure(reps: number, f: () => void): Promise<{ ms: number; gc: number }> {
-  await new Promise((r) => setTimeout(r, 20));
-  const before = gcMs;
-  const ms = median(timeIt(reps, f));
-  await new Promise((r) => setTimeout(r, 20));
-  return { ms, gc: (gcMs - before) / reps };
+/** SM clock samples (ms since epoch, MHz) from `nvidia-smi --query-gpu=timestamp,clocks.sm --format=csv -lms 100` (BATON_CLOCK_LOG). */
+function clockSamples(): Array<[number, number]> {
+  const file = process.env['BATON_CLOCK_LOG'];
+  if (file === undefined || !existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').flatMap((line): Array<[number, number]> => {
+    const [ts, mhz] = line.split(',');
+    const t = Date.parse((ts ?? '').trim());
+    const m = Number.parseFloat(mhz ?? '');
+    return Number.isFinite(t) && Number.isFinite(m) ? [[t, m]] : [];
+  });
 }
 
-async function benchModel(model: Gpt): Promise<Record<string, { ms: number; gc: number }>> {
+/** Median ms of `reps` calls of f and the median SM clock seen meanwhile ('-' without a clock log); `busy`: warm the GPU first. */
+async function measure(reps: number, f: () => void, busy: boolean): Promise<{ ms: number; mhz: number | null }> {
+  if (busy) warmGpu(300);
+  timeIt(2, f);
+  const t0 = Date.now();
+  const ms = median(timeIt(reps, f));
+  const t1 = Date.now();
+  // NOTE: nvidia-smi samples every 100 ms; wait for the samples of the window to be written.
+  await new Promise((r) => setTimeout(r, 250));
+  const seen = clockSamples().filter(([t]) => t >= t0 - 100 && t <= t1 + 100).map(([, m]) => m);
+  return { ms, mhz: seen.length === 0 ? null : median(seen) };
+}
+
+type Timing = { ms: number; mhz: number | null };
+
+async function benchModel(model: Gpt): Promise<Record<string, { busy: Timing; asRun: Timing }>> {
   const { nLayer, nEmbd } = model.config;
   const backing = (): ArrayKvBacking => new ArrayKvBacking({ nLayer, nEmbd, capacity: 1024 });
   const prompt = (n: number, salt: number): number[] => Array.from({ length: n }, (_, i) => (i * 31 + salt) % 256);
-  const reps = QUICK ? 5 : 15;
+  const reps = QUICK ? 5 : 30;
+  const both = async (f: () => void): Promise<{ busy: Timing; asRun: Timing }> => ({ asRun: await measure(reps, f, false), busy: await measure(reps, f, true) });
   // NOTE: serving writes K/V into a preallocated pool; a fresh backing per call (the earlier bench)
   // adds first-touch page faults of 16 MiB (8x512) to every prefill.
   const warm = backing();
@@ -192,11 +205,9 @@ async function benchModel(model: Gpt): Promise<Record<string, { ms: number; gc: 
     model.prefill(seq, prompt(512, 1), { chunkSize: 512 });
     seq.release();
   };
-  timeIt(3, prefillOnce(false));
-  const out: Record<string, { ms: number; gc: number }> = {
-    prefill512: await measure(reps, prefillOnce(false)), prefill512_fresh: await measure(reps, prefillOnce(true)),
-  };
-  for (const B of [1, 32]) {
+  const out: Record<string, { busy: Timing; asRun: Timing }> = { prefill512: await both(prefillOnce(false)), prefill512_fresh: await both(prefillOnce(true)) };
+  // Each measurement decodes its own batch of fresh sequences prefilled to 256 (context 256..288).
+  const decoding = async (B: number, greedy: boolean, busy: boolean): Promise<Timing> => {
     const seqs = Array.from({ length: B }, (_, b) => {
       const seq = model.attach(backing());
       model.prefill(seq, prompt(256, b), { chunkSize: 256 });
@@ -204,10 +215,14 @@ async function benchModel(model: Gpt): Promise<Record<string, { ms: number; gc: 
     });
     let tok = 0;
     const batch = (): Array<{ seq: (typeof seqs)[number]; token: number }> => seqs.map((seq) => ({ seq, token: tok++ % 256 }));
-    timeIt(3, () => model.decode(batch()));
-    out[`decode_b${B}`] = await measure(reps, () => model.decode(batch()));
-    out[`greedy_b${B}`] = await measure(reps, () => model.decodeGreedy(batch()));
+    const t = await measure(reps, () => (greedy ? model.decodeGreedy(batch()) : model.decode(batch())), busy);
     for (const s of seqs) s.release();
+    return t;
+  };
+  for (const B of [1, 32]) {
+    for (const greedy of [false, true]) {
+      out[`${greedy ? 'greedy' : 'decode'}_b${B}`] = { asRun: await decoding(B, greedy, false), busy: await decoding(B, greedy, true) };
+    }
   }
   return out;
 }
@@ -219,7 +234,8 @@ const REFERENCE: Record<string, Record<string, number>> = {
 
 async function speed(): Promise<void> {
   const rows: Array<Array<string | number>> = [];
-  const raw: Record<string, Record<string, { ms: number; gc: number }>> = {};
+  const raw: Record<string, Record<string, { busy: Timing; asRun: Timing }>> = {};
+  const mhz = (t: Timing): string => (t.mhz === null ? '-' : String(Math.round(t.mhz)));
   for (const [name, L, C] of [['4x256', 4, 256], ['8x512', 8, 512]] as const) {
     const model = await loadModel({ config: benchConfig(L, C), seed: 1 });
     const r = await benchModel(model);
@@ -227,17 +243,19 @@ async function speed(): Promise<void> {
     raw[name] = r;
     const ref = REFERENCE[name];
     const row = (what: string, key: string, refKey: string): void => {
-      rows.push([name, what, r[key].ms, ref[refKey], r[key].ms / ref[refKey], r[key].gc]);
+      const { busy, asRun } = r[key];
+      rows.push([name, what, busy.ms, mhz(busy), busy.ms / ref[refKey], asRun.ms, mhz(asRun), asRun.ms / ref[refKey], ref[refKey]]);
     };
     row('prefill 512 (last logits + all K/V rows into a warm KvBacking)', 'prefill512', 'prefill512');
     row('prefill 512 (same, fresh KvBacking per call: page faults)', 'prefill512_fresh', 'prefill512');
     for (const B of [1, 32]) {
-      row(`decode step b=${B}, ctx ~256 (logits back)`, `decode_b${B}`, `decode_b${B}`);
-      row(`decode step b=${B}, ctx ~256 (greedy ids back)`, `greedy_b${B}`, `decode_b${B}`);
+      row(`decode step b=${B}, ctx 256-288 (logits back)`, `decode_b${B}`, `decode_b${B}`);
+      row(`decode step b=${B}, ctx 256-288 (greedy ids back)`, `greedy_b${B}`, `decode_b${B}`);
     }
   }
   results['speed'] = raw;
-  table('Speed on the GPU (median ms; PyTorch 2.11 eager H200 reference; ratio > 1 = slower; GC: model thread ms/call)', ['model', 'what', 'baton ms', 'PyTorch ms', 'ratio', 'GC ms'], rows);
+  table('Speed on the GPU (median ms, model thread; "busy": after a 300 ms GPU burst; "as run": no burst; SM MHz seen; ratio vs PyTorch 2.11 eager H200, > 1 = slower)',
+    ['model', 'what', 'busy ms', 'SM MHz', 'ratio', 'as run ms', 'SM MHz', 'ratio', 'PyTorch ms'], rows);
 }
 
 async function profile(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * Parity of the hand-built pipeline (fast-forward.ts) against the tfjs path of GpuForward, on the
  * host thread's backend (WebGPU): same seeded random weights, a 90-token and a 40-token prefill
- * (tiled and small matmuls), then two batched decode steps; compares logits and the K/V rows.
+ * (blocked matmuls), then batched decode steps of 2 and 12 rows; compares logits and the K/V rows.
  */
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
@@ -65,7 +65,11 @@ export async function checkFastPipeline(ops: ForwardOps, nHead: number, hd: numb
     const [a, b] = await both((g) => g.decode(items, 'logits'));
     add(`decode b=2 step ${step} logits`, rel(b.logits, a.logits));
   }
-  const items = prompts.map((p, slot) => ({ slot, token: 3, pos: p.length + 2 }));
+  // A batch above 8 rows (blocked matmuls on wide models): the two sequences and ten new ones.
+  const wide = [...prompts.map((p, slot) => ({ slot, token: 5, pos: p.length + 2 })), ...Array.from({ length: 10 }, (_, i) => ({ slot: 2 + i, token: 7 * i, pos: 0 }))];
+  const [wa, wb] = await both((g) => g.decode(wide, 'logits'));
+  add('decode b=12 logits', rel(wb.logits, wa.logits));
+  const items = prompts.map((p, slot) => ({ slot, token: 3, pos: p.length + 3 }));
   const [a, b] = await both((g) => g.decode(items, 'ids'));
   checks.push({ name: `fast pipeline ${nHead}x${hd}: greedy ids`, maxAbsDiff: rel(b.ids, a.ids), ok: a.ids?.join() === b.ids?.join() });
   fast.dispose();

@@ -11,7 +11,7 @@ describe.skipIf(process.env['BATON_TEST_WEBGPU'] !== '1')('hand-built WebGPU pip
   it('matches the tfjs path and every fused kernel matches the generic ops', async () => {
     await initBackend('webgpu');
     const checks = checkGpuKernels();
-    expect(checks.filter((c) => c.name.startsWith('fast pipeline')).length).toBe(14);
+    expect(checks.filter((c) => c.name.startsWith('fast pipeline')).length).toBe(16);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
   }, 300_000);
 });

@@ -6,7 +6,9 @@
  * the K/V hand-back; the GPU time of all dispatches in one pass; per kernel class, the GPU time
  * inside the pass (timestamps, each dispatch in its own pass) and alone (the class's dispatches
  * repeated 10 times in one pass); the same classes with the earlier kernels (tiled matmul, row
- * attention) for comparison; optionally the matmul sweep (matmul-sweep.ts).
+ * attention) for comparison; whole-plan GPU and host times under other matmul rules (decode b=1
+ * too); optionally the matmul sweep (matmul-sweep.ts, kernels alone: its absolute times did not
+ * match in-plan ones on the H200, so rules are chosen from the in-place comparison).
  */
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
@@ -98,15 +100,14 @@ async function gpuTimes(ff: FastForward, timer: GpuTimer, c: CallSpec, reps: num
 /** Matmul rules compared in place (whole plan, same buffers) for the prefill and for decode. */
 const PREFILL_VARIANTS: Array<[string, FastVariant['matmul']]> = [
   ['chooseMatmul', chooseMatmul],
+  ['previous rule (64/32-row tiles, 4x4/thread, split to 256)', (M, K, N) => blockedRule(Math.ceil(N / 64) * Math.ceil(M / 64) >= 132 ? 64 : 32, 4, 256, 256)(M, K, N)],
   ['64x64 8x4/thread, split to 256 groups', blockedRule(64, 8, 256, 128)],
-  ['128x64 8x4/thread, split to 256 groups', blockedRule(128, 8, 256, 128)],
   ['64x64 4x4/thread, split to 512 groups', blockedRule(64, 4, 512, 128)],
-  ['32x64 4x4/thread, no split', blockedRule(32, 4, 0, 1 << 30)],
 ];
 const DECODE_VARIANTS: Array<[string, FastVariant['matmul']]> = [
-  ['chooseMatmul (small-M kernel)', chooseMatmul],
-  ['blocked 32x64, split to 128 groups', blockedRule(32, 4, 128, 64)],
-  ['blocked 16x64, split to 256 groups', blockedRule(16, 4, 256, 64)],
+  ['chooseMatmul', chooseMatmul],
+  ['small-M kernel for every matmul', (M) => ({ kind: 'small', rows: smallRows(M) })],
+  ['blocked 16x64, split to 256 groups, every matmul', blockedRule(16, 4, 256, 64)],
 ];
 
 /** GPU time of one pass and the host run() time of the call under each matmul rule. */
@@ -151,13 +152,16 @@ export async function profileFastPipeline(o: GpuProfileOptions): Promise<GpuProf
   const calls: CallSpec[] = [
     { section: `${name} prefill ${o.prefill}`, rows: prefillRows(pool, 0, o.prefill), output: 'last' },
     { section: `${name} decode b=${o.decodeBatch} ctx ${o.decodeCtx}`, rows: decodeRows(pool, slots, o.decodeCtx), output: 'ids' },
+    { section: `${name} decode b=1 ctx ${o.decodeCtx}`, rows: decodeRows(pool, [slots.length + 1], o.decodeCtx), output: 'ids' },
   ];
   const out: GpuProfileRow[] = [];
   for (const [i, c] of calls.entries()) {
     await hostTimes(ff, c, o.reps, out);
-    await gpuTimes(ff, timer, c, o.reps, 'now', out);
-    await earlier.run(c.rows, c.output);
-    await gpuTimes(earlier, timer, c, Math.min(o.reps, 3), 'earlier kernels', out);
+    if (i < 2) {
+      await gpuTimes(ff, timer, c, o.reps, 'now', out);
+      await earlier.run(c.rows, c.output);
+      await gpuTimes(earlier, timer, c, Math.min(o.reps, 3), 'earlier kernels', out);
+    }
     await compareVariants({ config, weights, pool, timer, call: c, reps: o.reps, variants: i === 0 ? PREFILL_VARIANTS : DECODE_VARIANTS }, out);
   }
   if (o.sweep) {

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * The GPU host thread: owns this model thread's GPU device (navigator.gpu from the `webgpu`
  * package, set up BEFORE tfjs-backend-webgpu is imported, since it registers only if
@@ -15,6 +16,7 @@ import { isWindow, takeUnsentArea, toWire } from './reply-area.js';
 import { checkFastPipeline } from './fast-checks.js';
 import { checkFastKernels } from './fast-kernel-checks.js';
 import { profileFastPipeline } from './fast-profile.js';
+import { spinGpu } from './gpu-timer.js';
 import { checkKernels } from './kernel-checks.js';
 import { createWgslOps } from './wgsl-ops.js';
 
@@ -121,6 +123,9 @@ async function handle(req: GpuRequest): Promise<void> {
       if (data.backend === 'webgpu') checks.push(...(await checkFastKernels()), ...(await checkFastPipeline(opsFor(256), 8, 32)), ...(await checkFastPipeline(opsFor(256), 8, 64)));
       return result({ checks, detail: adapterDetail });
     }
+    case 'spin':
+      if (data.backend === 'webgpu') await spinGpu((tf.backend() as unknown as { device: GPUDevice }).device, req.ms);
+      return result({});
     case 'profile':
       if (data.backend !== 'webgpu') throw new ModelError('GPU_HOST_NO_PROFILE', 'the GPU profile needs the webgpu host backend');
       return result({ profile: await profileFastPipeline(req.options), detail: adapterDetail });

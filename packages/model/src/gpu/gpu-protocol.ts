@@ -48,6 +48,8 @@ export type GpuRequest =
   | { type: 'decode'; model: number; items: GpuDecodeItem[]; output: GpuOutput }
   | { type: 'checkKernels' }
   | { type: 'profile'; options: GpuProfileOptions }
+  /** Keeps the GPU saturated for `ms` (clock warm-up before a measurement). */
+  | { type: 'spin'; ms: number }
   /** Answered once every earlier request is done (close drains the queue before terminating). */
   | { type: 'sync' };
 

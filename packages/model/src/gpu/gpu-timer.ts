@@ -2,6 +2,7 @@
 /**
  * GPU timing for the profile: with the `timestamp-query` feature, pass timestamps (exact GPU
  * time); without it, wall time from submit to onSubmittedWorkDone minus that of an empty submit.
+ * Also `spinGpu`: a saturating busy loop that brings the GPU's clocks up before a measurement.
  * Invariant: at most one measurement in flight (one query set and read-back buffer, reused).
  */
 import { encodeSteps, type Step } from './fast-plan.js';
@@ -86,5 +87,36 @@ export class GpuTimer {
       this.base = b.sort((x, y) => x - y)[2];
     }
     return Math.max(0, (await once(reps)) - this.base);
+  }
+}
+
+const SPIN = `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var x = f32(g.x) * 1.0e-6;
+  for (var i = 0; i < 4096; i = i + 1) { x = x * 0.9999 + 0.0001; }
+  out[g.x] = x;
+}`;
+
+/**
+ * Keeps the GPU saturated for about `ms` milliseconds (FMA loops over 1024 workgroups, several
+ * dispatches a submission). NOTE: the H200's driver runs the SM clock at 345-570 MHz instead of
+ * 1980 while utilisation is low (seen during the single-call benchmarks); a burst first measures
+ * calls at the clock a busy server runs at (the check script reports both, with the clock seen).
+ */
+export async function spinGpu(dev: GPUDevice, ms: number): Promise<void> {
+  const out = dev.createBuffer({ size: 1024 * 256 * 4, usage: GPUBufferUsage.STORAGE });
+  const pipe = dev.createComputePipeline({ layout: 'auto', compute: { module: dev.createShaderModule({ code: SPIN }), entryPoint: 'main' } });
+  const group = dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: out } }] });
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const enc = dev.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, group);
+    for (let i = 0; i < 8; i++) pass.dispatchWorkgroups(1024);
+    pass.end();
+    dev.queue.submit([enc.finish()]);
+    await dev.queue.onSubmittedWorkDone();
   }
 }
