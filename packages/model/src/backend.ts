@@ -69,6 +69,14 @@ export function profileGpu(options: GpuProfileOptions): GpuProfileRow[] {
   return gpuHost.call({ type: 'profile', options }).profile;
 }
 
+/**
+ * Keeps this thread's GPU busy for about `ms` milliseconds (a saturating loop in the GPU host
+ * thread), so that a measurement that follows runs at the clock of a busy GPU; no-op off webgpu.
+ */
+export function warmGpu(ms: number): void {
+  gpuHost?.call({ type: 'spin', ms });
+}
+
 /** Stops this thread's GPU host thread, if any (models created on it stop working). */
 export async function closeBackend(): Promise<void> {
   const host = gpuHost;

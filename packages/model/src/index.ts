@@ -8,7 +8,7 @@ export type { KvBacking, KvKind } from './kv-backing.js';
 /** Growable in-memory KvBacking. */
 export { ArrayKvBacking, type ArrayKvBackingOptions } from './array-kv-backing.js';
 /** Backend selection (wasm default, cpu, webgpu, tensorflow). */
-export { initBackend, backendMemory, closeBackend, checkGpuKernels, profileGpu, defaultBackendName, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo, type InitBackendOptions } from './backend.js';
+export { initBackend, backendMemory, closeBackend, checkGpuKernels, profileGpu, warmGpu, defaultBackendName, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo, type InitBackendOptions } from './backend.js';
 /** GPT-2 hyper-parameters and Hugging Face config.json conversion. */
 export { parseHfConfig, toHfConfig, ACTIVATIONS, type GptConfig, type Activation } from './config.js';
 /** Loading and saving models. */
