@@ -8,7 +8,7 @@
  * Needs K % (16 * split) == 0 and N % 4 == 0 (vec4 rows); matmul-kernels.ts falls back otherwise.
  * Invariants: rows past M are read clamped and never written; barriers in uniform control flow.
  */
-import { META, f, type Epilogue } from './fast-kernels.js';
+import { META, epilogueWgsl, type Epilogue } from './fast-kernels.js';
 
 /** One tiling of the blocked kernel. */
 export interface BlockTile {
@@ -32,17 +32,6 @@ export function blockThreads(t: BlockTile): number {
 export function blockFits(K: number, N: number, t: BlockTile): boolean {
   const nty = t.BM / t.TM;
   return N % 4 === 0 && K % (BLOCK.BK * t.split) === 0 && t.TM % 4 === 0 && Number.isInteger(nty) && nty >= 1 && 16 % nty === 0;
-}
-
-const GELU_K = f(2 * Math.sqrt(2 / Math.PI));
-
-function store4(ep: Epilogue, N4: number): string {
-  return `fn store4(row: i32, c4: i32, acc: vec4<f32>) {
-  var v = acc + B[c4];
-  ${ep === 'gelu' ? `v = v / (1.0 + exp(-${GELU_K} * (v + 0.044715 * v * v * v)));` : ''}
-  ${ep === 'residual' ? `v = v + R[row * ${N4} + c4];` : ''}
-  O[row * ${N4} + c4] = v;
-}`;
 }
 
 /** The blocked kernel; with t.split > 1 its binding 3 is the partials buffer P and it has no epilogue. */
@@ -83,8 +72,7 @@ export function matmulBlockedWgsl(K: number, N: number, ep: Epilogue, t: BlockTi
 @group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> O: array<vec4<f32>>;
-${ep === 'residual' ? '@group(0) @binding(5) var<storage, read> R: array<vec4<f32>>;' : ''}
-${store4(ep, N4)}`
+${epilogueWgsl(ep, N, true, 5)}`
     : `${META}
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;
@@ -143,8 +131,7 @@ export function splitReduceWgsl(N: number, ep: Epilogue, split: number): string 
 @group(0) @binding(1) var<storage, read> P: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> O: array<vec4<f32>>;
-${ep === 'residual' ? '@group(0) @binding(4) var<storage, read> R: array<vec4<f32>>;' : ''}
-${store4(ep, N4)}
+${epilogueWgsl(ep, N, true, 4)}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let M = info[0];

@@ -3,8 +3,8 @@
  * FastForward: the whole forward pass (decode step or prefill chunk) as hand-built WebGPU
  * dispatches, bypassing tfjs dispatch: weights uploaded once into GPUBuffers; per call only the
  * `info` (row data) and page-table buffers are written; embed, then per layer normalize -> qkv
- * matmul -> KV append -> attention -> proj (+residual) -> normalize -> fc (+gelu) -> fc2
- * (+residual), then normalize -> head -> argmax.
+ * matmul (its epilogue appends K/V to the pool and kvOut) -> attention -> proj (+residual) ->
+ * normalize -> fc (+gelu) -> fc2 (+residual), then normalize -> head -> argmax.
  * K/V hand-back: decode (M <= SMALL_M) is ONE command buffer ending in copies of the output and
  * every layer's new K/V rows and one mapAsync. A prefill submits one command buffer per layer,
  * each ending in a copy of that layer's K/V rows to its own staging buffer, and maps them in
@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
 import { flashAttentionWgsl, flashGeometry, flashSharedBytes, attentionWgsl } from './attention-kernels.js';
-import { appendWgsl, argmaxWgsl, embedWgsl, normalizeWgsl, type Epilogue, type KernelShape } from './fast-kernels.js';
+import { argmaxWgsl, embedWgsl, normalizeWgsl, type Epilogue, type KernelShape } from './fast-kernels.js';
 import { DispatchRecorder, encodeSteps, type Binding, type Plan, type Step } from './fast-plan.js';
 import { GPU_PAGE } from './forward-ops.js';
 import { replyArea } from './reply-area.js';
@@ -270,23 +270,23 @@ export class FastForward {
       const b = this.blocks[l];
       const poolBuf = pools[l];
       this.normalize(steps, s.xa, s.h, M);
-      this.matmul(steps, { d: b.attn, a: s.h, o: s.qkv, ep: 'none', r: null, M, tag: `attn${l}`, label: 'qkv' });
-      d(steps, 'append', () => appendWgsl(C), [s.meta, s.qkv, poolBuf, s.kvOut[l]], [elems(M)], 'append', `append${l}`);
+      // NOTE: the qkv matmul's epilogue appends the K/V rows to the pool and kvOut (no append dispatch).
+      this.matmul(steps, { d: b.attn, a: s.h, o: s.qkv, ep: 'kv', extra: [poolBuf, s.kvOut[l]], M, tag: `attn${l}`, label: 'qkv' });
       if (block) {
         const { bq } = flashGeometry(C / nHead);
         d(steps, 'flash', () => flashAttentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y], [nHead, Math.ceil(M / bq)], 'attention', `flash${l}`);
       } else {
         d(steps, 'attention', () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [nHead, M], 'attention', `attention${l}`);
       }
-      this.matmul(steps, { d: b.proj, a: s.y, o: s.xb, ep: 'residual', r: s.xa, M, tag: `proj${l}`, label: 'proj' });
+      this.matmul(steps, { d: b.proj, a: s.y, o: s.xb, ep: 'residual', extra: [s.xa], M, tag: `proj${l}`, label: 'proj' });
       this.normalize(steps, s.xb, s.h, M);
-      this.matmul(steps, { d: b.fc, a: s.h, o: s.f, ep: 'gelu', r: null, M, tag: `fc${l}`, label: 'fc' });
-      this.matmul(steps, { d: b.mlp, a: s.f, o: s.xa, ep: 'residual', r: s.xb, M, tag: `mlp${l}`, label: 'fc2' });
+      this.matmul(steps, { d: b.fc, a: s.h, o: s.f, ep: 'gelu', extra: [], M, tag: `fc${l}`, label: 'fc' });
+      this.matmul(steps, { d: b.mlp, a: s.f, o: s.xa, ep: 'residual', extra: [s.xb], M, tag: `mlp${l}`, label: 'fc2' });
       plan.layers.push(steps);
     }
     if (output !== 'none') {
       this.normalize(plan.post, s.xa, s.h, M);
-      this.matmul(plan.post, { d: this.head, a: s.h, o: s.logits, ep: 'none', r: null, M, tag: 'head', label: 'head' });
+      this.matmul(plan.post, { d: this.head, a: s.h, o: s.logits, ep: 'none', extra: [], M, tag: 'head', label: 'head' });
       if (output === 'ids') d(plan.post, 'argmax', () => argmaxWgsl(V), [s.meta, s.logits, s.ids], [M], 'argmax');
     }
     return plan;
@@ -297,7 +297,7 @@ export class FastForward {
     this.rec.dispatch(steps, { kind: 'normalize', code: () => normalizeWgsl(C, eps), bufs: [(this.s as Scratch).meta, x, y], grid: [M], label: 'ln' });
   }
 
-  private matmul(steps: Step[], m: { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; r: GPUBuffer | null; M: number; tag: string; label: string }): void {
+  private matmul(steps: Step[], m: { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; extra: Binding[]; M: number; tag: string; label: string }): void {
     const { d, M } = m;
     const call = { ...m, K: d.K, N: d.N, w: d.w, b: d.b, meta: (this.s as Scratch).meta, part: (n: number) => this.partBuffer(n) };
     recordMatmul(this.rec, steps, this.variant.matmul(M, d.K, d.N), call);

@@ -11,28 +11,16 @@
  * Invariants: reads are clamped to valid rows, writes guarded; barriers sit in uniform control flow.
  */
 import { BLOCK, blockFits, matmulBlockedWgsl, splitReduceWgsl, type BlockTile } from './blocked-matmul.js';
-import { META, f, type Epilogue } from './fast-kernels.js';
-import type { DispatchRecorder, Step } from './fast-plan.js';
+import { META, epilogueWgsl, type Epilogue } from './fast-kernels.js';
+import type { Binding, DispatchRecorder, Step } from './fast-plan.js';
 
-function bindings(ep: Epilogue): string {
+function bindings(ep: Epilogue, N: number): string {
   return `${META}
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> W: array<f32>;
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;
-${ep === 'residual' ? '@group(0) @binding(5) var<storage, read> R: array<f32>;' : ''}`;
-}
-
-const GELU_K = f(2 * Math.sqrt(2 / Math.PI));
-
-/** `store(row, col, acc)`: bias, epilogue and the write of one output. */
-function epilogue(ep: Epilogue, N: number): string {
-  return `fn store(row: i32, col: i32, acc: f32) {
-  var v = acc + B[col];
-  ${ep === 'gelu' ? `v = v / (1.0 + exp(-${GELU_K} * (v + 0.044715 * v * v * v)));` : ''}
-  ${ep === 'residual' ? `v = v + R[row * ${N} + col];` : ''}
-  O[row * ${N} + col] = v;
-}`;
+${epilogueWgsl(ep, N, false, 5)}`;
 }
 
 /** Columns per workgroup, K-groups, k unroll and reduction chunk (rows) of the small-M matmul. */
@@ -54,9 +42,8 @@ export function matmulSmallWgsl(K: number, N: number, ep: Epilogue, RB: number):
   const step = KG * U;
   const main = Math.floor(K / step) * step;
   const chunks = Array.from({ length: RB / CH }, (_, c) => c);
-  return `${bindings(ep)}
+  return `${bindings(ep, N)}
 var<workgroup> red: array<f32, ${KG * CH * TN}>;
-${epilogue(ep, N)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = info[0];
@@ -115,10 +102,9 @@ export function matmulTiledWgsl(K: number, N: number, ep: Epilogue, RT: number):
   const BM = 16 * RT;
   const rs = Array.from({ length: RT }, (_, i) => i);
   const aLoads = (BM * BK) / 256;
-  return `${bindings(ep)}
+  return `${bindings(ep, N)}
 var<workgroup> As: array<f32, ${BK * BM}>;
 var<workgroup> Ws: array<vec4<f32>, ${(BK * BN) / 4}>;
-${epilogue(ep, N)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = info[0];
@@ -230,7 +216,8 @@ export interface MatmulCall {
   w: GPUBuffer;
   b: GPUBuffer;
   o: GPUBuffer;
-  r: GPUBuffer | null;
+  /** The epilogue's bindings: [R] for 'residual', [pool, kvOut window] for 'kv', else []. */
+  extra: Binding[];
   /** The split-K partials buffer, at least `floats` long. */
   part: (floats: number) => GPUBuffer;
   /** Bind-group tag (one per call site) and profile label. */
@@ -241,9 +228,8 @@ export interface MatmulCall {
 /** Records the dispatches of one matmul with kernel choice `c` (two for a split-K blocked one). */
 export function recordMatmul(rec: DispatchRecorder, steps: Step[], c: MatmulChoice, m: MatmulCall): void {
   const { M, K, N, ep, tag, label } = m;
-  const res = m.r === null ? [] : [m.r];
   const shape = `${K}_${N}_${ep}`;
-  const direct = [m.meta, m.a, m.w, m.b, m.o, ...res];
+  const direct = [m.meta, m.a, m.w, m.b, m.o, ...m.extra];
   if (c.kind === 'small') {
     rec.dispatch(steps, { kind: `mms${c.rows}_${shape}`, code: () => matmulSmallWgsl(K, N, ep, c.rows), bufs: direct, grid: [Math.ceil(N / SMALL.TN), Math.ceil(M / c.rows)], tag, label });
     return;
@@ -261,7 +247,7 @@ export function recordMatmul(rec: DispatchRecorder, steps: Step[], c: MatmulChoi
   }
   const part = m.part(t.split * M * N);
   rec.dispatch(steps, { kind: `${tileKey}_${K}_${N}`, code: () => matmulBlockedWgsl(K, N, ep, t), bufs: [m.meta, m.a, m.w, part], grid, tag, label });
-  rec.dispatch(steps, { kind: `split${t.split}_${N}_${ep}`, code: () => splitReduceWgsl(N, ep, t.split), bufs: [m.meta, part, m.b, m.o, ...res], grid: [Math.ceil((M * N) / 4 / 256)], tag: `${tag}r`, label });
+  rec.dispatch(steps, { kind: `split${t.split}_${N}_${ep}`, code: () => splitReduceWgsl(N, ep, t.split), bufs: [m.meta, part, m.b, m.o, ...m.extra], grid: [Math.ceil((M * N) / 4 / 256)], tag: `${tag}r`, label });
 }
 
 /** Short text of a choice (profile rows). */
