@@ -22,6 +22,12 @@ describe('parseBenchArgs', () => {
     expect(a.modes).toEqual(['disaggregated', 'colocated', 'chunked']);
     expect(a.rates.kind).toBe('search');
     expect([a.prefill, a.decode, a.colocated]).toEqual([1, 1, 2]);
+    expect(a.prefillNice).toBe('default');
+  });
+
+  it('--prefill-nice takes a nice value or off', () => {
+    expect(parseBenchArgs([...base, '--prefill-nice', '5']).prefillNice).toBe(5);
+    expect(parseBenchArgs([...base, '--prefill-nice=off']).prefillNice).toBe('off');
   });
 
   it.each([
@@ -37,6 +43,8 @@ describe('parseBenchArgs', () => {
     [[...base, '--cv', '2'], '--cv'],
     [[...base, '--bogus'], '--bogus'],
     [[...base, '--json'], '--json'],
+    [[...base, '--prefill-nice', '20'], '--prefill-nice'],
+    [[...base, '--prefill-nice', 'low'], '--prefill-nice'],
     [['--workload', 'poems', '--slo-ttft', '1', '--slo-tpot', '1'], '--workload'],
   ])('rejects %j naming %s', (argv, flag) => {
     expect(() => parseBenchArgs(argv)).toThrow(BenchArgumentError);

@@ -34,6 +34,8 @@ export interface BenchArgs {
   colocated: number;
   /** Engine prefillChunkSize for every mode (null: the engine default). */
   chunk: number | null;
+  /** Engine prefillNice for disaggregated mode: a nice value, 'off' (null), or the engine default. */
+  prefillNice: number | 'off' | 'default';
   help: boolean;
 }
 
@@ -41,7 +43,8 @@ export interface BenchArgs {
 export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate|multiturn | --trace FILE
   --slo-ttft MS --slo-tpot MS [--modes disaggregated,colocated,chunked]
   [--rate R | --rates a,b,c] [--quick] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
-  [--prefill N --decode M --colocated K] [--chunk TOKENS] [--json FILE] [--out DIR] [--write-trace FILE]`;
+  [--prefill N --decode M --colocated K] [--chunk TOKENS] [--prefill-nice N|off]
+  [--json FILE] [--out DIR] [--write-trace FILE]`;
 
 const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
 const MODES: readonly BenchMode[] = ['disaggregated', 'colocated', 'chunked'];
@@ -50,6 +53,7 @@ const START_RATE: Record<MixName | 'trace', number> = { chat: 4, summarize: 2, g
 const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
+  '--prefill-nice',
 ]);
 const BOOLEAN_FLAGS = new Set(['--quick', '--help']);
 
@@ -100,15 +104,24 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     decode,
     colocated,
     chunk: v.has('--chunk') ? posInt(v.get('--chunk')!, '--chunk') : null,
+    prefillNice: prefillNice(v.get('--prefill-nice')),
     help: false,
   };
+}
+
+function prefillNice(raw: string | undefined): BenchArgs['prefillNice'] {
+  if (raw === undefined) return 'default';
+  if (raw === 'off') return 'off';
+  const n = int(raw, '--prefill-nice');
+  if (n < 0 || n > 19) throw new BenchArgumentError('--prefill-nice', `must be an integer in [0, 19] or 'off', got ${raw}`);
+  return n;
 }
 
 function defaults(): BenchArgs {
   return {
     workload: 'chat', trace: null, writeTrace: null, modes: [...MODES], slo: { ttftMs: 1, tpotMs: 1 },
     rates: { kind: 'search', start: 1 }, quick: false, seed: 1, requests: 96, arrival: { kind: 'poisson' },
-    json: null, out: null, prefill: 1, decode: 1, colocated: 2, chunk: null, help: false,
+    json: null, out: null, prefill: 1, decode: 1, colocated: 2, chunk: null, prefillNice: 'default', help: false,
   };
 }
 

@@ -13,6 +13,8 @@ export { ActorSystem } from './actor-system.js';
 export type { InboxOptions, SpawnOptions, StopOptions } from './system-options.js';
 /** Time and timers as actors see them. */
 export { systemClock, type Clock, type TimerHandle } from './clock.js';
+/** OS scheduling priority of the calling thread (per-thread nice on Linux). */
+export { setThreadNice } from './thread-priority.js';
 /** Typed errors (each with a stable `code`). */
 export {
   AbortedError,

@@ -61,6 +61,8 @@ describe('resolveOptions', () => {
       [{ slo: { ttftMs: 1, tpotMs: 5, p99: true } }, 'slo.p99'],
       [{ queue: { maxRequests: 0 } }, 'queue.maxRequests'],
       [{ handoffTimeoutMs: Infinity }, 'handoffTimeoutMs'],
+      [{ prefillNice: 20 }, 'prefillNice'],
+      [{ prefillNice: -1 }, 'prefillNice'],
       [{ prefil: 2 }, 'prefil'],
     ];
     for (const [input, option] of cases) expect(optionOf(input), JSON.stringify(input)).toBe(option);
@@ -68,5 +70,12 @@ describe('resolveOptions', () => {
 
   it('accepts slo: null explicitly', () => {
     expect(resolveOptions({ slo: null }).slo).toBeNull();
+  });
+
+  it('prefillNice: null (leave prefill threads alone) by default, or a value in [0, 19]', () => {
+    expect(resolveOptions({}).prefillNice).toBeNull();
+    expect(resolveOptions({ prefillNice: 10 }).prefillNice).toBe(10);
+    expect(resolveOptions({ prefillNice: 0 }).prefillNice).toBe(0);
+    expect(resolveOptions({ prefillNice: null }).prefillNice).toBeNull();
   });
 });

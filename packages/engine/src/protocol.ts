@@ -172,6 +172,8 @@ export interface ServingInit {
   faults: FaultPlan;
   /** One Int32 flag per crash rule, shared by every actor and incarnation (a rule fires once). */
   faultFlags: SharedArrayBuffer;
+  /** OS nice value this actor's thread sets on start (engine option prefillNice); null leaves it. */
+  threadNice: number | null;
   client: ActorRef<ClientMsg>;
   scheduler: ActorRef<SchedulerMsg>;
 }

@@ -52,7 +52,7 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
   };
   const faults = options.faults;
   const faultFlags = new SharedArrayBuffer(4 * Math.max(1, faults.crashes.length));
-  const common = { setup: deps.setup, pool: deps.pool.handle, limits, client: deps.client, scheduler, faults, faultFlags };
+  const common = { setup: deps.setup, pool: deps.pool.handle, limits, client: deps.client, scheduler, faults, faultFlags, threadNice: null };
   const owners = new Map<string, number>();
   const many = <P extends Message, I>(n: number, file: string, name: string, init: (index: number, owner: number) => I): Promise<ActorRef<P>[]> =>
     Promise.all(Array.from({ length: n }, (_, index) => {
@@ -62,7 +62,7 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     }));
   if (options.mode === 'disaggregated') {
     const decode = await many<DecodeMsg, DecodeInit>(options.decode, 'decode-actor.js', 'decode', (index, owner) => ({ ...common, index, owner }));
-    const prefill = await many<PrefillMsg, PrefillInit>(options.prefill, 'prefill-actor.js', 'prefill', (index, owner) => ({ ...common, index, owner, decoders: decode }));
+    const prefill = await many<PrefillMsg, PrefillInit>(options.prefill, 'prefill-actor.js', 'prefill', (index, owner) => ({ ...common, index, owner, decoders: decode, threadNice: options.prefillNice }));
     const predictor = await system.spawn<PredictorMsg, PredictorInit>({
       module: actorModule('length-predictor-actor.js'), name: 'length-predictor', init: { seed: 0, fails: faults.predictorFails }, group: CONTROL_GROUP,
     });

@@ -8,7 +8,7 @@
  * the mailbox like any message, so requests, aborts and handoffs are admitted between steps, never
  * during one. Busy time counts only time spent inside `runStep`.
  */
-import { Actor, type Message } from '@baton/actors';
+import { Actor, setThreadNice, type Message } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
 import { backendMemory, initBackend, loadModel, type Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
@@ -52,6 +52,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     if (this.init.faults.crashes.length > 0) this.#crash = new CrashTrigger(this.init.faults, this.init.faultFlags, this.role, this.init.index);
     this.#startedAt = engineNow();
     this.activity = 'idle';
+    if (this.init.threadNice !== null) setThreadNice(this.init.threadNice);
   }
 
   /** Releases the model's tensors. */

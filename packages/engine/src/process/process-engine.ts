@@ -133,7 +133,7 @@ export class ProcessEngine {
     const backend = this.backend as ProcessInit['backend'];
     const init = (role: ProcessRole, index: number): ProcessInit => ({
       role, index, name: `${role}-${index}`, model: o.model, backend, chunkSize: o.prefillChunkSize, maxBatch: o.maxBatch,
-      kv: o.kv, handoffTimeoutMs: o.handoffTimeoutMs, decodeCount: o.decode,
+      kv: o.kv, handoffTimeoutMs: o.handoffTimeoutMs, decodeCount: o.decode, nice: role === 'prefill' ? o.prefillNice : null,
     });
     for (let i = 0; i < o.decode; i++) this.#decode.push(this.#host(init('decode', i)));
     for (let i = 0; i < o.prefill; i++) this.#prefill.push(this.#host(init('prefill', i)));

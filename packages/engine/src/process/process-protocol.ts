@@ -27,6 +27,8 @@ export interface ProcessInit {
   handoffTimeoutMs: number;
   /** Decode processes in the deployment (a prefill process listens for one KV link from each). */
   decodeCount: number;
+  /** OS nice value the process sets on start (engine option prefillNice, for prefill); null leaves it. */
+  nice: number | null;
 }
 
 /** Parent → child. */

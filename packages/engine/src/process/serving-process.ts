@@ -4,6 +4,7 @@
  * decode process, and answers `ready`. On `shutdown` (or when the parent goes away) it releases
  * everything and exits.
  */
+import { setThreadNice } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
 import { initBackend, loadModel } from '@baton/model';
 import { DecodeProcess } from './decode-process.js';
@@ -18,6 +19,8 @@ let role: PrefillProcess | DecodeProcess | null = null;
 const early: ToProcess[] = [];
 
 async function start(init: ProcessInit): Promise<void> {
+  // NOTE: the model runs on this process's main thread, whose thread id is the process id.
+  if (init.nice !== null) setThreadNice(init.nice);
   const info = await initBackend(init.backend);
   const model = await loadModel(init.model);
   const c = model.config;
