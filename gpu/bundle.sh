@@ -17,6 +17,10 @@ for p in actors engine kv-cache model; do
   cp packages/$p/package.json "$OUT/node_modules/@baton/$p/"
   (cd packages/$p && find dist -name '*.js' ! -path '*/bench/*' -exec cp --parents {} "../../$OUT/node_modules/@baton/$p/" \;)
 done
+# The goodput bench (`baton bench --backend webgpu`), run as node .gpu-bundle/node_modules/@baton/bench/bin/baton-bench.js.
+mkdir -p "$OUT/node_modules/@baton/bench"
+cp -r apps/bench/package.json apps/bench/bin "$OUT/node_modules/@baton/bench/"
+(cd apps/bench && find dist -name '*.js' -exec cp --parents {} "../../$OUT/node_modules/@baton/bench/" \;)
 copy() { mkdir -p "$OUT/node_modules/$1"; cp -r node_modules/$1/. "$OUT/node_modules/$1/"; }
 for d in comlink eventemitter3 piscina @huggingface/tokenizers long seedrandom node-fetch whatwg-url tr46 webidl-conversions debug ms; do
   [ -d node_modules/$d ] && copy $d

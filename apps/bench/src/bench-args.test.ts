@@ -28,6 +28,7 @@ describe('parseBenchArgs', () => {
   it('--prefill-nice takes a nice value or off', () => {
     expect(parseBenchArgs([...base, '--prefill-nice', '5']).prefillNice).toBe(5);
     expect(parseBenchArgs([...base, '--prefill-nice=off']).prefillNice).toBe('off');
+    expect(parseBenchArgs([...base, '--backend', 'webgpu']).backend).toBe('webgpu');
   });
 
   it.each([
@@ -45,6 +46,7 @@ describe('parseBenchArgs', () => {
     [[...base, '--json'], '--json'],
     [[...base, '--prefill-nice', '20'], '--prefill-nice'],
     [[...base, '--prefill-nice', 'low'], '--prefill-nice'],
+    [[...base, '--backend', 'cuda'], '--backend'],
     [['--workload', 'poems', '--slo-ttft', '1', '--slo-tpot', '1'], '--workload'],
   ])('rejects %j naming %s', (argv, flag) => {
     expect(() => parseBenchArgs(argv)).toThrow(BenchArgumentError);

@@ -5,7 +5,7 @@
  * BenchArgumentError naming the flag; the modes compared always get the same number of model
  * worker threads (prefill + decode = colocated).
  */
-import type { EngineMode } from '@baton/engine';
+import type { EngineBackend, EngineMode } from '@baton/engine';
 import { BenchArgumentError } from './bench-errors.js';
 import type { ArrivalProcess, MixName } from './workload.js';
 
@@ -36,6 +36,8 @@ export interface BenchArgs {
   chunk: number | null;
   /** Engine prefillNice for disaggregated mode: a nice value, 'off' (null), or the engine default. */
   prefillNice: number | 'off' | 'default';
+  /** TensorFlow.js backend of every mode's engine. */
+  backend: EngineBackend;
   help: boolean;
 }
 
@@ -43,7 +45,7 @@ export interface BenchArgs {
 export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate|multiturn | --trace FILE
   --slo-ttft MS --slo-tpot MS [--modes disaggregated,colocated,chunked]
   [--rate R | --rates a,b,c] [--quick] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
-  [--prefill N --decode M --colocated K] [--chunk TOKENS] [--prefill-nice N|off]
+  [--prefill N --decode M --colocated K] [--chunk TOKENS] [--prefill-nice N|off] [--backend B]
   [--json FILE] [--out DIR] [--write-trace FILE]`;
 
 const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
@@ -53,8 +55,9 @@ const START_RATE: Record<MixName | 'trace', number> = { chat: 4, summarize: 2, g
 const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
-  '--prefill-nice',
+  '--prefill-nice', '--backend',
 ]);
+const BACKENDS: readonly EngineBackend[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
 const BOOLEAN_FLAGS = new Set(['--quick', '--help']);
 
 /** Parses argv (without the command name). @throws {BenchArgumentError} */
@@ -105,6 +108,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     colocated,
     chunk: v.has('--chunk') ? posInt(v.get('--chunk')!, '--chunk') : null,
     prefillNice: prefillNice(v.get('--prefill-nice')),
+    backend: oneOf(v.get('--backend') ?? 'auto', BACKENDS, '--backend'),
     help: false,
   };
 }
@@ -121,7 +125,7 @@ function defaults(): BenchArgs {
   return {
     workload: 'chat', trace: null, writeTrace: null, modes: [...MODES], slo: { ttftMs: 1, tpotMs: 1 },
     rates: { kind: 'search', start: 1 }, quick: false, seed: 1, requests: 96, arrival: { kind: 'poisson' },
-    json: null, out: null, prefill: 1, decode: 1, colocated: 2, chunk: null, prefillNice: 'default', help: false,
+    json: null, out: null, prefill: 1, decode: 1, colocated: 2, chunk: null, prefillNice: 'default', backend: 'auto', help: false,
   };
 }
 

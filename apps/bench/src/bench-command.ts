@@ -75,6 +75,7 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
     rates: args.rates.kind === 'list' ? args.rates : { ...args.rates, bisectSteps: args.quick ? 2 : 3, down: args.quick ? 2 : 8 },
     threads: { prefill: args.prefill, decode: args.decode, colocated: args.colocated },
     engine: {
+      backend: args.backend,
       ...(args.chunk === null ? {} : { prefillChunkSize: args.chunk, tokenBudget: Math.max(512, args.chunk) }),
       ...(args.prefillNice === 'default' ? {} : { prefillNice: args.prefillNice === 'off' ? null : args.prefillNice }),
     },
