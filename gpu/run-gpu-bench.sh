@@ -2,7 +2,8 @@
 # The goodput bench (`baton bench`) on the GPU machine, webgpu backend: disaggregated vs colocated
 # vs chunked, the same 2 model worker threads per mode (1P+1D vs 2), chat mix, --quick.
 # 1. a calibration run at 2 req/s with loose targets (TTFT and TPOT of each mode at low load);
-# 2. goodput searches at two TPOT-tight SLO pairs.
+# 2. goodput searches from 16 req/s at two SLO pairs sized from the calibration (TTFT p50 5-6 ms,
+#    TPOT p50 1.1-1.4 ms at low load): TPOT-tight 3 ms with TTFT 25 ms, and a looser 5 / 50 ms.
 # Usage (device tool, carry [".gpu", ".gpu-bundle"], from the repo root):
 #   source .gpu/setup.sh && bash gpu/run-gpu-bench.sh
 # Each run's summary.json and attainment.svg go to $OUT (default ./gpu-bench-out).
@@ -13,8 +14,8 @@ bench() { node .gpu-bundle/node_modules/@baton/bench/bin/baton-bench.js --worklo
 keep() { cp "/tmp/gpu-bench-$1/summary.json" "$out/$1-summary.json"; cp "/tmp/gpu-bench-$1/attainment.svg" "$out/$1-attainment.svg" 2>/dev/null || true; }
 echo "## calibration: 2 req/s, loose targets"
 bench --slo-ttft 1000 --slo-tpot 100 --rates 2 --requests 32 --modes disaggregated,colocated,chunked --out /tmp/gpu-bench-calibration && keep calibration
-for slo in "100 5" "100 10"; do
+for slo in "25 3" "50 5"; do
   set -- $slo
   echo "## goodput: SLO TTFT $1 ms, TPOT $2 ms"
-  bench --slo-ttft "$1" --slo-tpot "$2" --quick --out "/tmp/gpu-bench-ttft$1-tpot$2" && keep "ttft$1-tpot$2"
+  bench --slo-ttft "$1" --slo-tpot "$2" --rate 16 --quick --out "/tmp/gpu-bench-ttft$1-tpot$2" && keep "ttft$1-tpot$2"
 done
