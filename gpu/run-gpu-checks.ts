@@ -7,16 +7,20 @@
  *     4x256 and 8x512 bench models, against the PyTorch H200 reference;
  *  5. engine disaggregated vs colocated on the GPU (same workers, same fixed workload);
  *  6. profile of the hand-built pipeline (8x512 and 4x256: prefill 512, decode b=32 ctx 256): host
- *     and GPU time per kernel class, now and with the earlier kernels; --sweep adds every matmul tiling.
+ *     and GPU time per kernel class, now and with the earlier kernels; --sweep adds every matmul tiling;
+ *  7. engine create/close in a loop on the GPU (disaggregated, colocated, chunked; requests in
+ *     flight at close): the process stays alive. Runs in a child process (this script with
+ *     --close-child N) so that a native crash is reported as a failed check.
  * Prints tables and writes results.json to $OUT (or ./gpu-out). Each section reports its own
  * failure and the script goes on.
- * Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick] [--sweep] [--only kernels,fixture,speed,modes,disagg,profile]
+ * Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick] [--sweep] [--closes N] [--only kernels,fixture,speed,modes,disagg,profile,close]
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  ArrayKvBacking, checkGpuKernels, closeBackend, generate, initBackend, loadModel, profileGpu, warmGpu, type Gpt, type GptConfig, type GpuProfileRow,
+  ArrayKvBacking, checkGpuKernels, closeBackend, generate, initBackend, loadModel, profileGpu, warmGpu, type Gpt, type GptConfig, type GpuProfileRow, type KvBacking, type KvKind,
 } from '@baton/model';
 import { createEngine, type EngineOptionsInput, type GenerationResult } from '@baton/engine';
 
@@ -201,6 +205,58 @@ async function measure(reps: number, f: () => void, busy: boolean): Promise<{ ms
 
 type Timing = { ms: number; mhz: number | null };
 
+/** A KvBacking that notes when each write starts and ends (ms, performance.now()). */
+class TimedBacking implements KvBacking {
+  readonly marks: Array<{ layer: number; kind: KvKind; start: number; end: number }> = [];
+  constructor(private readonly inner: ArrayKvBacking) {}
+  get capacity(): number {
+    return this.inner.capacity;
+  }
+  write(layer: number, kind: KvKind, start: number, rows: Float32Array): void {
+    const t = performance.now();
+    this.inner.write(layer, kind, start, rows);
+    this.marks.push({ layer, kind, start: t, end: performance.now() });
+  }
+  read(layer: number, kind: KvKind, start: number, end: number, out: Float32Array): void {
+    this.inner.read(layer, kind, start, end, out);
+  }
+}
+
+/**
+ * Where the model thread's time of a 512-token prefill goes (busy clock): per call, when layer 0's
+ * and the last layer's K/V writes began and ended, and the call's end (ms from the call's start).
+ */
+async function prefillTimeline(model: Gpt, warm: ArrayKvBacking, prompt: number[]): Promise<Array<[string, number]>> {
+  const reps = QUICK ? 5 : 20;
+  const rows: Array<Record<string, number>> = [];
+  warmGpu(1200);
+  for (let i = 0; i < reps; i++) {
+    if (i % 5 === 0) warmGpu(50);
+    const timed = new TimedBacking(warm);
+    const seq = model.attach(timed);
+    const t0 = performance.now();
+    model.prefill(seq, prompt, { chunkSize: 512 });
+    const end = performance.now() - t0;
+    seq.release();
+    // NOTE: absolute times (ms since the epoch) to line up with the host thread's BATON_GPU_TRACE lines.
+    const abs = (t: number): number => performance.timeOrigin + t;
+    timelineCalls.push({ model: `${model.config.nLayer}x${model.config.nEmbd}`, start: abs(t0), end: abs(t0 + end), writes: timed.marks.map((x) => ({ layer: x.layer, kind: x.kind, start: abs(x.start), end: abs(x.end) })) });
+    const L = model.config.nLayer;
+    const m = (l: number, kind: KvKind): { start: number; end: number } => timed.marks.find((x) => x.layer === l && x.kind === kind) ?? { start: NaN, end: NaN };
+    const stores = Array.from({ length: L }, (_, l) => m(l, 'v').end - m(l, 'k').start);
+    rows.push({ first: m(0, 'k').start - t0, lastStart: m(L - 1, 'k').start - t0, lastEnd: m(L - 1, 'v').end - t0, store: median(stores), end });
+  }
+  const at = (k: string): number => median(rows.map((r) => r[k]));
+  return [
+    ['layer 0 K/V reached the model thread', at('first')], [`last layer K/V reached the model thread`, at('lastStart')],
+    ['last layer K/V stored', at('lastEnd')], ['call returned', at('end')], ['one layer stored (K and V rows), median', at('store')],
+  ];
+}
+
+/** Rows of the prefill timelines of benchModel (model, what, ms), and each timed call (results.json). */
+const timelines: Array<[string, string, number]> = [];
+const timelineCalls: unknown[] = [];
+
 async function benchModel(model: Gpt): Promise<Record<string, { busy: Timing; asRun: Timing }>> {
   const { nLayer, nEmbd } = model.config;
   const backing = (): ArrayKvBacking => new ArrayKvBacking({ nLayer, nEmbd, capacity: 1024 });
@@ -216,6 +272,7 @@ async function benchModel(model: Gpt): Promise<Record<string, { busy: Timing; as
     seq.release();
   };
   const out: Record<string, { busy: Timing; asRun: Timing }> = { prefill512: await both(prefillOnce(false)), prefill512_fresh: await both(prefillOnce(true)) };
+  timelines.push(...(await prefillTimeline(model, warm, prompt(512, 1))).map(([what, ms]): [string, string, number] => [`${nLayer}x${nEmbd}`, what, ms]));
   // Each measurement decodes its own batch of fresh sequences prefilled to 256 (context 256..288).
   const decoding = async (B: number, greedy: boolean, busy: boolean): Promise<Timing> => {
     const seqs = Array.from({ length: B }, (_, b) => {
@@ -264,6 +321,9 @@ async function speed(): Promise<void> {
     }
   }
   results['speed'] = raw;
+  results['prefillTimeline'] = timelines;
+  results['prefillTimelineCalls'] = timelineCalls;
+  table('Prefill 512 on the GPU, model thread timeline (busy clock; median ms from the call\'s start)', ['model', 'what', 'ms'], timelines);
   table('Speed on the GPU (median ms, model thread; "busy": GPU kept at its busy clock by bursts between groups of 5 timed calls; "as run": no bursts; SM MHz seen (nvidia-smi); ratio vs PyTorch 2.11 eager H200, > 1 = slower)',
     ['model', 'what', 'busy ms', 'SM MHz', 'ratio', 'as run ms', 'SM MHz', 'ratio', 'PyTorch ms'], rows);
 }
@@ -306,12 +366,69 @@ async function disaggVsColocated(): Promise<void> {
   table(`Engine on the GPU, baton-tiny, ${prompts.length} requests at once, prompts 3-200, ${maxTokens} tokens each, 2 workers`, ['mode', 'requests', 'tokens/s', 'TTFT p50 ms', 'TTFT p90', 'TPOT p50 ms', 'TPOT p90'], rows);
 }
 
+const CLOSE_MODES: Array<[string, EngineOptionsInput]> = [
+  ['disaggregated 1P/1D', { mode: 'disaggregated', prefill: 1, decode: 1 }],
+  ['colocated x2', { mode: 'colocated', colocated: 2 }],
+  ['chunked x2', { mode: 'chunked', colocated: 2, prefillChunkSize: 16, tokenBudget: 24 }],
+];
+
+/**
+ * The child of the close check: `rounds` times, each mode's engine is created, given 12 requests,
+ * and closed with deadline 0 once a few have finished (the rest are in flight: the actors stop
+ * between steps and their threads are terminated). Prints one line per close.
+ */
+async function closeLoop(rounds: number): Promise<void> {
+  const prompts = mixedPrompts(12, 5, 60);
+  for (let round = 1; round <= rounds; round++) {
+    for (const [name, options] of CLOSE_MODES) {
+      const t0 = performance.now();
+      const engine = await createEngine({ ...options, model: 'baton-tiny', backend: 'webgpu' });
+      const results = prompts.map((prompt, i) => engine.generate({ prompt, maxTokens: 8 + 8 * (i % 6) }).result.then((r) => (r.finishReason === 'abort' ? 0 : 1), () => 0));
+      await Promise.race([Promise.all(results.slice(0, 3)), new Promise((r) => setTimeout(r, 2_000))]);
+      await engine.close({ deadlineMs: 0 });
+      const done = (await Promise.all(results)).reduce((a: number, b) => a + b, 0);
+      console.log(`close ${round}/${rounds} ${name}: closed with ${prompts.length - done} of ${prompts.length} requests unfinished (${(performance.now() - t0).toFixed(0)} ms)`);
+    }
+  }
+  console.log('CLOSE LOOP DONE');
+}
+
+/** Runs closeLoop in a child process; the check passes if the child exits 0 after every close. */
+async function closeCheck(): Promise<void> {
+  const rounds = Number.parseInt(argValue('--closes', QUICK ? '3' : '10'), 10);
+  const lines: string[] = [];
+  const t0 = performance.now();
+  const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    const child = spawn(process.execPath, [process.argv[1], '--close-child', String(rounds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const take = (chunk: Buffer): void => { lines.push(...chunk.toString().split('\n').filter((l) => l !== '')); };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('exit', (c, s) => resolve({ code: c, signal: s }));
+  });
+  const closes = lines.filter((l) => l.startsWith('close ')).length;
+  const ok = code === 0 && lines.includes('CLOSE LOOP DONE') && closes === rounds * CLOSE_MODES.length;
+  if (!ok) {
+    failures++;
+    console.log(`close check child output (last 20 lines):\n${lines.slice(-20).join('\n')}`);
+  }
+  const how = signal !== null ? `killed by ${signal}` : `exit code ${code}`;
+  const row = [`engine create/close x ${rounds * CLOSE_MODES.length} on the GPU (${CLOSE_MODES.map(([n]) => n).join(', ')}; requests in flight)`, closes, how, ((performance.now() - t0) / 1000).toFixed(1), ok ? 'yes' : 'NO'];
+  results['close'] = { closes, code, signal, ok };
+  table('Engine create/close on the GPU: process alive', ['check', 'closes done', 'child process', 'seconds', 'ok'], [row]);
+}
+
+const closeChild = args.indexOf('--close-child');
+if (closeChild >= 0) {
+  await closeLoop(Number.parseInt(args[closeChild + 1] ?? '1', 10));
+  process.exit(0);
+}
+
 const info = await initBackend('webgpu');
 console.log(`backend: ${info.detail}`);
 results['backend'] = info.detail;
-const only = argValue('--only', 'kernels,fixture,modes,speed,disagg,profile').split(',');
+const only = argValue('--only', 'kernels,fixture,modes,speed,disagg,profile,close').split(',');
 const SECTIONS: Array<[string, () => Promise<void>]> = [
-  ['kernels', kernels], ['fixture', fixtureParity], ['speed', speed], ['modes', engineModes], ['disagg', disaggVsColocated], ['profile', profile],
+  ['kernels', kernels], ['fixture', fixtureParity], ['speed', speed], ['modes', engineModes], ['disagg', disaggVsColocated], ['profile', profile], ['close', closeCheck],
 ];
 for (const [name, f] of SECTIONS) if (only.includes(name)) await section(name, f);
 mkdirSync(OUT, { recursive: true });

@@ -5,10 +5,13 @@
  * as vec4) and W in workgroup memory, loading the NEXT step into registers while it computes the
  * current one. With `split` > 1 the K range is cut into `split` slices (grid z), each writing raw
  * partial sums to P [split, M, N]; splitReduceWgsl then sums them and applies the epilogue.
+ * With `ln` (an epsilon), A is LayerNorm-normalized on the fly ((a - mean) / sqrt(var + eps) per row,
+ * no affine: it is folded into W and B): the workgroup first computes its BM rows' statistics over
+ * the whole K, then normalizes A as it stages it, so no normalize dispatch and no normalized copy.
  * Needs K % (16 * split) == 0 and N % 4 == 0 (vec4 rows); matmul-kernels.ts falls back otherwise.
  * Invariants: rows past M are read clamped and never written; barriers in uniform control flow.
  */
-import { META, epilogueWgsl, type Epilogue } from './fast-kernels.js';
+import { META, epilogueWgsl, f, type Epilogue } from './fast-kernels.js';
 
 /** One tiling of the blocked kernel. */
 export interface BlockTile {
@@ -34,8 +37,11 @@ export function blockFits(K: number, N: number, t: BlockTile): boolean {
   return N % 4 === 0 && K % (BLOCK.BK * t.split) === 0 && t.TM % 4 === 0 && Number.isInteger(nty) && nty >= 1 && 16 % nty === 0;
 }
 
-/** The blocked kernel; with t.split > 1 its binding 3 is the partials buffer P and it has no epilogue. */
-export function matmulBlockedWgsl(K: number, N: number, ep: Epilogue, t: BlockTile): string {
+/**
+ * The blocked kernel; with t.split > 1 its binding 3 is the partials buffer P and it has no epilogue.
+ * `ln`: LayerNorm epsilon when A is normalized on the fly (see the file header), else null.
+ */
+export function matmulBlockedWgsl(K: number, N: number, ep: Epilogue, t: BlockTile, ln: number | null = null): string {
   const { BN, BK } = BLOCK;
   const { BM, TM, split } = t;
   const T = blockThreads(t);
@@ -54,8 +60,9 @@ export function matmulBlockedWgsl(K: number, N: number, ep: Epilogue, t: BlockTi
     ...as.map((i) => `ra${i} = A[aRow${i} + (${k0}) / 4 + aq${i}];`),
     ...ws.map((i) => `rw${i} = select(vec4<f32>(0.0), W[((${k0}) + wk${i}) * ${N4} + wc${i}], wOk${i});`),
   ].join('\n    ');
+  const aVal = (i: number, c: string): string => (ln === null ? `ra${i}.${c}` : `(ra${i}.${c} - lnM${i}) * lnI${i}`);
   const stash = [
-    ...as.flatMap((i) => comp.map((c, j) => `As[(aq${i} * 4 + ${j}) * ${BM / 4} + am${i} / 4][am${i} % 4] = ra${i}.${c};`)),
+    ...as.flatMap((i) => comp.map((c, j) => `As[(aq${i} * 4 + ${j}) * ${BM / 4} + am${i} / 4][am${i} % 4] = ${aVal(i, c)};`)),
     ...ws.map((i) => `Ws[wk${i} * 16 + wn${i}] = rw${i};`),
   ].join('\n    ');
   const body = ks.map((kk) => [
@@ -80,6 +87,7 @@ ${epilogueWgsl(ep, N, true, 5)}`
   return `${binds}
 var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
 var<workgroup> Ws: array<vec4<f32>, ${BK * 16}>;
+${ln === null ? '' : layerNormShared(BM, T)}
 @compute @workgroup_size(${T})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = info[0];
@@ -100,6 +108,7 @@ ${ws.map((i) => `  let wk${i} = (lid + ${i * T}) / 16;
   let wc${i} = min(c40 + wn${i}, ${N4 - 1});
   var rw${i} = vec4<f32>(0.0);`).join('\n')}
 ${rs.map((r) => `  var acc${r} = vec4<f32>(0.0);`).join('\n')}
+${ln === null ? '' : layerNormPrologue({ K, T, BM, eps: ln, as })}
   ${fetch('kBegin')}
   ${stash}
   workgroupBarrier();
@@ -122,6 +131,42 @@ ${rs.map((r) => `  {
     if (row < M && c4 < ${N4}) { ${out}; }
   }`).join('\n')}
 }`;
+}
+
+/** Workgroup arrays of the LayerNorm prologue: per tile row its mean and 1 / std, and a reduction buffer. */
+function layerNormShared(BM: number, T: number): string {
+  return `var<workgroup> lnMean: array<f32, ${BM}>;
+var<workgroup> lnInv: array<f32, ${BM}>;
+var<workgroup> lnRed: array<f32, ${T}>;`;
+}
+
+/**
+ * The LayerNorm prologue: T / BM threads per tile row sum its K values (vec4 loads, rows past M
+ * clamped like the A loads), then its squared deviations (two passes, like normalizeWgsl); each
+ * thread then keeps the mean and 1 / std of the rows its A loads stage (lnM_i, lnI_i).
+ */
+function layerNormPrologue(o: { K: number; T: number; BM: number; eps: number; as: number[] }): string {
+  const tpr = o.T / o.BM;
+  const K4 = o.K / 4;
+  const reduce = (into: string, value: string): string => `  lnRed[lid] = ${value};
+  workgroupBarrier();
+  if (lq == 0) {
+    var t = 0.0;
+    for (var j = 0; j < ${tpr}; j = j + 1) { t = t + lnRed[lid + j]; }
+    ${into}
+  }
+  workgroupBarrier();`;
+  return `  let lr = lid / ${tpr};
+  let lq = lid % ${tpr};
+  let lBase = min(row0 + lr, M - 1) * ${K4};
+  var ls = 0.0;
+  for (var q = lq; q < ${K4}; q = q + ${tpr}) { let v = A[lBase + q]; ls = ls + v.x + v.y + v.z + v.w; }
+${reduce(`lnMean[lr] = t / ${f(o.K)};`, 'ls')}
+  let lm = vec4<f32>(lnMean[lr]);
+  var lv = 0.0;
+  for (var q = lq; q < ${K4}; q = q + ${tpr}) { let d = A[lBase + q] - lm; lv = lv + dot(d, d); }
+${reduce(`lnInv[lr] = inverseSqrt(t / ${f(o.K)} + ${f(o.eps)});`, 'lv')}
+${o.as.map((i) => `  let lnM${i} = lnMean[am${i}];\n  let lnI${i} = lnInv[am${i}];`).join('\n')}`;
 }
 
 /** Sums `split` partial buffers [split, M, N] and applies the epilogue; one thread per vec4 output. */

@@ -6,9 +6,10 @@
  * matmul (its epilogue appends K/V to the pool and kvOut) -> attention -> proj (+residual) ->
  * normalize -> fc (+gelu) -> fc2 (+residual), then normalize -> head -> argmax.
  * K/V hand-back: decode (M <= SMALL_M) is ONE command buffer ending in copies of the output and
- * every layer's new K/V rows and one mapAsync. A prefill submits one command buffer per layer,
- * each ending in a copy of that layer's K/V rows to its own staging buffer, and maps them in
- * order: layer l's rows reach the host (and `onLayer`) while the GPU computes layer l + 1.
+ * every layer's new K/V rows and one mapAsync. A prefill cuts its work into one command buffer
+ * per layer, each ending right after that layer's qkv matmul (whose epilogue completes its K/V
+ * rows) with a copy of the rows to the layer's own staging buffer, and maps them in order: layer
+ * l's rows reach the host (and `onLayer`) while the GPU computes the rest of layer l and beyond.
  * K/V come back in the host thread's shared reply area (reply-area.ts: no fresh allocation per
  * call, and windows of it cross to the model thread without a copy): valid until the next call.
  * The KV pool stays the tfjs tensors of GpuKvPool (shared with the tfjs path and `load`): their
@@ -23,6 +24,7 @@ import { flashAttentionWgsl, flashGeometry, flashSharedBytes, attentionWgsl } fr
 import { argmaxWgsl, embedWgsl, normalizeWgsl, type Epilogue, type KernelShape } from './fast-kernels.js';
 import { DispatchRecorder, encodeSteps, type Binding, type Plan, type Step } from './fast-plan.js';
 import { GPU_PAGE } from './forward-ops.js';
+import type { KvPart } from './gpu-protocol.js';
 import { replyArea } from './reply-area.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
 import { chooseMatmul, recordMatmul, SMALL_M, type MatmulChoice } from './matmul-kernels.js';
@@ -52,8 +54,11 @@ export interface FastRows {
 /** What to read back besides K/V: logits of every row, of the last row, argmax ids, or nothing. */
 export type FastOutput = 'logits' | 'last' | 'ids' | 'none';
 
-/** Receives one layer's K/V rows [2, M, C] (a view valid until the next run). */
-export type LayerSink = (layer: number, kv: Float32Array) => void;
+/**
+ * Receives one layer's rows (a view valid until the next run): [2, M, C] for 'kv', [M, C] for 'k'
+ * or 'v' (a streamed prefill's last layer comes as 'k' then 'v').
+ */
+export type LayerSink = (layer: number, part: KvPart, rows: Float32Array) => void;
 
 /** What one call returns. */
 export interface FastResult {
@@ -69,11 +74,49 @@ export interface FastVariant {
   matmul: (M: number, K: number, N: number) => MatmulChoice;
   /** Prefill attention: the block kernel where it fits, or always the row kernel. */
   prefillAttention: 'block' | 'row';
+  /**
+   * Where a streamed prefill hands a layer's K/V back: its command buffer ends right after the
+   * layer's qkv matmul ('qkv': the copy and the host's read overlap the rest of the layer) or
+   * after the whole layer ('layer').
+   */
+  handBack: HandBack;
+  /** LayerNorm fused into the A loads of the blocked matmul that follows it (else its own dispatch). */
+  fuseNorm: boolean;
 }
 
-const DEFAULT_VARIANT: FastVariant = { matmul: chooseMatmul, prefillAttention: 'block' };
+/** See FastVariant.handBack. */
+export type HandBack = 'qkv' | 'layer';
+
+/** BATON_GPU_HANDBACK=layer|qkv overrides the default hand-back point (A/B runs of the check script). */
+const HAND_BACK: HandBack = process.env['BATON_GPU_HANDBACK'] === 'layer' ? 'layer' : 'qkv';
+/** BATON_GPU_FUSE_LN=0 keeps LayerNorm as its own dispatch (A/B runs of the check script). */
+const FUSE_NORM = process.env['BATON_GPU_FUSE_LN'] !== '0';
+const DEFAULT_VARIANT: FastVariant = { matmul: chooseMatmul, prefillAttention: 'block', handBack: HAND_BACK, fuseNorm: FUSE_NORM };
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Receives each layer's K/V rows as soon as they are read back (then the result's kv is null). */
+  onLayer?: LayerSink | null;
+  /** false: skip the K/V read-back (profile: compute only). */
+  readKv?: boolean;
+  /** Filled with the host-side times of the call (profile). */
+  timeline?: RunTimeline | null;
+}
+
+/** Host-side times of one run, in ms from its start (profile). */
+export interface RunTimeline {
+  /** Every command buffer encoded and submitted. */
+  submitted: number;
+  /** Per K/V read-back buffer: when its map resolved and when its rows were in the reply area. */
+  mapped: number[];
+  copied: number[];
+  /** The result was complete. */
+  done: number;
+}
 
 interface Dense { w: GPUBuffer; b: GPUBuffer; K: number; N: number }
+/** One matmul of a plan: weights, input A, output, epilogue and its bindings, labels. */
+interface MatmulSite { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; extra: Binding[]; M: number; tag: string; label: string }
 
 /** Recorded call shapes kept (one per distinct row count, output and attention kind). */
 const MAX_PLANS = 256;
@@ -146,11 +189,13 @@ export class FastForward {
 
   /**
    * Runs one forward call over `rows` (all rows' K/V appended to the pool first, per layer).
-   * `onLayer` receives each layer's K/V rows (then the result's kv is null); `readKv` false
-   * skips the K/V read-back (profile: compute only).
+   * A prefill (M > SMALL_M) with the K/V read-back submits one command buffer per layer, each
+   * ending in the copy of that layer's K/V rows (see FastVariant.handBack), and maps them in order.
    */
-  async run(rows: FastRows, output: FastOutput, onLayer: LayerSink | null = null, readKv = true): Promise<FastResult> {
+  async run(rows: FastRows, output: FastOutput, opts: RunOptions = {}): Promise<FastResult> {
+    const t0 = performance.now();
     const { nEmbd: C, vocabSize: V, nLayer: L } = this.config;
+    const readKv = opts.readKv ?? true;
     const M = rows.tokens.length;
     const plan = this.prepare(rows, output);
     const s = this.s as Scratch;
@@ -162,13 +207,19 @@ export class FastForward {
     let pass = enc.beginComputePass();
     encodeSteps(pass, plan.pre);
     for (let l = 0; l < L; l++) {
-      encodeSteps(pass, plan.layers[l]);
-      if (!stream) continue;
+      const steps = plan.layers[l];
+      if (!stream) {
+        encodeSteps(pass, steps);
+        continue;
+      }
+      const cut = this.variant.handBack === 'qkv' ? plan.kvAt[l] : steps.length;
+      encodeSteps(pass, steps, 0, cut);
       pass.end();
       enc.copyBufferToBuffer(s.kvOut[l], 0, layerStaging[l], 0, kvBytes);
       this.dev.queue.submit([enc.finish()]);
       enc = this.dev.createCommandEncoder();
       pass = enc.beginComputePass();
+      encodeSteps(pass, steps, cut);
     }
     encodeSteps(pass, plan.post);
     pass.end();
@@ -176,7 +227,11 @@ export class FastForward {
     else if (output !== 'none') enc.copyBufferToBuffer(s.logits, output === 'last' ? (M - 1) * V * 4 : 0, s.outStaging, 0, outBytes);
     if (readKv && !stream) for (let l = 0; l < L; l++) enc.copyBufferToBuffer(s.kvOut[l], 0, s.kvStaging, l * kvBytes, kvBytes);
     this.dev.queue.submit([enc.finish()]);
-    return this.readBack({ M, output, outBytes, kvBytes: readKv ? kvBytes : 0, layerStaging, onLayer });
+    const timeline = opts.timeline ?? null;
+    if (timeline !== null) Object.assign(timeline, { submitted: performance.now() - t0, mapped: [], copied: [], done: 0 });
+    const r = await this.readBack({ M, output, outBytes, kvBytes: readKv ? kvBytes : 0, layerStaging, onLayer: opts.onLayer ?? null, t0, timeline });
+    if (timeline !== null) timeline.done = performance.now() - t0;
+    return r;
   }
 
   /**
@@ -223,7 +278,7 @@ export class FastForward {
   }
 
   /** Maps the call's staging buffers (per layer in order when streamed) into the reply buffer. */
-  private async readBack(r: { M: number; output: FastOutput; outBytes: number; kvBytes: number; layerStaging: GPUBuffer[]; onLayer: LayerSink | null }): Promise<FastResult> {
+  private async readBack(r: { M: number; output: FastOutput; outBytes: number; kvBytes: number; layerStaging: GPUBuffer[]; onLayer: LayerSink | null; t0: number; timeline: RunTimeline | null }): Promise<FastResult> {
     const s = this.s as Scratch;
     const L = this.config.nLayer;
     const per = r.kvBytes / 4;
@@ -238,13 +293,16 @@ export class FastForward {
       let head: ArrayBuffer | null = null;
       for (const [i, m] of maps.entries()) {
         await m.p;
-        if (i === kvMaps.length) head = m.b.getMappedRange(0, r.outBytes).slice(0);
-        else kv.set(new Float32Array(m.b.getMappedRange(0, (kvMaps.length === 1 ? L * per : per) * 4)), i * per);
-        m.b.unmap();
+        r.timeline?.mapped.push(performance.now() - r.t0);
         done = i + 1;
-        if (r.onLayer !== null && kvMaps.length > 1 && i < kvMaps.length) r.onLayer(i, kv.subarray(i * per, (i + 1) * per));
+        if (i === kvMaps.length || kvMaps.length === 1) {
+          if (i === kvMaps.length) head = m.b.getMappedRange(0, r.outBytes).slice(0);
+          else kv.set(new Float32Array(m.b.getMappedRange(0, L * per * 4)));
+          m.b.unmap();
+        } else this.handLayer(m.b, i, kv.subarray(i * per, (i + 1) * per), r.onLayer);
+        r.timeline?.copied.push(performance.now() - r.t0);
       }
-      if (r.onLayer !== null && kvMaps.length === 1) for (let l = 0; l < L; l++) r.onLayer(l, kv.subarray(l * per, (l + 1) * per));
+      if (r.onLayer !== null && kvMaps.length === 1) for (let l = 0; l < L; l++) r.onLayer(l, 'kv', kv.subarray(l * per, (l + 1) * per));
       return {
         logits: head !== null && r.output !== 'ids' ? new Float32Array(head) : null,
         ids: head !== null && r.output === 'ids' ? new Int32Array(head) : null,
@@ -256,11 +314,32 @@ export class FastForward {
     }
   }
 
+  /**
+   * Copies streamed layer l's rows from its mapped staging buffer to `dst` (its window of the
+   * reply area), unmaps it and hands the rows on. The last layer goes as its K half, then its V
+   * half: the model thread stores the K rows while the V rows are copied (the call's tail).
+   */
+  private handLayer(b: GPUBuffer, l: number, dst: Float32Array, onLayer: LayerSink | null): void {
+    const rows = new Float32Array(b.getMappedRange(0, dst.length * 4));
+    if (onLayer === null || l < this.config.nLayer - 1) {
+      dst.set(rows);
+      b.unmap();
+      onLayer?.(l, 'kv', dst);
+      return;
+    }
+    const half = dst.length / 2;
+    dst.set(rows.subarray(0, half));
+    onLayer(l, 'k', dst.subarray(0, half));
+    dst.set(rows.subarray(half), half);
+    b.unmap();
+    onLayer(l, 'v', dst.subarray(half));
+  }
+
   /** The dispatches of one call shape (M rows, output, attention kind). */
   private record(M: number, output: FastOutput, pools: GPUBuffer[], block: boolean): Plan {
     const { nEmbd: C, vocabSize: V, nLayer: L, nHead } = this.config;
     const s = this.s as Scratch;
-    const plan: Plan = { pre: [], layers: [], post: [] };
+    const plan: Plan = { pre: [], layers: [], post: [], kvAt: [] };
     const elems = (n: number): number => Math.ceil((n * C) / 256);
     const d = (steps: Step[], kind: string, code: () => string, bufs: Binding[], grid: number[], label: string, tag?: string): void =>
       this.rec.dispatch(steps, { kind, code, bufs, grid, label, tag });
@@ -269,9 +348,9 @@ export class FastForward {
       const steps: Step[] = [];
       const b = this.blocks[l];
       const poolBuf = pools[l];
-      this.normalize(steps, s.xa, s.h, M);
       // NOTE: the qkv matmul's epilogue appends the K/V rows to the pool and kvOut (no append dispatch).
-      this.matmul(steps, { d: b.attn, a: s.h, o: s.qkv, ep: 'kv', extra: [poolBuf, s.kvOut[l]], M, tag: `attn${l}`, label: 'qkv' });
+      this.normMatmul(steps, { d: b.attn, a: s.xa, o: s.qkv, ep: 'kv', extra: [poolBuf, s.kvOut[l]], M, tag: `attn${l}`, label: 'qkv' });
+      plan.kvAt.push(steps.length);
       if (block) {
         const { bq } = flashGeometry(C / nHead);
         d(steps, 'flash', () => flashAttentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y], [nHead, Math.ceil(M / bq)], 'attention', `flash${l}`);
@@ -279,14 +358,12 @@ export class FastForward {
         d(steps, 'attention', () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [nHead, M], 'attention', `attention${l}`);
       }
       this.matmul(steps, { d: b.proj, a: s.y, o: s.xb, ep: 'residual', extra: [s.xa], M, tag: `proj${l}`, label: 'proj' });
-      this.normalize(steps, s.xb, s.h, M);
-      this.matmul(steps, { d: b.fc, a: s.h, o: s.f, ep: 'gelu', extra: [], M, tag: `fc${l}`, label: 'fc' });
+      this.normMatmul(steps, { d: b.fc, a: s.xb, o: s.f, ep: 'gelu', extra: [], M, tag: `fc${l}`, label: 'fc' });
       this.matmul(steps, { d: b.mlp, a: s.f, o: s.xa, ep: 'residual', extra: [s.xb], M, tag: `mlp${l}`, label: 'fc2' });
       plan.layers.push(steps);
     }
     if (output !== 'none') {
-      this.normalize(plan.post, s.xa, s.h, M);
-      this.matmul(plan.post, { d: this.head, a: s.h, o: s.logits, ep: 'none', extra: [], M, tag: 'head', label: 'head' });
+      this.normMatmul(plan.post, { d: this.head, a: s.xa, o: s.logits, ep: 'none', extra: [], M, tag: 'head', label: 'head' });
       if (output === 'ids') d(plan.post, 'argmax', () => argmaxWgsl(V), [s.meta, s.logits, s.ids], [M], 'argmax');
     }
     return plan;
@@ -297,10 +374,22 @@ export class FastForward {
     this.rec.dispatch(steps, { kind: 'normalize', code: () => normalizeWgsl(C, eps), bufs: [(this.s as Scratch).meta, x, y], grid: [M], label: 'ln' });
   }
 
-  private matmul(steps: Step[], m: { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; extra: Binding[]; M: number; tag: string; label: string }): void {
+  private matmul(steps: Step[], m: MatmulSite, ln: number | null = null): void {
     const { d, M } = m;
-    const call = { ...m, K: d.K, N: d.N, w: d.w, b: d.b, meta: (this.s as Scratch).meta, part: (n: number) => this.partBuffer(n) };
+    const call = { ...m, K: d.K, N: d.N, w: d.w, b: d.b, meta: (this.s as Scratch).meta, part: (n: number) => this.partBuffer(n), ln };
     recordMatmul(this.rec, steps, this.variant.matmul(M, d.K, d.N), call);
+  }
+
+  /**
+   * LayerNorm (no affine: folded into the weights) of m.a, then the matmul: normalized in the
+   * matmul's A loads where it runs the blocked kernel (one dispatch less, no normalized copy),
+   * else a normalize dispatch into the scratch h first.
+   */
+  private normMatmul(steps: Step[], m: MatmulSite): void {
+    if (this.variant.fuseNorm && this.variant.matmul(m.M, m.d.K, m.d.N).kind === 'blocked') return this.matmul(steps, m, this.config.layerNormEpsilon);
+    const h = (this.s as Scratch).h;
+    this.normalize(steps, m.a, h, m.M);
+    this.matmul(steps, { ...m, a: h });
   }
 
   /** The split-K partials buffer, at least `floats` long (grown, never shrunk). */

@@ -2,7 +2,7 @@
 /**
  * Parity of the hand-built pipeline's newer kernels against generic tfjs ops, run directly on the
  * tfjs WebGPU backend's device: the blocked matmul over several tilings (split-K included; every
- * epilogue) against tf.matMul + bias (+ gelu_new / residual), and the block (flash) prefill
+ * epilogue; with the LayerNorm prologue) against tf.matMul + bias (+ gelu_new / residual), and the block (flash) prefill
  * attention against referenceOps.attention, for a prefill from position 0 and a continued chunk.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -100,6 +100,24 @@ async function matmulChecks(dev: GPUDevice): Promise<KernelCheck[]> {
     const got = await runKernels(dev, data, launches, 4);
     const d = rel(ref, got);
     checks.push({ name: `fast kernel: blocked matmul ${t.BM}x64 (${blockThreads(t)} threads) split ${t.split}, ${ep}, ${M}x${K}x${N} (rel)`, maxAbsDiff: d, ok: d <= TOLERANCE });
+  }
+  // With the LayerNorm prologue: A shifted and scaled per row (so normalizing matters), against
+  // referenceOps.normalize then the matmul.
+  const x = Float32Array.from(a, (v, i) => 3 * v + 0.5 * Math.floor(i / K) - 7);
+  const normed = tf.tidy(() => referenceOps.normalize(tf.tensor2d(x, [M, K]), 1e-5));
+  const xn = (await normed.data()) as Float32Array;
+  normed.dispose();
+  for (const [t, ep] of [[{ BM: 128, TM: 8, split: 1 }, 'gelu'], [{ BM: 64, TM: 4, split: 2 }, 'none'], [{ BM: 32, TM: 4, split: 1 }, 'residual']] as Array<[BlockTile, Epilogue]>) {
+    const ref = await matmulReference(xn, w, b, r, { M, K, N, ep });
+    const grid = [Math.ceil(N / BLOCK.BN), Math.ceil(M / t.BM), t.split];
+    const res = ep === 'residual' ? [5] : [];
+    const data = [info, x, w, b, new Float32Array(M * N), r, new Float32Array(t.split * M * N)];
+    const launches: Launch[] = t.split === 1
+      ? [{ code: matmulBlockedWgsl(K, N, ep, t, 1e-5), bind: [0, 1, 2, 3, 4, ...res], grid }]
+      : [{ code: matmulBlockedWgsl(K, N, ep, t, 1e-5), bind: [0, 1, 2, 6], grid },
+        { code: splitReduceWgsl(N, ep, t.split), bind: [0, 6, 3, 4, ...res], grid: [Math.ceil((M * N) / 4 / 256)] }];
+    const d = rel(ref, await runKernels(dev, data, launches, 4));
+    checks.push({ name: `fast kernel: blocked matmul + LayerNorm prologue ${t.BM}x64 split ${t.split}, ${ep}, ${M}x${K}x${N} (rel)`, maxAbsDiff: d, ok: d <= TOLERANCE });
   }
   return checks;
 }

@@ -22,6 +22,8 @@ export interface Plan {
   pre: Step[];
   layers: Step[][];
   post: Step[];
+  /** Per layer: the number of its steps after which its new K/V rows (kvOut) are complete. */
+  kvAt: number[];
 }
 
 /** A buffer or a window of one. */
@@ -62,10 +64,11 @@ export class DispatchRecorder {
   }
 }
 
-/** Encodes steps into a compute pass (pipeline set only when it changes). */
-export function encodeSteps(pass: GPUComputePassEncoder, steps: readonly Step[]): void {
+/** Encodes steps [from, to) into a compute pass (pipeline set only when it changes). */
+export function encodeSteps(pass: GPUComputePassEncoder, steps: readonly Step[], from = 0, to = steps.length): void {
   let last: GPUComputePipeline | null = null;
-  for (const st of steps) {
+  for (let i = from; i < to; i++) {
+    const st = steps[i];
     if (st.pipe !== last) pass.setPipeline(st.pipe);
     last = st.pipe;
     pass.setBindGroup(0, st.group);

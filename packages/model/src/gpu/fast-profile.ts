@@ -8,12 +8,14 @@
  * repeated 10 times in one pass); the same classes with the earlier kernels (tiled matmul, row
  * attention) for comparison; whole-plan GPU and host times under other matmul rules (decode b=1
  * too); optionally the matmul sweep (matmul-sweep.ts, kernels alone: its absolute times did not
- * match in-plan ones on the H200, so rules are chosen from the in-place comparison).
+ * match in-plan ones on the H200, so rules are chosen from the in-place comparison); for the
+ * prefill, the host timeline of a streamed call (submits, per layer map and copy); pipeline options
+ * (K/V hand-back point, LayerNorm fused or not) compared in place.
  */
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
 import { randomFolded } from './fast-checks.js';
-import { FastForward, type FastOutput, type FastRows, type FastVariant } from './fast-forward.js';
+import { FastForward, type FastOutput, type FastRows, type FastVariant, type RunTimeline } from './fast-forward.js';
 import { planSteps, type Step } from './fast-plan.js';
 import { GpuKvPool } from './gpu-kv-pool.js';
 import type { GpuProfileOptions, GpuProfileRow } from './gpu-protocol.js';
@@ -42,22 +44,71 @@ function decodeRows(pool: GpuKvPool, slots: number[], ctx: number): FastRows {
 
 interface CallSpec { section: string; rows: FastRows; output: FastOutput }
 
-/** Host wall times of run() (with / without the K/V read-back), medians of `reps`. */
+/** Host wall times of run() (with / without the K/V read-back), medians of `reps`; a prefill also gets its timeline. */
 async function hostTimes(ff: FastForward, c: CallSpec, reps: number, out: GpuProfileRow[]): Promise<void> {
   for (let i = 0; i < 3; i++) await ff.run(c.rows, c.output);
   const withKv: number[] = [];
   const computeOnly: number[] = [];
+  const lines: RunTimeline[] = [];
   for (let i = 0; i < reps; i++) {
     let t0 = performance.now();
     await ff.run(c.rows, c.output);
     withKv.push(performance.now() - t0);
     t0 = performance.now();
-    await ff.run(c.rows, c.output, null, false);
+    await ff.run(c.rows, c.output, { readKv: false });
     computeOnly.push(performance.now() - t0);
+    const timeline: RunTimeline = { submitted: 0, mapped: [], copied: [], done: 0 };
+    await ff.run(c.rows, c.output, { timeline });
+    lines.push(timeline);
   }
   const kvMiB = (c.rows.tokens.length * ff.kvBytesPerRow) / 2 ** 20;
   out.push({ section: c.section, what: 'host thread: run(), compute + output + K/V hand-back', ms: median(withKv), note: `${kvMiB.toFixed(1)} MiB K/V to the reply buffer` });
   out.push({ section: c.section, what: 'host thread: run(), compute + output only (no K/V read-back)', ms: median(computeOnly), note: 'compute-only' });
+  const maps = lines[0].mapped.length;
+  if (maps < 3) return;
+  const at = (f: (t: RunTimeline) => number): number => median(lines.map(f));
+  const layers = maps - 1;
+  const copy = median(lines.flatMap((t) => t.mapped.slice(0, layers).map((m, i) => t.copied[i] - m)));
+  const gap = median(lines.flatMap((t) => t.mapped.slice(1, layers).map((m, i) => m - t.mapped[i])));
+  const row = (what: string, ms: number, note: string): void => { out.push({ section: c.section, what: `host timeline: ${what}`, ms, note }); };
+  row('every command buffer encoded and submitted', at((t) => t.submitted), 'ms from the start of run()');
+  row('layer 0 K/V mapped', at((t) => t.mapped[0]), 'ms from the start');
+  row(`layer ${layers - 1} K/V mapped`, at((t) => t.mapped[layers - 1]), 'ms from the start');
+  row(`layer ${layers - 1} K/V in the reply area`, at((t) => t.copied[layers - 1]), 'ms from the start');
+  row('output mapped', at((t) => t.mapped[layers]), 'ms from the start');
+  row('done', at((t) => t.done), 'ms from the start');
+  row('one layer: map resolved to rows copied', copy, `median per layer (${((kvMiB / layers) * 1024).toFixed(0)} KiB)`);
+  row('one layer: between consecutive maps', gap, 'median');
+}
+
+/** Pipeline options compared in place for a prefill and for a batched decode step. */
+const PREFILL_OPTIONS: Array<[string, Partial<FastVariant>]> = [
+  ['default (K/V handed back after each qkv matmul, LayerNorm fused)', {}],
+  ['K/V handed back after each whole layer', { handBack: 'layer' }],
+  ['LayerNorm as its own dispatch', { fuseNorm: false }],
+];
+const DECODE_OPTIONS: Array<[string, Partial<FastVariant>]> = [
+  ['default (LayerNorm fused where the matmul is blocked)', {}],
+  ['LayerNorm as its own dispatch', { fuseNorm: false }],
+];
+
+/** Host run() time (with the K/V hand-back) and GPU time of one pass of a call under each option. */
+async function compareOptions(v: { config: GptConfig; weights: FoldedWeights; pool: GpuKvPool; timer: GpuTimer; call: CallSpec; reps: number; options: Array<[string, Partial<FastVariant>]> }, out: GpuProfileRow[]): Promise<void> {
+  for (const [name, option] of v.options) {
+    const ff = new FastForward(v.config, v.weights, v.pool, option);
+    for (let i = 0; i < 3; i++) await ff.run(v.call.rows, v.call.output);
+    const host: number[] = [];
+    for (let i = 0; i < v.reps; i++) {
+      const t0 = performance.now();
+      await ff.run(v.call.rows, v.call.output);
+      host.push(performance.now() - t0);
+    }
+    const steps = planSteps(ff.prepare(v.call.rows, v.call.output));
+    const gpu: number[] = [];
+    for (let i = 0; i < v.reps; i++) gpu.push(await v.timer.time(steps, 1));
+    out.push({ section: `${v.call.section}: pipeline options`, what: name, ms: median(host), note: `host run() with K/V hand-back; GPU one pass ${median(gpu).toPrecision(3)} ms (${steps.length} dispatches)` });
+    ff.dispose();
+  }
 }
 
 /** GPU times of one plan: whole pass, per class in the pass (timestamps) and alone. */
@@ -162,6 +213,7 @@ export async function profileFastPipeline(o: GpuProfileOptions): Promise<GpuProf
       await earlier.run(c.rows, c.output);
       await gpuTimes(earlier, timer, c, Math.min(o.reps, 3), 'earlier kernels', out);
     }
+    if (i < 2) await compareOptions({ config, weights, pool, timer, call: c, reps: o.reps, options: i === 0 ? PREFILL_OPTIONS : DECODE_OPTIONS }, out);
     await compareVariants({ config, weights, pool, timer, call: c, reps: o.reps, variants: i === 0 ? PREFILL_VARIANTS : DECODE_VARIANTS }, out);
   }
   if (o.sweep) {

@@ -7,9 +7,10 @@
  * Invariants: one request in flight at a time; replies arrive in request order; the port has no
  * listener (messages are only ever taken synchronously).
  */
+import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
-import type { GpuHostBackend, GpuHostData, GpuReply, GpuRequest, WireKv } from './gpu-protocol.js';
+import type { GpuHostBackend, GpuHostData, GpuReply, GpuRequest, KvPart, WireKv } from './gpu-protocol.js';
 
 /** The GPU host thread failed a request, died or did not answer. */
 export class GpuHostError extends ModelError {
@@ -20,10 +21,24 @@ export class GpuHostError extends ModelError {
 
 /** A result with its K/V resolved to an array (a view of the reply area stays valid until the next call). */
 export type HostResult = Omit<Extract<GpuReply, { type: 'result' }>, 'kv' | 'area'> & { kv: Float32Array | null };
-/** A streamed layer with its K/V resolved to an array (valid until the next call). */
-export type HostLayer = { type: 'layer'; layer: number; kv: Float32Array };
+/** A streamed layer's rows (KvPart) resolved to an array (valid until the next call). */
+export type HostLayer = { type: 'layer'; layer: number; part: KvPart; kv: Float32Array };
 
 const WAIT_MS = 120_000;
+
+/**
+ * How long a wait for a reply spins before it sleeps (ms): with a GPU host on a machine with cores
+ * to spare, 2 ms (BATON_GPU_SPIN_MS overrides; 0 never spins).
+ * NOTE: measured on the H200 machine, a model thread asleep in Atomics.wait took ~0.1 ms to wake
+ * after the host's notify, once per reply on the critical path (the last K/V layer of a prefill,
+ * a decode step's result). The thread is blocked in a synchronous call anyway; on small machines
+ * (and on the cpu plumbing backend, or lavapipe, whose work needs those cores) it does not spin.
+ */
+function spinMsFor(backend: GpuHostBackend): number {
+  const env = Number.parseFloat(process.env['BATON_GPU_SPIN_MS'] ?? '');
+  if (Number.isFinite(env) && env >= 0) return env;
+  return backend === 'webgpu' && availableParallelism() >= 8 ? 2 : 0;
+}
 
 /** Atomics.waitAsync (Node 20; not in this TypeScript lib target). */
 function waitAsync(signal: Int32Array, value: number): Promise<unknown> {
@@ -40,7 +55,7 @@ export class GpuClient {
   /** The host thread's reply area (sent once per allocation); windows in replies index it. */
   private area: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
-  private constructor(private readonly worker: Worker, private readonly port: MessagePort, shared: SharedArrayBuffer) {
+  private constructor(private readonly worker: Worker, private readonly port: MessagePort, shared: SharedArrayBuffer, private readonly spinMs: number) {
     this.signal = new Int32Array(shared);
   }
 
@@ -50,7 +65,7 @@ export class GpuClient {
     const { port1, port2 } = new MessageChannel();
     const workerData: GpuHostData & { port: MessagePort } = { backend, signal: shared, port: port2 };
     const worker = new Worker(script, { workerData, transferList: [port2] });
-    const client = new GpuClient(worker, port1, shared);
+    const client = new GpuClient(worker, port1, shared, spinMsFor(backend));
     const exited = new Promise<never>((_, reject) => {
       worker.once('error', (e) => reject(new GpuHostError('GPU_HOST_FAILED', `GPU host thread failed to start: ${e.message}`)));
       worker.once('exit', (code) => reject(new GpuHostError('GPU_HOST_EXITED', `GPU host thread exited with code ${code} while starting`)));
@@ -85,15 +100,23 @@ export class GpuClient {
     return this.take(onLayer);
   }
 
-  /** Stops the host thread (its device, weights and KV go with it). */
+  /** Whether close() was called (calls then throw GPU_HOST_CLOSED). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Stops the host thread: it drops its models, waits for its queue and destroys its device
+   * (`shutdown`), then the thread is terminated.
+   * NOTE: terminating a thread inside a native WebGPU call, or with a live Dawn device, can crash
+   * the process (host-device.ts); a dead or failed host thread is terminated all the same.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    // NOTE: drain first: terminating the thread inside a native WebGPU call (e.g. a buffer
-    // destroy of a queued dropModel) aborts the process.
     try {
-      this.call({ type: 'sync' });
+      this.call({ type: 'shutdown' });
     } catch {
-      // a dead or failed host thread is terminated all the same
+      // terminated below all the same
     }
     this.closed = true;
     this.port.close();
@@ -102,7 +125,7 @@ export class GpuClient {
 
   private take(onLayer: ((m: HostLayer) => void) | null): HostResult {
     for (;;) {
-      if (Atomics.wait(this.signal, 0, this.seen, WAIT_MS) === 'timed-out') {
+      if (!this.spinUntilSignal() && Atomics.wait(this.signal, 0, this.seen, WAIT_MS) === 'timed-out') {
         throw new GpuHostError('GPU_HOST_TIMEOUT', `GPU host thread did not answer within ${WAIT_MS} ms`);
       }
       this.seen = Atomics.load(this.signal, 0);
@@ -111,9 +134,17 @@ export class GpuClient {
         if (reply.type === 'error') throw new GpuHostError(reply.code, reply.message);
         if (reply.area !== null) this.area = new Float32Array(reply.area);
         if (reply.type === 'result') return { ...reply, kv: reply.kv === null ? null : this.resolve(reply.kv) };
-        onLayer?.({ type: 'layer', layer: reply.layer, kv: this.resolve(reply.kv) });
+        onLayer?.({ type: 'layer', layer: reply.layer, part: reply.part, kv: this.resolve(reply.kv) });
       }
     }
+  }
+
+  /** Spins up to spinMs for the signal word to move; true if it did. */
+  private spinUntilSignal(): boolean {
+    if (this.spinMs <= 0) return false;
+    const end = performance.now() + this.spinMs;
+    while (Atomics.load(this.signal, 0) === this.seen) if (performance.now() > end) return false;
+    return true;
   }
 
   /** K/V of a reply as an array (a window becomes a view of the reply area). */

@@ -12,7 +12,7 @@ import type { GptConfig } from '../config.js';
 import { tensorsFromFolded, disposeModelTensors, type FoldedWeights, type ModelTensors } from '../model-tensors.js';
 import type { Activation } from '../config.js';
 import { activate } from '../layers.js';
-import { FastForward, fastForwardFits, type FastOutput } from './fast-forward.js';
+import { FastForward, fastForwardFits, type FastOutput, type LayerSink } from './fast-forward.js';
 import type { ForwardOps } from './forward-ops.js';
 import { GpuKvPool } from './gpu-kv-pool.js';
 import type { GpuDecodeItem, GpuOutput } from './gpu-protocol.js';
@@ -31,8 +31,8 @@ export interface PrefillCall {
   pos0: number;
   tokens: number[];
   logits: 'last' | 'all' | 'none';
-  /** When set, receives each layer's K/V rows [2, N, C] as soon as they are computed. */
-  onLayer: ((layer: number, kv: Float32Array) => void) | null;
+  /** When set, receives each layer's K/V rows as soon as they are computed (see LayerSink). */
+  onLayer: LayerSink | null;
 }
 
 /** Batches up to this many rows read back whole qkv rows (see forward). */
@@ -144,7 +144,7 @@ export class GpuForward {
       if (x !== x0) x.dispose();
       x = next.x2;
       if (onLayer !== null) {
-        onLayer(l, this.kvRows((await next.kv.data()) as Float32Array, N));
+        onLayer(l, 'kv', this.kvRows((await next.kv.data()) as Float32Array, N));
         next.kv.dispose();
       } else kvParts.push(next.kv);
     }
@@ -159,7 +159,7 @@ export class GpuForward {
   private async runFast(r: Rows, output: FastOutput, onLayer: PrefillCall['onLayer']): Promise<ForwardResult> {
     const dst = r.slots.map((s, i) => this.pool.keyRow(s, r.positions[i]));
     const pages = this.pool.tableHost(r.tableSlots);
-    return (this.fast as FastForward).run({ tokens: r.tokens, positions: r.positions, dst, tableRows: r.tableRows, pages }, output, onLayer);
+    return (this.fast as FastForward).run({ tokens: r.tokens, positions: r.positions, dst, tableRows: r.tableRows, pages }, output, { onLayer });
   }
 
   /** Head, output and one read-back of [output, kv...]. */

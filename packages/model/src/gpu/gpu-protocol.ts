@@ -1,12 +1,13 @@
 /**
  * The one message protocol between a model thread (GpuClient) and its GPU host thread
- * (gpu-host-worker.ts). Requests are answered in order; `load`, `free` and `dropModel` have no
- * reply. A request with a reply gets zero or more `layer` messages, then exactly one `result` or
+ * (gpu-host-worker.ts). Requests are answered in order; `load` and `free` have no reply. A
+ * request with a reply gets zero or more `layer` messages, then exactly one `result` or
  * `error`. A prefill's layers come as `layer` messages when asked (`streamLayers`) and always on
  * the hand-built pipeline (then the result's kv is null). K/V may come as windows of the host's
  * shared reply area, valid only until the next request: store them at once. Every reply is followed by an increment of the shared signal word (see gpu-client.ts).
  * KV in messages: `load` sends rows of 2 * nEmbd floats (K then V, heads concatenated); replies
- * send per layer [2, N, nEmbd]: the N K rows, then the N V rows (so they go to a KvBacking as is).
+ * send per layer [2, N, nEmbd]: the N K rows, then the N V rows (so they go to a KvBacking as is),
+ * or a layer's K rows and V rows in two `layer` messages (KvPart).
  */
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
@@ -35,6 +36,10 @@ export type GpuOutput = 'logits' | 'ids' | 'none';
 export type GpuRequest =
   | { type: 'hello' }
   | { type: 'addModel'; model: number; config: GptConfig; weights: FoldedWeights }
+  /**
+   * Answered once the model's GPU memory is released and the queue is idle; when it was the last
+   * model, the host's device is also destroyed (re-created by the next request that needs it).
+   */
   | { type: 'dropModel'; model: number }
   | { type: 'load'; model: number; slot: number; layer: number; start: number; rows: Float32Array }
   | { type: 'free'; model: number; slot: number }
@@ -50,8 +55,13 @@ export type GpuRequest =
   | { type: 'profile'; options: GpuProfileOptions }
   /** Keeps the GPU saturated for `ms` (clock warm-up before a measurement). */
   | { type: 'spin'; ms: number }
-  /** Answered once every earlier request is done (close drains the queue before terminating). */
-  | { type: 'sync' };
+  /** Answered once every earlier request is done. */
+  | { type: 'sync' }
+  /**
+   * Drops every model, waits for the queue, destroys the device and answers; the thread then only
+   * waits to be terminated (GpuClient.close).
+   */
+  | { type: 'shutdown' };
 
 /** One kernel's parity check against the generic tfjs ops. */
 export interface KernelCheck {
@@ -84,6 +94,13 @@ export interface GpuProfileRow {
   note: string;
 }
 
+/**
+ * Which rows a `layer` reply carries: the layer's K rows then its V rows [2, N, C] ('kv'), or only
+ * its K rows or V rows [N, C] (the last layer of a hand-built prefill comes as 'k' then 'v', so
+ * that the model thread stores the K rows while the host copies the V rows).
+ */
+export type KvPart = 'kv' | 'k' | 'v';
+
 /** A window of the host thread's shared reply area (reply-area.ts), in floats. */
 export interface KvWindow {
   offset: number;
@@ -95,7 +112,7 @@ export type WireKv = Float32Array | KvWindow;
 
 /** Replies from the host thread. `area`: the reply area, on the first reply with a window of a new one. */
 export type GpuReply =
-  | { type: 'layer'; layer: number; kv: WireKv; area: SharedArrayBuffer | null }
+  | { type: 'layer'; layer: number; part: KvPart; kv: WireKv; area: SharedArrayBuffer | null }
   | {
       type: 'result';
       /** Logits rows [N * V] (or null). */

@@ -9,7 +9,7 @@
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
 import type { ModelSequence } from '../model-sequence.js';
-import type { GpuClient } from './gpu-client.js';
+import type { GpuClient, HostLayer } from './gpu-client.js';
 import type { GpuOutput } from './gpu-protocol.js';
 
 let nextModelId = 1;
@@ -64,7 +64,12 @@ export class GpuRunner {
     for (let l = 0; l < this.config.nLayer; l++) this.loadLayer(seq, l);
     const p0 = seq.length;
     const streamLayers = onLayerDone !== undefined;
-    const onLayer = (m: { layer: number; kv: Float32Array }): void => {
+    const onLayer = (m: HostLayer): void => {
+      if (m.part !== 'kv') {
+        seq.backing.write(m.layer, m.part, p0, m.kv);
+        if (m.part === 'v') onLayerDone?.(m.layer);
+        return;
+      }
       this.storeRows(seq, m.layer, p0, m.kv, { k: 0, v: tokens.length * this.config.nEmbd, n: tokens.length });
       onLayerDone?.(m.layer);
     };
@@ -93,9 +98,14 @@ export class GpuRunner {
     return (output === 'ids' ? r.ids : r.logits) as Float32Array | Int32Array;
   }
 
-  /** Drops the host thread's copy of this model. */
+  /**
+   * Drops the host thread's copy of this model and waits until the host has released its GPU
+   * memory with no GPU work in flight (a thread may be terminated right after). No-op once the
+   * host was closed (closeBackend: the model went with it).
+   */
   dispose(): void {
-    this.client.post({ type: 'dropModel', model: this.id });
+    if (this.client.isClosed) return;
+    this.client.call({ type: 'dropModel', model: this.id });
   }
 
   /** Stores a reply's K/V ([nLayer, 2, n, C]). */

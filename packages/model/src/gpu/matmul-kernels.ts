@@ -220,6 +220,8 @@ export interface MatmulCall {
   extra: Binding[];
   /** The split-K partials buffer, at least `floats` long. */
   part: (floats: number) => GPUBuffer;
+  /** LayerNorm epsilon when A is normalized on the fly (blocked kernel only), else null. */
+  ln: number | null;
   /** Bind-group tag (one per call site) and profile label. */
   tag: string;
   label: string;
@@ -228,6 +230,7 @@ export interface MatmulCall {
 /** Records the dispatches of one matmul with kernel choice `c` (two for a split-K blocked one). */
 export function recordMatmul(rec: DispatchRecorder, steps: Step[], c: MatmulChoice, m: MatmulCall): void {
   const { M, K, N, ep, tag, label } = m;
+  if (m.ln !== null && c.kind !== 'blocked') throw new Error(`matmul ${label}: the LayerNorm prologue needs the blocked kernel, not ${c.kind}`);
   const shape = `${K}_${N}_${ep}`;
   const direct = [m.meta, m.a, m.w, m.b, m.o, ...m.extra];
   if (c.kind === 'small') {
@@ -240,13 +243,13 @@ export function recordMatmul(rec: DispatchRecorder, steps: Step[], c: MatmulChoi
   }
   const t = c.tile;
   const grid = [Math.ceil(N / BLOCK.BN), Math.ceil(M / t.BM), t.split];
-  const tileKey = `mmb${t.BM}x${t.TM}s${t.split}`;
+  const tileKey = `mmb${t.BM}x${t.TM}s${t.split}${m.ln === null ? '' : `ln${m.ln}`}`;
   if (t.split === 1) {
-    rec.dispatch(steps, { kind: `${tileKey}_${shape}`, code: () => matmulBlockedWgsl(K, N, ep, t), bufs: direct, grid, tag, label });
+    rec.dispatch(steps, { kind: `${tileKey}_${shape}`, code: () => matmulBlockedWgsl(K, N, ep, t, m.ln), bufs: direct, grid, tag, label });
     return;
   }
   const part = m.part(t.split * M * N);
-  rec.dispatch(steps, { kind: `${tileKey}_${K}_${N}`, code: () => matmulBlockedWgsl(K, N, ep, t), bufs: [m.meta, m.a, m.w, part], grid, tag, label });
+  rec.dispatch(steps, { kind: `${tileKey}_${K}_${N}`, code: () => matmulBlockedWgsl(K, N, ep, t, m.ln), bufs: [m.meta, m.a, m.w, part], grid, tag, label });
   rec.dispatch(steps, { kind: `split${t.split}_${N}_${ep}`, code: () => splitReduceWgsl(N, ep, t.split), bufs: [m.meta, part, m.b, m.o, ...m.extra], grid: [Math.ceil((M * N) / 4 / 256)], tag: `${tag}r`, label });
 }
 
