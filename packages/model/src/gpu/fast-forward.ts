@@ -9,9 +9,9 @@
  * every layer's new K/V rows and one mapAsync. A prefill cuts its work into one command buffer
  * per layer, each ending right after that layer's qkv matmul (whose epilogue completes its K/V
  * rows) with a copy of the rows to the layer's own staging buffer, and maps them in order: layer
- * l's rows reach the host (and `onLayer`) while the GPU computes the rest of layer l and beyond.
- * K/V come back in the host thread's shared reply area (reply-area.ts: no fresh allocation per
- * call, and windows of it cross to the model thread without a copy): valid until the next call.
+ * l's rows reach the host (and `onLayer`) while the GPU computes the rest of layer l and beyond
+ * (fast-readback.ts: K/V land in the host thread's shared reply area, valid until the next call).
+ * Choices (matmul rule, hand-back point, LayerNorm fusion): fast-variant.ts.
  * The KV pool stays the tfjs tensors of GpuKvPool (shared with the tfjs path and `load`): their
  * GPUBuffers are looked up per call and tfjs's pending commands are submitted first.
  * Invariants: bind groups are rebuilt only when a buffer they name changes; rows beyond M are
@@ -23,11 +23,11 @@ import type { FoldedWeights } from '../model-tensors.js';
 import { flashAttentionWgsl, flashGeometry, flashSharedBytes, attentionWgsl } from './attention-kernels.js';
 import { argmaxWgsl, embedWgsl, normalizeWgsl, type Epilogue, type KernelShape } from './fast-kernels.js';
 import { DispatchRecorder, encodeSteps, type Binding, type Plan, type Step } from './fast-plan.js';
+import { readBack, type FastOutput, type FastResult, type LayerSink, type RunTimeline } from './fast-readback.js';
+import { DEFAULT_VARIANT, fusesNorm, type FastVariant } from './fast-variant.js';
 import { GPU_PAGE } from './forward-ops.js';
-import type { KvPart } from './gpu-protocol.js';
-import { replyArea } from './reply-area.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
-import { chooseMatmul, recordMatmul, SMALL_M, type MatmulChoice } from './matmul-kernels.js';
+import { recordMatmul, SMALL_M } from './matmul-kernels.js';
 
 /** The part of tfjs-backend-webgpu's backend this module uses. */
 interface WebGpuBackendInternals {
@@ -51,47 +51,9 @@ export interface FastRows {
   pages: Int32Array;
 }
 
-/** What to read back besides K/V: logits of every row, of the last row, argmax ids, or nothing. */
-export type FastOutput = 'logits' | 'last' | 'ids' | 'none';
-
-/**
- * Receives one layer's rows (a view valid until the next run): [2, M, C] for 'kv', [M, C] for 'k'
- * or 'v' (a streamed prefill's last layer comes as 'k' then 'v').
- */
-export type LayerSink = (layer: number, part: KvPart, rows: Float32Array) => void;
-
-/** What one call returns. */
-export interface FastResult {
-  logits: Float32Array | null;
-  ids: Int32Array | null;
-  /** [nLayer, 2, M, C] (per layer the M K rows, then the M V rows); null when sent to `onLayer` or not read. */
-  kv: Float32Array | null;
-}
-
-/** Kernel choices (the profile compares variants; the defaults are the production choice). */
-export interface FastVariant {
-  /** Matmul kernel and tiling per shape. */
-  matmul: (M: number, K: number, N: number) => MatmulChoice;
-  /** Prefill attention: the block kernel where it fits, or always the row kernel. */
-  prefillAttention: 'block' | 'row';
-  /**
-   * Where a streamed prefill hands a layer's K/V back: its command buffer ends right after the
-   * layer's qkv matmul ('qkv': the copy and the host's read overlap the rest of the layer) or
-   * after the whole layer ('layer').
-   */
-  handBack: HandBack;
-  /** LayerNorm fused into the A loads of the blocked matmul that follows it (else its own dispatch). */
-  fuseNorm: boolean;
-}
-
-/** See FastVariant.handBack. */
-export type HandBack = 'qkv' | 'layer';
-
-/** BATON_GPU_HANDBACK=layer|qkv overrides the default hand-back point (A/B runs of the check script). */
-const HAND_BACK: HandBack = process.env['BATON_GPU_HANDBACK'] === 'layer' ? 'layer' : 'qkv';
-/** BATON_GPU_FUSE_LN=0 keeps LayerNorm as its own dispatch (A/B runs of the check script). */
-const FUSE_NORM = process.env['BATON_GPU_FUSE_LN'] !== '0';
-const DEFAULT_VARIANT: FastVariant = { matmul: chooseMatmul, prefillAttention: 'block', handBack: HAND_BACK, fuseNorm: FUSE_NORM };
+interface Dense { w: GPUBuffer; b: GPUBuffer; K: number; N: number }
+/** One matmul of a plan: weights, input A, output, epilogue and its bindings, labels. */
+interface MatmulSite { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; extra: Binding[]; M: number; tag: string; label: string }
 
 /** Options of one run. */
 export interface RunOptions {
@@ -102,21 +64,6 @@ export interface RunOptions {
   /** Filled with the host-side times of the call (profile). */
   timeline?: RunTimeline | null;
 }
-
-/** Host-side times of one run, in ms from its start (profile). */
-export interface RunTimeline {
-  /** Every command buffer encoded and submitted. */
-  submitted: number;
-  /** Per K/V read-back buffer: when its map resolved and when its rows were in the reply area. */
-  mapped: number[];
-  copied: number[];
-  /** The result was complete. */
-  done: number;
-}
-
-interface Dense { w: GPUBuffer; b: GPUBuffer; K: number; N: number }
-/** One matmul of a plan: weights, input A, output, epilogue and its bindings, labels. */
-interface MatmulSite { d: Dense; a: GPUBuffer; o: GPUBuffer; ep: Epilogue; extra: Binding[]; M: number; tag: string; label: string }
 
 /** Recorded call shapes kept (one per distinct row count, output and attention kind). */
 const MAX_PLANS = 256;
@@ -189,8 +136,9 @@ export class FastForward {
 
   /**
    * Runs one forward call over `rows` (all rows' K/V appended to the pool first, per layer).
-   * A prefill (M > SMALL_M) with the K/V read-back submits one command buffer per layer, each
-   * ending in the copy of that layer's K/V rows (see FastVariant.handBack), and maps them in order.
+   * A prefill (M > SMALL_M) with the K/V read-back submits one command buffer per layer (or per
+   * handBackEvery layers), each ending in the copy of its layers' K/V rows (see FastVariant.handBack),
+   * and maps them in order.
    */
   async run(rows: FastRows, output: FastOutput, opts: RunOptions = {}): Promise<FastResult> {
     const t0 = performance.now();
@@ -206,16 +154,18 @@ export class FastForward {
     let enc = this.dev.createCommandEncoder();
     let pass = enc.beginComputePass();
     encodeSteps(pass, plan.pre);
+    let uncopied = 0;
     for (let l = 0; l < L; l++) {
       const steps = plan.layers[l];
-      if (!stream) {
+      const every = this.variant.handBackEvery;
+      if (!stream || (l % every !== every - 1 && l !== L - 1)) {
         encodeSteps(pass, steps);
         continue;
       }
       const cut = this.variant.handBack === 'qkv' ? plan.kvAt[l] : steps.length;
       encodeSteps(pass, steps, 0, cut);
       pass.end();
-      enc.copyBufferToBuffer(s.kvOut[l], 0, layerStaging[l], 0, kvBytes);
+      for (; uncopied <= l; uncopied++) enc.copyBufferToBuffer(s.kvOut[uncopied], 0, layerStaging[uncopied], 0, kvBytes);
       this.dev.queue.submit([enc.finish()]);
       enc = this.dev.createCommandEncoder();
       pass = enc.beginComputePass();
@@ -229,7 +179,10 @@ export class FastForward {
     this.dev.queue.submit([enc.finish()]);
     const timeline = opts.timeline ?? null;
     if (timeline !== null) Object.assign(timeline, { submitted: performance.now() - t0, mapped: [], copied: [], done: 0 });
-    const r = await this.readBack({ M, output, outBytes, kvBytes: readKv ? kvBytes : 0, layerStaging, onLayer: opts.onLayer ?? null, t0, timeline });
+    const r = await readBack({
+      nLayer: L, output, outBytes, kvBytes: readKv ? kvBytes : 0, layerStaging, kvStaging: s.kvStaging, outStaging: s.outStaging,
+      onLayer: opts.onLayer ?? null, t0, timeline,
+    });
     if (timeline !== null) timeline.done = performance.now() - t0;
     return r;
   }
@@ -275,64 +228,6 @@ export class FastForward {
     this.part = null;
     this.rec.resetGroups();
     this.plans = new Map();
-  }
-
-  /** Maps the call's staging buffers (per layer in order when streamed) into the reply buffer. */
-  private async readBack(r: { M: number; output: FastOutput; outBytes: number; kvBytes: number; layerStaging: GPUBuffer[]; onLayer: LayerSink | null; t0: number; timeline: RunTimeline | null }): Promise<FastResult> {
-    const s = this.s as Scratch;
-    const L = this.config.nLayer;
-    const per = r.kvBytes / 4;
-    const kv = replyArea(L * per);
-    const map = (b: GPUBuffer, bytes: number): { b: GPUBuffer; p: Promise<void> } => ({ b, p: b.mapAsync(GPUMapMode.READ, 0, bytes) });
-    const kvMaps = r.layerStaging.length > 0 ? r.layerStaging.map((b) => map(b, r.kvBytes)) : r.kvBytes > 0 ? [map(s.kvStaging, L * r.kvBytes)] : [];
-    const maps = r.outBytes > 0 ? [...kvMaps, map(s.outStaging, r.outBytes)] : kvMaps;
-    // NOTE: a map that fails while an earlier one is awaited must not surface as an unhandled rejection.
-    for (const m of maps) m.p.catch(() => undefined);
-    let done = 0;
-    try {
-      let head: ArrayBuffer | null = null;
-      for (const [i, m] of maps.entries()) {
-        await m.p;
-        r.timeline?.mapped.push(performance.now() - r.t0);
-        done = i + 1;
-        if (i === kvMaps.length || kvMaps.length === 1) {
-          if (i === kvMaps.length) head = m.b.getMappedRange(0, r.outBytes).slice(0);
-          else kv.set(new Float32Array(m.b.getMappedRange(0, L * per * 4)));
-          m.b.unmap();
-        } else this.handLayer(m.b, i, kv.subarray(i * per, (i + 1) * per), r.onLayer);
-        r.timeline?.copied.push(performance.now() - r.t0);
-      }
-      if (r.onLayer !== null && kvMaps.length === 1) for (let l = 0; l < L; l++) r.onLayer(l, 'kv', kv.subarray(l * per, (l + 1) * per));
-      return {
-        logits: head !== null && r.output !== 'ids' ? new Float32Array(head) : null,
-        ids: head !== null && r.output === 'ids' ? new Int32Array(head) : null,
-        kv: r.onLayer !== null || r.kvBytes === 0 ? null : kv,
-      };
-    } finally {
-      // NOTE: after a failure, settle and unmap the remaining maps so that the next call can map again.
-      for (const m of maps.slice(done)) await m.p.then(() => m.b.unmap(), () => undefined);
-    }
-  }
-
-  /**
-   * Copies streamed layer l's rows from its mapped staging buffer to `dst` (its window of the
-   * reply area), unmaps it and hands the rows on. The last layer goes as its K half, then its V
-   * half: the model thread stores the K rows while the V rows are copied (the call's tail).
-   */
-  private handLayer(b: GPUBuffer, l: number, dst: Float32Array, onLayer: LayerSink | null): void {
-    const rows = new Float32Array(b.getMappedRange(0, dst.length * 4));
-    if (onLayer === null || l < this.config.nLayer - 1) {
-      dst.set(rows);
-      b.unmap();
-      onLayer?.(l, 'kv', dst);
-      return;
-    }
-    const half = dst.length / 2;
-    dst.set(rows.subarray(0, half));
-    onLayer(l, 'k', dst.subarray(0, half));
-    dst.set(rows.subarray(half), half);
-    b.unmap();
-    onLayer(l, 'v', dst.subarray(half));
   }
 
   /** The dispatches of one call shape (M rows, output, attention kind). */
@@ -382,11 +277,13 @@ export class FastForward {
 
   /**
    * LayerNorm (no affine: folded into the weights) of m.a, then the matmul: normalized in the
-   * matmul's A loads where it runs the blocked kernel (one dispatch less, no normalized copy),
-   * else a normalize dispatch into the scratch h first.
+   * matmul's A loads where that pays (fusesNorm: one dispatch less, no normalized copy), else a
+   * normalize dispatch into the scratch h first.
    */
   private normMatmul(steps: Step[], m: MatmulSite): void {
-    if (this.variant.fuseNorm && this.variant.matmul(m.M, m.d.K, m.d.N).kind === 'blocked') return this.matmul(steps, m, this.config.layerNormEpsilon);
+    const c = this.variant.matmul(m.M, m.d.K, m.d.N);
+    const fuse = this.variant.fuseNorm === 'always' ? c.kind === 'blocked' : this.variant.fuseNorm === 'paying' && fusesNorm(c, m.d.N);
+    if (fuse) return this.matmul(steps, m, this.config.layerNormEpsilon);
     const h = (this.s as Scratch).h;
     this.normalize(steps, m.a, h, m.M);
     this.matmul(steps, { ...m, a: h });

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkGpuKernels, closeBackend, initBackend } from '../index.js';
+import { ArrayKvBacking, checkGpuKernels, closeBackend, initBackend, loadModel } from '../index.js';
+import { maxAbsDiff, smallConfig } from '../testing/fixtures.js';
 
 // The hand-built WebGPU pipeline needs a real WebGPU adapter: the lent GPU (gpu/run-gpu-checks) or
 // Mesa's lavapipe here (see gpu/README.md). Opt in with BATON_TEST_WEBGPU=1 (and VK_DRIVER_FILES).
@@ -13,5 +14,19 @@ describe.skipIf(process.env['BATON_TEST_WEBGPU'] !== '1')('hand-built WebGPU pip
     const checks = checkGpuKernels();
     expect(checks.filter((c) => c.name.startsWith('fast pipeline')).length).toBe(16);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
+  }, 300_000);
+
+  it('parks the device when the last model is dropped and makes a new one for the next model', async () => {
+    await initBackend('webgpu');
+    const config = smallConfig({ nPositions: 200 });
+    const backing = (): ArrayKvBacking => new ArrayKvBacking({ nLayer: config.nLayer, nEmbd: config.nEmbd });
+    const prompt = Array.from({ length: 40 }, (_, i) => (i * 7) % 256);
+    const first = await loadModel({ config, seed: 5 });
+    const a = first.prefill(first.attach(backing()), prompt);
+    first.dispose();
+    const second = await loadModel({ config, seed: 5 });
+    const b = second.prefill(second.attach(backing()), prompt);
+    second.dispose();
+    expect(maxAbsDiff(a, b)).toBe(0);
   }, 300_000);
 });

@@ -15,7 +15,9 @@
 import type { GptConfig } from '../config.js';
 import type { FoldedWeights } from '../model-tensors.js';
 import { randomFolded } from './fast-checks.js';
-import { FastForward, type FastOutput, type FastRows, type FastVariant, type RunTimeline } from './fast-forward.js';
+import { FastForward, type FastRows } from './fast-forward.js';
+import type { FastOutput, RunTimeline } from './fast-readback.js';
+import type { FastVariant } from './fast-variant.js';
 import { planSteps, type Step } from './fast-plan.js';
 import { GpuKvPool } from './gpu-kv-pool.js';
 import type { GpuProfileOptions, GpuProfileRow } from './gpu-protocol.js';
@@ -83,13 +85,16 @@ async function hostTimes(ff: FastForward, c: CallSpec, reps: number, out: GpuPro
 
 /** Pipeline options compared in place for a prefill and for a batched decode step. */
 const PREFILL_OPTIONS: Array<[string, Partial<FastVariant>]> = [
-  ['default (K/V handed back after each qkv matmul, LayerNorm fused)', {}],
+  ['default (K/V handed back after each qkv matmul, LayerNorm fused where it pays)', {}],
   ['K/V handed back after each whole layer', { handBack: 'layer' }],
-  ['LayerNorm as its own dispatch', { fuseNorm: false }],
+  ['K/V of two layers per command buffer', { handBackEvery: 2 }],
+  ['LayerNorm as its own dispatch', { fuseNorm: 'never' }],
+  ['LayerNorm fused into every blocked matmul', { fuseNorm: 'always' }],
 ];
 const DECODE_OPTIONS: Array<[string, Partial<FastVariant>]> = [
-  ['default (LayerNorm fused where the matmul is blocked)', {}],
-  ['LayerNorm as its own dispatch', { fuseNorm: false }],
+  ['default (LayerNorm fused where it pays)', {}],
+  ['LayerNorm as its own dispatch', { fuseNorm: 'never' }],
+  ['LayerNorm fused into every blocked matmul', { fuseNorm: 'always' }],
 ];
 
 /** Host run() time (with the K/V hand-back) and GPU time of one pass of a call under each option. */

@@ -56,10 +56,32 @@ describe('GPU path (host thread on tfjs cpu)', () => {
     ref.release();
   });
 
+  it('a disposed model is dropped at once and another loads on the same host thread', async () => {
+    const extra = await loadModel({ config, seed: 3 });
+    extra.dispose();
+    extra.dispose();
+    const again = await loadModel({ config, seed: 3 });
+    const seq = again.attach(backing());
+    const ref = gpu.attach(backing());
+    expect(maxAbsDiff(again.prefill(seq, [1, 2, 3]), gpu.prefill(ref, [1, 2, 3]))).toBeLessThan(1e-6);
+    seq.release();
+    ref.release();
+    again.dispose();
+  });
+
   it('generate on the GPU path equals generate in-thread', () => {
     const a = generate(gpu, { promptIds: [5, 6, 7], maxTokens: 12 });
     expect(a.ids.length).toBe(12);
     expect(a.ids).toEqual(generate(cpu, { promptIds: [5, 6, 7], maxTokens: 12 }).ids);
+  });
+});
+
+describe('GPU host thread lifetime (tfjs cpu)', () => {
+  it('disposing a model after closeBackend does nothing', async () => {
+    await initBackend('webgpu', { gpuHost: 'cpu' });
+    const m = await loadModel({ config, seed: 4 });
+    await closeBackend();
+    expect(() => m.dispose()).not.toThrow();
   });
 });
 
