@@ -102,6 +102,8 @@ interface Inflight {
   nextBlock: number;
   /** Verification and End handling, in frame order. */
   chain: Promise<void>;
+  /** True while one of its Layer frames is being received into its blocks. */
+  receiving: boolean;
   settle(error: TransferError | null): void;
 }
 
@@ -111,6 +113,16 @@ export class KvTransferReceiver {
   private readonly socket: Duplex;
   private readonly onSequence: (incoming: IncomingSequence) => void;
   private readonly inflight = new Map<number, Inflight>();
+  /**
+   * Failed sequences whose blocks are still the target of a frame being received: released when
+   * that frame ends or the socket closes. NOTE: a failure (a checksum from a worker, a cancelled
+   * local handoff) can land while a later frame's payload is arriving; releasing at once would let
+   * the rest of that payload (already handed to the kernel as a read target, or copied from the next
+   * chunk) land in blocks someone else may have been given.
+   */
+  private readonly releaseAfterFrame = new Set<Inflight>();
+  /** The sender's side of the stream ended: no more bytes can land anywhere. */
+  private inputEnded = false;
   private readonly reader: FrameReader;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly idleTimeoutMs: number;
@@ -144,6 +156,7 @@ export class KvTransferReceiver {
     this.socket.on('end', () => this.onEnd());
     this.socket.on('close', () => {
       this.failAll(new TransferPeerClosedError('the sender closed the connection'));
+      this.releaseDeferred();
       this.verifier?.close();
     });
     this.socket.on('error', (error) => this.failAll(new TransferPeerClosedError(`socket error: ${error.message}`)));
@@ -192,12 +205,20 @@ export class KvTransferReceiver {
   }
 
   private onEnd(): void {
+    this.inputEnded = true;
     if (!this.reader.atBoundary) {
       this.failAll(new TransferTruncatedError('the stream ended in the middle of a frame'));
     } else {
       this.failAll(new TransferPeerClosedError('the sender ended the stream with sequences in flight'));
     }
+    this.releaseDeferred();
     this.socket.end();
+  }
+
+  /** Releases the blocks of failed sequences kept for a frame that can no longer arrive. */
+  private releaseDeferred(): void {
+    for (const seq of this.releaseAfterFrame) seq.table.release();
+    this.releaseAfterFrame.clear();
   }
 
   private onFrame(header: FrameHeader): PayloadSink | null {
@@ -243,7 +264,7 @@ export class KvTransferReceiver {
     });
     done.catch(() => undefined);
     const blockCount = table.blockIds.length;
-    this.inflight.set(sequenceId, { table, producer, blockCount, layer: 0, blocksInLayer: 0, nextLayer: 0, nextBlock: 0, chain: Promise.resolve(), settle });
+    this.inflight.set(sequenceId, { table, producer, blockCount, layer: 0, blocksInLayer: 0, nextLayer: 0, nextBlock: 0, chain: Promise.resolve(), receiving: false, settle });
     this.onSequence({ sequenceId, tokenCount: header.tokenCount, consumer: this.pool.acceptHandoff(producer.descriptor), done });
     if (blockCount === 0) {
       for (let layer = 0; layer < g.layers; layer++) producer.publishLayer(layer);
@@ -268,7 +289,13 @@ export class KvTransferReceiver {
       seq.nextBlock = 0;
     }
     const runs = spanRuns(this.pool.layout, seq.table.blockIds.slice(header.blockStart, header.blockStart + header.blockCount), header.layer);
+    seq.receiving = true;
     const verify = (): void => {
+      seq.receiving = false;
+      if (this.releaseAfterFrame.delete(seq)) {
+        seq.table.release();
+        return;
+      }
       const verified = this.verifier === null ? Promise.resolve(hashRuns(this.pool.handle.memory, runs)) : this.verifier.checksum(runs);
       seq.chain = seq.chain
         .then(() => verified)
@@ -323,7 +350,8 @@ export class KvTransferReceiver {
     if (seq === undefined) return;
     this.inflight.delete(sequenceId);
     seq.producer.cancel();
-    seq.table.release();
+    if (seq.receiving && !this.socket.destroyed && !this.inputEnded) this.releaseAfterFrame.add(seq);
+    else seq.table.release();
     if (reason !== undefined) this.reject(sequenceId, reason, error.message);
     seq.settle(error);
     this.disarmIdleTimerIfIdle();

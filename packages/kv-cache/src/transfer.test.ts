@@ -131,6 +131,41 @@ describe.each(['socket', 'connect'] as const)('cross-socket transfer (receiver %
     expect(target.stats()).toMatchObject({ used: 0, free: 16 });
   });
 
+  it('never lets a failed sequence\'s blocks be reused while one of its frames is still arriving', async () => {
+    const target = BlockPool.create(geometry);
+    const arrivals: IncomingSequence[] = [];
+    const a = await receiverLink(mode, target, (incoming) => arrivals.push(incoming));
+    const arrived = async (n: number): Promise<IncomingSequence> => {
+      for (let i = 0; i < 200 && arrivals.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+      return arrivals[n - 1];
+    };
+    const begin = (sequenceId: number, tokenCount: number): Buffer => encodeControl(FrameType.Begin, sequenceId, { tokenCount, blockSize: 4, layers: 3, heads: 2, headDim: 4 });
+    const span = 2 * 4 * nEmbd * 4;
+    const corrupt = encodeHeader({ type: FrameType.Layer, sequenceId: 7, layer: 0, blockStart: 0, blockCount: 1, byteLength: span, checksum: 1234 });
+    const next = encodeHeader({ type: FrameType.Layer, sequenceId: 7, layer: 0, blockStart: 1, blockCount: 1, byteLength: span, checksum: 0 });
+    const payload = Buffer.alloc(span, 0xab);
+    // The first frame fails its checksum while the second one is half received.
+    a.write(Buffer.concat([begin(7, 8), corrupt, Buffer.alloc(span, 1), next, payload.subarray(0, span / 2)]));
+    await expect((await arrived(1)).done).rejects.toBeInstanceOf(TransferChecksumError);
+    // Whatever the pool hands out now is marked; the rest of the frame must not land in it.
+    const other = target.createTable();
+    expect(other.ensureCapacity(Math.max(1, target.stats().free) * 4)).toBe(true);
+    const mark = new Float32Array(other.blockIds.length * 4 * nEmbd).fill(0.25);
+    for (let layer = 0; layer < 3; layer++) for (const kind of ['k', 'v'] as const) other.write(layer, kind, 0, mark);
+    // The rest of the frame, then an empty sequence whose arrival says the rest was consumed.
+    a.write(Buffer.concat([payload.subarray(span / 2), begin(8, 0)]));
+    (await arrived(2)).done.catch(() => undefined);
+    const got = new Float32Array(mark.length);
+    for (let layer = 0; layer < 3; layer++) {
+      for (const kind of ['k', 'v'] as const) {
+        other.read(layer, kind, 0, other.blockIds.length * 4, got);
+        expect(got).toEqual(mark);
+      }
+    }
+    other.release();
+    arrivals[1].consumer.cancel();
+  });
+
   it('reports a stream cut inside a frame as truncated, between frames as peer closed', async () => {
     for (const cut of ['inside', 'between'] as const) {
       const target = BlockPool.create(geometry);
