@@ -123,7 +123,15 @@ export class GpuClient {
     await this.worker.terminate();
   }
 
+  /**
+   * Takes the current request's replies up to its result (or error).
+   * NOTE: when `onLayer` throws (e.g. a KV handoff cancelled while an engine closes), the rest of
+   * the request's replies are still taken before the error is rethrown: returning at once left
+   * them in the port, where the next call took the stale result as its own (a `dropModel` then
+   * "finished" while the host was still computing, and the thread was terminated mid-call).
+   */
   private take(onLayer: ((m: HostLayer) => void) | null): HostResult {
+    let failure: { error: unknown } | null = null;
     for (;;) {
       if (!this.spinUntilSignal() && Atomics.wait(this.signal, 0, this.seen, WAIT_MS) === 'timed-out') {
         throw new GpuHostError('GPU_HOST_TIMEOUT', `GPU host thread did not answer within ${WAIT_MS} ms`);
@@ -131,10 +139,18 @@ export class GpuClient {
       this.seen = Atomics.load(this.signal, 0);
       for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
         const reply = m.message as GpuReply;
-        if (reply.type === 'error') throw new GpuHostError(reply.code, reply.message);
-        if (reply.area !== null) this.area = new Float32Array(reply.area);
-        if (reply.type === 'result') return { ...reply, kv: reply.kv === null ? null : this.resolve(reply.kv) };
-        onLayer?.({ type: 'layer', layer: reply.layer, part: reply.part, kv: this.resolve(reply.kv) });
+        if (reply.type !== 'error' && reply.area !== null) this.area = new Float32Array(reply.area);
+        if (reply.type !== 'layer') {
+          if (failure !== null) throw failure.error;
+          if (reply.type === 'error') throw new GpuHostError(reply.code, reply.message);
+          return { ...reply, kv: reply.kv === null ? null : this.resolve(reply.kv) };
+        }
+        if (failure !== null) continue;
+        try {
+          onLayer?.({ type: 'layer', layer: reply.layer, part: reply.part, kv: this.resolve(reply.kv) });
+        } catch (error) {
+          failure = { error };
+        }
       }
     }
   }

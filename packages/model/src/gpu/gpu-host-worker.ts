@@ -30,8 +30,9 @@ const models = new Map<number, GpuForward>();
 let adapterDetail = '';
 
 /**
- * BATON_GPU_TRACE=<dir>: each request's start and end appended to <dir>/gpu-host-<pid>-<thread>.log,
- * written synchronously (crash diagnosis: the last lines survive a native crash).
+ * BATON_GPU_TRACE=<dir>: each request's start and end, and each reply, appended to
+ * <dir>/gpu-host-<pid>-<thread>.log, written synchronously (crash diagnosis: the last lines survive
+ * a native crash; timing: epoch-ms times line up with other threads').
  */
 const TRACE_DIR = process.env['BATON_GPU_TRACE'] ?? '';
 const traceFd = TRACE_DIR === '' ? null : openSync(join(TRACE_DIR, `gpu-host-${process.pid}-${threadId}.log`), 'a');
@@ -81,8 +82,6 @@ function model(id: number): GpuForward {
 
 async function handle(req: GpuRequest): Promise<void> {
   switch (req.type) {
-    case 'sync':
-      return result({});
     case 'hello':
       adapterDetail = await startDevice(data.backend);
       return result({ detail: adapterDetail });

@@ -56,6 +56,18 @@ describe('GPU path (host thread on tfjs cpu)', () => {
     ref.release();
   });
 
+  it('a layer callback that throws fails its call and leaves the next call in step with the host', () => {
+    const prompt = Array.from({ length: 30 }, (_, i) => (i * 5) % 256);
+    const seq = gpu.attach(backing());
+    expect(() => gpu.prefill(seq, prompt, { onLayerDone: () => { throw new Error('handoff cancelled'); } })).toThrow('handoff cancelled');
+    seq.release();
+    const again = gpu.attach(backing());
+    const ref = cpu.attach(backing());
+    expect(maxAbsDiff(gpu.prefill(again, [7, 8, 9]), cpu.prefill(ref, [7, 8, 9]))).toBeLessThan(1e-4);
+    again.release();
+    ref.release();
+  });
+
   it('a disposed model is dropped at once and another loads on the same host thread', async () => {
     const extra = await loadModel({ config, seed: 3 });
     extra.dispose();

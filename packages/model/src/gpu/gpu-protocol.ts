@@ -55,8 +55,6 @@ export type GpuRequest =
   | { type: 'profile'; options: GpuProfileOptions }
   /** Keeps the GPU saturated for `ms` (clock warm-up before a measurement). */
   | { type: 'spin'; ms: number }
-  /** Answered once every earlier request is done. */
-  | { type: 'sync' }
   /**
    * Drops every model, waits for the queue, destroys the device and answers; the thread then only
    * waits to be terminated (GpuClient.close).
