@@ -97,20 +97,26 @@ const DECODE_OPTIONS: Array<[string, Partial<FastVariant>]> = [
   ['LayerNorm fused into every blocked matmul', { fuseNorm: 'always' }],
 ];
 
+/** Host run() times and GPU one-pass times of `ff` on the call, after 3 warm-up runs. */
+async function timePipeline(ff: FastForward, v: { timer: GpuTimer; call: CallSpec; reps: number }): Promise<{ host: number[]; gpu: number[]; steps: ReturnType<typeof planSteps> }> {
+  for (let i = 0; i < 3; i++) await ff.run(v.call.rows, v.call.output);
+  const host: number[] = [];
+  for (let i = 0; i < v.reps; i++) {
+    const t0 = performance.now();
+    await ff.run(v.call.rows, v.call.output);
+    host.push(performance.now() - t0);
+  }
+  const steps = planSteps(ff.prepare(v.call.rows, v.call.output));
+  const gpu: number[] = [];
+  for (let i = 0; i < v.reps; i++) gpu.push(await v.timer.time(steps, 1));
+  return { host, gpu, steps };
+}
+
 /** Host run() time (with the K/V hand-back) and GPU time of one pass of a call under each option. */
 async function compareOptions(v: { config: GptConfig; weights: FoldedWeights; pool: GpuKvPool; timer: GpuTimer; call: CallSpec; reps: number; options: Array<[string, Partial<FastVariant>]> }, out: GpuProfileRow[]): Promise<void> {
   for (const [name, option] of v.options) {
     const ff = new FastForward(v.config, v.weights, v.pool, option);
-    for (let i = 0; i < 3; i++) await ff.run(v.call.rows, v.call.output);
-    const host: number[] = [];
-    for (let i = 0; i < v.reps; i++) {
-      const t0 = performance.now();
-      await ff.run(v.call.rows, v.call.output);
-      host.push(performance.now() - t0);
-    }
-    const steps = planSteps(ff.prepare(v.call.rows, v.call.output));
-    const gpu: number[] = [];
-    for (let i = 0; i < v.reps; i++) gpu.push(await v.timer.time(steps, 1));
+    const { host, gpu, steps } = await timePipeline(ff, v);
     out.push({ section: `${v.call.section}: pipeline options`, what: name, ms: median(host), note: `host run() with K/V hand-back; GPU one pass ${median(gpu).toPrecision(3)} ms (${steps.length} dispatches)` });
     ff.dispose();
   }
@@ -170,16 +176,7 @@ const DECODE_VARIANTS: Array<[string, FastVariant['matmul']]> = [
 async function compareVariants(v: { config: GptConfig; weights: FoldedWeights; pool: GpuKvPool; timer: GpuTimer; call: CallSpec; reps: number; variants: Array<[string, FastVariant['matmul']]> }, out: GpuProfileRow[]): Promise<void> {
   for (const [name, matmul] of v.variants) {
     const ff = new FastForward(v.config, v.weights, v.pool, { matmul });
-    for (let i = 0; i < 3; i++) await ff.run(v.call.rows, v.call.output);
-    const host: number[] = [];
-    for (let i = 0; i < v.reps; i++) {
-      const t0 = performance.now();
-      await ff.run(v.call.rows, v.call.output);
-      host.push(performance.now() - t0);
-    }
-    const steps = planSteps(ff.prepare(v.call.rows, v.call.output));
-    const gpu: number[] = [];
-    for (let i = 0; i < v.reps; i++) gpu.push(await v.timer.time(steps, 1));
+    const { host, gpu, steps } = await timePipeline(ff, v);
     const mm = steps.filter((s) => ['qkv', 'proj', 'fc', 'fc2', 'head'].includes(s.label));
     const mmMs: number[] = [];
     for (let i = 0; i < 3; i++) mmMs.push(await v.timer.time(mm, 5));
