@@ -17,10 +17,10 @@ import { ActiveRequest, bindAbortSignal, type Generation, type GenerationResult 
 import { engineNow } from './clock.js';
 import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './engine-options.js';
 import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, engineErrorFromJSON } from './errors.js';
-import { summarize, type RunSummary } from './metrics.js';
+import { drainThenAbort, FinishedRequests } from './finished-requests.js';
+import type { RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
-import type { RequestTimingRecord } from './request-timing.js';
 import { spawnTopology, type Topology } from './topology.js';
 
 /** Everything `engine.stats()` reports. */
@@ -55,7 +55,6 @@ interface EngineParts {
   reserved: number[];
 }
 
-const KEPT_RECORDS = 10_000;
 const MAX_RETRIES = 3;
 const WATCHDOG_INTERVAL_MS = 250;
 const SUBMIT_TIMEOUT_MS = 30_000;
@@ -65,8 +64,7 @@ export class Engine {
   readonly #active = new Map<string, ActiveRequest>();
   /** Current attempt's wire id → request (messages of dead attempts find nothing here). */
   readonly #wire = new Map<string, ActiveRequest>();
-  readonly #records: RequestTimingRecord[] = [];
-  #completed = 0;
+  readonly #finished = new FinishedRequests();
   #retried = 0;
   /** Requests waiting for a crashed actor's restart, by actor name. */
   readonly #parked = new Map<string, ActiveRequest[]>();
@@ -122,9 +120,9 @@ export class Engine {
       mode: this.options.mode,
       backend: this.backend,
       active: this.#active.size,
-      completed: this.#completed,
+      completed: this.#finished.completed,
       retried: this.#retried,
-      summary: summarize(this.#records, { slo: this.options.slo }),
+      summary: this.#finished.summary(this.options.slo),
       scheduler,
       actors,
     };
@@ -233,17 +231,12 @@ export class Engine {
   #done(active: ActiveRequest, result: GenerationResult | null): void {
     this.#active.delete(active.id);
     this.#wire.delete(active.wireId);
-    if (result === null) return;
-    this.#completed += 1;
-    this.#records.push(result.timing);
-    if (this.#records.length > KEPT_RECORDS) this.#records.shift();
+    if (result !== null) this.#finished.add(result.timing);
   }
 
 
   async #shutdown(deadlineMs: number): Promise<void> {
-    const deadline = engineNow() + deadlineMs;
-    while (this.#active.size > 0 && engineNow() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const a of [...this.#active.values()]) a.complete('abort', null, true);
+    await drainThenAbort(() => [...this.#active.values()], deadlineMs);
     if (this.#watchdog !== null) clearInterval(this.#watchdog);
     this.#watchdog = null;
     await this.system.shutdown();

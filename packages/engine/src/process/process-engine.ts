@@ -16,10 +16,9 @@ import { engineNow } from '../clock.js';
 import type { CloseOptions, EngineStats } from '../engine.js';
 import { resolveOptions, type EngineOptions, type EngineOptionsInput } from '../engine-options.js';
 import { ActorFailedError, EngineClosedError, InvalidOptionsError, InvalidRequestError, OverloadedError } from '../errors.js';
-import { summarize } from '../metrics.js';
+import { drainThenAbort, FinishedRequests } from '../finished-requests.js';
 import type { ClientMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest } from '../request.js';
-import type { RequestTimingRecord } from '../request-timing.js';
 import { ProcessHost } from './process-host.js';
 import type { FromProcess, ProcessInit, ProcessRole } from './process-protocol.js';
 
@@ -39,7 +38,6 @@ interface Placement {
   prefilled: boolean;
 }
 
-const KEPT_RECORDS = 10_000;
 const RESTART_DELAY_MS = 200;
 
 /** A running multi-process engine. Create with {@link createProcessEngine}. */
@@ -47,14 +45,13 @@ export class ProcessEngine {
   /** `process` events ({@link ProcessEvent}): a serving process exited, was restarted, or could not be. */
   readonly events = new EventEmitter<{ process: [ProcessEvent] }>();
   readonly #placements = new Map<string, Placement>();
-  readonly #records: RequestTimingRecord[] = [];
+  readonly #finished = new FinishedRequests();
   readonly #prefill: ProcessHost[] = [];
   readonly #decode: ProcessHost[] = [];
   readonly #tokenizer: ReturnType<typeof describeModel>['tokenizer'];
   #nextSequence = 1;
   #accepted = 0;
   #rejected = 0;
-  #completed = 0;
   #restarts = 0;
   #closing: Promise<void> | null = null;
 
@@ -113,9 +110,9 @@ export class ProcessEngine {
       mode: this.options.mode,
       backend: this.backend,
       active: this.#placements.size,
-      completed: this.#completed,
+      completed: this.#finished.completed,
       retried: this.#restarts,
-      summary: summarize(this.#records, { slo: this.options.slo }),
+      summary: this.#finished.summary(this.options.slo),
       scheduler: { accepted: this.#accepted, rejected: this.#rejected, ttftCalibration: 1, inFlight: this.#placements.size, predictor: null, pool },
       actors,
     };
@@ -224,16 +221,11 @@ export class ProcessEngine {
 
   #done(active: ActiveRequest, result: GenerationResult | null): void {
     this.#placements.delete(active.wireId);
-    if (result === null) return;
-    this.#completed += 1;
-    this.#records.push(result.timing);
-    if (this.#records.length > KEPT_RECORDS) this.#records.shift();
+    if (result !== null) this.#finished.add(result.timing);
   }
 
   async #shutdown(deadlineMs: number): Promise<void> {
-    const deadline = engineNow() + deadlineMs;
-    while (this.#placements.size > 0 && engineNow() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const p of [...this.#placements.values()]) p.active.complete('abort', null, true);
+    await drainThenAbort(() => [...this.#placements.values()].map((p) => p.active), deadlineMs);
     await Promise.all([...this.#prefill, ...this.#decode].map((h) => h.stop()));
   }
 }
