@@ -21,7 +21,8 @@ const SCRATCH_BYTES = 256 * 1024;
 /** Copies bytes into one shared-memory target, keeping V8's copy loop word-aligned. */
 export class SharedCopier {
   private readonly target: Uint8Array;
-  private readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES + WORD);
+  /** Allocated on the first misaligned copy (a receiver that reads in place never needs it). */
+  private scratch: Buffer | null = null;
 
   /** `target`: the shared memory every `copy` writes into (byte offsets are relative to it). */
   constructor(target: ArrayBufferLike) {
@@ -34,13 +35,14 @@ export class SharedCopier {
       this.target.set(source, offset);
       return;
     }
+    const scratch = (this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES + WORD));
     for (let at = 0; at < source.length; at += SCRATCH_BYTES) {
       const piece = source.subarray(at, Math.min(source.length, at + SCRATCH_BYTES));
       const destination = offset + at;
       // The scratch position whose address is congruent to the destination's modulo WORD.
-      const shift = (this.target.byteOffset + destination - this.scratch.byteOffset) & (WORD - 1);
-      this.scratch.set(piece, shift);
-      this.target.set(this.scratch.subarray(shift, shift + piece.length), destination);
+      const shift = (this.target.byteOffset + destination - scratch.byteOffset) & (WORD - 1);
+      scratch.set(piece, shift);
+      this.target.set(scratch.subarray(shift, shift + piece.length), destination);
     }
   }
 }
