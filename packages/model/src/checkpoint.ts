@@ -11,6 +11,7 @@ import { Gpt } from './gpt.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsDtype } from './safetensors.js';
 import { ByteTokenizer, loadTokenizerFromDir, type GptTokenizer } from './tokenizer.js';
 import { randomWeights, weightsFromCheckpoint, LM_HEAD, type GptWeights } from './weights.js';
+import { BENCH_MODELS } from './bench-models.js';
 
 /** The built-in default model: the bench model (4 layers, 256 wide, 8 heads, byte vocab). */
 export const DEFAULT_MODEL = 'baton-tiny';
@@ -23,6 +24,7 @@ const BUILTINS: Record<string, { config: GptConfig; seed: number }> = {
     },
     seed: 1234,
   },
+  ...BENCH_MODELS,
 };
 
 /** Names accepted by loadModel besides checkpoint directories. */
