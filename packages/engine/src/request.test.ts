@@ -72,6 +72,11 @@ describe('validateRequest', () => {
       [{ prompt: [1], temperature: -0.1 }, 'temperature'],
       [{ prompt: [1], temperature: Infinity }, 'temperature'],
       [{ prompt: [1], topK: 0 }, 'topK'],
+      [{ prompt: [1], topK: 1e9 }, 'topK'],
+      [{ prompt: [1], topK: 257 }, 'topK'],
+      [{ prompt: [1, , 3] }, 'prompt[1]'], // sparse arrays: a hole is not a token id
+      [{ prompt: [1], stop: ['a', , 'b'] }, 'stop[1]'],
+      [{ prompt: [1], stop: [1, , 2] }, 'stop[1]'],
       [{ prompt: [1], topP: 0 }, 'topP'],
       [{ prompt: [1], topP: 1.01 }, 'topP'],
       [{ prompt: [1], topP: Number.NaN }, 'topP'],
@@ -88,6 +93,38 @@ describe('validateRequest', () => {
       [{ prompt: [1], id: 5 }, 'id'],
     ];
     for (const [input, field] of cases) expect(fieldOf(input), JSON.stringify(input)).toBe(field);
+  });
+
+  it('accepts topK up to the vocabulary size', () => {
+    expect(validateRequest({ prompt: [1], topK: 256 }, limits, deps).topK).toBe(256);
+    expect(() => validateRequest({ prompt: [1], topK: 1e9 }, limits, deps)).toThrow('invalid request field "topK": must be an integer in [1, 256]');
+  });
+
+  it('reads only own properties: a field inherited through the prototype is rejected by name', () => {
+    expect(fieldOf(Object.create({ prompt: 'x' }))).toBe('prompt');
+    const inheritedTopK = Object.assign(Object.create({ topK: 1e9 }), { prompt: [1] });
+    expect(fieldOf(inheritedTopK)).toBe('topK');
+    expect(() => validateRequest(Object.create({ prompt: [1] }), limits, deps)).toThrow(/inherited through the prototype/);
+    // A null-prototype object and a class instance with own fields are fine.
+    const bare = Object.assign(Object.create(null), { prompt: [1, 2] });
+    expect(validateRequest(bare, limits, deps).promptIds).toEqual([1, 2]);
+    class Req {
+      prompt = [3];
+      maxTokens = 2;
+    }
+    expect(validateRequest(new Req(), limits, deps)).toMatchObject({ promptIds: [3], maxTokens: 2 });
+  });
+
+  it('reads each field once, so a getter cannot pass validation with one value and serve another', () => {
+    let reads = 0;
+    const tricky = {
+      get prompt(): number[] {
+        reads += 1;
+        return reads === 1 ? [1, 2] : [999_999];
+      },
+    };
+    expect(validateRequest(tricky, limits, deps).promptIds).toEqual([1, 2]);
+    expect(reads).toBe(1);
   });
 
   it('refuses text prompts without a tokenizer, with a message saying so', () => {

@@ -2,7 +2,9 @@
  * The generate request as callers write it, and its validation into a normalized request.
  *
  * Invariants of a {@link NormalizedRequest}: the prompt is non-empty token ids inside the vocab;
- * `promptIds.length + maxTokens <= maxContext`; every optional knob has an explicit value or null.
+ * `promptIds.length + maxTokens <= maxContext`; `topK` is null or in [1, vocabSize]; every optional
+ * knob has an explicit value or null. Only the request's own properties count: a field inherited
+ * through the prototype is an error, not a value, and each field is read exactly once.
  * Tokenization is not done here: a string prompt needs the caller's `encode` function.
  */
 import { InvalidRequestError } from './errors.js';
@@ -86,10 +88,7 @@ export function validateRequest(input: unknown, limits: RequestLimits, deps: Val
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidRequestError('request', `must be an object, got ${typeName(input)}`);
   }
-  const r = input as Record<string, unknown>;
-  for (const key of Object.keys(r)) {
-    if (!KNOWN_FIELDS.has(key)) throw new InvalidRequestError(key, 'unknown field');
-  }
+  const r = ownFields(input);
   const { promptIds, promptText } = validatePrompt(r.prompt, limits, deps);
   const room = limits.maxContext - promptIds.length;
   return {
@@ -98,12 +97,31 @@ export function validateRequest(input: unknown, limits: RequestLimits, deps: Val
     promptText,
     maxTokens: validateMaxTokens(r.maxTokens, room, limits),
     temperature: validateTemperature(r.temperature),
-    topK: validateTopK(r.topK),
+    topK: validateTopK(r.topK, limits.vocabSize),
     topP: validateTopP(r.topP),
     seed: validateSeed(r.seed),
     ...validateStop(r.stop, limits),
     signal: validateSignal(r.signal),
   };
+}
+
+/**
+ * The request's own fields, each read once (a getter runs once; later checks see that value).
+ * NOTE: `Object.create({ prompt: 'x' })` has no own `prompt`, yet `r.prompt` would find it: an
+ * inherited known field is rejected by name instead of silently used.
+ */
+function ownFields(input: object): Partial<Record<string, unknown>> {
+  const out: Partial<Record<string, unknown>> = {};
+  for (const key of Object.getOwnPropertyNames(input)) {
+    if (!KNOWN_FIELDS.has(key)) throw new InvalidRequestError(key, 'unknown field');
+    out[key] = (input as Record<string, unknown>)[key];
+  }
+  for (const key of KNOWN_FIELDS) {
+    if (!(key in out) && key in input) {
+      throw new InvalidRequestError(key, 'is inherited through the prototype; pass it as an own property of the request');
+    }
+  }
+  return out;
 }
 
 function validatePrompt(value: unknown, limits: RequestLimits, deps: ValidateRequestDeps) {
@@ -127,7 +145,8 @@ function validatePrompt(value: unknown, limits: RequestLimits, deps: ValidateReq
       `has ${ids.length} tokens; the context holds ${limits.maxContext}, leaving no room for output`,
     );
   }
-  ids.forEach((id, i) => checkTokenId(id, `prompt[${i}]`, limits.vocabSize));
+  // NOTE: an index loop, not forEach: forEach skips the holes of a sparse array ([1, , 3]).
+  for (let i = 0; i < ids.length; i++) checkTokenId(ids[i], `prompt[${i}]`, limits.vocabSize);
   return { promptIds: [...(ids as number[])], promptText };
 }
 
@@ -159,10 +178,10 @@ function validateTemperature(value: unknown): number {
   return value;
 }
 
-function validateTopK(value: unknown): number | null {
+function validateTopK(value: unknown, vocabSize: number): number | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidRequestError('topK', `must be a positive integer or null, got ${show(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > vocabSize) {
+    throw new InvalidRequestError('topK', `must be an integer in [1, ${vocabSize}] (the vocabulary size) or null, got ${show(value)}`);
   }
   return value;
 }
@@ -190,15 +209,17 @@ function validateStop(value: unknown, limits: RequestLimits): { stopStrings: str
     throw new InvalidRequestError('stop', `has ${value.length} entries; at most ${MAX_STOP_ENTRIES} are allowed`);
   }
   if (value.length === 0) return { stopStrings: [], stopTokenIds: [] };
-  if (typeof value[0] === 'string') {
-    value.forEach((s: unknown, i) => {
+  const entries: readonly unknown[] = value;
+  if (typeof entries[0] === 'string') {
+    for (let i = 0; i < entries.length; i++) {
+      const s = entries[i];
       if (typeof s !== 'string' || s.length === 0) {
         throw new InvalidRequestError(`stop[${i}]`, `must be a non-empty string (entries cannot mix strings and ids), got ${show(s)}`);
       }
-    });
-    return { stopStrings: [...(value as string[])], stopTokenIds: [] };
+    }
+    return { stopStrings: [...(entries as string[])], stopTokenIds: [] };
   }
-  value.forEach((id: unknown, i) => checkTokenId(id, `stop[${i}]`, limits.vocabSize));
+  for (let i = 0; i < entries.length; i++) checkTokenId(entries[i], `stop[${i}]`, limits.vocabSize);
   return { stopStrings: [], stopTokenIds: [...(value as number[])] };
 }
 
