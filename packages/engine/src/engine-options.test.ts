@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ENGINE_OPTIONS, resolveOptions } from './engine-options.js';
+import { DEFAULT_ENGINE_OPTIONS, actorBackend, resolveOptions } from './engine-options.js';
 import { InvalidOptionsError } from './errors.js';
 
 function optionOf(input: unknown): string {
@@ -77,5 +77,31 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ prefillNice: 10 }).prefillNice).toBe(10);
     expect(resolveOptions({ prefillNice: 0 }).prefillNice).toBe(0);
     expect(resolveOptions({ prefillNice: null }).prefillNice).toBeNull();
+  });
+});
+
+describe('prefillBackend / decodeBackend', () => {
+  it('default to null (every actor on `backend`) and accept a backend name per role', () => {
+    const d = resolveOptions({ backend: 'cpu' });
+    expect([d.prefillBackend, d.decodeBackend]).toEqual([null, null]);
+    expect([actorBackend(d, 'prefill', 0), actorBackend(d, 'decode', 3), actorBackend(d, 'colocated', 1)]).toEqual(['cpu', 'cpu', 'cpu']);
+    const o = resolveOptions({ prefillBackend: 'webgpu', decodeBackend: 'wasm', prefill: 2, decode: 6 });
+    expect([actorBackend(o, 'prefill', 1), actorBackend(o, 'decode', 5)]).toEqual(['webgpu', 'wasm']);
+  });
+
+  it('in colocated and chunked modes the first `prefill` actors take prefillBackend, the rest decodeBackend', () => {
+    for (const mode of ['colocated', 'chunked'] as const) {
+      const o = resolveOptions({ mode, colocated: 4, prefill: 1, prefillBackend: 'webgpu', decodeBackend: 'wasm' });
+      expect([0, 1, 2, 3].map((i) => actorBackend(o, 'colocated', i))).toEqual(['webgpu', 'wasm', 'wasm', 'wasm']);
+    }
+    const single = resolveOptions({ mode: 'single', backend: 'cpu', prefillBackend: 'webgpu' });
+    expect(actorBackend(single, 'colocated', 0)).toBe('cpu');
+  });
+
+  it('rejects unknown backends and a split that leaves no actor for one role', () => {
+    expect(() => resolveOptions({ prefillBackend: 'tpu' })).toThrow(/prefillBackend/);
+    expect(() => resolveOptions({ decodeBackend: 3 })).toThrow(/decodeBackend/);
+    expect(() => resolveOptions({ mode: 'colocated', colocated: 2, prefill: 2, prefillBackend: 'webgpu', decodeBackend: 'wasm' })).toThrow(InvalidOptionsError);
+    expect(() => resolveOptions({ mode: 'colocated', colocated: 2, prefill: 2, prefillBackend: 'wasm', decodeBackend: 'wasm' })).not.toThrow();
   });
 });

@@ -71,6 +71,19 @@ export interface EngineOptions {
    * when other processes compete for the cores. Linux, per thread; elsewhere it changes nothing.
    */
   prefillNice: number | null;
+  /**
+   * Backend of the prefill side; null (the default) uses `backend`. Disaggregated mode: every
+   * prefill actor. Colocated and chunked modes: the first `prefill` of the `colocated` actors, so
+   * that a baseline gets the same devices as a P+D disaggregated layout (e.g. prefill on the GPU
+   * and decode on CPU threads: `prefillBackend: 'webgpu', decodeBackend: 'wasm'`). Single mode:
+   * unused. {@link actorBackend} resolves an actor's backend.
+   */
+  prefillBackend: EngineBackend | null;
+  /**
+   * Backend of the decode side; null (the default) uses `backend`. Disaggregated mode: every
+   * decode actor. Colocated and chunked modes: the colocated actors after the first `prefill`.
+   */
+  decodeBackend: EngineBackend | null;
   /** Fault injection for reliability tests (default: none). */
   faults: FaultPlan;
 }
@@ -100,6 +113,8 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   handoffTimeoutMs: 5_000,
   stallTimeoutMs: 60_000,
   prefillNice: null,
+  prefillBackend: null,
+  decodeBackend: null,
   faults: NO_FAULTS,
 }) as Readonly<EngineOptions>;
 
@@ -141,6 +156,8 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
     handoffTimeoutMs: posNumber(o.handoffTimeoutMs ?? d.handoffTimeoutMs, 'handoffTimeoutMs'),
     stallTimeoutMs: posNumber(o.stallTimeoutMs ?? d.stallTimeoutMs, 'stallTimeoutMs'),
     prefillNice: niceValue(o.prefillNice === undefined ? d.prefillNice : o.prefillNice, 'prefillNice'),
+    prefillBackend: o.prefillBackend === undefined || o.prefillBackend === null ? null : oneOf(o.prefillBackend, BACKENDS, 'prefillBackend'),
+    decodeBackend: o.decodeBackend === undefined || o.decodeBackend === null ? null : oneOf(o.decodeBackend, BACKENDS, 'decodeBackend'),
     faults: resolveFaults(o.faults),
   };
   if (resolved.prefillChunkSize > resolved.tokenBudget) {
@@ -149,7 +166,32 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
       `(${resolved.prefillChunkSize}) must not exceed tokenBudget (${resolved.tokenBudget}): a chunk must fit in one batch step`,
     );
   }
+  const split = resolved.mode === 'colocated' || resolved.mode === 'chunked';
+  if (split && actorBackend(resolved, 'prefill', 0) !== actorBackend(resolved, 'decode', 0) && resolved.prefill >= resolved.colocated) {
+    throw new InvalidOptionsError(
+      'prefill',
+      `(${resolved.prefill}) must be below colocated (${resolved.colocated}) when prefillBackend and decodeBackend differ in ${resolved.mode} mode: the first \`prefill\` colocated actors run on prefillBackend, the others on decodeBackend`,
+    );
+  }
   return resolved;
+}
+
+/** The roles {@link actorBackend} knows. */
+export type BackendRole = 'prefill' | 'decode' | 'colocated';
+
+/**
+ * The backend an actor runs on. `prefill` / `decode`: the disaggregated actors (any index: one
+ * backend per role). `colocated`: colocated actor `index` in colocated or chunked mode runs on
+ * prefillBackend when index < `prefill`, else on decodeBackend; in single mode on `backend`.
+ * Null role backends fall back to `backend`.
+ */
+export function actorBackend(options: EngineOptions, role: BackendRole, index: number): EngineBackend {
+  const prefill = options.prefillBackend ?? options.backend;
+  const decode = options.decodeBackend ?? options.backend;
+  if (role === 'prefill') return prefill;
+  if (role === 'decode') return decode;
+  if (options.mode === 'single') return options.backend;
+  return index < options.prefill ? prefill : decode;
 }
 
 function niceValue(value: unknown, name: string): number | null {
