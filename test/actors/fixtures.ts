@@ -42,11 +42,5 @@ export function newSystem(): { system: ActorSystem; events: EventLog } {
   return { system, events };
 }
 
-/** Polls `check` (real time) until it is true; throws after `timeoutMs`. */
-export async function eventually(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Polls a condition until it holds (shared with the other cross-thread tests). */
+export { eventually } from '../support/eventually.js';

@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptionsInput, type GenerationResult } from '@baton/engine';
+import { eventually } from '../support/eventually.js';
 import { mixedPrompts, referenceIds } from '../support/reference.js';
 
 let engine: Engine | null = null;
@@ -40,8 +41,7 @@ async function expectReference(prompts: number[][], outcomes: Array<{ result: Ge
 
 /** Waits until no KV block is referenced (actors release asynchronously). */
 async function expectNoBlocksInUse(e: Engine): Promise<void> {
-  for (let i = 0; i < 100 && (await e.stats()).scheduler.pool.used > 0; i++) await new Promise((r) => setTimeout(r, 20));
-  expect((await e.stats()).scheduler.pool.used).toBe(0);
+  await eventually(() => e.stats(), { until: (st) => st.scheduler.pool.used === 0, timeoutMs: 2_000, what: 'no KV block in use' });
 }
 
 describe('actor crashes mid-request', () => {

@@ -4,7 +4,8 @@
  * the tokens are still exactly the reference's; close() aborts what is left after its deadline.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEngine, EngineClosedError, type Engine, type EngineStats } from '@baton/engine';
+import { createEngine, EngineClosedError, type Engine } from '@baton/engine';
+import { eventually } from '../support/eventually.js';
 import { mixedPrompts, referenceIds } from '../support/reference.js';
 
 let engine: Engine | null = null;
@@ -12,16 +13,6 @@ afterEach(async () => {
   await engine?.close({ deadlineMs: 0 });
   engine = null;
 });
-
-/** Polls stats until `ok` holds (the actors free KV asynchronously after an abort). */
-async function eventually(e: Engine, ok: (s: EngineStats) => boolean): Promise<EngineStats> {
-  for (let i = 0; i < 200; i++) {
-    const s = await e.stats();
-    if (ok(s)) return s;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`condition not reached: ${JSON.stringify((await e.stats()).scheduler.pool)}`);
-}
 
 describe.each(['disaggregated', 'colocated', 'chunked'] as const)('%s', (mode) => {
   it('aborting requests mid-stream ends them with "abort" and leaves no KV blocks in use', async () => {
@@ -45,7 +36,9 @@ describe.each(['disaggregated', 'colocated', 'chunked'] as const)('%s', (mode) =
       if (results[i].status === 'fulfilled') expect(results[i].value.finishReason).toBe('abort');
     }
     expect(results[1].status).toBe('rejected');
-    const s = await eventually(engine, (st) => st.scheduler.pool.used === 0 && st.active === 0);
+    // NOTE: the actors free KV asynchronously after an abort, so poll stats until it is all back.
+    const e = engine;
+    const s = await eventually(() => e.stats(), { until: (st) => st.scheduler.pool.used === 0 && st.active === 0, what: 'no KV block in use' });
     expect(s.scheduler.pool.used).toBe(0);
   });
 });

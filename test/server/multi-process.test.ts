@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActorFailedError, createEngine, createProcessEngine, type ProcessEngine, type ProcessEvent } from '@baton/engine';
 import { createServer } from '@baton/server';
+import { eventually } from '../support/eventually.js';
 
 let engine: ProcessEngine;
 const events: ProcessEvent[] = [];
@@ -23,17 +24,6 @@ afterAll(async () => {
   for (const p of engine?.processes() ?? []) if (p.pid !== null) expect(() => process.kill(p.pid!, 0)).toThrow();
 });
 
-function waitFor(check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (check()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 describe('multi-process deployment', () => {
   it('runs every serving role in its own OS process', () => {
@@ -76,7 +66,7 @@ describe('multi-process deployment', () => {
     expect(result.finishReason).toBe('error');
     expect(result.error).toBeInstanceOf(ActorFailedError);
     expect(result.ids.length).toBeLessThan(900);
-    await waitFor(() => events.some((e) => e.type === 'restarted' && e.name === victim.name));
+    await eventually(() => events.some((e) => e.type === 'restarted' && e.name === victim.name), { timeoutMs: 60_000, what: `${victim.name} restarted` });
     expect(events.find((e) => e.type === 'exited')).toMatchObject({ name: victim.name, detail: 'killed by SIGKILL' });
     expect(engine.processes().find((p) => p.name === victim.name)!.pid).not.toBe(victim.pid);
     const after = await Promise.all(['again', 'and again', 'once more'].map((prompt) => engine.generate({ prompt, maxTokens: 8 }).result));
@@ -86,7 +76,7 @@ describe('multi-process deployment', () => {
   it('restarts a killed prefill process', async () => {
     const victim = engine.processes().find((p) => p.name === 'prefill-0')!;
     process.kill(victim.pid!, 'SIGKILL');
-    await waitFor(() => events.some((e) => e.type === 'restarted' && e.name === 'prefill-0'));
+    await eventually(() => events.some((e) => e.type === 'restarted' && e.name === 'prefill-0'), { timeoutMs: 60_000, what: 'prefill-0 restarted' });
     const r = await engine.generate({ prompt: 'back', maxTokens: 5 }).result;
     expect(r.finishReason).toBe('length');
   });

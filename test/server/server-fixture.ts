@@ -27,12 +27,5 @@ export function post(url: string, body: unknown, headers: Record<string, string>
   });
 }
 
-/** Polls `check` every 50 ms until it returns true or `timeoutMs` passes; returns the last verdict. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls a condition until it holds (shared with the other cross-thread tests). */
+export { eventually } from '../support/eventually.js';
