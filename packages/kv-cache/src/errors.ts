@@ -9,8 +9,8 @@ export class KvCacheError extends Error {
   /** Stable machine-readable code, e.g. `'KV_REFCOUNT'`. */
   readonly code: string;
 
-  constructor(code: string, message: string) {
-    super(message);
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
     this.code = code;
   }
@@ -61,8 +61,9 @@ export class KvClosedError extends KvCacheError {
 
 /** A handoff was cancelled (by either side, a deadline or an abort signal). */
 export class HandoffCancelledError extends KvCacheError {
-  constructor(message: string) {
-    super('HANDOFF_CANCELLED', message);
+  /** `options.cause`: the failure that ended the channel, when it was not a plain cancel. */
+  constructor(message: string, options?: ErrorOptions) {
+    super('HANDOFF_CANCELLED', message, options);
   }
 }
 

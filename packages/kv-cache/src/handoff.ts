@@ -128,6 +128,23 @@ export class HandoffProducer extends HandoffSide {
     return state === 'ended' && !this.finished ? 'cancelled' : state;
   }
 
+  /**
+   * @internal Resolves with the handoff's state once it differs from `seen`, or with the current
+   * state after `timeoutMs`. Sleeps in Atomics.waitAsync (which keeps no process alive).
+   */
+  async stateChange(seen: HandoffState, timeoutMs: number): Promise<HandoffState> {
+    const meta = new Int32Array(this.pool.handle.meta);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const wake = this.pool.slots.signal(this.ref);
+      const state = this.state;
+      const remaining = deadline - Date.now();
+      if (state !== seen || remaining <= 0) return state;
+      const waited = waitAsync(meta, wake.index, wake.value, remaining);
+      if (waited.async) await waited.value;
+    }
+  }
+
   /** Declares `layer` fully written (layers go 0, 1, ...); wakes waiting consumers. */
   publishLayer(layer: number): void {
     this.pool.slots.publishLayer(this.ref, layer);

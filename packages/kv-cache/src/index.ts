@@ -1,7 +1,7 @@
 /**
  * Public API of @baton/kv-cache: the paged KV pool in SharedArrayBuffer, per-sequence block
- * tables (the model's KvBacking), prefix caching, in-process layer-wise handoff and the
- * cross-process transfer stream.
+ * tables (the model's KvBacking), prefix caching, in-process layer-wise handoff, the
+ * cross-process transfer stream, and the KV channel that picks one of the two by target.
  */
 
 /** The pool shared by every thread of a process; see BlockPool.create / BlockPool.attach. */
@@ -37,7 +37,16 @@ export {
 } from './errors.js';
 /** Cross-process transfer stream: the sending side. */
 export { KvTransferSender } from './transfer-sender.js';
-export type { KvTransferSenderOptions, SendSequenceOptions } from './transfer-sender.js';
+export type { KvTransferSenderOptions, OpenSequenceOptions, OutgoingSequence, SendSequenceOptions } from './transfer-sender.js';
 /** Cross-process transfer stream: the receiving side. */
 export { KvTransferReceiver } from './transfer-receiver.js';
-export type { IncomingSequence, KvTransferReceiverOptions, ReceiverCommonOptions, TransferEndpoint } from './transfer-receiver.js';
+export type { IncomingSequence, KvTransferReceiverOptions, ReceiverCommonOptions, SequenceRejection, TransferEndpoint } from './transfer-receiver.js';
+/** KV channel: one layer-wise handoff interface over a shared pool or a stream. */
+export { checkKvTarget, openKvReader } from './kv-channel.js';
+export type { KvEndpointDescriptor, KvReader, KvTarget, KvTicket, KvWriter, OpenKvReaderOptions, OpenKvWriterOptions } from './kv-channel.js';
+/** Prefill side of KV channels: opens writers toward shared or stream targets. */
+export { KvConnector } from './kv-connector.js';
+export type { KvConnectorOptions } from './kv-connector.js';
+/** Decode side of stream KV channels: listens, publishes a descriptor, hands out readers. */
+export { KvEndpoint } from './kv-endpoint.js';
+export type { KvEndpointOptions } from './kv-endpoint.js';

@@ -14,7 +14,8 @@
  *         24     4  payload byte length
  *         28     4  payload checksum: span-hash.ts for Layer frames, CRC32 for JSON frames
  *
- * Sender -> receiver: Begin (payload: JSON SequenceHeader), Layer (payload: `blockCount` layer
+ * Sender -> receiver: Hello (payload: JSON Hello; first frame of a connection to a receiver that
+ * expects a token), Begin (payload: JSON SequenceHeader), Layer (payload: `blockCount` layer
  * spans, each K rows then V rows of one block, exactly as stored in the pool), End, Abort.
  * Receiver -> sender: Ack (sequence verified and complete), Nack (payload: JSON RejectReason).
  * Layers go in ascending order; within a layer, frames cover consecutive block ranges.
@@ -36,6 +37,12 @@ export enum FrameType {
   Abort = 4,
   Ack = 5,
   Nack = 6,
+  Hello = 7,
+}
+
+/** Payload of a Hello frame: the token the receiving endpoint published. */
+export interface Hello {
+  readonly token: string;
 }
 
 /** A decoded frame header. */
@@ -56,11 +63,15 @@ export interface SequenceHeader {
   readonly layers: number;
   readonly heads: number;
   readonly headDim: number;
+  /** The channel this sequence belongs to (KvTicket.channelId); absent for plain sends. */
+  readonly key?: string;
+  /** Cancel the sequence on the receiving side if it is not adopted within this many ms. */
+  readonly deadlineMs?: number;
 }
 
 /** Payload of a Nack frame. */
 export interface RejectReason {
-  readonly reason: 'no-blocks' | 'no-handoff-slot' | 'checksum' | 'cancelled' | 'protocol';
+  readonly reason: 'no-blocks' | 'no-handoff-slot' | 'checksum' | 'cancelled' | 'protocol' | 'deadline' | 'auth';
   readonly message: string;
 }
 

@@ -22,6 +22,7 @@ import {
   TransferError,
   TransferPeerClosedError,
   TransferProtocolError,
+  TransferRejectedError,
   TransferTimeoutError,
   TransferTruncatedError,
 } from './errors.js';
@@ -30,6 +31,7 @@ import { createLayerSink } from './layer-sink.js';
 import { SharedCopier } from './shared-copy.js';
 import { SpanChecksums } from './span-checksums.js';
 import { hashRuns } from './span-hash.js';
+import { IdleTimer } from './idle-timer.js';
 import type { HandoffConsumer, HandoffProducer } from './handoff.js';
 import {
   FrameReader,
@@ -38,6 +40,7 @@ import {
   encodeEmpty,
   jsonSink,
   type FrameHeader,
+  type Hello,
   type PayloadSink,
   type RejectReason,
   type SequenceHeader,
@@ -46,7 +49,11 @@ import {
 /** A sequence arriving over the stream; its KV lives in the receiving pool. */
 export interface IncomingSequence {
   readonly sequenceId: number;
+  /** The channel id the sender gave the sequence (KvTicket.channelId), or null. */
+  readonly key: string | null;
   readonly tokenCount: number;
+  /** The deadline the sender gave (ms from its Begin), or null. */
+  readonly deadlineMs: number | null;
   /** Layer-wise view of the arriving KV; adopt() once complete. Post `consumer.descriptor` to other threads. */
   readonly consumer: HandoffConsumer;
   /** Resolves when every frame arrived and verified; rejects with a TransferError otherwise. */
@@ -88,6 +95,18 @@ export interface ReceiverCommonOptions {
    * reads). NOTE: see KvTransferSenderOptions.checksums for why inline is the default.
    */
   readonly checksums?: 'worker' | 'inline';
+  /** Require a Hello frame carrying this token before anything else (wrong or missing: the connection is refused). */
+  readonly token?: string;
+  /** Called when a sequence's Begin frame was refused (no blocks, no slot, bad geometry). */
+  readonly onReject?: (rejection: SequenceRejection) => void;
+}
+
+/** A sequence the receiver refused at its Begin frame. */
+export interface SequenceRejection {
+  readonly sequenceId: number;
+  readonly key: string | null;
+  readonly reason: RejectReason['reason'];
+  readonly message: string;
 }
 
 interface Inflight {
@@ -112,6 +131,9 @@ export class KvTransferReceiver {
   private readonly pool: BlockPool;
   private readonly socket: Duplex;
   private readonly onSequence: (incoming: IncomingSequence) => void;
+  private readonly onReject: ((rejection: SequenceRejection) => void) | undefined;
+  /** The token a Hello must carry first; null once it did (or when none is expected). */
+  private awaitingToken: string | null;
   private readonly inflight = new Map<number, Inflight>();
   /**
    * Failed sequences whose blocks are still the target of a frame being received: released when
@@ -124,8 +146,7 @@ export class KvTransferReceiver {
   /** The sender's side of the stream ended: no more bytes can land anywhere. */
   private inputEnded = false;
   private readonly reader: FrameReader;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private readonly idleTimeoutMs: number;
+  private readonly idle: IdleTimer;
   private readonly verifier: SpanChecksums | null;
   private readonly copier: SharedCopier;
   private readonly bytes: Uint8Array;
@@ -136,7 +157,13 @@ export class KvTransferReceiver {
   constructor(options: KvTransferReceiverOptions) {
     this.pool = options.pool;
     this.onSequence = options.onSequence;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.onReject = options.onReject;
+    this.awaitingToken = options.token ?? null;
+    const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.idle = new IdleTimer(idleTimeoutMs, () => this.inflight.size > 0, () => {
+      this.failAll(new TransferTimeoutError(`no data from the sender for ${idleTimeoutMs} ms`));
+      this.socket.destroy();
+    });
     this.verifier = options.checksums === 'worker' ? new SpanChecksums(this.pool.handle.memory) : null;
     this.copier = new SharedCopier(this.pool.handle.data);
     this.bytes = new Uint8Array(this.pool.handle.data);
@@ -160,6 +187,16 @@ export class KvTransferReceiver {
       this.verifier?.close();
     });
     this.socket.on('error', (error) => this.failAll(new TransferPeerClosedError(`socket error: ${error.message}`)));
+  }
+
+  /**
+   * Cancels one in-flight sequence from the receiving side: its handoff is cancelled, its blocks
+   * released and the sender told (Nack 'cancelled'). False when it is not in flight.
+   */
+  cancel(sequenceId: number, message = 'cancelled by the receiving side', reason: 'cancelled' | 'deadline' = 'cancelled'): boolean {
+    if (!this.inflight.has(sequenceId)) return false;
+    this.fail(sequenceId, new TransferRejectedError(reason, `sequence ${sequenceId}: ${message}`), reason);
+    return true;
   }
 
   /** Fails every in-flight sequence and closes the socket. */
@@ -194,7 +231,7 @@ export class KvTransferReceiver {
   }
 
   private onBytes(consume: () => void): void {
-    this.armIdleTimer();
+    this.idle.touch();
     try {
       consume();
     } catch (error) {
@@ -222,6 +259,7 @@ export class KvTransferReceiver {
   }
 
   private onFrame(header: FrameHeader): PayloadSink | null {
+    if (this.awaitingToken !== null) return this.hello(header, this.awaitingToken);
     switch (header.type) {
       case FrameType.Begin:
         return jsonSink<SequenceHeader>(header, (value) => this.begin(header.sequenceId, value));
@@ -240,23 +278,41 @@ export class KvTransferReceiver {
     }
   }
 
+  /** The first frame of a connection that must authenticate: a Hello with the expected token. */
+  private hello(header: FrameHeader, token: string): PayloadSink {
+    const refuse = (message: string): never => {
+      this.reject(0, 'auth', message);
+      throw new TransferProtocolError(message);
+    };
+    if (header.type !== FrameType.Hello) return refuse(`the first frame must be Hello, got ${FrameType[header.type]}`);
+    return jsonSink<Hello>(header, (hello) => {
+      if (typeof hello?.token !== 'string' || hello.token !== token) refuse('the Hello frame carried a wrong token');
+      this.awaitingToken = null;
+    });
+  }
+
   private begin(sequenceId: number, header: SequenceHeader): void {
     const g = this.pool.geometry;
     if (this.inflight.has(sequenceId)) throw new TransferProtocolError(`sequence ${sequenceId} began twice`);
+    const key = typeof header.key === 'string' ? header.key : null;
+    if (header.deadlineMs !== undefined && !(typeof header.deadlineMs === 'number' && header.deadlineMs >= 0 && header.deadlineMs !== Infinity)) {
+      return this.reject(sequenceId, 'protocol', `deadlineMs ${String(header.deadlineMs)} is invalid`, key);
+    }
     if (header.blockSize !== g.blockSize || header.layers !== g.layers || header.heads !== g.heads || header.headDim !== g.headDim) {
-      return this.reject(sequenceId, 'protocol', `geometry ${JSON.stringify(header)} does not match the receiving pool`);
+      return this.reject(sequenceId, 'protocol', `geometry ${JSON.stringify(header)} does not match the receiving pool`, key);
     }
     const table = this.pool.createTable();
     if (!Number.isInteger(header.tokenCount) || header.tokenCount < 0) {
-      return this.reject(sequenceId, 'protocol', `tokenCount ${String(header.tokenCount)} is invalid`);
+      return this.reject(sequenceId, 'protocol', `tokenCount ${String(header.tokenCount)} is invalid`, key);
     }
     if (!table.ensureCapacity(header.tokenCount)) {
-      return this.reject(sequenceId, 'no-blocks', `the pool cannot supply ${Math.ceil(header.tokenCount / g.blockSize)} blocks`);
+      table.release();
+      return this.reject(sequenceId, 'no-blocks', `the pool cannot supply ${Math.ceil(header.tokenCount / g.blockSize)} blocks`, key);
     }
-    const producer = this.pool.openHandoff(table, { tokenCount: header.tokenCount, sequenceId: String(sequenceId) });
+    const producer = this.pool.openHandoff(table, { tokenCount: header.tokenCount, sequenceId: key ?? String(sequenceId), deadlineMs: header.deadlineMs });
     if (producer === null) {
       table.release();
-      return this.reject(sequenceId, 'no-handoff-slot', 'every handoff slot of the receiving pool is in use');
+      return this.reject(sequenceId, 'no-handoff-slot', 'every handoff slot of the receiving pool is in use', key);
     }
     let settle: (error: TransferError | null) => void = () => undefined;
     const done = new Promise<void>((resolve, reject) => {
@@ -265,7 +321,7 @@ export class KvTransferReceiver {
     done.catch(() => undefined);
     const blockCount = table.blockIds.length;
     this.inflight.set(sequenceId, { table, producer, blockCount, layer: 0, blocksInLayer: 0, nextLayer: 0, nextBlock: 0, chain: Promise.resolve(), receiving: false, settle });
-    this.onSequence({ sequenceId, tokenCount: header.tokenCount, consumer: this.pool.acceptHandoff(producer.descriptor), done });
+    this.onSequence({ sequenceId, key, tokenCount: header.tokenCount, deadlineMs: header.deadlineMs ?? null, consumer: this.pool.acceptHandoff(producer.descriptor), done });
     if (blockCount === 0) {
       for (let layer = 0; layer < g.layers; layer++) producer.publishLayer(layer);
     }
@@ -337,11 +393,13 @@ export class KvTransferReceiver {
     seq.table.release();
     this.socket.write(encodeEmpty(FrameType.Ack, sequenceId));
     seq.settle(null);
-    this.disarmIdleTimerIfIdle();
+    this.idle.disarmIfIdle();
   }
 
-  private reject(sequenceId: number, reason: RejectReason['reason'], message: string): void {
+  /** Tells the sender a sequence failed; `key` given: it was refused at its Begin (onReject hears of it). */
+  private reject(sequenceId: number, reason: RejectReason['reason'], message: string, key?: string | null): void {
     if (!this.socket.destroyed) this.socket.write(encodeControl(FrameType.Nack, sequenceId, { reason, message }));
+    if (key !== undefined) this.onReject?.({ sequenceId, key, reason, message });
   }
 
   /** Cancels a sequence's handoff, releases its blocks, tells the sender (when `reason` is given). */
@@ -354,29 +412,11 @@ export class KvTransferReceiver {
     else seq.table.release();
     if (reason !== undefined) this.reject(sequenceId, reason, error.message);
     seq.settle(error);
-    this.disarmIdleTimerIfIdle();
+    this.idle.disarmIfIdle();
   }
 
   private failAll(error: TransferError): void {
     for (const sequenceId of [...this.inflight.keys()]) this.fail(sequenceId, error);
-    this.disarmIdleTimerIfIdle();
-  }
-
-  private armIdleTimer(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.inflight.size === 0) return;
-      this.failAll(new TransferTimeoutError(`no data from the sender for ${this.idleTimeoutMs} ms`));
-      this.socket.destroy();
-    }, this.idleTimeoutMs);
-    this.idleTimer.unref();
-  }
-
-  private disarmIdleTimerIfIdle(): void {
-    if (this.inflight.size === 0 && this.idleTimer !== null) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = null;
-    }
+    this.idle.disarmIfIdle();
   }
 }

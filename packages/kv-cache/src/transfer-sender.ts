@@ -2,12 +2,13 @@
  * Sending side of the cross-process KV stream. Streams a sequence's blocks layer by layer (one
  * frame per run of blocks of one layer, each block's layer span written straight from the pool's
  * SharedArrayBuffer: no per-row copies and no staging buffer), then waits for the receiver's Ack.
- * Sequences on one socket go one after another. The caller keeps its block references until
- * `send` settles.
+ * `send` runs sequences on one socket one after another; `open` starts a sequence whose layers the
+ * caller writes synchronously as they become ready (several may interleave, frame by frame). The
+ * caller keeps its block references until `send` or the opened sequence's `verdict` settles.
  */
 import type { Duplex } from 'node:stream';
 import type { BlockPool } from './block-pool.js';
-import { spanRuns } from './pool-layout.js';
+import { spanRuns, type ByteRuns } from './pool-layout.js';
 import { SpanChecksums } from './span-checksums.js';
 import { hashRuns } from './span-hash.js';
 import {
@@ -26,6 +27,7 @@ import {
   encodeHeader,
   jsonSink,
   type FrameHeader,
+  type Hello,
   type PayloadSink,
   type RejectReason,
   type SequenceHeader,
@@ -48,6 +50,40 @@ export interface KvTransferSenderOptions {
    * dist/checksum-worker.js, so it needs the compiled package.
    */
   readonly checksums?: 'worker' | 'inline';
+  /** Sent in a Hello frame first, for a receiving endpoint that expects this token. */
+  readonly token?: string;
+}
+
+/** One sequence to stream with KvTransferSender.open. */
+export interface OpenSequenceOptions {
+  /** Identifies the sequence on this socket (u32). */
+  readonly sequenceId: number;
+  /** The sequence's blocks in order; the caller holds a reference on each until `verdict` settles. */
+  readonly blockIds: readonly number[];
+  readonly tokenCount: number;
+  /** Channel id the receiving endpoint matches the sequence by. */
+  readonly key?: string;
+  /** Receiving side: cancel the sequence if it is not adopted within this many ms. */
+  readonly deadlineMs?: number;
+}
+
+/** A sequence opened on a sender: its Begin frame is written; layers follow as the caller writes them. */
+export interface OutgoingSequence {
+  readonly sequenceId: number;
+  /** Layers written so far. */
+  readonly layersWritten: number;
+  /** True once the verdict settled (acked, rejected, aborted or the connection failed). */
+  readonly settled: boolean;
+  /**
+   * Writes every frame of `layer` now (layers go 0, 1, ...; End follows the last). Synchronous: on
+   * a connected TCP socket the kernel takes the bytes at once, so this may run inside a compute
+   * loop. Throws the verdict's error once settled, KvArgumentError for a layer out of order.
+   */
+  writeLayer(layer: number): void;
+  /** Abandons the sequence (an Abort frame tells the receiver); `verdict` rejects with `error`. False when already settled. */
+  abort(error: Error): boolean;
+  /** Resolves on the receiver's Ack; rejects like KvTransferSender.send. */
+  readonly verdict: Promise<void>;
 }
 
 /** One sequence to send. */
@@ -85,6 +121,7 @@ export class KvTransferSender {
     this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
     this.checksums = options.checksums === 'worker' ? new SpanChecksums(this.pool.handle.memory) : null;
     this.reader = new FrameReader((header) => this.onFrame(header));
+    if (options.token !== undefined) this.socket.write(encodeControl(FrameType.Hello, 0, { token: options.token } satisfies Hello));
     this.socket.on('data', (chunk: Buffer) => {
       try {
         this.reader.push(chunk);
@@ -112,6 +149,71 @@ export class KvTransferSender {
     return run;
   }
 
+  /**
+   * Starts streaming one sequence: writes its Begin frame now and returns a handle whose
+   * `writeLayer` sends each layer when the caller has it. Throws KvArgumentError on bad options.
+   */
+  open(options: OpenSequenceOptions): OutgoingSequence {
+    this.validate(options);
+    const { sequenceId, blockIds } = options;
+    const layers = this.pool.geometry.layers;
+    const spanBytes = this.pool.layout.spanFloats * 4;
+    const perFrame = Math.max(1, Math.floor(this.maxFrameBytes / spanBytes));
+    let failure: Error | null = null;
+    let settled = false;
+    let layersWritten = 0;
+    const verdict = new Promise<void>((resolve, reject) => {
+      const waiter: PendingAck = {
+        resolve: () => {
+          settled = true;
+          resolve();
+        },
+        reject: (error) => {
+          settled = true;
+          failure = error;
+          reject(error);
+        },
+      };
+      if (this.closedError) waiter.reject(this.closedError);
+      else this.pending.set(sequenceId, waiter);
+    });
+    verdict.catch(() => undefined);
+    if (!settled) this.socket.write(encodeControl(FrameType.Begin, sequenceId, this.sequenceHeader(options)));
+    const sender = this;
+    return {
+      sequenceId,
+      get layersWritten() {
+        return layersWritten;
+      },
+      get settled() {
+        return settled;
+      },
+      verdict,
+      writeLayer(layer: number): void {
+        if (failure !== null) throw failure;
+        if (settled) throw new KvArgumentError(`writeLayer: sequence ${sequenceId} already completed`);
+        if (layer !== layersWritten) throw new KvArgumentError(`writeLayer: expected layer ${layersWritten}, got ${String(layer)}`);
+        for (let start = 0; start < blockIds.length; start += perFrame) {
+          const blocks = blockIds.slice(start, start + perFrame);
+          const runs = spanRuns(sender.pool.layout, blocks, layer);
+          // NOTE: a false return (kernel buffer full) is ignored: the views stay queued in the
+          // socket and go out in order; the caller keeps the blocks until the verdict.
+          sender.writeFrame(sender.layerFrame(sequenceId, layer, blocks, start, runs, hashRuns(sender.pool.handle.memory, runs)));
+        }
+        layersWritten++;
+        if (layersWritten === layers) sender.socket.write(encodeEmpty(FrameType.End, sequenceId));
+      },
+      abort(error: Error): boolean {
+        const waiter = sender.pending.get(sequenceId);
+        if (settled || waiter === undefined) return false;
+        sender.pending.delete(sequenceId);
+        if (!sender.socket.destroyed) sender.socket.write(encodeEmpty(FrameType.Abort, sequenceId));
+        waiter.reject(error);
+        return true;
+      },
+    };
+  }
+
   /** Ends the stream (after queued sends). */
   async close(): Promise<void> {
     await this.queue;
@@ -130,14 +232,7 @@ export class KvTransferSender {
     });
     verdict.catch(() => undefined);
     const g = this.pool.geometry;
-    const header: SequenceHeader = {
-      tokenCount: options.tokenCount,
-      blockSize: g.blockSize,
-      layers: g.layers,
-      heads: g.heads,
-      headDim: g.headDim,
-    };
-    this.socket.write(encodeControl(FrameType.Begin, sequenceId, header));
+    this.socket.write(encodeControl(FrameType.Begin, sequenceId, this.sequenceHeader(options)));
     const spanBytes = this.pool.layout.spanFloats * 4;
     const perFrame = Math.max(1, Math.floor(this.maxFrameBytes / spanBytes));
     try {
@@ -167,12 +262,24 @@ export class KvTransferSender {
     await this.withTimeout(verdict, sequenceId);
   }
 
-  /** Builds one Layer frame: header (with the payload's checksum) and zero-copy views of its byte runs. */
+  private sequenceHeader(options: SendSequenceOptions | OpenSequenceOptions): SequenceHeader {
+    const g = this.pool.geometry;
+    const header: SequenceHeader = { tokenCount: options.tokenCount, blockSize: g.blockSize, layers: g.layers, heads: g.heads, headDim: g.headDim };
+    if (!('key' in options)) return header;
+    return { ...header, key: options.key, deadlineMs: options.deadlineMs };
+  }
+
+  /** Builds one Layer frame, its checksum computed here or on the checksum worker. */
   private async prepareLayerFrame(sequenceId: number, layer: number, blocks: readonly number[], blockStart: number): Promise<Buffer[]> {
     const runs = spanRuns(this.pool.layout, blocks, layer);
+    const checksum = this.checksums === null ? hashRuns(this.pool.handle.memory, runs) : await this.checksums.checksum(runs);
+    return this.layerFrame(sequenceId, layer, blocks, blockStart, runs, checksum);
+  }
+
+  /** One Layer frame: header (with the payload's checksum) and zero-copy views of its byte runs. */
+  private layerFrame(sequenceId: number, layer: number, blocks: readonly number[], blockStart: number, runs: ByteRuns, checksum: number): Buffer[] {
     const data = this.pool.handle.data;
     const parts = runs.offsets.map((offset, i) => Buffer.from(data, offset, runs.lengths[i]));
-    const checksum = this.checksums === null ? hashRuns(this.pool.handle.memory, runs) : await this.checksums.checksum(runs);
     const byteLength = blocks.length * this.pool.layout.spanFloats * 4;
     const header = encodeHeader({ type: FrameType.Layer, sequenceId, layer, blockStart, blockCount: blocks.length, byteLength, checksum });
     return [header, ...parts];
@@ -224,6 +331,10 @@ export class KvTransferSender {
     }
     if (header.type === FrameType.Nack) {
       return jsonSink<RejectReason>(header, (why) => {
+        if (why.reason === 'auth') {
+          this.fail(new TransferRejectedError('auth', `the receiving endpoint refused this connection: ${why.message}`));
+          return;
+        }
         this.pending.delete(header.sequenceId);
         const message = `sequence ${header.sequenceId} rejected by the receiver (${why.reason}): ${why.message}`;
         waiter?.reject(why.reason === 'checksum' ? new TransferChecksumError(message) : new TransferRejectedError(why.reason, message));
@@ -238,7 +349,7 @@ export class KvTransferSender {
     this.pending.clear();
   }
 
-  private validate(options: SendSequenceOptions): void {
+  private validate(options: SendSequenceOptions | OpenSequenceOptions): void {
     const { sequenceId, blockIds, tokenCount } = options;
     if (!Number.isInteger(sequenceId) || sequenceId < 0 || sequenceId > 0xffffffff) {
       throw new KvArgumentError(`send: sequenceId must be a u32 integer, got ${String(sequenceId)}`);
