@@ -1,0 +1,22 @@
+/**
+ * What a simulated serving instance needs from the cell it belongs to: the clock and event queue,
+ * options and step times, the decode instances (prefill hands KV to them), and the scheduler's
+ * end-of-request hooks.
+ */
+import type { EventQueue } from './event-queue.js';
+import type { SimConfig } from './sim-config.js';
+import type { SimOutcome, SimRequest } from './sim-request.js';
+import type { StepTimes } from './step-times.js';
+import type { DecodeInstance } from './decode-instance.js';
+
+/** The cell an instance belongs to. */
+export interface CellHost {
+  readonly queue: EventQueue;
+  readonly config: SimConfig;
+  readonly times: StepTimes;
+  readonly decoders: readonly DecodeInstance[];
+  /** A request's first token was emitted at `now` (prefill, or colocated prefill). */
+  firstToken(req: SimRequest, now: number): void;
+  /** A request ended at `now`. */
+  ended(req: SimRequest, outcome: SimOutcome, now: number): void;
+}

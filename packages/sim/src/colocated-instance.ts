@@ -1,0 +1,215 @@
+/**
+ * ColocatedInstance: a simulated colocated actor, both phases on one instance with continuous
+ * batching, in the engine's two flavours:
+ *  - `colocated` (prefill first): when prompts wait and KV allows, a step prefills them (the head
+ *    of the queue, then more while they fit the token budget) one after another; running decodes
+ *    stall for that step. Otherwise one decode step.
+ *  - `chunked` (Sarathi-Serve): every step decodes the whole running batch plus one chunk of the
+ *    oldest waiting prompt, `min(tokenBudget − batch, prefillChunkSize)` tokens, in one model call
+ *    whose time is the chunk's prefill plus the batch's decode (the model runs them in sequence).
+ *
+ * Invariants: a prompt is admitted only when its KV can be reserved; its first token is emitted
+ * when its (last) prefill piece ends, and it joins the batch then.
+ */
+import { ThroughputEstimator } from '@baton/engine';
+import type { CellHost } from './cell-host.js';
+import type { EventTarget } from './event-queue.js';
+import { SimBatch, chunkedPrefillMs, type RunningSeq } from './sim-batch.js';
+import type { SimKvPool } from './sim-kv-pool.js';
+import type { SimRequest } from './sim-request.js';
+
+const PREFILL_DONE = 0;
+const STEP_END = 1;
+const RETRY = 2;
+const RETRY_MS = 2;
+
+/** Load figures of a colocated instance, as its report carries them. */
+export interface ColocatedLoad {
+  id: string;
+  queuedRequests: number;
+  queuedPromptTokens: number;
+  running: number;
+  tokensPerSecond: number;
+}
+
+/** One colocated or chunked instance. */
+export class ColocatedInstance implements EventTarget {
+  readonly id: string;
+  readonly batch: SimBatch;
+  readonly #waiting: SimRequest[] = [];
+  #waitingTokens = 0;
+  readonly throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
+  #busy = false;
+  /** Prefill-first step: prompts being prefilled one after another. */
+  #prefills: Array<{ seq: RunningSeq; startMs: number; computed: number }> = [];
+  #prefillsDone = 0;
+  /** Chunked: the prompt being prefilled, its chunk in this step, and this step's decode batch. */
+  #chunking: RunningSeq | null = null;
+  #chunk = 0;
+  #stepStart = 0;
+  #batchNow: RunningSeq[] = [];
+  steps = 0;
+  busyMs = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly cell: CellHost,
+    readonly pool: SimKvPool,
+    readonly chunked: boolean,
+  ) {
+    this.id = `${chunked ? 'chunked' : 'colocated'}-${index}`;
+    this.batch = new SimBatch(pool, cell.config, cell.times, {
+      finished: (req, now) => cell.ended(req, 'finished', now),
+      failed: (req, now) => cell.ended(req, 'failed', now),
+    });
+  }
+
+  load(): ColocatedLoad {
+    return {
+      id: this.id,
+      queuedRequests: this.#waiting.length,
+      queuedPromptTokens: this.#waitingTokens,
+      running: this.batch.running.length,
+      tokensPerSecond: this.throughput.tokensPerSecond,
+    };
+  }
+
+  submit(req: SimRequest, now: number): void {
+    this.#waiting.push(req);
+    this.#waitingTokens += req.promptTokens;
+    this.#kick(now);
+  }
+
+  fire(now: number, tag: number): void {
+    if (tag === PREFILL_DONE) {
+      const p = this.#prefills[this.#prefillsDone++];
+      this.throughput.observe(p.computed, now - p.startMs);
+      this.#firstToken(p.seq, now);
+      if (this.#prefillsDone < this.#prefills.length) return;
+      this.#prefills = [];
+      this.#prefillsDone = 0;
+    } else if (tag === STEP_END) {
+      const batch = this.#batchNow;
+      this.#batchNow = [];
+      this.batch.complete(batch, now);
+      const p = this.#chunking;
+      if (p !== null && this.#chunk > 0) {
+        this.throughput.observe(this.#chunk, now - this.#stepStart);
+        p.len += this.#chunk;
+        this.#chunk = 0;
+        if (p.len === p.req.promptTokens) {
+          this.#chunking = null;
+          this.#firstToken(p, now);
+        }
+      }
+    }
+    this.#busy = false;
+    this.#kick(now);
+  }
+
+  #firstToken(seq: RunningSeq, now: number): void {
+    const req = seq.req;
+    this.pool.publish(seq.holding, req.hashes);
+    req.emitted = 1;
+    req.firstTokenMs = now;
+    req.lastTokenMs = now;
+    this.cell.firstToken(req, now);
+    this.batch.join(seq, now);
+  }
+
+  /** Reserves KV for the head prompt; null when the pool cannot hold it now. */
+  #admit(now: number): RunningSeq | null {
+    const req = this.#waiting[0];
+    const bs = this.cell.config.kv.blockSize;
+    const matched = Math.min(this.pool.matchLength(req.hashes), Math.floor((req.promptTokens - 1) / bs));
+    const holding = this.pool.reserve(req.hashes, matched, req.promptTokens, bs);
+    if (holding === null) return null;
+    this.#waiting.shift();
+    this.#waitingTokens -= req.promptTokens;
+    req.prefillStartMs = now;
+    return { req, len: matched * bs, holding };
+  }
+
+  #kick(now: number): void {
+    if (this.#busy) return;
+    if (this.chunked) this.#chunkedStep(now);
+    else this.#prefillFirstStep(now);
+  }
+
+  #prefillFirstStep(now: number): void {
+    const cfg = this.cell.config;
+    let budget = cfg.tokenBudget;
+    let t = now;
+    let blocked = false;
+    while (this.#waiting.length > 0 && (this.#prefills.length === 0 || this.#waiting[0].promptTokens <= budget)) {
+      const seq = this.#admit(t);
+      if (seq === null) {
+        blocked = true;
+        break;
+      }
+      budget -= seq.req.promptTokens;
+      const computed = seq.req.promptTokens - seq.len;
+      const ms = chunkedPrefillMs(this.cell.times, computed, seq.len, cfg.prefillChunkSize);
+      this.#prefills.push({ seq, startMs: t, computed });
+      seq.len = seq.req.promptTokens;
+      t += ms;
+      this.cell.queue.push(t, this, PREFILL_DONE);
+    }
+    if (this.#prefills.length > 0) {
+      this.#start(now, t - now);
+      return;
+    }
+    if (this.#decodeStep(now)) return;
+    if (blocked) this.#retry(now);
+  }
+
+  #chunkedStep(now: number): void {
+    const cfg = this.cell.config;
+    const { batch, extraMs, sumContext } = this.batch.hasWork ? this.batch.schedule(now) : { batch: [], extraMs: 0, sumContext: 0 };
+    let blocked = false;
+    if (this.#chunking === null && this.#waiting.length > 0) {
+      this.#chunking = this.#admit(now);
+      blocked = this.#chunking === null;
+    }
+    const p = this.#chunking;
+    const room = Math.min(cfg.tokenBudget - batch.length, cfg.prefillChunkSize);
+    const chunk = p === null || room <= 0 ? 0 : Math.min(room, p.req.promptTokens - p.len);
+    if (batch.length === 0 && chunk === 0 && extraMs === 0) {
+      if (blocked || this.batch.preemptedCount > 0) this.#retry(now);
+      return;
+    }
+    const prefillMs = chunk > 0 && p !== null ? this.cell.times.prefillMs(chunk, p.len) : 0;
+    this.#chunk = chunk;
+    this.#stepStart = now;
+    this.#batchNow = batch;
+    const ms = extraMs + prefillMs + this.cell.times.decodeMs(batch.length, sumContext);
+    this.#start(now, ms);
+    this.cell.queue.push(now + ms, this, STEP_END);
+  }
+
+  /** One decode step (prefill-first mode); false when there was nothing to run. */
+  #decodeStep(now: number): boolean {
+    if (!this.batch.hasWork) return false;
+    const { batch, extraMs, sumContext } = this.batch.schedule(now);
+    if (batch.length === 0 && extraMs === 0) {
+      if (this.batch.preemptedCount > 0) this.#retry(now);
+      return true;
+    }
+    const ms = extraMs + this.cell.times.decodeMs(batch.length, sumContext);
+    this.#batchNow = batch;
+    this.#start(now, ms);
+    this.cell.queue.push(now + ms, this, STEP_END);
+    return true;
+  }
+
+  #start(now: number, ms: number): void {
+    this.#busy = true;
+    this.steps++;
+    this.busyMs += ms;
+  }
+
+  #retry(now: number): void {
+    this.#busy = true;
+    this.cell.queue.push(now + RETRY_MS, this, RETRY);
+  }
+}

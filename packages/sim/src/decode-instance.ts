@@ -1,0 +1,148 @@
+/**
+ * DecodeInstance: a simulated decode actor. It receives handed-off sequences (announced when their
+ * prefill starts, ready once prefill is done), loads their KV between steps (the profile's
+ * transfer time, on this instance's own time line, as the decode thread does it), and runs
+ * continuous batching over what it holds; it reports the load the scheduler routes on.
+ *
+ * Invariants: a sequence joins the batch only after its first token exists and its KV is loaded;
+ * at most one step or load is in progress at a time; the step-time EWMA has the engine's weight (0.2).
+ */
+import { Ewma, type DecodeLoad } from '@baton/engine';
+import type { CellHost } from './cell-host.js';
+import type { EventTarget } from './event-queue.js';
+import { SimBatch, type RunningSeq } from './sim-batch.js';
+import { SimKvPool, type KvHolding } from './sim-kv-pool.js';
+import type { SimRequest } from './sim-request.js';
+
+const STEP_END = 0;
+const LOAD_END = 1;
+/** Retry delay when KV is exhausted (the prefill actor's BLOCKED_RETRY_MS). */
+const RETRY_MS = 2;
+
+interface Arrival {
+  req: SimRequest;
+  /** Blocks handed over (shared pool) or null until reserved here (per-instance pools). */
+  holding: KvHolding | null;
+  ready: boolean;
+}
+
+/** One decode instance. */
+export class DecodeInstance implements EventTarget {
+  readonly id: string;
+  readonly batch: SimBatch;
+  readonly #arrivals = new Map<number, Arrival>();
+  #ready: Arrival[] = [];
+  #busy = false;
+  #batchNow: RunningSeq[] = [];
+  readonly #stepMs = new Ewma(0.2);
+  steps = 0;
+  busyMs = 0;
+  batchTotal = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly cell: CellHost,
+    readonly pool: SimKvPool,
+  ) {
+    this.id = `decode-${index}`;
+    this.batch = new SimBatch(pool, cell.config, cell.times, {
+      finished: (req, now) => cell.ended(req, 'finished', now),
+      failed: (req, now) => cell.ended(req, 'failed', now),
+    });
+  }
+
+  /** The load report the scheduler reads. */
+  load(predictedLong: number): DecodeLoad {
+    const running = this.batch.running.length;
+    return {
+      id: this.id,
+      running,
+      queued: this.#arrivals.size + this.batch.preemptedCount,
+      freeKvBlocks: this.pool.freeForRouting,
+      totalKvBlocks: this.pool.total,
+      predictedLongRunning: predictedLong,
+      stepMs: running > 0 ? this.#stepMs.value : null,
+    };
+  }
+
+  /** A prefill started for `req` and will hand its KV here. */
+  incoming(req: SimRequest): void {
+    this.#arrivals.set(req.index, { req, holding: null, ready: false });
+  }
+
+  /** Prefill finished: the first token exists; `holding` is the KV when the pool is shared. */
+  prefilled(req: SimRequest, holding: KvHolding | null, now: number): void {
+    const a = this.#arrivals.get(req.index);
+    if (a === undefined) return;
+    a.holding = holding;
+    a.ready = true;
+    this.#ready.push(a);
+    this.#kick(now);
+  }
+
+  /** The prefill ended the request (one-token output): drop the announced arrival. */
+  cancel(req: SimRequest): void {
+    this.#arrivals.delete(req.index);
+  }
+
+  fire(now: number, tag: number): void {
+    this.#busy = false;
+    if (tag === STEP_END) {
+      const batch = this.#batchNow;
+      this.#batchNow = [];
+      this.batch.complete(batch, now);
+    }
+    this.#kick(now);
+  }
+
+  /** Starts the next piece of work: pending KV loads first, then a step. */
+  #kick(now: number): void {
+    if (this.#busy) return;
+    const cell = this.cell;
+    if (this.#ready.length > 0) {
+      let ms = 0;
+      const bs = cell.config.kv.blockSize;
+      const waiting: Arrival[] = [];
+      for (const a of this.#ready) {
+        const req = a.req;
+        if (a.holding === null) {
+          // NOTE: per-instance pools: the KV lands in this pool; no room yet means it waits here.
+          a.holding = this.pool.reserve(req.hashes, 0, req.promptTokens + 1, bs);
+          if (a.holding === null) {
+            waiting.push(a);
+            continue;
+          }
+        }
+        ms += cell.times.transferMs(req.promptTokens);
+        this.#arrivals.delete(req.index);
+        req.kvEndMs = now + ms;
+        this.batch.add({ req, len: req.promptTokens, holding: a.holding });
+      }
+      this.#ready = waiting;
+      if (ms > 0) {
+        this.#busy = true;
+        this.busyMs += ms;
+        cell.queue.push(now + ms, this, LOAD_END);
+        return;
+      }
+    }
+    const { batch, extraMs, sumContext } = this.batch.hasWork ? this.batch.schedule(now) : { batch: [], extraMs: 0, sumContext: 0 };
+    if (batch.length === 0 && extraMs === 0) {
+      // NOTE: nothing could run (KV exhausted for every waiting sequence): retry shortly, as the
+      // engine's actors do, unless there is nothing at all to wait for.
+      if (this.#ready.length > 0 || this.batch.preemptedCount > 0) {
+        this.#busy = true;
+        cell.queue.push(now + RETRY_MS, this, LOAD_END);
+      }
+      return;
+    }
+    const ms = extraMs + cell.times.decodeMs(batch.length, sumContext);
+    this.#busy = true;
+    this.#batchNow = batch;
+    this.steps++;
+    this.busyMs += ms;
+    this.batchTotal += batch.length;
+    if (batch.length > 0) this.#stepMs.update(ms);
+    cell.queue.push(now + ms, this, STEP_END);
+  }
+}

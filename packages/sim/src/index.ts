@@ -1,0 +1,27 @@
+/**
+ * Public API of @baton/sim: a discrete-event simulator of Baton's engine driven by the engine's
+ * own policy code, step-time profiles measured by `baton profile`, and the placement search
+ * behind `baton plan`.
+ */
+
+/** Typed errors. */
+export { SimError, ProfileError, SimOptionsError, PlanArgumentError, type SimErrorCode } from './sim-errors.js';
+/** Profiles: format, reading and validation. */
+export { PROFILE_FORMAT, parseProfile, readProfile, type Profile, type PrefillPoint, type DecodePoint, type SchedulerCost } from './profile.js';
+/** Cost models the simulator runs on. */
+export { profileStepTimes, constantStepTimes, type StepTimes } from './step-times.js';
+/** Measuring a profile on this machine. */
+export { measureProfile, modelSource, type ProfileOptions } from './profiler.js';
+/** The scheduler's decision time. */
+export { measureSchedulerCost, timeDecisionUs } from './scheduler-cost.js';
+/** The simulator. */
+export { simulate, type SimulateOptions, type SimResult, type InstanceStats } from './simulator.js';
+/** Simulation options. */
+export { resolveSimConfig, instancesPerCell, type SimConfig, type SimConfigInput, type SimMode, type SchedulerCostMode } from './sim-config.js';
+/** Arrivals and per-request results. */
+export { arrayArrivals, type SimArrival, type ArrivalSource, type SimOutcome } from './sim-request.js';
+export { RequestLog, type SimSummary } from './request-log.js';
+/** Scheduler counters of a run. */
+export type { SchedulerCounters } from './sim-cell.js';
+/** The engine policy code the simulator runs (identity-checked by tests). */
+export { SIM_POLICY, toDecodePrediction, leastOutstanding } from './sim-policy.js';

@@ -1,0 +1,211 @@
+/**
+ * The profiler behind `baton profile`: loads a model on a backend in this thread and times what
+ * the engine's actors run — prefill calls by chunk length (and after a cached prefix), greedy
+ * decode steps by batch size and context, the decode side's load of a handed-off sequence — plus
+ * one message hop between two threads and the scheduler's decision time. Medians of repeated,
+ * interleaved samples (the machine may be shared).
+ *
+ * Invariants: every sequence and model it creates is released/disposed; the decode grid is full
+ * (every batch at every context), capped so the model's KV arena stays within `arenaBudgetBytes`.
+ */
+import { cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ArrayKvBacking, BUILTIN_MODELS, createRng, initBackend, loadModel, type BackendName, type Gpt, type ModelSpec } from '@baton/model';
+import { PROFILE_FORMAT, type DecodePoint, type PrefillPoint, type Profile } from './profile.js';
+import { measureSchedulerCost } from './scheduler-cost.js';
+import { PlanArgumentError } from './sim-errors.js';
+
+/** Options of {@link measureProfile}. */
+export interface ProfileOptions {
+  /** A built-in name, a checkpoint directory, or `baton-<layers>x<width>` (random weights of that shape). */
+  model: string;
+  backend: BackendName;
+  /** Fewer samples and a smaller grid (about 4x faster). */
+  quick?: boolean;
+  /** Cap on the KV arena the decode grid needs. Default 1 GiB. */
+  arenaBudgetBytes?: number;
+  onProgress?: (line: string) => void;
+}
+
+const SHAPE = /^baton-(\d+)x(\d+)$/;
+
+/** What `loadModel` gets for a model argument: `baton-LxW` shapes become a seeded ModelSpec. */
+export function modelSource(model: string): string | ModelSpec {
+  const m = SHAPE.exec(model);
+  if (m === null || BUILTIN_MODELS.includes(model)) return model;
+  const nLayer = Number(m[1]);
+  const nEmbd = Number(m[2]);
+  if (nLayer < 1 || nEmbd < 8 || nEmbd % 8 !== 0) throw new PlanArgumentError('--model', `shape ${model} needs >= 1 layer and a width divisible by 8 heads`);
+  return {
+    config: {
+      vocabSize: 256, nPositions: 1024, nEmbd, nLayer, nHead: 8, nInner: 4 * nEmbd, activation: 'gelu_new',
+      layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
+    },
+    seed: 1234,
+  };
+}
+
+/** Measures a profile on this machine. */
+export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
+  const log = opts.onProgress ?? (() => {});
+  await initBackend(opts.backend);
+  const model = await loadModel(modelSource(opts.model));
+  const prefill: PrefillPoint[] = [];
+  const decode: DecodePoint[] = [];
+  try {
+    const rounds = opts.quick ? 3 : 7;
+    const cfg = model.config;
+    const maxPos = cfg.nPositions;
+    const tokenSizes = [16, 32, 64, 128, 256, 384, 512, 768, 1024].filter((t) => t <= maxPos);
+    const prefixed = ([[64, 256], [128, 512], [256, 256], [256, 512], [128, 768]] as Array<[number, number]>).filter(([t, p]) => t + p <= maxPos);
+    const bytesPerToken = cfg.nLayer * 2 * cfg.nEmbd * 4;
+    const contexts = (opts.quick ? [32, 512] : [32, 256, 768]).filter((c) => c < maxPos - 8);
+    const budget = opts.arenaBudgetBytes ?? 2 ** 30;
+    const batches = [1, 2, 4, 8, 16, 32, 64].filter((b) => b * (Math.max(...contexts) + 8) * bytesPerToken <= budget);
+    // NOTE: every case is sampled once per round, rounds interleaved, so a burst of load from
+    // elsewhere on the machine spreads over all cases instead of skewing one; medians per case.
+    const prefillCases = [...tokenSizes.map((t) => [t, 0] as [number, number]), ...prefixed];
+    const pSamples = prefillCases.map(() => [] as number[]);
+    for (let r = -1; r < rounds; r++) {
+      prefillCases.forEach(([t, p], i) => { const ms = prefillOnce(model, t, p); if (r >= 0) pSamples[i].push(ms); });
+      if (r >= 0) log(`prefill round ${r + 1}/${rounds}: 256 tokens ${ms2(pSamples[tokenSizes.indexOf(256)])} ms`);
+    }
+    prefill.push(...prefillCases.map(([tokens, prefix], i) => ({ tokens, prefix, ms: median(pSamples[i]) })));
+    for (const context of contexts) {
+      // NOTE: one context at a time keeps the arena small (every rig of a context is alive at once).
+      const rigs = batches.map((batch) => decodeRig(model, batch, context, rounds + 2));
+      try {
+        const dSamples = batches.map(() => [] as number[]);
+        for (let r = -1; r < rounds; r++) rigs.forEach((rig, i) => { const ms = rig.step(); if (r >= 0) dSamples[i].push(ms); });
+        decode.push(...batches.map((batch, i) => ({ batch, context, ms: median(dSamples[i]) })));
+        log(`decode at context ${context}: ${batches.map((b, i) => `b${b} ${ms2(dSamples[i])}`).join(', ')} ms`);
+      } finally {
+        for (const rig of rigs) rig.release();
+      }
+    }
+    const transfer = measureTransfer(model, rounds);
+    log(`KV load: ${transfer.fixedMs.toFixed(3)} ms + ${(transfer.msPerToken * 1000).toFixed(2)} µs/token`);
+    const hopMs = await measureHopMs();
+    log(`message hop: ${(hopMs * 1000).toFixed(0)} µs`);
+    const scheduler = measureSchedulerCost(opts.quick ? 3 : 5);
+    log(`scheduler decision: ${scheduler.baseUs.toFixed(1)} µs + ${scheduler.perInstanceUs.toFixed(3)} µs/instance`);
+    return {
+      format: PROFILE_FORMAT,
+      model: opts.model,
+      shape: { nLayer: cfg.nLayer, nEmbd: cfg.nEmbd, nHead: cfg.nHead, vocabSize: cfg.vocabSize, nPositions: cfg.nPositions },
+      backend: opts.backend,
+      machine: { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: cpus().length, node: process.version },
+      date: new Date().toISOString(),
+      prefill,
+      decode,
+      transfer,
+      hopMs,
+      scheduler,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+function tokensOf(n: number, seed: number, vocab: number): number[] {
+  const rng = createRng(seed);
+  return Array.from({ length: n }, () => Math.floor(rng.next() * vocab));
+}
+
+/** A backing holding `length` random K/V rows (a handed-off or cached sequence). */
+function filledBacking(model: Gpt, length: number, extra: number): ArrayKvBacking {
+  const { nLayer, nEmbd } = model.config;
+  const backing = new ArrayKvBacking({ nLayer, nEmbd, capacity: length + extra });
+  if (length > 0) {
+    const rng = createRng(length);
+    const rows = Float32Array.from({ length: length * nEmbd }, () => rng.next() - 0.5);
+    for (let l = 0; l < nLayer; l++) {
+      backing.write(l, 'k', 0, rows);
+      backing.write(l, 'v', 0, rows);
+    }
+  }
+  return backing;
+}
+
+/** One timed prefill of `tokens` after `prefix` cached tokens (the prefix load is not timed). */
+function prefillOnce(model: Gpt, tokens: number, prefix: number): number {
+  const seq = model.attach(filledBacking(model, prefix, tokens), { length: prefix });
+  try {
+    for (let l = 0; l < model.config.nLayer; l++) seq.loadLayer(l);
+    const ids = tokensOf(tokens, tokens + prefix, model.config.vocabSize);
+    const t0 = performance.now();
+    model.prefill(seq, ids, { chunkSize: tokens });
+    return performance.now() - t0;
+  } finally {
+    seq.release();
+  }
+}
+
+/** `batch` sequences at `context` (one shared backing: rows are never read back); `step` times one greedy decode step. */
+function decodeRig(model: Gpt, batch: number, context: number, steps: number): { step: () => number; release: () => void } {
+  const backing = filledBacking(model, context, steps + 2);
+  const seqs = Array.from({ length: batch }, () => model.attach(backing, { length: context }));
+  for (const s of seqs) for (let l = 0; l < model.config.nLayer; l++) s.loadLayer(l);
+  return {
+    step: () => {
+      const items = seqs.map((seq, i) => ({ seq, token: (i * 7) % model.config.vocabSize }));
+      const t0 = performance.now();
+      model.decodeGreedy(items);
+      return performance.now() - t0;
+    },
+    release: () => { for (const s of seqs) s.release(); },
+  };
+}
+
+/** Time to load every layer of a handed-off sequence, fitted over two lengths. */
+function measureTransfer(model: Gpt, reps: number): { fixedMs: number; msPerToken: number } {
+  const at = (n: number): number => {
+    const backing = filledBacking(model, n, 1);
+    return median(timeN(reps, () => {
+      const seq = model.attach(backing, { length: n });
+      const t0 = performance.now();
+      for (let l = 0; l < model.config.nLayer; l++) seq.loadLayer(l);
+      const ms = performance.now() - t0;
+      seq.release();
+      return ms;
+    }));
+  };
+  const small = Math.min(64, model.config.nPositions);
+  const large = Math.min(768, model.config.nPositions);
+  const a = at(small);
+  const b = at(large);
+  const msPerToken = Math.max(0, (b - a) / (large - small));
+  return { fixedMs: Math.max(0, a - msPerToken * small), msPerToken };
+}
+
+/** Half the median round trip of a small message to a worker thread and back. */
+async function measureHopMs(): Promise<number> {
+  const worker = new Worker("const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));", { eval: true });
+  try {
+    const trip = (): Promise<number> => new Promise((resolve) => {
+      const t0 = performance.now();
+      worker.once('message', () => resolve(performance.now() - t0));
+      worker.postMessage({ type: 'ping', at: t0 });
+    });
+    for (let i = 0; i < 50; i++) await trip();
+    const samples: number[] = [];
+    for (let i = 0; i < 400; i++) samples.push(await trip());
+    return median(samples) / 2;
+  } finally {
+    await worker.terminate();
+  }
+}
+
+function timeN(n: number, f: () => number): number[] {
+  f();
+  return Array.from({ length: n }, f);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function ms2(xs: number[]): string {
+  return xs.length === 0 ? '-' : median(xs).toFixed(2);
+}

@@ -1,0 +1,236 @@
+/**
+ * SimCell: one simulated engine — its scheduler, length predictor, KV pool(s) and serving
+ * instances. The scheduler is a single server (one actor): requests reach it one hop after they
+ * arrive, wait while it is busy, and each decision costs the configured decision time. A decision
+ * runs the engine's own policy code on the instances' current load: admission (queue bounds and,
+ * with SLO targets, the TTFT/TPOT estimates), the least-TTFT prefill instance with the prefix-cache
+ * hit counted, the length prediction, the decode instance by load, KV room and predicted length;
+ * in colocated modes, the instance with the fewest outstanding requests.
+ *
+ * Invariants: decisions are made in arrival order; the scheduler's optimistic counts cover a
+ * placement until it reaches its instance (one hop); the predictor learns every finished request's
+ * real length, in finishing order.
+ */
+import type { LengthPrediction, PrefillLoad } from '@baton/engine';
+import { ColocatedInstance } from './colocated-instance.js';
+import type { CellHost } from './cell-host.js';
+import { DecodeInstance } from './decode-instance.js';
+import type { EventQueue, EventTarget } from './event-queue.js';
+import { PrefillInstance } from './prefill-instance.js';
+import { RequestLog } from './request-log.js';
+import { instancesPerCell, type SimConfig } from './sim-config.js';
+import { SimKvPool } from './sim-kv-pool.js';
+import { SIM_POLICY, leastOutstanding, toDecodePrediction } from './sim-policy.js';
+import type { SimOutcome, SimRequest } from './sim-request.js';
+import type { StepTimes } from './step-times.js';
+
+const ARRIVE = 0;
+const FREE = 1;
+
+/** Counters of one cell's scheduler. */
+export interface SchedulerCounters {
+  decisions: number;
+  rejected: number;
+  /** Time requests waited for the scheduler itself (queueing behind other decisions), ms. */
+  waitMs: number;
+  /** Busy time of the scheduler, ms. */
+  busyMs: number;
+  /** Wall time spent inside the engine's policy calls, ms (what `measured` charges). */
+  policyWallMs: number;
+}
+
+/** One engine: scheduler + instances. */
+export class SimCell implements CellHost, EventTarget {
+  readonly prefills: PrefillInstance[] = [];
+  readonly decoders: DecodeInstance[] = [];
+  readonly colocated: ColocatedInstance[] = [];
+  readonly counters: SchedulerCounters = { decisions: 0, rejected: 0, waitMs: 0, busyMs: 0, policyWallMs: 0 };
+  readonly #predictor = new SIM_POLICY.LengthPredictor({ seed: 0 });
+  readonly #waiting: Array<{ req: SimRequest; at: number }> = [];
+  #busy = false;
+  /** Placements decided but not yet delivered, per prefill/colocated instance. */
+  readonly #inTransit: Array<{ requests: number; tokens: number }>;
+  /** In-flight predicted-long requests per decode instance. */
+  readonly #longs: number[];
+  readonly #instances: number;
+
+  constructor(
+    readonly queue: EventQueue,
+    readonly config: SimConfig,
+    readonly times: StepTimes,
+    private readonly log: RequestLog,
+    private readonly onEnd: (req: SimRequest, now: number) => void,
+  ) {
+    const shared = config.kv.scope === 'shared' ? new SimKvPool(config.kv.numBlocks) : null;
+    const pool = (): SimKvPool => shared ?? new SimKvPool(config.kv.numBlocks);
+    if (config.mode === 'disaggregated') {
+      for (let i = 0; i < config.decode; i++) this.decoders.push(new DecodeInstance(i, this, pool()));
+      for (let i = 0; i < config.prefill; i++) this.prefills.push(new PrefillInstance(i, this, pool()));
+    } else {
+      for (let i = 0; i < config.colocated; i++) this.colocated.push(new ColocatedInstance(i, this, pool(), config.mode === 'chunked'));
+    }
+    this.#instances = instancesPerCell(config);
+    this.#inTransit = Array.from({ length: Math.max(this.prefills.length, this.colocated.length) }, () => ({ requests: 0, tokens: 0 }));
+    this.#longs = this.decoders.map(() => 0);
+  }
+
+  /** A request arrives at the engine at `now` (it reaches the scheduler one hop later). */
+  arrive(req: SimRequest, now: number): void {
+    this.queue.push(now + this.times.hopMs, new Deliver(this, req), ARRIVE);
+  }
+
+  /** The request reached the scheduler. */
+  reachScheduler(req: SimRequest, now: number): void {
+    if (this.#busy) {
+      this.#waiting.push({ req, at: now });
+      return;
+    }
+    this.#decide(req, now);
+  }
+
+  fire(now: number, tag: number): void {
+    if (tag !== FREE) return;
+    this.#busy = false;
+    const next = this.#waiting.shift();
+    if (next === undefined) return;
+    this.counters.waitMs += now - next.at;
+    this.#decide(next.req, now);
+  }
+
+  firstToken(_req: SimRequest, _now: number): void {}
+
+  ended(req: SimRequest, outcome: SimOutcome, now: number): void {
+    if (req.done) return;
+    req.done = true;
+    if (req.decode >= 0 && req.isLong) this.#longs[req.decode]--;
+    if (outcome === 'finished') this.#predictor.learn(req.promptIds, req.emitted);
+    this.log.add(req, outcome);
+    this.onEnd(req, now);
+  }
+
+  #decide(req: SimRequest, now: number): void {
+    const wall0 = this.config.schedulerCost === 'measured' ? performance.now() : 0;
+    const placed = this.config.mode === 'disaggregated' ? this.#placeDisaggregated(req) : this.#placeColocated(req);
+    let cost = 0;
+    if (this.config.schedulerCost === 'measured') {
+      cost = performance.now() - wall0;
+      this.counters.policyWallMs += cost;
+    } else if (this.config.schedulerCost === 'profile') cost = this.times.schedulerUs(this.#instances) / 1000;
+    this.counters.decisions++;
+    this.counters.busyMs += cost;
+    const deliverAt = now + cost + this.times.hopMs;
+    if (placed === null) {
+      this.counters.rejected++;
+      this.ended(req, 'rejected', now + cost);
+    } else {
+      const t = this.#inTransit[placed];
+      t.requests++;
+      t.tokens += req.promptTokens;
+      this.queue.push(deliverAt, new Place(this, req, placed), 0);
+    }
+    if (cost > 0) {
+      this.#busy = true;
+      this.queue.push(now + cost, this, FREE);
+    } else if (this.#waiting.length > 0) {
+      const next = this.#waiting.shift();
+      if (next !== undefined) this.#decide(next.req, now);
+    }
+  }
+
+  /** The placement reached its instance. */
+  deliver(req: SimRequest, target: number, now: number): void {
+    const t = this.#inTransit[target];
+    t.requests--;
+    t.tokens -= req.promptTokens;
+    if (this.config.mode === 'disaggregated') this.prefills[target].enqueue(req, now);
+    else this.colocated[target].submit(req, now);
+  }
+
+  #withTransit(l: PrefillLoad, i: number): PrefillLoad {
+    const t = this.#inTransit[i];
+    return t.requests === 0 ? l : { ...l, queuedRequests: l.queuedRequests + t.requests, queuedPromptTokens: l.queuedPromptTokens + t.tokens };
+  }
+
+  #cachedTokens(pool: SimKvPool, req: SimRequest): number {
+    return pool.matchLength(req.hashes) * this.config.kv.blockSize;
+  }
+
+  /** Prefill instance index, or null when admission rejects. */
+  #placeDisaggregated(req: SimRequest): number | null {
+    const cfg = this.config;
+    const loads = this.prefills.map((p, i) => this.#withTransit(p.load(), i));
+    const choice = SIM_POLICY.choosePrefill(req, loads, (id) => this.#cachedTokens(this.prefills[indexOf(id)].pool, req));
+    if (choice === null) return null;
+    const decodeLoads = this.decoders.map((d, i) => d.load(this.#longs[i]));
+    let bestTpot: number | null = null;
+    for (const d of decodeLoads) {
+      const t = SIM_POLICY.estimateDecodeTpotMs(d, { joining: 1 });
+      if (t !== null && (bestTpot === null || t < bestTpot)) bestTpot = t;
+    }
+    const decision = SIM_POLICY.admit({ promptTokens: req.promptTokens }, {
+      ttftMs: choice.ttftMs,
+      queueMs: choice.queueMs,
+      tpotMs: bestTpot,
+      queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
+      queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
+    }, { slo: cfg.slo, maxQueuedRequests: cfg.queue.maxRequests, maxQueuedPromptTokens: cfg.queue.maxPromptTokens });
+    if (!decision.admitted) return null;
+    const target = indexOf(choice.actorId);
+    const prediction: LengthPrediction = this.#predictor.predict(req.promptIds);
+    const hint = toDecodePrediction(prediction, req.maxTokens);
+    const d = SIM_POLICY.chooseDecode(req, hint, decodeLoads, { blockSize: cfg.kv.blockSize, maxBatch: cfg.maxBatch });
+    req.decode = d === null ? leastLoadedDecode(decodeLoads) : indexOf(d.actorId);
+    req.isLong = hint.isLong;
+    if (req.isLong) this.#longs[req.decode]++;
+    return target;
+  }
+
+  #placeColocated(req: SimRequest): number | null {
+    const cfg = this.config;
+    const loads = this.colocated.map((c, i) => {
+      const l = c.load();
+      return this.#withTransit({ id: l.id, queuedPromptTokens: l.queuedPromptTokens, queuedRequests: l.queuedRequests + l.running, tokensPerSecond: l.tokensPerSecond }, i);
+    });
+    const choice = SIM_POLICY.choosePrefill(req, [leastOutstanding(loads)], (id) => this.#cachedTokens(this.colocated[indexOf(id)].pool, req));
+    if (choice === null) return null;
+    const decision = SIM_POLICY.admit({ promptTokens: req.promptTokens }, {
+      ttftMs: choice.ttftMs,
+      queueMs: choice.queueMs,
+      tpotMs: null,
+      queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
+      queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
+    }, { slo: cfg.slo, maxQueuedRequests: cfg.queue.maxRequests, maxQueuedPromptTokens: cfg.queue.maxPromptTokens });
+    return decision.admitted ? indexOf(choice.actorId) : null;
+  }
+}
+
+/** Instance index from an id like `prefill-3`. */
+function indexOf(id: string): number {
+  return Number(id.slice(id.lastIndexOf('-') + 1));
+}
+
+/** NOTE: mirrors the scheduler actor's private fallback when no decode instance has KV room. */
+function leastLoadedDecode(loads: ReadonlyArray<{ running: number; queued: number }>): number {
+  let best = 0;
+  loads.forEach((d, i) => {
+    const b = loads[best];
+    if (d.running + d.queued < b.running + b.queued) best = i;
+  });
+  return best;
+}
+
+/** A request on its way to the scheduler. */
+class Deliver implements EventTarget {
+  constructor(private readonly cell: SimCell, private readonly req: SimRequest) {}
+  fire(now: number): void {
+    this.cell.reachScheduler(this.req, now);
+  }
+}
+
+/** A placement on its way to its instance. */
+class Place implements EventTarget {
+  constructor(private readonly cell: SimCell, private readonly req: SimRequest, private readonly target: number) {}
+  fire(now: number): void {
+    this.cell.deliver(this.req, this.target, now);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * StepTimes: the cost model the simulator runs on — how long a prefill chunk, a decode step, a KV
+ * handoff, a message hop and a scheduling decision take. `profileStepTimes` interpolates a measured
+ * {@link Profile}; `constantStepTimes` gives fixed costs (closed-form tests, what-if studies).
+ *
+ * Interpolation: prefill is piecewise linear in the chunk length (measured at prefix 0) plus an
+ * attention term `c × tokens × prefix` fitted to the points measured after a cached prefix; decode
+ * is bilinear in (batch, mean context) over the measured grid. Both extrapolate linearly from
+ * their last two points and never go below zero.
+ */
+import type { Profile } from './profile.js';
+
+/** Costs the simulator charges, all in ms except the scheduler (µs, as it is measured). */
+export interface StepTimes {
+  /** One prefill call of `tokens` new tokens after `prefix` cached ones. */
+  prefillMs(tokens: number, prefix: number): number;
+  /** One decode step of `batch` sequences whose contexts add up to `sumContext` tokens. */
+  decodeMs(batch: number, sumContext: number): number;
+  /** Loading a handed-off sequence of `tokens` tokens on the decode side. */
+  transferMs(tokens: number): number;
+  /** One message between threads. */
+  hopMs: number;
+  /** One scheduling decision over `instances` serving instances, µs. */
+  schedulerUs(instances: number): number;
+}
+
+/** Interpolated step times of a measured profile. */
+export function profileStepTimes(p: Profile): StepTimes {
+  const base = p.prefill.filter((q) => q.prefix === 0).sort((a, b) => a.tokens - b.tokens);
+  const xs = dedupe(base.map((q) => q.tokens));
+  const ys = xs.map((x) => mean(base.filter((q) => q.tokens === x).map((q) => q.ms)));
+  const prefixed = p.prefill.filter((q) => q.prefix > 0);
+  // NOTE: least squares through the origin of the extra time a prefix adds against tokens × prefix.
+  let num = 0;
+  let den = 0;
+  for (const q of prefixed) {
+    const w = q.tokens * q.prefix;
+    num += w * (q.ms - interp(xs, ys, q.tokens));
+    den += w * w;
+  }
+  const attention = den > 0 ? Math.max(0, num / den) : 0;
+  const batches = dedupe(p.decode.map((d) => d.batch).sort((a, b) => a - b));
+  const contexts = dedupe(p.decode.map((d) => d.context).sort((a, b) => a - b));
+  const grid = batches.map((b) => contexts.map((c) => mean(p.decode.filter((d) => d.batch === b && d.context === c).map((d) => d.ms))));
+  const { transfer, scheduler } = p;
+  return {
+    prefillMs: (tokens, prefix) => Math.max(0, interp(xs, ys, tokens) + attention * tokens * prefix),
+    decodeMs: (batch, sumContext) => {
+      if (batch <= 0) return 0;
+      const ctx = sumContext / batch;
+      const atContext = grid.map((row) => interp(contexts, row, ctx));
+      return Math.max(0, interp(batches, atContext, batch));
+    },
+    transferMs: (tokens) => transfer.fixedMs + transfer.msPerToken * tokens,
+    hopMs: p.hopMs,
+    schedulerUs: (n) => scheduler.baseUs + scheduler.perInstanceUs * n,
+  };
+}
+
+/** Fixed costs: prefill `a + b × tokens`, decode `c + d × batch`, and the rest constant. */
+export function constantStepTimes(c: {
+  prefillFixedMs?: number;
+  prefillMsPerToken?: number;
+  decodeFixedMs?: number;
+  decodeMsPerSeq?: number;
+  transferMs?: number;
+  hopMs?: number;
+  schedulerUs?: number;
+}): StepTimes {
+  const pf = c.prefillFixedMs ?? 0;
+  const pt = c.prefillMsPerToken ?? 0;
+  const df = c.decodeFixedMs ?? 0;
+  const ds = c.decodeMsPerSeq ?? 0;
+  return {
+    prefillMs: (tokens) => pf + pt * tokens,
+    decodeMs: (batch) => (batch <= 0 ? 0 : df + ds * batch),
+    transferMs: () => c.transferMs ?? 0,
+    hopMs: c.hopMs ?? 0,
+    schedulerUs: () => c.schedulerUs ?? 0,
+  };
+}
+
+/** Piecewise-linear interpolation over ascending `xs`, linear extrapolation at both ends. */
+export function interp(xs: readonly number[], ys: readonly number[], x: number): number {
+  const n = xs.length;
+  if (n === 1) return ys[0];
+  let i = 1;
+  while (i < n - 1 && xs[i] < x) i++;
+  const x0 = xs[i - 1];
+  const x1 = xs[i];
+  return ys[i - 1] + ((ys[i] - ys[i - 1]) * (x - x0)) / (x1 - x0);
+}
+
+function dedupe(sorted: number[]): number[] {
+  return sorted.filter((x, i) => i === 0 || x !== sorted[i - 1]);
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
