@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,13 +116,24 @@ describe('checkpoints', () => {
     m.dispose();
   });
 
-  it('reads the fixture layout (copy of a saved checkpoint in a fresh directory)', async () => {
-    const d = join(dir, 'copy');
+  it('reads the Hugging Face layout: a full transformers config.json next to files it does not use', async () => {
+    const d = join(dir, 'hf-layout');
     saveCheckpoint(d, model);
-    const d2 = join(dir, 'copy2');
-    saveCheckpoint(d2, model);
-    copyFileSync(join(d, 'model.safetensors'), join(d2, 'model.safetensors'));
-    const loaded = await loadModel(d2);
-    loaded.dispose();
+    // NOTE: the fields transformers writes besides the architecture; the loader must ignore them.
+    const hf = {
+      ...(JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as Record<string, unknown>),
+      architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', attn_pdrop: 0, embd_pdrop: 0, resid_pdrop: 0,
+      summary_type: 'cls_index', summary_use_proj: true, tie_word_embeddings: true, transformers_version: '5.17.0', use_cache: true,
+    };
+    writeFileSync(join(d, 'config.json'), JSON.stringify(hf, null, 2));
+    writeFileSync(join(d, 'README.md'), '# a model card\n');
+    writeFileSync(join(d, 'expected.json'), '{"not": "a checkpoint file"}');
+    const loaded = await loadModel(d);
+    try {
+      expect(loaded.config).toEqual(model.config);
+      expect(maxAbsDiff(logits(loaded), logits(model))).toBe(0);
+    } finally {
+      loaded.dispose();
+    }
   });
 });
