@@ -1,11 +1,14 @@
 /**
  * Overload: Baton (baton-tiny, wasm, disaggregated 1P/1D, with an SLO) offered 10x its
- * sustainable rate. Rejected requests must get OverloadedError, and quickly (faster than an
- * accepted request is served); accepted ones still complete (none lost, none failed) and meet the
- * SLO (asserted in the full run); memory stays bounded (heap back near its start after GC, peak growth bounded); the engine
- * serves normally afterwards with no KV block in use.
+ * sustainable rate. Rejected requests must get OverloadedError at once: a rejection does not wait
+ * for capacity, so (counted, not timed) most rejections come back before any other request has
+ * completed, while an accepted request sees others complete during its service. Accepted ones
+ * still complete (none lost, none failed) and meet the SLO (asserted in the full run); memory stays
+ * bounded (heap back near its start after GC, peak growth bounded); the engine serves normally
+ * afterwards with no KV block in use. Latency figures (rejection p50/p99, JCT) are printed, never
+ * asserted: on a busy machine they measure the neighbours as much as Baton.
  *
- * In the suite the overload lasts OVERLOAD_MS (a bounded fraction of the issue's minute) against a
+ * In the suite the overload lasts OVERLOAD_MS (a bounded fraction of a minute) against a
  * quick closed-loop capacity estimate (10x that is at least 10x the sustainable rate). With
  * BATON_OVERLOAD_FULL=1 (`npm run reliability:overload`) it first searches the sustainable rate
  * (goodput: >= 90% of offered requests within the SLO), then offers 10x that for a full minute;
@@ -41,7 +44,7 @@ afterEach(async () => {
 });
 
 describe('overload at 10x the sustainable rate', () => {
-  it('rejects quickly with OverloadedError, loses nothing, keeps memory bounded and serves accepted requests within the SLO', { timeout: FULL ? 400_000 : 90_000 }, async () => {
+  it('rejects at once with OverloadedError, loses nothing, keeps memory bounded and serves accepted requests within the SLO', { timeout: FULL ? 400_000 : 90_000 }, async () => {
     engine = await createEngine({ model: 'baton-tiny', backend: 'wasm', mode: 'disaggregated', prefill: 1, decode: 1, slo: SLO });
     const e = engine;
     let k = 0;
@@ -79,6 +82,7 @@ describe('overload at 10x the sustainable rate', () => {
         ...probes.map((p) => `  probe ${p.ratePerSec.toFixed(1)} req/s: offered attainment ${(p.offeredAttainment * 100).toFixed(1)}%, accepted ${(p.acceptedAttainment * 100).toFixed(1)}%`),
         `  offered ${run.offered}, completed ${run.completed.length} (${(f.acceptedShare * 100).toFixed(1)}%), rejected ${run.rejectionMs.length}, failed ${run.failures.length}, lost 0`,
         `  rejection latency p50 ${f.rejectionP50Ms?.toFixed(2)} ms, p99 ${f.rejectionP99Ms?.toFixed(2)} ms; accepted JCT p50 ${f.jctP50Ms?.toFixed(1)} ms`,
+        `  other requests completed while waiting: rejected p50 ${f.rejectionWaitP50} (p99 ${f.rejectionWaitP99}), accepted p50 ${f.completionWaitP50}`,
         `  accepted SLO attainment ${(f.acceptedAttainment * 100).toFixed(1)}%; goodput ${f.goodputPerSec.toFixed(1)} req/s (${((f.goodputPerSec / sustainable) * 100).toFixed(0)}% of sustainable); TTFT p99 ${f.ttftP99Ms?.toFixed(1)} ms, TPOT p99 ${f.tpotP99Ms?.toFixed(2)} ms`,
         `  heap after GC ${mib(before.heapUsedBytes)} -> ${mib(after.heapUsedBytes)} MiB (peak ${mib(peakHeap)}; peak by thirds ${thirds.map(peakOf).join(' / ')}); RSS ${mib(before.rssBytes)} -> ${mib(after.rssBytes)} MiB (peak ${mib(peakRss)})`,
       ].join('\n'),
@@ -88,8 +92,12 @@ describe('overload at 10x the sustainable rate', () => {
     expect(run.completed.length + run.rejectionMs.length).toBe(run.offered);
     expect(run.rejectionMs.length / run.offered).toBeGreaterThan(0.5);
     expect(run.completed.length).toBeGreaterThan(0);
-    // "Quickly": a rejection takes less time than serving an accepted request (a ratio, not a clock bound).
-    expect(f.rejectionP99Ms!).toBeLessThan(f.jctP50Ms!);
+    // "At once", counted in completions rather than milliseconds: a rejection that waited for
+    // capacity would see at least one request complete first; at least half see none. An accepted
+    // request does see others complete (the engine serves several at once), so the count is not
+    // trivially zero.
+    expect(f.rejectionWaitP50!, 'median number of requests that completed while a rejection was pending').toBeLessThan(1);
+    expect(f.completionWaitP50!, 'median number of requests that completed while an accepted one was served').toBeGreaterThanOrEqual(1);
     expect(after.heapUsedBytes - before.heapUsedBytes).toBeLessThan(HEAP_MARGIN_BYTES);
     expect(peakRss - before.rssBytes).toBeLessThan(RSS_PEAK_MARGIN_BYTES);
 

@@ -2,7 +2,9 @@
  * Open-loop offered load: requests arrive by a seeded Poisson process at a fixed rate for a fixed
  * time, whatever the engine does (the way clients behave under overload), and every outcome is
  * recorded compactly — completed (with its metrics), rejected (OverloadedError, with how long the
- * rejection took), or failed (anything else: a bug under overload).
+ * rejection took), or failed (anything else: a bug under overload). Each settled request also
+ * records how many other requests completed while it waited: a count, so "a rejection does not
+ * wait for capacity" can be asserted without comparing clocks on a machine of unknown load.
  *
  * Invariant: `run()` resolves only after every offered request has settled; a request that never
  * settles makes it time out, which the caller reports as lost.
@@ -28,6 +30,10 @@ export interface OfferedLoadResult {
   completed: RequestMetrics[];
   /** Milliseconds from generate() to the OverloadedError, per rejected request. */
   rejectionMs: number[];
+  /** Per rejected request: how many other requests completed between its generate() and its OverloadedError. */
+  rejectionWaits: number[];
+  /** Per completed request: how many other requests completed between its generate() and its own end. */
+  completionWaits: number[];
   /** Errors other than OverloadedError (none expected), as `code: message`. */
   failures: string[];
   /** Wall time from the first arrival to the last settlement, ms. */
@@ -37,7 +43,7 @@ export interface OfferedLoadResult {
 /** Offers Poisson arrivals at `ratePerSec` for `durationMs`, then waits for every request to settle. */
 export async function offerLoad(o: OfferedLoadOptions): Promise<OfferedLoadResult> {
   const rng = createRng(o.seed);
-  const result: OfferedLoadResult = { offered: 0, completed: [], rejectionMs: [], failures: [], wallMs: 0 };
+  const result: OfferedLoadResult = { offered: 0, completed: [], rejectionMs: [], rejectionWaits: [], completionWaits: [], failures: [], wallMs: 0 };
   const pending: Array<Promise<void>> = [];
   const start = performance.now();
   let nextArrival = 0;
@@ -63,13 +69,19 @@ export async function offerLoad(o: OfferedLoadOptions): Promise<OfferedLoadResul
 
 async function submit(o: OfferedLoadOptions, out: OfferedLoadResult, request: GenerateRequest): Promise<void> {
   const t0 = performance.now();
+  const completedBefore = out.completed.length;
   try {
     const r = await o.engine.generate(request).result;
     if (r.finishReason === 'error') out.failures.push(`${r.error?.code ?? '?'}: ${r.error?.message ?? ''}`);
-    else out.completed.push(r.metrics);
+    else {
+      out.completionWaits.push(out.completed.length - completedBefore);
+      out.completed.push(r.metrics);
+    }
   } catch (e) {
-    if (e instanceof OverloadedError) out.rejectionMs.push(performance.now() - t0);
-    else out.failures.push(`${(e as { code?: string }).code ?? 'UNKNOWN'}: ${(e as Error).message}`);
+    if (e instanceof OverloadedError) {
+      out.rejectionMs.push(performance.now() - t0);
+      out.rejectionWaits.push(out.completed.length - completedBefore);
+    } else out.failures.push(`${(e as { code?: string }).code ?? 'UNKNOWN'}: ${(e as Error).message}`);
   }
 }
 
@@ -88,6 +100,11 @@ export interface LoadFigures {
   ttftP99Ms: number | null;
   tpotP99Ms: number | null;
   jctP50Ms: number | null;
+  /** Median and p99 of {@link OfferedLoadResult.rejectionWaits}. */
+  rejectionWaitP50: number | null;
+  rejectionWaitP99: number | null;
+  /** Median of {@link OfferedLoadResult.completionWaits}. */
+  completionWaitP50: number | null;
 }
 
 /** Derives the figures of a run. */
@@ -105,6 +122,9 @@ export function loadFigures(r: OfferedLoadResult, slo: SloTargets, durationMs: n
     ttftP99Ms: pick(present(r.completed.map((m) => m.ttftMs)), 99),
     tpotP99Ms: pick(present(r.completed.map((m) => m.tpotMs)), 99),
     jctP50Ms: pick(present(r.completed.map((m) => m.jctMs)), 50),
+    rejectionWaitP50: pick(r.rejectionWaits, 50),
+    rejectionWaitP99: pick(r.rejectionWaits, 99),
+    completionWaitP50: pick(r.completionWaits, 50),
   };
 }
 
