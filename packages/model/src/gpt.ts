@@ -23,6 +23,7 @@ import { ModelSequence, type SequenceHost } from './model-sequence.js';
 import { argmax } from './sampling.js';
 import type { GptTokenizer } from './tokenizer.js';
 import type { GptWeights } from './weights.js';
+import { WasmForward, type ForwardHost } from './wasm-forward.js';
 
 /** Options of Gpt.prefill. */
 export interface PrefillOptions {
@@ -49,12 +50,14 @@ export interface StepSegment {
 const DEFAULT_CHUNK = 256;
 
 /** A GPT-2 model on the active tfjs backend. */
-export class Gpt implements SequenceHost {
+export class Gpt implements SequenceHost, ForwardHost {
   /** Backend-side parameters (LayerNorm affine folded into the dense layers); unused on the GPU path. */
   private readonly t: ModelTensors;
   private readonly arena: KvArena;
   /** The GPU path (webgpu backend), or null. */
   private readonly gpu: GpuRunner | null;
+  /** The wasm-kernel CPU path (wasm backend), or null. */
+  private readonly wasm: WasmForward | null;
   private readonly headDim: number;
   /** 1 / sqrt(headDim), applied to queries. */
   private readonly scale: number;
@@ -74,9 +77,15 @@ export class Gpt implements SequenceHost {
     this.scale = 1 / Math.sqrt(this.headDim);
     const host = activeGpuHost();
     this.gpu = host === null ? null : new GpuRunner(host, config, foldWeights(config, weights));
-    // NOTE: on the GPU path the weights and KV live in the host thread; these stay empty.
-    this.t = host === null ? createModelTensors(config, weights) : { blocks: [], headW: tf.zeros([1, 1]), headB: tf.zeros([1]), wte: new Float32Array(0), wpe: new Float32Array(0) };
-    this.arena = new KvArena({ nLayer: host === null ? config.nLayer : 0, nHead: config.nHead, headDim: this.headDim, maxPositions: host === null ? config.nPositions : 1 });
+    const useWasm = host === null && tf.getBackend() === 'wasm' && WasmForward.supports(config) && process.env['BATON_WASM_KERNELS'] !== '0';
+    // NOTE: on the GPU path the weights and KV live in the host thread, on the wasm-kernel path in
+    // the arena's memory; the tfjs tensors then stay empty.
+    this.t = host === null && !useWasm ? createModelTensors(config, weights) : { blocks: [], headW: tf.zeros([1, 1]), headB: tf.zeros([1]), wte: new Float32Array(0), wpe: new Float32Array(0) };
+    this.arena = new KvArena({
+      nLayer: host === null ? config.nLayer : 0, nHead: config.nHead, headDim: this.headDim, maxPositions: host === null ? config.nPositions : 1,
+      reserveBytes: useWasm ? WasmForward.reserveBytes(config) : 0,
+    });
+    this.wasm = useWasm ? new WasmForward(config, weights, this.arena, this) : null;
   }
 
   /** Number of layers (SequenceHost). */
@@ -138,7 +147,10 @@ export class Gpt implements SequenceHost {
       const piece = tokens.slice(start, start + chunk);
       const final = start + chunk >= tokens.length;
       const o = { allLogits: all, wantLogits: all || final, onLayerDone: final ? opts.onLayerDone : undefined };
-      const logits = this.gpu === null ? this.forwardChunk(seq, piece, o) : this.gpu.prefill(seq, piece, o.wantLogits ? (all ? 'all' : 'last') : 'none', o.onLayerDone);
+      const want = o.wantLogits ? (all ? 'all' : 'last') : 'none';
+      const logits = this.gpu !== null ? this.gpu.prefill(seq, piece, want, o.onLayerDone)
+        : this.wasm !== null ? this.wasm.forward([{ seq, tokens: piece }], want, o.onLayerDone)
+          : this.forwardChunk(seq, piece, o);
       if (logits !== null) out.set(logits, all ? start * V : 0);
     }
     return out;
@@ -224,7 +236,7 @@ export class Gpt implements SequenceHost {
         this.loadLayer(seq, l);
         const qkv = dense(normalize(x, eps), b.attnW, b.attnB); // [T, 3C]
         const data = qkv.dataSync() as Float32Array;
-        this.storeKv(seq, l, p0, data, T);
+        this.storeQkv(seq, l, p0, data, T);
         o.onLayerDone?.(l);
         const y = new Float32Array(T * C); // [T, C]: causal attention of the chunk's queries
         this.arena.attend({ layer: l, slot: seq.slot, qkv: data, rowStride: 3 * C, rows: T, pos0: p0, scale: this.scale, out: y, outOffset: 0 });
@@ -242,6 +254,17 @@ export class Gpt implements SequenceHost {
   }
 
   private forwardDecode(batch: readonly DecodeItem[]): Float32Array {
+    const wasm = this.wasm;
+    if (wasm !== null) {
+      const V = this.config.vocabSize;
+      const out = new Float32Array(batch.length * V);
+      // NOTE: batches longer than the kernels' scratch run in groups; rows are independent.
+      for (let i = 0; i < batch.length; i += wasm.maxRows) {
+        const group = batch.slice(i, i + wasm.maxRows).map(({ seq, token }) => ({ seq, tokens: [token] }));
+        out.set(wasm.forward(group, 'all') as Float32Array, i * V);
+      }
+      return out;
+    }
     const { nEmbd: C, layerNormEpsilon: eps } = this.config;
     const B = batch.length;
     const logits = tf.tidy(() => {
@@ -256,7 +279,7 @@ export class Gpt implements SequenceHost {
           // longest sequence, and a row's result cannot depend on the rest of the batch.
           const row = data.subarray(i * 3 * C, (i + 1) * 3 * C);
           this.loadLayer(seq, l);
-          this.storeKv(seq, l, seq.length, row, 1);
+          this.storeQkv(seq, l, seq.length, row, 1);
           this.arena.attend({ layer: l, slot: seq.slot, qkv: row, rowStride: 3 * C, rows: 1, pos0: seq.length, scale: this.scale, out: y, outOffset: i * C });
         }
         x = tf.add(x, dense(tf.tensor2d(y, [B, C]), b.projW, b.projB));
@@ -290,14 +313,20 @@ export class Gpt implements SequenceHost {
     return out;
   }
 
-  /** Splits K and V out of qkv rows ([n, 3C]) and writes them to the backing and the arena. */
-  private storeKv(seq: ModelSequence, layer: number, start: number, qkv: Float32Array, n: number): void {
+  /** Splits K and V out of qkv rows ([n, 3C]) and stores them (storeKv). */
+  private storeQkv(seq: ModelSequence, layer: number, start: number, qkv: Float32Array, n: number): void {
     const C = this.config.nEmbd;
     const [k, v] = this.kvRows(n * C);
     for (let t = 0; t < n; t++) {
       k.set(qkv.subarray(t * 3 * C + C, t * 3 * C + 2 * C), t * C);
       v.set(qkv.subarray(t * 3 * C + 2 * C, t * 3 * C + 3 * C), t * C);
     }
+    this.storeKv(seq, layer, start, k, v);
+  }
+
+  /** @internal ForwardHost: writes n K and V rows ([n, C]) at `start` to the backing and the arena. */
+  storeKv(seq: ModelSequence, layer: number, start: number, k: Float32Array, v: Float32Array): void {
+    const n = k.length / this.config.nEmbd;
     seq.backing.write(layer, 'k', start, k);
     seq.backing.write(layer, 'v', start, v);
     this.arena.writeRows(layer, seq.slot, start, k, v);

@@ -23,6 +23,8 @@ export interface ArenaShape {
   headDim: number;
   /** Longest sequence (n_positions): sizes the per-call scratch. */
   maxPositions: number;
+  /** Bytes reserved in the arena's memory for its owner (weights and activations of the wasm kernels); default 0. */
+  reserveBytes?: number;
 }
 
 /** One attention call: T query rows of one sequence, read from `qkv` rows. */
@@ -60,6 +62,8 @@ export class KvArena {
   private readonly yAddr: number;
   private readonly ptAddr: number;
   private readonly pagesAddr: number;
+  /** Start of the owner's reserved bytes (16-byte aligned). */
+  readonly reservedAddr: number;
   /** Page addresses per slot; null = free slot. */
   private slotPages: Array<number[] | null> = [];
   private freePages: number[] = [];
@@ -83,11 +87,32 @@ export class KvArena {
     const scoreRows = Math.max(4, H);
     const scoresAddr = roundUp(this.ptAddr + (lmax / P) * 4, 16);
     const invAddr = scoresAddr + scoreRows * lmax * 4;
-    this.pagesAddr = roundUp(invAddr + scoreRows * 4, 64);
+    this.reservedAddr = roundUp(invAddr + scoreRows * 4, 64);
+    this.pagesAddr = roundUp(this.reservedAddr + (shape.reserveBytes ?? 0), 64);
+    if (this.pagesAddr > MAX_BYTES) throw new ModelError('KV_ARENA_FULL', `the model needs ${this.pagesAddr} bytes of WebAssembly memory before any KV page (limit ${MAX_BYTES})`);
     this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1, maximum: MAX_BYTES / WASM_PAGE });
     this.attendFn = createAttentionKernel({ nHead: H, hdP: this.hdP, lmax, scoresAddr, invAddr }, this.memory);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
+  }
+
+  /** The WebAssembly memory (its buffer changes when it grows: re-take views after ensureRows). */
+  get wasmMemory(): WasmMemory {
+    return this.memory;
+  }
+
+  /** Allocates `slot`'s pages up to `positions` now, so no later write in this call grows the memory. */
+  ensureRows(slot: number, positions: number): void {
+    this.ensurePages(slot, positions);
+  }
+
+  /**
+   * Attention with q and y already in the arena's memory (byte addresses, [rows, H, hdP] each, q
+   * pre-scaled): the zero-copy variant of attend for callers that compute in this memory.
+   */
+  attendAt(layer: number, slot: number, q: number, y: number, rows: number, pos0: number): void {
+    this.i32.set(this.slotPages[slot] as number[], this.ptAddr >> 2);
+    this.attendFn(q, y, this.ptAddr, layer * this.layerBytes, rows, pos0);
   }
 
   /** Takes the lowest free slot. */

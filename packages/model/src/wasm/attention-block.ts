@@ -33,6 +33,9 @@ function scores(c: Ctx, R: number, KV: number, nMax: Local, rowOff: Local): void
   const kp = tmp(c, 'kp', 'i32');
   const qp = tmp(c, 'qp', 'i32');
   const qs = tmp(c, 'qs', 'v128');
+  const kd = tmp(c, 'kd', 'i32');
+  const qd = tmp(c, 'qd', 'i32');
+  const kEnd = tmp(c, 'kEnd', 'i32');
   const kv = Array.from({ length: KV }, (_, k) => tmp(c, `kv${k}`, 'v128'));
   const acc = Array.from({ length: R * KV }, (_, k) => tmp(c, `acc${k}`, 'v128'));
   f.get(c.q).get(rowOff).i32op('add').set(qp);
@@ -44,13 +47,18 @@ function scores(c: Ctx, R: number, KV: number, nMax: Local, rowOff: Local): void
     f.get(j).i32(P - 1).i32op('and').i32(4).i32op('shr_u').i32(s.hdP * KEY_TILE * 4).i32op('mul').i32op('add');
     f.get(j).i32(KEY_TILE - 1).i32op('and').i32(2).i32op('shl').i32op('add').set(kp);
     for (const a of acc) f.f32x4Const(0).set(a);
-    for (let d = 0; d < s.hdP; d++) {
-      for (let k = 0; k < KV; k++) f.get(kp).v128Load((d * KEY_TILE + 4 * k) * 4).set(kv[k]);
+    // NOTE: a real loop over the head's dims (kd walks Kᵀ rows, qd the queries' dim d): unrolled
+    // over d, V8 hoisted the loads of many dims at once and spilled the accumulators.
+    f.get(kp).i32(s.hdP * KEY_TILE * 4).i32op('add').set(kEnd);
+    f.get(qp).set(qd);
+    f.forLoop(kd, () => f.get(kp), () => f.get(kEnd), KEY_TILE * 4, () => {
+      for (let k = 0; k < KV; k++) f.get(kd).v128Load(16 * k).set(kv[k]);
       for (let r = 0; r < R; r++) {
-        f.get(qp).load32Splat((r * s.nHead * s.hdP + d) * 4).set(qs);
+        f.get(qd).load32Splat(r * s.nHead * s.hdP * 4).set(qs);
         for (let k = 0; k < KV; k++) f.get(acc[r * KV + k]).get(qs).get(kv[k]).v('f32x4.mul').v('f32x4.add').set(acc[r * KV + k]);
       }
-    }
+      f.get(qd).i32(4).i32op('add').set(qd);
+    });
     for (let r = 0; r < R; r++) {
       for (let k = 0; k < KV; k++) {
         f.get(j).i32(2).i32op('shl').i32(s.scoresAddr).i32op('add').get(acc[r * KV + k]).v128Store((r * s.lmax + 4 * k) * 4);

@@ -81,8 +81,8 @@ export class FunctionBuilder {
   }
 
   /** i32 binary/compare ops by name. */
-  i32op(name: 'add' | 'sub' | 'mul' | 'shl' | 'shr_u' | 'and' | 'lt_s' | 'ge_s' | 'gt_s' | 'le_s' | 'eqz' | 'div_u' | 'rem_u'): this {
-    const op = { add: 0x6a, sub: 0x6b, mul: 0x6c, div_u: 0x6e, rem_u: 0x70, and: 0x71, shl: 0x74, shr_u: 0x76, eqz: 0x45, lt_s: 0x48, gt_s: 0x4a, le_s: 0x4c, ge_s: 0x4e }[name];
+  i32op(name: 'add' | 'sub' | 'mul' | 'shl' | 'shr_u' | 'and' | 'lt_s' | 'ge_s' | 'gt_s' | 'le_s' | 'eqz' | 'eq' | 'div_u' | 'rem_u'): this {
+    const op = { eq: 0x46, add: 0x6a, sub: 0x6b, mul: 0x6c, div_u: 0x6e, rem_u: 0x70, and: 0x71, shl: 0x74, shr_u: 0x76, eqz: 0x45, lt_s: 0x48, gt_s: 0x4a, le_s: 0x4c, ge_s: 0x4e }[name];
     return this.raw(op);
   }
   /** f32 scalar ops by name. */
@@ -91,11 +91,14 @@ export class FunctionBuilder {
   }
   /** f32x4 / i32x4 / v128 ops by name. */
   v(name: 'f32x4.add' | 'f32x4.sub' | 'f32x4.mul' | 'f32x4.div' | 'f32x4.min' | 'f32x4.max' | 'f32x4.nearest' | 'f32x4.splat'
-    | 'f32x4.pmin' | 'f32x4.pmax' | 'i32x4.trunc_sat_f32x4_s' | 'i32x4.add' | 'i32x4.shl' | 'i32x4.splat' | 'f32x4.sqrt'): this {
+    | 'f32x4.pmin' | 'f32x4.pmax' | 'i32x4.trunc_sat_f32x4_s' | 'i32x4.add' | 'i32x4.shl' | 'i32x4.splat' | 'f32x4.sqrt'
+    | 'f32x4.relaxed_madd'): this {
     const op = {
       'f32x4.splat': 0x13, 'i32x4.splat': 0x11, 'f32x4.nearest': 0x6a, 'i32x4.shl': 0xab, 'i32x4.add': 0xae,
       'f32x4.sqrt': 0xe3, 'f32x4.add': 0xe4, 'f32x4.sub': 0xe5, 'f32x4.mul': 0xe6, 'f32x4.div': 0xe7,
       'f32x4.min': 0xe8, 'f32x4.max': 0xe9, 'f32x4.pmin': 0xea, 'f32x4.pmax': 0xeb, 'i32x4.trunc_sat_f32x4_s': 0xf8,
+      // Relaxed SIMD: [a, b, c] -> a * b + c, fused or not as the hardware prefers (one rounding with FMA).
+      'f32x4.relaxed_madd': 0x105,
     }[name];
     return this.simd(op);
   }

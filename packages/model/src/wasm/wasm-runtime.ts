@@ -14,6 +14,7 @@ interface WasmApi {
   Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
 }
 
 /** The global WebAssembly namespace. */

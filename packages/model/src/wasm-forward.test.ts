@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArrayKvBacking, initBackend, loadModel, type Gpt, type ModelSequence } from './index.js';
+import { relativeDiff, smallConfig } from './testing/fixtures.js';
+import { WasmForward } from './wasm-forward.js';
+
+function prompt(n: number, seed: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i * 29 + seed * 13 + 3) % 256);
+}
+
+/** Loads the model with the wasm kernels (default) or with the tfjs reference path on the same backend. */
+async function load(kernels: boolean, nPositions = 96): Promise<Gpt> {
+  const before = process.env['BATON_WASM_KERNELS'];
+  process.env['BATON_WASM_KERNELS'] = kernels ? '1' : '0';
+  try {
+    return await loadModel({ config: smallConfig({ nPositions, nEmbd: 64, nHead: 4, nInner: 256, nLayer: 3 }), seed: 5 });
+  } finally {
+    if (before === undefined) delete process.env['BATON_WASM_KERNELS'];
+    else process.env['BATON_WASM_KERNELS'] = before;
+  }
+}
+
+function attach(m: Gpt): ModelSequence {
+  return m.attach(new ArrayKvBacking({ nLayer: m.config.nLayer, nEmbd: m.config.nEmbd }));
+}
+
+describe('wasm-kernel forward pass against the tfjs reference (wasm backend)', () => {
+  let fast: Gpt;
+  let ref: Gpt;
+  beforeAll(async () => {
+    await initBackend('wasm');
+    fast = await load(true);
+    ref = await load(false);
+  });
+  afterAll(() => { fast.dispose(); ref.dispose(); });
+
+  it('runs the config it supports and refuses others', () => {
+    expect(WasmForward.supports(fast.config)).toBe(true);
+    expect(WasmForward.supports({ ...fast.config, nHead: 5, nEmbd: 60 })).toBe(false); // head size 12
+    expect(WasmForward.supports({ ...fast.config, activation: 'relu' })).toBe(false);
+  });
+
+  it('prefill (all logits, chunked) and decode agree within 1e-4, and K/V rows agree', () => {
+    const tokens = prompt(50, 1);
+    const seqs = [attach(fast), attach(ref)];
+    const [a, b] = seqs.map((s, i) => [fast, ref][i].prefill(s, tokens, { logits: 'all', chunkSize: 19 }));
+    expect(relativeDiff(b, a)).toBeLessThan(1e-4);
+    for (const t of [7, 200, 31]) {
+      const [da, db] = seqs.map((s, i) => [fast, ref][i].decode([{ seq: s, token: t }]));
+      expect(relativeDiff(db, da)).toBeLessThan(1e-4);
+    }
+    const C = fast.config.nEmbd;
+    const [ka, kb] = seqs.map((s) => { const out = new Float32Array(53 * C); s.backing.read(2, 'k', 0, 53, out); return out; });
+    expect(relativeDiff(kb, ka)).toBeLessThan(1e-4);
+    for (const s of seqs) s.release();
+  });
+
+  it('creates no tensors per call', () => {
+    const before = tf.memory().numTensors;
+    const seq = attach(fast);
+    fast.prefill(seq, prompt(30, 2));
+    fast.decode([{ seq, token: 1 }]);
+    seq.release();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('wasm-kernel decode batches longer than one call holds', () => {
+  it('splits them and stays bitwise equal to decoding each sequence alone', async () => {
+    await initBackend('wasm');
+    const m = await load(true, 16);
+    const make = (): ModelSequence[] => Array.from({ length: 21 }, (_, i) => {
+      const s = attach(m);
+      m.prefill(s, prompt(1 + (i % 9), i));
+      return s;
+    });
+    const batched = make();
+    const rows = m.decode(batched.map((seq, i) => ({ seq, token: i })));
+    const alone = make();
+    const V = m.config.vocabSize;
+    alone.forEach((seq, i) => expect(m.decode([{ seq, token: i }])).toEqual(rows.subarray(i * V, (i + 1) * V)));
+    for (const s of [...batched, ...alone]) s.release();
+    m.dispose();
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * WasmForward: the CPU fast path of the forward pass (reference-forward.ts is the reference it is
+ * tested against), computing entirely in the KvArena's WebAssembly memory with the model's own
+ * kernels: GEMMs (wasm/gemm-kernel.ts), LayerNorm normalisation and gelu_new (wasm/row-kernels.ts)
+ * and attention (wasm/attention-kernel.ts). Weights are packed once at load into that memory;
+ * per call only embeddings go in and logits (plus each new K/V row, to the KvBacking) come out,
+ * with no tfjs op and no copy across the JS/wasm boundary in between.
+ * Folded at load, and why:
+ *  - ln_1 / ln_2 / ln_f gamma and beta into the dense layer that reads them (foldWeights), so a
+ *    LayerNorm is only its normalisation;
+ *  - attn.c_attn is split into its q, k and v column blocks, q's scaled by 1 / sqrt(head size),
+ *    so q lands where attention reads it, pre-scaled, and k / v are contiguous rows for the cache;
+ *  - the tied head (wteᵀ, ln_f folded) is one more packed dense layer with a bias.
+ * Rows of a call are segments (one sequence's consecutive tokens): a prefill chunk is one segment,
+ * a decode step one segment per sequence. Invariant: a segment's results never depend on the
+ * other segments (GEMM rows are independent and bitwise batch-invariant; attention runs per
+ * segment), so batched decode equals single decode bitwise.
+ */
+import type { GptConfig } from './config.js';
+import type { KvArena } from './kv-arena.js';
+import type { ModelSequence } from './model-sequence.js';
+import { foldWeights } from './model-tensors.js';
+import { createGemmKernels, packedSize, packPanels, PANEL, roundUp, type GemmKernels } from './wasm/gemm-kernel.js';
+import { createRowKernels, type RowKernels } from './wasm/row-kernels.js';
+import { relaxedSimdSupported } from './wasm/simd-features.js';
+import type { GptWeights } from './weights.js';
+
+/** Rows of the head computed at once (bounds the logits scratch for large vocabularies). */
+const LOGIT_ROWS = 64;
+
+/** One sequence's consecutive new tokens in a call. */
+export interface Segment {
+  seq: ModelSequence;
+  tokens: readonly number[];
+}
+
+/** What the forward pass needs from its model: KV bookkeeping shared with the reference path. */
+export interface ForwardHost {
+  /** Copies the backing's existing rows of `layer` into the arena (handoffs). */
+  loadLayer(seq: ModelSequence, layer: number): void;
+  /** Writes n new K and V rows ([n, C] each) at `start` to the backing and the arena. */
+  storeKv(seq: ModelSequence, layer: number, start: number, k: Float32Array, v: Float32Array): void;
+}
+
+/** A packed dense layer: byte addresses of its panels and bias, and its padded output width. */
+interface Dense { w: number; b: number; k: number; n: number }
+interface Block { q: Dense; k: Dense; v: Dense; proj: Dense; fc: Dense; mlp: Dense }
+
+/** Bump allocator over the reserved bytes (64-byte aligned regions). */
+class Layout {
+  end: number;
+  constructor(readonly base: number) { this.end = base; }
+  take(floats: number): number {
+    const at = this.end;
+    this.end = roundUp(this.end + floats * 4, 64);
+    return at;
+  }
+}
+
+/** The byte layout of weights and scratch for `config` (addresses relative to `base`). */
+function plan(config: GptConfig, base: number): { layout: Layout; blocks: Block[]; head: Dense; scratch: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'y' | 'f' | 'logits', number>; maxRows: number } {
+  const { nEmbd: C, nInner: I, vocabSize: V, nLayer: L, nPositions } = config;
+  const layout = new Layout(base);
+  const dense = (k: number, n: number): Dense => ({ w: layout.take(packedSize(k, n)), b: layout.take(roundUp(n, PANEL)), k, n: roundUp(n, PANEL) });
+  const blocks = Array.from({ length: L }, (): Block => ({ q: dense(C, C), k: dense(C, C), v: dense(C, C), proj: dense(C, C), fc: dense(C, I), mlp: dense(I, C) }));
+  const head = dense(C, V);
+  const maxRows = nPositions;
+  const rows = (width: number): number => layout.take(maxRows * width);
+  const scratch = { x: rows(C), h: rows(C), q: rows(C), k: rows(C), v: rows(C), y: rows(C), f: rows(I), logits: layout.take(LOGIT_ROWS * head.n) };
+  return { layout, blocks, head, scratch, maxRows };
+}
+
+/** The wasm-kernel forward pass of one model. */
+export class WasmForward {
+  /** Most rows one call may hold (n_positions): longer decode batches are split by the caller. */
+  readonly maxRows: number;
+  private readonly gemm: GemmKernels;
+  private readonly rowK: RowKernels;
+  private readonly blocks: Block[];
+  private readonly head: Dense;
+  private readonly s: ReturnType<typeof plan>['scratch'];
+  private readonly wte: Float32Array;
+  private readonly wpe: Float32Array;
+
+  /** Whether this path runs `config` (head size and widths multiples of 8, a tanh-gelu MLP). */
+  static supports(config: GptConfig): boolean {
+    const hd = config.nEmbd / config.nHead;
+    return hd % 8 === 0 && config.nInner % 8 === 0 && ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(config.activation);
+  }
+
+  /** Bytes of arena memory this path needs for `config` (pass as the arena's reserveBytes). */
+  static reserveBytes(config: GptConfig): number {
+    return plan(config, 0).layout.end;
+  }
+
+  constructor(
+    private readonly config: GptConfig,
+    weights: GptWeights,
+    private readonly arena: KvArena,
+    private readonly host: ForwardHost,
+  ) {
+    const p = plan(config, arena.reservedAddr);
+    this.blocks = p.blocks;
+    this.head = p.head;
+    this.s = p.scratch;
+    this.maxRows = p.maxRows;
+    const memory = arena.wasmMemory;
+    this.gemm = createGemmKernels(memory, relaxedSimdSupported());
+    this.rowK = createRowKernels(memory);
+    const { nEmbd: C, nInner: I } = config;
+    const f = foldWeights(config, weights);
+    const mem = new Float32Array(memory.buffer);
+    const put = (d: Dense, w: Float32Array, ld: number, col0: number, bias: Float32Array, scale = 1): void => {
+      packPanels({ data: w, ld, col0 }, d.k, Math.min(d.n, ld - col0), mem, d.w >> 2, scale);
+      mem.fill(0, d.b >> 2, (d.b >> 2) + d.n);
+      for (let j = 0; j < Math.min(d.n, ld - col0); j++) mem[(d.b >> 2) + j] = bias[col0 + j] * scale;
+    };
+    const qScale = 1 / Math.sqrt(C / config.nHead);
+    f.blocks.forEach((b, l) => {
+      const d = this.blocks[l];
+      put(d.q, b.attnW, 3 * C, 0, b.attnB, qScale);
+      put(d.k, b.attnW, 3 * C, C, b.attnB);
+      put(d.v, b.attnW, 3 * C, 2 * C, b.attnB);
+      put(d.proj, b.projW, C, 0, b.projB);
+      put(d.fc, b.fcW, I, 0, b.fcB);
+      put(d.mlp, b.mlpW, C, 0, b.mlpB);
+    });
+    put(this.head, f.headW, config.vocabSize, 0, f.headB);
+    this.wte = f.wte;
+    this.wpe = f.wpe;
+  }
+
+  /** Whether the GEMMs use relaxed-SIMD multiply-adds. */
+  get fma(): boolean {
+    return this.gemm.fma;
+  }
+
+  /**
+   * Runs `segments` (at most maxRows tokens in all) through the model, appending their K/V rows.
+   * Returns logits [rows * V] of every row ('all'), of each segment's last row ('last'), or null.
+   * `onLayerDone(l)` runs once layer l's K/V rows are all stored.
+   */
+  forward(segments: readonly Segment[], logits: 'all' | 'last' | 'none', onLayerDone?: (layer: number) => void): Float32Array | null {
+    const { nEmbd: C, nInner: I, layerNormEpsilon: eps } = this.config;
+    const { gemm, gemmAdd } = this.gemm;
+    const s = this.s;
+    const n = segments.reduce((sum, g) => sum + g.tokens.length, 0);
+    // NOTE: pages first: nothing below may grow the memory, so one view serves the whole call.
+    for (const g of segments) this.arena.ensureRows(g.seq.slot, g.seq.length + g.tokens.length);
+    const mem = new Float32Array(this.arena.wasmMemory.buffer);
+    this.embed(mem, segments);
+    for (const [l, b] of this.blocks.entries()) {
+      // ln_1 -> attn.c_attn (q, k, v: [n, C] each)
+      this.rowK.normalize(s.x, s.h, n, C, 1 / C, eps);
+      gemm(s.h, C, b.q.w, b.q.b, s.q, C, n, C, C);
+      gemm(s.h, C, b.k.w, b.k.b, s.k, C, n, C, C);
+      gemm(s.h, C, b.v.w, b.v.b, s.v, C, n, C, C);
+      let row = 0;
+      for (const { seq, tokens } of segments) {
+        const T = tokens.length;
+        this.host.loadLayer(seq, l);
+        const at = (base: number): Float32Array => mem.subarray((base >> 2) + row * C, (base >> 2) + (row + T) * C);
+        this.host.storeKv(seq, l, seq.length, at(s.k), at(s.v));
+        // Causal attention of the segment's queries over its cache: y [T, C]
+        this.arena.attendAt(l, seq.slot, s.q + row * C * 4, s.y + row * C * 4, T, seq.length);
+        row += T;
+      }
+      onLayerDone?.(l);
+      gemmAdd(s.y, C, b.proj.w, b.proj.b, s.x, C, n, C, C); // x += attn.c_proj(y)
+      // ln_2 -> mlp.c_fc -> gelu -> mlp.c_proj, added to x
+      this.rowK.normalize(s.x, s.h, n, C, 1 / C, eps);
+      gemm(s.h, C, b.fc.w, b.fc.b, s.f, I, n, C, I);
+      this.rowK.geluNew(s.f, s.f, n * I);
+      gemmAdd(s.f, I, b.mlp.w, b.mlp.b, s.x, C, n, I, C);
+    }
+    for (const g of segments) g.seq.len += g.tokens.length;
+    if (logits === 'none') return null;
+    const rows: number[] = [];
+    let end = 0;
+    for (const g of segments) {
+      if (logits === 'all') for (let t = 0; t < g.tokens.length; t++) rows.push(end + t);
+      else rows.push(end + g.tokens.length - 1);
+      end += g.tokens.length;
+    }
+    return this.lmHead(mem, rows);
+  }
+
+  /** x rows = wte[token] + wpe[position]. */
+  private embed(mem: Float32Array, segments: readonly Segment[]): void {
+    const C = this.config.nEmbd;
+    let at = this.s.x >> 2;
+    for (const { seq, tokens } of segments) {
+      tokens.forEach((tok, t) => {
+        const w = tok * C;
+        const p = (seq.length + t) * C;
+        for (let c = 0; c < C; c++) mem[at + c] = this.wte[w + c] + this.wpe[p + c];
+        at += C;
+      });
+    }
+  }
+
+  /** ln_f -> tied head for the given rows of x: [rows.length * V]. */
+  private lmHead(mem: Float32Array, rows: number[]): Float32Array {
+    const { nEmbd: C, vocabSize: V, layerNormEpsilon: eps } = this.config;
+    const s = this.s;
+    const Vp = this.head.n;
+    const out = new Float32Array(rows.length * V);
+    for (let r0 = 0; r0 < rows.length; r0 += LOGIT_ROWS) {
+      const block = rows.slice(r0, r0 + LOGIT_ROWS);
+      // Gather the block's rows of x into h, normalised (contiguous rows are one call).
+      block.forEach((r, i) => this.rowK.normalize(s.x + r * C * 4, s.h + i * C * 4, 1, C, 1 / C, eps));
+      this.gemm.gemm(s.h, C, this.head.w, this.head.b, s.logits, Vp, block.length, C, Vp);
+      const base = s.logits >> 2;
+      for (let i = 0; i < block.length; i++) out.set(mem.subarray(base + i * Vp, base + i * Vp + V), (r0 + i) * V);
+    }
+    return out;
+  }
+}

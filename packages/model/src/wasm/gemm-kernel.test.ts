@@ -1,0 +1,95 @@
+import { setFlagsFromString } from 'node:v8';
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../rng.js';
+import { createGemmKernels, packedSize, packPanels, PANEL, roundUp, type GemmKernels } from './gemm-kernel.js';
+import { relaxedSimdSupported } from './simd-features.js';
+import { wasmApi } from './wasm-runtime.js';
+
+// NOTE: Node 20 compiles relaxed SIMD only behind this V8 flag; set at run time it applies to
+// modules compiled afterwards, so both kernel variants are tested in one process.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+const memory = new wasmApi.Memory({ initial: 256 });
+const plain = createGemmKernels(memory, false);
+const fused = createGemmKernels(memory, true);
+
+function random(n: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+}
+
+/** Runs out = A·W + bias (or out += ..., with `add`) for A [M, K], W [K, N] in the shared memory. */
+function run(g: GemmKernels, a: Float32Array, w: Float32Array, bias: Float32Array, M: number, K: number, N: number, add: Float32Array | null): Float32Array {
+  const Np = roundUp(N, PANEL);
+  const mem = new Float32Array(memory.buffer);
+  const aAt = 0;
+  const wAt = roundUp(M * K, 16);
+  const bAt = wAt + packedSize(K, N);
+  const oAt = roundUp(bAt + Np, 16);
+  mem.set(a, aAt);
+  packPanels({ data: w, ld: N, col0: 0 }, K, N, mem, wAt);
+  mem.fill(0, bAt, bAt + Np);
+  mem.set(bias, bAt);
+  mem.fill(0, oAt, oAt + M * Np);
+  if (add !== null) for (let i = 0; i < M; i++) mem.set(add.subarray(i * N, (i + 1) * N), oAt + i * Np);
+  (add === null ? g.gemm : g.gemmAdd)(aAt * 4, K, wAt * 4, bAt * 4, oAt * 4, Np, M, K, Np);
+  const out = new Float32Array(M * N);
+  for (let i = 0; i < M; i++) out.set(mem.subarray(oAt + i * Np, oAt + i * Np + N), i * N);
+  return out;
+}
+
+function reference(a: Float32Array, w: Float32Array, bias: Float32Array, M: number, K: number, N: number, add: Float32Array | null): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[i * K + k] * w[k * N + j];
+      out[i * N + j] = s + bias[j] + (add === null ? 0 : add[i * N + j]);
+    }
+  }
+  return out;
+}
+
+function maxDiff(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+  return d;
+}
+
+describe('wasm GEMM kernels', () => {
+  it('detects relaxed SIMD once the runtime compiles it', () => {
+    expect(relaxedSimdSupported()).toBe(true);
+  });
+
+  // Row counts around the 4-row tile and the 64-row block, widths that are not multiples of 8
+  // (padded panels) or of 32 (the single-row 4-panel groups), and an odd K.
+  const shapes: Array<[number, number, number]> = [[1, 13, 8], [2, 32, 24], [3, 17, 40], [5, 64, 72], [67, 33, 19], [130, 40, 64]];
+  for (const [M, K, N] of shapes) {
+    it(`gemm and gemmAdd [${M}, ${K}] x [${K}, ${N}] match float64, plain and relaxed`, () => {
+      const a = random(M * K, M + K);
+      const w = random(K * N, N);
+      const bias = random(N, 3);
+      const res = random(M * N, 4);
+      for (const g of [plain, fused]) {
+        expect(maxDiff(run(g, a, w, bias, M, K, N, null), reference(a, w, bias, M, K, N, null))).toBeLessThan(1e-5);
+        expect(maxDiff(run(g, a, w, bias, M, K, N, res), reference(a, w, bias, M, K, N, res))).toBeLessThan(1e-5);
+      }
+      // The two variants differ only in rounding.
+      expect(maxDiff(run(plain, a, w, bias, M, K, N, null), run(fused, a, w, bias, M, K, N, null))).toBeLessThan(1e-5);
+    });
+  }
+
+  it('a row computed within a batch is bitwise equal to the row computed alone', () => {
+    const [M, K, N] = [37, 48, 96];
+    const a = random(M * K, 9);
+    const w = random(K * N, 10);
+    const bias = random(N, 11);
+    for (const g of [plain, fused]) {
+      const batch = run(g, a, w, bias, M, K, N, null);
+      for (const i of [0, 3, 4, 35, 36]) {
+        const alone = run(g, a.subarray(i * K, (i + 1) * K), w, bias, 1, K, N, null);
+        expect(alone).toEqual(batch.subarray(i * N, (i + 1) * N));
+      }
+    }
+  });
+});
