@@ -8,6 +8,7 @@
 import type { BlockPoolHandle } from './block-pool.js';
 import type { PoolGeometry } from './pool-layout.js';
 import type { HandoffDescriptor } from './handoff.js';
+import type { KvTarget, KvTicket } from './kv-channel.js';
 
 /** KvTransferReceiver -> checksum worker: CRC32 of these byte ranges of the pool's data buffer. */
 export interface VerifyRequest {
@@ -138,3 +139,20 @@ export type OwnerWorkReply =
       readonly produced: HandoffDescriptor;
     }
   | { readonly type: 'owner-work-failed'; readonly message: string };
+
+/** Parent -> KV channel peer (testing/kv-channel-peer.ts, as a worker thread or a forked child). */
+export type ChannelPeerRequest =
+  /** Thread placement: attach the parent's pool (the channel is 'shared'). */
+  | { readonly type: 'attach'; readonly handle: BlockPoolHandle }
+  /** Process placement: create an own pool and a KvEndpoint on loopback TCP (the channel is 'stream'). */
+  | { readonly type: 'listen'; readonly geometry: PoolGeometry }
+  /** Open the reader of `ticket`, wait for every layer (reporting each with `reportLayers`), adopt, release. */
+  | { readonly type: 'read'; readonly ticket: KvTicket; readonly reportLayers: boolean; readonly timeoutMs: number }
+  | { readonly type: 'exit' };
+
+/** KV channel peer -> parent. Times are `performance.timeOrigin + performance.now()` (ms). */
+export type ChannelPeerReply =
+  | { readonly type: 'ready'; readonly target: KvTarget }
+  | { readonly type: 'layer'; readonly layer: number; readonly checksum: number }
+  | { readonly type: 'held'; readonly at: number; readonly layerChecksums: readonly number[]; readonly freeAfterRelease: number }
+  | { readonly type: 'failed'; readonly code: string; readonly message: string };
