@@ -5,7 +5,7 @@
  * NOTE: the model-backed fixtures (model-handoff-worker, model-decode-child) load @baton/model
  * dynamically; these messages only carry token ids, pool handles and handoff descriptors.
  */
-import type { BlockPoolHandle } from './block-pool.js';
+import type { BlockPoolHandle, BlockPoolOptions } from './block-pool.js';
 import type { PoolGeometry } from './pool-layout.js';
 import type { HandoffDescriptor } from './handoff.js';
 import type { KvTarget, KvTicket } from './kv-channel.js';
@@ -145,7 +145,7 @@ export type ChannelPeerRequest =
   /** Thread placement: attach the parent's pool (the channel is 'shared'). */
   | { readonly type: 'attach'; readonly handle: BlockPoolHandle }
   /** Process placement: create an own pool and a KvEndpoint on loopback TCP (the channel is 'stream'). */
-  | { readonly type: 'listen'; readonly geometry: PoolGeometry }
+  | { readonly type: 'listen'; readonly geometry: BlockPoolOptions }
   /** Open the reader of `ticket`, wait for every layer (reporting each with `reportLayers`), adopt, release. */
   | { readonly type: 'read'; readonly ticket: KvTicket; readonly reportLayers: boolean; readonly timeoutMs: number }
   | { readonly type: 'exit' };
