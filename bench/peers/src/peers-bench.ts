@@ -7,8 +7,11 @@
  * decode); then prefill 512 and one decode step at context 256 (batch 1, 8, 32) are timed in
  * interleaved rounds, Baton and the four ORT runs alternating, so all see the same machine load.
  * Reports medians, the spread (25th-75th percentile) and Baton / ORT-1-thread-new-rows ratios.
+ * Baton runs twice: with its plain-SIMD kernels and with relaxed-SIMD (FMA) kernels; Node 20
+ * compiles the latter only behind `--experimental-wasm-relaxed-simd`, which this script sets.
  * Usage: node bench/peers/dist/peers-bench.js [--rounds N] [--models tiny,8x512]
  */
+import { setFlagsFromString } from 'node:v8';
 import * as ort from 'onnxruntime-node';
 import { ArrayKvBacking, DEFAULT_MODEL, initBackend, loadModel, type Gpt, type GptConfig, type ModelSequence } from '@baton/model';
 import { buildGpt2Onnx, kvOutputNames, type KvOutputs } from './gpt2-onnx.js';
@@ -90,6 +93,7 @@ function headMajor(rows: Float32Array, T: number, H: number, hd: number): Float3
 }
 
 async function checkAgreement(name: string, model: Gpt, runners: OrtRunner[]): Promise<Float32Array[]> {
+  // Baton's K/V of the prompt come from its own prefill; ORT's past from its full-variant prefill.
   const { config } = model;
   const { nLayer: L, nEmbd: C, nHead: H, vocabSize: V } = config;
   const prompt = tokens(CTX, 7, V);
@@ -151,7 +155,20 @@ function batonDecodeRun(model: Gpt, source: ArrayKvBacking, batch: number): (rep
   };
 }
 
-async function benchModel(name: string, model: Gpt): Promise<string[][]> {
+/** Loads `spec` twice: Baton with plain-SIMD kernels ('Baton simd') and, where compiled, with FMA ('Baton fma'). */
+async function loadBatons(spec: Parameters<typeof loadModel>[0]): Promise<Map<string, Gpt>> {
+  process.env['BATON_WASM_FMA'] = '0';
+  const plain = await loadModel(spec);
+  delete process.env['BATON_WASM_FMA'];
+  const fma = await loadModel(spec);
+  const out = new Map([[`Baton ${plain.forwardPath.replace('wasm-', '')}`, plain]]);
+  if (fma.forwardPath !== plain.forwardPath) out.set(`Baton ${fma.forwardPath.replace('wasm-', '')}`, fma);
+  else fma.dispose();
+  return out;
+}
+
+async function benchModel(name: string, batons: Map<string, Gpt>): Promise<string[][]> {
+  const model = [...batons.values()][0];
   const { config } = model;
   const { nLayer: L, nEmbd: C, vocabSize: V } = config;
   const runners: OrtRunner[] = [];
@@ -162,7 +179,8 @@ async function benchModel(name: string, model: Gpt): Promise<string[][]> {
       runners.push({ label: `ORT ${threads}t ${variant}`, variant, session });
     }
   }
-  const past = await checkAgreement(name, model, runners);
+  let past: Float32Array[] = [];
+  for (const [label, m] of batons) past = await checkAgreement(`${name}, ${label}`, m, runners);
   const source = new ArrayKvBacking({ nLayer: L, nEmbd: C, capacity: CTX });
   const seq0 = model.attach(source);
   model.prefill(seq0, tokens(CTX, 7, V), { chunkSize: CTX });
@@ -173,11 +191,11 @@ async function benchModel(name: string, model: Gpt): Promise<string[][]> {
   const cases: Case[] = [{
     name: `prefill ${PROMPT}`, reps: 1,
     runs: new Map([
-      ['Baton', (reps: number) => timeAsync(reps, () => {
-        const seq = model.attach(new ArrayKvBacking({ nLayer: L, nEmbd: C, capacity: PROMPT }));
-        model.prefill(seq, prompt, { chunkSize: PROMPT });
+      ...[...batons].map(([label, m]) => [label, (reps: number) => timeAsync(reps, () => {
+        const seq = m.attach(new ArrayKvBacking({ nLayer: L, nEmbd: C, capacity: PROMPT }));
+        m.prefill(seq, prompt, { chunkSize: PROMPT });
         seq.release();
-      })],
+      })] as const),
       ...runners.map((r) => [r.label, (reps: number) => timeAsync(reps, () => r.session.run(prefillFeeds))] as const),
     ]),
   }];
@@ -185,7 +203,7 @@ async function benchModel(name: string, model: Gpt): Promise<string[][]> {
     const f = feeds(config, tokens(b, 11, V).map((t) => [t]), CTX, past);
     cases.push({
       name: `decode b=${b} ctx ${CTX}`, reps: 5,
-      runs: new Map([['Baton', batonDecodeRun(model, source, b)], ...runners.map((r) => [r.label, (reps: number) => timeAsync(reps, () => r.session.run(f))] as const)]),
+      runs: new Map([...[...batons].map(([label, m]) => [label, batonDecodeRun(m, source, b)] as const), ...runners.map((r) => [r.label, (reps: number) => timeAsync(reps, () => r.session.run(f))] as const)]),
     });
   }
   const samples = cases.map((c) => new Map([...c.runs.keys()].map((k) => [k, [] as number[]])));
@@ -207,7 +225,7 @@ async function benchModel(name: string, model: Gpt): Promise<string[][]> {
     for (const [label, xs] of samples[i]) {
       const med = quantile(xs, 0.5);
       const ratio = med / ref;
-      const goal = label !== 'Baton' ? '' : c.name.startsWith('prefill') ? (ratio <= 1.5 ? '<= 1.5: MET' : '<= 1.5: MISSED') : ratio <= 1 ? '<= 1.0: MET' : '<= 1.0: MISSED';
+      const goal = !label.startsWith('Baton') ? '' : c.name.startsWith('prefill') ? (ratio <= 1.5 ? '<= 1.5: MET' : '<= 1.5: MISSED') : ratio <= 1 ? '<= 1.0: MET' : '<= 1.0: MISSED';
       rows.push([name, c.name, label, med.toFixed(2), `${quantile(xs, 0.25).toFixed(2)}-${quantile(xs, 0.75).toFixed(2)}`, ratio.toFixed(2), goal]);
     }
   }
@@ -215,6 +233,8 @@ async function benchModel(name: string, model: Gpt): Promise<string[][]> {
 }
 
 async function main(): Promise<void> {
+  // NOTE: set before any module compiles; Node 22+ compiles relaxed SIMD without it.
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
   const info = await initBackend('wasm');
   console.log(`bench:peers ${new Date().toISOString()} node ${process.version} onnxruntime-node ${ort.env.versions.node ?? '?'} Baton backend ${info.detail}`);
   console.log(`${ROUNDS} interleaved rounds; prefill 1 rep, decode 5 reps per round and runner; ratio = median / median of ORT 1t new-rows`);
@@ -222,9 +242,9 @@ async function main(): Promise<void> {
   for (const m of MODELS) {
     const spec = m === 'tiny' ? DEFAULT_MODEL : m === '8x512' ? { config: BENCH_8X512, seed: 1 } : null;
     if (spec === null) throw new Error(`--models: unknown model "${m}" (expected tiny, 8x512)`);
-    const model = await loadModel(spec);
-    rows.push(...(await benchModel(m === 'tiny' ? 'baton-tiny 4x256' : '8x512', model)));
-    model.dispose();
+    const batons = await loadBatons(spec);
+    rows.push(...(await benchModel(m === 'tiny' ? 'baton-tiny 4x256' : '8x512', batons)));
+    for (const b of batons.values()) b.dispose();
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   console.log('');

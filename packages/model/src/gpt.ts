@@ -88,6 +88,16 @@ export class Gpt implements SequenceHost, ForwardHost {
     this.wasm = useWasm ? new WasmForward(config, weights, this.arena, this) : null;
   }
 
+  /**
+   * Which forward pass runs: 'webgpu' (the GPU host thread), 'wasm-fma' / 'wasm-simd' (the
+   * wasm-kernel CPU path, with or without relaxed-SIMD multiply-adds) or 'tfjs' (tfjs ops).
+   */
+  get forwardPath(): 'webgpu' | 'wasm-fma' | 'wasm-simd' | 'tfjs' {
+    if (this.gpu !== null) return 'webgpu';
+    if (this.wasm !== null) return this.wasm.fma ? 'wasm-fma' : 'wasm-simd';
+    return 'tfjs';
+  }
+
   /** Number of layers (SequenceHost). */
   get nLayer(): number {
     return this.config.nLayer;

@@ -10,12 +10,12 @@ import { wasmApi } from './wasm-runtime.js';
 
 let relaxed: boolean | null = null;
 
-/** Whether `f32x4.relaxed_madd` compiles here (and BATON_WASM_FMA is not 0). */
+/** Whether `f32x4.relaxed_madd` compiles here (and BATON_WASM_FMA is not 0, read on every call). */
 export function relaxedSimdSupported(): boolean {
   if (relaxed === null) {
     const f = new FunctionBuilder([]);
     f.i32(0).f32x4Const(1).f32x4Const(2).f32x4Const(3).v('f32x4.relaxed_madd').v128Store();
-    relaxed = process.env['BATON_WASM_FMA'] !== '0' && wasmApi.validate(assembleModule([{ name: 'probe', fn: f }]));
+    relaxed = wasmApi.validate(assembleModule([{ name: 'probe', fn: f }]));
   }
-  return relaxed;
+  return relaxed && process.env['BATON_WASM_FMA'] !== '0';
 }
