@@ -9,6 +9,10 @@
  *    accepted socket (copies chunks), and the latter with checksums on worker threads.
  * 3. Prefix-cache TTFT: a request whose 448-token prefix is cached vs not, on the bench model
  *    (prefix-ttft.ts, which loads @baton/model dynamically).
+ * 4. KV channel by placement: a 512-token prefill on the bench model handed to a decode side in
+ *    a worker thread (shared pool) vs in a child process (stream, layer by layer), from prefill
+ *    start to the decode side holding all layers (channel-placement.ts). Goal: within 1.25x.
+ * `--only=placement` runs part 4 alone.
  * Medians over repeated, interleaved runs; transfer ratios are medians of per-round ratios
  * (`--per-round` also prints every round's times).
  */
@@ -18,6 +22,7 @@ import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BlockPool } from '../block-pool.js';
+import { benchChannelPlacement } from './channel-placement.js';
 import { benchPrefixTtft } from './prefix-ttft.js';
 import { listenOnce } from '../testing/loopback.js';
 import { KvTransferSender } from '../transfer-sender.js';
@@ -227,12 +232,18 @@ async function benchTransfer(blocks: number, rounds: number): Promise<string[]> 
 
 async function main(): Promise<void> {
   console.log(`# kv-cache bench (${new Date().toISOString()}, node ${process.version})`);
+  if (process.argv.includes('--only=placement')) {
+    console.log((await benchChannelPlacement()).join('\n'));
+    return;
+  }
   console.log(`geometry: ${JSON.stringify(geometry)}; one block = ${blockBytes} bytes\n`);
   console.log((await benchHandoff()).join('\n'));
   console.log('');
   console.log((await benchTransfer(1000, 30)).join('\n'));
   console.log('');
   console.log((await benchPrefixTtft()).join('\n'));
+  console.log('');
+  console.log((await benchChannelPlacement()).join('\n'));
 }
 
 main().catch((error: unknown) => {
