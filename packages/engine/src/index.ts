@@ -38,8 +38,8 @@ export { DEFAULT_ENGINE_OPTIONS, resolveOptions } from './engine-options.js';
 /** Option types: complete options, caller input, modes, backends, SLO targets. */
 export type { EngineBackend, EngineMode, EngineOptions, EngineOptionsInput, SloTargets } from './engine-options.js';
 
-/** Per-request timing: a recorder and the TTFT/TPOT/ITL/JCT/queue/KV-transfer derivation. */
-export { RequestTimer, TimingOrderError, requestMetrics } from './request-timing.js';
+/** Per-request timing: the TTFT/TPOT/ITL/JCT/queue/KV-transfer derivation from a timing record. */
+export { requestMetrics } from './request-timing.js';
 /** Timing record, derived metrics, and finish reasons. */
 export type { FinishReason, RequestMetrics, RequestTimingRecord } from './request-timing.js';
 
@@ -47,11 +47,6 @@ export type { FinishReason, RequestMetrics, RequestTimingRecord } from './reques
 export { DEFAULT_LATENCY_BUCKETS_MS, Histogram, exponentialBuckets, linearBuckets } from './histogram.js';
 /** Plain-data histogram state. */
 export type { HistogramSnapshot } from './histogram.js';
-
-/** Per-actor utilization, batch sizes, queue length and KV usage. */
-export { ActorStatsAggregator } from './actor-stats.js';
-/** Per-actor gauges and snapshot. */
-export type { ActorGauges, ActorStatsSnapshot } from './actor-stats.js';
 
 /** Run summaries: percentiles, means and SLO attainment over request records. */
 export { distribution, meetsSlo, percentile, summarize } from './metrics.js';
