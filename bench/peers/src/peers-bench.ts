@@ -1,6 +1,6 @@
 /**
  * `npm run bench:peers`: Baton's CPU path against onnxruntime-node on the same weights. For each
- * bench model (baton-tiny 4x256 and the 8x512 shape, seeded random weights) the same checkpoint
+ * bench model (baton-tiny 4x256 and baton-8x512, seeded random weights) the same checkpoint
  * tensors become an ONNX GPT-2 graph (gpt2-onnx.ts) in two variants: K/V outputs of the whole
  * context ('full', as Hugging Face exports do) and of the new rows only ('new-rows'); each runs in
  * sessions of 1 and 2 intra-op threads. Logits are checked first (1e-4 relative, prefill and
@@ -28,10 +28,8 @@ const CTX = 256;
 const BATCHES = [1, 8, 32];
 const TOLERANCE = 1e-4;
 
-const BENCH_8X512: GptConfig = {
-  vocabSize: 256, nPositions: 1024, nEmbd: 512, nLayer: 8, nHead: 8, nInner: 2048, activation: 'gelu_new',
-  layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
-};
+/** Models by --models name: the default model and the built-in 8x512 bench shape. */
+const MODEL_NAMES: Record<string, string> = { tiny: DEFAULT_MODEL, '8x512': 'baton-8x512' };
 
 interface OrtRunner { label: string; variant: KvOutputs; session: ort.InferenceSession }
 
@@ -156,7 +154,7 @@ function batonDecodeRun(model: Gpt, source: ArrayKvBacking, batch: number): (rep
 }
 
 /** Loads `spec` twice: Baton with plain-SIMD kernels ('Baton simd') and, where compiled, with FMA ('Baton fma'). */
-async function loadBatons(spec: Parameters<typeof loadModel>[0]): Promise<Map<string, Gpt>> {
+async function loadBatons(spec: string): Promise<Map<string, Gpt>> {
   process.env['BATON_WASM_FMA'] = '0';
   const plain = await loadModel(spec);
   delete process.env['BATON_WASM_FMA'];
@@ -240,10 +238,11 @@ async function main(): Promise<void> {
   console.log(`${ROUNDS} interleaved rounds; prefill 1 rep, decode 5 reps per round and runner; ratio = median / median of ORT 1t new-rows`);
   const rows: string[][] = [['model', 'case', 'runner', 'median ms', 'p25-p75 ms', 'ratio', 'goal']];
   for (const m of MODELS) {
-    const spec = m === 'tiny' ? DEFAULT_MODEL : m === '8x512' ? { config: BENCH_8X512, seed: 1 } : null;
-    if (spec === null) throw new Error(`--models: unknown model "${m}" (expected tiny, 8x512)`);
+    const spec = MODEL_NAMES[m];
+    if (spec === undefined) throw new Error(`--models: unknown model "${m}" (expected ${Object.keys(MODEL_NAMES).join(', ')})`);
     const batons = await loadBatons(spec);
-    rows.push(...(await benchModel(m === 'tiny' ? 'baton-tiny 4x256' : '8x512', batons)));
+    const { nLayer, nEmbd } = [...batons.values()][0].config;
+    rows.push(...(await benchModel(`${spec} ${nLayer}x${nEmbd}`, batons)));
     for (const b of batons.values()) b.dispose();
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
