@@ -1,14 +1,13 @@
 /**
- * Per-request timing: a {@link RequestTimer} records the events of one request's life, and
- * {@link requestMetrics} derives TTFT, TPOT, ITL, JCT, queue time and KV transfer time from the
- * record, exactly as DESIGN.md "Measuring" defines them.
+ * Per-request timing: the record of one request's life ({@link RequestTimingRecord}, kept by the
+ * engine's active request) and {@link requestMetrics}, which derives TTFT, TPOT, ITL, JCT, queue
+ * time and KV transfer time from it as docs/metrics.md defines them.
  *
  * Invariants: timestamps are milliseconds on ONE clock for the whole record and never go backwards
  * in event order (arrival <= prefill start <= first token <= ... <= last token <= finish).
  * NOTE: `performance.now()` has a different origin in every worker thread; actors must report
  * `performance.timeOrigin + performance.now()` (or the engine's shared clock) so their times compare.
  */
-import { EngineError } from './errors.js';
 
 /** Why a request ended. */
 export type FinishReason = 'length' | 'stop' | 'abort' | 'error';
@@ -67,90 +66,4 @@ export function requestMetrics(r: RequestTimingRecord): RequestMetrics {
       r.kvTransferStartMs === null || r.kvTransferEndMs === null ? null : r.kvTransferEndMs - r.kvTransferStartMs,
     finishReason: r.finishReason,
   };
-}
-
-/** Raised when timing events arrive out of order or after the request finished (a wiring bug). */
-export class TimingOrderError extends EngineError {
-  constructor(requestId: string, problem: string) {
-    super(`timing of request "${requestId}": ${problem}`);
-  }
-}
-
-/** Records one request's events as they happen. Throws {@link TimingOrderError} on misuse. */
-export class RequestTimer {
-  readonly #r: RequestTimingRecord;
-  #latestMs: number;
-
-  constructor(opts: { id: string; arrivalMs: number; promptTokens: number }) {
-    this.#r = {
-      id: opts.id,
-      promptTokens: opts.promptTokens,
-      arrivalMs: opts.arrivalMs,
-      prefillStartMs: null,
-      tokenTimesMs: [],
-      kvTransferStartMs: null,
-      kvTransferEndMs: null,
-      finishMs: null,
-      finishReason: null,
-    };
-    this.#latestMs = opts.arrivalMs;
-  }
-
-  /** Queueing ended and prefill began. A preempted-and-recomputed request keeps the first time. */
-  prefillStarted(atMs: number): void {
-    this.#advance('prefill start', atMs);
-    if (this.#r.prefillStartMs === null) this.#r.prefillStartMs = atMs;
-  }
-
-  /** One output token was produced. */
-  token(atMs: number): void {
-    this.#advance('token', atMs);
-    this.#r.tokenTimesMs.push(atMs);
-  }
-
-  /** The KV handoff to decode began. */
-  kvTransferStarted(atMs: number): void {
-    this.#advance('KV transfer start', atMs);
-    this.#r.kvTransferStartMs = atMs;
-    this.#r.kvTransferEndMs = null;
-  }
-
-  /** The KV handoff to decode completed. */
-  kvTransferEnded(atMs: number): void {
-    if (this.#r.kvTransferStartMs === null) throw new TimingOrderError(this.#r.id, 'KV transfer ended before it started');
-    this.#advance('KV transfer end', atMs);
-    this.#r.kvTransferEndMs = atMs;
-  }
-
-  /** The request ended; no further events are accepted. */
-  finish(reason: FinishReason, atMs: number): void {
-    this.#advance('finish', atMs);
-    this.#r.finishMs = atMs;
-    this.#r.finishReason = reason;
-  }
-
-  /** True once {@link finish} was called. */
-  get finished(): boolean {
-    return this.#r.finishReason !== null;
-  }
-
-  /** A copy of the record so far. */
-  record(): RequestTimingRecord {
-    return { ...this.#r, tokenTimesMs: [...this.#r.tokenTimesMs] };
-  }
-
-  /** Metrics of the record so far. */
-  metrics(): RequestMetrics {
-    return requestMetrics(this.#r);
-  }
-
-  #advance(event: string, atMs: number): void {
-    if (this.#r.finishReason !== null) {
-      throw new TimingOrderError(this.#r.id, `${event} at ${atMs} ms after the request finished`);
-    }
-    if (!Number.isFinite(atMs) || atMs < this.#latestMs) {
-      throw new TimingOrderError(this.#r.id, `${event} at ${atMs} ms is before the previous event (${this.#latestMs} ms)`);
-    }
-    this.#latestMs = atMs;
-  }
 }
