@@ -23,7 +23,7 @@ import { KvConnector } from '../kv-connector.js';
 import type { ChannelPeerReply, ChannelPeerRequest } from '../protocol.js';
 
 const PROMPT = 512;
-const ROUNDS = 15;
+const ROUNDS = 21;
 const WARMUP = 2;
 const peerUrl = new URL('../testing/kv-channel-peer.js', import.meta.url);
 
