@@ -22,6 +22,6 @@ export { resolveSimConfig, instancesPerCell, type SimConfig, type SimConfigInput
 export { arrayArrivals, type SimArrival, type ArrivalSource, type SimOutcome } from './sim-request.js';
 export { RequestLog, type SimSummary } from './request-log.js';
 /** Scheduler counters of a run. */
-export type { SchedulerCounters } from './sim-cell.js';
+export type { SchedulerCounters, DecisionTrace } from './sim-cell.js';
 /** The engine policy code the simulator runs (identity-checked by tests). */
 export { SIM_POLICY, toDecodePrediction, leastOutstanding } from './sim-policy.js';

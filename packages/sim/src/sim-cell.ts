@@ -11,7 +11,7 @@
  * placement until it reaches its instance (one hop); the predictor learns every finished request's
  * real length, in finishing order.
  */
-import type { LengthPrediction, PrefillLoad } from '@baton/engine';
+import type { DecodeLoad, DecodePrediction, LengthPrediction, PrefillLoad } from '@baton/engine';
 import { ColocatedInstance } from './colocated-instance.js';
 import type { CellHost } from './cell-host.js';
 import { DecodeInstance } from './decode-instance.js';
@@ -39,6 +39,21 @@ export interface SchedulerCounters {
   policyWallMs: number;
 }
 
+/** One scheduling decision with its inputs (for tests and tracing). */
+export interface DecisionTrace {
+  request: number;
+  prefillLoads: PrefillLoad[];
+  /** Prompt tokens each candidate's prefix cache holds (by instance id). */
+  cached: Record<string, number>;
+  decodeLoads: DecodeLoad[];
+  /** The hint decode placement got from the length prediction (null in colocated modes). */
+  prediction: DecodePrediction | null;
+  /** Chosen prefill or colocated instance id, or null when rejected. */
+  target: string | null;
+  /** Chosen decode instance id (disaggregated), else null. */
+  decode: string | null;
+}
+
 /** One engine: scheduler + instances. */
 export class SimCell implements CellHost, EventTarget {
   readonly prefills: PrefillInstance[] = [];
@@ -60,6 +75,7 @@ export class SimCell implements CellHost, EventTarget {
     readonly times: StepTimes,
     private readonly log: RequestLog,
     private readonly onEnd: (req: SimRequest, now: number) => void,
+    private readonly trace: ((d: DecisionTrace) => void) | null = null,
   ) {
     const shared = config.kv.scope === 'shared' ? new SimKvPool(config.kv.numBlocks) : null;
     const pool = (): SimKvPool => shared ?? new SimKvPool(config.kv.numBlocks);
@@ -159,7 +175,9 @@ export class SimCell implements CellHost, EventTarget {
   #placeDisaggregated(req: SimRequest): number | null {
     const cfg = this.config;
     const loads = this.prefills.map((p, i) => this.#withTransit(p.load(), i));
-    const choice = SIM_POLICY.choosePrefill(req, loads, (id) => this.#cachedTokens(this.prefills[indexOf(id)].pool, req));
+    const cached: Record<string, number> = {};
+    for (const p of this.prefills) cached[p.id] = this.#cachedTokens(p.pool, req);
+    const choice = SIM_POLICY.choosePrefill(req, loads, (id) => cached[id]);
     if (choice === null) return null;
     const decodeLoads = this.decoders.map((d, i) => d.load(this.#longs[i]));
     let bestTpot: number | null = null;
@@ -174,7 +192,10 @@ export class SimCell implements CellHost, EventTarget {
       queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
       queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
     }, { slo: cfg.slo, maxQueuedRequests: cfg.queue.maxRequests, maxQueuedPromptTokens: cfg.queue.maxPromptTokens });
-    if (!decision.admitted) return null;
+    if (!decision.admitted) {
+      this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads, prediction: null, target: null, decode: null });
+      return null;
+    }
     const target = indexOf(choice.actorId);
     const prediction: LengthPrediction = this.#predictor.predict(req.promptIds);
     const hint = toDecodePrediction(prediction, req.maxTokens);
@@ -182,6 +203,7 @@ export class SimCell implements CellHost, EventTarget {
     req.decode = d === null ? leastLoadedDecode(decodeLoads) : indexOf(d.actorId);
     req.isLong = hint.isLong;
     if (req.isLong) this.#longs[req.decode]++;
+    this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads, prediction: hint, target: choice.actorId, decode: this.decoders[req.decode].id });
     return target;
   }
 
@@ -191,7 +213,9 @@ export class SimCell implements CellHost, EventTarget {
       const l = c.load();
       return this.#withTransit({ id: l.id, queuedPromptTokens: l.queuedPromptTokens, queuedRequests: l.queuedRequests + l.running, tokensPerSecond: l.tokensPerSecond }, i);
     });
-    const choice = SIM_POLICY.choosePrefill(req, [leastOutstanding(loads)], (id) => this.#cachedTokens(this.colocated[indexOf(id)].pool, req));
+    const cached: Record<string, number> = {};
+    for (const c of this.colocated) cached[c.id] = this.#cachedTokens(c.pool, req);
+    const choice = SIM_POLICY.choosePrefill(req, [leastOutstanding(loads)], (id) => cached[id]);
     if (choice === null) return null;
     const decision = SIM_POLICY.admit({ promptTokens: req.promptTokens }, {
       ttftMs: choice.ttftMs,
@@ -200,6 +224,7 @@ export class SimCell implements CellHost, EventTarget {
       queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
       queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
     }, { slo: cfg.slo, maxQueuedRequests: cfg.queue.maxRequests, maxQueuedPromptTokens: cfg.queue.maxPromptTokens });
+    this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads: [], prediction: null, target: decision.admitted ? choice.actorId : null, decode: null });
     return decision.admitted ? indexOf(choice.actorId) : null;
   }
 }

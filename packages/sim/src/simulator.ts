@@ -10,7 +10,7 @@
 import type { SloTargets } from '@baton/engine';
 import { EventQueue, type EventTarget } from './event-queue.js';
 import { RequestLog, type SimSummary } from './request-log.js';
-import { SimCell, type SchedulerCounters } from './sim-cell.js';
+import { SimCell, type DecisionTrace, type SchedulerCounters } from './sim-cell.js';
 import { resolveSimConfig, type SimConfig, type SimConfigInput } from './sim-config.js';
 import { blockHashes } from './sim-kv-pool.js';
 import { arrayArrivals, SimRequest, type ArrivalSource, type SimArrival } from './sim-request.js';
@@ -22,6 +22,8 @@ export interface SimulateOptions {
   times: StepTimes;
   /** Arrivals (a bench workload's requests at a rate fit as they are), or a source that streams them. */
   arrivals: readonly SimArrival[] | ArrivalSource;
+  /** Called with every scheduling decision and its inputs. */
+  onDecision?: (d: DecisionTrace) => void;
 }
 
 /** Per-instance figures of a run. */
@@ -57,7 +59,7 @@ export function simulate(opts: SimulateOptions): SimResult {
   const queue = new EventQueue();
   const log = new RequestLog();
   const live = new Set<SimRequest>();
-  const cells = Array.from({ length: config.cells }, () => new SimCell(queue, config, opts.times, log, (req) => live.delete(req)));
+  const cells = Array.from({ length: config.cells }, () => new SimCell(queue, config, opts.times, log, (req) => live.delete(req), opts.onDecision ?? null));
   const source = Array.isArray(opts.arrivals) ? arrayArrivals(opts.arrivals as readonly SimArrival[]) : (opts.arrivals as ArrivalSource);
   const feeder = new Feeder(source, cells, config.kv.blockSize, live, queue);
   feeder.start();
