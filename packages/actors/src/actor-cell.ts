@@ -9,6 +9,7 @@ import type { ActorRef } from './actor-ref.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { Behavior, Endpoint, Handler } from './endpoint.js';
 import type { Message } from './message.js';
+import type { Placement } from './protocol.js';
 
 /** How to build a cell. */
 export interface CellOptions {
@@ -17,6 +18,8 @@ export interface CellOptions {
   readonly endpoint: Endpoint;
   readonly self: ActorRef;
   readonly clock: Clock;
+  /** Where the actor runs (shown to it as `context.placement`). */
+  readonly placement: Placement;
   /** Called when the actor calls `context.stop()`. */
   readonly requestStop: () => void;
 }
@@ -66,7 +69,7 @@ export class ActorCell implements Behavior {
   }
 
   #context(): ActorContext<Message> {
-    const { clock, endpoint, self, requestStop } = this.#options;
+    const { clock, endpoint, self, requestStop, placement } = this.#options;
     const timers = this.#timers;
     const job = (callback: () => unknown) => (): void => {
       if (!this.#disposed) endpoint.enqueueJob(callback);
@@ -74,6 +77,7 @@ export class ActorCell implements Behavior {
     return {
       self,
       name: endpoint.options.name,
+      placement,
       now: () => clock.now(),
       setTimeout(callback, ms) {
         const handle: TimerHandle = clock.setTimeout(() => {

@@ -4,9 +4,9 @@
  * state change, so waiters (ref reconnects) can wait for "something happened" without polling.
  */
 import { InvalidActorOptionsError } from './errors.js';
-import type { ActorSpec, MailboxOptions } from './protocol.js';
+import type { ActorHost } from './actor-host.js';
+import type { ActorSpec, MailboxOptions, Placement } from './protocol.js';
 import { RestartTracker, type SupervisionPolicy } from './supervision.js';
-import type { WorkerHost } from './worker-host.js';
 
 /** Life state of an actor as the system sees it. */
 export type RecordState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
@@ -18,10 +18,13 @@ export interface ActorRecord {
   readonly spec: Omit<ActorSpec, 'init' | 'initRefs' | 'incarnation'>;
   readonly init: unknown;
   readonly group: string | null;
+  readonly placement: Placement;
+  /** Extra argv of the actor's process (placement 'process'). */
+  readonly processArgs: readonly string[];
   readonly tracker: RestartTracker;
   state: RecordState;
   incarnation: number;
-  host: WorkerHost | null;
+  host: ActorHost | null;
   lastCause: Error | null;
   restartTimer: NodeJS.Timeout | null;
   /** Set while a graceful stop waits for the worker to report the actor stopped. */
@@ -48,6 +51,20 @@ export function resolveMailbox(options: Partial<MailboxOptions> | undefined): Ma
   return { capacity, overflow };
 }
 
+/** Validates the placement options; throws `InvalidActorOptionsError` naming the bad field. */
+export function resolvePlacement(placement: unknown, processArgs: unknown): { placement: Placement; processArgs: readonly string[] } {
+  const resolved = placement ?? 'thread';
+  if (resolved !== 'thread' && resolved !== 'process') {
+    throw new InvalidActorOptionsError('placement', `expected 'thread' or 'process', got ${JSON.stringify(placement)}`);
+  }
+  if (processArgs === undefined) return { placement: resolved, processArgs: [] };
+  if (!Array.isArray(processArgs) || !processArgs.every((arg) => typeof arg === 'string')) {
+    throw new InvalidActorOptionsError('processArgs', 'expected an array of strings');
+  }
+  if (resolved !== 'process') throw new InvalidActorOptionsError('processArgs', "only applies with placement 'process'");
+  return { placement: resolved, processArgs: [...(processArgs as string[])] };
+}
+
 /** Any thrown value as an Error. */
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
@@ -68,18 +85,22 @@ export async function waitAtMost(promise: Promise<unknown>, ms: number): Promise
 export interface RecordInput extends Omit<ActorSpec, 'init' | 'initRefs' | 'incarnation'> {
   readonly init: unknown;
   readonly group: string | null;
+  readonly placement: Placement;
+  readonly processArgs: readonly string[];
   readonly supervision: SupervisionPolicy;
 }
 
 /** A new record in state `starting`, incarnation 1. */
 export function createRecord(input: RecordInput): ActorRecord {
-  const { init, group, supervision, ...spec } = input;
+  const { init, group, placement, processArgs, supervision, ...spec } = input;
   const record: ActorRecord = {
     id: spec.id,
     name: spec.name,
     spec,
     init,
     group,
+    placement,
+    processArgs,
     tracker: new RestartTracker(supervision),
     state: 'starting',
     incarnation: 1,

@@ -1,12 +1,13 @@
 /**
  * `ActorRef<P>`: the typed handle through which anyone talks to an actor. The ref itself is thin;
- * delivery is done by a `Link` (a MessagePort to the actor, or an in-thread link in the test kit).
- * A ref is safe to put inside `init`, a message or a reply: the runtime replaces it with a fresh
- * port connected directly to the actor (see `ref-codec.ts`).
+ * delivery is done by a `Link` (a MessagePort to an actor in this process, a socket to one in
+ * another process, or an in-thread link in the test kit). A ref is safe to put inside `init`, a
+ * message or a reply: the runtime replaces it with a route connected directly to the actor (see
+ * `ref-codec.ts`).
  */
 import type { TransferListItem } from 'node:worker_threads';
 import type { Message, ReplyFor } from './message.js';
-import type { RefDescriptor } from './protocol.js';
+import type { CopyScope, RefDescriptor } from './protocol.js';
 
 /** Options of `ActorRef.tell`. */
 export interface TellOptions {
@@ -31,8 +32,11 @@ export interface Link {
   readonly name: string;
   tell(msg: Message, options: TellOptions | undefined): void;
   ask(msg: Message, options: AskOptions | undefined): Promise<unknown>;
-  /** A new descriptor (with a new port) connected to the same actor, to embed in a message. */
-  copy(): RefDescriptor;
+  /**
+   * A descriptor of the same actor to embed in a message: with a new port when the message stays
+   * in this process (`scope` 'process'), with a socket route when it goes to another ('wire').
+   */
+  copy(scope: CopyScope): RefDescriptor;
   /** Asks the actor to stop gracefully, in order after this link's earlier messages; false if it cannot. */
   requestStop(): boolean;
 }

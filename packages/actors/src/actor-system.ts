@@ -1,50 +1,64 @@
 /**
- * `ActorSystem`: spawns actors in worker threads, supervises them, hands out refs and inboxes,
- * owns pools, and emits lifecycle events. Lives on the thread that creates it (usually main).
+ * `ActorSystem`: spawns actors in worker threads or child processes (the `placement` spawn
+ * option), supervises them, hands out refs and inboxes, owns pools, and emits lifecycle events.
+ * Lives on the thread that creates it (usually main).
  * Invariants: names are unique among live actors; every actor record is in exactly one state
- * (`starting` → `running` ⇄ `restarting` → `stopping` → `stopped`); a worker thread with no actor
- * left is terminated; after `shutdown()` no thread, port or timer of the system remains.
+ * (`starting` → `running` ⇄ `restarting` → `stopping` → `stopped`); a host (thread or process)
+ * with no actor left is terminated; after `shutdown()` no process, thread, port, socket or timer
+ * of the system remains.
  */
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import { EventEmitter } from 'eventemitter3';
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import type { ActorHost } from './actor-host.js';
 import { ActorRef, linkOf, type Link } from './actor-ref.js';
 import { Endpoint } from './endpoint.js';
-import { deserializeError, serializeError } from './error-codec.js';
+import { deserializeError } from './error-codec.js';
 import { ActorStartError, InvalidActorOptionsError, MessageNotCloneableError, SystemShutdownError } from './errors.js';
-import { asError, createRecord, resolveMailbox, setRecordState, waitAtMost, type ActorRecord } from './actor-record.js';
+import { asError, createRecord, resolveMailbox, resolvePlacement, setRecordState, waitAtMost, type ActorRecord } from './actor-record.js';
 import type { ActorSystemEvents, StopReason } from './events.js';
 import { inboxBehavior, type InboxHandler } from './inbox.js';
+import { linkFor } from './link-factory.js';
 import type { Message } from './message.js';
 import { resolveModuleUrl } from './module-loader.js';
 import { createPool, type ActorPool, type PoolOptions } from './pool.js';
-import { PortLink, type RefResolver } from './port-link.js';
-import type { ActorSpec, ActorStats, HostApi, Reconnect, StartResult } from './protocol.js';
+import { ProcessHost } from './process-host.js';
+import type { ActorSpec, ActorStats, HostApi, StartResult, WireInit } from './protocol.js';
+import type { RefResolver } from './reconnecting-link.js';
 import { encodeRefs } from './ref-codec.js';
+import { RouteDirectory } from './route-directory.js';
 import { resolveSupervision } from './supervision.js';
 import type { InboxOptions, SpawnOptions, StopOptions } from './system-options.js';
+import { toWire, uncloneableField } from './wire-codec.js';
+import { wireNode } from './wire-node.js';
 import { WorkerHost } from './worker-host.js';
 
-/** How long a ref's reconnect waits for the system to learn why its port closed. */
-const RECONNECT_WAIT_MS = 5_000;
+/** Systems made in this process (actor and inbox ids are unique per process, not per system). */
+let systemCount = 0;
 
-/** A set of supervised actors on worker threads. */
+/** A set of supervised actors on worker threads and child processes. */
 export class ActorSystem {
-  /** Lifecycle events: started, restarted, crashed, stopped, escalated, deadLetter, workerStarted, workerExited. */
+  /**
+   * Lifecycle events: started, restarted, crashed, stopped, escalated, deadLetter, workerStarted,
+   * workerExited, processStarted, processExited.
+   */
   readonly events = new EventEmitter<ActorSystemEvents>();
   readonly #records = new Map<string, ActorRecord>();
   readonly #names = new Map<string, string>();
   readonly #inboxes = new Map<string, Endpoint>();
-  readonly #groups = new Map<string, WorkerHost>();
-  readonly #hosts = new Set<WorkerHost>();
-  /** Threads being terminated after their last actor left. */
+  readonly #groups = new Map<string, ActorHost>();
+  readonly #hosts = new Set<ActorHost>();
+  /** Hosts being terminated after their last actor left. */
   readonly #ending = new Set<Promise<void>>();
   readonly #pools = new Set<ActorPool<unknown, unknown>>();
+  readonly #serial = ++systemCount;
+  readonly #directory = new RouteDirectory({ records: this.#records, inboxes: this.#inboxes });
   #nextId = 1;
   #shutdown: Promise<void> | null = null;
 
   readonly #resolver: RefResolver = {
-    reconnect: (actorId, incarnation) => this.#reconnect(actorId, incarnation),
+    reconnect: (actorId, incarnation, via) => this.#directory.reconnect(actorId, incarnation, via),
+    locate: (actorId) => this.#directory.locate(actorId),
     deadLetter: (letter) => this.events.emit('deadLetter', letter),
   };
 
@@ -52,44 +66,52 @@ export class ActorSystem {
     crashed: (actorId, error) => this.#onCrash(actorId, deserializeError(error)),
     stopped: (actorId, error) => this.#onSelfStop(actorId, error === null ? null : deserializeError(error)),
     deadLetter: (letter) => this.events.emit('deadLetter', letter),
-    reconnect: async (actorId, incarnation) => {
-      const result = await this.#reconnect(actorId, incarnation);
-      return result.kind === 'connected' ? Comlink.transfer(result, [result.port]) : result;
+    reconnect: async (actorId, incarnation, via) => {
+      const result = await this.#directory.reconnect(actorId, incarnation, via);
+      return result.kind === 'connected' && result.route.via === 'port' ? Comlink.transfer(result, [result.route.port]) : result;
     },
+    locate: (actorId) => this.#directory.locate(actorId),
   };
 
   /**
-   * Starts an actor in a worker thread and resolves with its ref once its constructor and
-   * `onStart` have run. Rejects with `ActorModuleNotFoundError`, `ActorStartError`,
-   * `MessageNotCloneableError` (init) or `InvalidActorOptionsError`.
+   * Starts an actor in a worker thread or a child process (`placement`) and resolves with its
+   * ref once its constructor and `onStart` have run. Rejects with `ActorModuleNotFoundError`,
+   * `ActorStartError`, `MessageNotCloneableError` (init) or `InvalidActorOptionsError`.
    */
   async spawn<P extends Message = Message, Init = unknown>(options: SpawnOptions<Init>): Promise<ActorRef<P>> {
     this.#assertOpen('spawn an actor');
     const name = this.#claimName(options.name);
     try {
       const record = this.#newRecord(name, options);
-      const { port1, port2 } = new MessageChannel();
+      const channel = record.placement === 'thread' ? new MessageChannel() : null;
       try {
-        await this.#startIn(record, port2, options.transfer);
+        await this.#startIn(record, channel?.port2 ?? null, options.transfer);
       } catch (error) {
-        port1.close();
+        channel?.port1.close();
         setRecordState(record, 'stopped');
         throw error;
       }
+      // NOTE: a process host is ready (its address known) before it could start the actor.
+      const address = channel === null ? (record.host as ActorHost).knownAddress : null;
       this.#records.set(record.id, record);
       setRecordState(record, 'running');
       this.events.emit('started', { name, id: record.id });
-      return new ActorRef<P>(new PortLink({ id: record.id, name, incarnation: record.incarnation, port: port1 }, this.#resolver));
+      const identity = { id: record.id, name, incarnation: record.incarnation };
+      const route = channel === null ? ({ via: 'socket', address } as const) : ({ via: 'port', port: channel.port1, address: null } as const);
+      return new ActorRef<P>(linkFor({ ...identity, route }, this.#resolver));
     } catch (error) {
       this.#names.delete(name);
       throw error;
     }
   }
 
-  /** A ref whose messages run `handler` on this thread; give it to actors to hear from them. */
+  /**
+   * A ref whose messages run `handler` on this thread; give it to actors to hear from them (in
+   * worker threads over direct ports, in actor processes over a socket to this thread).
+   */
   inbox<P extends Message = Message>(handler: InboxHandler<P>, options?: InboxOptions): ActorRef<P> {
     this.#assertOpen('create an inbox');
-    const id = `inbox-${this.#nextId++}`;
+    const id = `inbox-${this.#serial}.${this.#nextId++}`;
     const name = options?.name ?? id;
     const behavior = inboxBehavior(handler);
     const endpoint: Endpoint = new Endpoint({
@@ -105,6 +127,7 @@ export class ActorSystem {
     });
     endpoint.start(behavior);
     this.#inboxes.set(id, endpoint);
+    wireNode().register(endpoint);
     return endpoint.selfRef() as unknown as ActorRef<P>;
   }
 
@@ -122,6 +145,7 @@ export class ActorSystem {
     const inbox = this.#inboxes.get(id);
     if (inbox !== undefined) {
       this.#inboxes.delete(id);
+      wireNode().unregister(id);
       await inbox.stop();
       return;
     }
@@ -136,6 +160,7 @@ export class ActorSystem {
     const inbox = this.#inboxes.get(id);
     if (inbox !== undefined) {
       this.#inboxes.delete(id);
+      wireNode().unregister(id);
       inbox.kill();
       return;
     }
@@ -156,7 +181,7 @@ export class ActorSystem {
     return [...this.#records.values()].map((record) => record.name);
   }
 
-  /** Stops every actor (gracefully, then by force), closes pools and inboxes, ends every thread. */
+  /** Stops every actor (gracefully, then by force), closes pools and inboxes, ends every thread and process. */
   shutdown(options?: StopOptions): Promise<void> {
     this.#shutdown ??= this.#doShutdown(options?.timeoutMs ?? 5_000);
     return this.#shutdown;
@@ -164,10 +189,13 @@ export class ActorSystem {
 
   async #doShutdown(timeoutMs: number): Promise<void> {
     await Promise.all([...this.#records.values()].map((record) => this.#stopRecord(record, timeoutMs, 'shutdown')));
-    for (const inbox of this.#inboxes.values()) inbox.kill();
+    for (const [id, inbox] of this.#inboxes) {
+      wireNode().unregister(id);
+      inbox.kill();
+    }
     this.#inboxes.clear();
     await Promise.all([...this.#pools].map((pool) => pool.close()));
-    await Promise.all([...this.#hosts].map((host) => host.terminate()));
+    await Promise.all([...this.#hosts].map((host) => this.#terminate(host)));
     await Promise.all([...this.#ending]);
     this.#hosts.clear();
     this.#groups.clear();
@@ -187,55 +215,98 @@ export class ActorSystem {
   }
 
   #newRecord(name: string, options: SpawnOptions<unknown>): ActorRecord {
+    const { placement, processArgs } = resolvePlacement(options.placement, options.processArgs);
+    const group = options.group ?? null;
+    const groupHost = group === null ? undefined : this.#groups.get(group);
+    if (groupHost !== undefined && groupHost.alive && groupHost.placement !== placement) {
+      throw new InvalidActorOptionsError('group', `group '${group}' runs with placement '${groupHost.placement}', not '${placement}'`);
+    }
     const record = createRecord({
-      id: `${name}#${this.#nextId++}`,
+      id: `${name}#${this.#serial}.${this.#nextId++}`,
       name,
       module: resolveModuleUrl(options.module),
       exportName: options.exportName ?? 'default',
       mailbox: resolveMailbox(options.mailbox),
       init: options.init,
-      group: options.group ?? null,
+      group,
+      placement,
+      processArgs,
       supervision: resolveSupervision(options.supervision),
     });
     this.#names.set(name, record.id);
     return record;
   }
 
-  #hostFor(group: string | null): WorkerHost {
+  #hostFor(record: ActorRecord): ActorHost {
+    const group = record.group;
     const existing = group === null ? undefined : this.#groups.get(group);
     if (existing !== undefined && existing.alive) return existing;
-    const host = new WorkerHost(this.#hostApi, {
-      onDeath: (dead, cause) => this.#onWorkerDeath(dead, cause),
-      onExit: (ended, exitCode) => this.events.emit('workerExited', { threadId: ended.threadId, exitCode }),
-    });
+    const host = record.placement === 'thread' ? this.#newWorkerHost() : this.#newProcessHost(record.processArgs);
     this.#hosts.add(host);
-    this.events.emit('workerStarted', { threadId: host.threadId });
     if (group !== null) this.#groups.set(group, host);
     return host;
   }
 
-  /** Constructs the record's actor in a (possibly new) worker; throws a typed error on failure. */
+  #newWorkerHost(): WorkerHost {
+    const host = new WorkerHost(this.#hostApi, {
+      onDeath: (dead, cause) => this.#onHostDeath(dead, cause),
+      onExit: (ended) => this.events.emit('workerExited', { threadId: ended.threadId, exitCode: ended.exitCode ?? 1 }),
+    });
+    this.events.emit('workerStarted', { threadId: host.threadId });
+    return host;
+  }
+
+  #newProcessHost(args: readonly string[]): ProcessHost {
+    const host = new ProcessHost(
+      this.#hostApi,
+      {
+        onDeath: (dead, cause) => this.#onHostDeath(dead, cause),
+        onExit: (ended) => this.events.emit('processExited', { pid: ended.pid, exitCode: ended.exitCode, signal: ended.signal }),
+      },
+      { args },
+    );
+    this.events.emit('processStarted', { pid: host.pid });
+    return host;
+  }
+
+  /** The record's init as its host takes it (refs encoded; for a process, serialized here). */
+  #initFor(record: ActorRecord, host: ActorHost, transfer: readonly TransferListItem[] | undefined): { spec: ActorSpec; transfer: readonly TransferListItem[] } {
+    if (host.placement === 'thread') {
+      const encoded = encodeRefs(record.init, transfer, 'process');
+      return { spec: { ...record.spec, init: encoded.value, initRefs: encoded.refs, incarnation: record.incarnation }, transfer: encoded.transfer };
+    }
+    const encoded = encodeRefs(record.init, undefined, 'wire');
+    let init: WireInit;
+    try {
+      init = { wire: toWire(encoded.value) };
+    } catch (error) {
+      throw new MessageNotCloneableError(record.name, 'init', uncloneableField(record.init, 'init') ?? error);
+    }
+    return { spec: { ...record.spec, init, initRefs: encoded.refs, incarnation: record.incarnation }, transfer: [] };
+  }
+
+  /** Constructs the record's actor in a (possibly new) host; throws a typed error on failure. */
   async #startIn(record: ActorRecord, port: MessagePort | null, transfer?: readonly TransferListItem[]): Promise<void> {
-    const host = this.#hostFor(record.group);
+    const host = this.#hostFor(record);
     record.host = host;
     host.actorIds.add(record.id);
     try {
-      const encoded = encodeRefs(record.init, transfer);
-      const spec: ActorSpec = { ...record.spec, init: encoded.value, initRefs: encoded.refs, incarnation: record.incarnation };
+      const { spec, transfer: moved } = this.#initFor(record, host, transfer);
       const portArg = port === null ? null : Comlink.transfer(port, [port]);
-      const result = await host.call<StartResult>((control) => control.spawn(Comlink.transfer(spec, [...encoded.transfer]), portArg) as Promise<StartResult>).catch((error: unknown) => {
+      const specArg = moved.length === 0 ? spec : Comlink.transfer(spec, [...moved]);
+      const result = await host.call<StartResult>((control) => control.spawn(specArg, portArg) as Promise<StartResult>).catch((error: unknown) => {
         if (asError(error).name === 'DataCloneError') throw new MessageNotCloneableError(record.name, 'init', error);
         throw new ActorStartError(record.name, error);
       });
       if (!result.ok) throw deserializeError(result.error);
     } catch (error) {
       host.actorIds.delete(record.id);
-      this.#releaseIfEmpty(host);
+      void this.#releaseIfEmpty(host);
       throw error;
     }
   }
 
-  #onWorkerDeath(host: WorkerHost, cause: Error): void {
+  #onHostDeath(host: ActorHost, cause: Error): void {
     this.#hosts.delete(host);
     for (const [group, groupHost] of this.#groups) if (groupHost === host) this.#groups.delete(group);
     for (const id of host.actorIds) {
@@ -342,12 +413,12 @@ export class ActorSystem {
     this.events.emit('stopped', { name: record.name, reason, error });
   }
 
-  async #releaseIfEmpty(host: WorkerHost): Promise<void> {
+  async #releaseIfEmpty(host: ActorHost): Promise<void> {
     if (host.actorIds.size > 0) return;
     this.#hosts.delete(host);
     for (const [group, groupHost] of this.#groups) if (groupHost === host) this.#groups.delete(group);
-    // NOTE: tracked so that shutdown() also waits for threads released outside its own loop.
-    const ending = host.terminate();
+    // NOTE: tracked so that shutdown() also waits for hosts released outside its own loop.
+    const ending = this.#terminate(host);
     this.#ending.add(ending);
     try {
       await ending;
@@ -356,37 +427,10 @@ export class ActorSystem {
     }
   }
 
-  /** Answers a ref whose port closed: a new port, "down" (with the cause) or "stopped". */
-  async #reconnect(actorId: string, incarnation: number): Promise<Reconnect> {
-    const record = this.#records.get(actorId);
-    if (record === undefined) return { kind: 'stopped' };
-    const deadline = Date.now() + RECONNECT_WAIT_MS;
-    // NOTE: a port closes a moment before the Worker's 'exit' event arrives here, so wait for
-    // the record to reflect the death (or a stop) before answering.
-    while (record.incarnation === incarnation && (record.state === 'running' || record.state === 'stopping')) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || !(await waitAtMost(record.changed, remaining))) break;
-    }
-    const lost = record.lastCause === null ? null : serializeError(record.lastCause);
-    switch (record.state) {
-      case 'running': {
-        const host = record.host;
-        if (record.incarnation === incarnation || host === null) {
-          return { kind: 'down', cause: serializeError(new Error(`lost the connection to actor '${record.name}'`)) };
-        }
-        const { port1, port2 } = new MessageChannel();
-        const attached = await host.call((control) => control.attach(actorId, Comlink.transfer(port2, [port2]))).catch(() => false);
-        if (!attached) {
-          port1.close();
-          return { kind: 'stopped' };
-        }
-        return { kind: 'connected', port: port1, incarnation: record.incarnation, cause: lost };
-      }
-      case 'starting':
-      case 'restarting':
-        return { kind: 'down', cause: lost ?? serializeError(new Error(`actor '${record.name}' is restarting`)) };
-      default:
-        return { kind: 'stopped' };
-    }
+  /** Ends a host and drops this thread's socket to it (its peer is gone; no socket may linger). */
+  async #terminate(host: ActorHost): Promise<void> {
+    await host.terminate();
+    const address = host.knownAddress;
+    if (address !== null) await wireNode().forget(address);
   }
 }

@@ -8,6 +8,7 @@ import type { ActorRef } from './actor-ref.js';
 import type { TimerHandle } from './clock.js';
 import { ActorError } from './errors.js';
 import type { Handlers, Message } from './message.js';
+import type { Placement } from './protocol.js';
 
 /** What an actor knows about itself and its environment. */
 export interface ActorContext<P extends Message> {
@@ -15,6 +16,11 @@ export interface ActorContext<P extends Message> {
   readonly self: ActorRef<P>;
   /** The actor's name, unique within its system. */
   readonly name: string;
+  /**
+   * Where this actor runs: `'thread'` (a worker thread of the system's process) or `'process'`
+   * (a child process of its own or of its group; `process.pid` tells which).
+   */
+  readonly placement: Placement;
   /** Current time of the actor's clock, in ms. */
   now(): number;
   /** Runs `callback` after `ms` as a job in the mailbox (serialized with messages). */

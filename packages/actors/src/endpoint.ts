@@ -1,6 +1,7 @@
 /**
- * `Endpoint`: the receiving side of one actor (or inbox) inside its thread — its sender ports,
- * its bounded mailbox and the dispatch loop. It outlives crashes of the actor instance (a restart
+ * `Endpoint`: the receiving side of one actor (or inbox) inside its thread — its sender ports
+ * (senders in other processes reach it through this thread's `WireNode`), its bounded mailbox and
+ * the dispatch loop. It outlives crashes of the actor instance (a restart
  * swaps the `Behavior` in place), so refs held by others keep working.
  * Invariants: at most one message or timer job runs at a time (an async handler holds the actor
  * until its promise settles); entries from one port are handled in arrival order; every ask gets
@@ -13,12 +14,28 @@ import { Deque } from './deque.js';
 import { serializeError } from './error-codec.js';
 import { ActorCrashedError, type ActorError, ActorStoppedError, MailboxFullError, MessageNotCloneableError, UnknownMessageError } from './errors.js';
 import { describeType, messageTypeOf, type Message } from './message.js';
-import { PortLink, type RefResolver } from './port-link.js';
-import { envelopeOf, type DeadLetterReason, type EndpointState, type Inbound, type MailboxOptions, type RefDescriptor, type ReplyEnvelope } from './protocol.js';
+import { linkFor } from './link-factory.js';
+import { PortLink } from './port-link.js';
+import {
+  envelopeOf,
+  type CopyScope,
+  type DeadLetterReason,
+  type EndpointState,
+  type Inbound,
+  type MailboxOptions,
+  type RefDescriptor,
+  type ReplyEnvelope,
+} from './protocol.js';
+import type { RefResolver } from './reconnecting-link.js';
 import { decodeRefs, encodeRefs } from './ref-codec.js';
 
-/** Sends a reply back to the asker. */
-export type ReplySink = (reply: ReplyEnvelope, transfer: readonly TransferListItem[]) => void;
+/** Sends replies back to the asker: over a port in this process, or over the wire to another. */
+export interface ReplySink {
+  /** How refs inside replies are encoded for this asker. */
+  readonly scope: CopyScope;
+  /** Sends one reply; throws when it cannot be cloned. */
+  send(reply: ReplyEnvelope, transfer: readonly TransferListItem[]): void;
+}
 
 /** A message handler as the endpoint calls it. */
 export type Handler = (msg: Message) => unknown;
@@ -40,6 +57,8 @@ export interface EndpointOptions {
   readonly incarnation: number;
   readonly mailbox: MailboxOptions;
   readonly resolver: RefResolver;
+  /** Socket address of this thread's node, when it serves other processes (put in self refs). */
+  readonly address?: string | null;
   /** Replies are passed by reference, without ref encoding (the in-thread test kit). */
   readonly local?: boolean;
   /** Called once per crash (handler or timer job threw); the endpoint is then `down`. */
@@ -70,7 +89,7 @@ export class Endpoint {
   readonly #jobs = new Deque<Entry>();
   readonly #ports = new Set<MessagePort>();
   #idleWaiters: (() => void)[] = [];
-  readonly #makeRef = (descriptor: RefDescriptor): ActorRef => new ActorRef(new PortLink(descriptor, this.options.resolver));
+  readonly #makeRef = (descriptor: RefDescriptor): ActorRef => new ActorRef(linkFor(descriptor, this.options.resolver));
 
   constructor(options: EndpointOptions) {
     this.options = options;
@@ -100,18 +119,27 @@ export class Endpoint {
       return;
     }
     this.#ports.add(port);
-    const sink: ReplySink = (reply, transfer) => (transfer.length === 0 ? port.postMessage(reply) : port.postMessage(reply, [...transfer]));
+    const sink: ReplySink = {
+      scope: 'process',
+      send: (reply, transfer) => (transfer.length === 0 ? port.postMessage(reply) : port.postMessage(reply, [...transfer])),
+    };
     port.on('message', (inbound: Inbound) => this.receive(inbound, sink));
     port.once('close', () => this.#ports.delete(port));
     port.unref();
   }
 
-  /** A ref to this endpoint over a new in-thread channel (the actor's `self`). */
-  selfRef(): ActorRef {
+  /** A new sender channel in this thread; returns the sender's end. */
+  openPort(): MessagePort {
     const { port1, port2 } = new MessageChannel();
     this.addPort(port2);
-    const { id, name, incarnation } = this.options;
-    return new ActorRef(new PortLink({ id, name, incarnation, port: port1 }, this.options.resolver));
+    return port1;
+  }
+
+  /** A ref to this endpoint over a new in-thread channel (the actor's `self`). */
+  selfRef(): ActorRef {
+    const { id, name, incarnation, address } = this.options;
+    const route = { via: 'port', port: this.openPort(), address: address ?? null } as const;
+    return new ActorRef(new PortLink({ id, name, incarnation, route }, this.options.resolver));
   }
 
   /** Accepts one message or envelope from a sender. */
@@ -286,15 +314,15 @@ export class Endpoint {
   #reply(msg: Message, askId: number, sink: ReplySink, value: unknown): void {
     if (this.#state === 'stopped') return;
     if (this.options.local === true) {
-      sink({ k: 'reply', id: askId, v: value, refs: false }, []);
+      sink.send({ k: 'reply', id: askId, v: value, refs: false }, []);
       return;
     }
     try {
-      const encoded = encodeRefs(value, undefined);
-      sink({ k: 'reply', id: askId, v: encoded.value, refs: encoded.refs }, encoded.transfer);
+      const encoded = encodeRefs(value, undefined, sink.scope);
+      sink.send({ k: 'reply', id: askId, v: encoded.value, refs: encoded.refs }, encoded.transfer);
     } catch (error) {
       const failure = new MessageNotCloneableError(this.options.name, `reply to '${describeType(msg)}'`, error);
-      sink({ k: 'fail', id: askId, e: serializeError(failure) }, []);
+      sink.send({ k: 'fail', id: askId, e: serializeError(failure) }, []);
     }
   }
 
@@ -312,7 +340,7 @@ export class Endpoint {
   }
 
   #reject(entry: Entry & { kind: 'message' }, error: ActorError, reason: DeadLetterReason): void {
-    if (entry.askId !== null) entry.sink({ k: 'fail', id: entry.askId, e: serializeError(error) }, []);
+    if (entry.askId !== null) entry.sink.send({ k: 'fail', id: entry.askId, e: serializeError(error) }, []);
     else this.options.resolver.deadLetter({ target: this.options.name, messageType: messageTypeOf(entry.msg), reason });
   }
 

@@ -15,6 +15,7 @@ import {
   InvalidActorOptionsError,
   MailboxFullError,
   MessageNotCloneableError,
+  ProcessExitedError,
   SystemShutdownError,
   UnknownMessageError,
   WorkerExitedError,
@@ -43,6 +44,7 @@ const classesByCode: Record<string, { prototype: ActorError }> = {
   INVALID_OPTIONS: InvalidActorOptionsError,
   SYSTEM_SHUT_DOWN: SystemShutdownError,
   WORKER_EXITED: WorkerExitedError,
+  PROCESS_EXITED: ProcessExitedError,
 };
 
 const MAX_CAUSE_DEPTH = 8;

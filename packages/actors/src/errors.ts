@@ -55,10 +55,34 @@ export class MailboxFullError extends ActorError {
   }
 }
 
-/** The message (or reply, or init) holds a value that cannot be structured-cloned. */
+/**
+ * A field that cannot reach an actor in another process (a SharedArrayBuffer, a MessagePort, a
+ * function...). Used as the `cause` of `MessageNotCloneableError`; `path` is rooted at `init`,
+ * `message` or `reply` (for example `init.pool.buffer`).
+ */
+export class UncloneableFieldError extends Error {
+  constructor(readonly path: string, readonly reason: string) {
+    super(`${path} is ${reason}, which cannot cross a process`);
+    this.name = 'UncloneableFieldError';
+  }
+}
+
+/**
+ * The message (or reply, or init) holds a value that cannot be structured-cloned, or (for an
+ * actor in another process) cannot cross a process; `path` then names the field.
+ */
 export class MessageNotCloneableError extends ActorError {
+  /** The offending field (for example `init.pool.buffer`), when known. */
+  readonly path: string | null;
   constructor(readonly actor: string, readonly what: string, cause: unknown) {
-    super('MESSAGE_NOT_CLONEABLE', `${what} for actor '${actor}' cannot be cloned: ${describe(cause)}`, { cause });
+    super(
+      'MESSAGE_NOT_CLONEABLE',
+      cause instanceof UncloneableFieldError
+        ? `${cause.message} (${what} for actor '${actor}')`
+        : `${what} for actor '${actor}' cannot be cloned: ${describe(cause)}`,
+      { cause },
+    );
+    this.path = cause instanceof UncloneableFieldError ? cause.path : null;
   }
 }
 
@@ -106,6 +130,16 @@ export class SystemShutdownError extends ActorError {
 export class WorkerExitedError extends ActorError {
   constructor(readonly exitCode: number) {
     super('WORKER_EXITED', `worker thread exited unexpectedly with code ${exitCode}`);
+  }
+}
+
+/** An actor's child process ended unexpectedly (it exited, crashed or was killed by a signal). */
+export class ProcessExitedError extends ActorError {
+  constructor(readonly pid: number, readonly exitCode: number | null, readonly signal: string | null) {
+    super(
+      'PROCESS_EXITED',
+      `actor process ${pid} ${signal === null ? `exited unexpectedly with code ${String(exitCode)}` : `was killed by ${signal}`}`,
+    );
   }
 }
 

@@ -52,6 +52,19 @@ export interface WorkerExitedEvent {
   readonly exitCode: number;
 }
 
+/** An actor process (placement 'process') started. */
+export interface ProcessStartedEvent {
+  readonly pid: number;
+}
+
+/** An actor process ended (stopped, killed, crashed or shut down). */
+export interface ProcessExitedEvent {
+  readonly pid: number;
+  /** Exit code, or null when a signal ended it. */
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+}
+
 /** Events of an `ActorSystem`, as eventemitter3 argument tuples. */
 export interface ActorSystemEvents {
   started: [StartedEvent];
@@ -62,4 +75,6 @@ export interface ActorSystemEvents {
   deadLetter: [DeadLetter];
   workerStarted: [WorkerStartedEvent];
   workerExited: [WorkerExitedEvent];
+  processStarted: [ProcessStartedEvent];
+  processExited: [ProcessExitedEvent];
 }

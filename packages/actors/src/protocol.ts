@@ -1,12 +1,15 @@
 /**
  * Every message that crosses a thread boundary inside the runtime, in one place.
  *
- * Data plane (hot path, plain `postMessage` on a MessagePort per sender/actor pair):
- *   sender -> actor: `Inbound`;  actor -> sender (same port): `ReplyEnvelope`.
- * Control plane (comlink over dedicated MessagePorts, off the hot path):
- *   main -> worker: `WorkerControl`;  worker -> main: `HostApi`.
- * Invariant: a port carries envelopes one way and replies the other, in FIFO order, so the
- * order of messages from one sender to one actor is the order they were sent.
+ * Data plane (hot path):
+ *   - inside one process, plain `postMessage` on a MessagePort per sender/actor pair;
+ *   - across processes, `WireFrame`s on one unix-domain socket per pair of nodes (see wire-frames.ts),
+ *     multiplexing every link from one node to actors of the other.
+ *   sender -> actor: `Inbound`;  actor -> sender (same port or link): `ReplyEnvelope`.
+ * Control plane (comlink, off the hot path): main -> host: `WorkerControl`; host -> main: `HostApi`,
+ *   over dedicated MessagePorts for worker threads, over the fork IPC channel for child processes.
+ * Invariant: a port (or a link on a socket) carries envelopes one way and replies the other, in FIFO
+ * order, so the order of messages from one sender to one actor is the order they were sent.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './error-codec.js';
@@ -49,13 +52,31 @@ export type ReplyEnvelope =
 /** The key under which an encoded ref travels inside a message. */
 export const REF_KEY = '@@baton/actor-ref';
 
-/** An `ActorRef` as cloneable data: the actor's identity plus a fresh port connected to it. */
+/** Where an actor is placed: a worker thread of the system's process, or a forked child process. */
+export type Placement = 'thread' | 'process';
+
+/**
+ * Who will receive an encoded ref: `process` = a thread of this process (MessagePorts can be
+ * transferred); `wire` = another process (only plain data crosses).
+ */
+export type CopyScope = 'process' | 'wire';
+
+/**
+ * How a ref reaches its actor: a MessagePort connected to the actor's endpoint (same process only),
+ * or the socket address of the node (thread or process) hosting it. `address` is null when the
+ * sender does not know it; the receiver then asks its resolver (`locate`).
+ */
+export type Route =
+  | { readonly via: 'port'; readonly port: MessagePort; readonly address: string | null }
+  | { readonly via: 'socket'; readonly address: string | null };
+
+/** An `ActorRef` as cloneable data: the actor's identity plus a route to it. */
 export interface RefDescriptor {
   readonly id: string;
   readonly name: string;
-  /** Generation of the actor's endpoint the port is connected to (grows when a worker is respawned). */
+  /** Generation of the actor's endpoint the route leads to (grows when its host is respawned). */
   readonly incarnation: number;
-  readonly port: MessagePort;
+  readonly route: Route;
 }
 
 /** Why a message could not be delivered. */
@@ -89,6 +110,14 @@ export interface ActorSpec {
   readonly incarnation: number;
 }
 
+/**
+ * `ActorSpec.init` for an actor in a child process: the init value serialized by `wire-codec.ts`
+ * in the parent (so a SharedArrayBuffer fails there with its field path, never silently copied).
+ */
+export interface WireInit {
+  readonly wire: Uint8Array;
+}
+
 /** Outcome of constructing an actor inside a worker. */
 export type StartResult = { readonly ok: true } | { readonly ok: false; readonly error: SerializedError };
 
@@ -116,12 +145,17 @@ export interface WorkerControl {
   kill(actorId: string): Promise<void>;
   /** Add a sender channel to an actor (a ref reconnecting after a worker respawn). */
   attach(actorId: string, port: MessagePort): Promise<boolean>;
+  /** Starts (once) the host's socket server for refs from other processes; resolves with its address. */
+  listen(): Promise<string>;
   stats(): Promise<ActorStats[]>;
 }
 
-/** Result of asking the main thread for a new port to an actor whose port closed. */
+/** A route a resolver hands out: a fresh port, or a known socket address. */
+export type LiveRoute = { readonly via: 'port'; readonly port: MessagePort; readonly address: string | null } | { readonly via: 'socket'; readonly address: string };
+
+/** Result of asking the system for a (new) route to an actor whose connection closed. */
 export type Reconnect =
-  | { readonly kind: 'connected'; readonly port: MessagePort; readonly incarnation: number; readonly cause: SerializedError | null }
+  | { readonly kind: 'connected'; readonly route: LiveRoute; readonly incarnation: number; readonly cause: SerializedError | null }
   | { readonly kind: 'down'; readonly cause: SerializedError }
   | { readonly kind: 'stopped' };
 
@@ -132,11 +166,34 @@ export interface HostApi {
   /** An actor finished stopping gracefully; `error` is what `onStop` threw, if anything. */
   stopped(actorId: string, error: SerializedError | null): void;
   deadLetter(letter: DeadLetter): void;
-  reconnect(actorId: string, incarnation: number): Promise<Reconnect>;
+  /** A new route after the link's connection closed (`via`: the kind of link asking). */
+  reconnect(actorId: string, incarnation: number, via: Route['via']): Promise<Reconnect>;
+  /** The socket address of a running actor (a ref that arrived without one). */
+  locate(actorId: string): Promise<Reconnect>;
 }
 
 /** `workerData` of an actor worker. */
 export interface ActorWorkerData {
   readonly control: MessagePort;
   readonly host: MessagePort;
+}
+
+/**
+ * Messages on a child process's fork IPC channel. Two comlink conversations share it, each
+ * wrapped in its own channel tag so neither side mistakes the other's traffic for its own.
+ */
+export type ProcessIpcMessage =
+  /** comlink traffic of the parent's `WorkerControl` calls into the child. */
+  | { readonly ch: 'control'; readonly m: unknown }
+  /** comlink traffic of the child's `HostApi` calls into the parent. */
+  | { readonly ch: 'host'; readonly m: unknown }
+  /** The child is ready; `address` is its socket server. */
+  | { readonly ch: 'ready'; readonly address: string }
+  /** An uncaught error is about to end the child. */
+  | { readonly ch: 'fatal'; readonly error: SerializedError };
+
+/** True when `value` is a `ProcessIpcMessage` (anything else on the channel is ignored). */
+export function isProcessIpcMessage(value: unknown): value is ProcessIpcMessage {
+  const ch = (value as { ch?: unknown } | null)?.ch;
+  return ch === 'control' || ch === 'host' || ch === 'ready' || ch === 'fatal';
 }

@@ -11,10 +11,11 @@ function fakeRef(name: string, opened: MessageChannel[]): ActorRef {
     tell: () => {},
     ask: async () => undefined,
     requestStop: () => false,
-    copy: (): RefDescriptor => {
+    copy: (scope): RefDescriptor => {
+      if (scope === 'wire') return { id: `${name}#1`, name, incarnation: 1, route: { via: 'socket', address: 'somewhere' } };
       const channel = new MessageChannel();
       opened.push(channel);
-      return { id: `${name}#1`, name, incarnation: 1, port: channel.port1 };
+      return { id: `${name}#1`, name, incarnation: 1, route: { via: 'port', port: channel.port1, address: null } };
     },
   };
   return new ActorRef(link);
@@ -24,7 +25,7 @@ describe('ref codec', () => {
   it('returns messages without refs untouched, with the caller transfer list', () => {
     const msg = { type: 'x', nested: { list: [1, 2, { deep: true }] } };
     const buffer = new ArrayBuffer(8);
-    const encoded = encodeRefs(msg, [buffer]);
+    const encoded = encodeRefs(msg, [buffer], 'process');
     expect(encoded.value).toBe(msg);
     expect(encoded.refs).toBe(false);
     expect(encoded.transfer).toEqual([buffer]);
@@ -34,7 +35,7 @@ describe('ref codec', () => {
     const opened: MessageChannel[] = [];
     const ref = fakeRef('target', opened);
     const msg = { type: 'x', to: ref, list: [ref, 3], plain: { a: 1 } };
-    const encoded = encodeRefs(msg, undefined);
+    const encoded = encodeRefs(msg, undefined, 'process');
     expect(encoded.refs).toBe(true);
     expect(msg.to).toBe(ref);
     const value = encoded.value as { to: Record<string, RefDescriptor>; plain: unknown };
@@ -44,12 +45,22 @@ describe('ref codec', () => {
     const names: string[] = [];
     const decoded = decodeRefs(structuredClone(encoded.value, { transfer: [...encoded.transfer] }), (descriptor) => {
       names.push(descriptor.name);
-      descriptor.port.close();
+      if (descriptor.route.via === 'port') descriptor.route.port.close();
       return ref;
     }) as typeof msg;
     expect(decoded.to).toBe(ref);
     expect(decoded.list[0]).toBe(ref);
     expect(names).toEqual(['target', 'target']);
     for (const channel of opened) channel.port2.close();
+  });
+
+  it('encodes refs for another process as socket routes, with nothing to transfer', () => {
+    const opened: MessageChannel[] = [];
+    const ref = fakeRef('target', opened);
+    const encoded = encodeRefs({ type: 'x', to: ref }, undefined, 'wire');
+    expect(encoded.transfer).toEqual([]);
+    expect(opened).toEqual([]);
+    const value = encoded.value as { to: Record<string, RefDescriptor> };
+    expect(value.to[REF_KEY]?.route).toEqual({ via: 'socket', address: 'somewhere' });
   });
 });

@@ -1,14 +1,15 @@
 /**
- * Finds `ActorRef`s inside outgoing messages and swaps them for `RefDescriptor`s (each with a
- * fresh, transferred MessagePort connected straight to the target actor), and swaps descriptors
- * back for live refs on arrival.
+ * Finds `ActorRef`s inside outgoing messages and swaps them for `RefDescriptor`s (within a
+ * process: each with a fresh, transferred MessagePort connected straight to the target actor;
+ * to another process: the socket address of the target's node), and swaps descriptors back for
+ * live refs on arrival.
  * Invariants: only arrays and plain objects are searched, at most MAX_DEPTH levels deep (refs
  * inside Maps, Sets or class instances are not found); the caller's objects are never mutated
  * (paths holding a ref are copied); a message with no ref is returned as is, with no allocation.
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { ActorRef, linkOf } from './actor-ref.js';
-import { REF_KEY, type RefDescriptor } from './protocol.js';
+import { REF_KEY, type CopyScope, type RefDescriptor } from './protocol.js';
 
 const MAX_DEPTH = 16;
 
@@ -36,29 +37,32 @@ function containsRef(value: unknown, depth: number): boolean {
   return false;
 }
 
-function replaceRefs(value: unknown, depth: number, transfer: TransferListItem[]): unknown {
+function replaceRefs(value: unknown, depth: number, transfer: TransferListItem[], scope: CopyScope): unknown {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return value;
   if (value instanceof ActorRef) {
-    const descriptor = linkOf(value).copy();
-    transfer.push(descriptor.port);
+    const descriptor = linkOf(value).copy(scope);
+    if (descriptor.route.via === 'port') transfer.push(descriptor.route.port);
     return { [REF_KEY]: descriptor };
   }
   if (Array.isArray(value)) {
-    return containsRef(value, depth) ? value.map((item) => replaceRefs(item, depth + 1, transfer)) : value;
+    return containsRef(value, depth) ? value.map((item) => replaceRefs(item, depth + 1, transfer, scope)) : value;
   }
   if (!isPlainObject(value) || !containsRef(value, depth)) return value;
   const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = replaceRefs(value[key], depth + 1, transfer);
+  for (const key in value) copy[key] = replaceRefs(value[key], depth + 1, transfer, scope);
   return copy;
 }
 
 const NO_TRANSFER: readonly TransferListItem[] = Object.freeze([]);
 
-/** Prepares `value` for `postMessage`; `extraTransfer` is appended to the transfer list. */
-export function encodeRefs(value: unknown, extraTransfer: readonly TransferListItem[] | undefined): EncodedMessage {
+/**
+ * Prepares `value` for sending to a receiver in `scope`; `extraTransfer` is appended to the
+ * transfer list (which holds the new ports of 'process' copies).
+ */
+export function encodeRefs(value: unknown, extraTransfer: readonly TransferListItem[] | undefined, scope: CopyScope): EncodedMessage {
   if (!containsRef(value, 0)) return { value, refs: false, transfer: extraTransfer ?? NO_TRANSFER };
   const transfer: TransferListItem[] = extraTransfer === undefined ? [] : [...extraTransfer];
-  return { value: replaceRefs(value, 0, transfer), refs: true, transfer };
+  return { value: replaceRefs(value, 0, transfer, scope), refs: true, transfer };
 }
 
 /** Replaces descriptors inside a freshly received (cloned, so owned) value, in place. */

@@ -3,7 +3,7 @@
  * they are used).
  */
 import type { TransferListItem } from 'node:worker_threads';
-import type { MailboxOptions } from './protocol.js';
+import type { MailboxOptions, Placement } from './protocol.js';
 import type { SupervisionOptions } from './supervision.js';
 
 /** Options of `ActorSystem.spawn`. */
@@ -14,15 +14,33 @@ export interface SpawnOptions<Init = unknown> {
   readonly exportName?: string;
   /** Unique among the system's live actors. */
   readonly name: string;
-  /** Given to the constructor (again on each restart). May hold refs and SharedArrayBuffers. */
+  /**
+   * Given to the constructor (again on each restart). May hold refs, typed arrays and, with
+   * placement 'thread', SharedArrayBuffers (which cannot cross a process: with placement
+   * 'process' they are a `MessageNotCloneableError` naming the field).
+   */
   readonly init?: Init;
-  /** ArrayBuffers in `init` to transfer (first start only). */
+  /** ArrayBuffers in `init` to transfer (first start only; placement 'process' copies them). */
   readonly transfer?: readonly TransferListItem[];
   /** Mailbox bound (default capacity 10 000, overflow 'reject'). */
   readonly mailbox?: Partial<MailboxOptions>;
   readonly supervision?: SupervisionOptions;
-  /** Actors with the same group share one worker thread; without one, an actor gets its own. */
+  /**
+   * Actors with the same group share one host (a worker thread, or a child process with
+   * placement 'process'); without one, an actor gets its own. A group has one placement.
+   */
   readonly group?: string;
+  /**
+   * Where the actor runs: `'thread'` (default) = a worker thread of this process; `'process'` =
+   * a forked child process (its actors run on that process's main thread). Same contract in both.
+   */
+  readonly placement?: Placement;
+  /**
+   * Extra command-line arguments of the actor's child process (placement 'process' only), shown
+   * by `ps` (for example `['--role', 'decode', '--index', '1']`). The spawn that starts a
+   * group's process decides its arguments.
+   */
+  readonly processArgs?: readonly string[];
 }
 
 /** Options of `ActorSystem.inbox`. */

@@ -1,23 +1,19 @@
 /**
- * `WorkerHost`: the main thread's handle on one actor worker thread — the `Worker`, the comlink
- * proxies of its control plane, and the set of actors it hosts. Every control call races the
- * thread's death, so a call to a worker that dies rejects instead of hanging.
+ * `WorkerHost`: the main thread's handle on one actor worker thread (placement 'thread') — the
+ * `Worker`, the comlink proxies of its control plane, and the set of actors it hosts. Every
+ * control call races the thread's death, so a call to a worker that dies rejects instead of hanging.
  */
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import type { ActorHost, HostHooks } from './actor-host.js';
 import { WorkerExitedError } from './errors.js';
 import type { ActorWorkerData, HostApi, WorkerControl } from './protocol.js';
 
 const WORKER_URL = new URL('./worker/actor-worker.js', import.meta.url);
 
-/** Callbacks of a `WorkerHost`. */
-export interface WorkerHostHooks {
-  readonly onDeath: (host: WorkerHost, cause: Error) => void;
-  readonly onExit: (host: WorkerHost, exitCode: number) => void;
-}
-
 /** One actor worker thread. */
-export class WorkerHost {
+export class WorkerHost implements ActorHost {
+  readonly placement = 'thread';
   readonly actorIds = new Set<string>();
   /** The worker's thread id (kept after it exits). */
   readonly threadId: number;
@@ -30,12 +26,14 @@ export class WorkerHost {
   #alive = true;
   #terminating = false;
   #lastError: Error | null = null;
+  #exitCode: number | null = null;
+  #address: string | null = null;
 
   /**
    * Starts a worker. `onExit` runs once when the thread ends, however it ends; `onDeath` runs
    * before it when the thread ended without `terminate()`.
    */
-  constructor(hostApi: HostApi, hooks: WorkerHostHooks) {
+  constructor(hostApi: HostApi, hooks: HostHooks<WorkerHost>) {
     const control = new MessageChannel();
     const host = new MessageChannel();
     const workerData: ActorWorkerData = { control: control.port2, host: host.port2 };
@@ -58,11 +56,12 @@ export class WorkerHost {
     this.#worker.on('error', (error) => (this.#lastError = error));
     this.#worker.once('exit', (code) => {
       this.#alive = false;
+      this.#exitCode = code;
       this.#closePorts();
       const cause = this.#lastError ?? new WorkerExitedError(code);
       reportDeath(cause);
       if (!this.#terminating) hooks.onDeath(this, cause);
-      hooks.onExit(this, code);
+      hooks.onExit(this);
       markExited();
     });
   }
@@ -71,6 +70,19 @@ export class WorkerHost {
     return this.#alive;
   }
 
+  /** The thread's exit code once it ended, else null. */
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+
+  /** Starts the worker's socket server on first use (refs to its actors reached other processes). */
+  address(): Promise<string> {
+    return this.call((control) => control.listen()).then((address) => (this.#address = address));
+  }
+
+  get knownAddress(): string | null {
+    return this.#address;
+  }
 
   /** Runs a control-plane call; rejects with the death cause if the thread ends first. */
   call<T>(fn: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T> {

@@ -9,7 +9,8 @@ import type { ActorClass } from '../actor.js';
 import { Endpoint } from '../endpoint.js';
 import { ActorError } from '../errors.js';
 import type { Message } from '../message.js';
-import type { DeadLetter, EndpointState, MailboxOptions, Reconnect } from '../protocol.js';
+import type { DeadLetter, EndpointState, MailboxOptions, Placement, Reconnect } from '../protocol.js';
+import type { RefResolver } from '../reconnecting-link.js';
 import { inFlight, LocalLink } from './local-link.js';
 import { ManualClock } from './manual-clock.js';
 import { TestProbe } from './test-probe.js';
@@ -19,6 +20,12 @@ export interface TestSpawnOptions<Init> {
   readonly name?: string;
   readonly init?: Init;
   readonly mailbox?: Partial<MailboxOptions>;
+  /**
+   * The placement the actor will be deployed with (default 'thread'). The actor still runs in
+   * the test's thread; messages to it are checked as that placement would (with 'process', a
+   * SharedArrayBuffer is a `MessageNotCloneableError`), and `context.placement` reports it.
+   */
+  readonly placement?: Placement;
 }
 
 /** An actor running inside the test kit. */
@@ -51,8 +58,9 @@ export class ActorTestKit {
   readonly #endpoints = new Set<Endpoint>();
   #nextId = 1;
 
-  readonly #resolver = {
+  readonly #resolver: RefResolver = {
     reconnect: async (): Promise<Reconnect> => ({ kind: 'stopped' }),
+    locate: async (): Promise<Reconnect> => ({ kind: 'stopped' }),
     deadLetter: (letter: DeadLetter) => void this.deadLetters.push(letter),
   };
 
@@ -69,7 +77,8 @@ export class ActorTestKit {
       local: true,
       onCrash: (cause) => void this.crashes.push({ name, cause }),
     });
-    const ref = new ActorRef<P>(new LocalLink(id, name, endpoint));
+    const placement = options?.placement ?? 'thread';
+    const ref = new ActorRef<P>(new LocalLink(id, name, endpoint, placement));
     const start = async (): Promise<void> => {
       const cell = new ActorCell({
         actorClass: actorClass as unknown as ActorClass,
@@ -77,6 +86,7 @@ export class ActorTestKit {
         endpoint,
         self: ref as unknown as ActorRef,
         clock: this.clock,
+        placement,
         requestStop: () => void endpoint.stop(),
       });
       await cell.start();

@@ -1,14 +1,16 @@
 /**
  * `LocalLink`: an in-thread link for the test kit. Messages are checked for cloneability (so
- * tests catch what would fail across threads) but delivered by reference, one microtask later,
- * in send order. Such refs cannot be sent to real worker threads.
+ * tests catch what would fail across threads — or, for an actor tested with placement 'process',
+ * across processes) but delivered by reference, one microtask later, in send order. Such refs
+ * cannot be sent to real worker threads or processes.
  */
 import { DEFAULT_ASK_TIMEOUT_MS, type AskOptions, type Link, type TellOptions } from '../actor-ref.js';
 import type { ReplySink } from '../endpoint.js';
 import { deserializeError } from '../error-codec.js';
 import { AbortedError, ActorError, AskTimeoutError, MessageNotCloneableError } from '../errors.js';
 import { describeType, type Message } from '../message.js';
-import { tellPayload, type Inbound, type RefDescriptor } from '../protocol.js';
+import { tellPayload, type Inbound, type Placement, type RefDescriptor } from '../protocol.js';
+import { toWire, uncloneableField } from '../wire-codec.js';
 
 /** Something that takes envelopes in this thread (an endpoint or a probe). */
 export interface LocalReceiver {
@@ -23,17 +25,20 @@ export class LocalLink implements Link {
   readonly id: string;
   readonly name: string;
   readonly #target: LocalReceiver;
+  readonly #placement: Placement;
   #nextAskId = 1;
 
-  constructor(id: string, name: string, target: LocalReceiver) {
+  /** `placement`: where the receiving actor would run, which decides the cloneability check. */
+  constructor(id: string, name: string, target: LocalReceiver, placement: Placement = 'thread') {
     this.id = id;
     this.name = name;
     this.#target = target;
+    this.#placement = placement;
   }
 
   tell(msg: Message, _options: TellOptions | undefined): void {
     this.#check(msg);
-    this.#deliver(tellPayload(msg, msg, false), () => {});
+    this.#deliver(tellPayload(msg, msg, false), { scope: 'process', send: () => {} });
   }
 
   ask(msg: Message, options: AskOptions | undefined): Promise<unknown> {
@@ -60,16 +65,20 @@ export class LocalLink implements Link {
         : null;
       const onAbort = (): void => void (finish() && reject(new AbortedError(this.name, `ask '${messageType}'`)));
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#deliver({ '@@baton': 'ask', id: this.#nextAskId++, m: msg, refs: false }, (reply) => {
-        if (!finish()) return;
-        if (reply.k === 'reply') resolve(reply.v);
-        else reject(deserializeError(reply.e));
-      });
+      const sink: ReplySink = {
+        scope: 'process',
+        send: (reply) => {
+          if (!finish()) return;
+          if (reply.k === 'reply') resolve(reply.v);
+          else reject(deserializeError(reply.e));
+        },
+      };
+      this.#deliver({ '@@baton': 'ask', id: this.#nextAskId++, m: msg, refs: false }, sink);
     });
   }
 
   copy(): RefDescriptor {
-    throw new ActorError('LOCAL_REF', `test-kit ref '${this.name}' cannot be sent to another thread`);
+    throw new ActorError('LOCAL_REF', `test-kit ref '${this.name}' cannot be sent to another thread or process`);
   }
 
   requestStop(): boolean {
@@ -78,9 +87,11 @@ export class LocalLink implements Link {
 
   #check(msg: Message): void {
     try {
-      structuredClone(msg);
+      if (this.#placement === 'thread') structuredClone(msg);
+      else toWire(msg);
     } catch (error) {
-      throw new MessageNotCloneableError(this.name, `message '${describeType(msg)}'`, error);
+      const field = this.#placement === 'process' ? uncloneableField(msg, 'message') : null;
+      throw new MessageNotCloneableError(this.name, `message '${describeType(msg)}'`, field ?? error);
     }
   }
 

@@ -61,7 +61,7 @@ export class TestProbe<P extends Message = Message> implements LocalReceiver {
     const msg = (envelope === null ? inbound : envelope.m) as P;
     this.messages.push(msg);
     this.#unread.push(msg);
-    if (envelope?.['@@baton'] === 'ask' && this.#responder !== null) sink({ k: 'reply', id: envelope.id, v: this.#responder(msg), refs: false }, []);
+    if (envelope?.['@@baton'] === 'ask' && this.#responder !== null) sink.send({ k: 'reply', id: envelope.id, v: this.#responder(msg), refs: false }, []);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
