@@ -33,7 +33,7 @@ export function summaryJson(result: SuiteResult, ctx: ReportContext): unknown {
       goodputVsColocated: ratio(result, m.goodput),
       points: m.points,
       sloScale: result.sweeps.find((s) => s.mode === m.mode)?.sweep ?? null,
-      runs: m.runs.map((r) => ({ rate: r.rate, attainment: r.attainment, attainmentUpper: r.attainmentUpper, stoppedEarly: r.stoppedEarly, wallMs: r.wallMs, summary: r.summary, actors: r.actors })),
+      runs: m.runs.map((r) => ({ rate: r.rate, requests: r.records.length, attainment: r.attainment, attainmentUpper: r.attainmentUpper, stoppedEarly: r.stoppedEarly, wallMs: r.wallMs, summary: r.summary, actors: r.actors })),
     })),
   };
 }
@@ -42,7 +42,7 @@ export function summaryJson(result: SuiteResult, ctx: ReportContext): unknown {
 export function formatTables(result: SuiteResult, ctx: ReportContext): string {
   const ref = result.referenceRate;
   const lines = [
-    `baton bench — ${ctx.workload}, SLO TTFT ${ctx.slo.ttftMs} ms / TPOT ${ctx.slo.tpotMs} ms, ${ctx.requestsPerRate} requests per rate, ${ctx.date}, load ${ctx.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
+    `baton bench — ${ctx.workload}, SLO TTFT ${ctx.slo.ttftMs} ms / TPOT ${ctx.slo.tpotMs} ms, ${requestsPerRun(result)} requests per rate, ${ctx.date}, load ${ctx.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
     '',
     table(
       ['mode', 'workers', 'goodput req/s', 'vs colocated', `TTFT p50/p90 ms @${ref ?? '-'}`, `TPOT p50/p90 ms @${ref ?? '-'}`, 'SLO scale'],
@@ -101,11 +101,24 @@ export async function writeOutputs(dir: string, result: SuiteResult, ctx: Report
   return Object.keys(files).map((f) => join(dir, f));
 }
 
+/**
+ * Requests the runs sent, "N" or "min-max": a quick run caps a run's arrival span, so runs at low
+ * rates send fewer than the workload holds (the workload size alone would overstate them).
+ */
+function requestsPerRun(result: SuiteResult): string {
+  const counts = result.modes.flatMap((m) => m.runs.map((r) => r.records.length));
+  if (counts.length === 0) return '0';
+  const [lo, hi] = [Math.min(...counts), Math.max(...counts)];
+  return lo === hi ? String(lo) : `${lo}-${hi}`;
+}
+
 function attainmentTable(result: SuiteResult): string {
   const rates = [...new Set(result.modes.flatMap((m) => m.points.map((p) => p.rate)))].sort((a, b) => a - b);
+  const requestsAt = (rate: number): string =>
+    String(Math.max(0, ...result.modes.flatMap((m) => m.runs.filter((r) => r.rate === rate).map((r) => r.records.length))));
   return table(
-    ['rate', ...result.modes.map((m) => m.mode)],
-    rates.map((rate) => [fmt(rate), ...result.modes.map((m) => {
+    ['rate', 'requests', ...result.modes.map((m) => m.mode)],
+    rates.map((rate) => [fmt(rate), requestsAt(rate), ...result.modes.map((m) => {
       const r = m.runs.find((x) => x.rate === rate);
       if (r === undefined) return '';
       const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
