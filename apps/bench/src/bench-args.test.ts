@@ -12,17 +12,39 @@ describe('parseBenchArgs', () => {
     expect(a.rates).toEqual({ kind: 'list', rates: [1, 2.5] });
     expect(a.quick).toBe(true);
     expect(a.seed).toBe(3);
-    expect([a.prefill, a.decode, a.colocated]).toEqual([2, 2, 4]);
+    expect(a.splits).toEqual([{ prefill: 2, decode: 2 }]);
+    expect(a.colocated).toBe(4);
     expect(a.arrival).toEqual({ kind: 'gamma', cv: 3 });
-    expect(a.slo).toEqual({ ttftMs: 200, tpotMs: 10 });
+    expect(a.slo).toEqual({ kind: 'fixed', ttftMs: 200, tpotMs: 10 });
   });
 
-  it('defaults: all three modes, a search, 1P+1D vs 2 colocated', () => {
+  it('defaults: all three modes, a search, 1P+1D vs 2 colocated, 3 repetitions, chunk sizes to try, roofline on', () => {
     const a = parseBenchArgs(base);
     expect(a.modes).toEqual(['disaggregated', 'colocated', 'chunked']);
     expect(a.rates.kind).toBe('search');
-    expect([a.prefill, a.decode, a.colocated]).toEqual([1, 1, 2]);
+    expect(a.splits).toEqual([{ prefill: 1, decode: 1 }]);
+    expect(a.colocated).toBe(2);
     expect(a.prefillNice).toBe('default');
+    expect(a.model).toBe('baton-tiny');
+    expect(a.reps).toBe(3);
+    expect(a.chunks).toEqual([64, 128, 256]);
+    expect([a.roofline, a.admission, a.prefillBackend, a.decodeBackend]).toEqual([true, false, null, null]);
+  });
+
+  it('--threads N tries every split P + D = N; --slo-scale replaces fixed targets', () => {
+    const a = parseBenchArgs(['--workload', 'chat', '--slo-scale', '3', '--threads', '4', '--model', 'baton-8x512', '--reps', '5']);
+    expect(a.splits).toEqual([{ prefill: 1, decode: 3 }, { prefill: 2, decode: 2 }, { prefill: 3, decode: 1 }]);
+    expect(a.colocated).toBe(4);
+    expect(a.slo).toEqual({ kind: 'scale', k: 3 });
+    expect([a.model, a.reps]).toEqual(['baton-8x512', 5]);
+  });
+
+  it('per-role backends, chunk candidates, admission, no roofline', () => {
+    const a = parseBenchArgs([...base, '--prefill-backend', 'webgpu', '--decode-backend', 'wasm', '--chunks', '32,96', '--admission', '--no-roofline', '--tune-rate', '0.5']);
+    expect([a.prefillBackend, a.decodeBackend]).toEqual(['webgpu', 'wasm']);
+    expect(a.chunks).toEqual([32, 96]);
+    expect([a.admission, a.roofline, a.tuneRate]).toEqual([true, false, 0.5]);
+    expect(parseBenchArgs([...base, '--chunk', '48']).chunks).toEqual([48]);
   });
 
   it('--prefill-nice takes a nice value or off', () => {
@@ -48,6 +70,15 @@ describe('parseBenchArgs', () => {
     [[...base, '--prefill-nice', 'low'], '--prefill-nice'],
     [[...base, '--backend', 'cuda'], '--backend'],
     [['--workload', 'poems', '--slo-ttft', '1', '--slo-tpot', '1'], '--workload'],
+    [['--workload', 'chat'], '--slo-ttft'],
+    [[...base, '--slo-scale', '2'], '--slo-scale'],
+    [['--workload', 'chat', '--slo-scale', '-1'], '--slo-scale'],
+    [[...base, '--threads', '4', '--prefill', '1'], '--threads'],
+    [[...base, '--threads', '1'], '--threads'],
+    [[...base, '--model', 'no-such-model'], '--model'],
+    [[...base, '--prefill-backend', 'tpu'], '--prefill-backend'],
+    [[...base, '--chunk', '64', '--chunks', '32,64'], '--chunks'],
+    [[...base, '--reps', '0'], '--reps'],
   ])('rejects %j naming %s', (argv, flag) => {
     expect(() => parseBenchArgs(argv)).toThrow(BenchArgumentError);
     expect(() => parseBenchArgs(argv)).toThrow(new RegExp(`^${flag}`));

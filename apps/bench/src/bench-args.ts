@@ -3,9 +3,12 @@
  *
  * Invariants: every flag is known, every value is checked, and a bad one raises
  * BenchArgumentError naming the flag; the modes compared always get the same number of model
- * worker threads (prefill + decode = colocated).
+ * worker threads (every disaggregated split P + D = colocated); exactly one SLO form is given
+ * (fixed `--slo-ttft`/`--slo-tpot`, or `--slo-scale`).
  */
+import { existsSync, statSync } from 'node:fs';
 import type { EngineBackend, EngineMode } from '@baton/engine';
+import { BUILTIN_MODELS } from '@baton/model';
 import { BenchArgumentError } from './bench-errors.js';
 import type { ArrivalProcess, MixName } from './workload.js';
 
@@ -19,7 +22,10 @@ export interface BenchArgs {
   trace: string | null;
   writeTrace: string | null;
   modes: BenchMode[];
-  slo: { ttftMs: number; tpotMs: number };
+  /** Fixed targets, or K x the uncontended latencies measured at the start of the run. */
+  slo: { kind: 'fixed'; ttftMs: number; tpotMs: number } | { kind: 'scale'; k: number };
+  /** A built-in model name or a checkpoint directory. */
+  model: string;
   /** Either a goodput search from `start`, or a fixed list of rates. */
   rates: { kind: 'search'; start: number } | { kind: 'list'; rates: number[] };
   quick: boolean;
@@ -29,23 +35,38 @@ export interface BenchArgs {
   arrival: ArrivalProcess;
   json: string | null;
   out: string | null;
-  prefill: number;
-  decode: number;
+  /** Disaggregated P:D splits to try, each with P + D = `colocated` (one entry: no search). */
+  splits: Array<{ prefill: number; decode: number }>;
+  /** Model worker threads of every mode (colocated and chunked actors; P + D). */
   colocated: number;
   /** Engine prefillChunkSize for every mode (null: the engine default). */
   chunk: number | null;
+  /** Chunk sizes the chunked baseline tries (the best is kept); one entry: no tuning. */
+  chunks: number[];
+  /** Rate of the split and chunk trials (null: the first rate of the comparison). */
+  tuneRate: number | null;
+  /** Repetitions of the whole interleaved comparison. */
+  reps: number;
+  /** Also run disaggregated with SLO-aware early rejection on, to measure admission's precision. */
+  admission: boolean;
+  /** Measure and print the roofline before the comparison. */
+  roofline: boolean;
   /** Engine prefillNice for disaggregated mode: a nice value, 'off' (null), or the engine default. */
   prefillNice: number | 'off' | 'default';
   /** TensorFlow.js backend of every mode's engine. */
   backend: EngineBackend;
+  /** Backends of the prefill and decode sides (null: `backend`); see the engine's prefillBackend. */
+  prefillBackend: EngineBackend | null;
+  decodeBackend: EngineBackend | null;
   help: boolean;
 }
 
 /** Usage text. */
 export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate|multiturn | --trace FILE
-  --slo-ttft MS --slo-tpot MS [--modes disaggregated,colocated,chunked]
-  [--rate R | --rates a,b,c] [--quick] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
-  [--prefill N --decode M --colocated K] [--chunk TOKENS] [--prefill-nice N|off] [--backend B]
+  --slo-ttft MS --slo-tpot MS | --slo-scale K  [--model NAME|DIR] [--modes disaggregated,colocated,chunked]
+  [--rate R | --rates a,b,c] [--quick] [--reps N] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
+  [--threads N | --prefill N --decode M [--colocated K]] [--chunk TOKENS | --chunks a,b,c] [--tune-rate R]
+  [--backend B] [--prefill-backend B] [--decode-backend B] [--prefill-nice N|off] [--admission] [--no-roofline]
   [--json FILE] [--out DIR] [--write-trace FILE]`;
 
 const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
@@ -55,10 +76,13 @@ const START_RATE: Record<MixName | 'trace', number> = { chat: 4, summarize: 2, g
 const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
-  '--prefill-nice', '--backend',
+  '--prefill-nice', '--backend', '--model', '--slo-scale', '--threads', '--chunks', '--tune-rate', '--reps',
+  '--prefill-backend', '--decode-backend',
 ]);
 const BACKENDS: readonly EngineBackend[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
-const BOOLEAN_FLAGS = new Set(['--quick', '--help']);
+const BOOLEAN_FLAGS = new Set(['--quick', '--help', '--admission', '--no-roofline']);
+/** Chunk sizes the chunked baseline tries by default. */
+const DEFAULT_CHUNKS = [64, 128, 256];
 
 /** Parses argv (without the command name). @throws {BenchArgumentError} */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
@@ -80,12 +104,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const trace = v.get('--trace') ?? null;
   if ((workload === null) === (trace === null)) throw new BenchArgumentError('--workload', 'give exactly one of --workload or --trace');
   if (v.has('--rate') && v.has('--rates')) throw new BenchArgumentError('--rates', 'give --rate (search start) or --rates (fixed list), not both');
-  const prefill = posInt(v.get('--prefill') ?? '1', '--prefill');
-  const decode = posInt(v.get('--decode') ?? '1', '--decode');
-  const colocated = posInt(v.get('--colocated') ?? String(prefill + decode), '--colocated');
-  if (prefill + decode !== colocated) {
-    throw new BenchArgumentError('--colocated', `must equal --prefill + --decode (${prefill + decode}) so every mode gets the same worker threads`);
-  }
+  const { splits, colocated } = layout(v);
+  if (v.has('--chunk') && v.has('--chunks')) throw new BenchArgumentError('--chunks', 'give --chunk (every mode) or --chunks (chunked tries each), not both');
+  const chunk = v.has('--chunk') ? posInt(v.get('--chunk')!, '--chunk') : null;
   const arrivalKind = oneOf(v.get('--arrival') ?? 'poisson', ['poisson', 'gamma'] as const, '--arrival');
   if (arrivalKind === 'poisson' && v.has('--cv')) throw new BenchArgumentError('--cv', 'only applies to --arrival gamma');
   return {
@@ -93,7 +114,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     trace,
     writeTrace: v.get('--write-trace') ?? null,
     modes: modes(v.get('--modes')),
-    slo: { ttftMs: required(v, '--slo-ttft'), tpotMs: required(v, '--slo-tpot') },
+    slo: slo(v),
+    model: model(v.get('--model') ?? 'baton-tiny'),
     rates: v.has('--rates')
       ? { kind: 'list', rates: list(v.get('--rates')!, '--rates').map((r) => posNum(r, '--rates')) }
       : { kind: 'search', start: v.has('--rate') ? posNum(v.get('--rate')!, '--rate') : START_RATE[workload ?? 'trace'] },
@@ -103,14 +125,57 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     arrival: arrivalKind === 'poisson' ? { kind: 'poisson' } : { kind: 'gamma', cv: posNum(v.get('--cv') ?? '2', '--cv') },
     json: v.get('--json') ?? null,
     out: v.get('--out') ?? null,
-    prefill,
-    decode,
+    splits,
     colocated,
-    chunk: v.has('--chunk') ? posInt(v.get('--chunk')!, '--chunk') : null,
+    chunk,
+    chunks: chunk !== null ? [chunk] : v.has('--chunks') ? [...new Set(list(v.get('--chunks')!, '--chunks').map((c) => posInt(c, '--chunks')))] : [...DEFAULT_CHUNKS],
+    tuneRate: v.has('--tune-rate') ? posNum(v.get('--tune-rate')!, '--tune-rate') : null,
+    reps: posInt(v.get('--reps') ?? '3', '--reps'),
+    admission: on.has('--admission'),
+    roofline: !on.has('--no-roofline'),
     prefillNice: prefillNice(v.get('--prefill-nice')),
     backend: oneOf(v.get('--backend') ?? 'auto', BACKENDS, '--backend'),
+    prefillBackend: v.has('--prefill-backend') ? oneOf(v.get('--prefill-backend')!, BACKENDS, '--prefill-backend') : null,
+    decodeBackend: v.has('--decode-backend') ? oneOf(v.get('--decode-backend')!, BACKENDS, '--decode-backend') : null,
     help: false,
   };
+}
+
+/**
+ * Worker layout: `--threads N` tries every split P + D = N (P = 1 .. N-1); `--prefill P --decode D`
+ * fixes one split (`--colocated`, if given, must equal P + D); neither: --threads 2.
+ */
+function layout(v: Map<string, string>): { splits: BenchArgs['splits']; colocated: number } {
+  const fixed = v.has('--prefill') || v.has('--decode');
+  if (fixed && v.has('--threads')) throw new BenchArgumentError('--threads', 'give --threads (every split is tried) or --prefill/--decode (one split), not both');
+  if (fixed) {
+    const prefill = posInt(v.get('--prefill') ?? '1', '--prefill');
+    const decode = posInt(v.get('--decode') ?? '1', '--decode');
+    const colocated = posInt(v.get('--colocated') ?? String(prefill + decode), '--colocated');
+    if (prefill + decode !== colocated) {
+      throw new BenchArgumentError('--colocated', `must equal --prefill + --decode (${prefill + decode}) so every mode gets the same worker threads`);
+    }
+    return { splits: [{ prefill, decode }], colocated };
+  }
+  const threads = posInt(v.get('--threads') ?? v.get('--colocated') ?? '2', v.has('--threads') ? '--threads' : '--colocated');
+  if (v.has('--threads') && v.has('--colocated') && v.get('--colocated') !== v.get('--threads')) throw new BenchArgumentError('--colocated', 'must equal --threads');
+  if (threads < 2) throw new BenchArgumentError(v.has('--threads') ? '--threads' : '--colocated', 'must be at least 2 (one prefill and one decode thread)');
+  return { splits: Array.from({ length: threads - 1 }, (_, i) => ({ prefill: i + 1, decode: threads - 1 - i })), colocated: threads };
+}
+
+function model(raw: string): string {
+  if (BUILTIN_MODELS.includes(raw) || (existsSync(raw) && statSync(raw).isDirectory())) return raw;
+  throw new BenchArgumentError('--model', `"${raw}" is neither a built-in model (${BUILTIN_MODELS.join(', ')}) nor a checkpoint directory`);
+}
+
+function slo(v: Map<string, string>): BenchArgs['slo'] {
+  const fixed = v.has('--slo-ttft') || v.has('--slo-tpot');
+  if (v.has('--slo-scale')) {
+    if (fixed) throw new BenchArgumentError('--slo-scale', 'give --slo-scale K or --slo-ttft/--slo-tpot, not both');
+    return { kind: 'scale', k: posNum(v.get('--slo-scale')!, '--slo-scale') };
+  }
+  if (!fixed) throw new BenchArgumentError('--slo-ttft', 'is required (milliseconds), or give --slo-scale K');
+  return { kind: 'fixed', ttftMs: required(v, '--slo-ttft'), tpotMs: required(v, '--slo-tpot') };
 }
 
 function prefillNice(raw: string | undefined): BenchArgs['prefillNice'] {
@@ -123,9 +188,10 @@ function prefillNice(raw: string | undefined): BenchArgs['prefillNice'] {
 
 function defaults(): BenchArgs {
   return {
-    workload: 'chat', trace: null, writeTrace: null, modes: [...MODES], slo: { ttftMs: 1, tpotMs: 1 },
+    workload: 'chat', trace: null, writeTrace: null, modes: [...MODES], slo: { kind: 'fixed', ttftMs: 1, tpotMs: 1 }, model: 'baton-tiny',
     rates: { kind: 'search', start: 1 }, quick: false, seed: 1, requests: 96, arrival: { kind: 'poisson' },
-    json: null, out: null, prefill: 1, decode: 1, colocated: 2, chunk: null, prefillNice: 'default', backend: 'auto', help: false,
+    json: null, out: null, splits: [{ prefill: 1, decode: 1 }], colocated: 2, chunk: null, chunks: [...DEFAULT_CHUNKS], tuneRate: null,
+    reps: 3, admission: false, roofline: true, prefillNice: 'default', backend: 'auto', prefillBackend: null, decodeBackend: null, help: false,
   };
 }
 

@@ -1,7 +1,9 @@
 /**
- * `baton bench`: compares engine modes on one workload in one run — same seed, same requests,
- * same number of model worker threads — and reports goodput, SLO attainment per rate, latency
- * percentiles and the SLO-scale sweep; writes charts, raw records and a JSON summary.
+ * `baton bench`: prints the model's roofline on this machine, then compares engine modes on one
+ * workload in one run — same seed, same requests, same model threads and devices, modes
+ * interleaved, repeated — and reports goodput, SLO attainment per rate, latency percentiles, the
+ * SLO-scale sweep, the median ratios with their spread and the admission check; writes charts,
+ * raw records and a JSON summary.
  *
  * Invariants: never throws; returns the exit code (0 done, 2 bad arguments with a one-line error
  * naming the argument, 1 any other failure). Progress goes to stderr, the tables to stdout.
@@ -12,7 +14,10 @@ import { writeFile } from 'node:fs/promises';
 import { BENCH_USAGE, parseBenchArgs, type BenchArgs } from './bench-args.js';
 import { BenchArgumentError } from './bench-errors.js';
 import { formatTables, summaryJson, writeOutputs, type ReportContext } from './bench-report.js';
-import { runSuite } from './bench-suite.js';
+import { defaultBackendName } from '@baton/model';
+import { runComparison } from './comparison.js';
+import { comparisonJson, formatComparison, rooflineChart } from './comparison-report.js';
+import { formatRoofline, measureRoofline, type Roofline } from './roofline.js';
 import { readTrace, traceToWorkload, workloadToTrace, writeTrace } from './trace.js';
 import { generateWorkload, type Workload } from './workload.js';
 
@@ -67,37 +72,66 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
     else if (!isTransient) io.stderr(`${line}\n`);
     transient = isTransient;
   };
-  log(`baton bench: ${workload.name}, ${workload.requests.length} requests per rate, modes ${args.modes.join(', ')}`);
-  const result = await runSuite({
+  const rooflines: Roofline[] = [];
+  if (args.roofline) {
+    const backends = [...new Set([args.prefillBackend ?? args.backend, args.decodeBackend ?? args.backend].map((b) => (b === 'auto' ? defaultBackendName() : b)))];
+    for (const backend of backends) rooflines.push(await measureRoofline({ model: args.model, backend, reps: args.quick ? 3 : 5, log: (l) => log(l, true) }));
+    if (transient && io.tty) io.stderr('\n');
+    io.stdout(formatRoofline(rooflines));
+  }
+  log(`baton bench: ${args.model}, ${workload.name}, ${workload.requests.length} requests per rate, modes ${args.modes.join(', ')}, ${args.reps} repetition(s)`);
+  const startRate = args.rates.kind === 'search' ? args.rates.start : Math.min(...args.rates.rates);
+  const result = await runComparison({
     modes: args.modes,
-    workload,
     slo: args.slo,
     rates: args.rates.kind === 'list' ? args.rates : { ...args.rates, bisectSteps: args.quick ? 2 : 3, down: args.quick ? 2 : 8 },
-    threads: { prefill: args.prefill, decode: args.decode, colocated: args.colocated },
+    splits: args.splits,
+    colocated: args.colocated,
+    chunk: args.chunk,
+    chunks: args.chunks,
+    tuneRate: args.tuneRate,
+    reps: args.reps,
+    admission: args.admission,
     engine: {
+      model: args.model,
       backend: args.backend,
-      ...(args.chunk === null ? {} : { prefillChunkSize: args.chunk, tokenBudget: Math.max(512, args.chunk) }),
+      prefillBackend: args.prefillBackend,
+      decodeBackend: args.decodeBackend,
       ...(args.prefillNice === 'default' ? {} : { prefillNice: args.prefillNice === 'off' ? null : args.prefillNice }),
     },
-    drainMs: args.quick ? 8_000 : 20_000,
-    stopEarly: args.quick,
-    maxRunSeconds: args.quick ? 10 : null,
-    warmUpSeconds: args.quick ? 8 : 15,
-    log,
+    rig: {
+      workload,
+      drainMs: args.quick ? 8_000 : 20_000,
+      // NOTE: only a goodput search stops runs early: a fixed-rate run feeds the SLO-scale sweep, which needs every request.
+      stopEarly: args.quick && args.rates.kind === 'search',
+      maxRunSeconds: args.quick ? 10 : null,
+      warmUpBurst: Math.min(16, 2 * args.colocated),
+      warmUpSeconds: args.quick ? 8 : 15,
+      warmUpRate: startRate,
+      log,
+    },
   });
   if (transient && io.tty) io.stderr('\n');
   const ctx: ReportContext = {
     command: `baton bench ${argv.join(' ')}`,
     date,
-    workload: workload.name,
-    slo: args.slo,
+    workload: `${workload.name} on ${args.model}`,
+    slo: { ttftMs: round3(result.slo.nominal.ttftMs), tpotMs: round3(result.slo.nominal.tpotMs) },
     requestsPerRate: workload.requests.length,
     loadAverage: loadavg(),
   };
-  io.stdout(formatTables(result, ctx));
+  const last = result.reps[result.reps.length - 1];
+  io.stdout(`\nLast repetition in detail:\n${formatTables(last, ctx)}\n`);
+  io.stdout(formatComparison(result));
   const dir = args.out ?? join('bench-out', date.replace(/[:.]/g, '-'));
-  const files = await writeOutputs(dir, result, ctx);
-  if (args.json !== null) await writeFile(args.json, JSON.stringify(summaryJson(result, ctx), null, 2) + '\n');
+  const files = await writeOutputs(dir, last, ctx);
+  const summary = { ...(summaryJson(last, ctx) as object), comparison: comparisonJson(result, rooflines) };
+  await writeFile(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (rooflines.length > 0) {
+    await writeFile(join(dir, 'roofline.svg'), rooflineChart(rooflines, `${args.model}; ${date}`));
+    files.push(join(dir, 'roofline.svg'));
+  }
+  if (args.json !== null) await writeFile(args.json, JSON.stringify(summary, null, 2) + '\n');
   io.stdout(`\nwrote ${files.join(', ')}${args.json === null ? '' : `, ${args.json}`}\n`);
   return 0;
 }
@@ -109,4 +143,8 @@ async function loadWorkload(args: BenchArgs): Promise<Workload> {
     return traceToWorkload(entries.slice(0, args.requests), { seed: args.seed, name: `trace ${args.trace}` });
   }
   return generateWorkload({ mix: args.workload ?? 'chat', count: args.requests, seed: args.seed, arrival: args.arrival });
+}
+
+function round3(x: number): number {
+  return Number(x.toPrecision(3));
 }

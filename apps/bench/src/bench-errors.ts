@@ -4,7 +4,7 @@
  */
 
 /** Stable error codes of the bench package. */
-export type BenchErrorCode = 'BAD_ARGUMENT' | 'BAD_TRACE_LINE' | 'BAD_WORKLOAD';
+export type BenchErrorCode = 'BAD_ARGUMENT' | 'BAD_TRACE_LINE' | 'BAD_WORKLOAD' | 'CALIBRATION_FAILED';
 
 /** Base class of every bench error. */
 export class BenchError extends Error {
@@ -50,5 +50,12 @@ export class WorkloadError extends BenchError {
     detail: string,
   ) {
     super(`workload option ${option}: ${detail}`, 'BAD_WORKLOAD');
+  }
+}
+
+/** A calibration request (uncontended latency for slowdown SLOs) did not finish normally. */
+export class CalibrationError extends BenchError {
+  constructor(detail: string) {
+    super(`calibration: ${detail}`, 'CALIBRATION_FAILED');
   }
 }

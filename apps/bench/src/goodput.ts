@@ -10,6 +10,7 @@
  */
 import type { SloTargets } from '@baton/engine';
 import { attainment, type BenchRecord } from './runner.js';
+import { asSpec, type SloSpec } from './slo-spec.js';
 
 /** Attainment measured at one rate. */
 export interface RatePoint {
@@ -98,21 +99,19 @@ export interface SloScaleResult {
 }
 
 /** Scales tried by default, loosest first (above 1 shows how far a failing mode is from its SLO). */
-export const DEFAULT_SLO_SCALES: readonly number[] = [4, 3, 2, 1.5, 1.25, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1];
+export const DEFAULT_SLO_SCALES: readonly number[] = [4, 3, 2.5, 2, 1.75, 1.5, 1.25, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1];
 
 /** Holds the run (its records) and shrinks both SLO targets by each scale, loosest first. */
 export function sloScaleSweep(opts: {
   records: readonly BenchRecord[];
-  slo: SloTargets;
+  slo: SloTargets | SloSpec;
   scales?: readonly number[];
   target?: number;
 }): SloScaleResult {
   const target = opts.target ?? 0.9;
   const scales = [...(opts.scales ?? DEFAULT_SLO_SCALES)].sort((a, b) => b - a);
-  const points = scales.map((scale) => ({
-    scale,
-    attainment: attainment(opts.records, { ttftMs: opts.slo.ttftMs * scale, tpotMs: opts.slo.tpotMs * scale }),
-  }));
+  const spec = asSpec(opts.slo);
+  const points = scales.map((scale) => ({ scale, attainment: attainment(opts.records, spec.scaled(scale)) }));
   let tightestScale: number | null = null;
   for (const p of points) {
     if (p.attainment < target) break;

@@ -11,7 +11,8 @@
  * `arrivalMs` in a record is the request's scheduled arrival on the engine's clock, so lateness of
  * the sending loop itself counts against TTFT instead of hiding.
  */
-import { meetsSlo, requestMetrics, summarize, type Engine, type EngineStats, type RequestTimingRecord, type RunSummary, type ServingActorStats, type SloTargets } from '@baton/engine';
+import { summarize, type Engine, type EngineStats, type RequestTimingRecord, type RunSummary, type ServingActorStats, type SloTargets } from '@baton/engine';
+import { asSpec, meetsSpec, type SloSpec } from './slo-spec.js';
 import type { BenchRequest } from './workload.js';
 
 /** One request's outcome: the engine's timing record plus what the bench knows about it. */
@@ -56,7 +57,8 @@ export interface RunOptions {
   mode: string;
   rate: number;
   requests: readonly BenchRequest[];
-  slo: SloTargets;
+  /** Fixed targets, or a spec with per-request targets (slowdown SLOs). */
+  slo: SloTargets | SloSpec;
   /** After the last arrival, unfinished requests get this long before they are aborted. Default 20 000. */
   drainMs?: number;
   /** When the engine was created (engine clock, ms): the base of the utilization estimate. */
@@ -86,10 +88,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Ma
 
 /** Runs `requests` against `engine` at their arrival times and measures them. */
 export async function runAtRate(opts: RunOptions): Promise<RunResult> {
+  const spec = asSpec(opts.slo);
   const before = await statsOrNull(opts.engine);
   const t0 = now();
   const start = t0 + 20;
-  const watch = new FailureWatch(opts);
+  const watch = new FailureWatch(opts, spec);
   const progress = setInterval(() => {
     watch.check();
     opts.onProgress?.({ sent: watch.sent, done: watch.done, total: opts.requests.length });
@@ -100,7 +103,7 @@ export async function runAtRate(opts: RunOptions): Promise<RunResult> {
       const due = start + req.arrivalMs;
       await sleep(due - now());
       if (watch.stopped) break;
-      pending.push(send(opts, req, due, watch));
+      pending.push(send(opts, spec, req, due, watch));
     }
     const lastDue = start + Math.max(0, ...opts.requests.map((r) => r.arrivalMs));
     const timer = setTimeout(() => watch.abortAll(), lastDue + (opts.drainMs ?? 20_000) - now());
@@ -109,12 +112,12 @@ export async function runAtRate(opts: RunOptions): Promise<RunResult> {
     const wallMs = now() - t0;
     const records = [...sent, ...opts.requests.slice(sent.length).map((r) => notSent(opts, r, start + r.arrivalMs))];
     const after = await statsOrNull(opts.engine);
-    const lower = attainment(records, opts.slo);
+    const lower = attainment(records, spec);
     return {
       mode: opts.mode,
       rate: opts.rate,
       records,
-      summary: summarize(records, { slo: opts.slo }),
+      summary: summarize(records, { slo: spec.nominal }),
       attainment: lower,
       attainmentUpper: watch.stopped ? Math.max(lower, 1 - watch.failures / records.length) : lower,
       stoppedEarly: watch.stopped,
@@ -131,21 +134,21 @@ export async function runAtRate(opts: RunOptions): Promise<RunResult> {
  * or still without a first token (or with a late one) past the TTFT target.
  */
 class FailureWatch {
-  readonly #tracked: Array<{ dueMs: number; firstMs: number | null; failed: boolean; controller: AbortController }> = [];
+  readonly #tracked: Array<{ dueMs: number; ttftMs: number; firstMs: number | null; failed: boolean; controller: AbortController }> = [];
   readonly #allowed: number;
   sent = 0;
   done = 0;
   failures = 0;
   stopped = false;
 
-  constructor(private readonly opts: RunOptions) {
+  constructor(opts: RunOptions, private readonly spec: SloSpec) {
     const target = opts.stopEarly?.target ?? null;
     this.#allowed = target === null ? Infinity : Math.floor((1 - target) * opts.requests.length + 1e-9);
   }
 
   /** Registers a request; returns its hooks. */
-  track(dueMs: number): { signal: AbortSignal; first: (t: number) => void; end: (met: boolean) => void } {
-    const t = { dueMs, firstMs: null as number | null, failed: false, controller: new AbortController() };
+  track(dueMs: number, promptTokens: number): { signal: AbortSignal; first: (t: number) => void; end: (met: boolean) => void } {
+    const t = { dueMs, ttftMs: this.spec.targetsFor(promptTokens).ttftMs, firstMs: null as number | null, failed: false, controller: new AbortController() };
     this.#tracked.push(t);
     this.sent += 1;
     return {
@@ -160,9 +163,9 @@ class FailureWatch {
 
   /** Counts requests whose TTFT already broke the target; stops the run when it must fail. */
   check(): void {
-    const limit = now() - this.opts.slo.ttftMs;
+    const at = now();
     for (const t of this.#tracked) {
-      if (!t.failed && (t.firstMs === null ? t.dueMs < limit : t.firstMs - t.dueMs > this.opts.slo.ttftMs)) this.#fail(t);
+      if (!t.failed && (t.firstMs === null ? t.dueMs + t.ttftMs < at : t.firstMs - t.dueMs > t.ttftMs)) this.#fail(t);
     }
   }
 
@@ -182,14 +185,15 @@ class FailureWatch {
 }
 
 /** Share of records that finished and met both targets (0 for an empty set). */
-export function attainment(records: readonly BenchRecord[], slo: SloTargets): number {
+export function attainment(records: readonly BenchRecord[], slo: SloTargets | SloSpec): number {
   if (records.length === 0) return 0;
-  return records.filter((r) => r.outcome === 'finished' && meetsSlo(requestMetrics(r), slo)).length / records.length;
+  const spec = asSpec(slo);
+  return records.filter((r) => r.outcome === 'finished' && meetsSpec(r, spec)).length / records.length;
 }
 
-async function send(opts: RunOptions, req: BenchRequest, dueMs: number, watch: FailureWatch): Promise<BenchRecord> {
+async function send(opts: RunOptions, spec: SloSpec, req: BenchRequest, dueMs: number, watch: FailureWatch): Promise<BenchRecord> {
   const base = { mode: opts.mode, rate: opts.rate, index: req.index, outputTokensRequested: req.maxTokens, sendLagMs: now() - dueMs };
-  const hooks = watch.track(dueMs);
+  const hooks = watch.track(dueMs, req.promptIds.length);
   let record: BenchRecord;
   try {
     const gen = opts.engine.generate({ prompt: req.promptIds, maxTokens: req.maxTokens, temperature: 0, signal: hooks.signal });
@@ -205,7 +209,7 @@ async function send(opts: RunOptions, req: BenchRequest, dueMs: number, watch: F
     record = emptyRecord(opts, req, dueMs, rejected ? 'rejected' : 'failed', e instanceof Error ? e.message : String(e));
     record.sendLagMs = base.sendLagMs;
   }
-  hooks.end(record.outcome === 'finished' && meetsSlo(requestMetrics(record), opts.slo));
+  hooks.end(record.outcome === 'finished' && meetsSpec(record, spec));
   return record;
 }
 
