@@ -1,29 +1,32 @@
 /**
- * Gpt: the GPT-2 forward pass on TensorFlow.js (nanoGPT style). Prefill runs a sequence's prompt
- * in chunks (each chunk attends to the KV of earlier chunks); decode runs one token for many
- * sequences in one step, with ONE set of dense matMuls for the batch and one batched attention over
- * the KvArena slots. Every K/V row computed is written to the sequence's KvBacking (the system of
- * record) and appended in place to the arena (never recopied per step).
- * Shapes: T tokens, C = nEmbd, H heads, hd = C / H, V vocab, S arena slots, cap arena capacity.
- * On the webgpu backend the forward pass runs in this thread's GPU host thread (gpu/gpu-runner.ts):
- * weights and working KV stay on the GPU, and only logits (or greedy ids) and new K/V rows return.
- * Invariants: a sequence's logits never depend on the other sequences of a batch (each attends
- * only to its own slot); no tensor outlives a call except weights and the arena.
+ * Gpt: a GPT-2 model serving sequences. Prefill runs a sequence's prompt in chunks (each chunk
+ * attends to the KV of earlier chunks); decode runs one token for many sequences in one step.
+ * Every K/V row computed is written to the sequence's KvBacking (the system of record).
+ * The forward pass itself is one of:
+ *  - ReferenceForward (reference-forward.ts): the definition, on tfjs ops (cpu, tensorflow, and
+ *    wasm for shapes the kernels do not take);
+ *  - WasmForward (wasm-forward.ts): the same computation in the model's own WebAssembly kernels,
+ *    in the KvArena's memory (the default on the wasm backend);
+ *  - GpuRunner (gpu/gpu-runner.ts): the webgpu backend, in this thread's GPU host thread; weights
+ *    and working KV stay on the GPU, only logits (or greedy ids) and new K/V rows return.
+ * Invariants: a sequence's logits never depend on the other sequences of a batch; no tensor
+ * outlives a call except the reference pass's parameters.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GptConfig } from './config.js';
 import { KvCapacityError, ModelArgumentError } from './errors.js';
+import type { ForwardHost, ForwardPass } from './forward-pass.js';
 import type { KvBacking } from './kv-backing.js';
 import { KvArena } from './kv-arena.js';
 import { activeGpuHost } from './backend.js';
 import { GpuRunner } from './gpu/gpu-runner.js';
-import { activate, dense, normalize } from './layers.js';
-import { createModelTensors, disposeModelTensors, foldWeights, type BlockTensors, type ModelTensors } from './model-tensors.js';
+import { foldWeights } from './model-tensors.js';
 import { ModelSequence, type SequenceHost } from './model-sequence.js';
+import { ReferenceForward } from './reference-forward.js';
 import { argmax } from './sampling.js';
 import type { GptTokenizer } from './tokenizer.js';
+import { WasmForward } from './wasm-forward.js';
 import type { GptWeights } from './weights.js';
-import { WasmForward, type ForwardHost } from './wasm-forward.js';
 
 /** Options of Gpt.prefill. */
 export interface PrefillOptions {
@@ -51,16 +54,12 @@ const DEFAULT_CHUNK = 256;
 
 /** A GPT-2 model on the active tfjs backend. */
 export class Gpt implements SequenceHost, ForwardHost {
-  /** Backend-side parameters (LayerNorm affine folded into the dense layers); unused on the GPU path. */
-  private readonly t: ModelTensors;
-  private readonly arena: KvArena;
   /** The GPU path (webgpu backend), or null. */
   private readonly gpu: GpuRunner | null;
-  /** The wasm-kernel CPU path (wasm backend), or null. */
-  private readonly wasm: WasmForward | null;
-  private readonly headDim: number;
-  /** 1 / sqrt(headDim), applied to queries. */
-  private readonly scale: number;
+  /** The CPU forward pass (null on the GPU path). */
+  private readonly cpu: ForwardPass | null;
+  /** The wasm kernels' KV cache and memory (empty unless the wasm-kernel pass runs). */
+  private readonly arena: KvArena;
   private disposed = false;
   private staging: [Float32Array, Float32Array] = [new Float32Array(0), new Float32Array(0)];
 
@@ -73,19 +72,14 @@ export class Gpt implements SequenceHost, ForwardHost {
     /** Parameters (kept for saveCheckpoint). */
     readonly weights: GptWeights,
   ) {
-    this.headDim = config.nEmbd / config.nHead;
-    this.scale = 1 / Math.sqrt(this.headDim);
     const host = activeGpuHost();
     this.gpu = host === null ? null : new GpuRunner(host, config, foldWeights(config, weights));
     const useWasm = host === null && tf.getBackend() === 'wasm' && WasmForward.supports(config) && process.env['BATON_WASM_KERNELS'] !== '0';
-    // NOTE: on the GPU path the weights and KV live in the host thread, on the wasm-kernel path in
-    // the arena's memory; the tfjs tensors then stay empty.
-    this.t = host === null && !useWasm ? createModelTensors(config, weights) : { blocks: [], headW: tf.zeros([1, 1]), headB: tf.zeros([1]), wte: new Float32Array(0), wpe: new Float32Array(0) };
     this.arena = new KvArena({
-      nLayer: host === null ? config.nLayer : 0, nHead: config.nHead, headDim: this.headDim, maxPositions: host === null ? config.nPositions : 1,
+      nLayer: useWasm ? config.nLayer : 0, nHead: config.nHead, headDim: config.nEmbd / config.nHead, maxPositions: useWasm ? config.nPositions : 1,
       reserveBytes: useWasm ? WasmForward.reserveBytes(config) : 0,
     });
-    this.wasm = useWasm ? new WasmForward(config, weights, this.arena, this) : null;
+    this.cpu = host !== null ? null : useWasm ? new WasmForward(config, weights, this.arena, this) : new ReferenceForward(config, weights, this);
   }
 
   /**
@@ -93,9 +87,8 @@ export class Gpt implements SequenceHost, ForwardHost {
    * wasm-kernel CPU path, with or without relaxed-SIMD multiply-adds) or 'tfjs' (tfjs ops).
    */
   get forwardPath(): 'webgpu' | 'wasm-fma' | 'wasm-simd' | 'tfjs' {
-    if (this.gpu !== null) return 'webgpu';
-    if (this.wasm !== null) return this.wasm.fma ? 'wasm-fma' : 'wasm-simd';
-    return 'tfjs';
+    if (this.cpu instanceof WasmForward) return this.cpu.fma ? 'wasm-fma' : 'wasm-simd';
+    return this.cpu === null ? 'webgpu' : 'tfjs';
   }
 
   /** Number of layers (SequenceHost). */
@@ -117,12 +110,20 @@ export class Gpt implements SequenceHost, ForwardHost {
     return new ModelSequence(this, backing, this.gpu?.allocSlot() ?? this.arena.allocSlot(), length);
   }
 
-  /** SequenceHost: copies backing rows [loadedUpTo, length) of `layer` into the arena. */
+  /**
+   * SequenceHost / ForwardHost: makes backing rows [loadedUpTo, length) of `layer` available to
+   * attention: uploaded to the GPU, copied into the arena, or (reference pass, which reads the
+   * backing itself) nothing to do.
+   */
   loadLayer(seq: ModelSequence, layer: number): void {
     if (this.gpu !== null) return this.gpu.loadLayer(seq, layer);
     const from = seq.loadedUpTo[layer];
     const to = seq.length;
     if (from >= to) return;
+    if (this.cpu?.usesArena !== true) {
+      seq.loadedUpTo[layer] = to;
+      return;
+    }
     const C = this.config.nEmbd;
     const [k, v] = this.kvRows((to - from) * C);
     seq.backing.read(layer, 'k', from, to, k);
@@ -158,9 +159,7 @@ export class Gpt implements SequenceHost, ForwardHost {
       const final = start + chunk >= tokens.length;
       const o = { allLogits: all, wantLogits: all || final, onLayerDone: final ? opts.onLayerDone : undefined };
       const want = o.wantLogits ? (all ? 'all' : 'last') : 'none';
-      const logits = this.gpu !== null ? this.gpu.prefill(seq, piece, want, o.onLayerDone)
-        : this.wasm !== null ? this.wasm.forward([{ seq, tokens: piece }], want, o.onLayerDone)
-          : this.forwardChunk(seq, piece, o);
+      const logits = this.cpu === null ? (this.gpu as GpuRunner).prefill(seq, piece, want, o.onLayerDone) : this.cpu.forward([{ seq, tokens: piece }], want, o.onLayerDone);
       if (logits !== null) out.set(logits, all ? start * V : 0);
     }
     return out;
@@ -173,7 +172,7 @@ export class Gpt implements SequenceHost, ForwardHost {
   decode(batch: readonly DecodeItem[]): Float32Array {
     if (!this.checkBatch(batch)) return new Float32Array(0);
     if (this.gpu !== null) return this.gpu.decode(batch, 'logits') as Float32Array;
-    return this.forwardDecode(batch);
+    return this.cpuDecode(batch);
   }
 
   /**
@@ -184,7 +183,7 @@ export class Gpt implements SequenceHost, ForwardHost {
     if (!this.checkBatch(batch)) return new Int32Array(0);
     if (this.gpu !== null) return this.gpu.decode(batch, 'ids') as Int32Array;
     const V = this.config.vocabSize;
-    const logits = this.forwardDecode(batch);
+    const logits = this.cpuDecode(batch);
     return Int32Array.from(batch, (_, i) => argmax(logits.subarray(i * V, (i + 1) * V)));
   }
 
@@ -225,113 +224,22 @@ export class Gpt implements SequenceHost, ForwardHost {
     if (this.disposed) return;
     this.disposed = true;
     this.gpu?.dispose();
-    disposeModelTensors(this.t);
+    this.cpu?.dispose();
     this.arena.dispose();
   }
 
   // ---------------------------------------------------------------------------------------------
 
-  private forwardChunk(
-    seq: ModelSequence,
-    tokens: readonly number[],
-    o: { allLogits: boolean; wantLogits: boolean; onLayerDone: ((layer: number) => void) | undefined },
-  ): Float32Array | null {
-    const { nEmbd: C, layerNormEpsilon: eps } = this.config;
-    const T = tokens.length;
-    const p0 = seq.length;
-    const logits = tf.tidy((): tf.Tensor2D | undefined => {
-      let x: tf.Tensor2D = tf.tensor2d(this.embed(tokens.map((t, i) => [t, p0 + i])), [T, C]);
-      for (let l = 0; l < this.t.blocks.length; l++) {
-        const b = this.t.blocks[l];
-        this.loadLayer(seq, l);
-        const qkv = dense(normalize(x, eps), b.attnW, b.attnB); // [T, 3C]
-        const data = qkv.dataSync() as Float32Array;
-        this.storeQkv(seq, l, p0, data, T);
-        o.onLayerDone?.(l);
-        const y = new Float32Array(T * C); // [T, C]: causal attention of the chunk's queries
-        this.arena.attend({ layer: l, slot: seq.slot, qkv: data, rowStride: 3 * C, rows: T, pos0: p0, scale: this.scale, out: y, outOffset: 0 });
-        x = tf.add(x, dense(tf.tensor2d(y, [T, C]), b.projW, b.projB));
-        x = tf.add(x, this.mlp(x, b));
-      }
-      if (!o.wantLogits) return undefined;
-      return this.lmHead(o.allLogits ? x : tf.slice(x, [T - 1, 0], [1, C]));
-    });
-    seq.len = p0 + T;
-    if (logits === undefined) return null;
-    const data = logits.dataSync() as Float32Array;
-    logits.dispose();
-    return data;
-  }
-
-  private forwardDecode(batch: readonly DecodeItem[]): Float32Array {
-    const wasm = this.wasm;
-    if (wasm !== null) {
-      const V = this.config.vocabSize;
-      const out = new Float32Array(batch.length * V);
-      // NOTE: batches longer than the kernels' scratch run in groups; rows are independent.
-      for (let i = 0; i < batch.length; i += wasm.maxRows) {
-        const group = batch.slice(i, i + wasm.maxRows).map(({ seq, token }) => ({ seq, tokens: [token] }));
-        out.set(wasm.forward(group, 'all') as Float32Array, i * V);
-      }
-      return out;
+  /** One decode step on the CPU pass; batches longer than a call holds run in groups (rows are independent). */
+  private cpuDecode(batch: readonly DecodeItem[]): Float32Array {
+    const cpu = this.cpu as ForwardPass;
+    const V = this.config.vocabSize;
+    const out = new Float32Array(batch.length * V);
+    for (let i = 0; i < batch.length; i += Math.min(batch.length, cpu.maxRows)) {
+      const group = batch.slice(i, i + cpu.maxRows).map(({ seq, token }) => ({ seq, tokens: [token] }));
+      out.set(cpu.forward(group, 'all') as Float32Array, i * V);
     }
-    const { nEmbd: C, layerNormEpsilon: eps } = this.config;
-    const B = batch.length;
-    const logits = tf.tidy(() => {
-      let x: tf.Tensor2D = tf.tensor2d(this.embed(batch.map((it) => [it.token, it.seq.length])), [B, C]);
-      for (let l = 0; l < this.t.blocks.length; l++) {
-        const b = this.t.blocks[l];
-        const qkv = dense(normalize(x, eps), b.attnW, b.attnB); // [B, 3C]
-        const data = qkv.dataSync() as Float32Array;
-        const y = new Float32Array(B * C); // [B, C]
-        for (const [i, { seq }] of batch.entries()) {
-          // NOTE: one kernel call per sequence over its own pages and length: no padding to the
-          // longest sequence, and a row's result cannot depend on the rest of the batch.
-          const row = data.subarray(i * 3 * C, (i + 1) * 3 * C);
-          this.loadLayer(seq, l);
-          this.storeQkv(seq, l, seq.length, row, 1);
-          this.arena.attend({ layer: l, slot: seq.slot, qkv: row, rowStride: 3 * C, rows: 1, pos0: seq.length, scale: this.scale, out: y, outOffset: i * C });
-        }
-        x = tf.add(x, dense(tf.tensor2d(y, [B, C]), b.projW, b.projB));
-        x = tf.add(x, this.mlp(x, b));
-      }
-      return this.lmHead(x);
-    });
-    for (const { seq } of batch) seq.len += 1;
-    const data = logits.dataSync() as Float32Array;
-    logits.dispose();
-    return data;
-  }
-
-  private mlp(x: tf.Tensor2D, b: BlockTensors): tf.Tensor2D {
-    const h = normalize(x, this.config.layerNormEpsilon);
-    return dense(activate(dense(h, b.fcW, b.fcB), this.config.activation), b.mlpW, b.mlpB);
-  }
-
-  private lmHead(x: tf.Tensor2D): tf.Tensor2D {
-    return dense(normalize(x, this.config.layerNormEpsilon), this.t.headW, this.t.headB); // [T, V]
-  }
-
-  /** Token + position embeddings for (token, position) pairs: [n * C]. */
-  private embed(pairs: Array<[number, number]> | number[][]): Float32Array {
-    const C = this.config.nEmbd;
-    const out = new Float32Array(pairs.length * C);
-    const { wte, wpe } = this.t;
-    pairs.forEach(([tok, pos], i) => {
-      for (let c = 0; c < C; c++) out[i * C + c] = wte[tok * C + c] + wpe[pos * C + c];
-    });
     return out;
-  }
-
-  /** Splits K and V out of qkv rows ([n, 3C]) and stores them (storeKv). */
-  private storeQkv(seq: ModelSequence, layer: number, start: number, qkv: Float32Array, n: number): void {
-    const C = this.config.nEmbd;
-    const [k, v] = this.kvRows(n * C);
-    for (let t = 0; t < n; t++) {
-      k.set(qkv.subarray(t * 3 * C + C, t * 3 * C + 2 * C), t * C);
-      v.set(qkv.subarray(t * 3 * C + 2 * C, t * 3 * C + 3 * C), t * C);
-    }
-    this.storeKv(seq, layer, start, k, v);
   }
 
   /** @internal ForwardHost: writes n K and V rows ([n, C]) at `start` to the backing and the arena. */
@@ -339,7 +247,7 @@ export class Gpt implements SequenceHost, ForwardHost {
     const n = k.length / this.config.nEmbd;
     seq.backing.write(layer, 'k', start, k);
     seq.backing.write(layer, 'v', start, v);
-    this.arena.writeRows(layer, seq.slot, start, k, v);
+    if (this.cpu?.usesArena === true) this.arena.writeRows(layer, seq.slot, start, k, v);
     seq.loadedUpTo[layer] = start + n;
   }
 

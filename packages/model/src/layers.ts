@@ -1,25 +1,19 @@
 /**
- * Tensor building blocks of a GPT-2 block: LayerNorm normalisation, the MLP activations, dense (Conv1D)
- * layers. Stateless; call inside tf.tidy. Shapes: x [T, C]. On the wasm backend, normalisation and
- * gelu_new run as fused kernels (wasm-fast-ops.ts); elsewhere as the tfjs ops below.
+ * Tensor building blocks of a GPT-2 block on tfjs ops: LayerNorm, Conv1D-layout linear layers
+ * and the MLP activations. Stateless; call inside tf.tidy. Shapes: x [n, C].
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from './config.js';
-import { wasmFastOps } from './wasm-fast-ops.js';
 
-/**
- * LayerNorm's normalisation over the last axis, (x - mean) / sqrt(var + eps); its gamma and beta
- * are folded into the next dense layer (model-tensors.ts). 7 ops, tf.moments-based needs 8.
- */
-export function normalize(x: tf.Tensor2D, eps: number): tf.Tensor2D {
-  const fast = wasmFastOps();
-  if (fast !== null) return fast.normalize(x, eps);
+/** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta. */
+export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D {
   const xc = tf.sub(x, tf.mean(x, -1, true));
-  return tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)));
+  const normed = tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)));
+  return tf.add(tf.mul(normed, gamma), beta);
 }
 
 /** x·W + b with W in Conv1D layout [in, out]. */
-export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
 }
 
@@ -31,8 +25,6 @@ export function activate(x: tf.Tensor2D, activation: Activation): tf.Tensor2D {
     case 'gelu_new':
     case 'gelu_pytorch_tanh':
     case 'gelu_fast': {
-      const fast = wasmFastOps();
-      if (fast !== null) return fast.geluNew(x);
       // NOTE: 0.5·x·(1 + tanh(z)) == x·sigmoid(2z); tfjs-wasm's sigmoid is ~4x faster than its tanh.
       const x2 = tf.square(x);
       const twoZ = tf.mul(x, tf.add(tf.mul(x2, 2 * SQRT_2_OVER_PI * 0.044715), 2 * SQRT_2_OVER_PI));

@@ -1,10 +1,10 @@
 /**
- * ModelTensors: the backend-side parameters of a Gpt, prepared for speed from GptWeights (which
- * stay untouched for saveCheckpoint). Each LayerNorm's gamma and beta are folded into the dense
- * layer that consumes it: dense(norm(x) * g + b, W, c) == dense(norm(x), diag(g) W, b W + c),
- * so a LayerNorm costs only its normalisation (fewer backend ops per layer, which matters most
- * for small decode batches where each op is mostly dispatch). The LM head becomes a dense layer
- * [C, V] with a bias for the same reason.
+ * Folded weights: the parameters the fast paths (wasm-forward.ts, the GPU host's gpu-forward.ts)
+ * run, prepared from GptWeights (which stay untouched for saveCheckpoint and the reference pass).
+ * Each LayerNorm's gamma and beta are folded into the dense layer that consumes it:
+ * dense(norm(x) * g + b, W, c) == dense(norm(x), diag(g) W, b W + c), so a LayerNorm costs only
+ * its normalisation (one pass fewer over the activations, fewer ops per layer, which matters most
+ * for small decode batches). The tied head becomes a dense layer [C, V] with a bias, ln_f folded.
  * Invariant: folding is done in float64 and rounded once to float32.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -97,11 +97,6 @@ export function tensorsFromFolded(config: GptConfig, f: FoldedWeights): ModelTen
     mlpW: tf.tensor2d(b.mlpW, [nInner, C]), mlpB: tf.tensor1d(b.mlpB),
   }));
   return { blocks, headW: tf.tensor2d(f.headW, [C, V]), headB: tf.tensor1d(f.headB), wte: f.wte, wpe: f.wpe };
-}
-
-/** Builds the tensors of `weights` (validated GptWeights) on the active backend. */
-export function createModelTensors(config: GptConfig, weights: GptWeights): ModelTensors {
-  return tensorsFromFolded(config, foldWeights(config, weights));
 }
 
 /** Frees every tensor of `t`. */

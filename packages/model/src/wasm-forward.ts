@@ -11,14 +11,13 @@
  *  - attn.c_attn is split into its q, k and v column blocks, q's scaled by 1 / sqrt(head size),
  *    so q lands where attention reads it, pre-scaled, and k / v are contiguous rows for the cache;
  *  - the tied head (wteᵀ, ln_f folded) is one more packed dense layer with a bias.
- * Rows of a call are segments (one sequence's consecutive tokens): a prefill chunk is one segment,
- * a decode step one segment per sequence. Invariant: a segment's results never depend on the
- * other segments (GEMM rows are independent and bitwise batch-invariant; attention runs per
- * segment), so batched decode equals single decode bitwise.
+ * Invariant: a segment's results never depend on the other segments, bitwise (GEMM rows are
+ * computed the same way in any batch, attention runs per segment), so batched decode equals
+ * single decode bitwise.
  */
 import type { GptConfig } from './config.js';
+import type { ForwardHost, ForwardPass, LogitRows, Segment } from './forward-pass.js';
 import type { KvArena } from './kv-arena.js';
-import type { ModelSequence } from './model-sequence.js';
 import { foldWeights } from './model-tensors.js';
 import { createGemmKernels, packedSize, packPanels, PANEL, roundUp, type GemmKernels } from './wasm/gemm-kernel.js';
 import { createRowKernels, type RowKernels } from './wasm/row-kernels.js';
@@ -27,20 +26,6 @@ import type { GptWeights } from './weights.js';
 
 /** Rows of the head computed at once (bounds the logits scratch for large vocabularies). */
 const LOGIT_ROWS = 64;
-
-/** One sequence's consecutive new tokens in a call. */
-export interface Segment {
-  seq: ModelSequence;
-  tokens: readonly number[];
-}
-
-/** What the forward pass needs from its model: KV bookkeeping shared with the reference path. */
-export interface ForwardHost {
-  /** Copies the backing's existing rows of `layer` into the arena (handoffs). */
-  loadLayer(seq: ModelSequence, layer: number): void;
-  /** Writes n new K and V rows ([n, C] each) at `start` to the backing and the arena. */
-  storeKv(seq: ModelSequence, layer: number, start: number, k: Float32Array, v: Float32Array): void;
-}
 
 /** A packed dense layer: byte addresses of its panels and bias, and its padded output width. */
 interface Dense { w: number; b: number; k: number; n: number }
@@ -71,9 +56,10 @@ function plan(config: GptConfig, base: number): { layout: Layout; blocks: Block[
 }
 
 /** The wasm-kernel forward pass of one model. */
-export class WasmForward {
+export class WasmForward implements ForwardPass {
   /** Most rows one call may hold (n_positions): longer decode batches are split by the caller. */
   readonly maxRows: number;
+  readonly usesArena = true;
   private readonly gemm: GemmKernels;
   private readonly rowK: RowKernels;
   private readonly blocks: Block[];
@@ -135,12 +121,8 @@ export class WasmForward {
     return this.gemm.fma;
   }
 
-  /**
-   * Runs `segments` (at most maxRows tokens in all) through the model, appending their K/V rows.
-   * Returns logits [rows * V] of every row ('all'), of each segment's last row ('last'), or null.
-   * `onLayerDone(l)` runs once layer l's K/V rows are all stored.
-   */
-  forward(segments: readonly Segment[], logits: 'all' | 'last' | 'none', onLayerDone?: (layer: number) => void): Float32Array | null {
+  /** ForwardPass.forward, for at most maxRows tokens in all. */
+  forward(segments: readonly Segment[], logits: LogitRows, onLayerDone?: (layer: number) => void): Float32Array | null {
     const { nEmbd: C, nInner: I, layerNormEpsilon: eps } = this.config;
     const { gemm, gemmAdd } = this.gemm;
     const s = this.s;
@@ -184,6 +166,9 @@ export class WasmForward {
     }
     return this.lmHead(mem, rows);
   }
+
+  /** Nothing to free: weights and scratch live in the arena's memory, which goes with the arena. */
+  dispose(): void {}
 
   /** x rows = wte[token] + wpe[position]. */
   private embed(mem: Float32Array, segments: readonly Segment[]): void {
