@@ -20,8 +20,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  ArrayKvBacking, checkGpuKernels, closeBackend, generate, initBackend, loadModel, profileGpu, warmGpu, type Gpt, type GptConfig, type GpuProfileRow, type KvBacking, type KvKind,
+  ArrayKvBacking, closeBackend, generate, initBackend, loadModel, type Gpt, type GptConfig, type KvBacking, type KvKind,
 } from '@baton/model';
+import { checkGpuKernels, profileGpu, warmGpu, type GpuProfileRow } from '@baton/model/gpu-checks';
 import { createEngine, type EngineOptionsInput, type GenerationResult } from '@baton/engine';
 
 const args = process.argv.slice(2);
@@ -139,9 +140,9 @@ async function engineModes(): Promise<void> {
         const got = await Promise.all(prompts.map((prompt, i) => engine.generate({ prompt, maxTokens: maxTokens(i) }).result));
         const bad = got.map((r, i) => (r.ids.join() === expected[i].join() ? -1 : i)).filter((i) => i >= 0);
         const stats = await engine.stats();
-        const ok = bad.length === 0 && stats.scheduler.pool.used === 0;
+        const ok = bad.length === 0 && stats.pool.used === 0;
         if (!ok) failures++;
-        rows.push([label, name, prompts.length, bad.length === 0 ? 'all equal' : `DIFFER: requests ${bad.join(',')}`, stats.scheduler.pool.used, ((performance.now() - t0) / 1000).toFixed(1), ok ? 'yes' : 'NO']);
+        rows.push([label, name, prompts.length, bad.length === 0 ? 'all equal' : `DIFFER: requests ${bad.join(',')}`, stats.pool.used, ((performance.now() - t0) / 1000).toFixed(1), ok ? 'yes' : 'NO']);
       } finally {
         await engine.close({ deadlineMs: 0 });
       }

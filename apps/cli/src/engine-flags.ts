@@ -1,9 +1,10 @@
 /**
- * Engine flags shared by `generate` and `demo`: `--mode`, `--prefill`, `--decode`, `--colocated`
- * and `--backend`, turned into `createEngine` options. Invariant: a count flag is accepted only
+ * Engine flags shared by `generate`, `demo` and `serve`: `--mode`, `--prefill`, `--decode`,
+ * `--colocated`, `--placement` (`--processes` = `--placement process`) and `--backend`, turned into
+ * `createEngine` options. Invariant: a count flag is accepted only
  * with a mode that uses it, so a misapplied flag is an error instead of being silently ignored.
  */
-import type { EngineMode, EngineOptionsInput } from '@baton/engine';
+import type { ActorPlacement, EngineMode, EngineOptionsInput } from '@baton/engine';
 import { parseBackendName } from '@baton/model';
 import { CliError, parseNumber } from './cli-error.js';
 
@@ -13,7 +14,12 @@ export const ENGINE_OPTIONS = {
   prefill: { type: 'string' },
   decode: { type: 'string' },
   colocated: { type: 'string' },
+  placement: { type: 'string' },
+  processes: { type: 'boolean' },
 } as const;
+
+/** Where `--placement` may put the serving actors. */
+export const PLACEMENTS: readonly ActorPlacement[] = ['thread', 'process'];
 
 /** Every engine mode, as `--mode` spells it. */
 export const ENGINE_MODES: readonly EngineMode[] = ['single', 'disaggregated', 'colocated', 'chunked'];
@@ -24,6 +30,8 @@ export interface EngineFlagValues {
   prefill?: string;
   decode?: string;
   colocated?: string;
+  placement?: string;
+  processes?: boolean;
   backend?: string;
   model?: string;
 }
@@ -56,9 +64,20 @@ export function engineOptionsFromFlags(v: EngineFlagValues, mode: EngineMode, de
     decode: count(v.decode, '--decode', defaults.decode),
     colocated: count(v.colocated, '--colocated', defaults.colocated),
   };
+  const placement = parsePlacement(v);
+  if (placement !== 'thread') options.placement = placement;
   if (v.model !== undefined) options.model = v.model;
   if (v.backend !== undefined) options.backend = parseBackendName(v.backend, '--backend');
   return options;
+}
+
+/** `--placement thread|process`, or `--processes` (its synonym for `process`); 'thread' when absent. */
+export function parsePlacement(v: Pick<EngineFlagValues, 'placement' | 'processes'>): ActorPlacement {
+  if (v.placement === undefined) return v.processes === true ? 'process' : 'thread';
+  const placement = PLACEMENTS.find((p) => p === v.placement);
+  if (placement === undefined) throw new CliError(`--placement: expected one of ${PLACEMENTS.join(' | ')}, got "${v.placement}"`);
+  if (v.processes === true && placement !== 'process') throw new CliError(`--processes: means --placement process, but --placement is ${placement}`);
+  return placement;
 }
 
 function requireMode(value: string | undefined, flag: string, mode: EngineMode, modes: readonly EngineMode[]): void {

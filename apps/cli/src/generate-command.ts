@@ -46,7 +46,7 @@ export interface GenerateParams {
 export async function generateCommand(args: string[], write: (text: string) => void): Promise<string> {
   const { values: v } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
   if (v['max-tokens'] === undefined) throw new CliError('--max-tokens: required');
-  const useEngine = v.mode !== undefined || v['prompts-file'] !== undefined;
+  const useEngine = v.mode !== undefined || v['prompts-file'] !== undefined || v.placement !== undefined || v.processes === true;
   const params: GenerateParams = {
     maxTokens: parseNumber(v['max-tokens'], '--max-tokens', { min: useEngine ? 1 : 0, integer: true, fallback: 0 }),
     temperature: parseNumber(v.temperature, '--temperature', { min: 0, fallback: 0 }),

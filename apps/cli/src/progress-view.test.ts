@@ -8,6 +8,7 @@ import { renderLiveFrame, renderPlainTick, renderRequestEnd } from './progress-v
 const actor = (name: string, role: ServingActorStats['role']): ServingActorStats => ({
   name, role, activity: role === 'prefill' ? 'prefilling 312 tokens' : 'decoding 3 seq', queueLength: 1, running: 3, kvBlocksUsed: 12,
   utilization: 0.5, steps: 40, meanBatchSize: 2.5, maxBatchSize: 4, tokensProcessed: 99, preemptions: 0, backend: 'wasm', tensors: 34,
+  ownPool: null, pid: 1,
 });
 
 function snapshot(): DemoSnapshot {
@@ -17,7 +18,7 @@ function snapshot(): DemoSnapshot {
   }));
   const stats = {
     actors: [actor('prefill-0', 'prefill'), actor('decode-0', 'decode')],
-    scheduler: { pool: { total: 1024, free: 1000, used: 24, cached: 0, indexed: 0, hits: 0, misses: 0, evictions: 0 } },
+    pool: { total: 1024, free: 1000, used: 24, cached: 0, indexed: 0, hits: 0, misses: 0, evictions: 0 },
   } as unknown as EngineStats;
   return { elapsedMs: 1234, requests, stats };
 }

@@ -51,7 +51,7 @@ function headline(s: DemoSnapshot): string {
   const done = s.requests.filter((p) => p.state === 'done' || p.state === 'failed').length;
   const arrived = s.requests.filter((p) => p.state !== 'waiting').length;
   const tokens = s.requests.reduce((n, p) => n + p.ids.length, 0);
-  const pool = s.stats?.scheduler.pool;
+  const pool = s.stats?.pool;
   const kv = pool === undefined ? 'kv —' : `kv ${pool.used}/${pool.total} blocks used, ${pool.cached} cached`;
   return `${(s.elapsedMs / 1000).toFixed(1)} s · requests ${done}/${s.requests.length} done, ${arrived} arrived · ${tokens} tokens · ${kv}`;
 }

@@ -4,21 +4,21 @@
  * Serves until SIGINT/SIGTERM, then shuts down gracefully (new requests get 503, in-flight ones
  * may finish until `--shutdown-deadline-ms`, the rest are aborted, every actor stops) and returns,
  * so the process exits 0. A second signal while shutting down exits at once with status 1.
- * `--processes` runs each prefill and decode role in its own OS process (ProcessEngine); process
- * exits and restarts are reported on stderr. `--processes --demo [--requests N]` runs the live
- * multi-process demo instead of serving HTTP.
+ * `--api-key KEY` (or BATON_API_KEY) requires `Authorization: Bearer KEY`; a `--host` beyond
+ * loopback prints a warning and needs a key unless `--insecure`. `--headers-timeout-ms`,
+ * `--body-timeout-ms`, `--idle-timeout-ms` and `--max-connections` bound what clients can hold.
+ * `--placement process` (or `--processes`) runs each prefill and decode actor in its own OS process
+ * (named `--role R --index I` on its command line) with the same scheduler and policies.
  */
 import { parseArgs } from 'node:util';
-import { createProcessEngine, type ProcessEngine } from '@baton/engine';
-import { createServer, type BatonServer } from '@baton/server';
+import { createServer, DEFAULT_SERVER_OPTIONS, isLoopbackHost, type BatonServer, type ServerOptions } from '@baton/server';
 import { parseNumber } from './cli-error.js';
 import { CliError } from './cli-error.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
-import { runProcessDemo } from './process-demo.js';
 
 /** One-line usage of the command. */
 export const SERVE_USAGE =
-  'baton serve [--port 8000] [--host 127.0.0.1] [--model DIR|NAME] [--mode single|disaggregated|colocated|chunked] [--prefill P] [--decode D] [--colocated N] [--backend B] [--shutdown-deadline-ms MS] [--processes [--demo] [--requests N]]';
+  'baton serve [--port 8000] [--host 127.0.0.1] [--model DIR|NAME] [--mode single|disaggregated|colocated|chunked] [--prefill P] [--decode D] [--colocated N] [--backend B] [--shutdown-deadline-ms MS] [--api-key KEY] [--insecure] [--headers-timeout-ms MS] [--body-timeout-ms MS] [--idle-timeout-ms MS] [--max-connections N] [--placement thread|process] [--processes]';
 
 const OPTIONS = {
   ...ENGINE_OPTIONS,
@@ -27,9 +27,12 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   'shutdown-deadline-ms': { type: 'string' },
-  processes: { type: 'boolean' },
-  demo: { type: 'boolean' },
-  requests: { type: 'string' },
+  'api-key': { type: 'string' },
+  insecure: { type: 'boolean' },
+  'headers-timeout-ms': { type: 'string' },
+  'body-timeout-ms': { type: 'string' },
+  'idle-timeout-ms': { type: 'string' },
+  'max-connections': { type: 'string' },
 } as const;
 
 /** Runs the server until a shutdown signal; `write` gets the status lines. */
@@ -40,17 +43,8 @@ export async function serveCommand(args: string[], write: (text: string) => void
   const port = parseNumber(v.port, '--port', { min: 0, max: 65_535, integer: true, fallback: 8000 });
   const host = v.host ?? '127.0.0.1';
   const shutdownDeadlineMs = parseNumber(v['shutdown-deadline-ms'], '--shutdown-deadline-ms', { min: 0, integer: true, fallback: 10_000 });
-  if (v.demo === true && v.processes !== true) throw new CliError('--demo: applies to --processes only (the in-process demo is `baton demo`)');
-  const processEngine = v.processes === true ? await startProcessEngine(engineOptions, write) : null;
-  if (processEngine !== null && v.demo === true) {
-    const requests = parseNumber(v.requests, '--requests', { min: 1, max: 200, integer: true, fallback: 12 });
-    try {
-      return await runProcessDemo(processEngine, { requests, write });
-    } finally {
-      await processEngine.close({ deadlineMs: 0 });
-    }
-  }
-  const server = await createServer({ engineOptions, shutdownDeadlineMs, ...(processEngine === null ? {} : { engine: processEngine }) });
+  const access = accessOptions(v, host);
+  const server = await createServer({ engineOptions, shutdownDeadlineMs, ...access });
   const stopped = untilSignal(server, write);
   try {
     const url = await server.listen({ host, port });
@@ -63,27 +57,56 @@ export async function serveCommand(args: string[], write: (text: string) => void
   return 'baton serve: stopped';
 }
 
-async function startProcessEngine(options: Parameters<typeof createProcessEngine>[0], write: (text: string) => void): Promise<ProcessEngine> {
-  const engine = await createProcessEngine(options);
-  engine.events.on('process', (e) => process.stderr.write(`baton serve: process ${e.name} ${e.type}: ${e.detail}\n`));
-  write(`baton serve: processes ${engine.processes().map((p) => `${p.name}=${p.pid}`).join(' ')} (scheduler in pid ${process.pid})\n`);
-  return engine;
+/** The server's access and connection options from the flags; warns about a non-loopback host. */
+function accessOptions(v: { [k: string]: string | boolean | undefined }, host: string): Partial<ServerOptions> {
+  const flag = (name: string): string | undefined => (typeof v[name] === 'string' ? (v[name] as string) : undefined);
+  const apiKey = flag('api-key') ?? (process.env.BATON_API_KEY === '' ? undefined : process.env.BATON_API_KEY) ?? null;
+  if (apiKey !== null && /\s/.test(apiKey)) throw new CliError('--api-key: must not contain whitespace');
+  const insecure = v.insecure === true;
+  if (!isLoopbackHost(host)) {
+    if (apiKey === null && !insecure) {
+      throw new CliError(`--host ${host}: other machines can reach this address; set an API key (--api-key or BATON_API_KEY), or pass --insecure to serve without one`);
+    }
+    process.stderr.write(`baton serve: warning: --host ${host} is reachable from other machines${apiKey === null ? ' and no API key is set (--insecure)' : ''}\n`);
+  }
+  const ms = (name: string, fallback: number): number => parseNumber(flag(name), `--${name}`, { min: 1, integer: true, fallback });
+  const d = DEFAULT_SERVER_OPTIONS;
+  const headersTimeoutMs = ms('headers-timeout-ms', d.headersTimeoutMs);
+  return {
+    apiKey,
+    insecure,
+    headersTimeoutMs,
+    bodyTimeoutMs: ms('body-timeout-ms', Math.max(d.bodyTimeoutMs, headersTimeoutMs)),
+    idleTimeoutMs: ms('idle-timeout-ms', d.idleTimeoutMs),
+    maxConnections: ms('max-connections', d.maxConnections),
+  };
 }
 
 function describe(server: BatonServer): string {
   const o = server.engine.options;
   const layout = o.mode === 'disaggregated' ? `${o.prefill} prefill + ${o.decode} decode` : o.mode === 'single' ? '1 actor' : `${o.colocated} actors`;
-  return `${o.mode} (${layout}) on ${server.engine.backend}`;
+  const where = Object.values(o.placement).includes('process') ? ', actors in child processes' : '';
+  return `${o.mode} (${layout}${where}) on ${server.engine.backend}`;
 }
+
+/**
+ * NOTE: `npx`/`npm exec` forwards the terminal's SIGINT to its child, which (under a shell that
+ * execs the command, as bash does) is this process: one Ctrl-C arrives twice within a few ms. The
+ * same signal that soon after the first is that copy, not a second Ctrl-C.
+ */
+const DUPLICATE_SIGNAL_MS = 250;
 
 /** Resolves once a SIGINT/SIGTERM-triggered shutdown completed. */
 function untilSignal(server: BatonServer, write: (text: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
+    let first: { signal: NodeJS.Signals; at: number } | null = null;
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (first !== null && signal === first.signal && performance.now() - first.at < DUPLICATE_SIGNAL_MS) return;
       if (server.closing) {
         write(`baton serve: ${signal} again, exiting now\n`);
         process.exit(1);
       }
+      first = { signal, at: performance.now() };
       write(`baton serve: ${signal}, shutting down (draining in-flight requests)\n`);
       server.close().then(() => {
         process.removeListener('SIGINT', onSignal);

@@ -67,7 +67,7 @@ function actorTable(stats: EngineStats): string[] {
 }
 
 function cacheLines(stats: EngineStats): string[] {
-  const pool = stats.scheduler.pool;
+  const pool = stats.pool;
   const lookups = pool.hits + pool.misses;
   const cache = `prefix cache: ${pool.hits}/${lookups} full blocks hit (${pct(lookups === 0 ? null : pool.hits / lookups)}), ` +
     `${pool.cached} blocks cached, ${pool.evictions} evicted`;

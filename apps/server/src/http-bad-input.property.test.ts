@@ -148,7 +148,7 @@ describe('HTTP bad input (property-based)', () => {
     expect(((await res.json()) as { choices: Array<{ finish_reason: string }> }).choices[0].finish_reason).toBe('length');
     const stats = await server.engine.stats();
     expect(stats.active).toBe(0);
-    expect(stats.scheduler.pool.used).toBe(0);
+    expect(stats.pool.used).toBe(0);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * ServerMetrics: what `GET /metrics` exposes in the Prometheus text format — requests by endpoint
- * and outcome, TTFT and TPOT histograms (ms, DESIGN.md definitions), and live gauges read from
- * `engine.stats()`: queue length, running sequences, KV blocks used and utilization per actor,
- * plus the KV pool's block counts.
+ * and outcome, TTFT and TPOT histograms (ms: arrival to first token; mean gap between later
+ * tokens), and live gauges read from `engine.stats()`: queue length, running sequences, KV blocks
+ * used and utilization per actor, plus the KV pool's block counts.
  *
  * Invariant: a request is counted exactly once, under its final outcome.
  */
@@ -65,7 +65,7 @@ function engineGauges(stats: EngineStats): string[] {
   gauge('baton_actor_running', 'Sequences the actor is running.', stats.actors.map((a) => [actor(a), a.running]));
   gauge('baton_actor_kv_blocks_used', 'KV blocks held by the actor.', stats.actors.map((a) => [actor(a), a.kvBlocksUsed]));
   gauge('baton_actor_utilization', 'Busy share of the actor since start (0..1).', stats.actors.map((a) => [actor(a), a.utilization]));
-  const pool = stats.scheduler.pool;
+  const pool = stats.pool;
   gauge('baton_kv_pool_blocks', 'KV pool blocks by state.', [
     ['{state="free"}', pool.free], ['{state="used"}', pool.used], ['{state="cached"}', pool.cached],
   ]);

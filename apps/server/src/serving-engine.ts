@@ -6,7 +6,7 @@
 import type { CloseOptions, EngineOptions, EngineStats, GenerateRequest, Generation } from '@baton/engine';
 import type { BackendName, GptConfig } from '@baton/model';
 
-/** What the server needs from an engine (structural: `Engine` and `ProcessEngine` both fit). */
+/** What the server needs from an engine (structural, so tests can stand in their own). */
 export interface ServingEngine {
   readonly options: EngineOptions;
   readonly config: GptConfig;

@@ -19,6 +19,19 @@ export type EngineMode = 'single' | 'disaggregated' | 'colocated' | 'chunked';
  */
 export type EngineBackend = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 
+/** Where an actor runs: a worker thread of this process, or a forked child process. */
+export type ActorPlacement = 'thread' | 'process';
+
+/** Placement of each engine role (scheduler and predictor are the control plane). */
+export interface EnginePlacement {
+  scheduler: ActorPlacement;
+  prefill: ActorPlacement;
+  decode: ActorPlacement;
+  predictor: ActorPlacement;
+  /** The colocated / chunked / single actors. */
+  colocated: ActorPlacement;
+}
+
 /** Latency targets used for SLO-aware early rejection and for attainment in `summarize()`. */
 export interface SloTargets {
   /** Time-to-first-token target, ms. */
@@ -84,12 +97,19 @@ export interface EngineOptions {
    * decode actor. Colocated and chunked modes: the colocated actors after the first `prefill`.
    */
   decodeBackend: EngineBackend | null;
+  /**
+   * Where each role's actors run. `'thread'` (the default): worker threads sharing one KV pool, KV
+   * handed over as block ids. `'process'`: each serving actor in a forked child process with a pool
+   * of its own, KV streamed layer by layer over a socket. Accepts one placement for every role.
+   */
+  placement: EnginePlacement;
   /** Fault injection for reliability tests (default: none). */
   faults: FaultPlan;
 }
 
 /** Options as a caller writes them: every field optional, nested objects partial too. */
-export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults'>> & {
+export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults' | 'placement'>> & {
+  placement?: ActorPlacement | Partial<EnginePlacement>;
   kv?: Partial<EngineOptions['kv']>;
   queue?: Partial<EngineOptions['queue']>;
   slo?: SloTargets | null;
@@ -115,6 +135,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   prefillNice: null,
   prefillBackend: null,
   decodeBackend: null,
+  placement: Object.freeze({ scheduler: 'thread', prefill: 'thread', decode: 'thread', predictor: 'thread', colocated: 'thread' }),
   faults: NO_FAULTS,
 }) as Readonly<EngineOptions>;
 
@@ -158,6 +179,7 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
     prefillNice: niceValue(o.prefillNice === undefined ? d.prefillNice : o.prefillNice, 'prefillNice'),
     prefillBackend: o.prefillBackend === undefined || o.prefillBackend === null ? null : oneOf(o.prefillBackend, BACKENDS, 'prefillBackend'),
     decodeBackend: o.decodeBackend === undefined || o.decodeBackend === null ? null : oneOf(o.decodeBackend, BACKENDS, 'decodeBackend'),
+    placement: resolvePlacement(o.placement),
     faults: resolveFaults(o.faults),
   };
   if (resolved.prefillChunkSize > resolved.tokenBudget) {
@@ -192,6 +214,22 @@ export function actorBackend(options: EngineOptions, role: BackendRole, index: n
   if (role === 'decode') return decode;
   if (options.mode === 'single') return options.backend;
   return index < options.prefill ? prefill : decode;
+}
+
+const PLACEMENTS: readonly ActorPlacement[] = ['thread', 'process'];
+const ROLES = ['scheduler', 'prefill', 'decode', 'predictor', 'colocated'] as const;
+
+function resolvePlacement(value: unknown): EnginePlacement {
+  const d = DEFAULT_ENGINE_OPTIONS.placement;
+  if (value === undefined) return { ...d };
+  if (typeof value === 'string') {
+    const all = oneOf(value, PLACEMENTS, 'placement');
+    return { scheduler: all, prefill: all, decode: all, predictor: all, colocated: all };
+  }
+  const p = record(value, 'placement');
+  rejectUnknown(p, ROLES, 'placement.');
+  const pick = (role: (typeof ROLES)[number]): ActorPlacement => oneOf(p[role] ?? d[role], PLACEMENTS, `placement.${role}`);
+  return { scheduler: pick('scheduler'), prefill: pick('prefill'), decode: pick('decode'), predictor: pick('predictor'), colocated: pick('colocated') };
 }
 
 function niceValue(value: unknown, name: string): number | null {

@@ -11,12 +11,13 @@
  * begins, `generate` throws EngineClosedError.
  */
 import { ActorSystem, type ActorRef } from '@baton/actors';
-import { BlockPool } from '@baton/kv-cache';
+import { BlockPool, type PoolStats } from '@baton/kv-cache';
 import { defaultBackendName, describeModel, type BackendName, type GptConfig, type ModelDescription } from '@baton/model';
 import { ActiveRequest, bindAbortSignal, type Generation, type GenerationResult } from './active-request.js';
 import { engineNow } from './clock.js';
 import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './engine-options.js';
 import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, engineErrorFromJSON } from './errors.js';
+import { createFaultFlags } from './fault-plan.js';
 import { drainThenAbort, FinishedRequests } from './finished-requests.js';
 import type { RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
@@ -35,6 +36,10 @@ export interface EngineStats {
   summary: RunSummary;
   scheduler: SchedulerStats;
   actors: ServingActorStats[];
+  /** Every KV pool of the engine added up (the shared pool of its threads and each child process's own). */
+  pool: PoolStats;
+  /** Each KV pool on its own: `engine` (shared by the actors on threads) and one per actor in a child process. */
+  pools: Array<{ name: string; stats: PoolStats }>;
 }
 
 /** Options of `engine.close`. */
@@ -53,6 +58,8 @@ interface EngineParts {
   tokenizer: ModelDescription['tokenizer'];
   pool: BlockPool;
   reserved: number[];
+  /** Removes what crash-rule flags left behind (marker files), at close. */
+  disposeFaultFlags: () => void;
 }
 
 const MAX_RETRIES = 3;
@@ -83,6 +90,7 @@ export class Engine {
   private readonly pool: BlockPool;
   /** Blocks held out of the pool by fault injection (`faults.reserveKvBlocks`), released at close. */
   private readonly reserved: number[];
+  readonly #disposeFaultFlags: () => void;
 
   /** @internal use createEngine. */
   constructor(parts: EngineParts) {
@@ -94,6 +102,7 @@ export class Engine {
     this.tokenizer = parts.tokenizer;
     this.pool = parts.pool;
     this.reserved = parts.reserved;
+    this.#disposeFaultFlags = parts.disposeFaultFlags;
     // NOTE: unref'd: an idle engine must not keep the caller's process alive.
     this.#watchdog = setInterval(() => this.#patrol(), WATCHDOG_INTERVAL_MS);
     this.#watchdog.unref();
@@ -110,12 +119,17 @@ export class Engine {
     return active.generation();
   }
 
-  /** Numbers from every actor and the latest completed requests. */
+  /** Numbers from every actor and the latest completed requests. Throws EngineClosedError once `close` began. */
   async stats(): Promise<EngineStats> {
+    if (this.#closing !== null) throw new EngineClosedError();
     const [scheduler, actors] = await Promise.all([
       this.topology.scheduler.ask({ type: 'stats' }, { timeoutMs: 5_000 }),
       Promise.all(this.topology.serving.map((ref) => ref.ask({ type: 'stats' }, { timeoutMs: 5_000 }))),
     ]);
+    const pools = [
+      ...(this.topology.owners.size > 0 ? [{ name: 'engine', stats: this.pool.stats() }] : []),
+      ...actors.flatMap((a) => (a.ownPool === null ? [] : [{ name: a.name, stats: a.ownPool }])),
+    ];
     return {
       mode: this.options.mode,
       backend: this.backend,
@@ -125,6 +139,8 @@ export class Engine {
       summary: this.#finished.summary(this.options.slo),
       scheduler,
       actors,
+      pool: sumPoolStats(pools.map((p) => p.stats)),
+      pools,
     };
   }
 
@@ -240,6 +256,7 @@ export class Engine {
     if (this.#watchdog !== null) clearInterval(this.#watchdog);
     this.#watchdog = null;
     await this.system.shutdown();
+    this.#disposeFaultFlags();
     if (this.reserved.length > 0) this.pool.release(this.reserved);
   }
 }
@@ -262,10 +279,11 @@ export async function createEngine(input: EngineOptionsInput = {}): Promise<Engi
   const system = new ActorSystem();
   let engine: Engine | null = null;
   const client: ActorRef<ClientMsg> = system.inbox<ClientMsg>((msg) => engine?.deliver(msg), { name: 'client' });
-  const setup = { model: options.model, backend, chunkSize: options.prefillChunkSize };
+  const setup = { model: options.model, chunkSize: options.prefillChunkSize };
+  const faultFlags = createFaultFlags(options.faults, usesProcesses(options));
   try {
-    const topology = await spawnTopology({ system, options, setup, pool, client });
-    engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved });
+    const topology = await spawnTopology({ system, options, setup, pool, client, faultFlags: faultFlags.flags });
+    engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved, disposeFaultFlags: faultFlags.dispose });
     const current = engine;
     system.events.on('crashed', (e) => current.actorCrashed(e.name, e.cause, e.willRestart));
     system.events.on('escalated', (e) => current.actorEscalated(e.name, e.cause));
@@ -277,6 +295,7 @@ export async function createEngine(input: EngineOptionsInput = {}): Promise<Engi
     return engine;
   } catch (e) {
     await system.shutdown();
+    faultFlags.dispose();
     throw e;
   }
 }
@@ -287,6 +306,20 @@ function reserveBlocks(pool: BlockPool, n: number): number[] {
   const ids = pool.allocate(n);
   if (ids === null) throw new InvalidOptionsError('faults.reserveKvBlocks', `${n} exceeds the pool (${pool.stats().free} blocks free)`);
   return ids;
+}
+
+/** Pool statistics added field by field. */
+function sumPoolStats(all: readonly PoolStats[]): PoolStats {
+  const sum = (key: keyof PoolStats): number => all.reduce((n, p) => n + p[key], 0);
+  return {
+    total: sum('total'), free: sum('free'), used: sum('used'), cached: sum('cached'), indexed: sum('indexed'),
+    hits: sum('hits'), misses: sum('misses'), evictions: sum('evictions'),
+  };
+}
+
+/** True when any actor of `o` runs in a child process. */
+function usesProcesses(o: EngineOptions): boolean {
+  return Object.values(o.placement).some((p) => p === 'process');
 }
 
 /** Model-running actors of a mode (each gets a pool owner id). */

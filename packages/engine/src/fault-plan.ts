@@ -3,8 +3,12 @@
  * Each crash rule fires at most once per engine, even across the actor's restarts (a shared flag).
  * Invariant: an engine without a plan runs no fault code beyond a null check per step.
  */
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import { nonNegInt, oneOf, posInt, posNumber, record, rejectUnknown } from './option-checks.js';
+import type { FaultFlags } from './protocol.js';
 
 /** Which serving actor a crash rule targets. */
 export type FaultRole = 'prefill' | 'decode' | 'colocated';
@@ -90,21 +94,54 @@ export class InjectedFaultError extends Error {
  */
 export class CrashTrigger {
   readonly #rules: CrashRule[];
-  readonly #fired: Int32Array;
+  readonly #claim: (rule: number) => boolean;
 
-  constructor(plan: FaultPlan, fired: SharedArrayBuffer, private readonly role: FaultRole, private readonly index: number) {
+  constructor(plan: FaultPlan, flags: FaultFlags, private readonly role: FaultRole, private readonly index: number) {
     this.#rules = plan.crashes;
-    this.#fired = new Int32Array(fired);
+    if (flags.kind === 'memory') {
+      const fired = new Int32Array(flags.flags);
+      this.#claim = (i) => Atomics.compareExchange(fired, i, 0, 1) === 0;
+    } else {
+      this.#claim = (i) => claimMarker(join(flags.dir, `rule-${i}`));
+    }
   }
 
   /** Crashes as a rule says, if one is due at `steps` and has not fired yet. */
   check(steps: number): void {
     this.#rules.forEach((rule, i) => {
       if (rule.role !== this.role || rule.index !== this.index || steps < rule.afterSteps) return;
-      if (Atomics.compareExchange(this.#fired, i, 0, 1) !== 0) return;
+      if (!this.#claim(i)) return;
       const what = `${this.role}-${this.index} crashed (${rule.kind}) after ${steps} steps`;
       if (rule.kind === 'exit') process.exit(1);
       throw new InjectedFaultError(what);
     });
   }
+}
+
+/** Creates `path` exclusively: true for the one caller (in any process) that created it. */
+function claimMarker(path: string): boolean {
+  try {
+    closeSync(openSync(path, 'wx'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Crash-rule flags of one engine and how to remove them at close. */
+export interface FaultFlagStore {
+  readonly flags: FaultFlags;
+  dispose(): void;
+}
+
+/**
+ * Flags for `plan`'s crash rules: shared memory when every serving actor runs on a thread of this
+ * process, marker files in a fresh temporary directory when any runs in another process.
+ */
+export function createFaultFlags(plan: FaultPlan, acrossProcesses: boolean): FaultFlagStore {
+  if (!acrossProcesses || plan.crashes.length === 0) {
+    return { flags: { kind: 'memory', flags: new SharedArrayBuffer(4 * Math.max(1, plan.crashes.length)) }, dispose: () => undefined };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'baton-faults-'));
+  return { flags: { kind: 'files', dir }, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

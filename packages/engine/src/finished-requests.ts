@@ -1,6 +1,5 @@
 /**
- * What both engines (in-process Engine and ProcessEngine) keep about finished requests, and the
- * drain step of their `close`: a count of completed requests plus the most recent timing records
+ * What the engine keeps about finished requests, and the drain step of its `close`: a count of completed requests plus the most recent timing records
  * (bounded), summarised for `stats()`; and "wait for in-flight requests until a deadline, then
  * abort what is left".
  */

@@ -36,7 +36,7 @@ export type { GenerateRequest, NormalizedRequest, RequestLimits, ValidateRequest
 /** Engine options: defaults and validation (`resolveOptions`, or InvalidOptionsError). */
 export { DEFAULT_ENGINE_OPTIONS, resolveOptions } from './engine-options.js';
 /** Option types: complete options, caller input, modes, backends, SLO targets. */
-export type { EngineBackend, EngineMode, EngineOptions, EngineOptionsInput, SloTargets } from './engine-options.js';
+export type { ActorPlacement, EngineBackend, EngineMode, EngineOptions, EngineOptionsInput, EnginePlacement, SloTargets } from './engine-options.js';
 
 /** Per-request timing: the TTFT/TPOT/ITL/JCT/queue/KV-transfer derivation from a timing record. */
 export { requestMetrics } from './request-timing.js';
@@ -85,7 +85,3 @@ export { ChannelOverflowError } from './async-channel.js';
 /** Stream events and options. */
 export type { FinalEvent, TextDeltaDecoder, TokenEvent, TokenStreamEvent, TokenStreamOptions } from './token-stream.js';
 
-/** The multi-process deployment: prefill and decode roles in forked OS processes, KV over sockets. */
-export { ProcessEngine, createProcessEngine } from './process/process-engine.js';
-/** What ProcessEngine reports about its serving processes. */
-export type { ProcessEvent } from './process/process-engine.js';

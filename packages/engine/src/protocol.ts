@@ -4,11 +4,11 @@
  *
  * Invariants: times are ms on the process-wide clock (`performance.timeOrigin + performance.now()`,
  * see `clock.ts`), so stamps from different threads compare; errors cross as
- * `SerializedEngineError` and are rebuilt with `engineErrorFromJSON`; KV crosses as block ids in a
- * `HandoffDescriptor`, never as bytes.
+ * `SerializedEngineError` and are rebuilt with `engineErrorFromJSON`; KV never crosses in a
+ * message: a `KvTicket` names it (block ids in a shared pool, or a channel of the transfer stream).
  */
 import type { ActorRef, Ask } from '@baton/actors';
-import type { BlockPoolHandle, HandoffDescriptor, PoolStats } from '@baton/kv-cache';
+import type { BlockPoolHandle, BlockPoolOptions, KvEndpointDescriptor, KvTicket, PoolStats } from '@baton/kv-cache';
 import type { BackendName } from '@baton/model';
 import type { SerializedEngineError } from './errors.js';
 import type { FaultPlan } from './fault-plan.js';
@@ -96,6 +96,10 @@ export interface ServingActorStats {
   backend: string;
   /** TensorFlow.js tensors alive in the actor's thread (flat over time: no leak). */
   tensors: number;
+  /** The actor's own pool (it runs in another process), or null when it uses the engine's shared pool. */
+  ownPool: PoolStats | null;
+  /** OS process the actor runs in. */
+  pid: number;
 }
 
 /** Scheduler statistics. */
@@ -106,7 +110,6 @@ export interface SchedulerStats {
   ttftCalibration: number;
   inFlight: number;
   predictor: LengthPredictorStats | null;
-  pool: PoolStats;
 }
 
 /** Messages of the scheduler actor. */
@@ -127,6 +130,7 @@ export type SubmitReply = { accepted: true } | { accepted: false; error: Seriali
 /** Messages of a prefill actor. */
 export type PrefillMsg =
   | { type: 'prefill'; request: WireRequest }
+  /** The decode choice (it may arrive before, during or after the prefill). */
   | { type: 'assignDecode'; requestId: string; decode: number }
   | { type: 'abort'; requestId: string }
   | { type: 'step' }
@@ -134,12 +138,23 @@ export type PrefillMsg =
 
 /** Messages of a decode actor. */
 export type DecodeMsg =
-  | { type: 'incoming'; request: WireRequest; handoff: HandoffDescriptor }
+  | { type: 'incoming'; request: WireRequest; ticket: KvTicket }
+  /** How a prefill actor reaches this actor's KV pool. */
+  | Ask<{ type: 'kvRoute' }, DecodeKvRoute>
   | { type: 'prefilled'; requestId: string; firstToken: number; finished: boolean; time: number }
   | { type: 'prefillFailed'; requestId: string }
   | { type: 'abort'; requestId: string }
   | { type: 'step' }
   | Ask<{ type: 'stats' }, ServingActorStats>;
+
+/**
+ * Where a decode actor's KV lives: prefill actors whose pool has the same `poolId` hand over block
+ * ids in it; others stream to `endpoint` (null when no prefill actor needs one).
+ */
+export interface DecodeKvRoute {
+  poolId: string;
+  endpoint: KvEndpointDescriptor | null;
+}
 
 /** Messages of a colocated (or chunked) actor. */
 export type ColocatedMsg =
@@ -161,17 +176,33 @@ export interface ServingLimits {
   handoffTimeoutMs: number;
 }
 
+/**
+ * Where an actor's KV pool comes from: the engine's pool shared by every thread of the engine's
+ * process (`shared`), or a pool of its own created where the actor runs (`own`: an actor in
+ * another process, which cannot share memory with the engine).
+ */
+export type PoolSource = { kind: 'shared'; handle: BlockPoolHandle } | { kind: 'own'; options: BlockPoolOptions };
+
+/**
+ * How crash rules remember that they fired, so each fires once per engine across restarts:
+ * flags in shared memory (actors in the engine's process) or marker files created exclusively
+ * in a directory (actors in other processes).
+ */
+export type FaultFlags = { kind: 'memory'; flags: SharedArrayBuffer } | { kind: 'files'; dir: string };
+
 /** Init every model-running actor (prefill, decode, colocated) receives. */
 export interface ServingInit {
   index: number;
   /** This actor's owner id in the pool: every block reference it takes is counted against it, so the engine can reclaim them if it dies. */
   owner: number;
   setup: ModelSetup;
-  pool: BlockPoolHandle;
+  pool: PoolSource;
+  /** Identity of the pool (equal for every actor attached to the engine's shared pool). */
+  poolId: string;
   limits: ServingLimits;
   faults: FaultPlan;
-  /** One Int32 flag per crash rule, shared by every actor and incarnation (a rule fires once). */
-  faultFlags: SharedArrayBuffer;
+  /** One flag per crash rule, shared by every actor and incarnation (a rule fires once). */
+  faultFlags: FaultFlags;
   /** OS nice value this actor's thread sets on start (engine option prefillNice); null leaves it. */
   threadNice: number | null;
   client: ActorRef<ClientMsg>;
@@ -184,7 +215,10 @@ export interface PrefillInit extends ServingInit {
 }
 
 /** Init of a decode actor. */
-export type DecodeInit = ServingInit;
+export interface DecodeInit extends ServingInit {
+  /** Listen for KV streams (some prefill actor does not share this actor's pool). */
+  kvEndpoint: boolean;
+}
 
 /** Init of a colocated actor: `chunked` mixes prefill chunks into decode steps (Sarathi-Serve). */
 export interface ColocatedInit extends ServingInit {
@@ -201,7 +235,10 @@ export interface SchedulerWiring {
 
 /** Init of the scheduler actor. */
 export interface SchedulerInit {
-  pool: BlockPoolHandle;
+  /** The engine's shared pool when the prefill actors use it (prefix credit is read from it); null when they run elsewhere. */
+  pool: BlockPoolHandle | null;
+  /** Blocks in each decode actor's pool (its free share is reported in load reports). */
+  totalKvBlocks: number;
   /** Told where each request is placed, so the engine can recover it if that actor dies. */
   client: ActorRef<ClientMsg>;
   admission: {

@@ -1,17 +1,21 @@
 /**
- * Topology: spawns the actors of one engine mode on worker threads and wires their refs together.
- *  - disaggregated: P prefill + D decode actors (one worker each), the scheduler and the length
- *    predictor (light: they share one "control" worker);
+ * Topology: spawns the actors of one engine mode where the placement option puts them and wires
+ * their refs together.
+ *  - disaggregated: P prefill + D decode actors (one worker thread or child process each), the
+ *    scheduler and the length predictor (light: they share one "control" worker);
  *  - colocated / chunked: N colocated actors + the scheduler;
  *  - single: one colocated actor with batch size 1 (the plain one-request-at-a-time reference).
- * Every model actor attaches the same SharedArrayBuffer pool, so handoffs move block ids only.
+ * Every actor on a thread attaches the engine's SharedArrayBuffer pool, so handoffs between them
+ * move block ids only; an actor in a child process creates a pool of its own there, and KV reaches
+ * it over the transfer stream (see kv-route.ts). The actor classes are the same in every placement.
  */
-import type { ActorRef, ActorSystem, Ask, Message, SupervisionOptions } from '@baton/actors';
-import type { BlockPool } from '@baton/kv-cache';
-import type { EngineOptions } from './engine-options.js';
+import type { ActorRef, ActorSystem, Ask, Message, SpawnOptions, SupervisionOptions } from '@baton/actors';
+import type { BlockPool, BlockPoolOptions } from '@baton/kv-cache';
+import { defaultBackendName, type BackendName } from '@baton/model';
+import { actorBackend, type ActorPlacement, type EngineOptions } from './engine-options.js';
 import type {
-  ClientMsg, ColocatedInit, ColocatedMsg, DecodeInit, DecodeMsg, ModelSetup, PredictorMsg, PrefillInit, PrefillMsg,
-  SchedulerInit, SchedulerMsg, ServingActorStats, ServingLimits,
+  ClientMsg, ColocatedInit, ColocatedMsg, DecodeInit, DecodeMsg, FaultFlags, ModelSetup, PoolSource, PredictorMsg, PrefillInit,
+  PrefillMsg, SchedulerInit, SchedulerMsg, ServingActorStats, ServingLimits,
 } from './protocol.js';
 import type { PredictorInit } from './actors/length-predictor-actor.js';
 
@@ -25,7 +29,7 @@ export interface Topology {
   serving: ActorRef<StatsProtocol>[];
   /** Sends the scheduler its routing refs again (after a restart it starts with none). */
   rewire: () => Promise<void>;
-  /** Pool owner id of each model-running actor, by actor name. */
+  /** Pool owner id in the engine's pool of each model-running actor on a thread, by actor name. */
   owners: ReadonlyMap<string, number>;
 }
 
@@ -33,13 +37,23 @@ export interface Topology {
 export interface TopologyDeps {
   system: ActorSystem;
   options: EngineOptions;
-  setup: ModelSetup;
+  setup: Omit<ModelSetup, 'backend'>;
   pool: BlockPool;
+  /** How crash rules remember they fired (memory for threads, marker files when any actor runs in a process). */
+  faultFlags: FaultFlags;
   client: ActorRef<ClientMsg>;
 }
 
 const actorModule = (file: string): URL => new URL(`./actors/${file}`, import.meta.url);
 const SUPERVISION: SupervisionOptions = { maxRestarts: 3, withinMs: 60_000 };
+/** The spawn options that say where an actor runs. */
+type PlacementSpawnOptions = Pick<SpawnOptions, 'group' | 'placement' | 'processArgs'>;
+
+/** Pool identity of every actor on a thread of the engine's process (they attach the engine's pool). */
+const SHARED_POOL_ID = 'engine';
+
+/** The light control-plane actors (scheduler, length predictor) share one worker. */
+const CONTROL_GROUP = 'control';
 
 /** Spawns and wires every actor of `options.mode`. */
 export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
@@ -50,21 +64,37 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     tokenBudget: options.tokenBudget,
     handoffTimeoutMs: options.handoffTimeoutMs,
   };
-  const faults = options.faults;
-  const faultFlags = new SharedArrayBuffer(4 * Math.max(1, faults.crashes.length));
-  const common = { setup: deps.setup, pool: deps.pool.handle, limits, client: deps.client, scheduler, faults, faultFlags, threadNice: null };
+  const common = { limits, client: deps.client, scheduler, faults: options.faults, faultFlags: deps.faultFlags, threadNice: null };
   const owners = new Map<string, number>();
-  const many = <P extends Message, I>(n: number, file: string, name: string, init: (index: number, owner: number) => I): Promise<ActorRef<P>[]> =>
+  const many = <P extends Message, I>(
+    n: number, file: string, name: string, role: 'prefill' | 'decode' | 'colocated', placement: ActorPlacement,
+    init: (index: number, base: typeof common & { index: number; owner: number; pool: PoolSource; poolId: string; setup: ModelSetup }) => I,
+  ): Promise<ActorRef<P>[]> =>
     Promise.all(Array.from({ length: n }, (_, index) => {
-      const owner = owners.size;
-      owners.set(`${name}-${index}`, owner);
-      return system.spawn<P, I>({ module: actorModule(file), name: `${name}-${index}`, init: init(index, owner), supervision: SUPERVISION });
+      const actor = `${name}-${index}`;
+      const onThread = placement === 'thread';
+      const owner = onThread ? owners.size : 0;
+      if (onThread) owners.set(actor, owner);
+      const pool: PoolSource = onThread ? { kind: 'shared', handle: deps.pool.handle } : { kind: 'own', options: ownPoolOptions(options, deps.pool) };
+      const setup: ModelSetup = { ...deps.setup, backend: concreteBackend(actorBackend(options, role, index)) };
+      const spawn: SpawnOptions<I> = {
+        module: actorModule(file), name: actor, init: init(index, { ...common, index, owner, pool, poolId: onThread ? SHARED_POOL_ID : actor, setup }),
+        supervision: SUPERVISION,
+        ...placementOptions(placement, role, index),
+      };
+      return system.spawn<P, I>(spawn);
     }));
+  const place = options.placement;
   if (options.mode === 'disaggregated') {
-    const decode = await many<DecodeMsg, DecodeInit>(options.decode, 'decode-actor.js', 'decode', (index, owner) => ({ ...common, index, owner }));
-    const prefill = await many<PrefillMsg, PrefillInit>(options.prefill, 'prefill-actor.js', 'prefill', (index, owner) => ({ ...common, index, owner, decoders: decode, threadNice: options.prefillNice }));
+    // NOTE: a decode actor listens for KV streams only when some prefill actor cannot share its pool.
+    const kvEndpoint = place.prefill === 'process' || place.decode === 'process';
+    const decode = await many<DecodeMsg, DecodeInit>(options.decode, 'decode-actor.js', 'decode', 'decode', place.decode, (_i, base) => ({ ...base, kvEndpoint }));
+    const prefill = await many<PrefillMsg, PrefillInit>(options.prefill, 'prefill-actor.js', 'prefill', 'prefill', place.prefill, (_i, base) => ({
+      ...base, decoders: decode, threadNice: options.prefillNice,
+    }));
     const predictor = await system.spawn<PredictorMsg, PredictorInit>({
-      module: actorModule('length-predictor-actor.js'), name: 'length-predictor', init: { seed: 0, fails: faults.predictorFails }, group: CONTROL_GROUP,
+      module: actorModule('length-predictor-actor.js'), name: 'length-predictor', init: { seed: 0, fails: options.faults.predictorFails },
+      ...controlPlacement(place.predictor),
     });
     const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill, decode, colocated: [], predictor });
     await rewire();
@@ -72,26 +102,55 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
   }
   const count = options.mode === 'single' ? 1 : options.colocated;
   const chunked = options.mode === 'chunked';
-  const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, (index, owner) => ({ ...common, index, owner, chunked }));
+  const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, 'colocated', place.colocated, (_i, base) => ({ ...base, chunked }));
   const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill: [], decode: [], colocated, predictor: null });
   await rewire();
   return { scheduler, serving: colocated.map(asStatsRef), rewire, owners };
 }
 
-/** The light control-plane actors (scheduler, length predictor) share one worker. */
-const CONTROL_GROUP = 'control';
-
 async function spawnScheduler(deps: TopologyDeps): Promise<ActorRef<SchedulerMsg>> {
   const o = deps.options;
+  const routesOnShared = o.mode === 'disaggregated' ? o.placement.prefill === 'thread' : o.placement.colocated === 'thread';
+  // NOTE: the scheduler reads prefix-cache credit in the pool its prefill actors use; it can only do
+  // that when it shares their process (both on threads of the engine's process).
+  const sharesPool = routesOnShared && o.placement.scheduler === 'thread';
   const init: SchedulerInit = {
-    pool: deps.pool.handle,
+    pool: sharesPool ? deps.pool.handle : null,
+    totalKvBlocks: o.kv.numBlocks,
     client: deps.client,
     admission: { slo: o.slo, maxQueuedRequests: o.queue.maxRequests, maxQueuedPromptTokens: o.queue.maxPromptTokens },
     blockSize: o.kv.blockSize,
     maxBatch: o.maxBatch,
     priorTokensPerSecond: 20_000,
   };
-  return deps.system.spawn<SchedulerMsg, SchedulerInit>({ module: actorModule('scheduler-actor.js'), name: 'scheduler', init, group: CONTROL_GROUP });
+  return deps.system.spawn<SchedulerMsg, SchedulerInit>({
+    module: actorModule('scheduler-actor.js'), name: 'scheduler', init, ...controlPlacement(o.placement.scheduler),
+  });
+}
+
+/** Spawn options for a serving actor: its own thread, or its own child process named after its role. */
+function placementOptions(placement: ActorPlacement, role: string, index: number): PlacementSpawnOptions {
+  if (placement === 'thread') return {};
+  return { placement: 'process', group: `${role}-${index}`, processArgs: ['--role', role, '--index', String(index)] };
+}
+
+/** The control actors share one worker thread, or one child process. */
+function controlPlacement(placement: ActorPlacement): PlacementSpawnOptions {
+  if (placement === 'thread') return { group: CONTROL_GROUP };
+  return { placement: 'process', group: CONTROL_GROUP, processArgs: ['--role', 'control', '--index', '0'] };
+}
+
+/** The pool an actor in a child process creates: the engine pool's geometry, one owner. */
+function ownPoolOptions(options: EngineOptions, pool: BlockPool): BlockPoolOptions {
+  const g = pool.geometry;
+  return {
+    blockSize: g.blockSize, layers: g.layers, heads: g.heads, headDim: g.headDim, totalBlocks: options.kv.numBlocks,
+    handoffSlots: g.handoffSlots, maxOwners: 1,
+  };
+}
+
+function concreteBackend(b: ReturnType<typeof actorBackend>): BackendName {
+  return b === 'auto' ? defaultBackendName() : b;
 }
 
 /** NOTE: every serving protocol includes the `stats` ask; refs are contravariant in their protocol, hence the cast. */

@@ -1,19 +1,20 @@
 /**
  * DecodeActor: the decode side of disaggregated serving. It receives handed-off sequences from
- * prefill actors (block ids, never bytes), loads each layer into its model's backend-side cache as
- * soon as the prefill actor publishes it (layer-wise streaming, as Splitwise and Mooncake do),
- * adopts the blocks when prefill is done, and runs continuous batching over everything it holds.
+ * prefill actors through KV channels (block ids when it shares their pool, the transfer stream
+ * into its own pool when it does not), loads each layer into its model's backend-side cache as
+ * soon as it arrives (layer-wise streaming, as Splitwise and Mooncake do), adopts the blocks when
+ * prefill is done, and runs continuous batching over everything it holds.
  *
  * Invariants: an arrival becomes a running sequence only when every layer is loaded AND the first
  * token is known; a handoff that times out or is aborted is cancelled (its blocks go back to the
  * pool, nothing half-written is ever read); aborts that arrive before their handoff are remembered
  * (bounded tombstones) so a late `incoming` is cancelled at once.
  */
-import type { HandoffConsumer } from '@baton/kv-cache';
+import { KvEndpoint, openKvReader, type KvReader } from '@baton/kv-cache';
 import type { ModelSequence } from '@baton/model';
 import { engineNow } from '../clock.js';
 import { HandoffFailedError } from '../errors.js';
-import type { DecodeInit, DecodeMsg, ServingActorStats, WireRequest } from '../protocol.js';
+import type { DecodeInit, DecodeKvRoute, DecodeMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
 import { DecodeBatch } from './decode-batch.js';
 import { HandoffBacking } from './handoff-backing.js';
@@ -24,7 +25,7 @@ import { TokenSink } from './token-sink.js';
 
 interface Arrival {
   request: WireRequest;
-  consumer: HandoffConsumer;
+  consumer: KvReader;
   backing: HandoffBacking;
   seq: ModelSequence;
   layersLoaded: number;
@@ -40,10 +41,13 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   readonly #sink = new TokenSink(this.init.client, this.init.scheduler);
   readonly #reporter = new LoadReporter(this.init.scheduler);
   #batch!: DecodeBatch;
+  /** Accepts KV streams from prefill actors that do not share this actor's pool. */
+  #endpoint: KvEndpoint | null = null;
 
   override async onStart(): Promise<void> {
     await super.onStart();
     this.#batch = this.decodeBatch(this.#sink);
+    if (this.init.kvEndpoint) this.#endpoint = await KvEndpoint.listen({ pool: this.pool, host: '127.0.0.1' });
     this.#report(null);
   }
 
@@ -51,11 +55,13 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
     this.#reporter.close();
     for (const a of this.#arrivals.values()) this.#dropArrival(a);
     this.#batch?.releaseAll();
+    void this.#endpoint?.close();
     super.onStop();
   }
 
   readonly handlers = {
     incoming: (m: Extract<DecodeMsg, { type: 'incoming' }>) => this.#incoming(m.request, m),
+    kvRoute: (): DecodeKvRoute => ({ poolId: this.init.poolId, endpoint: this.#endpoint?.descriptor ?? null }),
     prefilled: (m: Extract<DecodeMsg, { type: 'prefilled' }>) => this.#prefilled(m),
     prefillFailed: (m: Extract<DecodeMsg, { type: 'prefillFailed' }>) => this.#abort(m.requestId),
     abort: (m: Extract<DecodeMsg, { type: 'abort' }>) => this.#abort(m.requestId),
@@ -93,13 +99,19 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   }
 
   #incoming(request: WireRequest, m: Extract<DecodeMsg, { type: 'incoming' }>): void {
-    const consumer = this.pool.acceptHandoff(m.handoff);
+    let consumer: KvReader;
+    try {
+      consumer = openKvReader(m.ticket, { pool: this.pool, endpoint: this.#endpoint ?? undefined });
+    } catch (e) {
+      this.#handoffFailed(request, e);
+      return;
+    }
     if (this.#tombstones.take(request.id)) {
       consumer.cancel();
       return;
     }
-    const backing = new HandoffBacking(consumer, m.handoff.tokenCount);
-    const seq = this.model.attach(backing, { length: m.handoff.tokenCount });
+    const backing = new HandoffBacking(consumer, consumer.tokenCount);
+    const seq = this.model.attach(backing, { length: consumer.tokenCount });
     const a: Arrival = { request, consumer, backing, seq, layersLoaded: 0, first: null, cancel: new AbortController() };
     this.#arrivals.set(request.id, a);
     this.activity = `receiving ${this.#arrivals.size} handoff`;
@@ -122,16 +134,21 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
     } catch (e) {
       if (this.#arrivals.get(a.request.id) !== a) return;
       this.#dropArrival(a);
-      const cause = e instanceof Error ? e.message : String(e);
-      this.#sink.finish({
-        requestId: a.request.id,
-        reason: 'error',
-        time: engineNow(),
-        error: new HandoffFailedError(a.request.id, `KV handoff of request "${a.request.id}" to ${this.context.name} failed: ${cause}`).toJSON(),
-        outputTokens: a.request.emitted,
-      });
-      this.#sink.flush();
+      this.#handoffFailed(a.request, e);
     }
+  }
+
+  /** Ends the attempt with a retryable handoff failure (the engine starts a new one). */
+  #handoffFailed(request: WireRequest, e: unknown): void {
+    const cause = e instanceof Error ? e.message : String(e);
+    this.#sink.finish({
+      requestId: request.id,
+      reason: 'error',
+      time: engineNow(),
+      error: new HandoffFailedError(request.id, `KV handoff of request "${request.id}" to ${this.context.name} failed: ${cause}`).toJSON(),
+      outputTokens: request.emitted,
+    });
+    this.#sink.flush();
   }
 
   #prefilled(m: Extract<DecodeMsg, { type: 'prefilled' }>): void {

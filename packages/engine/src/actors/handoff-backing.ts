@@ -1,21 +1,21 @@
 /**
  * HandoffBacking: the KvBacking a decode actor attaches a handed-off sequence to. Before adoption
- * it reads published layers straight from the handoff's blocks (so layer i can be loaded while the
+ * it reads arrived layers straight from the KV channel's blocks (so layer i can be loaded while the
  * prefill actor still computes later layers); after adoption it is the sequence's own block table.
  *
- * Invariant: nothing is written before adoption (the blocks still belong to the handoff), and the
- * pool bytes are never copied: both phases read the same shared blocks.
+ * Invariant: nothing is written before adoption (the blocks still belong to the channel), and the
+ * pool bytes are never copied here: both phases read the same blocks of this actor's pool.
  */
-import type { BlockTable, HandoffConsumer } from '@baton/kv-cache';
+import type { BlockTable, KvReader } from '@baton/kv-cache';
 import type { KvBacking, KvKind } from '@baton/model';
 import { EngineError } from '../errors.js';
 
-/** KvBacking over a handoff, then over the adopted block table. */
+/** KvBacking over a KV channel's reader, then over the adopted block table. */
 export class HandoffBacking implements KvBacking {
   #table: BlockTable | null = null;
 
   constructor(
-    private readonly consumer: HandoffConsumer,
+    private readonly consumer: KvReader,
     private readonly tokenCount: number,
   ) {}
 
@@ -28,7 +28,7 @@ export class HandoffBacking implements KvBacking {
     return this.#table?.capacity ?? this.tokenCount;
   }
 
-  /** Takes ownership of the handoff's blocks (no copy); the handoff must be complete. */
+  /** Takes ownership of the channel's blocks (no copy); every layer must have arrived. */
   adopt(): BlockTable {
     this.#table ??= this.consumer.adopt();
     return this.#table;

@@ -1,21 +1,25 @@
 /**
  * PrefillActor: the prefill side of disaggregated serving. Each step takes waiting prompts under a
- * token budget; for each it reuses cached prefix blocks, reserves KV for the rest, opens a
- * layer-wise handoff to the decode actor the scheduler chose, prefills in chunks while publishing
- * every finished layer, samples and streams the first token, registers the prompt's full blocks in
- * the prefix cache and drops its own references (the handoff keeps the blocks alive until the
- * decode actor adopts them).
+ * token budget; for each it reuses cached prefix blocks, reserves KV for the rest, opens a KV
+ * channel to the decode actor the scheduler chose (block ids in a shared pool, or the transfer
+ * stream to a decode actor in another process), prefills in chunks while writing every finished
+ * layer to the channel, samples and streams the first token, registers the prompt's full blocks
+ * in the prefix cache and drops its own references (the channel keeps what it needs until the
+ * decode actor adopts it).
  *
  * Invariants: a prompt whose KV cannot be reserved (pool or handoff slots exhausted) stays queued,
  * never fails on the hot path; the last prompt token is always recomputed (its logits give the
- * first token); a request is never prefilled before its decode actor is known.
+ * first token). Prefill never waits for the decode choice (the length prediction that decides it
+ * must not sit on the time to first token): a prompt prefilled before its decode actor (or the
+ * route to it) is known keeps its blocks and is handed over, every layer at once, when it is.
  */
-import { HandoffCancelledError, type BlockTable, type HandoffProducer } from '@baton/kv-cache';
+import { HandoffCancelledError, KvConnector, type BlockTable, type KvTarget, type KvWriter } from '@baton/kv-cache';
 import { engineNow } from '../clock.js';
 import { ActorFailedError } from '../errors.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
 import { ThroughputEstimator } from '../throughput-estimator.js';
+import { DecodeRoutes } from './decode-routes.js';
 import { LoadReporter } from './load-reporter.js';
 import { ServingActor } from './serving-actor.js';
 import { Tombstones } from './tombstones.js';
@@ -26,9 +30,24 @@ interface Job {
   decode: number | null;
 }
 
+/** A prefilled prompt waiting for its decode choice or the route to it; holds a reference on its blocks. */
+interface Awaiting {
+  request: WireRequest;
+  table: BlockTable;
+  first: FirstToken;
+  decode: number | null;
+}
+
+/** What the decode actor hears once the first token is out. */
+interface FirstToken {
+  id: number;
+  finished: boolean;
+  time: number;
+}
+
 /** Retry delay when the pool or the handoff slots are exhausted. */
 const BLOCKED_RETRY_MS = 2;
-/** Handoffs remembered for cancellation on abort. */
+/** Channels remembered for cancellation on abort. */
 const RECENT_HANDOFFS = 256;
 
 /** Prefill actor (module default export, spawned by the engine). */
@@ -39,10 +58,14 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   readonly #sink = new TokenSink(this.init.client, this.init.scheduler);
   readonly #reporter = new LoadReporter(this.init.scheduler);
   readonly #throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
+  readonly #routes = new DecodeRoutes(this.init.decoders, this.init.poolId, () => this.#shipAwaiting());
+  #connector!: KvConnector;
   #retryArmed = false;
   #handoffs = 0;
-  /** Recent handoffs by request id, so an abort can cancel one its decode actor never adopted. */
-  readonly #recent = new Map<string, HandoffProducer>();
+  /** Recent channels by request id, so an abort can cancel one its decode actor never adopted. */
+  readonly #recent = new Map<string, KvWriter>();
+  /** Prefilled prompts not handed over yet, by request id. */
+  readonly #awaiting = new Map<string, Awaiting>();
 
   readonly handlers = {
     prefill: (m: Extract<PrefillMsg, { type: 'prefill' }>) => this.#enqueue(m.request),
@@ -52,17 +75,27 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     stats: (): ServingActorStats => this.snapshot(),
   };
 
+  override async onStart(): Promise<void> {
+    await super.onStart();
+    this.#connector = new KvConnector({ pool: this.pool });
+    this.#routes.prefetch();
+  }
+
   override onStop(): void {
     this.#reporter.close();
+    this.#routes.close();
+    for (const a of this.#awaiting.values()) a.table.release();
+    this.#awaiting.clear();
+    this.#connector?.close();
     super.onStop();
   }
 
   protected hasWork(): boolean {
-    return !this.#retryArmed && this.#queue.some((j) => j.decode !== null);
+    return !this.#retryArmed && this.#queue.length > 0;
   }
 
   protected counts(): { queueLength: number; running: number; kvBlocksUsed: number } {
-    return { queueLength: this.#queue.length, running: 0, kvBlocksUsed: 0 };
+    return { queueLength: this.#queue.length, running: this.#awaiting.size, kvBlocksUsed: 0 };
   }
 
   protected runStep(): number {
@@ -71,7 +104,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     for (let i = 0; i < this.#queue.length; ) {
       const job = this.#queue[i];
       const cost = job.request.promptIds.length;
-      if (job.decode === null || (done > 0 && cost > budget)) {
+      if (done > 0 && cost > budget) {
         i++;
         continue;
       }
@@ -94,68 +127,105 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   }
 
   protected override idleActivity(): string {
-    if (this.#queue.length === 0) return 'idle';
-    return this.#retryArmed ? `waiting for KV (${this.#queue.length} queued)` : `${this.#queue.length} queued for decode placement`;
+    if (this.#queue.length === 0) return this.#awaiting.size > 0 ? `${this.#awaiting.size} waiting for decode placement` : 'idle';
+    return this.#retryArmed ? `waiting for KV (${this.#queue.length} queued)` : `${this.#queue.length} queued`;
   }
 
   #enqueue(request: WireRequest): void {
     if (this.#tombstones.take(request.id)) return;
     this.#queue.push({ request, decode: null });
     this.#report(null);
+    this.wake();
   }
 
   #assign(requestId: string, decode: number): void {
     const job = this.#queue.find((j) => j.request.id === requestId);
-    if (job === undefined) return;
-    job.decode = decode;
-    this.wake();
+    if (job !== undefined) {
+      job.decode = decode;
+      return;
+    }
+    const waiting = this.#awaiting.get(requestId);
+    if (waiting === undefined) return;
+    waiting.decode = decode;
+    this.#ship(waiting);
   }
 
   #abort(requestId: string): void {
     const i = this.#queue.findIndex((j) => j.request.id === requestId);
     if (i >= 0) this.#queue.splice(i, 1);
     else this.#tombstones.add(requestId);
-    // NOTE: cancelling an adopted or finished handoff changes nothing; a pending one frees its blocks now.
+    // NOTE: cancelling an adopted or finished channel changes nothing; a pending one frees its blocks now.
     this.#recent.get(requestId)?.cancel();
     this.#recent.delete(requestId);
+    const waiting = this.#awaiting.get(requestId);
+    if (waiting !== undefined) {
+      this.#awaiting.delete(requestId);
+      waiting.table.release();
+    }
   }
 
-  #remember(requestId: string, producer: HandoffProducer): void {
-    this.#recent.set(requestId, producer);
+  #remember(requestId: string, writer: KvWriter): void {
+    this.#recent.set(requestId, writer);
     if (this.#recent.size > RECENT_HANDOFFS) this.#recent.delete(this.#recent.keys().next().value as string);
   }
 
-  /** Prefills one prompt and hands it to decode actor `decode`; 'blocked' when KV cannot be reserved now. */
-  #prefill(request: WireRequest, decode: number): 'done' | 'blocked' {
+  /** The channel target toward `decode`, or null while it is unknown (no decode choice, or its route is being asked). */
+  #targetOf(decode: number | null): KvTarget | null {
+    return decode === null ? null : this.#routes.target(decode);
+  }
+
+  /** Opens a channel to `decode` for `table` and tells the decode actor; null when no handoff slot is free. */
+  #open(request: WireRequest, table: BlockTable, decode: number, target: KvTarget): KvWriter | null {
+    const writer = this.#connector.openWriter(target, {
+      table, tokenCount: request.promptIds.length, sequenceId: request.id, deadlineMs: 2 * this.init.limits.handoffTimeoutMs,
+    });
+    if (writer === null) return null;
+    this.#remember(request.id, writer);
+    // NOTE: a failed stream may mean the decode actor restarted on a new endpoint: ask its route again.
+    writer.done.catch(() => this.#routes.forget(decode));
+    this.init.decoders[decode].tell({ type: 'incoming', request, ticket: writer.ticket });
+    return writer;
+  }
+
+  /**
+   * Prefills one prompt and hands it to decode actor `decode` (or keeps its blocks until the decode
+   * choice and route are known); 'blocked' when KV cannot be reserved now.
+   */
+  #prefill(request: WireRequest, decode: number | null): 'done' | 'blocked' {
     const prompt = request.promptIds;
     const match = this.pool.match(prompt.slice(0, -1));
     const table = match.table;
-    const producer = table.ensureCapacity(prompt.length)
-      ? this.pool.openHandoff(table, { tokenCount: prompt.length, sequenceId: request.id, deadlineMs: 2 * this.init.limits.handoffTimeoutMs })
-      : null;
-    if (producer === null) {
+    const target = this.#targetOf(decode);
+    if (!table.ensureCapacity(prompt.length)) {
+      table.release();
+      return 'blocked';
+    }
+    // NOTE: with the decode actor known, it hears of the channel first and adopts layer i while later layers compute.
+    const writer = decode !== null && target !== null ? this.#open(request, table, decode, target) : null;
+    if (target !== null && writer === null) {
       table.release();
       return 'blocked';
     }
     const start = engineNow();
     this.activity = `prefilling ${prompt.length - match.cachedTokens} tokens`;
     this.init.client.tell({ type: 'prefillStarted', requestId: request.id, time: start });
-    const decoder = this.init.decoders[decode];
-    this.#remember(request.id, producer);
-    decoder.tell({ type: 'incoming', request, handoff: producer.descriptor });
+    let keep = false;
     try {
-      this.#run(request, table, match.cachedTokens, producer, decode);
+      const first = this.#run(request, table, match.cachedTokens, writer);
+      if (writer !== null && decode !== null) this.#announce(request, decode, first);
+      else {
+        this.#awaiting.set(request.id, { request, table, first, decode });
+        keep = true;
+      }
     } catch (e) {
-      producer.cancel();
-      decoder.tell({ type: 'prefillFailed', requestId: request.id });
-      // NOTE: a handoff cancelled under us means the consumer side already settled this attempt
+      writer?.cancel();
+      if (writer !== null && decode !== null) this.init.decoders[decode].tell({ type: 'prefillFailed', requestId: request.id });
+      // NOTE: a channel cancelled under us means the consumer side already settled this attempt
       // (decode timed out and reported a retryable failure, the request was aborted, or the
       // engine is recovering it from a dead decode actor): reporting an error here would end it.
-      if (e instanceof HandoffCancelledError) return 'done';
-      const cause = e instanceof Error ? e.message : String(e);
-      this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: new ActorFailedError(this.context.name, cause).toJSON(), outputTokens: request.emitted });
+      if (!(e instanceof HandoffCancelledError)) this.#failed(request, e);
     } finally {
-      table.release();
+      if (!keep) table.release();
     }
     const computed = prompt.length - match.cachedTokens;
     this.#throughput.observe(computed, engineNow() - start);
@@ -163,8 +233,8 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     return 'done';
   }
 
-  /** Chunked prefill with layer-wise publication, then the first token. */
-  #run(request: WireRequest, table: BlockTable, cached: number, producer: HandoffProducer, decode: number): void {
+  /** Chunked prefill writing each layer to the channel, then the first token (streamed before anything else). */
+  #run(request: WireRequest, table: BlockTable, cached: number, writer: KvWriter | null): FirstToken {
     const prompt = request.promptIds;
     const seq = this.model.attach(table, { length: cached });
     this.#handoffs += 1;
@@ -174,7 +244,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     try {
       const logits = this.model.prefill(seq, prompt.slice(cached), {
         chunkSize: this.init.setup.chunkSize,
-        onLayerDone: drop ? undefined : (layer) => producer.publishLayer(layer),
+        onLayerDone: drop || writer === null ? undefined : (layer) => writer.publishLayer(layer),
       });
       this.pool.publish(table, prompt);
       const first = new RequestSampler(request).next(logits);
@@ -184,10 +254,52 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       // NOTE: flushed before the decode actor hears of it, so the first token leaves first.
       this.#sink.flush();
       this.init.scheduler.tell({ type: 'firstToken', requestId: request.id, ttftMs: time - request.arrivalMs });
-      this.init.decoders[decode].tell({ type: 'prefilled', requestId: request.id, firstToken: first.id, finished: first.finish !== null, time });
+      return { id: first.id, finished: first.finish !== null, time };
     } finally {
       seq.release();
     }
+  }
+
+  /** Hands over every awaiting prompt whose decode actor and route are known now. */
+  #shipAwaiting(): void {
+    for (const a of [...this.#awaiting.values()]) this.#ship(a);
+  }
+
+  /** Hands over one prefilled prompt, every layer at once, if its decode actor and route are known. */
+  #ship(a: Awaiting): void {
+    const target = this.#targetOf(a.decode);
+    if (a.decode === null || target === null) return;
+    const decode = a.decode;
+    try {
+      const writer = this.#open(a.request, a.table, decode, target);
+      if (writer === null) {
+        // NOTE: no handoff slot free right now: try again shortly (the blocks stay held).
+        this.context.setTimeout(() => this.#awaiting.get(a.request.id) === a && this.#ship(a), BLOCKED_RETRY_MS);
+        return;
+      }
+      this.#awaiting.delete(a.request.id);
+      if (this.init.faults.dropHandoffEvery === null || this.#handoffs % this.init.faults.dropHandoffEvery !== 0) {
+        for (let layer = 0; layer < this.model.config.nLayer; layer++) writer.publishLayer(layer);
+      }
+      this.#announce(a.request, decode, a.first);
+    } catch (e) {
+      this.#awaiting.delete(a.request.id);
+      this.init.decoders[decode].tell({ type: 'prefillFailed', requestId: a.request.id });
+      if (!(e instanceof HandoffCancelledError)) this.#failed(a.request, e);
+    } finally {
+      if (!this.#awaiting.has(a.request.id)) a.table.release();
+    }
+  }
+
+  /** Tells decode actor `decode` the prompt is prefilled: it continues from the first token. */
+  #announce(request: WireRequest, decode: number, first: FirstToken): void {
+    this.init.decoders[decode].tell({ type: 'prefilled', requestId: request.id, firstToken: first.id, finished: first.finished, time: first.time });
+  }
+
+  #failed(request: WireRequest, e: unknown): void {
+    const cause = e instanceof Error ? e.message : String(e);
+    this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: new ActorFailedError(this.context.name, cause).toJSON(), outputTokens: request.emitted });
+    this.#sink.flush();
   }
 
   #retryLater(): void {

@@ -34,7 +34,8 @@ const PREDICT_TIMEOUT_MS = 250;
 
 /** Scheduler actor (module default export, spawned by the engine). */
 export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
-  readonly #pool = BlockPool.attach(this.init.pool);
+  /** The prefill actors' pool, when the scheduler shares it (it reads prefix-cache credit there). */
+  readonly #pool: BlockPool | null = this.init.pool === null ? null : BlockPool.attach(this.init.pool);
   readonly #inFlight = new Map<string, InFlight>();
   #refs: SchedulerWiring = { prefill: [], decode: [], colocated: [], predictor: null };
   #prefill: PrefillLoad[] = [];
@@ -59,7 +60,6 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       ttftCalibration: this.#calibrator.queueScale,
       inFlight: this.#inFlight.size,
       predictor: this.#refs.predictor === null ? null : await this.#refs.predictor.ask({ type: 'stats' }, { timeoutMs: 2_000 }),
-      pool: this.#pool.stats(),
     }),
   };
 
@@ -69,7 +69,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const prefillLoad = (id: string): PrefillLoad => ({ id, queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: tps });
     this.#prefill = refs.prefill.map((r) => prefillLoad(r.name));
     this.#colocated = refs.colocated.map((r) => prefillLoad(r.name));
-    const total = this.#pool.geometry.totalBlocks;
+    const total = this.init.totalKvBlocks;
     this.#decode = refs.decode.map((r) => ({
       id: r.name, running: 0, queued: 0, freeKvBlocks: total, totalKvBlocks: total, predictedLongRunning: 0, stepMs: null,
     }));
@@ -82,7 +82,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     // the prefill's stall, so colocated requests go to the actor with the fewest outstanding
     // requests (running + queued), as multi-instance routers do; prefill actors by least TTFT.
     const candidates = colocated ? [leastOutstanding(loads)] : loads;
-    const choice = choosePrefill(request, candidates, (_id, prompt) => this.#pool.cachedPrefixLength(prompt));
+    const choice = choosePrefill(request, candidates, (_id, prompt) => this.#pool?.cachedPrefixLength(prompt) ?? 0);
     if (choice === null) return this.#reject(request, 'no serving actor is available');
     // NOTE: an actor with nothing queued is judged on the uncorrected estimate: the correction models
     // queueing and interference, and an engine that rejected everything after a burst would never
@@ -138,7 +138,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const f = this.#inFlight.get(requestId);
     if (f === undefined || f.decode !== null) return;
     const hint = prediction === null ? null : toDecodePrediction(prediction, f.request.maxTokens);
-    const choice = chooseDecode(f.request, hint, this.#decode, { blockSize: this.#pool.geometry.blockSize, maxBatch: this.init.maxBatch });
+    const choice = chooseDecode(f.request, hint, this.#decode, { blockSize: this.init.blockSize, maxBatch: this.init.maxBatch });
     const index = choice === null ? this.#leastLoadedDecode() : this.#decode.findIndex((d) => d.id === choice.actorId);
     f.decode = index;
     f.isLong = hint?.isLong ?? false;

@@ -48,7 +48,9 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     threadModels.delete(this.context.name);
     this.model = await loadModel(this.init.setup.model);
     threadModels.set(this.context.name, this.model);
-    this.pool = BlockPool.attach(this.init.pool, { owner: this.init.owner });
+    const source = this.init.pool;
+    // NOTE: a restart in place (same thread) attaches the engine's pool again; an own pool is made anew per incarnation.
+    this.pool = source.kind === 'shared' ? BlockPool.attach(source.handle, { owner: this.init.owner }) : BlockPool.create(source.options).withOwner(0);
     if (this.init.faults.crashes.length > 0) this.#crash = new CrashTrigger(this.init.faults, this.init.faultFlags, this.role, this.init.index);
     this.#startedAt = engineNow();
     this.activity = 'idle';
@@ -143,6 +145,8 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
       preemptions: this.preemptions,
       backend: this.backend,
       tensors: backendMemory().numTensors,
+      ownPool: this.init.pool.kind === 'own' ? this.pool.stats() : null,
+      pid: process.pid,
     };
   }
 }
