@@ -51,4 +51,27 @@ describe('charts', () => {
     assertWellFormed(renderLineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'one', points: [[3, 3]] }] }));
     assertWellFormed(renderLineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [] }));
   });
+
+  it('puts the goal label where it covers no data point (points near the goal at both ends)', () => {
+    // Attainment just above the goal at low rates (where a fixed left label sat) and at 95% far right.
+    const svg = attainmentChart({
+      title: 'overlap',
+      modes: [
+        { name: 'a', points: [{ rate: 1, attainment: 0.95 }, { rate: 1.5, attainment: 0.93 }, { rate: 2, attainment: 0.6 }, { rate: 8, attainment: 0.2 }] },
+        { name: 'b', points: [{ rate: 1, attainment: 1 }, { rate: 4, attainment: 0.5 }, { rate: 8, attainment: 0.95 }] },
+      ],
+    });
+    assertWellFormed(svg);
+    const label = /<text ([^>]*)>90% goal<\/text>/.exec(svg)?.[1] ?? '';
+    const attr = (name: string): string => new RegExp(`${name}="([^"]*)"`).exec(label)?.[1] ?? '';
+    const [x, y, anchor] = [Number(attr('x')), Number(attr('y')), attr('text-anchor')];
+    expect(['start', 'end']).toContain(anchor);
+    const width = '90% goal'.length * 7;
+    const [left, right] = anchor === 'start' ? [x, x + width] : [x - width, x];
+    const markers = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(markers.length).toBeGreaterThan(0);
+    for (const [cx, cy] of markers) expect(cx >= left - 4 && cx <= right + 4 && cy >= y - 14 && cy <= y + 4).toBe(false);
+    expect(svg.indexOf('90% goal')).toBeGreaterThan(svg.lastIndexOf('<circle')); // drawn over the data
+  });
 });
+

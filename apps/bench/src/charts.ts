@@ -4,7 +4,8 @@
  * request rate per mode, and the CDF of a latency metric per mode.
  *
  * Invariants: output is a standalone well-formed SVG 1.1 document; every text is XML-escaped;
- * empty series and degenerate ranges still render (the range is widened).
+ * empty series and degenerate ranges still render (the range is widened); a reference line's label
+ * is drawn over the data at the end of its line where it covers the fewest points.
  */
 
 /** One line of a chart. */
@@ -69,14 +70,20 @@ export function renderLineChart(spec: LineChartSpec): string {
   out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   out.push(text(M.left + pw / 2, H - 16, spec.xLabel, { anchor: 'middle', size: 13 }));
   out.push(`<text x="18" y="${M.top + ph / 2}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ${M.top + ph / 2})">${esc(spec.yLabel)}</text>`);
+  const lines = spec.series.map((s) => polyline(s, sx, sy));
+  const labels: string[] = [];
   for (const r of spec.refLines ?? []) {
     const inside = r.axis === 'y' ? r.value >= yr[0] && r.value <= yr[1] : r.value >= xr[0] && r.value <= xr[1];
     if (!inside) continue;
     const [x1, y1, x2, y2] = r.axis === 'y' ? [M.left, sy(r.value), M.left + pw, sy(r.value)] : [sx(r.value), M.top, sx(r.value), M.top + ph];
     out.push(`<line x1="${n(x1)}" y1="${n(y1)}" x2="${n(x2)}" y2="${n(y2)}" stroke="#666" stroke-dasharray="6 4"/>`);
-    out.push(r.axis === 'y' ? text(M.left + 6, y1 - 5, r.label, { fill: '#444' }) : text(x1 + 5, M.top + 14, r.label, { fill: '#444' }));
+    const place = labelPlace(r, r.axis === 'y' ? y1 : x1, { x: M.left, y: M.top, w: pw, h: ph }, lines, spec.series);
+    labels.push(text(place.x, place.y, r.label, { fill: '#444', anchor: place.anchor, halo: true }));
   }
-  spec.series.forEach((s, i) => out.push(...seriesSvg(s, PALETTE[i % PALETTE.length], sx, sy)));
+  spec.series.forEach((s, i) => out.push(...seriesSvg(s, lines[i], PALETTE[i % PALETTE.length], sx, sy)));
+  // NOTE: labels go on top of the data, with a white halo, at the corner of their line that
+  // crosses the fewest data points and lines (a fixed spot covered points at high attainment).
+  out.push(...labels);
   spec.series.forEach((s, i) => {
     const y = M.top + 10 + i * 22;
     const c = PALETTE[i % PALETTE.length];
@@ -134,14 +141,69 @@ function cdfPoints(values: readonly number[]): Array<readonly [number, number]> 
   return v.map((x, i) => [x, ((i + 1) / v.length) * 100] as const);
 }
 
-function seriesSvg(s: Series, color: string, sx: (x: number) => number, sy: (y: number) => number): string[] {
+type Pt = readonly [number, number];
+
+/** The screen vertices a series is drawn through (a step series rises vertically at each x). */
+function polyline(s: Series, sx: (x: number) => number, sy: (y: number) => number): Pt[] {
+  const pts = s.points.map(([x, y]) => [sx(x), sy(y)] as const);
+  if (!s.step || pts.length === 0) return pts;
+  const out: Pt[] = [[pts[0][0], sy(0)]];
+  pts.forEach(([x, y], i) => out.push([x, i === 0 ? sy(0) : pts[i - 1][1]], [x, y]));
+  return out;
+}
+
+interface Box { x: number; y: number; w: number; h: number }
+
+/** Where a reference line's label goes: the candidate corner whose box the data crosses least. */
+function labelPlace(r: RefLine, at: number, plot: Box, lines: readonly Pt[][], series: readonly Series[]): { x: number; y: number; anchor: 'start' | 'end' } {
+  const w = r.label.length * 6.6 + 4;
+  const h = 13;
+  const candidates = r.axis === 'y'
+    ? [{ x: plot.x + 6, y: at - 5, anchor: 'start' as const }, { x: plot.x + plot.w - 6, y: at - 5, anchor: 'end' as const },
+      { x: plot.x + 6, y: at + 14, anchor: 'start' as const }, { x: plot.x + plot.w - 6, y: at + 14, anchor: 'end' as const }]
+    : [{ x: at + 5, y: plot.y + 14, anchor: 'start' as const }, { x: at - 5, y: plot.y + 14, anchor: 'end' as const },
+      { x: at + 5, y: plot.y + plot.h - 6, anchor: 'start' as const }, { x: at - 5, y: plot.y + plot.h - 6, anchor: 'end' as const }];
+  let best = candidates[0];
+  let bestScore = Infinity;
+  for (const c of candidates) {
+    const box = { x: c.anchor === 'start' ? c.x - 2 : c.x - w + 2, y: c.y - h + 2, w, h };
+    let score = 0;
+    lines.forEach((pts, i) => {
+      // Markers weigh more than a line passing by: a covered marker hides a measurement.
+      if (!series[i].step) score += 4 * pts.filter((p) => inBox(p, box, 4)).length;
+      for (let k = 1; k < pts.length; k++) if (segmentHitsBox(pts[k - 1], pts[k], box)) score += 1;
+    });
+    if (score < bestScore) [best, bestScore] = [c, score];
+  }
+  return best;
+}
+
+function inBox([x, y]: Pt, b: Box, pad: number): boolean {
+  return x >= b.x - pad && x <= b.x + b.w + pad && y >= b.y - pad && y <= b.y + b.h + pad;
+}
+
+/** Whether segment a-b crosses box `b` (Liang-Barsky clipping). */
+function segmentHitsBox(a: Pt, c: Pt, b: Box): boolean {
+  const [dx, dy] = [c[0] - a[0], c[1] - a[1]];
+  let [t0, t1] = [0, 1];
+  const edges: Array<[number, number]> = [[-dx, a[0] - b.x], [dx, b.x + b.w - a[0]], [-dy, a[1] - b.y], [dy, b.y + b.h - a[1]]];
+  for (const [p, q] of edges) {
+    if (p === 0) {
+      if (q < 0) return false;
+    } else {
+      const t = q / p;
+      if (p < 0) t0 = Math.max(t0, t);
+      else t1 = Math.min(t1, t);
+      if (t0 > t1) return false;
+    }
+  }
+  return true;
+}
+
+function seriesSvg(s: Series, line: readonly Pt[], color: string, sx: (x: number) => number, sy: (y: number) => number): string[] {
   if (s.points.length === 0) return [];
   const pts = s.points.map(([x, y]) => [sx(x), sy(y)] as const);
-  let d = `M${n(pts[0][0])},${n(s.step ? sy(0) : pts[0][1])}`;
-  for (const [i, [x, y]] of pts.entries()) {
-    if (s.step) d += ` L${n(x)},${n(i === 0 ? sy(0) : pts[i - 1][1])} L${n(x)},${n(y)}`;
-    else d += ` L${n(x)},${n(y)}`;
-  }
+  const d = line.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${n(x)},${n(y)}`).join(' ');
   const out = [`<path d="${d}" fill="none" stroke="${color}" stroke-width="2.2"/>`];
   const bounded = new Set((s.ranges ?? []).map((r) => r[0]));
   if (!s.step) {
@@ -198,8 +260,9 @@ function line(x1: number, y1: number, x2: number, y2: number, stroke: string): s
   return `<line x1="${n(x1)}" y1="${n(y1)}" x2="${n(x2)}" y2="${n(y2)}" stroke="${stroke}"/>`;
 }
 
-function text(x: number, y: number, s: string, o: { anchor?: string; size?: number; weight?: string; fill?: string } = {}): string {
+function text(x: number, y: number, s: string, o: { anchor?: string; size?: number; weight?: string; fill?: string; halo?: boolean } = {}): string {
   const attrs = [`x="${n(x)}"`, `y="${n(y)}"`];
+  if (o.halo === true) attrs.push('stroke="#ffffff"', 'stroke-width="3"', 'paint-order="stroke"');
   if (o.anchor !== undefined) attrs.push(`text-anchor="${o.anchor}"`);
   if (o.size !== undefined) attrs.push(`font-size="${o.size}"`);
   if (o.weight !== undefined) attrs.push(`font-weight="${o.weight}"`);
