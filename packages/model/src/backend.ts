@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError, ModelArgumentError } from './errors.js';
 import { GpuClient } from './gpu/gpu-client.js';
-import type { GpuHostBackend, GpuProfileOptions, GpuProfileRow, KernelCheck } from './gpu/gpu-protocol.js';
+import type { GpuHostBackend } from './gpu/gpu-protocol.js';
 
 /** Backends the model can run on. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
@@ -48,33 +48,6 @@ let gpuHost: GpuClient | null = null;
 /** @internal the GPU host thread of this thread's webgpu backend, or null on other backends. */
 export function activeGpuHost(): GpuClient | null {
   return gpuHost;
-}
-
-/**
- * Runs the fused GPU kernels against the generic tfjs ops in this thread's GPU host thread (on its
- * backend) and returns each check; throws BackendUnavailableError when webgpu is not initialised.
- */
-export function checkGpuKernels(): KernelCheck[] {
-  if (gpuHost === null) throw new BackendUnavailableError('webgpu', 'checkGpuKernels needs initBackend("webgpu") first');
-  return gpuHost.call({ type: 'checkKernels' }).checks;
-}
-
-/**
- * Profiles the hand-built WebGPU pipeline on a bench model with seeded random weights (prefill and
- * batched decode: host and GPU times per kernel class, optionally a matmul tiling sweep) in this
- * thread's GPU host thread; throws BackendUnavailableError when webgpu is not initialised.
- */
-export function profileGpu(options: GpuProfileOptions): GpuProfileRow[] {
-  if (gpuHost === null) throw new BackendUnavailableError('webgpu', 'profileGpu needs initBackend("webgpu") first');
-  return gpuHost.call({ type: 'profile', options }).profile;
-}
-
-/**
- * Keeps this thread's GPU busy for about `ms` milliseconds (a saturating loop in the GPU host
- * thread), so that a measurement that follows runs at the clock of a busy GPU; no-op off webgpu.
- */
-export function warmGpu(ms: number): void {
-  gpuHost?.call({ type: 'spin', ms });
 }
 
 /** Stops this thread's GPU host thread, if any (models created on it stop working). */

@@ -1,6 +1,7 @@
 /**
  * Public API of @baton/model: a GPT-2-compatible tiny GPT on TensorFlow.js — config, safetensors
  * checkpoints, tokenizers, chunked prefill and batched decode over a KvBacking, sampling, backends.
+ * The WebGPU path's checks and profilers are a separate entry point, `@baton/model/gpu-checks`.
  */
 
 /** KV storage contract implemented by @baton/kv-cache and ArrayKvBacking. */
@@ -8,7 +9,7 @@ export type { KvBacking, KvKind } from './kv-backing.js';
 /** Growable in-memory KvBacking. */
 export { ArrayKvBacking, type ArrayKvBackingOptions } from './array-kv-backing.js';
 /** Backend selection (wasm default, cpu, webgpu, tensorflow). */
-export { initBackend, backendMemory, closeBackend, checkGpuKernels, profileGpu, warmGpu, defaultBackendName, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo, type InitBackendOptions } from './backend.js';
+export { initBackend, backendMemory, closeBackend, defaultBackendName, parseBackendName, BACKEND_NAMES, type BackendName, type BackendInfo, type InitBackendOptions } from './backend.js';
 /** GPT-2 hyper-parameters and Hugging Face config.json conversion. */
 export { parseHfConfig, toHfConfig, ACTIVATIONS, type GptConfig, type Activation } from './config.js';
 /** Loading and saving models. */
@@ -29,8 +30,6 @@ export { sample, createSampler, argmax, validateSampling, type SamplingParams, t
 export { createRng, type Rng } from './rng.js';
 /** Plain single-model generation. */
 export { generate, type GenerateOptions, type GenerateResult, type StopReason } from './generate.js';
-/** One fused-kernel parity check (checkGpuKernels); the GPU profile's options and figures (profileGpu). */
-export type { KernelCheck, GpuProfileOptions, GpuProfileRow } from './gpu/gpu-protocol.js';
 /** The GPU host thread failed, died or timed out (webgpu backend). */
 export { GpuHostError } from './gpu/gpu-client.js';
 /** Errors. */

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ArrayKvBacking, checkGpuKernels, closeBackend, initBackend, loadModel } from '../index.js';
+import { ArrayKvBacking, closeBackend, initBackend, loadModel } from '../index.js';
+import { checkGpuKernels } from '../gpu-checks.js';
 import { maxAbsDiff, smallConfig } from '../testing/fixtures.js';
 
 // The hand-built WebGPU pipeline needs a real WebGPU adapter: the lent GPU (gpu/run-gpu-checks) or
