@@ -1,9 +1,10 @@
 /**
- * Shared helpers of the cross-thread actor tests: fixture module URLs (compiled, in dist/) and a
- * system factory that records events and is always shut down.
+ * Shared helpers of the cross-thread and cross-process actor tests: fixture module URLs (compiled,
+ * in dist/), the placements every behaviour test runs in, and a system factory that records
+ * events and is always shut down.
  */
 import { afterEach } from 'vitest';
-import { ActorSystem, type ActorSystemEvents } from '@baton/actors';
+import { ActorSystem, ProcessExitedError, WorkerExitedError, type ActorSystemEvents, type Placement } from '@baton/actors';
 
 const dist = new URL('../../packages/actors/dist/testing/', import.meta.url);
 
@@ -34,6 +35,8 @@ export function newSystem(): { system: ActorSystem; events: EventLog } {
     deadLetter: [],
     workerStarted: [],
     workerExited: [],
+    processStarted: [],
+    processExited: [],
   };
   for (const name of Object.keys(events) as (keyof EventLog)[]) {
     // NOTE: one recorder for every event name; eventemitter3's per-name typing cannot express it.
@@ -44,3 +47,28 @@ export function newSystem(): { system: ActorSystem; events: EventLog } {
 
 /** Polls a condition until it holds (shared with the other cross-thread tests). */
 export { eventually } from '../support/eventually.js';
+
+/** Every placement; behaviour suites run once per placement (`describe.each(PLACEMENTS)`). */
+export const PLACEMENTS: readonly Placement[] = ['thread', 'process'];
+
+/** How many hosts (worker threads or actor processes) of `placement` a system started / ended. */
+export function hostCounts(events: EventLog, placement: Placement): { started: number; exited: number } {
+  return placement === 'thread'
+    ? { started: events.workerStarted.length, exited: events.workerExited.length }
+    : { started: events.processStarted.length, exited: events.processExited.length };
+}
+
+/** The error class that is the cause when a host of `placement` ends unexpectedly. */
+export function hostExitError(placement: Placement): typeof WorkerExitedError | typeof ProcessExitedError {
+  return placement === 'thread' ? WorkerExitedError : ProcessExitedError;
+}
+
+/** True while a process with this pid exists. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

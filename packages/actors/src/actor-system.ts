@@ -270,8 +270,8 @@ export class ActorSystem {
   }
 
   /** The record's init as its host takes it (refs encoded; for a process, serialized here). */
-  #initFor(record: ActorRecord, host: ActorHost, transfer: readonly TransferListItem[] | undefined): { spec: ActorSpec; transfer: readonly TransferListItem[] } {
-    if (host.placement === 'thread') {
+  #initFor(record: ActorRecord, transfer: readonly TransferListItem[] | undefined): { spec: ActorSpec; transfer: readonly TransferListItem[] } {
+    if (record.placement === 'thread') {
       const encoded = encodeRefs(record.init, transfer, 'process');
       return { spec: { ...record.spec, init: encoded.value, initRefs: encoded.refs, incarnation: record.incarnation }, transfer: encoded.transfer };
     }
@@ -287,11 +287,12 @@ export class ActorSystem {
 
   /** Constructs the record's actor in a (possibly new) host; throws a typed error on failure. */
   async #startIn(record: ActorRecord, port: MessagePort | null, transfer?: readonly TransferListItem[]): Promise<void> {
+    // NOTE: init is encoded before a host is chosen, so an init that cannot cross fails before a fork.
+    const { spec, transfer: moved } = this.#initFor(record, transfer);
     const host = this.#hostFor(record);
     record.host = host;
     host.actorIds.add(record.id);
     try {
-      const { spec, transfer: moved } = this.#initFor(record, host, transfer);
       const portArg = port === null ? null : Comlink.transfer(port, [port]);
       const specArg = moved.length === 0 ? spec : Comlink.transfer(spec, [...moved]);
       const result = await host.call<StartResult>((control) => control.spawn(specArg, portArg) as Promise<StartResult>).catch((error: unknown) => {

@@ -1,5 +1,6 @@
 /**
- * Public API of @baton/actors: a small typed actor runtime on Node worker threads.
+ * Public API of @baton/actors: a small typed actor runtime on Node worker threads and child
+ * processes (the `placement` spawn option).
  * The in-thread test kit is a separate entry point: `@baton/actors/testkit`.
  */
 
@@ -27,6 +28,7 @@ export {
   InvalidActorOptionsError,
   MailboxFullError,
   MessageNotCloneableError,
+  ProcessExitedError,
   SystemShutdownError,
   UnknownMessageError,
   WorkerExitedError,
@@ -36,6 +38,8 @@ export type {
   ActorSystemEvents,
   CrashedEvent,
   EscalatedEvent,
+  ProcessExitedEvent,
+  ProcessStartedEvent,
   RestartedEvent,
   StartedEvent,
   StopReason,
@@ -50,6 +54,6 @@ export type { Ask, Handlers, Message, MessageOfType, ReplyFor, ReplyOf } from '.
 /** Stateless pools. */
 export type { ActorPool, PoolOptions, PoolRunOptions } from './pool.js';
 /** Plain-data types that appear in events and stats. */
-export type { ActorStats, DeadLetter, DeadLetterReason, EndpointState, MailboxOptions } from './protocol.js';
+export type { ActorStats, DeadLetter, DeadLetterReason, EndpointState, MailboxOptions, Placement } from './protocol.js';
 /** Supervision options. */
 export type { SupervisionOptions } from './supervision.js';

@@ -3,8 +3,8 @@
  *   u32 LE length of the rest | u8 kind | u32 LE link number | [u16 LE target length | target id,
  *   for `in` frames only] | payload (V8-serialized, may be empty)
  * The link number names the sending link on the client side (replies and `closed` notices are
- * routed back by it); an `in` frame names its target actor, so the server keeps no state per link. `FrameWriter` batches every frame written in one turn of the
- * event loop into one socket write; `FrameReader` cuts a byte stream back into frames.
+ * routed back by it); an `in` frame names its target actor, so the server keeps no state per link. `FrameWriter` writes the first frame of a turn of the event
+ * loop at once and batches the rest of the turn into one socket write; `FrameReader` cuts a byte stream back into frames.
  * Invariants: frames are written and read in order; a frame's payload is handed out as a view of
  * the received bytes only for the duration of the callback (the codec copies what it keeps).
  */
@@ -43,7 +43,12 @@ export class FrameWriter {
   #payloads: (Uint8Array | null)[] = [];
   #bytes = 0;
   #scheduled = false;
+  /** True from the first frame of a turn until the turn's microtasks run. */
+  #busy = false;
   readonly #flush = (): void => this.flush();
+  readonly #idle = (): void => {
+    this.#busy = false;
+  };
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -57,10 +62,14 @@ export class FrameWriter {
     this.#payloads.push(payload);
     this.#bytes += HEADER_BYTES + (target === null ? 0 : 2 + target.byteLength) + (payload?.byteLength ?? 0);
     if (this.#bytes >= FLUSH_BYTES) this.flush();
-    else if (!this.#scheduled) {
+    else if (!this.#busy) {
+      // NOTE: the first frame of a turn leaves at once (as a postMessage would, even if the
+      // sender then blocks); the rest of a synchronous burst shares one write at the turn's end.
+      this.#busy = true;
+      queueMicrotask(this.#idle);
+      this.flush();
+    } else if (!this.#scheduled) {
       this.#scheduled = true;
-      // NOTE: a microtask, not setImmediate: an ask's frame leaves as soon as the sending code
-      // yields, while a synchronous burst of tells still shares one write.
       queueMicrotask(this.#flush);
     }
   }

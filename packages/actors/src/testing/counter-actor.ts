@@ -2,6 +2,7 @@
  * Fixture actor for the package's own tests and benchmark (compiled so workers can load it).
  * A counter plus helpers that exercise ordering, async handlers, crashes and refs.
  */
+import { appendFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { Actor } from '../actor.js';
 import type { ActorRef } from '../actor-ref.js';
@@ -18,7 +19,20 @@ export interface CounterInit {
   readonly watcher?: ActorRef<CounterEvent>;
   /** `record` messages also bump index 0 of this Int32Array view (seen by other threads at once). */
   readonly countInto?: SharedArrayBuffer;
+  /** `record` messages also append a line to this file (seen by other processes at once). */
+  readonly countIntoFile?: string;
 }
+
+/** Where an actor runs, as `where` reports it. */
+export interface Whereabouts {
+  readonly pid: number;
+  readonly threadId: number;
+  readonly placement: string;
+  readonly argv: string[];
+}
+
+/** Constructions per actor name in this thread or process (counts in-place restarts). */
+const constructionsHere = new Map<string, number>();
 
 /** What `CounterActor` tells its watcher or a subscriber. */
 export type CounterEvent = { type: 'stopping'; count: number } | { type: 'tick'; at: number } | { type: 'value'; count: number };
@@ -44,7 +58,9 @@ export type CounterProtocol =
   | { type: 'stopSelf' }
   | Ask<{ type: 'constructions' }, number>
   | { type: 'sendRecords'; to: ActorRef<CounterProtocol>; sender: string; count: number }
-  | Ask<{ type: 'threadId' }, number>;
+  | Ask<{ type: 'threadId' }, number>
+  | Ask<{ type: 'where' }, Whereabouts>
+  | Ask<{ type: 'askOther'; to: ActorRef<CounterProtocol>; msg: CounterProtocol; timeoutMs: number }, string>;
 
 /** A counter actor with test helpers. */
 export default class CounterActor extends Actor<CounterProtocol, CounterInit | undefined> {
@@ -55,7 +71,9 @@ export default class CounterActor extends Actor<CounterProtocol, CounterInit | u
   constructor(init: CounterInit | undefined) {
     super(init);
     this.#count = init?.start ?? 0;
-    this.#constructions = init?.constructions ? Atomics.add(new Int32Array(init.constructions), 0, 1) + 1 : 1;
+    const here = (constructionsHere.get(this.context.name) ?? 0) + 1;
+    constructionsHere.set(this.context.name, here);
+    this.#constructions = init?.constructions ? Atomics.add(new Int32Array(init.constructions), 0, 1) + 1 : here;
     if (init?.failOnRestart && this.#constructions > 1) throw new Error(`construction ${this.#constructions} refused`);
   }
 
@@ -73,11 +91,21 @@ export default class CounterActor extends Actor<CounterProtocol, CounterInit | u
     record: ({ sender, seq }) => {
       this.#log.push({ sender, seq });
       if (this.init?.countInto) Atomics.add(new Int32Array(this.init.countInto), 0, 1);
+      if (this.init?.countIntoFile) appendFileSync(this.init.countIntoFile, `${sender} ${seq}\n`);
     },
     sendRecords: ({ to, sender, count }) => {
       for (let seq = 0; seq < count; seq++) to.tell({ type: 'record', sender, seq });
     },
     threadId: () => threadId,
+    where: () => ({ pid: process.pid, threadId, placement: this.context.placement, argv: process.argv.slice(2) }),
+    askOther: async ({ to, msg, timeoutMs }) => {
+      try {
+        return `resolved ${JSON.stringify(await to.ask(msg, { timeoutMs }))}`;
+      } catch (error) {
+        const cause = (error as Error).cause;
+        return `rejected ${(error as Error).name}${cause instanceof Error ? ` (${cause.name})` : ''}`;
+      }
+    },
     log: () => this.#log,
     echo: ({ value }) => value,
     throw: ({ message }) => {
