@@ -1,8 +1,9 @@
 /**
- * Bad input over raw HTTP: every failure is an OpenAI-style error object naming the field — wrong
+ * Bad input over HTTP: every failure is an OpenAI-style error object naming the field — wrong
  * types, unknown fields, negative or huge max_tokens, a prompt longer than the context, invalid
- * JSON, a body over the size limit, an unknown model or route. Overload gives 429 with
- * Retry-After; the server keeps serving afterwards.
+ * JSON, a body over the size limit, a body not sent as JSON, an unknown model, route or method.
+ * Every message reads `<param>: <problem>`, whether the server's schema or the engine found it.
+ * Overload gives 429 with Retry-After; the server keeps serving afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenAiErrorBody } from '@baton/server';
@@ -75,6 +76,53 @@ describe('400 naming the field', () => {
     const e = await expectError(await post(completions(), { ...ok, model: 'gpt-4' }), 404, 'model');
     expect(e.code).toBe('model_not_found');
     await expectError(await fetch(`${running.url}/v1/nothing`), 404, null);
+  });
+
+  it('writes every field message in one style: "<param>: <problem>", no framework or engine wording', async () => {
+    const bodies: Array<[string, unknown]> = [
+      [completions(), { ...ok, max_tokens: '5' }],
+      [completions(), { ...ok, max_tokens: -3 }],
+      [completions(), { ...ok, max_tokens: 2.5 }],
+      [completions(), { ...ok, temperature: 7 }],
+      [completions(), { ...ok, top_p: 0 }],
+      [completions(), { ...ok, stream: 'yes' }],
+      [completions(), { model: 'baton-tiny' }],
+      [completions(), { ...ok, prompt: [1, 2, 999_999] }],
+      [completions(), { ...ok, prompt: 'x'.repeat(5000) }],
+      [completions(), { ...ok, prompt: 'x'.repeat(1020), max_tokens: 10 }],
+      [completions(), { ...ok, frobnicate: true }],
+      [completions(), 42],
+      [chat(), { model: 'baton-tiny', messages: [{ role: 'robot', content: 'x' }] }],
+      [chat(), { model: 'baton-tiny', messages: [] }],
+    ];
+    for (const [url, body] of bodies) {
+      const res = await post(url, body);
+      const e = ((await res.json()) as OpenAiErrorBody).error;
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(e.message.startsWith(`${e.param}: `), e.message).toBe(true);
+      expect(e.message).not.toMatch(/Invalid input|invalid request field|Too (small|big)|expected \w+ to be|maxTokens|topP/);
+    }
+  });
+
+  it('a body not sent as JSON (curl -d sends form encoding) is 415 saying to send application/json', async () => {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const res = await post(completions(), ok, { 'content-type': type });
+      const e = await expectError(res, 415, 'body');
+      expect(e.code).toBe('unsupported_media_type');
+      expect(e.message).toContain('Content-Type: application/json');
+    }
+  });
+
+  it('a known route with the wrong method is 405 with Allow; a bad URL is 400', async () => {
+    const res = await fetch(completions());
+    const e = await expectError(res, 405, null);
+    expect(e.code).toBe('method_not_allowed');
+    expect(res.headers.get('allow')).toBe('POST');
+    const models = await fetch(`${running.url}/v1/models`, { method: 'DELETE' });
+    await expectError(models, 405, null);
+    expect(models.headers.get('allow')).toBe('GET, HEAD');
+    const bad = await fetch(`${running.url}/%`);
+    expect((await expectError(bad, 400, null)).code).toBe('invalid_url');
   });
 
   it('still serves after all of that', async () => {

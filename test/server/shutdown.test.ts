@@ -1,12 +1,14 @@
 /**
- * Graceful shutdown of a spawned `baton serve` process: on SIGTERM/SIGINT it stops accepting
- * (new requests are refused: 503 or connection refused), lets in-flight requests finish within the
- * deadline, aborts the rest (their stream ends with a 503 error event), stops every actor and
- * exits with status 0.
+ * Graceful shutdown of a spawned `baton serve` process: on SIGTERM/SIGINT it keeps its listener
+ * open but answers new requests — on new connections too — with the OpenAI-shaped 503, lets
+ * in-flight requests finish within the deadline, aborts the rest (their stream ends with a 503
+ * error event), stops every actor and exits with status 0. The same signal delivered twice at
+ * once (as `npx` forwards a Ctrl-C the child already got) is one signal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { OpenAiErrorBody } from '@baton/server';
 
 const CLI = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -42,25 +44,23 @@ function streamCompletion(url: string, maxTokens: number): Promise<Response> {
   });
 }
 
-/** A request after shutdown began: refused with 503, or the connection is refused. */
-async function refused(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/v1/models`, { headers: { connection: 'close' } });
-    return res.status === 503;
-  } catch {
-    return true;
-  }
+/** A request on a new connection after shutdown began: the documented 503, in the OpenAI shape. */
+async function expectShuttingDown(url: string): Promise<void> {
+  const res = await fetch(`${url}/v1/models`, { headers: { connection: 'close' } });
+  expect(res.status).toBe(503);
+  expect(((await res.json()) as OpenAiErrorBody).error.code).toBe('shutting_down');
 }
 
 describe('baton serve shutdown', () => {
   it.each([['SIGTERM' as const], ['SIGINT' as const]])('on %s lets in-flight requests finish, then exits 0', async (signal) => {
     const s = await serve(['--shutdown-deadline-ms', '60000']);
-    const res = await streamCompletion(s.url, 200);
+    const res = await streamCompletion(s.url, 600);
     expect(res.status).toBe(200);
     s.child.kill(signal);
     // NOTE: signal delivery is asynchronous; probe only once the server says it is shutting down.
     while (!s.output().includes('shutting down')) await new Promise((r) => setTimeout(r, 20));
-    expect(await refused(s.url)).toBe(true);
+    await expectShuttingDown(s.url);
+    await expectShuttingDown(s.url);
     const text = await res.text();
     expect(text).toContain('"finish_reason":"length"');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
@@ -78,5 +78,17 @@ describe('baton serve shutdown', () => {
     expect(text).not.toContain('"finish_reason":"length"');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(await s.exited).toBe(0);
+  });
+
+  it('treats a SIGINT delivered twice at once (npx forwarding a Ctrl-C) as one: drains and exits 0', async () => {
+    const s = await serve(['--shutdown-deadline-ms', '60000']);
+    const res = await streamCompletion(s.url, 100);
+    expect(res.status).toBe(200);
+    s.child.kill('SIGINT');
+    s.child.kill('SIGINT');
+    const text = await res.text();
+    expect(text).toContain('"finish_reason":"length"');
+    expect(await s.exited).toBe(0);
+    expect(s.output()).not.toContain('again, exiting now');
   });
 });

@@ -9,6 +9,7 @@ import type { GenerateRequest } from '@baton/engine';
 import { CHAT_END_MARKER, renderChatPrompt } from './chat-template.js';
 import { respondWithGeneration, type ResponderDeps, type ResponseFormat, type Usage } from './generation-responder.js';
 import { chatRequestSchema, type ChatRequest } from './request-schemas.js';
+import { describeIssue } from './issue-message.js';
 import { checkModel, samplingFields, stopList } from './request-mapping.js';
 
 /** Registers the route. */
@@ -33,7 +34,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ResponderDeps & { 
 
 function parseBody(deps: ResponderDeps & { modelName: string }, raw: unknown): ChatRequest {
   try {
-    const body = chatRequestSchema.parse(raw);
+    const body = chatRequestSchema.parse(raw, { error: describeIssue });
     checkModel(body.model, deps.modelName);
     return body;
   } catch (e) {

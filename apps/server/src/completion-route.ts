@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GenerateRequest } from '@baton/engine';
 import { respondWithGeneration, type ResponderDeps, type ResponseFormat, type Usage } from './generation-responder.js';
 import { completionRequestSchema, type CompletionRequest } from './request-schemas.js';
+import { describeIssue } from './issue-message.js';
 import { checkModel, samplingFields, stopList } from './request-mapping.js';
 
 /** Registers the route. */
@@ -29,7 +30,7 @@ export function registerCompletionRoute(app: FastifyInstance, deps: ResponderDep
 
 function parseBody(deps: ResponderDeps & { modelName: string }, raw: unknown): CompletionRequest {
   try {
-    const body = completionRequestSchema.parse(raw);
+    const body = completionRequestSchema.parse(raw, { error: describeIssue });
     checkModel(body.model, deps.modelName);
     return body;
   } catch (e) {

@@ -1,11 +1,12 @@
 /**
  * OpenAI-style error responses: `{ error: { message, type, param, code } }` with the HTTP status,
  * built from whatever went wrong — a zod validation failure, a typed engine error, or a fastify
- * framework error (invalid JSON, body too large). `param` always names the offending field in the
- * request's own (snake_case) spelling.
+ * framework error (invalid JSON, body too large, wrong content type). `param` always names the
+ * offending field in the request's own (snake_case) spelling.
  *
- * Invariant: every error a route can raise maps to exactly one ApiError; unknown errors become a
- * 500 `server_error` without leaking a stack.
+ * Invariants: every error a route can raise maps to exactly one ApiError; unknown errors become a
+ * 500 `server_error` without leaking a stack; framework-internal codes (`FST_ERR_...`) never reach
+ * a client; a message about a field reads `<param>: <problem>` whichever layer found the problem.
  */
 import { EngineClosedError, EngineError, InvalidRequestError, OverloadedError } from '@baton/engine';
 import { ZodError, type z } from 'zod';
@@ -62,7 +63,7 @@ export function toApiError(error: unknown, o: ToApiErrorOptions = {}): ApiError 
   if (error instanceof ZodError) return fromZod(error);
   if (error instanceof InvalidRequestError) {
     const param = engineFieldToParam(error.field, o);
-    return invalidRequest(param, error.message.replace(/\bmaxTokens\b/g, param).replace(/\btopP\b/g, 'top_p'));
+    return invalidRequest(param, `${param}: ${engineProblem(error, param)}`);
   }
   if (error instanceof OverloadedError) {
     const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
@@ -78,6 +79,16 @@ export function toApiError(error: unknown, o: ToApiErrorOptions = {}): ApiError 
 /** The 503 answered while the server shuts down. */
 export function shuttingDown(message = 'the server is shutting down'): ApiError {
   return new ApiError({ status: 503, type: 'service_unavailable', code: 'shutting_down', message });
+}
+
+/**
+ * The problem part of an engine message (`invalid request field "topP": must be ...`), with engine
+ * field names in the request's spelling.
+ */
+function engineProblem(error: InvalidRequestError, param: string): string {
+  const prefix = `invalid request field "${error.field}": `;
+  const problem = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+  return problem.replace(/\bmaxTokens\b/g, param).replace(/\b(topP|topK)\b/g, (name) => FIELD_NAMES[name]);
 }
 
 function engineFieldToParam(field: string, o: ToApiErrorOptions): string {
@@ -99,6 +110,7 @@ function fromZod(error: ZodError): ApiError {
     const param = formatPath([...issue.path, key]);
     return invalidRequest(param, `${param}: unknown field`, 'unknown_field');
   }
+  // NOTE: the routes parse with describeIssue as zod's error map, so issue.message is already a problem text.
   // NOTE: an issue at the root (the body is not an object: a number, an array, a string) names the body.
   const param = issue.path.length === 0 ? 'body' : formatPath(issue.path);
   return invalidRequest(param, `${param}: ${issue.message}`);
@@ -109,19 +121,37 @@ function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
   return issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
 }
 
+/** Fastify's body errors by code, as the client should read them. */
+const FRAMEWORK_ERRORS: Record<string, (message: string) => ApiError> = {
+  // NOTE: an oversized body is reported as bad input (400 naming the body), like invalid JSON.
+  FST_ERR_CTP_BODY_TOO_LARGE: () => invalidRequest('body', "body: is larger than the server's limit", 'body_too_large'),
+  FST_ERR_CTP_INVALID_JSON_BODY: (m) => invalidRequest('body', `body: is not valid JSON (${m})`, 'invalid_json'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => invalidRequest('body', 'body: is empty; send a JSON object', 'invalid_json'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => invalidRequest('body', 'body: its size does not match the Content-Length header', 'invalid_content_length'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => unsupportedMediaType(),
+  FST_ERR_CTP_INVALID_TYPE: () => unsupportedMediaType(),
+  FST_ERR_CTP_EMPTY_TYPE: () => unsupportedMediaType(),
+};
+
+/** The 415 for a body that is not declared as JSON (`curl -d` sends form encoding). */
+export function unsupportedMediaType(): ApiError {
+  return new ApiError({
+    status: 415, type: 'invalid_request_error', param: 'body', code: 'unsupported_media_type',
+    message: 'body: send the request body as JSON with the header Content-Type: application/json',
+  });
+}
+
 function fromFramework(error: unknown): ApiError {
   const e = error as { code?: unknown; statusCode?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(error);
-  switch (e.code) {
-    // NOTE: issue 7 asks for 400 (not 413) on an oversized body: it is reported as bad input.
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return invalidRequest('body', `request body is larger than the server's limit: ${message}`, 'body_too_large');
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return invalidRequest('body', `request body is not valid JSON: ${message}`, 'invalid_json');
-  }
-  if (error instanceof SyntaxError) return invalidRequest('body', `request body is not valid JSON: ${message}`, 'invalid_json');
+  const known = typeof e.code === 'string' ? FRAMEWORK_ERRORS[e.code] : undefined;
+  if (known !== undefined) return known(message);
+  if (error instanceof SyntaxError) return FRAMEWORK_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY(message);
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-  if (status >= 400 && status < 500) return new ApiError({ status, type: 'invalid_request_error', message, code: typeof e.code === 'string' ? e.code : null });
+  if (status >= 400 && status < 500) return new ApiError({ status, type: 'invalid_request_error', message: lowerFirst(message), code: null });
   return new ApiError({ status: 500, type: 'server_error', message: 'internal server error' });
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }

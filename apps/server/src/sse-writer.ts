@@ -15,12 +15,15 @@ export class SseWriter {
     this.#res = res;
   }
 
-  /** Sends the 200 status and event-stream headers. */
+  /**
+   * Sends the 200 status and event-stream headers.
+   * NOTE: no Connection header of its own: Node answers the client's (`Connection: close` closes
+   * the socket after `[DONE]`; HTTP/1.1 otherwise keeps it alive).
+   */
   open(): void {
     this.#res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
   }
