@@ -98,7 +98,9 @@ export class CrashTrigger {
 
   constructor(plan: FaultPlan, flags: FaultFlags, private readonly role: FaultRole, private readonly index: number) {
     this.#rules = plan.crashes;
-    if (flags.kind === 'memory') {
+    if (flags.kind === 'none') {
+      this.#claim = () => false;
+    } else if (flags.kind === 'memory') {
       const fired = new Int32Array(flags.flags);
       this.#claim = (i) => Atomics.compareExchange(fired, i, 0, 1) === 0;
     } else {
@@ -139,9 +141,8 @@ export interface FaultFlagStore {
  * process, marker files in a fresh temporary directory when any runs in another process.
  */
 export function createFaultFlags(plan: FaultPlan, acrossProcesses: boolean): FaultFlagStore {
-  if (!acrossProcesses || plan.crashes.length === 0) {
-    return { flags: { kind: 'memory', flags: new SharedArrayBuffer(4 * Math.max(1, plan.crashes.length)) }, dispose: () => undefined };
-  }
+  if (plan.crashes.length === 0) return { flags: { kind: 'none' }, dispose: () => undefined };
+  if (!acrossProcesses) return { flags: { kind: 'memory', flags: new SharedArrayBuffer(4 * plan.crashes.length) }, dispose: () => undefined };
   const dir = mkdtempSync(join(tmpdir(), 'baton-faults-'));
   return { flags: { kind: 'files', dir }, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -186,9 +186,9 @@ export type PoolSource = { kind: 'shared'; handle: BlockPoolHandle } | { kind: '
 /**
  * How crash rules remember that they fired, so each fires once per engine across restarts:
  * flags in shared memory (actors in the engine's process) or marker files created exclusively
- * in a directory (actors in other processes).
+ * in a directory (actors in other processes); `none` without crash rules.
  */
-export type FaultFlags = { kind: 'memory'; flags: SharedArrayBuffer } | { kind: 'files'; dir: string };
+export type FaultFlags = { kind: 'none' } | { kind: 'memory'; flags: SharedArrayBuffer } | { kind: 'files'; dir: string };
 
 /** Init every model-running actor (prefill, decode, colocated) receives. */
 export interface ServingInit {

@@ -15,7 +15,7 @@
  */
 import { HandoffCancelledError, KvConnector, type BlockTable, type KvTarget, type KvWriter } from '@baton/kv-cache';
 import { engineNow } from '../clock.js';
-import { ActorFailedError } from '../errors.js';
+import { ActorFailedError, HandoffFailedError } from '../errors.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
 import { ThroughputEstimator } from '../throughput-estimator.js';
@@ -181,8 +181,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     });
     if (writer === null) return null;
     this.#remember(request.id, writer);
-    // NOTE: a failed stream may mean the decode actor restarted on a new endpoint: ask its route again.
-    writer.done.catch(() => this.#routes.forget(decode));
+    writer.done.catch((e: unknown) => this.#channelFailed(request, decode, e));
     this.init.decoders[decode].tell({ type: 'incoming', request, ticket: writer.ticket });
     return writer;
   }
@@ -294,6 +293,22 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   /** Tells decode actor `decode` the prompt is prefilled: it continues from the first token. */
   #announce(request: WireRequest, decode: number, first: FirstToken): void {
     this.init.decoders[decode].tell({ type: 'prefilled', requestId: request.id, firstToken: first.id, finished: first.finished, time: first.time });
+  }
+
+  /**
+   * A channel ended without the decode side holding the KV. Cancelled = settled elsewhere (abort,
+   * decode-side timeout, recovery). Anything else (the stream broke, the decode side's pool refused
+   * it) ends this attempt with a retryable handoff failure, and the route is asked again: the
+   * decode actor may have restarted on a new endpoint.
+   */
+  #channelFailed(request: WireRequest, decode: number, e: unknown): void {
+    this.#routes.forget(decode);
+    if (e instanceof HandoffCancelledError) return;
+    this.init.decoders[decode].tell({ type: 'prefillFailed', requestId: request.id });
+    const cause = e instanceof Error ? e.message : String(e);
+    const error = new HandoffFailedError(request.id, `KV handoff of request "${request.id}" from ${this.context.name} failed: ${cause}`);
+    this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: error.toJSON(), outputTokens: request.emitted });
+    this.#sink.flush();
   }
 
   #failed(request: WireRequest, e: unknown): void {

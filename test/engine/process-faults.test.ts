@@ -1,0 +1,110 @@
+/**
+ * Faults across processes: a prefill or decode actor's child process killed with SIGKILL while
+ * eight long greedy streams run. Every request still completes with exactly the tokens of a run
+ * without the kill (the dead process's requests resume after its restart or elsewhere, after the
+ * tokens already streamed), the killed process is restarted (a new pid), and no KV block is left
+ * in use in any pool. Abort storms across processes leave every pool as it started.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEngine, type Engine, type Generation } from '@baton/engine';
+import { eventually } from '../support/eventually.js';
+import { mixedPrompts, referenceIds } from '../support/reference.js';
+
+let engine: Engine | null = null;
+afterEach(async () => {
+  await engine?.close({ deadlineMs: 0 });
+  engine = null;
+});
+
+const MAX_TOKENS = 96;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function pidOf(e: Engine, actor: string): Promise<number> {
+  const a = (await e.stats()).actors.find((s) => s.name === actor);
+  if (a === undefined) throw new Error(`no actor ${actor}`);
+  return a.pid;
+}
+
+/** Streams `prompts`; once `killAfter` tokens arrived in total, SIGKILLs `victim`'s process. */
+async function runWithKill(victim: string, prompts: number[][], killAfter: number): Promise<{ ids: number[][]; killed: number }> {
+  engine = await createEngine({ model: 'baton-tiny', backend: 'wasm', mode: 'disaggregated', prefill: 2, decode: 2, placement: 'process', stallTimeoutMs: 20_000 });
+  const e = engine;
+  const killed = await pidOf(e, victim);
+  expect(killed).not.toBe(process.pid);
+  let tokens = 0;
+  let fired = false;
+  const consume = async (g: Generation): Promise<number[]> => {
+    const ids: number[] = [];
+    for await (const ev of g) {
+      if (ev.type !== 'token') {
+        expect(ev.result.finishReason).toBe('length');
+        return ev.result.ids;
+      }
+      ids.push(ev.id);
+      tokens += 1;
+      if (!fired && tokens >= killAfter) {
+        fired = true;
+        process.kill(killed, 'SIGKILL');
+      }
+    }
+    return ids;
+  };
+  const ids = await Promise.all(prompts.map((prompt) => consume(e.generate({ prompt, maxTokens: MAX_TOKENS }))));
+  expect(fired).toBe(true);
+  return { ids, killed };
+}
+
+async function expectRecovered(victim: string, killAfter: number): Promise<void> {
+  const prompts = mixedPrompts(8, 21, 120);
+  const { ids, killed } = await runWithKill(victim, prompts, killAfter);
+  for (const [i, got] of ids.entries()) expect(got, `request ${i}`).toEqual(await referenceIds('baton-tiny', prompts[i], MAX_TOKENS));
+  const e = engine!;
+  expect(alive(killed)).toBe(false);
+  await eventually(async () => {
+    const pid = await pidOf(e, victim);
+    return pid !== killed && alive(pid);
+  }, { what: `${victim} restarted in a new process` });
+  const stats = await e.stats();
+  expect(stats.retried).toBeGreaterThan(0);
+  for (const p of stats.pools) expect(p.stats.used, `pool ${p.name}`).toBe(0);
+}
+
+describe('SIGKILL of a serving process while 8 greedy streams run', () => {
+  it('a prefill process: every request completes with the reference tokens; it is restarted; no KV leaked', async () => {
+    await expectRecovered('prefill-0', 4);
+  });
+
+  it('a decode process: every request completes with the reference tokens; it is restarted; no KV leaked', async () => {
+    await expectRecovered('decode-0', 40);
+  });
+});
+
+describe('abort storms across processes', () => {
+  it('leave every pool with no block in use', async () => {
+    engine = await createEngine({ model: 'baton-tiny', backend: 'wasm', mode: 'disaggregated', prefill: 1, decode: 2, placement: 'process' });
+    const e = engine;
+    const prompts = mixedPrompts(40, 5, 200);
+    const runs = prompts.map((prompt, i) => {
+      const controller = new AbortController();
+      const g = e.generate({ prompt, maxTokens: 64, signal: controller.signal });
+      // NOTE: aborts land at every stage: queued, prefilling, in the KV stream, decoding.
+      setTimeout(() => controller.abort(), (i % 8) * 15);
+      return g.result.then((r) => r.finishReason, () => 'abort');
+    });
+    const reasons = await Promise.all(runs);
+    expect(reasons.every((r) => r === 'abort' || r === 'length')).toBe(true);
+    const stats = await eventually(async () => {
+      const s = await e.stats();
+      return s.active === 0 && s.pools.every((p) => p.stats.used === 0) ? s : null;
+    }, { what: 'every request ended and every pool free' });
+    expect(stats?.pools.length).toBeGreaterThan(1);
+  });
+});
