@@ -26,7 +26,7 @@ import {
   blockWord,
   type PoolLayout,
 } from './pool-layout.js';
-import type { PrefixIndex } from './prefix-index.js';
+import type { CachedBlockIdentity, PrefixIndex } from './prefix-index.js';
 import type { SharedMutex } from './shared-mutex.js';
 
 /** Shared-memory accounting of blocks. Methods named `*Locked` require the pool lock. */
@@ -162,6 +162,41 @@ export class BlockLedger {
     }
   }
 
+  /**
+   * Called with each idle cached block this ledger evicts (allocation, evictIdleLocked,
+   * evictAllIdleLocked), under the pool lock, before the block leaves the index and is freed: its
+   * KV is still intact. It must not call back into the pool (the lock is held).
+   */
+  evictionHook: ((block: number, identity: CachedBlockIdentity) => void) | null = null;
+
+  /**
+   * Takes `block` out of the prefix index: an idle cached block is freed at once; a referenced one
+   * stays with its holders and is freed when the last reference goes. Returns false when it was
+   * not indexed.
+   */
+  forgetLocked(block: number): boolean {
+    if (!this.index.isIndexed(block)) return false;
+    if (Atomics.load(this.meta, this.word(block, B_STATE)) === BlockState.Idle) {
+      this.lruRemoveLocked(block);
+      this.index.remove(block);
+      Atomics.sub(this.meta, H_IDLE_COUNT, 1);
+      this.pushFreeLocked(block);
+    } else {
+      this.index.remove(block);
+    }
+    return true;
+  }
+
+  /** Frees up to `n` idle cached blocks, least recently used first; returns how many. */
+  evictIdleLocked(n: number): number {
+    let count = 0;
+    while (count < n && Atomics.load(this.meta, H_IDLE_COUNT) > 0) {
+      this.pushFreeLocked(this.evictLruLocked());
+      count++;
+    }
+    return count;
+  }
+
   /** Frees every idle cached block; returns how many. */
   evictAllIdleLocked(): number {
     let count = 0;
@@ -204,6 +239,7 @@ export class BlockLedger {
   /** Removes the least recently used idle block from the LRU list and the index. */
   private evictLruLocked(): number {
     const block = Atomics.load(this.meta, H_LRU_HEAD);
+    this.evictionHook?.(block, this.index.identity(block));
     this.lruRemoveLocked(block);
     this.index.remove(block);
     Atomics.sub(this.meta, H_IDLE_COUNT, 1);

@@ -33,7 +33,7 @@ import {
   type PoolLayout,
 } from './pool-layout.js';
 import { PrefixCache } from './prefix-cache.js';
-import { PrefixIndex } from './prefix-index.js';
+import { PrefixIndex, type CachedBlockIdentity } from './prefix-index.js';
 import { SharedMutex } from './shared-mutex.js';
 import { isWasmMemory, wasm, type WasmMemory } from './wasm-api.js';
 
@@ -277,6 +277,16 @@ export class BlockPool {
     return { table: new BlockTable(this, ids), cachedTokens: ids.length * this.layout.geometry.blockSize };
   }
 
+  /**
+   * Block ids of the cached run of full blocks of `tokens` that starts at full block `fromBlock`,
+   * each with a new reference (counted like match). For a caller that holds the blocks before it.
+   */
+  matchFrom(tokens: ArrayLike<number>, fromBlock: number): number[] {
+    if (!Number.isInteger(fromBlock) || fromBlock < 0) throw new KvArgumentError(`matchFrom: fromBlock must be a non-negative integer, got ${String(fromBlock)}`);
+    const owner = this.owner;
+    return this.prefix.match(tokens, owner === null ? null : (taken) => this.owned.countLocked(owner, taken), fromBlock);
+  }
+
   /** Tokens of `tokens` already cached (full blocks), without taking references or counting hits. */
   cachedPrefixLength(tokens: ArrayLike<number>): number {
     return this.prefix.peek(tokens) * this.layout.geometry.blockSize;
@@ -291,9 +301,36 @@ export class BlockPool {
     return this.prefix.publish(table.blockIds, tokens);
   }
 
+  /**
+   * Takes every indexed full block of `tokens` out of the prefix cache (idle ones are freed now,
+   * referenced ones when released). Returns how many blocks were unindexed.
+   */
+  forgetPrefix(tokens: ArrayLike<number>): number {
+    return this.prefix.forget(tokens);
+  }
+
   /** Frees every cached block that holds no reference; returns how many. */
   evictAllCached(): number {
     return this.mutex.withLock(() => this.ledger.evictAllIdleLocked());
+  }
+
+  /**
+   * Frees up to `n` idle cached blocks (no references, still indexed), least recently used first,
+   * each reported to this view's eviction hook first. Returns how many.
+   */
+  evictIdle(n: number): number {
+    if (!Number.isInteger(n) || n < 0) throw new KvArgumentError(`evictIdle: n must be a non-negative integer, got ${String(n)}`);
+    return this.mutex.withLock(() => this.ledger.evictIdleLocked(n));
+  }
+
+  /**
+   * Sets (or clears, with null) the hook that sees every idle cached block evicted through this
+   * view (by its allocations, evictIdle, evictAllCached): it runs under the pool lock with the
+   * block's id and chain identity while the block's KV is intact, and must not call the pool.
+   * Evictions by other views (other threads) do not reach it.
+   */
+  setEvictionHook(hook: ((block: number, identity: CachedBlockIdentity) => void) | null): void {
+    this.ledger.evictionHook = hook;
   }
 
   /** A consistent snapshot of the accounting. */

@@ -35,9 +35,10 @@ export class PrefixCache {
   /**
    * Block ids of the longest cached run of full blocks of `tokens`, each with a new reference.
    * `onTakenLocked` runs in the same critical section with the ids (to count them for an owner).
+   * With `fromBlock`, the run starts at that full block (the caller holds the ones before it).
    */
-  match(tokens: ArrayLike<number>, onTakenLocked: ((ids: number[]) => void) | null = null): number[] {
-    const entries = this.entriesOf(tokens, 'match');
+  match(tokens: ArrayLike<number>, onTakenLocked: ((ids: number[]) => void) | null = null, fromBlock = 0): number[] {
+    const entries = this.entriesOf(tokens, 'match').slice(fromBlock);
     return this.mutex.withLock(() => {
       const ids: number[] = [];
       for (const entry of entries) {
@@ -82,6 +83,19 @@ export class PrefixCache {
         added++;
       }
       return added;
+    });
+  }
+
+  /** Takes the indexed full blocks of `tokens` out of the index (ledger.forgetLocked); returns how many. */
+  forget(tokens: ArrayLike<number>): number {
+    const entries = this.entriesOf(tokens, 'forgetPrefix');
+    return this.mutex.withLock(() => {
+      let n = 0;
+      for (const entry of entries) {
+        const block = this.index.lookup(entry);
+        if (block !== null && this.ledger.forgetLocked(block)) n++;
+      }
+      return n;
     });
   }
 

@@ -28,6 +28,14 @@ export interface IndexEntry {
   readonly start: number;
 }
 
+/** What identifies a cached block in the chain, as read back from the index. */
+export interface CachedBlockIdentity {
+  readonly key: ChainKey;
+  readonly parent: ChainKey;
+  /** The block's token ids (blockSize of them). */
+  readonly tokens: Int32Array;
+}
+
 /** Lock-held operations on the prefix hash buckets. */
 export class PrefixIndex {
   private readonly meta: Int32Array;
@@ -76,6 +84,18 @@ export class PrefixIndex {
     Atomics.store(meta, bucket, block);
     Atomics.store(meta, w(B_INDEXED), INDEXED);
     Atomics.add(meta, H_INDEXED_COUNT, 1);
+  }
+
+  /** The chain identity `block` is indexed under (its key, its parent's key, its token ids). */
+  identity(block: number): CachedBlockIdentity {
+    const { meta, layout } = this;
+    const word = (w: number): number => Atomics.load(meta, blockWord(layout, block, w)) >>> 0;
+    const base = layout.tokenBase + block * layout.geometry.blockSize;
+    return {
+      key: { hi: word(B_HASH_HI), lo: word(B_HASH_LO) },
+      parent: { hi: word(B_PARENT_HI), lo: word(B_PARENT_LO) },
+      tokens: meta.slice(base, base + layout.geometry.blockSize),
+    };
   }
 
   /** Unlinks `block` from its bucket. */

@@ -148,11 +148,14 @@ export type ChannelPeerRequest =
   | { readonly type: 'listen'; readonly geometry: BlockPoolOptions }
   /** Open the reader of `ticket`, wait for every layer (reporting each with `reportLayers`), adopt, release. */
   | { readonly type: 'read'; readonly ticket: KvTicket; readonly reportLayers: boolean; readonly timeoutMs: number }
+  /** Report the pool's free count. */
+  | { readonly type: 'stats' }
   | { readonly type: 'exit' };
 
 /** KV channel peer -> parent. Times are `performance.timeOrigin + performance.now()` (ms). */
 export type ChannelPeerReply =
   | { readonly type: 'ready'; readonly target: KvTarget }
   | { readonly type: 'layer'; readonly layer: number; readonly checksum: number }
-  | { readonly type: 'held'; readonly at: number; readonly layerChecksums: readonly number[]; readonly freeAfterRelease: number }
+  | { readonly type: 'held'; readonly at: number; readonly layerChecksums: readonly number[] }
+  | { readonly type: 'stats'; readonly free: number }
   | { readonly type: 'failed'; readonly code: string; readonly message: string };

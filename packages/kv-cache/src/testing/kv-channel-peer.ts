@@ -3,7 +3,8 @@
  * placement: it attaches the parent's pool, so tickets are 'shared') or as a forked child process
  * (process placement: its own pool and a KvEndpoint on loopback TCP, so tickets are 'stream').
  * For each 'read' it opens the reader, waits for the layers in order (optionally reporting each
- * layer's CRC32 as soon as it is here), adopts, reports, and releases the blocks.
+ * layer's CRC32 as soon as it is here), adopts, reports, and releases the blocks; 'stats' reports
+ * its pool's free count.
  */
 import { parentPort } from 'node:worker_threads';
 import { BlockPool } from '../block-pool.js';
@@ -37,7 +38,7 @@ async function read(request: Extract<ChannelPeerRequest, { type: 'read' }>): Pro
   const table = reader.adopt();
   const at = performance.timeOrigin + performance.now();
   table.release();
-  reply({ type: 'held', at, layerChecksums, freeAfterRelease: pool.stats().free });
+  reply({ type: 'held', at, layerChecksums });
 }
 
 async function handle(request: ChannelPeerRequest): Promise<void> {
@@ -51,6 +52,9 @@ async function handle(request: ChannelPeerRequest): Promise<void> {
       return reply({ type: 'ready', target: endpoint.target });
     case 'read':
       return read(request);
+    case 'stats':
+      if (pool === null) throw new Error('stats before attach/listen');
+      return reply({ type: 'stats', free: pool.stats().free });
     case 'exit':
       await endpoint?.close();
       if (parentPort !== null) parentPort.close();

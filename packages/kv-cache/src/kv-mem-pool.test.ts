@@ -1,0 +1,210 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prefixKeys } from './block-key.js';
+import { BlockPool } from './block-pool.js';
+import { KvArgumentError } from './errors.js';
+import { KvMemPool, type KvPoolEvent } from './kv-mem-pool.js';
+import { fillLayer, layerChecksum } from './testing/layer-checksum.js';
+
+const geometry = { blockSize: 4, layers: 3, heads: 2, headDim: 4, totalBlocks: 12 };
+const nEmbd = 8;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kv-mem-pool-test-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function memPool(options: { hostBlocks: number; disk?: { maxBytes: number }; totalBlocks?: number }): KvMemPool {
+  const pool = BlockPool.create({ ...geometry, totalBlocks: options.totalBlocks ?? geometry.totalBlocks });
+  const disk = options.disk === undefined ? undefined : { dir: scratchDir(), maxBytes: options.disk.maxBytes };
+  const mem = new KvMemPool({ pool, hostBlocks: options.hostBlocks, disk });
+  cleanups.push(() => mem.close());
+  return mem;
+}
+
+const prompt = (blocks: number, seed: number): number[] => Array.from({ length: blocks * geometry.blockSize }, (_, i) => (i * 31 + seed * 97) % 1000);
+
+/** Writes a prompt's KV (deterministic per seed), inserts its full blocks, releases: they are idle cached. Returns per-layer checksums. */
+function cachePrompt(mem: KvMemPool, tokens: number[], seed: number): number[] {
+  const table = mem.pool.createTable();
+  if (!table.ensureCapacity(tokens.length)) throw new Error('test pool too small');
+  for (let layer = 0; layer < geometry.layers; layer++) fillLayer(table, { layer, tokenCount: tokens.length, nEmbd, seed });
+  const sums = checksums(table, tokens.length);
+  mem.insert(table, tokens);
+  table.release();
+  return sums;
+}
+
+function checksums(reader: Parameters<typeof layerChecksum>[0], tokenCount: number): number[] {
+  return Array.from({ length: geometry.layers }, (_, layer) => layerChecksum(reader, { layer, tokenCount, nEmbd }));
+}
+
+function events(mem: KvMemPool): KvPoolEvent[] {
+  const seen: KvPoolEvent[] = [];
+  cleanups.push(mem.subscribe((e) => seen.push(e)));
+  return seen;
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('KvMemPool', () => {
+  it('swap_out to host and swap_in on a match return the original bytes; free counts return to start', async () => {
+    const mem = memPool({ hostBlocks: 8 });
+    const start = mem.pool.stats().free;
+    const tokens = prompt(3, 1);
+    const sums = cachePrompt(mem, tokens, 5);
+    expect(mem.swapOut(10)).toBe(3);
+    expect(mem.stats().host.blocks).toBe(3);
+    expect(mem.pool.stats().free).toBe(start);
+    const m = await mem.match(tokens);
+    expect(m.blocks).toEqual({ hot: 0, host: 3, disk: 0 });
+    expect(m.cachedTokens).toBe(tokens.length);
+    expect(checksums(m.table, tokens.length)).toEqual(sums);
+    m.table.release();
+    expect(mem.stats().host.blocks).toBe(0);
+    const again = await mem.match(tokens);
+    expect(again.blocks).toEqual({ hot: 3, host: 0, disk: 0 });
+    again.table.release();
+    mem.clear();
+    expect(mem.pool.stats().free).toBe(start);
+  });
+
+  it('under pressure, allocation moves idle cached blocks down a tier instead of dropping them', async () => {
+    const mem = memPool({ hostBlocks: 8 });
+    const seen = events(mem);
+    const tokens = prompt(4, 2);
+    const sums = cachePrompt(mem, tokens, 7);
+    const busy = mem.allocate(geometry.totalBlocks);
+    expect(busy).not.toBeNull();
+    expect(mem.stats().host.blocks).toBe(4);
+    mem.free(busy ?? []);
+    await tick();
+    expect(seen.filter((e) => e.type === 'swap' && e.from === 'hot' && e.to === 'host').flatMap((e) => (e.type === 'swap' ? e.keys : []))).toEqual(
+      expect.arrayContaining(prefixKeys(tokens, geometry.blockSize)),
+    );
+    const m = await mem.match(tokens);
+    expect(m.blocks.host).toBe(4);
+    expect(checksums(m.table, tokens.length)).toEqual(sums);
+    m.table.release();
+    mem.clear();
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+
+  it('host overflow goes to disk; disk hits come back byte-for-byte (bounded, checksummed files)', async () => {
+    const mem = memPool({ hostBlocks: 1, disk: { maxBytes: 1 << 20 } });
+    const seen = events(mem);
+    const tokens = prompt(3, 3);
+    const sums = cachePrompt(mem, tokens, 11);
+    expect(mem.swapOut(3)).toBe(3);
+    await mem.flush();
+    const stats = mem.stats();
+    expect(stats.host.blocks).toBe(1);
+    expect(stats.disk?.blocks).toBe(2);
+    const dir = mem.diskPath('x')?.replace(/x\.kvb$/, '') ?? '';
+    expect(readdirSync(dir).filter((f) => f.endsWith('.kvb'))).toHaveLength(2);
+    const m = await mem.match(tokens);
+    expect(m.blocks).toEqual({ hot: 0, host: 1, disk: 2 });
+    expect(checksums(m.table, tokens.length)).toEqual(sums);
+    m.table.release();
+    await tick();
+    expect(seen.some((e) => e.type === 'swap' && e.from === 'disk' && e.to === 'hot')).toBe(true);
+    expect(seen.some((e) => e.type === 'swap' && e.from === 'host' && e.to === 'disk')).toBe(true);
+    mem.clear();
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+
+  it.each(['corrupt', 'truncated', 'swapped'] as const)('a %s block file is a miss, never served; the prefix stops there', async (damage) => {
+    const mem = memPool({ hostBlocks: 0, disk: { maxBytes: 1 << 20 } });
+    const tokens = prompt(3, 4);
+    cachePrompt(mem, tokens, 13);
+    expect(mem.swapOut(3)).toBe(3);
+    await mem.flush();
+    const [k0, k1, k2] = prefixKeys(tokens, geometry.blockSize);
+    const path = mem.diskPath(k1) ?? '';
+    if (damage === 'corrupt') {
+      const file = readFileSync(path);
+      file[file.length - 3] ^= 0x40;
+      writeFileSync(path, file);
+    } else if (damage === 'truncated') {
+      truncateSync(path, 100);
+    } else {
+      writeFileSync(path, readFileSync(mem.diskPath(k2) ?? ''));
+    }
+    const m = await mem.match(tokens);
+    expect(m.blocks).toEqual({ hot: 0, host: 0, disk: 1 });
+    expect(m.cachedTokens).toBe(geometry.blockSize);
+    expect(mem.stats().disk?.corrupt).toBe(1);
+    m.table.release();
+    expect(k0).not.toBe(k1);
+    mem.clear();
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+
+  it('keeps the disk tier within maxBytes, dropping the oldest files (evict events)', async () => {
+    const blockFile = 32 + geometry.blockSize * 4 + geometry.layers * 2 * geometry.blockSize * nEmbd * 4;
+    const mem = memPool({ hostBlocks: 0, disk: { maxBytes: 2 * blockFile } });
+    const seen = events(mem);
+    const tokens = prompt(4, 5);
+    cachePrompt(mem, tokens, 17);
+    mem.swapOut(4);
+    await mem.flush();
+    expect(mem.stats().disk?.blocks).toBe(2);
+    expect(mem.stats().disk?.bytes).toBeLessThanOrEqual(2 * blockFile);
+    await tick();
+    const dropped = seen.flatMap((e) => (e.type === 'evict' && e.tier === 'disk' ? e.keys : []));
+    // A released table's tail goes down first, so the tail blocks were the oldest files.
+    const keys = prefixKeys(tokens, geometry.blockSize);
+    expect(dropped).toEqual([keys[3], keys[2]]);
+    const m = await mem.match(tokens);
+    expect(m.blocks).toEqual({ hot: 0, host: 0, disk: 2 });
+    m.table.release();
+  });
+
+  it('delete removes a prefix from every tier; insert events name the blocks', async () => {
+    const mem = memPool({ hostBlocks: 1, disk: { maxBytes: 1 << 20 } });
+    const seen = events(mem);
+    const tokens = prompt(3, 6);
+    cachePrompt(mem, tokens, 19);
+    mem.swapOut(2);
+    await mem.flush();
+    expect(mem.delete(tokens)).toBe(3);
+    const m = await mem.match(tokens);
+    expect(m.cachedTokens).toBe(0);
+    m.table.release();
+    await tick();
+    expect(seen[0]).toEqual({ type: 'insert', tier: 'hot', keys: prefixKeys(tokens, geometry.blockSize) });
+    expect(seen.filter((e) => e.type === 'evict').flatMap((e) => (e.type === 'evict' ? e.keys : [])).sort()).toEqual(prefixKeys(tokens, geometry.blockSize).sort());
+    expect(mem.stats().host.blocks + (mem.stats().disk?.blocks ?? 0)).toBe(0);
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+
+  it('a match continues past lower-tier blocks into hot ones (head swapped out, tail still hot)', async () => {
+    const mem = memPool({ hostBlocks: 8 });
+    const tokens = prompt(3, 7);
+    const sums = cachePrompt(mem, tokens, 23);
+    const tail = mem.pool.matchFrom(tokens, 2);
+    expect(tail).toHaveLength(1);
+    expect(mem.swapOut(3)).toBe(2);
+    mem.free(tail);
+    const m = await mem.match(tokens);
+    expect(m.blocks).toEqual({ hot: 1, host: 2, disk: 0 });
+    expect(checksums(m.table, tokens.length)).toEqual(sums);
+    m.table.release();
+    mem.clear();
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+
+  it('rejects bad options with KvArgumentError', () => {
+    const pool = BlockPool.create(geometry);
+    expect(() => new KvMemPool({ pool, hostBlocks: -1 })).toThrow(KvArgumentError);
+    expect(() => new KvMemPool({ pool, hostBlocks: 1, hotReserveBlocks: 1.5 })).toThrow(/hotReserveBlocks/);
+  });
+});
