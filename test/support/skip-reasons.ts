@@ -33,6 +33,11 @@ export const SKIP_REASONS: readonly SkipReason[] = [
     file: /^(packages\/model\/src\/gpu\/vulkan-pin\.test\.ts|packages\/actors\/src\/thread-priority\.test\.ts)$/,
     reason: 'Linux only (Vulkan driver pinning, per-thread nice values)',
   },
+  {
+    file: /^apps\/cli\/src\/cli\.test\.ts$/,
+    title: /GPU adapter/,
+    reason: 'Linux only (hides every GPU adapter through VK_DRIVER_FILES)',
+  },
 ];
 
 /** What the reporter knows about one skipped test. */

@@ -1,12 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 // NOTE: runs the compiled bin (npm test builds first), exactly as `npx baton` does.
 const BIN = fileURLToPath(new URL('../bin/baton.js', import.meta.url));
 
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, BATON_BACKEND: 'wasm' } });
+function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, BATON_BACKEND: 'wasm', ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -53,4 +56,23 @@ describe('baton CLI', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage:/);
   });
+
+  // NOTE: an empty Vulkan driver list (VK_DRIVER_FILES) gives Dawn no adapter even on a machine
+  // with a GPU, so this runs the same everywhere on Linux.
+  it.runIf(process.platform === 'linux')('--backend webgpu without a GPU adapter says so and what to do, not how to install packages', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-no-gpu-'));
+    try {
+      writeFileSync(join(dir, 'none.json'), '{}');
+      const r = run(['logits', '--ids', '1', '--backend', 'webgpu'], { VK_DRIVER_FILES: join(dir, 'none.json') });
+      expect(r.status).toBe(1);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('baton'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/no GPU adapter was found/);
+      expect(lines[0]).toMatch(/wasm/);
+      expect(lines[0]).not.toMatch(/npm install/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+

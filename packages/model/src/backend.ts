@@ -121,9 +121,17 @@ async function startGpuHost(opts: InitBackendOptions): Promise<string> {
     gpuHost = client;
     return detail;
   } catch (e) {
+    // NOTE: the host asks for an adapter only once both packages loaded (gpu/host-device.ts), so
+    // "no GPU adapter" means they are installed and the machine offers no GPU: no install hint.
+    if (e instanceof Error && /no GPU adapter/.test(e.message)) throw new BackendUnavailableError('webgpu', NO_GPU_ADAPTER);
     throw unavailable('webgpu', 'the GPU host thread could not start WebGPU', e);
   }
 }
+
+const NO_GPU_ADAPTER =
+  'backend "webgpu": no GPU adapter was found (WebGPU needs a GPU and its Vulkan, Metal or D3D12 driver). ' +
+  'Use another backend (wasm, the default, or cpu), or install the GPU driver; on Linux without a GPU, ' +
+  "Mesa's Vulkan software driver lavapipe (mesa-vulkan-drivers) provides a slow adapter for testing";
 
 /** Loads (if needed) and activates a backend for this thread; default from BATON_BACKEND, else 'wasm'. */
 export async function initBackend(name: BackendName = defaultBackendName(), opts: InitBackendOptions = {}): Promise<BackendInfo> {
