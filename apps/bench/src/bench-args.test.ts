@@ -37,6 +37,9 @@ describe('parseBenchArgs', () => {
     expect(a.colocated).toBe(4);
     expect(a.slo).toEqual({ kind: 'scale', k: 3 });
     expect([a.model, a.reps]).toEqual(['baton-8x512', 5]);
+    const some = parseBenchArgs(['--workload', 'chat', '--slo-scale', '3', '--threads', '16', '--splits', '4:12,8:8', '--run-seconds', '5']);
+    expect(some.splits).toEqual([{ prefill: 4, decode: 12 }, { prefill: 8, decode: 8 }]);
+    expect(some.runSeconds).toBe(5);
   });
 
   it('per-role backends, chunk candidates, admission, no roofline', () => {
@@ -79,6 +82,8 @@ describe('parseBenchArgs', () => {
     [[...base, '--prefill-backend', 'tpu'], '--prefill-backend'],
     [[...base, '--chunk', '64', '--chunks', '32,64'], '--chunks'],
     [[...base, '--reps', '0'], '--reps'],
+    [[...base, '--threads', '4', '--splits', '2:3'], '--splits'],
+    [[...base, '--threads', '4', '--splits', '2-2'], '--splits'],
   ])('rejects %j naming %s', (argv, flag) => {
     expect(() => parseBenchArgs(argv)).toThrow(BenchArgumentError);
     expect(() => parseBenchArgs(argv)).toThrow(new RegExp(`^${flag}`));

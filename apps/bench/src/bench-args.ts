@@ -45,6 +45,8 @@ export interface BenchArgs {
   chunks: number[];
   /** Rate of the split and chunk trials (null: the first rate of the comparison). */
   tuneRate: number | null;
+  /** Cap on a run's arrival span, seconds (null: every request; --quick: 10). */
+  runSeconds: number | null;
   /** Repetitions of the whole interleaved comparison. */
   reps: number;
   /** Also run disaggregated with SLO-aware early rejection on, to measure admission's precision. */
@@ -65,7 +67,8 @@ export interface BenchArgs {
 export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate|multiturn | --trace FILE
   --slo-ttft MS --slo-tpot MS | --slo-scale K  [--model NAME|DIR] [--modes disaggregated,colocated,chunked]
   [--rate R | --rates a,b,c] [--quick] [--reps N] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
-  [--threads N | --prefill N --decode M [--colocated K]] [--chunk TOKENS | --chunks a,b,c] [--tune-rate R]
+  [--threads N [--splits P:D,...] | --prefill N --decode M [--colocated K]] [--chunk TOKENS | --chunks a,b,c]
+  [--tune-rate R] [--run-seconds S]
   [--backend B] [--prefill-backend B] [--decode-backend B] [--prefill-nice N|off] [--admission] [--no-roofline]
   [--json FILE] [--out DIR] [--write-trace FILE]`;
 
@@ -77,7 +80,7 @@ const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
   '--prefill-nice', '--backend', '--model', '--slo-scale', '--threads', '--chunks', '--tune-rate', '--reps',
-  '--prefill-backend', '--decode-backend',
+  '--prefill-backend', '--decode-backend', '--splits', '--run-seconds',
 ]);
 const BACKENDS: readonly EngineBackend[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
 const BOOLEAN_FLAGS = new Set(['--quick', '--help', '--admission', '--no-roofline']);
@@ -131,6 +134,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     chunks: chunk !== null ? [chunk] : v.has('--chunks') ? [...new Set(list(v.get('--chunks')!, '--chunks').map((c) => posInt(c, '--chunks')))] : [...DEFAULT_CHUNKS],
     tuneRate: v.has('--tune-rate') ? posNum(v.get('--tune-rate')!, '--tune-rate') : null,
     reps: posInt(v.get('--reps') ?? '3', '--reps'),
+    runSeconds: v.has('--run-seconds') ? posNum(v.get('--run-seconds')!, '--run-seconds') : quick ? 10 : null,
     admission: on.has('--admission'),
     roofline: !on.has('--no-roofline'),
     prefillNice: prefillNice(v.get('--prefill-nice')),
@@ -142,8 +146,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 }
 
 /**
- * Worker layout: `--threads N` tries every split P + D = N (P = 1 .. N-1); `--prefill P --decode D`
- * fixes one split (`--colocated`, if given, must equal P + D); neither: --threads 2.
+ * Worker layout: `--threads N` tries every split P + D = N (P = 1 .. N-1), or the `--splits` listed;
+ * `--prefill P --decode D` fixes one split (`--colocated`, if given, must equal P + D); neither:
+ * --threads 2.
  */
 function layout(v: Map<string, string>): { splits: BenchArgs['splits']; colocated: number } {
   const fixed = v.has('--prefill') || v.has('--decode');
@@ -160,6 +165,16 @@ function layout(v: Map<string, string>): { splits: BenchArgs['splits']; colocate
   const threads = posInt(v.get('--threads') ?? v.get('--colocated') ?? '2', v.has('--threads') ? '--threads' : '--colocated');
   if (v.has('--threads') && v.has('--colocated') && v.get('--colocated') !== v.get('--threads')) throw new BenchArgumentError('--colocated', 'must equal --threads');
   if (threads < 2) throw new BenchArgumentError(v.has('--threads') ? '--threads' : '--colocated', 'must be at least 2 (one prefill and one decode thread)');
+  if (v.has('--splits')) {
+    const splits = list(v.get('--splits')!, '--splits').map((item) => {
+      const m = /^(\d+):(\d+)$/.exec(item);
+      if (m === null) throw new BenchArgumentError('--splits', `"${item}" is not P:D (e.g. 4:12)`);
+      const [prefill, decode] = [Number(m[1]), Number(m[2])];
+      if (prefill < 1 || decode < 1 || prefill + decode !== threads) throw new BenchArgumentError('--splits', `${item}: P and D must be >= 1 with P + D = ${threads} threads`);
+      return { prefill, decode };
+    });
+    return { splits, colocated: threads };
+  }
   return { splits: Array.from({ length: threads - 1 }, (_, i) => ({ prefill: i + 1, decode: threads - 1 - i })), colocated: threads };
 }
 
@@ -191,7 +206,7 @@ function defaults(): BenchArgs {
     workload: 'chat', trace: null, writeTrace: null, modes: [...MODES], slo: { kind: 'fixed', ttftMs: 1, tpotMs: 1 }, model: 'baton-tiny',
     rates: { kind: 'search', start: 1 }, quick: false, seed: 1, requests: 96, arrival: { kind: 'poisson' },
     json: null, out: null, splits: [{ prefill: 1, decode: 1 }], colocated: 2, chunk: null, chunks: [...DEFAULT_CHUNKS], tuneRate: null,
-    reps: 3, admission: false, roofline: true, prefillNice: 'default', backend: 'auto', prefillBackend: null, decodeBackend: null, help: false,
+    runSeconds: null, reps: 3, admission: false, roofline: true, prefillNice: 'default', backend: 'auto', prefillBackend: null, decodeBackend: null, help: false,
   };
 }
 

@@ -104,7 +104,7 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
       drainMs: args.quick ? 8_000 : 20_000,
       // NOTE: only a goodput search stops runs early: a fixed-rate run feeds the SLO-scale sweep, which needs every request.
       stopEarly: args.quick && args.rates.kind === 'search',
-      maxRunSeconds: args.quick ? 10 : null,
+      maxRunSeconds: args.runSeconds,
       warmUpBurst: Math.min(16, 2 * args.colocated),
       warmUpSeconds: args.quick ? 8 : 15,
       warmUpRate: startRate,

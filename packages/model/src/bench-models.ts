@@ -12,6 +12,7 @@ import type { GptConfig } from './config.js';
 
 /** A built-in model: its hyper-parameters and the seed of its random weights. */
 export interface BuiltinModel {
+  kind: 'random';
   config: GptConfig;
   seed: number;
 }
@@ -25,7 +26,7 @@ function shape(nLayer: number, nEmbd: number, nHead: number): GptConfig {
 
 /** The bench shapes by name (`baton-<layers>x<width>`). */
 export const BENCH_MODELS: Readonly<Record<string, BuiltinModel>> = Object.freeze({
-  'baton-4x256': { config: shape(4, 256, 8), seed: 1234 },
-  'baton-8x512': { config: shape(8, 512, 8), seed: 8512 },
-  'baton-12x768': { config: shape(12, 768, 12), seed: 12768 },
+  'baton-4x256': { kind: 'random', config: shape(4, 256, 8), seed: 1234 },
+  'baton-8x512': { kind: 'random', config: shape(8, 512, 8), seed: 8512 },
+  'baton-12x768': { kind: 'random', config: shape(12, 768, 12), seed: 12768 },
 });
