@@ -34,8 +34,12 @@ describe('baton CLI', () => {
 
   it('bad arguments exit non-zero with a one-line error naming the argument', () => {
     const cases: Array<[string[], RegExp]> = [
-      [['generate', '--prompt', 'x', '--max-tokens', '-2'], /--max-tokens/],
-      [['generate', '--prompt', 'x', '--max-tokens', '2', '--top-p', '2'], /--top-p/],
+      [['generate', '--prompt', 'x', '--max-tokens', '-1'], /^baton generate: --max-tokens: expected an integer >= 0, got "-1"$/],
+      [['generate', '--prompt', 'x', '--max-tokens', '2', '--temperature', '-1'], /^baton generate: --temperature: expected a number >= 0, got "-1"$/],
+      [['generate', '--prompt', 'x', '--max-tokens', '2', '--top-p', '2'], /^baton generate: --top-p: expected a number in \(0, 1\], got "2"$/],
+      [['generate', '--prompt', 'x', '--max-tokens', '2', '--top-p', '-0.5'], /--top-p: expected a number in \(0, 1\], got "-0.5"/],
+      [['demo', '--requests', '-3'], /^baton demo: --requests: expected an integer in \[1, 200\], got "-3"$/],
+      [['generate', '--prompt', 'x', '--max-tokens', '--json'], /--max-tokens/],
       [['generate', '--max-tokens', '2'], /--ids\/--prompt/],
       [['logits', '--ids', '1,x'], /--ids/],
       [['logits', '--ids', '1', '--backend', 'tpu'], /--backend/],

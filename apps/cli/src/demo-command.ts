@@ -6,10 +6,10 @@
  * is left, the process exits by itself); Ctrl-C aborts the requests and still prints the summary.
  */
 import { setMaxListeners } from 'node:events';
-import { parseArgs } from 'node:util';
 import { createEngine, type Engine } from '@baton/engine';
 import { DEFAULT_MODEL, describeModel } from '@baton/model';
 import { parseNumber } from './cli-error.js';
+import { parseCommandArgs } from './command-args.js';
 import { runDemoSession, type DemoSnapshot } from './demo-session.js';
 import { demoWorkload } from './demo-workload.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
@@ -35,7 +35,7 @@ const PLAIN_POLL_MS = 1000;
 
 /** Runs the demo; live output goes to `write`; returns the summary. */
 export async function demoCommand(args: string[], write: (text: string) => void, terminal: DemoTerminal = stdoutTerminal()): Promise<string> {
-  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
+  const v = parseCommandArgs(OPTIONS, args);
   const mode = parseMode(v.mode, 'disaggregated');
   const engineOptions = engineOptionsFromFlags(v, mode, { prefill: 2, decode: 2, colocated: 2 });
   const requests = parseNumber(v.requests, '--requests', { min: 1, max: 200, integer: true, fallback: 12 });

@@ -4,9 +4,9 @@
  * (`engine-generate.ts`). With --json prints {"ids", "text", "backend", ...} (ids are the
  * generated ids only); otherwise streams the text.
  */
-import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL, describeModel, generate } from '@baton/model';
 import { CliError, parseIds, parseNumber } from './cli-error.js';
+import { parseCommandArgs } from './command-args.js';
 import { runEngineGenerate } from './engine-generate.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
 import { MODEL_OPTIONS, openModel } from './model-options.js';
@@ -44,7 +44,7 @@ export interface GenerateParams {
 
 /** Runs the generate command; `write` receives streamed output. Returns the final output. */
 export async function generateCommand(args: string[], write: (text: string) => void): Promise<string> {
-  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
+  const v = parseCommandArgs(OPTIONS, args);
   if (v['max-tokens'] === undefined) throw new CliError('--max-tokens: required');
   const useEngine = v.mode !== undefined || v['prompts-file'] !== undefined || v.placement !== undefined || v.processes === true;
   const params: GenerateParams = {

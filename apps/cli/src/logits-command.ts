@@ -2,9 +2,9 @@
  * `baton logits --model DIR --ids 3,17,42 [--backend B]`: prints {"logits": number[][]}, one row
  * of vocabulary logits per input position (one-shot prefill).
  */
-import { parseArgs } from 'node:util';
 import { ArrayKvBacking } from '@baton/model';
 import { CliError, parseIds } from './cli-error.js';
+import { parseCommandArgs } from './command-args.js';
 import { MODEL_OPTIONS, openModel } from './model-options.js';
 
 /** One-line usage of the command. */
@@ -12,7 +12,7 @@ export const LOGITS_USAGE = 'baton logits [--model DIR|NAME] --ids 3,17,42 [--ba
 
 /** Runs the logits command; returns the JSON text to print. */
 export async function logitsCommand(args: string[]): Promise<string> {
-  const { values } = parseArgs({ args, options: { ...MODEL_OPTIONS, ids: { type: 'string' } }, strict: true, allowPositionals: false });
+  const values = parseCommandArgs({ ...MODEL_OPTIONS, ids: { type: 'string' } } as const, args);
   if (values.ids === undefined) throw new CliError('--ids: required (comma-separated token ids)');
   const ids = parseIds(values.ids, '--ids');
   const { model } = await openModel(values);

@@ -10,9 +10,9 @@
  * `--placement process` (or `--processes`) runs each prefill and decode actor in its own OS process
  * (named `--role R --index I` on its command line) with the same scheduler and policies.
  */
-import { parseArgs } from 'node:util';
 import { createServer, DEFAULT_SERVER_OPTIONS, isLoopbackHost, type BatonServer, type ServerOptions } from '@baton/server';
 import { parseNumber } from './cli-error.js';
+import { parseCommandArgs } from './command-args.js';
 import { CliError } from './cli-error.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
 
@@ -37,7 +37,7 @@ const OPTIONS = {
 
 /** Runs the server until a shutdown signal; `write` gets the status lines. */
 export async function serveCommand(args: string[], write: (text: string) => void): Promise<string> {
-  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
+  const v = parseCommandArgs(OPTIONS, args);
   const mode = parseMode(v.mode, 'disaggregated');
   const engineOptions = engineOptionsFromFlags(v, mode, { prefill: 1, decode: 1, colocated: 2 });
   const port = parseNumber(v.port, '--port', { min: 0, max: 65_535, integer: true, fallback: 8000 });
