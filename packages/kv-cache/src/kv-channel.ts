@@ -50,6 +50,12 @@ export interface OpenKvWriterOptions {
    * this many ms. Default 30 s.
    */
   readonly deadlineMs?: number;
+  /**
+   * Transfer-with-insert: once every layer is there, the receiving side adopts the blocks itself
+   * and registers them as a cached prefix of these tokens (its pool's prefix index, or its
+   * KvMemPool), then releases them; no reader claims the ticket.
+   */
+  readonly insert?: readonly number[];
 }
 
 /** The prefill side of a channel. */

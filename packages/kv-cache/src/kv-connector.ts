@@ -108,7 +108,10 @@ export class KvConnector {
   }
 
   #checkOptions(options: OpenKvWriterOptions): void {
-    const { table, tokenCount, deadlineMs } = options ?? {};
+    const { table, tokenCount, deadlineMs, insert } = options ?? {};
+    if (insert !== undefined && !(Array.isArray(insert) && insert.length <= tokenCount && insert.every((t) => Number.isInteger(t)))) {
+      throw new KvArgumentError('openWriter: insert must list at most tokenCount integer token ids');
+    }
     if (table === undefined || table === null || typeof table.ensureCapacity !== 'function') {
       throw new KvArgumentError('openWriter: options.table must be a BlockTable');
     }

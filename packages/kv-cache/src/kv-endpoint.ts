@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { BlockPool } from './block-pool.js';
+import type { BlockTable } from './block-table.js';
 import { KvArgumentError, TransferRejectedError, TransferTimeoutError } from './errors.js';
 import type { KvEndpointDescriptor, KvReader, KvTarget, KvTicket } from './kv-channel.js';
 import { DEFAULT_CHANNEL_DEADLINE_MS } from './shared-kv-channel.js';
@@ -36,6 +37,12 @@ export interface KvEndpointOptions {
   readonly token?: string;
   /** Fail a connection's in-flight sequences when no byte arrives for this long (default 30 s). */
   readonly idleTimeoutMs?: number;
+  /**
+   * Registers a transfer-with-insert's blocks (adopted, all layers verified) as a cached prefix;
+   * the endpoint releases the table afterwards. Default: `pool.publish(table, tokens)`; pass
+   * `(table, tokens) => memPool.insert(table, tokens)` for a KvMemPool's events.
+   */
+  readonly insert?: (table: BlockTable, tokens: readonly number[]) => void;
 }
 
 /** Accepts stream KV channels into a pool. */
@@ -45,15 +52,17 @@ export class KvEndpoint {
   readonly #pool: BlockPool;
   readonly #server: Server;
   readonly #idleTimeoutMs: number | undefined;
+  readonly #insert: (table: BlockTable, tokens: readonly number[]) => void;
   readonly #receivers = new Set<KvTransferReceiver>();
   readonly #channels = new Map<string, StreamChannel>();
   #closed = false;
 
-  private constructor(pool: BlockPool, server: Server, descriptor: KvEndpointDescriptor, idleTimeoutMs: number | undefined) {
+  private constructor(pool: BlockPool, server: Server, descriptor: KvEndpointDescriptor, options: KvEndpointOptions) {
     this.#pool = pool;
+    this.#insert = options.insert ?? ((table, tokens) => void pool.publish(table, tokens));
     this.#server = server;
     this.descriptor = descriptor;
-    this.#idleTimeoutMs = idleTimeoutMs;
+    this.#idleTimeoutMs = options.idleTimeoutMs;
     server.on('connection', (socket) => this.#accept(socket));
   }
 
@@ -77,7 +86,7 @@ export class KvEndpoint {
       const wildcard = host === '0.0.0.0' || host === '::';
       descriptor = { transport: 'tcp', host: options.advertiseHost ?? (wildcard ? '127.0.0.1' : host), port: address.port, token };
     }
-    return new KvEndpoint(pool, server, descriptor, options.idleTimeoutMs);
+    return new KvEndpoint(pool, server, descriptor, options);
   }
 
   /** The target a prefill side's KvConnector.openWriter takes to stream here. */
@@ -143,6 +152,7 @@ export class KvEndpoint {
 
   #arrived(receiver: KvTransferReceiver, incoming: IncomingSequence): void {
     if (incoming.key === null) return void receiver.cancel(incoming.sequenceId, 'a KV endpoint accepts only channel sequences (no channel id)');
+    if (incoming.insert !== null) return this.#insertWhenDone(incoming, incoming.insert);
     const channel = this.#channel(incoming.key);
     if (channel.failure !== null) return void receiver.cancel(incoming.sequenceId, `channel ${incoming.key} already ended: ${channel.failure.message}`);
     if (channel.incoming !== null) return void receiver.cancel(incoming.sequenceId, `channel ${incoming.key} arrived twice`);
@@ -152,6 +162,22 @@ export class KvEndpoint {
     const deadlineMs = incoming.deadlineMs ?? DEFAULT_CHANNEL_DEADLINE_MS;
     this.#arm(channel, deadlineMs, `KV channel ${incoming.key}: not adopted within its ${deadlineMs} ms deadline`);
     incoming.done.catch((error: unknown) => this.#fail(channel, error instanceof Error ? error : new TransferRejectedError('protocol', String(error))));
+  }
+
+  /** Transfer-with-insert: no reader; once verified, the blocks become a cached prefix here. */
+  #insertWhenDone(incoming: IncomingSequence, tokens: readonly number[]): void {
+    incoming.done.then(
+      () => {
+        const table = incoming.consumer.adopt();
+        try {
+          this.#insert(table, tokens);
+        } finally {
+          table.release();
+        }
+      },
+      // NOTE: a failed stream was cancelled and released by the receiver; the writer hears of it.
+      () => undefined,
+    ).catch(() => undefined); // NOTE: an insert hook that throws must not take the process down
   }
 
   #rejected(rejection: SequenceRejection): void {

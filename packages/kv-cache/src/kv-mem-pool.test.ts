@@ -208,3 +208,52 @@ describe('KvMemPool', () => {
     expect(() => new KvMemPool({ pool, hostBlocks: 1, hotReserveBlocks: 1.5 })).toThrow(/hotReserveBlocks/);
   });
 });
+
+describe('KvMemPool transfer', () => {
+  it('transfer-with-insert moves a cached prefix to another instance and registers it there in one step', async () => {
+    const { KvConnector } = await import('./kv-connector.js');
+    const { KvEndpoint } = await import('./kv-endpoint.js');
+    const a = memPool({ hostBlocks: 4 });
+    const b = memPool({ hostBlocks: 4 });
+    const seen = events(b);
+    const endpoint = await KvEndpoint.listen({ pool: b.pool, insert: (table, tokens) => void b.insert(table, tokens) });
+    cleanups.push(() => endpoint.close());
+    const connector = new KvConnector({ pool: a.pool });
+    cleanups.push(() => connector.close());
+    const tokens = prompt(3, 8);
+    const sums = cachePrompt(a, tokens, 29);
+    a.swapOut(3);
+    const m = await a.match(tokens);
+    expect(m.blocks.host).toBe(3);
+    await a.transfer(connector, endpoint.target, { table: m.table, tokenCount: tokens.length, insert: tokens });
+    m.table.release();
+    await eventually(() => b.pool.stats().indexed === 3);
+    const there = await b.match(tokens);
+    expect(there.blocks).toEqual({ hot: 3, host: 0, disk: 0 });
+    expect(checksums(there.table, tokens.length)).toEqual(sums);
+    there.table.release();
+    expect(seen.some((e) => e.type === 'insert' && e.keys.length === 3)).toBe(true);
+    a.clear();
+    b.clear();
+    expect([a.pool.stats().free, b.pool.stats().free]).toEqual([geometry.totalBlocks, geometry.totalBlocks]);
+  });
+
+  it('transfer-with-insert into the shared pool indexes the blocks', async () => {
+    const { KvConnector } = await import('./kv-connector.js');
+    const mem = memPool({ hostBlocks: 0 });
+    const connector = new KvConnector({ pool: mem.pool });
+    const tokens = prompt(2, 9);
+    const table = mem.pool.createTable();
+    table.ensureCapacity(tokens.length);
+    await mem.transfer(connector, { kind: 'shared' }, { table, tokenCount: tokens.length, insert: tokens });
+    table.release();
+    expect(mem.pool.cachedPrefixLength(tokens)).toBe(tokens.length);
+    mem.clear();
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+});
+
+async function eventually(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+}

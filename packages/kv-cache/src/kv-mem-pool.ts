@@ -22,6 +22,8 @@ import { chainBlocks, keyHex, type ChainBlock } from './block-key.js';
 import { DiskTier } from './disk-tier.js';
 import { KvArgumentError } from './errors.js';
 import { HostTier, type SwappedBlock } from './host-tier.js';
+import type { KvTarget, KvTicket } from './kv-channel.js';
+import type { KvConnector } from './kv-connector.js';
 import type { CachedBlockIdentity } from './prefix-index.js';
 
 /** The tiers of a memory pool. */
@@ -200,6 +202,21 @@ export class KvMemPool {
   relieve(): number {
     const free = this.pool.stats().free;
     return free < this.#reserve ? this.pool.evictIdle(this.#reserve - free) : 0;
+  }
+
+  /**
+   * Sends a sequence's complete KV (every layer written) through `connector` to `target` (another
+   * instance's endpoint, or this pool for 'shared'); with `insert`, the receiving side registers
+   * it as a cached prefix of those tokens in the same step (transfer-with-insert) and no reader is
+   * needed. Resolves with the ticket once the receiving side holds every layer; null when a
+   * 'shared' target has no handoff slot free. Rejects like KvWriter.done.
+   */
+  async transfer(connector: KvConnector, target: KvTarget, options: { table: BlockTable; tokenCount: number; insert?: readonly number[]; deadlineMs?: number }): Promise<KvTicket | null> {
+    const writer = connector.openWriter(target, options);
+    if (writer === null) return null;
+    for (let layer = 0; layer < this.pool.geometry.layers; layer++) writer.publishLayer(layer);
+    await writer.done;
+    return writer.ticket;
   }
 
   /** Drops the cached blocks of `tokens` from every tier (referenced hot blocks go when released); returns how many. */

@@ -25,9 +25,11 @@ export class SharedKvWriter implements KvWriter {
   #reject: (error: Error) => void = () => undefined;
 
   private constructor(
+    private readonly pool: BlockPool,
     private readonly producer: HandoffProducer,
     private readonly layers: number,
     deadlineMs: number,
+    private readonly insert: readonly number[] | undefined,
   ) {
     this.ticket = { kind: 'shared', tokenCount: producer.descriptor.tokenCount, handoff: producer.descriptor };
     this.done = new Promise<void>((resolve, reject) => {
@@ -56,7 +58,7 @@ export class SharedKvWriter implements KvWriter {
   static open(pool: BlockPool, options: OpenKvWriterOptions): SharedKvWriter | null {
     const deadlineMs = options.deadlineMs ?? DEFAULT_CHANNEL_DEADLINE_MS;
     const producer = pool.openHandoff(options.table, { tokenCount: options.tokenCount, sequenceId: options.sequenceId, deadlineMs });
-    return producer === null ? null : new SharedKvWriter(producer, pool.geometry.layers, deadlineMs);
+    return producer === null ? null : new SharedKvWriter(pool, producer, pool.geometry.layers, deadlineMs, options.insert);
   }
 
   get layersWritten(): number {
@@ -71,6 +73,12 @@ export class SharedKvWriter implements KvWriter {
       throw error;
     }
     this.#written = layer + 1;
+    if (this.#written === this.layers && this.insert !== undefined) {
+      // NOTE: transfer-with-insert into the same pool: adopt, index, release.
+      const table = this.pool.acceptHandoff(this.producer.descriptor).adopt();
+      this.pool.publish(table, this.insert);
+      table.release();
+    }
     if (this.#written === this.layers && !this.#settled) {
       this.#settled = true;
       this.#resolve();

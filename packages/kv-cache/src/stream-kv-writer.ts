@@ -39,7 +39,7 @@ export class StreamKvWriter implements KvWriter {
     this.#name = options.sequenceId ?? channelId;
     pool.retain(blockIds);
     try {
-      this.#outgoing = sender.open({ sequenceId: wireId, blockIds, tokenCount, key: channelId, deadlineMs });
+      this.#outgoing = sender.open({ sequenceId: wireId, blockIds, tokenCount, key: channelId, deadlineMs, insert: options.insert });
     } catch (error) {
       pool.release(blockIds);
       throw error;

@@ -67,6 +67,8 @@ export interface SequenceHeader {
   readonly key?: string;
   /** Cancel the sequence on the receiving side if it is not adopted within this many ms. */
   readonly deadlineMs?: number;
+  /** Transfer-with-insert: the receiver registers the blocks as a cached prefix of these tokens. */
+  readonly insert?: readonly number[];
 }
 
 /** Payload of a Nack frame. */

@@ -52,6 +52,8 @@ export interface IncomingSequence {
   /** The channel id the sender gave the sequence (KvTicket.channelId), or null. */
   readonly key: string | null;
   readonly tokenCount: number;
+  /** Tokens to register the blocks under once complete (transfer-with-insert), or null. */
+  readonly insert: readonly number[] | null;
   /** The deadline the sender gave (ms from its Begin), or null. */
   readonly deadlineMs: number | null;
   /** Layer-wise view of the arriving KV; adopt() once complete. Post `consumer.descriptor` to other threads. */
@@ -295,6 +297,10 @@ export class KvTransferReceiver {
     const g = this.pool.geometry;
     if (this.inflight.has(sequenceId)) throw new TransferProtocolError(`sequence ${sequenceId} began twice`);
     const key = typeof header.key === 'string' ? header.key : null;
+    const insert = header.insert ?? null;
+    if (insert !== null && !(Array.isArray(insert) && insert.length <= header.tokenCount && insert.every((t) => Number.isInteger(t)))) {
+      return this.reject(sequenceId, 'protocol', 'insert must list at most tokenCount integer token ids', key);
+    }
     if (header.deadlineMs !== undefined && !(typeof header.deadlineMs === 'number' && header.deadlineMs >= 0 && header.deadlineMs !== Infinity)) {
       return this.reject(sequenceId, 'protocol', `deadlineMs ${String(header.deadlineMs)} is invalid`, key);
     }
@@ -321,7 +327,7 @@ export class KvTransferReceiver {
     done.catch(() => undefined);
     const blockCount = table.blockIds.length;
     this.inflight.set(sequenceId, { table, producer, blockCount, layer: 0, blocksInLayer: 0, nextLayer: 0, nextBlock: 0, chain: Promise.resolve(), receiving: false, settle });
-    this.onSequence({ sequenceId, key, tokenCount: header.tokenCount, deadlineMs: header.deadlineMs ?? null, consumer: this.pool.acceptHandoff(producer.descriptor), done });
+    this.onSequence({ sequenceId, key, insert, tokenCount: header.tokenCount, deadlineMs: header.deadlineMs ?? null, consumer: this.pool.acceptHandoff(producer.descriptor), done });
     if (blockCount === 0) {
       for (let layer = 0; layer < g.layers; layer++) producer.publishLayer(layer);
     }

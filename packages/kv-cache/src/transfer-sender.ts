@@ -65,6 +65,8 @@ export interface OpenSequenceOptions {
   readonly key?: string;
   /** Receiving side: cancel the sequence if it is not adopted within this many ms. */
   readonly deadlineMs?: number;
+  /** Ask the receiver to register the blocks as a cached prefix of these tokens once complete. */
+  readonly insert?: readonly number[];
 }
 
 /** A sequence opened on a sender: its Begin frame is written; layers follow as the caller writes them. */
@@ -266,7 +268,7 @@ export class KvTransferSender {
     const g = this.pool.geometry;
     const header: SequenceHeader = { tokenCount: options.tokenCount, blockSize: g.blockSize, layers: g.layers, heads: g.heads, headDim: g.headDim };
     if (!('key' in options)) return header;
-    return { ...header, key: options.key, deadlineMs: options.deadlineMs };
+    return { ...header, key: options.key, deadlineMs: options.deadlineMs, insert: options.insert };
   }
 
   /** Builds one Layer frame, its checksum computed here or on the checksum worker. */
