@@ -20,6 +20,11 @@ const writeHostObject = (DefaultSerializer.prototype as unknown as { _writeHostO
 const readHostObject = (DefaultDeserializer.prototype as unknown as { _readHostObject(): unknown })._readHostObject;
 
 class WireSerializer extends DefaultSerializer {
+  // NOTE: an explicit constructor; the implicit one spreads its arguments on every message.
+  constructor() {
+    super();
+  }
+
   _writeHostObject(object: object): void {
     if (ArrayBuffer.isView(object) && object.buffer instanceof SharedArrayBuffer) {
       throw new SharedViewError(`${object.constructor.name} over a SharedArrayBuffer`);
@@ -29,6 +34,10 @@ class WireSerializer extends DefaultSerializer {
 }
 
 class WireDeserializer extends DefaultDeserializer {
+  constructor(bytes: Uint8Array) {
+    super(bytes as Buffer);
+  }
+
   _readHostObject(): unknown {
     const view = readHostObject.call(this) as ArrayBufferView;
     if (Buffer.isBuffer(view)) return Buffer.from(view);
@@ -47,7 +56,7 @@ export function toWire(value: unknown): Buffer {
 
 /** The value serialized in `bytes` (typed arrays in it own fresh memory). */
 export function fromWire(bytes: Uint8Array): unknown {
-  const deserializer = new WireDeserializer(bytes as Buffer);
+  const deserializer = new WireDeserializer(bytes);
   deserializer.readHeader();
   return deserializer.readValue();
 }

@@ -4,7 +4,7 @@
  *   for `in` frames only] | payload (V8-serialized, may be empty)
  * The link number names the sending link on the client side (replies and `closed` notices are
  * routed back by it); an `in` frame names its target actor, so the server keeps no state per link. `FrameWriter` writes the first frame of a turn of the event
- * loop at once and batches the rest of the turn into one socket write; `FrameReader` cuts a byte stream back into frames.
+ * loop at once and batches the rest of the turn into few socket writes; `FrameReader` cuts a byte stream back into frames.
  * Invariants: frames are written and read in order; a frame's payload is handed out as a view of
  * the received bytes only for the duration of the callback (the codec copies what it keeps).
  */
@@ -29,19 +29,27 @@ export type FrameKindCode = (typeof FRAME_KIND)[keyof typeof FRAME_KIND];
 const HEADER_BYTES = 9;
 /** Bytes after the length field that the header adds (kind + link). */
 const HEADER_REST = HEADER_BYTES - 4;
-/** A batch this large is written at once instead of waiting for the end of the turn. */
-const FLUSH_BYTES = 1 << 20;
+/** Queued bytes this many are written at once instead of waiting for the end of the turn. */
+const FLUSH_BYTES = 1 << 16;
+/** Size of a write slab (a larger frame gets a slab of its own). */
+const SLAB_BYTES = 1 << 18;
 /** A frame longer than this is treated as a corrupt stream. */
 const MAX_FRAME_BYTES = 1 << 30;
 
-/** Collects frames and writes them to the socket once per turn (or when a batch grows large). */
+/**
+ * Writes frames to a socket: the first frame of a turn at once, the rest of a synchronous burst
+ * together at the end of the turn. Frames are copied into a slab as they are queued (no per-frame
+ * buffer lives until the flush); flushing writes the slab's new bytes as one slice.
+ * NOTE: bytes of a slab already handed to the socket are never written again, so slices in flight
+ * stay intact while later frames are appended after them.
+ */
 export class FrameWriter {
   readonly #socket: Socket;
-  #kinds: number[] = [];
-  #links: number[] = [];
-  #targets: (Buffer | null)[] = [];
-  #payloads: (Uint8Array | null)[] = [];
-  #bytes = 0;
+  #slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** Start of the bytes not yet handed to the socket. */
+  #start = 0;
+  /** End of the queued bytes. */
+  #end = 0;
   #scheduled = false;
   /** True from the first frame of a turn until the turn's microtasks run. */
   #busy = false;
@@ -54,14 +62,25 @@ export class FrameWriter {
     this.#socket = socket;
   }
 
-  /** Queues one frame; `target` (utf-8 actor id, `in` frames) and `payload` are owned by the writer now. */
+  /** Queues one frame; `target` is the utf-8 actor id of an `in` frame. The arguments are copied. */
   write(kind: FrameKindCode, link: number, target: Buffer | null, payload: Uint8Array | null): void {
-    this.#kinds.push(kind);
-    this.#links.push(link);
-    this.#targets.push(target);
-    this.#payloads.push(payload);
-    this.#bytes += HEADER_BYTES + (target === null ? 0 : 2 + target.byteLength) + (payload?.byteLength ?? 0);
-    if (this.#bytes >= FLUSH_BYTES) this.flush();
+    const length = (target === null ? 0 : 2 + target.byteLength) + (payload?.byteLength ?? 0);
+    const size = HEADER_BYTES + length;
+    if (this.#end + size > this.#slab.byteLength) this.#renew(size);
+    const out = this.#slab;
+    let at = this.#end;
+    out.writeUInt32LE(HEADER_REST + length, at);
+    out[at + 4] = kind;
+    out.writeUInt32LE(link, at + 5);
+    at += HEADER_BYTES;
+    if (target !== null) {
+      out.writeUInt16LE(target.byteLength, at);
+      out.set(target, at + 2);
+      at += 2 + target.byteLength;
+    }
+    if (payload !== null) out.set(payload, at);
+    this.#end += size;
+    if (this.#end - this.#start >= FLUSH_BYTES) this.flush();
     else if (!this.#busy) {
       // NOTE: the first frame of a turn leaves at once (as a postMessage would, even if the
       // sender then blocks); the rest of a synchronous burst shares one write at the turn's end.
@@ -74,37 +93,21 @@ export class FrameWriter {
     }
   }
 
-  /** Writes everything queued as one buffer. */
+  /** Hands every queued byte to the socket. */
   flush(): void {
     this.#scheduled = false;
-    const count = this.#kinds.length;
-    if (count === 0) return;
-    const out = Buffer.allocUnsafe(this.#bytes);
-    let at = 0;
-    for (let i = 0; i < count; i++) {
-      const target = this.#targets[i] ?? null;
-      const payload = this.#payloads[i] ?? null;
-      const length = (target === null ? 0 : 2 + target.byteLength) + (payload?.byteLength ?? 0);
-      out.writeUInt32LE(HEADER_REST + length, at);
-      out[at + 4] = this.#kinds[i] as number;
-      out.writeUInt32LE(this.#links[i] as number, at + 5);
-      at += HEADER_BYTES;
-      if (target !== null) {
-        out.writeUInt16LE(target.byteLength, at);
-        out.set(target, at + 2);
-        at += 2 + target.byteLength;
-      }
-      if (payload !== null) {
-        out.set(payload, at);
-        at += payload.byteLength;
-      }
-    }
-    this.#kinds = [];
-    this.#links = [];
-    this.#targets = [];
-    this.#payloads = [];
-    this.#bytes = 0;
-    if (!this.#socket.destroyed) this.#socket.write(out);
+    if (this.#end === this.#start) return;
+    const bytes = this.#slab.subarray(this.#start, this.#end);
+    this.#start = this.#end;
+    if (!this.#socket.destroyed) this.#socket.write(bytes);
+  }
+
+  /** Flushes and starts a new slab with room for at least `size` bytes. */
+  #renew(size: number): void {
+    this.flush();
+    this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, size));
+    this.#start = 0;
+    this.#end = 0;
   }
 }
 

@@ -1,10 +1,13 @@
 /**
  * The actor driven by the actors benchmark. As a driver it measures ask round trips and tell
- * floods against a target ref (another instance, in another worker thread).
+ * floods against a target ref (another instance, in another worker thread or process), and the
+ * bare-socket baseline against a server its target runs (so both run between the same processes).
  */
+import type { Server } from 'node:net';
 import { Actor } from '../actor.js';
 import type { ActorRef } from '../actor-ref.js';
 import type { Ask, Handlers } from '../message.js';
+import { driveBare, serveBare, type BareResult } from './bare-socket.js';
 import { summarizeLatency, type LatencySummary } from './bench-stats.js';
 
 /** Protocol of `BenchActor`. */
@@ -13,11 +16,14 @@ export type BenchProtocol =
   | { type: 'hit'; n: number }
   | Ask<{ type: 'count' }, number>
   | Ask<{ type: 'pingPong'; target: ActorRef<BenchProtocol>; rounds: number }, LatencySummary>
-  | Ask<{ type: 'flood'; target: ActorRef<BenchProtocol>; messages: number }, number>;
+  | Ask<{ type: 'flood'; target: ActorRef<BenchProtocol>; messages: number }, number>
+  | Ask<{ type: 'bareServe' }, string>
+  | Ask<{ type: 'bareDrive'; address: string; rounds: number; messages: number }, BareResult>;
 
 /** Benchmark actor: a target (ping, hit, count) and a driver (pingPong, flood). */
 export default class BenchActor extends Actor<BenchProtocol, undefined> {
   #hits = 0;
+  #bare: Server | null = null;
 
   readonly handlers: Handlers<BenchProtocol> = {
     ping: ({ n }) => n,
@@ -44,5 +50,15 @@ export default class BenchActor extends Actor<BenchProtocol, undefined> {
       if (after - before !== messages) throw new Error(`flood: target counted ${after - before} of ${messages}`);
       return (messages / elapsedMs) * 1_000;
     },
+    bareServe: async () => {
+      const { address, server } = await serveBare();
+      this.#bare = server;
+      return address;
+    },
+    bareDrive: ({ address, rounds, messages }) => driveBare(address, rounds, messages),
   };
+
+  override onStop(): void {
+    this.#bare?.close();
+  }
 }
