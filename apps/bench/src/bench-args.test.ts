@@ -35,7 +35,8 @@ describe('parseBenchArgs', () => {
     const a = parseBenchArgs(['--workload', 'chat', '--slo-scale', '3', '--threads', '4', '--model', 'baton-8x512', '--reps', '5']);
     expect(a.splits).toEqual([{ prefill: 1, decode: 3 }, { prefill: 2, decode: 2 }, { prefill: 3, decode: 1 }]);
     expect(a.colocated).toBe(4);
-    expect(a.slo).toEqual({ kind: 'scale', k: 3 });
+    expect(a.slo).toEqual({ kind: 'scale', k: 3, ttftK: 3 });
+    expect(parseBenchArgs(['--workload', 'chat', '--slo-scale', '2', '--slo-scale-ttft', '8']).slo).toEqual({ kind: 'scale', k: 2, ttftK: 8 });
     expect([a.model, a.reps]).toEqual(['baton-8x512', 5]);
     const some = parseBenchArgs(['--workload', 'chat', '--slo-scale', '3', '--threads', '16', '--splits', '4:12,8:8', '--run-seconds', '5']);
     expect(some.splits).toEqual([{ prefill: 4, decode: 12 }, { prefill: 8, decode: 8 }]);
@@ -82,6 +83,7 @@ describe('parseBenchArgs', () => {
     [[...base, '--prefill-backend', 'tpu'], '--prefill-backend'],
     [[...base, '--chunk', '64', '--chunks', '32,64'], '--chunks'],
     [[...base, '--reps', '0'], '--reps'],
+    [['--workload', 'chat', '--slo-scale-ttft', '8'], '--slo-scale-ttft'],
     [[...base, '--threads', '4', '--splits', '2:3'], '--splits'],
     [[...base, '--threads', '4', '--splits', '2-2'], '--splits'],
   ])('rejects %j naming %s', (argv, flag) => {

@@ -23,7 +23,7 @@ export interface BenchArgs {
   writeTrace: string | null;
   modes: BenchMode[];
   /** Fixed targets, or K x the uncontended latencies measured at the start of the run. */
-  slo: { kind: 'fixed'; ttftMs: number; tpotMs: number } | { kind: 'scale'; k: number };
+  slo: { kind: 'fixed'; ttftMs: number; tpotMs: number } | { kind: 'scale'; k: number; ttftK: number };
   /** A built-in model name or a checkpoint directory. */
   model: string;
   /** Either a goodput search from `start`, or a fixed list of rates. */
@@ -65,7 +65,7 @@ export interface BenchArgs {
 
 /** Usage text. */
 export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate|multiturn | --trace FILE
-  --slo-ttft MS --slo-tpot MS | --slo-scale K  [--model NAME|DIR] [--modes disaggregated,colocated,chunked]
+  --slo-ttft MS --slo-tpot MS | --slo-scale K [--slo-scale-ttft K2]  [--model NAME|DIR] [--modes disaggregated,colocated,chunked]
   [--rate R | --rates a,b,c] [--quick] [--reps N] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
   [--threads N [--splits P:D,...] | --prefill N --decode M [--colocated K]] [--chunk TOKENS | --chunks a,b,c]
   [--tune-rate R] [--run-seconds S]
@@ -80,7 +80,7 @@ const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
   '--prefill-nice', '--backend', '--model', '--slo-scale', '--threads', '--chunks', '--tune-rate', '--reps',
-  '--prefill-backend', '--decode-backend', '--splits', '--run-seconds',
+  '--prefill-backend', '--decode-backend', '--splits', '--run-seconds', '--slo-scale-ttft',
 ]);
 const BACKENDS: readonly EngineBackend[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
 const BOOLEAN_FLAGS = new Set(['--quick', '--help', '--admission', '--no-roofline']);
@@ -185,9 +185,11 @@ function model(raw: string): string {
 
 function slo(v: Map<string, string>): BenchArgs['slo'] {
   const fixed = v.has('--slo-ttft') || v.has('--slo-tpot');
+  if (v.has('--slo-scale-ttft') && !v.has('--slo-scale')) throw new BenchArgumentError('--slo-scale-ttft', 'needs --slo-scale (it overrides the TTFT factor)');
   if (v.has('--slo-scale')) {
     if (fixed) throw new BenchArgumentError('--slo-scale', 'give --slo-scale K or --slo-ttft/--slo-tpot, not both');
-    return { kind: 'scale', k: posNum(v.get('--slo-scale')!, '--slo-scale') };
+    const k = posNum(v.get('--slo-scale')!, '--slo-scale');
+    return { kind: 'scale', k, ttftK: v.has('--slo-scale-ttft') ? posNum(v.get('--slo-scale-ttft')!, '--slo-scale-ttft') : k };
   }
   if (!fixed) throw new BenchArgumentError('--slo-ttft', 'is required (milliseconds), or give --slo-scale K');
   return { kind: 'fixed', ttftMs: required(v, '--slo-ttft'), tpotMs: required(v, '--slo-tpot') };

@@ -4,7 +4,9 @@
  * taken from the workload, with fresh random prompts (no prefix-cache hits).
  *
  * Invariants: exactly one request is in flight at any moment; a request that does not finish
- * fails the calibration (CalibrationError) instead of skewing the reference.
+ * fails the calibration (CalibrationError) instead of skewing the reference. Each length keeps
+ * its fastest request (TTFT and TPOT): on a shared machine the fastest is the least disturbed,
+ * i.e. the closest to uncontended; the TPOT is the median over lengths of those minima.
  */
 import { requestMetrics, type Engine } from '@baton/engine';
 import { createRng } from '@baton/model';
@@ -31,6 +33,7 @@ export async function calibrate(engine: Engine, opts: CalibrationOptions): Promi
   const ttft: Array<{ promptTokens: number; ttftMs: number }> = [];
   for (const n of [...new Set(opts.promptTokens)].sort((a, b) => a - b)) {
     const samples: number[] = [];
+    const tpotHere: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const prompt = Array.from({ length: n }, () => Math.floor(rng.next() * 256));
       const result = await engine.generate({ prompt, maxTokens: opts.outputTokens ?? 32, temperature: 0 }).result;
@@ -39,9 +42,10 @@ export async function calibrate(engine: Engine, opts: CalibrationOptions): Promi
         throw new CalibrationError(`a request of ${n} prompt tokens alone ended with "${result.finishReason}"${result.error === undefined || result.error === null ? '' : `: ${result.error.message}`}`);
       }
       samples.push(m.ttftMs);
-      tpot.push(m.tpotMs);
+      tpotHere.push(m.tpotMs);
     }
-    ttft.push({ promptTokens: n, ttftMs: median(samples) });
+    ttft.push({ promptTokens: n, ttftMs: Math.min(...samples) });
+    tpot.push(Math.min(...tpotHere));
   }
   return { ttft, tpotMs: median(tpot) };
 }

@@ -96,7 +96,8 @@ export async function runComparison(opts: ComparisonOptions): Promise<Comparison
       opts.rig.log(`[${rig.spec.label}] measuring uncontended latencies (one request at a time)`);
       reference = await calibrate(rig.engine, { promptTokens: calibrationLengths(opts.rig.workload), seed: 1 });
       referenceRig = rig.spec.label;
-      slo = slowdownSlo(opts.slo.kind === 'scale' ? opts.slo.k : 1, reference, medianPrompt(opts.rig.workload));
+      const k = opts.slo.kind === 'scale' ? opts.slo : { k: 1, ttftK: 1 };
+      slo = slowdownSlo({ ttft: k.ttftK, tpot: k.k }, reference, medianPrompt(opts.rig.workload));
       opts.rig.log(`SLO: ${slo.label}`);
       return slo;
     };

@@ -18,6 +18,9 @@ describe('slowdownSlo', () => {
     expect(s.targetsFor(600).ttftMs).toBeCloseTo(600);
     expect(s.nominal).toEqual({ ttftMs: 200, tpotMs: 8 });
     expect(s.scaled(0.5).targetsFor(300)).toEqual({ ttftMs: 150, tpotMs: 4 });
+    const apart = slowdownSlo({ ttft: 8, tpot: 2 }, ref, 100);
+    expect(apart.nominal).toEqual({ ttftMs: 400, tpotMs: 8 });
+    expect(apart.scaled(0.5).nominal).toEqual({ ttftMs: 200, tpotMs: 4 });
   });
 
   it('never gives a longer prompt a tighter TTFT target (noisy references are made monotone)', () => {

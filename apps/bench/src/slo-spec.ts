@@ -42,18 +42,21 @@ export function fixedSlo(t: SloTargets): SloSpec {
 }
 
 /**
- * Slowdown targets: TTFT target = k x the reference TTFT at the request's prompt length (linear
- * between measured lengths, proportional to the length beyond them), TPOT = k x the reference TPOT.
+ * Slowdown targets: TTFT target = k.ttft x the reference TTFT at the request's prompt length
+ * (linear between measured lengths, proportional to the length beyond them), TPOT = k.tpot x the
+ * reference TPOT. A number gives both factors.
  */
-export function slowdownSlo(k: number, ref: UncontendedReference, nominalPrompt: number): SloSpec {
+export function slowdownSlo(k: number | { ttft: number; tpot: number }, ref: UncontendedReference, nominalPrompt: number): SloSpec {
+  const f = typeof k === 'number' ? { ttft: k, tpot: k } : k;
   const ttftAlone = interpolator(ref.ttft);
-  const targetsFor = (promptTokens: number): SloTargets => ({ ttftMs: k * ttftAlone(promptTokens), tpotMs: k * ref.tpotMs });
+  const targetsFor = (promptTokens: number): SloTargets => ({ ttftMs: f.ttft * ttftAlone(promptTokens), tpotMs: f.tpot * ref.tpotMs });
   const nominal = targetsFor(nominalPrompt);
+  const factors = f.ttft === f.tpot ? `${fmt(f.tpot)}x` : `TTFT ${fmt(f.ttft)}x, TPOT ${fmt(f.tpot)}x`;
   return {
-    label: `${fmt(k)}x uncontended (TTFT ${fmt(nominal.ttftMs)} ms at ${nominalPrompt} prompt tokens / TPOT ${fmt(nominal.tpotMs)} ms)`,
+    label: `${factors} uncontended (TTFT ${fmt(nominal.ttftMs)} ms at ${nominalPrompt} prompt tokens / TPOT ${fmt(nominal.tpotMs)} ms)`,
     targetsFor,
     nominal,
-    scaled: (s) => slowdownSlo(k * s, ref, nominalPrompt),
+    scaled: (s) => slowdownSlo({ ttft: f.ttft * s, tpot: f.tpot * s }, ref, nominalPrompt),
   };
 }
 
