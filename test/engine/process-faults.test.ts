@@ -3,7 +3,9 @@
  * eight long greedy streams run. Every request still completes with exactly the tokens of a run
  * without the kill (the dead process's requests resume after its restart or elsewhere, after the
  * tokens already streamed), the killed process is restarted (a new pid), and no KV block is left
- * in use in any pool. Abort storms across processes leave every pool as it started.
+ * in use in any pool. A decode process frozen with SIGSTOP is declared unhealthy by heartbeats,
+ * gets no new work, its requests resume elsewhere with the same text, stats() does not block on it,
+ * and it is restarted. Abort storms across processes leave every pool as it started.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type Generation } from '@baton/engine';
@@ -84,6 +86,50 @@ describe('SIGKILL of a serving process while 8 greedy streams run', () => {
 
   it('a decode process: every request completes with the reference tokens; it is restarted; no KV leaked', async () => {
     await expectRecovered('decode-0', 40);
+  });
+});
+
+describe('a decode process frozen with SIGSTOP', () => {
+  it('is declared unhealthy, its requests resume elsewhere with the reference tokens, and it is restarted', async () => {
+    engine = await createEngine({
+      model: 'baton-tiny', backend: 'wasm', mode: 'disaggregated', prefill: 1, decode: 2, placement: 'process',
+      health: { intervalMs: 100, unhealthyAfterMs: 3_000, restartAfterMs: 3_000 },
+    });
+    const e = engine;
+    const frozen = await pidOf(e, 'decode-0');
+    const prompts = mixedPrompts(8, 33, 80);
+    let stopped = false;
+    try {
+      let tokens = 0;
+      const runs = prompts.map(async (prompt) => {
+        for await (const ev of e.generate({ prompt, maxTokens: MAX_TOKENS })) {
+          if (ev.type !== 'token') return ev.result;
+          tokens += 1;
+          if (!stopped && tokens >= 24) {
+            stopped = true;
+            process.kill(frozen, 'SIGSTOP');
+          }
+        }
+        throw new Error('stream ended without a result');
+      });
+      const results = await Promise.all(runs);
+      for (const [i, r] of results.entries()) {
+        expect(r.finishReason, `request ${i}`).toBe('length');
+        expect(r.ids, `request ${i}`).toEqual(await referenceIds('baton-tiny', prompts[i], MAX_TOKENS));
+      }
+      expect(stopped).toBe(true);
+      // Stats answer at once although decode-0 may still be frozen.
+      const stats = await e.stats();
+      expect(stats.actors.map((a) => a.name).sort()).toEqual(['decode-0', 'decode-1', 'prefill-0']);
+      await eventually(async () => {
+        const pid = await pidOf(e, 'decode-0');
+        return pid !== frozen && alive(pid);
+      }, { what: 'decode-0 restarted in a new process', timeoutMs: 30_000 });
+      const after = await Promise.all(['again', 'and again'].map((prompt) => e.generate({ prompt, maxTokens: 8 }).result));
+      expect(after.map((r) => r.finishReason)).toEqual(['length', 'length']);
+    } finally {
+      if (alive(frozen)) process.kill(frozen, 'SIGCONT');
+    }
   });
 });
 

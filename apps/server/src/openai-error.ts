@@ -8,7 +8,7 @@
  * 500 `server_error` without leaking a stack; framework-internal codes (`FST_ERR_...`) never reach
  * a client; a message about a field reads `<param>: <problem>` whichever layer found the problem.
  */
-import { EngineClosedError, EngineError, InvalidRequestError, OverloadedError } from '@baton/engine';
+import { EngineClosedError, EngineError, InvalidRequestError, OverloadedError, UnavailableError } from '@baton/engine';
 import { ZodError, type z } from 'zod';
 
 /** The body of an error response. */
@@ -69,6 +69,12 @@ export function toApiError(error: unknown, o: ToApiErrorOptions = {}): ApiError 
     const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
     return new ApiError({
       status: 429, type: 'rate_limit_error', code: 'overloaded', message: error.message, headers: { 'retry-after': String(seconds) },
+    });
+  }
+  if (error instanceof UnavailableError) {
+    const seconds = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+    return new ApiError({
+      status: 503, type: 'service_unavailable', code: 'unavailable', message: error.message, headers: { 'retry-after': String(seconds) },
     });
   }
   if (error instanceof EngineClosedError) return shuttingDown(error.message);

@@ -103,12 +103,19 @@ export interface EngineOptions {
    * of its own, KV streamed layer by layer over a socket. Accepts one placement for every role.
    */
   placement: EnginePlacement;
+  /**
+   * Heartbeats to every serving actor: one silent for `unhealthyAfterMs` is declared unhealthy (no
+   * new work; its requests resume elsewhere after the tokens already streamed) and, still silent
+   * `restartAfterMs` later, its process is killed so its supervisor starts a new one.
+   */
+  health: { intervalMs: number; unhealthyAfterMs: number; restartAfterMs: number };
   /** Fault injection for reliability tests (default: none). */
   faults: FaultPlan;
 }
 
 /** Options as a caller writes them: every field optional, nested objects partial too. */
-export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults' | 'placement'>> & {
+export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults' | 'placement' | 'health'>> & {
+  health?: Partial<EngineOptions['health']>;
   placement?: ActorPlacement | Partial<EnginePlacement>;
   kv?: Partial<EngineOptions['kv']>;
   queue?: Partial<EngineOptions['queue']>;
@@ -136,6 +143,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   prefillBackend: null,
   decodeBackend: null,
   placement: Object.freeze({ scheduler: 'thread', prefill: 'thread', decode: 'thread', predictor: 'thread', colocated: 'thread' }),
+  health: Object.freeze({ intervalMs: 500, unhealthyAfterMs: 5_000, restartAfterMs: 10_000 }),
   faults: NO_FAULTS,
 }) as Readonly<EngineOptions>;
 
@@ -180,6 +188,7 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
     prefillBackend: o.prefillBackend === undefined || o.prefillBackend === null ? null : oneOf(o.prefillBackend, BACKENDS, 'prefillBackend'),
     decodeBackend: o.decodeBackend === undefined || o.decodeBackend === null ? null : oneOf(o.decodeBackend, BACKENDS, 'decodeBackend'),
     placement: resolvePlacement(o.placement),
+    health: resolveHealth(o.health),
     faults: resolveFaults(o.faults),
   };
   if (resolved.prefillChunkSize > resolved.tokenBudget) {
@@ -230,6 +239,21 @@ function resolvePlacement(value: unknown): EnginePlacement {
   rejectUnknown(p, ROLES, 'placement.');
   const pick = (role: (typeof ROLES)[number]): ActorPlacement => oneOf(p[role] ?? d[role], PLACEMENTS, `placement.${role}`);
   return { scheduler: pick('scheduler'), prefill: pick('prefill'), decode: pick('decode'), predictor: pick('predictor'), colocated: pick('colocated') };
+}
+
+function resolveHealth(value: unknown): EngineOptions['health'] {
+  const d = DEFAULT_ENGINE_OPTIONS.health;
+  const h = record(value ?? {}, 'health');
+  rejectUnknown(h, ['intervalMs', 'unhealthyAfterMs', 'restartAfterMs'], 'health.');
+  const resolved = {
+    intervalMs: posNumber(h.intervalMs ?? d.intervalMs, 'health.intervalMs'),
+    unhealthyAfterMs: posNumber(h.unhealthyAfterMs ?? d.unhealthyAfterMs, 'health.unhealthyAfterMs'),
+    restartAfterMs: posNumber(h.restartAfterMs ?? d.restartAfterMs, 'health.restartAfterMs'),
+  };
+  if (resolved.unhealthyAfterMs < resolved.intervalMs) {
+    throw new InvalidOptionsError('health.unhealthyAfterMs', `(${resolved.unhealthyAfterMs}) must be at least health.intervalMs (${resolved.intervalMs})`);
+  }
+  return resolved;
 }
 
 function niceValue(value: unknown, name: string): number | null {

@@ -19,6 +19,7 @@ import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './e
 import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, engineErrorFromJSON } from './errors.js';
 import { createFaultFlags } from './fault-plan.js';
 import { drainThenAbort, FinishedRequests } from './finished-requests.js';
+import { HealthMonitor } from './health-monitor.js';
 import type { RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
@@ -65,6 +66,8 @@ interface EngineParts {
 const MAX_RETRIES = 3;
 const WATCHDOG_INTERVAL_MS = 250;
 const SUBMIT_TIMEOUT_MS = 30_000;
+/** An actor's stats answer later than this are taken from its last heartbeat. */
+const STATS_TIMEOUT_MS = 2_000;
 
 /** A running Baton engine. Create with {@link createEngine}. */
 export class Engine {
@@ -91,6 +94,7 @@ export class Engine {
   /** Blocks held out of the pool by fault injection (`faults.reserveKvBlocks`), released at close. */
   private readonly reserved: number[];
   readonly #disposeFaultFlags: () => void;
+  readonly #health: HealthMonitor;
 
   /** @internal use createEngine. */
   constructor(parts: EngineParts) {
@@ -106,6 +110,12 @@ export class Engine {
     // NOTE: unref'd: an idle engine must not keep the caller's process alive.
     this.#watchdog = setInterval(() => this.#patrol(), WATCHDOG_INTERVAL_MS);
     this.#watchdog.unref();
+    this.#health = new HealthMonitor(this.topology.serving, this.options.health, {
+      onDown: (actor) => this.#actorDown(actor),
+      onUp: (actor) => this.topology.scheduler.tell({ type: 'health', actor, up: true }),
+      restart: (actor, last) => this.#restartFrozen(actor, last),
+    }, engineNow);
+    this.#health.start();
   }
 
   /** Starts a request; iterate the result for tokens. Throws InvalidRequestError / EngineClosedError at once. */
@@ -124,7 +134,7 @@ export class Engine {
     if (this.#closing !== null) throw new EngineClosedError();
     const [scheduler, actors] = await Promise.all([
       this.topology.scheduler.ask({ type: 'stats' }, { timeoutMs: 5_000 }),
-      Promise.all(this.topology.serving.map((ref) => ref.ask({ type: 'stats' }, { timeoutMs: 5_000 }))),
+      Promise.all(this.topology.serving.map((ref) => this.#actorStats(ref))),
     ]);
     const pools = [
       ...(this.topology.owners.size > 0 ? [{ name: 'engine', stats: this.pool.stats() }] : []),
@@ -142,6 +152,23 @@ export class Engine {
       pool: sumPoolStats(pools.map((p) => p.stats)),
       pools,
     };
+  }
+
+  /**
+   * One actor's stats without waiting on an unhealthy one: its last known stats (activity
+   * `unresponsive`) are reported instead, so metrics never block on a frozen worker.
+   */
+  async #actorStats(ref: Topology['serving'][number]): Promise<ServingActorStats> {
+    const last = this.#health.lastStats(ref.name);
+    const stale = (): ServingActorStats => ({ ...(last ?? placeholderStats(ref.name)), activity: 'unresponsive' });
+    if (this.#health.isDown(ref.name)) return stale();
+    try {
+      return await ref.ask({ type: 'stats' }, { timeoutMs: STATS_TIMEOUT_MS });
+    } catch (e) {
+      if (this.#closing !== null) throw new EngineClosedError();
+      if (last === null) throw e;
+      return stale();
+    }
   }
 
   /** Stops accepting, lets requests finish until the deadline, aborts the rest, stops every actor. */
@@ -165,6 +192,9 @@ export class Engine {
    * that will not restart ends them with an error.
    */
   actorCrashed(actor: string, cause: unknown, willRestart: boolean): void {
+    if (this.topology.owners.has(actor) || this.topology.serving.some((r) => r.name === actor)) {
+      this.topology.scheduler.tell({ type: 'health', actor, up: false });
+    }
     const owner = this.topology.owners.get(actor);
     if (owner !== undefined) {
       this.pool.cancelHandoffsOf(owner);
@@ -179,8 +209,34 @@ export class Engine {
     this.#parked.set(actor, [...(this.#parked.get(actor) ?? []), ...affected]);
   }
 
+  /**
+   * An actor stopped answering heartbeats. It gets no new work, and the requests it holds resume
+   * now on other actors (after the tokens already streamed); whatever it sends for their old
+   * attempts later is ignored.
+   */
+  #actorDown(actor: string): void {
+    this.topology.scheduler.tell({ type: 'health', actor, up: false });
+    for (const a of [...this.#active.values()]) {
+      if (a.parked || !a.dependsOn(actor)) continue;
+      if (!this.#retry(a)) a.complete('error', new ActorFailedError(actor, 'stopped answering heartbeats; retries exhausted'), true);
+    }
+  }
+
+  /** An actor silent past `health.restartAfterMs`: its process is killed so its supervisor restarts it. */
+  #restartFrozen(actor: string, last: ServingActorStats | null): void {
+    // NOTE: an actor on one of this process's threads cannot be killed alone; it stays routed around.
+    if (last === null || last.pid === process.pid) return;
+    try {
+      process.kill(last.pid, 'SIGKILL');
+    } catch {
+      // Already gone: its supervisor has seen the exit.
+    }
+  }
+
   /** A crashed actor is back: its requests resume. */
   actorRestarted(actor: string): void {
+    this.#health.restarted(actor);
+    this.topology.scheduler.tell({ type: 'health', actor, up: true });
     const parked = this.#parked.get(actor) ?? [];
     this.#parked.delete(actor);
     for (const a of parked) if (!this.#retry(a)) a.complete('error', new ActorFailedError(actor, 'restarted, retries exhausted'), true);
@@ -255,6 +311,7 @@ export class Engine {
     await drainThenAbort(() => [...this.#active.values()], deadlineMs);
     if (this.#watchdog !== null) clearInterval(this.#watchdog);
     this.#watchdog = null;
+    this.#health.stop();
     await this.system.shutdown();
     this.#disposeFaultFlags();
     if (this.reserved.length > 0) this.pool.release(this.reserved);
@@ -306,6 +363,15 @@ function reserveBlocks(pool: BlockPool, n: number): number[] {
   const ids = pool.allocate(n);
   if (ids === null) throw new InvalidOptionsError('faults.reserveKvBlocks', `${n} exceeds the pool (${pool.stats().free} blocks free)`);
   return ids;
+}
+
+/** Stats of an actor that never answered. */
+function placeholderStats(name: string): ServingActorStats {
+  const role: ServingActorStats['role'] = name.startsWith('prefill') ? 'prefill' : name.startsWith('decode') ? 'decode' : 'colocated';
+  return {
+    name, role, activity: 'unresponsive', queueLength: 0, running: 0, kvBlocksUsed: 0, utilization: 0, steps: 0, meanBatchSize: null,
+    maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'unknown', tensors: 0, ownPool: null, pid: 0,
+  };
 }
 
 /** Pool statistics added field by field. */

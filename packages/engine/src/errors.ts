@@ -21,6 +21,7 @@ export type SerializedEngineError = { message: string; stack?: string } & (
   | { code: 'KV_EXHAUSTED'; neededBlocks: number | null; freeBlocks: number | null }
   | { code: 'ACTOR_FAILED'; actorId: string }
   | { code: 'HANDOFF_FAILED'; requestId: string }
+  | { code: 'UNAVAILABLE'; actors: string[]; retryAfterMs: number }
 );
 
 /** Stable error codes of the engine. */
@@ -61,6 +62,27 @@ export class OverloadedError extends EngineError {
   override toJSON(): SerializedEngineError {
     const { message, stack, estimate, retryAfterMs } = this;
     return { code: 'OVERLOADED', message, stack, estimate, retryAfterMs };
+  }
+}
+
+/**
+ * No serving actor of a role needed can take the request now: every one is restarting or
+ * unhealthy. Retryable after `retryAfterMs` (maps to HTTP 503 with `Retry-After`).
+ */
+export class UnavailableError extends EngineError {
+  /** The actors that are down. */
+  readonly actors: string[];
+  readonly retryAfterMs: number;
+
+  constructor(opts: { actors: string[]; retryAfterMs: number; message?: string }) {
+    super(opts.message ?? `no serving actor available: ${opts.actors.join(', ')} restarting or unresponsive; retry after ${opts.retryAfterMs} ms`, 'UNAVAILABLE');
+    this.actors = [...opts.actors];
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  override toJSON(): SerializedEngineError {
+    const { message, stack, actors, retryAfterMs } = this;
+    return { code: 'UNAVAILABLE', message, stack, actors, retryAfterMs };
   }
 }
 
@@ -202,6 +224,8 @@ function build(d: SerializedEngineError): EngineError {
       return new ActorFailedError(d.actorId, '', d.message);
     case 'HANDOFF_FAILED':
       return new HandoffFailedError(d.requestId, d.message);
+    case 'UNAVAILABLE':
+      return new UnavailableError({ actors: d.actors, retryAfterMs: d.retryAfterMs, message: d.message });
   }
 }
 
@@ -231,6 +255,8 @@ export function isSerializedEngineError(value: unknown): value is SerializedEngi
       return typeof v.actorId === 'string';
     case 'HANDOFF_FAILED':
       return typeof v.requestId === 'string';
+    case 'UNAVAILABLE':
+      return Array.isArray(v.actors) && v.actors.every((a) => typeof a === 'string') && typeof v.retryAfterMs === 'number';
     default:
       return false;
   }

@@ -22,6 +22,7 @@ export {
   KvExhaustedError,
   OverloadedError,
   RequestAbortedError,
+  UnavailableError,
   engineErrorFromJSON,
   isSerializedEngineError,
 } from './errors.js';

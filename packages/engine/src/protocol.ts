@@ -109,6 +109,8 @@ export interface SchedulerStats {
   /** Current scale on estimated queue time that admission learned from measured TTFTs (1 = none). */
   ttftCalibration: number;
   inFlight: number;
+  /** Serving actors routed around right now (down or restarting). */
+  down: string[];
   predictor: LengthPredictorStats | null;
 }
 
@@ -122,6 +124,8 @@ export type SchedulerMsg =
   /** A request's first token left its prefill: the measured TTFT calibrates admission estimates. */
   | { type: 'firstToken'; requestId: string; ttftMs: number }
   | { type: 'predicted'; requestId: string; prediction: LengthPrediction | null }
+  /** A serving actor went down (crashed, restarting, or not answering heartbeats) or came back: route around it meanwhile. */
+  | { type: 'health'; actor: string; up: boolean }
   | Ask<{ type: 'stats' }, SchedulerStats>;
 
 /** The scheduler's answer to a submit. */

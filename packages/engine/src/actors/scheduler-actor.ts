@@ -14,7 +14,7 @@ import { Actor } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
 import { admit } from '../admission.js';
 import { engineNow } from '../clock.js';
-import { EngineError } from '../errors.js';
+import { EngineError, UnavailableError } from '../errors.js';
 import type { LengthPrediction } from '../length-predictor.js';
 import type { LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
@@ -31,6 +31,8 @@ interface InFlight {
 }
 
 const PREDICT_TIMEOUT_MS = 250;
+/** Retry-after hint when every actor of a role is down (a restart takes about this long). */
+const UNAVAILABLE_RETRY_MS = 2_000;
 
 /** Scheduler actor (module default export, spawned by the engine). */
 export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
@@ -43,6 +45,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #colocated: PrefillLoad[] = [];
   #accepted = 0;
   #rejected = 0;
+  /** Serving actors that are down: no new work goes to them until they are back. */
+  readonly #down = new Set<string>();
   /** Corrects admission's TTFT estimates with measured first-token times. */
   readonly #calibrator = new TtftCalibrator({ now: engineNow });
 
@@ -54,11 +58,16 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     finished: (m: Extract<SchedulerMsg, { type: 'finished' }>) => this.#finished(m.requestId, m.outputTokens),
     firstToken: (m: Extract<SchedulerMsg, { type: 'firstToken' }>) => this.#calibrate(m.requestId, m.ttftMs),
     predicted: (m: Extract<SchedulerMsg, { type: 'predicted' }>) => this.#predicted(m.requestId, m.prediction),
+    health: (m: Extract<SchedulerMsg, { type: 'health' }>): void => {
+      if (m.up) this.#down.delete(m.actor);
+      else this.#down.add(m.actor);
+    },
     stats: async (): Promise<SchedulerStats> => ({
       accepted: this.#accepted,
       rejected: this.#rejected,
       ttftCalibration: this.#calibrator.queueScale,
       inFlight: this.#inFlight.size,
+      down: [...this.#down],
       predictor: this.#refs.predictor === null ? null : await this.#refs.predictor.ask({ type: 'stats' }, { timeoutMs: 2_000 }),
     }),
   };
@@ -81,7 +90,9 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     // NOTE: a colocated actor's running decodes slow its next prefill and every one of them suffers
     // the prefill's stall, so colocated requests go to the actor with the fewest outstanding
     // requests (running + queued), as multi-instance routers do; prefill actors by least TTFT.
-    const candidates = colocated ? [leastOutstanding(loads)] : loads;
+    const healthy = loads.filter((l) => !this.#down.has(l.id));
+    if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
+    const candidates = colocated ? [leastOutstanding(healthy)] : healthy;
     const choice = choosePrefill(request, candidates, (_id, prompt) => this.#pool?.cachedPrefixLength(prompt) ?? 0);
     if (choice === null) return this.#reject(request, 'no serving actor is available');
     // NOTE: an actor with nothing queued is judged on the uncorrected estimate: the correction models
@@ -115,6 +126,12 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     return { accepted: true };
   }
 
+  /** Every actor the request could go to is down: a retryable refusal naming them. */
+  #unavailable(actors: string[]): SubmitReply {
+    this.#rejected += 1;
+    return { accepted: false, error: new UnavailableError({ actors, retryAfterMs: UNAVAILABLE_RETRY_MS }).toJSON() };
+  }
+
   #reject(request: WireRequest, why: string): SubmitReply {
     this.#rejected += 1;
     return { accepted: false, error: new EngineError(`request "${request.id}": ${why}`).toJSON() };
@@ -138,7 +155,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const f = this.#inFlight.get(requestId);
     if (f === undefined || f.decode !== null) return;
     const hint = prediction === null ? null : toDecodePrediction(prediction, f.request.maxTokens);
-    const choice = chooseDecode(f.request, hint, this.#decode, { blockSize: this.init.blockSize, maxBatch: this.init.maxBatch });
+    const healthy = this.#decode.filter((d) => !this.#down.has(d.id));
+    const choice = chooseDecode(f.request, hint, healthy.length > 0 ? healthy : this.#decode, { blockSize: this.init.blockSize, maxBatch: this.init.maxBatch });
     const index = choice === null ? this.#leastLoadedDecode() : this.#decode.findIndex((d) => d.id === choice.actorId);
     f.decode = index;
     f.isLong = hint?.isLong ?? false;
@@ -148,18 +166,22 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     this.init.client.tell({ type: 'placed', requestId, actor: this.#decode[index].id, role: 'decode' });
   }
 
+  /** The decode actor with the fewest sequences, preferring healthy ones. */
   #leastLoadedDecode(): number {
-    let best = 0;
+    let best = -1;
     this.#decode.forEach((d, i) => {
-      const b = this.#decode[best];
-      if (d.running + d.queued < b.running + b.queued) best = i;
+      const b = best < 0 ? null : this.#decode[best];
+      const better = b === null || (this.#down.has(b.id) && !this.#down.has(d.id)) ||
+        (this.#down.has(b.id) === this.#down.has(d.id) && d.running + d.queued < b.running + b.queued);
+      if (better) best = i;
     });
-    return best;
+    return Math.max(0, best);
   }
 
   #bestTpot(): number | null {
     let best: number | null = null;
     for (const d of this.#decode) {
+      if (this.#down.has(d.id)) continue;
       const t = estimateDecodeTpotMs(d, { joining: 1 });
       if (t !== null && (best === null || t < best)) best = t;
     }
