@@ -32,6 +32,20 @@ describe('baton CLI', () => {
     expect(sampled('7')).toEqual(sampled('7'));
   });
 
+  it('generate without --json escapes control bytes (plain and engine paths); --json keeps the exact text', () => {
+    // NOTE: temperature 5 samples nearly uniformly over the 256 byte tokens: control bytes are certain.
+    const args = ['generate', '--prompt', 'Hi', '--max-tokens', '64', '--temperature', '5', '--seed', '3'];
+    const exact = (JSON.parse(run([...args, '--json']).stdout) as { text: string }).text;
+    const controls = (text: string): string[] => [...text].filter((c) => /[\x00-\x08\x0b-\x1f\x7f]/.test(c));
+    expect(controls(exact).length).toBeGreaterThan(0);
+    for (const extra of [[], ['--mode', 'colocated', '--colocated', '1']]) {
+      const r = run([...args, ...extra]);
+      expect(r.status).toBe(0);
+      expect(controls(r.stdout)).toEqual([]);
+      expect(r.stdout).toMatch(/\\x[0-9a-f]{2}/);
+    }
+  });
+
   it('bad arguments exit non-zero with a one-line error naming the argument', () => {
     const cases: Array<[string[], RegExp]> = [
       [['generate', '--prompt', 'x', '--max-tokens', '-1'], /^baton generate: --max-tokens: expected an integer >= 0, got "-1"$/],

@@ -1,13 +1,14 @@
 /**
  * The engine path of `baton generate`: one engine for every prompt, all submitted at once.
  * One prompt prints the plain path's JSON plus `mode`, `ttft_ms` and `tpot_ms` (or streams its
- * text without --json); several prompts (--prompts-file) print one JSON object per line, in
+ * text, control bytes escaped, without --json); several prompts (--prompts-file) print one JSON object per line, in
  * completion order, each with `index`. Invariant: the engine is closed on every path, so the
  * process exits by itself.
  */
 import { createEngine, type EngineOptionsInput, type FinishReason, type GenerationResult } from '@baton/engine';
 import type { StopReason } from '@baton/model';
 import { CliError } from './cli-error.js';
+import { terminalText } from './escape-text.js';
 import type { GenerateParams } from './generate-command.js';
 import type { PromptItem } from './prompt-source.js';
 
@@ -49,7 +50,7 @@ export async function runEngineGenerate(run: EngineGenerateRun): Promise<string>
         id: `line-${p.index}`,
       });
     if (run.output === 'stream') {
-      for await (const event of start(prompts[0])) run.write(event.text);
+      for await (const event of start(prompts[0])) run.write(terminalText(event.text));
       return '\n';
     }
     const failures: string[] = [];

@@ -17,6 +17,10 @@ describe('escapeBytes', () => {
     expect(escapeText('a\\b\n\r\t')).toBe('a\\\\b\\n\\r\\t');
   });
 
+  it('keepLayout leaves newlines and tabs for multi-line output, still escaping \\r and ESC', () => {
+    expect(escapeText('line 1\n\tline 2\r\x1b[2J\x07', { keepLayout: true })).toBe('line 1\n\tline 2\\r\\x1b[2J\\x07');
+  });
+
   it('escapes invalid UTF-8 byte by byte: stray continuation, truncated, overlong, surrogate, > U+10FFFF', () => {
     expect(escapeBytes(bytes(0x80, 0x41))).toBe('\\x80A');
     expect(escapeBytes(bytes(0xe6, 0x97))).toBe('\\xe6\\x97');

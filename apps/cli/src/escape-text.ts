@@ -3,7 +3,8 @@
  * (control bytes, invalid UTF-8, format and private-use characters) becomes `\xNN`, so model output
  * can never move the cursor, ring the bell or clear the screen. Invariants: the result contains
  * only printable characters; a backslash is written `\\`, so an escape is never ambiguous;
- * `\n`, `\r` and `\t` keep their short forms.
+ * `\n`, `\r` and `\t` keep their short forms, except that `keepLayout` leaves `\n` and `\t` as
+ * they are (streamed text keeps its lines; `\r` could still overwrite one, so it is escaped).
  */
 
 /** Options of {@link escapeBytes}. */
@@ -12,6 +13,8 @@ export interface EscapeOptions {
   maxWidth?: number;
   /** Which end to keep when the output is cut: the start (default) or the end (a live tail). */
   keep?: 'head' | 'tail';
+  /** Leave newlines and tabs unescaped (multi-line output such as `baton generate`). */
+  keepLayout?: boolean;
 }
 
 const SHORT: Readonly<Record<number, string>> = { 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x5c: '\\\\' };
@@ -21,7 +24,7 @@ const NOT_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
 
 /** Escapes `bytes` (UTF-8, possibly invalid) into printable text. */
 export function escapeBytes(bytes: Uint8Array, options: EscapeOptions = {}): string {
-  const units = escapeUnits(bytes);
+  const units = escapeUnits(bytes, options.keepLayout === true);
   return options.maxWidth === undefined ? units.join('') : fit(units, options.maxWidth, options.keep ?? 'head');
 }
 
@@ -30,14 +33,22 @@ export function escapeText(text: string, options: EscapeOptions = {}): string {
   return escapeBytes(new TextEncoder().encode(text), options);
 }
 
+/** Streamed model text made safe for a terminal: newlines and tabs kept, other controls escaped. */
+export function terminalText(text: string): string {
+  return escapeText(text, { keepLayout: true });
+}
+
 /** Splits bytes into display units: one printable character, or one escape. */
-function escapeUnits(bytes: Uint8Array): string[] {
+function escapeUnits(bytes: Uint8Array, keepLayout: boolean): string[] {
   const units: string[] = [];
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i];
     const short = SHORT[b];
-    if (short !== undefined) {
+    if (keepLayout && (b === 0x0a || b === 0x09)) {
+      units.push(String.fromCharCode(b));
+      i += 1;
+    } else if (short !== undefined) {
       units.push(short);
       i += 1;
     } else if (b >= 0x20 && b < 0x7f) {

@@ -2,12 +2,14 @@
  * `baton generate`: without --mode / --prompts-file, plain single-model generation in this thread
  * (the reference every engine mode must match); with them, generation through the serving engine
  * (`engine-generate.ts`). With --json prints {"ids", "text", "backend", ...} (ids are the
- * generated ids only); otherwise streams the text.
+ * generated ids only); otherwise streams the text with control bytes escaped (`\x1b`; lines and
+ * tabs kept), so model output cannot drive the terminal.
  */
 import { DEFAULT_MODEL, describeModel, generate } from '@baton/model';
 import { CliError, parseIds, parseNumber } from './cli-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { runEngineGenerate } from './engine-generate.js';
+import { terminalText } from './escape-text.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
 import { MODEL_OPTIONS, openModel } from './model-options.js';
 import { readPrompts, type PromptItem } from './prompt-source.js';
@@ -89,9 +91,9 @@ async function plainGenerate({ prompt, params, values, json, write }: PlainRun):
       sampling: { temperature: params.temperature, topK: params.topK, topP: params.topP },
       seed: params.seed,
       stopIds: params.stopIds,
-      onToken: json ? undefined : (id) => write(decoder.push([id])),
+      onToken: json ? undefined : (id) => write(terminalText(decoder.push([id]))),
     });
-    if (!json) return decoder.flush() + '\n';
+    if (!json) return terminalText(decoder.flush()) + '\n';
     return JSON.stringify({
       ids: result.ids,
       text: model.tokenizer.decode(result.ids),
