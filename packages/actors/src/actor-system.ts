@@ -22,16 +22,13 @@ import { linkFor } from './link-factory.js';
 import type { Message } from './message.js';
 import { resolveModuleUrl } from './module-loader.js';
 import { createPool, type ActorPool, type PoolOptions } from './pool.js';
-import { ProcessHost } from './process-host.js';
-import type { ActorSpec, ActorStats, HostApi, StartResult, WireInit } from './protocol.js';
+import type { ActorStats, HostApi, StartResult } from './protocol.js';
 import type { RefResolver } from './reconnecting-link.js';
-import { encodeRefs } from './ref-codec.js';
+import { actorSpecFor, HostPool } from './host-pool.js';
 import { RouteDirectory } from './route-directory.js';
 import { resolveSupervision } from './supervision.js';
 import type { InboxOptions, SpawnOptions, StopOptions } from './system-options.js';
-import { toWire, uncloneableField } from './wire-codec.js';
 import { wireNode } from './wire-node.js';
-import { WorkerHost } from './worker-host.js';
 
 /** Systems made in this process (actor and inbox ids are unique per process, not per system). */
 let systemCount = 0;
@@ -46,13 +43,10 @@ export class ActorSystem {
   readonly #records = new Map<string, ActorRecord>();
   readonly #names = new Map<string, string>();
   readonly #inboxes = new Map<string, Endpoint>();
-  readonly #groups = new Map<string, ActorHost>();
-  readonly #hosts = new Set<ActorHost>();
-  /** Hosts being terminated after their last actor left. */
-  readonly #ending = new Set<Promise<void>>();
   readonly #pools = new Set<ActorPool<unknown, unknown>>();
   readonly #serial = ++systemCount;
   readonly #directory = new RouteDirectory({ records: this.#records, inboxes: this.#inboxes });
+  readonly #pool: HostPool;
   #nextId = 1;
   #shutdown: Promise<void> | null = null;
 
@@ -72,6 +66,10 @@ export class ActorSystem {
     },
     locate: (actorId) => this.#directory.locate(actorId),
   };
+
+  constructor() {
+    this.#pool = new HostPool(this.#hostApi, this.events, (host, cause) => this.#onHostDeath(host, cause));
+  }
 
   /**
    * Starts an actor in a worker thread or a child process (`placement`) and resolves with its
@@ -172,7 +170,7 @@ export class ActorSystem {
 
   /** Counters of every live actor (queue length, messages handled, state). */
   async stats(): Promise<ActorStats[]> {
-    const all = await Promise.all([...this.#hosts].map((host) => host.call((control) => control.stats()).catch(() => [])));
+    const all = await Promise.all(this.#pool.hosts.map((host) => host.call((control) => control.stats()).catch(() => [])));
     return all.flat();
   }
 
@@ -195,10 +193,7 @@ export class ActorSystem {
     }
     this.#inboxes.clear();
     await Promise.all([...this.#pools].map((pool) => pool.close()));
-    await Promise.all([...this.#hosts].map((host) => this.#terminate(host)));
-    await Promise.all([...this.#ending]);
-    this.#hosts.clear();
-    this.#groups.clear();
+    await this.#pool.terminateAll();
   }
 
   #assertOpen(operation: string): void {
@@ -217,9 +212,9 @@ export class ActorSystem {
   #newRecord(name: string, options: SpawnOptions<unknown>): ActorRecord {
     const { placement, processArgs } = resolvePlacement(options.placement, options.processArgs);
     const group = options.group ?? null;
-    const groupHost = group === null ? undefined : this.#groups.get(group);
-    if (groupHost !== undefined && groupHost.alive && groupHost.placement !== placement) {
-      throw new InvalidActorOptionsError('group', `group '${group}' runs with placement '${groupHost.placement}', not '${placement}'`);
+    const groupPlacement = group === null ? null : this.#pool.groupPlacement(group);
+    if (groupPlacement !== null && groupPlacement !== placement) {
+      throw new InvalidActorOptionsError('group', `group '${group}' runs with placement '${groupPlacement}', not '${placement}'`);
     }
     const record = createRecord({
       id: `${name}#${this.#serial}.${this.#nextId++}`,
@@ -237,59 +232,11 @@ export class ActorSystem {
     return record;
   }
 
-  #hostFor(record: ActorRecord): ActorHost {
-    const group = record.group;
-    const existing = group === null ? undefined : this.#groups.get(group);
-    if (existing !== undefined && existing.alive) return existing;
-    const host = record.placement === 'thread' ? this.#newWorkerHost() : this.#newProcessHost(record.processArgs);
-    this.#hosts.add(host);
-    if (group !== null) this.#groups.set(group, host);
-    return host;
-  }
-
-  #newWorkerHost(): WorkerHost {
-    const host = new WorkerHost(this.#hostApi, {
-      onDeath: (dead, cause) => this.#onHostDeath(dead, cause),
-      onExit: (ended) => this.events.emit('workerExited', { threadId: ended.threadId, exitCode: ended.exitCode ?? 1 }),
-    });
-    this.events.emit('workerStarted', { threadId: host.threadId });
-    return host;
-  }
-
-  #newProcessHost(args: readonly string[]): ProcessHost {
-    const host = new ProcessHost(
-      this.#hostApi,
-      {
-        onDeath: (dead, cause) => this.#onHostDeath(dead, cause),
-        onExit: (ended) => this.events.emit('processExited', { pid: ended.pid, exitCode: ended.exitCode, signal: ended.signal }),
-      },
-      { args },
-    );
-    this.events.emit('processStarted', { pid: host.pid });
-    return host;
-  }
-
-  /** The record's init as its host takes it (refs encoded; for a process, serialized here). */
-  #initFor(record: ActorRecord, transfer: readonly TransferListItem[] | undefined): { spec: ActorSpec; transfer: readonly TransferListItem[] } {
-    if (record.placement === 'thread') {
-      const encoded = encodeRefs(record.init, transfer, 'process');
-      return { spec: { ...record.spec, init: encoded.value, initRefs: encoded.refs, incarnation: record.incarnation }, transfer: encoded.transfer };
-    }
-    const encoded = encodeRefs(record.init, undefined, 'wire');
-    let init: WireInit;
-    try {
-      init = { wire: toWire(encoded.value) };
-    } catch (error) {
-      throw new MessageNotCloneableError(record.name, 'init', uncloneableField(record.init, 'init') ?? error);
-    }
-    return { spec: { ...record.spec, init, initRefs: encoded.refs, incarnation: record.incarnation }, transfer: [] };
-  }
-
   /** Constructs the record's actor in a (possibly new) host; throws a typed error on failure. */
   async #startIn(record: ActorRecord, port: MessagePort | null, transfer?: readonly TransferListItem[]): Promise<void> {
     // NOTE: init is encoded before a host is chosen, so an init that cannot cross fails before a fork.
-    const { spec, transfer: moved } = this.#initFor(record, transfer);
-    const host = this.#hostFor(record);
+    const { spec, transfer: moved } = actorSpecFor(record, transfer);
+    const host = this.#pool.hostFor(record);
     record.host = host;
     host.actorIds.add(record.id);
     try {
@@ -302,14 +249,12 @@ export class ActorSystem {
       if (!result.ok) throw deserializeError(result.error);
     } catch (error) {
       host.actorIds.delete(record.id);
-      void this.#releaseIfEmpty(host);
+      void this.#pool.releaseIfEmpty(host);
       throw error;
     }
   }
 
   #onHostDeath(host: ActorHost, cause: Error): void {
-    this.#hosts.delete(host);
-    for (const [group, groupHost] of this.#groups) if (groupHost === host) this.#groups.delete(group);
     for (const id of host.actorIds) {
       const record = this.#records.get(id);
       if (record !== undefined) this.#onCrash(id, cause);
@@ -395,7 +340,7 @@ export class ActorSystem {
     if (host === null || !host.alive) return;
     if (host.actorIds.size <= 1) {
       host.actorIds.delete(record.id);
-      await this.#releaseIfEmpty(host);
+      await this.#pool.releaseIfEmpty(host);
       return;
     }
     await host.call((control) => control.kill(record.id)).catch(() => {});
@@ -409,29 +354,8 @@ export class ActorSystem {
     const host = record.host;
     if (host !== null) {
       host.actorIds.delete(record.id);
-      void this.#releaseIfEmpty(host);
+      void this.#pool.releaseIfEmpty(host);
     }
     this.events.emit('stopped', { name: record.name, reason, error });
-  }
-
-  async #releaseIfEmpty(host: ActorHost): Promise<void> {
-    if (host.actorIds.size > 0) return;
-    this.#hosts.delete(host);
-    for (const [group, groupHost] of this.#groups) if (groupHost === host) this.#groups.delete(group);
-    // NOTE: tracked so that shutdown() also waits for hosts released outside its own loop.
-    const ending = this.#terminate(host);
-    this.#ending.add(ending);
-    try {
-      await ending;
-    } finally {
-      this.#ending.delete(ending);
-    }
-  }
-
-  /** Ends a host and drops this thread's socket to it (its peer is gone; no socket may linger). */
-  async #terminate(host: ActorHost): Promise<void> {
-    await host.terminate();
-    const address = host.knownAddress;
-    if (address !== null) await wireNode().forget(address);
   }
 }
