@@ -8,11 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argmax, initBackend, loadModel, type Gpt } from '@baton/model';
+import { argmax, backendMemory, initBackend, loadModel, type Gpt } from '@baton/model';
 import { BlockPool, KvConnector, KvEndpoint, KvMemPool, type BlockTable } from '@baton/kv-cache';
 
 let model: Gpt;
 let dir: string;
+let tensorsAtStart = 0;
 const PROMPT = 100;
 const STEPS = 8;
 
@@ -20,8 +21,10 @@ beforeAll(async () => {
   await initBackend('wasm');
   model = await loadModel('baton-tiny');
   dir = mkdtempSync(join(tmpdir(), 'mem-pool-model-'));
+  tensorsAtStart = backendMemory().numTensors;
 });
 afterAll(() => {
+  expect(backendMemory().numTensors).toBe(tensorsAtStart);
   model.dispose();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,7 +1,8 @@
 /**
  * Public API of @baton/kv-cache: the paged KV pool in SharedArrayBuffer, per-sequence block
  * tables (the model's KvBacking), prefix caching, in-process layer-wise handoff, the
- * cross-process transfer stream, and the KV channel that picks one of the two by target.
+ * cross-process transfer stream, the KV channel that picks one of the two by target, and the
+ * tiered memory pool for cached prefixes.
  */
 
 /** The pool shared by every thread of a process; see BlockPool.create / BlockPool.attach. */
