@@ -106,7 +106,7 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
       stopEarly: args.quick && args.rates.kind === 'search',
       maxRunSeconds: args.runSeconds,
       warmUpBurst: Math.min(16, 2 * args.colocated),
-      warmUpSeconds: args.quick ? 8 : 15,
+      warmUpSeconds: args.quick ? Math.min(8, args.runSeconds ?? 8) : 15,
       warmUpRate: startRate,
       log,
     },

@@ -14,6 +14,7 @@ import { checkAdmission, type AdmissionCheck } from './admission-check.js';
 import type { BenchArgs, BenchMode } from './bench-args.js';
 import { runSuite, type SuiteRates, type SuiteResult } from './bench-suite.js';
 import { calibrate, calibrationLengths, medianPrompt } from './calibration.js';
+import { repFigures } from './comparison-report.js';
 import { sloScaleSweep } from './goodput.js';
 import { startRig, type Rig, type RigContext, type RigSpec } from './rig.js';
 import { fixedSlo, slowdownSlo, type SloSpec, type UncontendedReference } from './slo-spec.js';
@@ -168,7 +169,10 @@ export async function runComparison(opts: ComparisonOptions): Promise<Comparison
       const on = result.modes.find((m) => m.label.endsWith('+admission'));
       const off = main.find((m) => m.mode === 'disaggregated');
       if (on !== undefined && off !== undefined) admission.push(checkAdmission(on.runs, off.runs, spec.nominal));
-      reps.push({ ...result, modes: main, sweeps: result.sweeps.filter((_, i) => !result.modes[i].label.endsWith('+admission')) });
+      const rep = { ...result, modes: main, sweeps: result.sweeps.filter((_, i) => !result.modes[i].label.endsWith('+admission')) };
+      reps.push(rep);
+      const f = repFigures(rep);
+      opts.rig.log(`repetition ${r + 1}: ${main.map((m) => `${m.mode} goodput ${f.goodput[m.mode] ?? `< ${f.lowestRate[m.mode]}`}, scale ${f.tightestScale[m.mode] ?? '-'}`).join('; ')}`);
     }
     return {
       slo: spec, reference, referenceRig, tuneRate, splitTrials, chunkTrials,
