@@ -147,6 +147,8 @@ export type DecodeMsg =
   | Ask<{ type: 'kvRoute' }, DecodeKvRoute>
   | { type: 'prefilled'; requestId: string; firstToken: number; finished: boolean; time: number }
   | { type: 'prefillFailed'; requestId: string }
+  /** A prefill actor sharing this actor's pool has waited too long for `blocks` free blocks: preempt to make room. */
+  | { type: 'reclaim'; blocks: number }
   | { type: 'abort'; requestId: string }
   | { type: 'step' }
   | Ask<{ type: 'stats' }, ServingActorStats>;

@@ -64,6 +64,9 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
     kvRoute: (): DecodeKvRoute => ({ poolId: this.init.poolId, endpoint: this.#endpoint?.descriptor ?? null }),
     prefilled: (m: Extract<DecodeMsg, { type: 'prefilled' }>) => this.#prefilled(m),
     prefillFailed: (m: Extract<DecodeMsg, { type: 'prefillFailed' }>) => this.#abort(m.requestId),
+    reclaim: (m: Extract<DecodeMsg, { type: 'reclaim' }>): void => {
+      if (this.#batch.yieldBlocks(m.blocks) > 0) this.wake();
+    },
     abort: (m: Extract<DecodeMsg, { type: 'abort' }>) => this.#abort(m.requestId),
     step: () => this.onStep(),
     stats: (): ServingActorStats => this.snapshot(),

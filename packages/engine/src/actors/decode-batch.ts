@@ -132,6 +132,24 @@ export class DecodeBatch {
     this.deps.sink.finish({ requestId: r.request.id, reason: s.finish, time, error: null, outputTokens: index + 1 });
   }
 
+  /**
+   * Preempts the youngest running sequences until `blocks` blocks went back to the pool (or none is
+   * left running), for a prefill that waits for KV: it bounds a new request's wait behind a full
+   * pool. The victims are recomputed later, oldest first, with nothing lost or duplicated.
+   * Returns the blocks freed.
+   */
+  yieldBlocks(blocks: number): number {
+    let freed = 0;
+    while (freed < blocks && this.running.length > 0) {
+      const victim = this.running.pop()!;
+      freed += victim.table.blockIds.length;
+      this.#release(victim);
+      this.#preempted.push({ request: victim.request, tokens: victim.tokens, since: engineNow() });
+      this.deps.onPreempt();
+    }
+    return freed;
+  }
+
   /** Releases everything (actor stopping). */
   releaseAll(): void {
     for (const r of this.running.splice(0)) this.#release(r);

@@ -28,6 +28,8 @@ import { TokenSink } from './token-sink.js';
 interface Job {
   request: WireRequest;
   decode: number | null;
+  /** When it was queued (engine clock). */
+  since: number;
 }
 
 /** A prefilled prompt waiting for its decode choice or the route to it; holds a reference on its blocks. */
@@ -47,6 +49,8 @@ interface FirstToken {
 
 /** Retry delay when the pool or the handoff slots are exhausted. */
 const BLOCKED_RETRY_MS = 2;
+/** A prompt blocked on KV this long makes a decode actor preempt to free room. */
+const RECLAIM_AFTER_MS = 100;
 /** Channels remembered for cancellation on abort. */
 const RECENT_HANDOFFS = 256;
 
@@ -62,6 +66,8 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   #connector!: KvConnector;
   #retryArmed = false;
   #handoffs = 0;
+  #lastReclaim = -Infinity;
+  #reclaims = 0;
   /** Recent channels by request id, so an abort can cancel one its decode actor never adopted. */
   readonly #recent = new Map<string, KvWriter>();
   /** Prefilled prompts not handed over yet, by request id. */
@@ -101,22 +107,27 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   protected runStep(): number {
     let budget = this.init.limits.tokenBudget;
     let done = 0;
+    // NOTE: a prompt blocked on KV does not block shorter ones behind it (they may fit).
+    let blockedAt = Infinity;
     for (let i = 0; i < this.#queue.length; ) {
       const job = this.#queue[i];
       const cost = job.request.promptIds.length;
-      if (done > 0 && cost > budget) {
+      if ((done > 0 && cost > budget) || cost >= blockedAt) {
         i++;
         continue;
       }
       const outcome = this.#prefill(job.request, job.decode);
       if (outcome === 'blocked') {
-        this.#retryLater();
-        break;
+        if (blockedAt === Infinity) this.#reclaimFor(job);
+        blockedAt = cost;
+        i++;
+        continue;
       }
       this.#queue.splice(i, 1);
       budget -= cost;
       done += 1;
     }
+    if (blockedAt !== Infinity) this.#retryLater();
     this.#sink.flush();
     this.activity = done > 0 ? `prefilled ${done} prompt` : this.#queue.length > 0 ? 'waiting for KV' : 'idle';
     return done;
@@ -133,7 +144,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   #enqueue(request: WireRequest): void {
     if (this.#tombstones.take(request.id)) return;
-    this.#queue.push({ request, decode: null });
+    this.#queue.push({ request, decode: null, since: engineNow() });
     this.#report(null);
     this.wake();
   }
@@ -315,6 +326,22 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     const cause = e instanceof Error ? e.message : String(e);
     this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: new ActorFailedError(this.context.name, cause).toJSON(), outputTokens: request.emitted });
     this.#sink.flush();
+  }
+
+  /**
+   * The oldest prompt blocked on KV has waited past RECLAIM_AFTER_MS: a decode actor sharing this
+   * pool preempts its youngest sequences to make room (round robin, at most one ask per interval),
+   * so a new request's wait behind a full pool stays bounded.
+   */
+  #reclaimFor(job: Job): void {
+    const now = engineNow();
+    if (now - job.since < RECLAIM_AFTER_MS || now - this.#lastReclaim < RECLAIM_AFTER_MS) return;
+    const shared = this.init.decoders.map((_, i) => i).filter((i) => this.#routes.target(i)?.kind === 'shared');
+    if (shared.length === 0) return;
+    this.#lastReclaim = now;
+    const decode = shared[this.#reclaims++ % shared.length];
+    const blocks = Math.ceil(job.request.promptIds.length / this.pool.geometry.blockSize) + 1;
+    this.init.decoders[decode].tell({ type: 'reclaim', blocks });
   }
 
   #retryLater(): void {
