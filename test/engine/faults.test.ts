@@ -41,7 +41,7 @@ async function expectReference(prompts: number[][], outcomes: Array<{ result: Ge
 
 /** Waits until no KV block is referenced (actors release asynchronously). */
 async function expectNoBlocksInUse(e: Engine): Promise<void> {
-  await eventually(() => e.stats(), { until: (st) => st.scheduler.pool.used === 0, timeoutMs: 2_000, what: 'no KV block in use' });
+  await eventually(() => e.stats(), { until: (st) => st.pool.used === 0, timeoutMs: 2_000, what: 'no KV block in use' });
 }
 
 describe('actor crashes mid-request', () => {

@@ -38,8 +38,8 @@ describe.each(['disaggregated', 'colocated', 'chunked'] as const)('%s', (mode) =
     expect(results[1].status).toBe('rejected');
     // NOTE: the actors free KV asynchronously after an abort, so poll stats until it is all back.
     const e = engine;
-    const s = await eventually(() => e.stats(), { until: (st) => st.scheduler.pool.used === 0 && st.active === 0, what: 'no KV block in use' });
-    expect(s.scheduler.pool.used).toBe(0);
+    const s = await eventually(() => e.stats(), { until: (st) => st.pool.used === 0 && st.active === 0, what: 'no KV block in use' });
+    expect(s.pool.used).toBe(0);
   });
 });
 
@@ -52,7 +52,7 @@ describe('KV pressure', () => {
     for (const [i, r] of results.entries()) expect(r.ids, `request ${i}`).toEqual(await referenceIds('baton-tiny', prompts[i], 40));
     const s = await engine.stats();
     expect(s.actors.reduce((n, a) => n + a.preemptions, 0)).toBeGreaterThan(0);
-    expect(s.scheduler.pool.used).toBe(0);
+    expect(s.pool.used).toBe(0);
   });
 });
 

@@ -69,7 +69,7 @@ describe(`soak: ${REQUESTS} mixed requests with random aborts and injected fault
         `  behaviours ${JSON.stringify(tally.behaviours)}`,
         `  outcomes   ${JSON.stringify(tally.outcomes)}`,
         `  retried attempts ${stats.retried}; preemptions ${stats.actors.reduce((n, a) => n + a.preemptions, 0)}; errors ${JSON.stringify(tally.errors.slice(0, 3))}`,
-        `  pool used ${stats.scheduler.pool.used}; threads ${start.threads} -> ${closed.threads}; extra handles ${JSON.stringify(extraResources(start.resources, closed.resources))}`,
+        `  pool used ${stats.pool.used}; threads ${start.threads} -> ${closed.threads}; extra handles ${JSON.stringify(extraResources(start.resources, closed.resources))}`,
         `  heap ${mib(start.heapUsedBytes)} (start) / ${mib(warm.heapUsedBytes)} (warm) -> ${mib(open.heapUsedBytes)} (after soak, open) -> ${mib(closed.heapUsedBytes)} MiB (closed); RSS ${mib(start.rssBytes)} -> ${mib(closed.rssBytes)} MiB`,
       ].join('\n'),
     );
@@ -82,7 +82,7 @@ describe(`soak: ${REQUESTS} mixed requests with random aborts and injected fault
     expect(stats.retried, 'the injected faults made requests retry').toBeGreaterThan(0);
 
     expect(stats.active).toBe(0);
-    expect(stats.scheduler.pool.used).toBe(0);
+    expect(stats.pool.used).toBe(0);
     for (const a of stats.actors) expect({ actor: a.name, kv: a.kvBlocksUsed, running: a.running, queued: a.queueLength }).toEqual({ actor: a.name, kv: 0, running: 0, queued: 0 });
     // NOTE: tfjs tensor counts are checked when the actors report them (ServingActorStats has no such field yet).
     for (const [name, n] of tensorsByActor(stats)) expect(n, `${name} tfjs tensors`).toBeLessThanOrEqual(warmTensors.get(name) ?? n);
@@ -109,7 +109,7 @@ function tensorsByActor(s: Awaited<ReturnType<Engine['stats']>>): Map<string, nu
 async function idleStats(e: Engine): Promise<Awaited<ReturnType<Engine['stats']>>> {
   for (let i = 0; i < 250; i++) {
     const s = await e.stats();
-    if (s.active === 0 && s.scheduler.pool.used === 0 && s.actors.every((a) => a.kvBlocksUsed === 0 && a.running === 0 && a.queueLength === 0)) return s;
+    if (s.active === 0 && s.pool.used === 0 && s.actors.every((a) => a.kvBlocksUsed === 0 && a.running === 0 && a.queueLength === 0)) return s;
     await new Promise((r) => setTimeout(r, 20));
   }
   return e.stats();

@@ -19,7 +19,7 @@ afterAll(async () => {
 
 async function kvIdle(): Promise<boolean> {
   const stats = await running.server.engine.stats();
-  return stats.active === 0 && stats.scheduler.pool.used === 0 && stats.actors.every((a) => a.kvBlocksUsed === 0);
+  return stats.active === 0 && stats.pool.used === 0 && stats.actors.every((a) => a.kvBlocksUsed === 0);
 }
 
 async function aborted(endpoint: string): Promise<number> {
