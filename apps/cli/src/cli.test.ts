@@ -69,6 +69,35 @@ describe('baton CLI', () => {
     }
   });
 
+  it('--help on every command lists every option with its default, without loading TensorFlow.js', () => {
+    // NOTE: a module hook that fails any import of @tensorflow/*: help must not start the model.
+    const dir = mkdtempSync(join(tmpdir(), 'baton-help-'));
+    try {
+      writeFileSync(join(dir, 'hooks.mjs'), "export async function resolve(s, c, next) { if (s.startsWith('@tensorflow/')) throw new Error('loaded ' + s); return next(s, c); }\n");
+      writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+      const noTf = (args: string[]) => run(args, { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}` });
+      const top = noTf(['--help']);
+      expect(top.status).toBe(0);
+      for (const name of ['generate', 'logits', 'demo', 'serve', 'bench']) expect(top.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+      for (const [name, flags] of [['generate', ['--max-tokens N', '--top-p P', '--mode', '--placement']], ['logits', ['--ids']], ['demo', ['--requests N', '--max-tokens N']], ['serve', ['--port PORT', '--api-key KEY']]] as const) {
+        for (const args of [[name, '--help'], ['help', name], [name, '--prompt', 'x', '-h']]) {
+          const r = noTf(args);
+          expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+          expect(r.stdout).toMatch(new RegExp(`^usage: baton ${name} `, 'm'));
+          for (const flag of flags) expect(r.stdout).toContain(`  ${flag}`);
+          expect(r.stdout).toMatch(/\(default: /);
+        }
+      }
+      // The hook is not vacuous: a command that runs does load TensorFlow.js and fails under it.
+      expect(noTf(['logits', '--ids', '1']).stderr).toMatch(/loaded @tensorflow\//);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const bench = run(['bench', '--help']);
+    expect(bench.status).toBe(0);
+    expect(bench.stdout).toMatch(/usage: baton bench/);
+  });
+
   it('prints usage for an unknown command', () => {
     const r = run(['frobnicate']);
     expect(r.status).toBe(1);

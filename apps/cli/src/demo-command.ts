@@ -17,11 +17,8 @@ import { LiveDisplay } from './live-display.js';
 import { renderLiveFrame, renderPlainTick, renderRequestEnd } from './progress-view.js';
 import { renderSummary } from './summary-table.js';
 
-/** One-line usage of the command. */
-export const DEMO_USAGE =
-  'baton demo [--mode single|disaggregated|colocated|chunked] [--prefill P] [--decode D] [--colocated N] [--requests N] [--max-tokens N] [--backend B]';
-
-const OPTIONS = { ...ENGINE_OPTIONS, backend: { type: 'string' }, requests: { type: 'string' }, 'max-tokens': { type: 'string' } } as const;
+/** The flags the command parses (its help page is DEMO_HELP in help-pages.ts). */
+export const DEMO_OPTIONS = { ...ENGINE_OPTIONS, backend: { type: 'string' }, requests: { type: 'string' }, 'max-tokens': { type: 'string' } } as const;
 
 /** The terminal the demo draws on. */
 export interface DemoTerminal {
@@ -35,7 +32,7 @@ const PLAIN_POLL_MS = 1000;
 
 /** Runs the demo; live output goes to `write`; returns the summary. */
 export async function demoCommand(args: string[], write: (text: string) => void, terminal: DemoTerminal = stdoutTerminal()): Promise<string> {
-  const v = parseCommandArgs(OPTIONS, args);
+  const v = parseCommandArgs(DEMO_OPTIONS, args);
   const mode = parseMode(v.mode, 'disaggregated');
   const engineOptions = engineOptionsFromFlags(v, mode, { prefill: 2, decode: 2, colocated: 2 });
   const requests = parseNumber(v.requests, '--requests', { min: 1, max: 200, integer: true, fallback: 12 });

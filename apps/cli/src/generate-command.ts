@@ -14,11 +14,8 @@ import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flag
 import { MODEL_OPTIONS, openModel } from './model-options.js';
 import { readPrompts, type PromptItem } from './prompt-source.js';
 
-/** One-line usage of the command. */
-export const GENERATE_USAGE =
-  'baton generate [--model DIR|NAME] (--ids 3,17,42 | --prompt TEXT | --prompts-file FILE) --max-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop-ids IDS] [--backend B] [--json] [--mode single|disaggregated|colocated|chunked] [--prefill P] [--decode D] [--colocated N]';
-
-const OPTIONS = {
+/** The flags the command parses (its help page is GENERATE_HELP in help-pages.ts). */
+export const GENERATE_OPTIONS = {
   ...MODEL_OPTIONS,
   ...ENGINE_OPTIONS,
   ids: { type: 'string' },
@@ -46,7 +43,7 @@ export interface GenerateParams {
 
 /** Runs the generate command; `write` receives streamed output. Returns the final output. */
 export async function generateCommand(args: string[], write: (text: string) => void): Promise<string> {
-  const v = parseCommandArgs(OPTIONS, args);
+  const v = parseCommandArgs(GENERATE_OPTIONS, args);
   if (v['max-tokens'] === undefined) throw new CliError('--max-tokens: required');
   const useEngine = v.mode !== undefined || v['prompts-file'] !== undefined || v.placement !== undefined || v.processes === true;
   const params: GenerateParams = {

@@ -7,12 +7,12 @@ import { CliError, parseIds } from './cli-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { MODEL_OPTIONS, openModel } from './model-options.js';
 
-/** One-line usage of the command. */
-export const LOGITS_USAGE = 'baton logits [--model DIR|NAME] --ids 3,17,42 [--backend wasm|cpu|webgpu|tensorflow]';
+/** The flags the command parses (its help page is LOGITS_HELP in help-pages.ts). */
+export const LOGITS_OPTIONS = { ...MODEL_OPTIONS, ids: { type: 'string' } } as const;
 
 /** Runs the logits command; returns the JSON text to print. */
 export async function logitsCommand(args: string[]): Promise<string> {
-  const values = parseCommandArgs({ ...MODEL_OPTIONS, ids: { type: 'string' } } as const, args);
+  const values = parseCommandArgs(LOGITS_OPTIONS, args);
   if (values.ids === undefined) throw new CliError('--ids: required (comma-separated token ids)');
   const ids = parseIds(values.ids, '--ids');
   const { model } = await openModel(values);

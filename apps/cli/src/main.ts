@@ -1,35 +1,84 @@
 #!/usr/bin/env node
 /**
- * The baton command line: dispatches `baton <command> ...` to one file per command. Errors print
- * one line (naming the argument) to stderr and exit with status 1; unknown commands print usage.
+ * The baton command line: dispatches `baton <command> ...` to one file per command. A command's
+ * module is imported only when the command runs, and help pages are plain data, so `baton --help`
+ * and `baton <command> --help` print at once without loading TensorFlow.js. Errors print one line
+ * (naming the argument) to stderr and exit with status 1; unknown commands print usage.
+ *
+ * To add a command: one entry in COMMANDS (a summary, a help page or a usage loader, and `load`).
  */
-import { EngineError } from '@baton/engine';
-import { ModelError } from '@baton/model';
-import { CliError } from './cli-error.js';
-import { DEMO_USAGE, demoCommand } from './demo-command.js';
-import { GENERATE_USAGE, generateCommand } from './generate-command.js';
-import { LOGITS_USAGE, logitsCommand } from './logits-command.js';
-import { SERVE_USAGE, serveCommand } from './serve-command.js';
-import { BENCH_USAGE, benchCommand } from '@baton/bench';
+import { formatHelp, usageLine, type CommandHelp } from './command-help.js';
+import { DEMO_HELP, GENERATE_HELP, LOGITS_HELP, SERVE_HELP } from './help-pages.js';
 
 /** A command prints through `write` and returns its last output, or an exit status of its own. */
 type Command = (args: string[], write: (text: string) => void) => Promise<string | { exitCode: number }>;
 
-/** Registered commands. */
-const COMMANDS: Record<string, { usage: string; run: Command }> = {
-  logits: { usage: LOGITS_USAGE, run: (args) => logitsCommand(args) },
-  generate: { usage: GENERATE_USAGE, run: generateCommand },
-  demo: { usage: DEMO_USAGE, run: (args, write) => demoCommand(args, write) },
-  serve: { usage: SERVE_USAGE, run: serveCommand },
-  // NOTE: bench reports its own errors (exit 2 for bad arguments) and returns its status.
-  bench: { usage: BENCH_USAGE.split('\n')[0].replace(/^usage: /, ''), run: async (args) => ({ exitCode: await benchCommand(args) }) },
+/** A registered command: what help shows without loading it, and how to load it. */
+interface CommandEntry {
+  /** One line for `baton --help`. */
+  summary: string;
+  /** Its `--help` page; without one, `--help` prints `usage()`, or else goes to the command. */
+  help?: CommandHelp;
+  /** Loads the command's usage text (for a command without a help page). */
+  usage?: () => Promise<string>;
+  /** Loads the command. */
+  load: () => Promise<Command>;
+}
+
+/** Registered commands, in the order `baton --help` lists them. */
+const COMMANDS: Record<string, CommandEntry> = {
+  generate: { summary: GENERATE_HELP.summary, help: GENERATE_HELP, load: async () => (await import('./generate-command.js')).generateCommand },
+  logits: {
+    summary: LOGITS_HELP.summary,
+    help: LOGITS_HELP,
+    load: async () => {
+      const { logitsCommand } = await import('./logits-command.js');
+      return (args) => logitsCommand(args);
+    },
+  },
+  demo: {
+    summary: DEMO_HELP.summary,
+    help: DEMO_HELP,
+    load: async () => {
+      const { demoCommand } = await import('./demo-command.js');
+      return (args, write) => demoCommand(args, write);
+    },
+  },
+  serve: { summary: SERVE_HELP.summary, help: SERVE_HELP, load: async () => (await import('./serve-command.js')).serveCommand },
+  // NOTE: bench prints its own --help, reports its own errors (exit 2 for bad arguments) and
+  // returns its status.
+  bench: {
+    summary: 'compare engine modes on one workload: goodput, SLO attainment, latency, charts',
+    load: async () => {
+      const { benchCommand } = await import('@baton/bench');
+      return async (args) => ({ exitCode: await benchCommand(args) });
+    },
+  },
 };
 
 function usage(): string {
-  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`)].join('\n');
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  return [
+    'usage: baton <command> [options]',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    '',
+    '`baton <command> --help` lists every option of a command and its default.',
+  ].join('\n');
 }
 
-function errorLine(e: unknown): string {
+/** The help of one command, or null when the command prints its own. */
+async function helpOf(entry: CommandEntry): Promise<string | null> {
+  if (entry.help !== undefined) return formatHelp(entry.help);
+  if (entry.usage !== undefined) return `usage: ${(await entry.usage()).replace(/^usage: /, '')}\n`;
+  return null;
+}
+
+/** One line for an error: the message of an expected error, else the stack. */
+async function errorLine(e: unknown): Promise<string> {
+  // NOTE: loaded here, not at the top: by now the command has loaded these packages anyway.
+  const [{ CliError }, { ModelError }, { EngineError }] = await Promise.all([import('./cli-error.js'), import('@baton/model'), import('@baton/engine')]);
   if (e instanceof CliError || e instanceof ModelError || e instanceof EngineError) return e.message;
   const code = (e as { code?: unknown }).code;
   // node:util parseArgs errors (unknown option, missing value) carry ERR_PARSE_ARGS_* codes.
@@ -39,23 +88,37 @@ function errorLine(e: unknown): string {
 
 /** Runs the CLI with argv (without node and script); returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') {
     process.stdout.write(usage() + '\n');
-    return name === undefined ? 1 : 0;
+    return first === undefined ? 1 : 0;
+  }
+  // `baton help <command>` is `baton <command> --help`.
+  const [name, args] = first === 'help' ? [rest[0], rest[0] === undefined ? [] : ['--help']] : [first, rest];
+  if (name === undefined) {
+    process.stdout.write(usage() + '\n');
+    return 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
     process.stderr.write(`baton: unknown command "${name}"\n${usage()}\n`);
     return 1;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    const help = await helpOf(command);
+    if (help !== null) {
+      process.stdout.write(help);
+      return 0;
+    }
+  }
   try {
-    const out = await command.run(args, (text) => process.stdout.write(text));
+    const run = await command.load();
+    const out = await run(args, (text) => process.stdout.write(text));
     if (typeof out !== 'string') return out.exitCode;
     if (out !== '') process.stdout.write(out.endsWith('\n') ? out : out + '\n');
     return 0;
   } catch (e) {
-    process.stderr.write(`baton ${name}: ${errorLine(e).split('\n')[0]}\n`);
+    process.stderr.write(`baton ${name}: ${(await errorLine(e)).split('\n')[0]}\n`);
     return 1;
   }
 }

@@ -16,11 +16,8 @@ import { parseCommandArgs } from './command-args.js';
 import { CliError } from './cli-error.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
 
-/** One-line usage of the command. */
-export const SERVE_USAGE =
-  'baton serve [--port 8000] [--host 127.0.0.1] [--model DIR|NAME] [--mode single|disaggregated|colocated|chunked] [--prefill P] [--decode D] [--colocated N] [--backend B] [--shutdown-deadline-ms MS] [--api-key KEY] [--insecure] [--headers-timeout-ms MS] [--body-timeout-ms MS] [--idle-timeout-ms MS] [--max-connections N] [--placement thread|process] [--processes]';
-
-const OPTIONS = {
+/** The flags the command parses (its help page is SERVE_HELP in help-pages.ts). */
+export const SERVE_OPTIONS = {
   ...ENGINE_OPTIONS,
   model: { type: 'string' },
   backend: { type: 'string' },
@@ -37,7 +34,7 @@ const OPTIONS = {
 
 /** Runs the server until a shutdown signal; `write` gets the status lines. */
 export async function serveCommand(args: string[], write: (text: string) => void): Promise<string> {
-  const v = parseCommandArgs(OPTIONS, args);
+  const v = parseCommandArgs(SERVE_OPTIONS, args);
   const mode = parseMode(v.mode, 'disaggregated');
   const engineOptions = engineOptionsFromFlags(v, mode, { prefill: 1, decode: 1, colocated: 2 });
   const port = parseNumber(v.port, '--port', { min: 0, max: 65_535, integer: true, fallback: 8000 });
