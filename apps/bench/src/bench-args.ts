@@ -60,6 +60,8 @@ export interface BenchArgs {
   /** Backends of the prefill and decode sides (null: `backend`); see the engine's prefillBackend. */
   prefillBackend: EngineBackend | null;
   decodeBackend: EngineBackend | null;
+  /** Where every mode's serving actors run (threads of this process, or child processes). */
+  placement: 'thread' | 'process';
   help: boolean;
 }
 
@@ -69,7 +71,7 @@ export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generat
   [--rate R | --rates a,b,c] [--quick] [--reps N] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
   [--threads N [--splits P:D,...] | --prefill N --decode M [--colocated K]] [--chunk TOKENS | --chunks a,b,c]
   [--tune-rate R] [--run-seconds S]
-  [--backend B] [--prefill-backend B] [--decode-backend B] [--prefill-nice N|off] [--admission] [--no-roofline]
+  [--backend B] [--prefill-backend B] [--decode-backend B] [--placement thread|process] [--processes] [--prefill-nice N|off] [--admission] [--no-roofline]
   [--json FILE] [--out DIR] [--write-trace FILE]`;
 
 const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
@@ -80,10 +82,10 @@ const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',
   '--prefill-nice', '--backend', '--model', '--slo-scale', '--threads', '--chunks', '--tune-rate', '--reps',
-  '--prefill-backend', '--decode-backend', '--splits', '--run-seconds', '--slo-scale-ttft',
+  '--prefill-backend', '--decode-backend', '--placement', '--splits', '--run-seconds', '--slo-scale-ttft',
 ]);
 const BACKENDS: readonly EngineBackend[] = ['auto', 'wasm', 'cpu', 'webgpu', 'tensorflow'];
-const BOOLEAN_FLAGS = new Set(['--quick', '--help', '--admission', '--no-roofline']);
+const BOOLEAN_FLAGS = new Set(['--quick', '--help', '--admission', '--no-roofline', '--processes']);
 /** Chunk sizes the chunked baseline tries by default. */
 const DEFAULT_CHUNKS = [64, 128, 256];
 
@@ -141,6 +143,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     backend: oneOf(v.get('--backend') ?? 'auto', BACKENDS, '--backend'),
     prefillBackend: v.has('--prefill-backend') ? oneOf(v.get('--prefill-backend')!, BACKENDS, '--prefill-backend') : null,
     decodeBackend: v.has('--decode-backend') ? oneOf(v.get('--decode-backend')!, BACKENDS, '--decode-backend') : null,
+    placement: oneOf(v.get('--placement') ?? (on.has('--processes') ? 'process' : 'thread'), ['thread', 'process'] as const, '--placement'),
     help: false,
   };
 }
@@ -208,7 +211,7 @@ function defaults(): BenchArgs {
     workload: 'chat', trace: null, writeTrace: null, modes: [...MODES], slo: { kind: 'fixed', ttftMs: 1, tpotMs: 1 }, model: 'baton-tiny',
     rates: { kind: 'search', start: 1 }, quick: false, seed: 1, requests: 96, arrival: { kind: 'poisson' },
     json: null, out: null, splits: [{ prefill: 1, decode: 1 }], colocated: 2, chunk: null, chunks: [...DEFAULT_CHUNKS], tuneRate: null,
-    runSeconds: null, reps: 3, admission: false, roofline: true, prefillNice: 'default', backend: 'auto', prefillBackend: null, decodeBackend: null, help: false,
+    runSeconds: null, reps: 3, admission: false, roofline: true, prefillNice: 'default', backend: 'auto', prefillBackend: null, decodeBackend: null, placement: 'thread', help: false,
   };
 }
 

@@ -97,6 +97,7 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
       backend: args.backend,
       prefillBackend: args.prefillBackend,
       decodeBackend: args.decodeBackend,
+      placement: args.placement,
       ...(args.prefillNice === 'default' ? {} : { prefillNice: args.prefillNice === 'off' ? null : args.prefillNice }),
     },
     rig: {

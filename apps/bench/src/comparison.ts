@@ -34,7 +34,7 @@ export interface ComparisonOptions {
   reps: number;
   admission: boolean;
   /** Engine options every rig shares (model, backends, prefillNice). */
-  engine: Pick<EngineOptionsInput, 'model' | 'backend' | 'prefillBackend' | 'decodeBackend' | 'prefillNice'>;
+  engine: Pick<EngineOptionsInput, 'model' | 'backend' | 'prefillBackend' | 'decodeBackend' | 'prefillNice' | 'placement'>;
   rig: RigContext;
 }
 
