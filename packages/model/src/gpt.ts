@@ -52,6 +52,19 @@ export interface StepSegment {
 
 const DEFAULT_CHUNK = 256;
 
+/**
+ * Threads the wasm-kernel pass runs a prefill's GEMMs on: `BATON_CPU_THREADS` (default 1).
+ * NOTE: opt-in, because each serving actor already has its own thread: extra GEMM threads pay only
+ * where cores are free; decode-sized GEMMs always stay on the calling thread.
+ */
+function cpuThreads(): number {
+  const raw = process.env['BATON_CPU_THREADS'];
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new ModelArgumentError('BATON_CPU_THREADS', `"${raw}" is not a thread count in [1, 64]`);
+  return n;
+}
+
 /** A GPT-2 model on the active tfjs backend. */
 export class Gpt implements SequenceHost, ForwardHost {
   /** The GPU path (webgpu backend), or null. */
@@ -75,11 +88,12 @@ export class Gpt implements SequenceHost, ForwardHost {
     const host = activeGpuHost();
     this.gpu = host === null ? null : new GpuRunner(host, config, foldWeights(config, weights));
     const useWasm = host === null && tf.getBackend() === 'wasm' && WasmForward.supports(config) && process.env['BATON_WASM_KERNELS'] !== '0';
+    const threads = cpuThreads();
     this.arena = new KvArena({
       nLayer: useWasm ? config.nLayer : 0, nHead: config.nHead, headDim: config.nEmbd / config.nHead, maxPositions: useWasm ? config.nPositions : 1,
-      reserveBytes: useWasm ? WasmForward.reserveBytes(config) : 0,
+      reserveBytes: useWasm ? WasmForward.reserveBytes(config) : 0, shared: useWasm && threads > 1,
     });
-    this.cpu = host !== null ? null : useWasm ? new WasmForward(config, weights, this.arena, this) : new ReferenceForward(config, weights, this);
+    this.cpu = host !== null ? null : useWasm ? new WasmForward(config, weights, this.arena, this, threads) : new ReferenceForward(config, weights, this);
   }
 
   /**

@@ -9,14 +9,17 @@ function prompt(n: number, seed: number): number[] {
 }
 
 /** Loads the model with the wasm kernels (default) or with the tfjs reference path on the same backend. */
-async function load(kernels: boolean, nPositions = 96): Promise<Gpt> {
-  const before = process.env['BATON_WASM_KERNELS'];
+async function load(kernels: boolean, nPositions = 96, threads = 1): Promise<Gpt> {
+  const before = [process.env['BATON_WASM_KERNELS'], process.env['BATON_CPU_THREADS']];
   process.env['BATON_WASM_KERNELS'] = kernels ? '1' : '0';
+  process.env['BATON_CPU_THREADS'] = String(threads);
   try {
     return await loadModel({ config: smallConfig({ nPositions, nEmbd: 64, nHead: 4, nInner: 256, nLayer: 3 }), seed: 5 });
   } finally {
-    if (before === undefined) delete process.env['BATON_WASM_KERNELS'];
-    else process.env['BATON_WASM_KERNELS'] = before;
+    for (const [i, name] of ['BATON_WASM_KERNELS', 'BATON_CPU_THREADS'].entries()) {
+      if (before[i] === undefined) delete process.env[name];
+      else process.env[name] = before[i];
+    }
   }
 }
 
@@ -81,5 +84,32 @@ describe('wasm-kernel decode batches longer than one call holds', () => {
     alone.forEach((seq, i) => expect(m.decode([{ seq, token: i }])).toEqual(rows.subarray(i * V, (i + 1) * V)));
     for (const s of [...batched, ...alone]) s.release();
     m.dispose();
+  });
+});
+
+describe('wasm-kernel prefill on two threads', () => {
+  it('is bitwise equal to one thread (GEMM rows split between threads)', async () => {
+    await initBackend('wasm');
+    const [one, two] = [await load(true, 96, 1), await load(true, 96, 2)];
+    const tokens = prompt(90, 4);
+    const [a, b] = [one, two].map((m) => {
+      const seq = attach(m);
+      const out = m.prefill(seq, tokens, { logits: 'all', chunkSize: 90 });
+      seq.release();
+      return out;
+    });
+    expect(b).toEqual(a);
+    one.dispose();
+    two.dispose();
+  });
+
+  it('refuses a bad BATON_CPU_THREADS', async () => {
+    await initBackend('wasm');
+    process.env['BATON_CPU_THREADS'] = 'many';
+    try {
+      await expect(loadModel({ config: smallConfig(), seed: 1 })).rejects.toThrow(/BATON_CPU_THREADS/);
+    } finally {
+      delete process.env['BATON_CPU_THREADS'];
+    }
   });
 });

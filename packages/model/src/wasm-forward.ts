@@ -19,7 +19,8 @@ import type { GptConfig } from './config.js';
 import type { ForwardHost, ForwardPass, LogitRows, Segment } from './forward-pass.js';
 import type { KvArena } from './kv-arena.js';
 import { foldWeights } from './model-tensors.js';
-import { createGemmKernels, packedSize, packPanels, PANEL, roundUp, type GemmKernels } from './wasm/gemm-kernel.js';
+import { packedSize, packPanels, PANEL, roundUp } from './wasm/gemm-kernel.js';
+import { GemmPool } from './wasm/gemm-pool.js';
 import { createRowKernels, type RowKernels } from './wasm/row-kernels.js';
 import { relaxedSimdSupported } from './wasm/simd-features.js';
 import type { GptWeights } from './weights.js';
@@ -60,7 +61,7 @@ export class WasmForward implements ForwardPass {
   /** Most rows one call may hold (n_positions): longer decode batches are split by the caller. */
   readonly maxRows: number;
   readonly usesArena = true;
-  private readonly gemm: GemmKernels;
+  private readonly gemm: GemmPool;
   private readonly rowK: RowKernels;
   private readonly blocks: Block[];
   private readonly head: Dense;
@@ -84,6 +85,8 @@ export class WasmForward implements ForwardPass {
     weights: GptWeights,
     private readonly arena: KvArena,
     private readonly host: ForwardHost,
+    /** Threads a prefill's GEMMs run on (> 1 needs a shared arena memory). */
+    threads = 1,
   ) {
     const p = plan(config, arena.reservedAddr);
     this.blocks = p.blocks;
@@ -91,7 +94,7 @@ export class WasmForward implements ForwardPass {
     this.s = p.scratch;
     this.maxRows = p.maxRows;
     const memory = arena.wasmMemory;
-    this.gemm = createGemmKernels(memory, relaxedSimdSupported());
+    this.gemm = new GemmPool(memory, relaxedSimdSupported(), threads);
     this.rowK = createRowKernels(memory);
     const { nEmbd: C, nInner: I } = config;
     const f = foldWeights(config, weights);
@@ -167,8 +170,15 @@ export class WasmForward implements ForwardPass {
     return this.lmHead(mem, rows);
   }
 
-  /** Nothing to free: weights and scratch live in the arena's memory, which goes with the arena. */
-  dispose(): void {}
+  /** Stops the GEMM worker threads (weights and scratch live in the arena's memory, which goes with the arena). */
+  dispose(): void {
+    this.gemm.close();
+  }
+
+  /** Threads a prefill's GEMMs run on. */
+  get threads(): number {
+    return this.gemm.threads;
+  }
 
   /** x rows = wte[token] + wpe[position]. */
   private embed(mem: Float32Array, segments: readonly Segment[]): void {

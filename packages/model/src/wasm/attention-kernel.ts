@@ -17,7 +17,7 @@ import { rowBlock } from './attention-block.js';
 import { singleRow } from './attention-row.js';
 import { expConsts } from './simd-math.js';
 import { assembleModule, FunctionBuilder } from './wasm-assembler.js';
-import { wasmApi, type WasmMemory } from './wasm-runtime.js';
+import { isShared, wasmApi, type WasmMemory } from './wasm-runtime.js';
 
 export { KEY_TILE, PAGE_POSITIONS, PAGE_SHIFT, type AttentionShape };
 
@@ -26,7 +26,7 @@ export type AttendFn = (q: number, y: number, pt: number, layerOff: number, T: n
 
 /** Compiles the kernel module against `memory`. */
 export function createAttentionKernel(shape: AttentionShape, memory: WasmMemory): AttendFn {
-  const bytes = assembleModule([{ name: 'attend', fn: buildAttend(shape) }]);
+  const bytes = assembleModule([{ name: 'attend', fn: buildAttend(shape) }], isShared(memory));
   const instance = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
   return instance.exports['attend'] as AttendFn;
 }

@@ -17,7 +17,7 @@
  * All pointers are byte addresses in the imported memory; counts are in floats.
  */
 import { assembleModule, FunctionBuilder, type Local } from './wasm-assembler.js';
-import { wasmApi, type WasmMemory } from './wasm-runtime.js';
+import { isShared, wasmApi, type WasmMemory } from './wasm-runtime.js';
 
 /** Columns per packed B panel. */
 export const PANEL = 8;
@@ -39,7 +39,7 @@ export interface GemmKernels {
 
 /** Compiles the kernels against `memory`; `fma` needs a runtime with relaxed SIMD. */
 export function createGemmKernels(memory: WasmMemory, fma: boolean): GemmKernels {
-  const bytes = assembleModule([{ name: 'gemm', fn: buildGemm(fma, false) }, { name: 'gemmAdd', fn: buildGemm(fma, true) }]);
+  const bytes = assembleModule([{ name: 'gemm', fn: buildGemm(fma, false) }, { name: 'gemmAdd', fn: buildGemm(fma, true) }], isShared(memory));
   const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
   return { gemm: exports['gemm'] as GemmFn, gemmAdd: exports['gemmAdd'] as GemmFn, fma };
 }

@@ -8,7 +8,7 @@
  */
 import { expConsts, expF32x4, horizontal } from './simd-math.js';
 import { assembleModule, FunctionBuilder, type Local } from './wasm-assembler.js';
-import { wasmApi, type WasmMemory } from './wasm-runtime.js';
+import { isShared, wasmApi, type WasmMemory } from './wasm-runtime.js';
 
 /** normalize(x, out, rows, cols, 1 / cols, eps): out row = (x - mean) / sqrt(var + eps). */
 export type NormalizeFn = (x: number, out: number, rows: number, cols: number, invCols: number, eps: number) => void;
@@ -23,7 +23,7 @@ export interface RowKernels {
 
 /** Compiles the kernels against `memory`. */
 export function createRowKernels(memory: WasmMemory): RowKernels {
-  const bytes = assembleModule([{ name: 'normalize', fn: buildNormalize() }, { name: 'geluNew', fn: buildGelu() }]);
+  const bytes = assembleModule([{ name: 'normalize', fn: buildNormalize() }, { name: 'geluNew', fn: buildGelu() }], isShared(memory));
   const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
   return { normalize: exports['normalize'] as NormalizeFn, geluNew: exports['geluNew'] as GeluFn };
 }

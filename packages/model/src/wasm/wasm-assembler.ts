@@ -152,14 +152,20 @@ export class FunctionBuilder {
   }
 }
 
-/** A module importing `env.memory` and exporting named functions. */
-export function assembleModule(functions: ReadonlyArray<{ name: string; fn: FunctionBuilder }>): Uint8Array {
+/** Pages declared as the maximum of a shared memory import (4 GiB: any memory's maximum fits). */
+const SHARED_MAX_PAGES = 65536;
+
+/**
+ * A module importing `env.memory` and exporting named functions. `shared`: the import is a shared
+ * memory (what threads running the same kernels over one memory need).
+ */
+export function assembleModule(functions: ReadonlyArray<{ name: string; fn: FunctionBuilder }>, shared = false): Uint8Array {
   const section = (id: number, payload: number[]): number[] => [id, ...uleb(payload.length), ...payload];
   const types = functions.map(({ fn }) => [0x60, ...vec(fn.params.map((p) => [TYPE_CODE[p]])), 0]);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
-    ...section(2, vec([[...utf8('env'), ...utf8('memory'), 0x02, 0x00, 1]])),
+    ...section(2, vec([[...utf8('env'), ...utf8('memory'), 0x02, ...(shared ? [0x03, 1, ...uleb(SHARED_MAX_PAGES)] : [0x00, 1])]])),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),
     ...section(7, vec(functions.map(({ name }, i) => [...utf8(name), 0x00, ...uleb(i)]))),
     ...section(10, vec(functions.map(({ fn }) => fn.encode()))),

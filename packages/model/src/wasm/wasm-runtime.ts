@@ -11,10 +11,15 @@ export interface WasmMemory {
 }
 
 interface WasmApi {
-  Memory: new (desc: { initial: number; maximum?: number }) => WasmMemory;
+  Memory: new (desc: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
   validate(bytes: Uint8Array): boolean;
+}
+
+/** Whether `memory` is shared (its buffer a SharedArrayBuffer): modules must import it as shared. */
+export function isShared(memory: WasmMemory): boolean {
+  return memory.buffer instanceof SharedArrayBuffer;
 }
 
 /** The global WebAssembly namespace. */

@@ -1,0 +1,107 @@
+/**
+ * GemmPool: the GEMM kernels run on this thread plus `threads - 1` worker threads over one shared
+ * WebAssembly memory. A large GEMM (at least SPLIT_ROWS rows: prefill) is split by rows: each
+ * worker takes a block of rows, this thread the last block, and the call returns when all are
+ * done; smaller ones (decode) run here alone. Rows are independent and computed the same way in
+ * any tile (gemm-kernel.ts), so results are bitwise equal to a single-threaded run.
+ * Protocol per worker (an Int32Array over its own SharedArrayBuffer): this thread writes the
+ * arguments, clears DONE and bumps SEQ (Atomics.notify); the worker, waiting on SEQ, runs the
+ * kernel and sets DONE to 1 (or -1 if the kernel threw), then notifies. NOTE: the wait here is
+ * synchronous (the model API is), so a worker failure must come back through DONE: an 'error'
+ * event would never be delivered while this thread waits; a worker that never answers times out.
+ * Invariant: at most one call in flight; workers are unref'd and terminated by close().
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ModelError } from '../errors.js';
+import { createGemmKernels, type GemmFn, type GemmKernels } from './gemm-kernel.js';
+import type { WasmMemory } from './wasm-runtime.js';
+
+/** Control words of one worker. */
+export const CTL = { SEQ: 0, DONE: 1, KIND: 2, ARGS: 3, WORDS: 12 } as const;
+/** Job kinds. */
+export const JOB = { GEMM: 0, GEMM_ADD: 1, STOP: 2 } as const;
+/** GEMMs with fewer rows run on the calling thread alone. */
+const SPLIT_ROWS = 64;
+/** How long a worker may take before the call fails. */
+const TIMEOUT_MS = 60_000;
+
+/** The worker's compiled script; NOTE: when this file runs from src/ (tests), the one in dist/. */
+function workerScript(): URL {
+  const here = new URL('./gemm-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(here)) ? here : new URL('../../dist/wasm/gemm-worker.js', import.meta.url);
+}
+
+/** Data a worker starts with. */
+export interface GemmWorkerData {
+  memory: WasmMemory;
+  ctl: SharedArrayBuffer;
+  fma: boolean;
+}
+
+/** GEMM kernels, optionally spread over worker threads. */
+export class GemmPool {
+  readonly gemm: GemmFn;
+  readonly gemmAdd: GemmFn;
+  private readonly local: GemmKernels;
+  private readonly workers: Array<{ worker: Worker; ctl: Int32Array }>;
+
+  constructor(memory: WasmMemory, fma: boolean, threads: number) {
+    this.local = createGemmKernels(memory, fma);
+    this.workers = Array.from({ length: Math.max(0, threads - 1) }, () => {
+      const ctl = new SharedArrayBuffer(CTL.WORDS * 4);
+      const data: GemmWorkerData = { memory, ctl, fma };
+      const worker = new Worker(workerScript(), { workerData: data });
+      worker.unref();
+      return { worker, ctl: new Int32Array(ctl) };
+    });
+    this.gemm = (...args) => this.run(JOB.GEMM, this.local.gemm, args);
+    this.gemmAdd = (...args) => this.run(JOB.GEMM_ADD, this.local.gemmAdd, args);
+  }
+
+  /** Whether the multiply-adds are relaxed (fused) ones. */
+  get fma(): boolean {
+    return this.local.fma;
+  }
+
+  /** Threads a large GEMM runs on (this one included). */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    for (const { worker, ctl } of this.workers) {
+      Atomics.store(ctl, CTL.KIND, JOB.STOP);
+      Atomics.add(ctl, CTL.SEQ, 1);
+      Atomics.notify(ctl, CTL.SEQ);
+      void worker.terminate();
+    }
+    this.workers.length = 0;
+  }
+
+  private run(kind: number, fn: GemmFn, args: Parameters<GemmFn>): void {
+    const [a, lda, b, bias, out, ldc, m, k, n] = args;
+    if (this.workers.length === 0 || m < SPLIT_ROWS) return fn(a, lda, b, bias, out, ldc, m, k, n);
+    const parts = this.workers.length + 1;
+    const rows = Math.ceil(m / parts / 4) * 4;
+    this.workers.forEach(({ ctl }, j) => {
+      const r0 = j * rows;
+      ctl.set([kind, a + r0 * lda * 4, lda, b, bias, out + r0 * ldc * 4, ldc, Math.max(0, Math.min(rows, m - r0)), k, n], CTL.KIND);
+      Atomics.store(ctl, CTL.DONE, 0);
+      Atomics.add(ctl, CTL.SEQ, 1);
+      Atomics.notify(ctl, CTL.SEQ);
+    });
+    const mine = this.workers.length * rows;
+    if (mine < m) fn(a + mine * lda * 4, lda, b, bias, out + mine * ldc * 4, ldc, m - mine, k, n);
+    for (const { ctl } of this.workers) {
+      const start = Date.now();
+      while (Atomics.load(ctl, CTL.DONE) === 0) {
+        Atomics.wait(ctl, CTL.DONE, 0, 100);
+        if (Date.now() - start > TIMEOUT_MS) throw new ModelError('CPU_WORKER_FAILED', `a GEMM worker thread did not answer within ${TIMEOUT_MS} ms`);
+      }
+      if (Atomics.load(ctl, CTL.DONE) < 0) throw new ModelError('CPU_WORKER_FAILED', 'a GEMM worker thread failed');
+    }
+  }
+}
