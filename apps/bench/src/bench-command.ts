@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { BENCH_USAGE, parseBenchArgs, type BenchArgs } from './bench-args.js';
-import { BenchArgumentError } from './bench-errors.js';
+import { BenchArgumentError, TraceLineError } from './bench-errors.js';
 import { formatTables, summaryJson, writeOutputs, type ReportContext } from './bench-report.js';
 import { defaultBackendName } from '@baton/model';
 import { runComparison } from './comparison.js';
@@ -54,6 +54,11 @@ export async function benchCommand(argv: string[], io: BenchIo = DEFAULT_IO): Pr
   try {
     return await run(args, argv, io);
   } catch (e) {
+    // NOTE: a bad argument found while running (an unreadable trace) is still exit 2, one line.
+    if (e instanceof BenchArgumentError) {
+      io.stderr(`baton bench: ${e.message}\n`);
+      return 2;
+    }
     io.stderr(`\nbaton bench: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
@@ -139,7 +144,12 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
 
 async function loadWorkload(args: BenchArgs): Promise<Workload> {
   if (args.trace !== null) {
-    const entries = await readTrace(args.trace);
+    const file = args.trace;
+    const entries = await readTrace(file).catch((e: unknown) => {
+      if (e instanceof TraceLineError) throw new BenchArgumentError('--trace', `${file}: ${e.message}`);
+      const code = (e as { code?: unknown }).code;
+      throw new BenchArgumentError('--trace', `cannot read ${file} (${typeof code === 'string' ? code : (e as Error).message})`);
+    });
     if (entries.length === 0) throw new BenchArgumentError('--trace', `${args.trace} holds no requests`);
     return traceToWorkload(entries.slice(0, args.requests), { seed: args.seed, name: `trace ${args.trace}` });
   }

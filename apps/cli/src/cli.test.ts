@@ -98,6 +98,12 @@ describe('baton CLI', () => {
     expect(bench.stdout).toMatch(/usage: baton bench/);
   });
 
+  it('bench with a missing trace prints one line naming --trace and exits 2', () => {
+    const r = run(['bench', '--trace', '/nonexistent', '--slo-ttft', '250', '--slo-tpot', '2']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('baton bench: --trace: cannot read /nonexistent (ENOENT)\n');
+  });
+
   it('prints usage for an unknown command', () => {
     const r = run(['frobnicate']);
     expect(r.status).toBe(1);
