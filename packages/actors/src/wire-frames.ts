@@ -120,12 +120,21 @@ export function splitTarget(body: Buffer): { readonly target: string; readonly p
   return { target: body.toString('utf8', 2, 2 + length), payload: body.subarray(2 + length) };
 }
 
+/** The length field at `at`; throws when no frame can be that long (a corrupt stream). */
+function checkedLength(data: Buffer, at: number): number {
+  const length = data.readUInt32LE(at);
+  if (length < HEADER_REST || length > MAX_FRAME_BYTES) throw new RangeError(`corrupt actor frame: length ${length}`);
+  return length;
+}
+
 /** Cuts a stream of socket chunks into frames. */
 export class FrameReader {
   readonly #onFrame: FrameHandler;
   /** Bytes of an incomplete frame, oldest first. */
   #held: Buffer[] = [];
   #heldBytes = 0;
+  /** Total bytes of the held frame (length field included), once its length field is complete. */
+  #need = 0;
 
   constructor(onFrame: FrameHandler) {
     this.#onFrame = onFrame;
@@ -137,15 +146,20 @@ export class FrameReader {
     if (this.#heldBytes > 0) {
       this.#held.push(chunk);
       this.#heldBytes += chunk.byteLength;
-      if (this.#heldBytes < 4 || this.#heldBytes < 4 + this.#frameLength(this.#held)) return;
+      if (this.#need === 0 && this.#heldBytes >= 4) {
+        const head = Buffer.concat(this.#held, this.#heldBytes);
+        this.#held = [head];
+        this.#need = 4 + checkedLength(head, 0);
+      }
+      if (this.#need === 0 || this.#heldBytes < this.#need) return;
       data = Buffer.concat(this.#held, this.#heldBytes);
       this.#held = [];
       this.#heldBytes = 0;
+      this.#need = 0;
     }
     let at = 0;
     while (data.byteLength - at >= 4) {
-      const length = data.readUInt32LE(at);
-      if (length < HEADER_REST || length > MAX_FRAME_BYTES) throw new RangeError(`corrupt actor frame: length ${length}`);
+      const length = checkedLength(data, at);
       if (data.byteLength - at - 4 < length) break;
       this.#onFrame(data[at + 4] as number, data.readUInt32LE(at + 5), data.subarray(at + HEADER_BYTES, at + 4 + length));
       at += 4 + length;
@@ -154,13 +168,7 @@ export class FrameReader {
       const rest = data.subarray(at);
       this.#held = [rest];
       this.#heldBytes = rest.byteLength;
+      this.#need = rest.byteLength >= 4 ? 4 + checkedLength(rest, 0) : 0;
     }
-  }
-
-  /** The length field of the frame that starts in `held` (which holds at least 4 bytes). */
-  #frameLength(held: Buffer[]): number {
-    const first = held[0] as Buffer;
-    if (first.byteLength >= 4) return first.readUInt32LE(0);
-    return Buffer.concat(held).readUInt32LE(0);
   }
 }
