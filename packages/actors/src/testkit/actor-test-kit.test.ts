@@ -90,4 +90,15 @@ describe('ActorTestKit', () => {
     await watcher.expectMessage({ type: 'stopping', count: 5 });
     expect(counter.state).toBe('stopped');
   });
+
+  it('runs an actor meant for an actor process unchanged, checking messages as a process would', async () => {
+    const counter = await kit.spawn(CounterActor, { init: { start: 1 }, placement: 'process' });
+    expect((await counter.ref.ask({ type: 'where' })).placement).toBe('process');
+    const shared = new SharedArrayBuffer(4);
+    expect(() => counter.ref.tell({ type: 'sum', data: shared })).toThrow(/^message\.data is a SharedArrayBuffer, which cannot cross a process/);
+    expect(() => counter.ref.tell({ type: 'sum', data: shared })).toThrow(MessageNotCloneableError);
+    const threaded = await kit.spawn(CounterActor, { init: { start: 1 } });
+    expect((await threaded.ref.ask({ type: 'where' })).placement).toBe('thread');
+    expect(await threaded.ref.ask({ type: 'sum', data: shared })).toBe(0);
+  });
 });
