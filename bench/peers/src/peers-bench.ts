@@ -7,13 +7,14 @@
  * decode); then prefill 512 and one decode step at context 256 (batch 1, 8, 32) are timed in
  * interleaved rounds, Baton and the four ORT runs alternating, so all see the same machine load.
  * Reports medians, the spread (25th-75th percentile) and Baton / ORT-1-thread-new-rows ratios.
- * Baton runs twice: with its plain-SIMD kernels and with relaxed-SIMD (FMA) kernels; Node 20
- * compiles the latter only behind `--experimental-wasm-relaxed-simd`, which this script sets.
+ * Baton runs with its plain-SIMD kernels, with relaxed-SIMD (FMA) kernels (Node 20 compiles them
+ * only behind `--experimental-wasm-relaxed-simd`, which this script sets) and with prefill GEMMs
+ * on two threads; ratios compare each with ORT on one thread (new-rows graph).
  * Usage: node bench/peers/dist/peers-bench.js [--rounds N] [--models tiny,8x512]
  */
 import { setFlagsFromString } from 'node:v8';
 import * as ort from 'onnxruntime-node';
-import { ArrayKvBacking, DEFAULT_MODEL, initBackend, loadModel, type Gpt, type GptConfig, type ModelSequence } from '@baton/model';
+import { ArrayKvBacking, BUILTIN_MODELS, initBackend, loadModel, type Gpt, type GptConfig, type ModelSequence, type ModelSpec } from '@baton/model';
 import { buildGpt2Onnx, kvOutputNames, type KvOutputs } from './gpt2-onnx.js';
 
 const args = process.argv.slice(2);
@@ -28,8 +29,20 @@ const CTX = 256;
 const BATCHES = [1, 8, 32];
 const TOLERANCE = 1e-4;
 
-/** Models by --models name: the default model and the built-in 8x512 bench shape. */
-const MODEL_NAMES: Record<string, string> = { tiny: DEFAULT_MODEL, '8x512': 'baton-8x512' };
+/** The 8x512 bench shape, for a build whose built-in models do not include baton-8x512. */
+const SHAPE_8X512: ModelSpec = {
+  config: {
+    vocabSize: 256, nPositions: 1024, nEmbd: 512, nLayer: 8, nHead: 8, nInner: 2048, activation: 'gelu_new',
+    layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
+  },
+  seed: 8512,
+};
+
+/** Models by --models name: baton-tiny (4x256) and the 8x512 bench shape. */
+const MODELS_BY_NAME: Record<string, string | ModelSpec> = {
+  tiny: BUILTIN_MODELS.includes('baton-tiny') ? 'baton-tiny' : 'baton-4x256',
+  '8x512': BUILTIN_MODELS.includes('baton-8x512') ? 'baton-8x512' : SHAPE_8X512,
+};
 
 interface OrtRunner { label: string; variant: KvOutputs; session: ort.InferenceSession }
 
@@ -153,15 +166,32 @@ function batonDecodeRun(model: Gpt, source: ArrayKvBacking, batch: number): (rep
   };
 }
 
-/** Loads `spec` twice: Baton with plain-SIMD kernels ('Baton simd') and, where compiled, with FMA ('Baton fma'). */
-async function loadBatons(spec: string): Promise<Map<string, Gpt>> {
-  process.env['BATON_WASM_FMA'] = '0';
-  const plain = await loadModel(spec);
-  delete process.env['BATON_WASM_FMA'];
-  const fma = await loadModel(spec);
-  const out = new Map([[`Baton ${plain.forwardPath.replace('wasm-', '')}`, plain]]);
-  if (fma.forwardPath !== plain.forwardPath) out.set(`Baton ${fma.forwardPath.replace('wasm-', '')}`, fma);
+/**
+ * Loads `spec` as each Baton variant: plain-SIMD kernels ('Baton simd'), relaxed-SIMD FMA kernels
+ * where the runtime compiles them ('Baton fma'), and the best kernels with prefill GEMMs on two
+ * threads ('Baton <kernels> 2t', BATON_CPU_THREADS=2).
+ */
+async function loadBatons(spec: string | ModelSpec): Promise<Map<string, Gpt>> {
+  const out = new Map<string, Gpt>();
+  const variant = async (fma: boolean, threads: number): Promise<Gpt> => {
+    if (fma) delete process.env['BATON_WASM_FMA'];
+    else process.env['BATON_WASM_FMA'] = '0';
+    process.env['BATON_CPU_THREADS'] = String(threads);
+    try {
+      return await loadModel(spec);
+    } finally {
+      delete process.env['BATON_WASM_FMA'];
+      delete process.env['BATON_CPU_THREADS'];
+    }
+  };
+  const label = (m: Gpt, threads: number): string => `Baton ${m.forwardPath.replace('wasm-', '')}${threads > 1 ? ` ${threads}t` : ''}`;
+  const plain = await variant(false, 1);
+  out.set(label(plain, 1), plain);
+  const fma = await variant(true, 1);
+  if (fma.forwardPath !== plain.forwardPath) out.set(label(fma, 1), fma);
   else fma.dispose();
+  const two = await variant(true, 2);
+  out.set(label(two, 2), two);
   return out;
 }
 
@@ -238,11 +268,11 @@ async function main(): Promise<void> {
   console.log(`${ROUNDS} interleaved rounds; prefill 1 rep, decode 5 reps per round and runner; ratio = median / median of ORT 1t new-rows`);
   const rows: string[][] = [['model', 'case', 'runner', 'median ms', 'p25-p75 ms', 'ratio', 'goal']];
   for (const m of MODELS) {
-    const spec = MODEL_NAMES[m];
-    if (spec === undefined) throw new Error(`--models: unknown model "${m}" (expected ${Object.keys(MODEL_NAMES).join(', ')})`);
+    const spec = MODELS_BY_NAME[m];
+    if (spec === undefined) throw new Error(`--models: unknown model "${m}" (expected ${Object.keys(MODELS_BY_NAME).join(', ')})`);
     const batons = await loadBatons(spec);
     const { nLayer, nEmbd } = [...batons.values()][0].config;
-    rows.push(...(await benchModel(`${spec} ${nLayer}x${nEmbd}`, batons)));
+    rows.push(...(await benchModel(`${typeof spec === 'string' ? spec : 'bench'} ${nLayer}x${nEmbd}`, batons)));
     for (const b of batons.values()) b.dispose();
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
