@@ -28,7 +28,17 @@ describe('tokenizers', () => {
     const parts = ids.map((id) => dec.push([id]));
     expect(parts.slice(7, 10)).toEqual(['', '', '€']);
     expect(parts.join('') + dec.flush()).toBe('héllo €');
-    expect(() => t.decode([300])).toThrow(TokenizerError);
+    expect(() => t.decode([-1])).toThrow(TokenizerError);
+  });
+
+  it('byte-level with more ids: end-of-text decodes to nothing, other non-byte ids to an escape', () => {
+    const t = new ByteTokenizer({ vocabSize: 300, eosTokenId: 256 });
+    expect(t.vocabSize).toBe(300);
+    expect(t.decode([104, 105, 270, 33, 256])).toBe('hi<|270|>!');
+    const dec = t.createDecoder();
+    expect(dec.push([226, 130])).toBe('');
+    expect(dec.push([172, 256, 299])).toBe('€<|299|>');
+    expect(dec.push([226]) + dec.push([257]) + dec.flush()).toBe('\uFFFD<|257|>');
   });
 
   it('GPT-2 BPE from vocab.json + merges.txt', () => {

@@ -1,5 +1,6 @@
 /**
- * Tokenizers: byte-level (id = byte value; the default for checkpoints without tokenizer files)
+ * Tokenizers: byte-level (id = byte value, plus an optional end-of-text id; the default for
+ * checkpoints without tokenizer files)
  * and GPT-2 BPE through @huggingface/tokenizers, from `tokenizer.json` or `vocab.json` +
  * `merges.txt`. Each offers an incremental decoder that only emits complete UTF-8 text, so
  * streaming token by token never produces broken characters.
@@ -29,29 +30,67 @@ export interface GptTokenizer {
   createDecoder(): IncrementalDecoder;
 }
 
-/** Byte-level tokenizer: UTF-8 bytes are the ids (vocab 256). */
+/** Options of {@link ByteTokenizer}. */
+export interface ByteTokenizerOptions {
+  /** The model's vocabulary size (at least 256; ids 256 and up are not bytes). */
+  vocabSize?: number;
+  /** The end-of-text id (decodes to no text), or null. */
+  eosTokenId?: number | null;
+}
+
+/**
+ * Byte-level tokenizer: UTF-8 bytes are the ids 0..255. A model with a larger vocabulary (such as
+ * 256 bytes + an end-of-text id) keeps its other ids: the end-of-text id decodes to no text, and
+ * any other id of 256 or more decodes to the escape `<|ID|>`, so generated ids always print.
+ */
 export class ByteTokenizer implements GptTokenizer {
   readonly kind = 'bytes';
-  readonly vocabSize = 256;
+  readonly vocabSize: number;
+  /** The end-of-text id, or null. */
+  readonly eosTokenId: number | null;
+
+  constructor(opts: ByteTokenizerOptions = {}) {
+    this.vocabSize = Math.max(256, opts.vocabSize ?? 256);
+    this.eosTokenId = opts.eosTokenId !== undefined && opts.eosTokenId !== null && opts.eosTokenId >= 256 ? opts.eosTokenId : null;
+  }
 
   encode(text: string): number[] {
     return Array.from(new TextEncoder().encode(text));
   }
 
   decode(ids: readonly number[]): string {
-    return new TextDecoder().decode(Uint8Array.from(ids.map((id) => this.checkId(id))));
+    const decoder = this.createDecoder();
+    return decoder.push(ids) + decoder.flush();
   }
 
   createDecoder(): IncrementalDecoder {
     const td = new TextDecoder();
     return {
-      push: (ids) => td.decode(Uint8Array.from(ids.map((id) => this.checkId(id))), { stream: true }),
+      push: (ids) => {
+        let out = '';
+        let run: number[] = [];
+        for (const id of ids) {
+          if (this.checkId(id) < 256) {
+            run.push(id);
+            continue;
+          }
+          // NOTE: a non-byte id ends any incomplete UTF-8 character before it (as U+FFFD).
+          out += td.decode(Uint8Array.from(run), { stream: true }) + td.decode() + this.special(id);
+          run = [];
+        }
+        return out + td.decode(Uint8Array.from(run), { stream: true });
+      },
       flush: () => td.decode(),
     };
   }
 
+  /** The text of a non-byte id: nothing for end-of-text, else the escape `<|ID|>`. */
+  private special(id: number): string {
+    return id === this.eosTokenId ? '' : `<|${id}|>`;
+  }
+
   private checkId(id: number): number {
-    if (!Number.isInteger(id) || id < 0 || id > 255) throw new TokenizerError(`byte tokenizer: id ${id} is not a byte (0..255)`);
+    if (!Number.isInteger(id) || id < 0) throw new TokenizerError(`byte tokenizer: id ${id} is not a token id (an integer >= 0)`);
     return id;
   }
 }
