@@ -89,6 +89,24 @@ describe('SIGKILL of a serving process while 8 greedy streams run', () => {
   });
 });
 
+describe('right after a SIGKILL', () => {
+  it('new requests go to the healthy sibling and all complete', async () => {
+    engine = await createEngine({ model: 'baton-tiny', backend: 'wasm', mode: 'disaggregated', prefill: 2, decode: 2, placement: 'process' });
+    const e = engine;
+    const victim = await pidOf(e, 'prefill-0');
+    process.kill(victim, 'SIGKILL');
+    await eventually(async () => (await e.stats()).scheduler.down.includes('prefill-0') || (await pidOf(e, 'prefill-0')) !== victim, {
+      what: 'the scheduler hears of the crash',
+    });
+    const prompts = mixedPrompts(10, 9, 40);
+    const results = await Promise.all(prompts.map((prompt) => e.generate({ prompt, maxTokens: 8 }).result));
+    for (const [i, r] of results.entries()) {
+      expect(r.finishReason, `request ${i}: ${r.error?.message ?? ''}`).toBe('length');
+      expect(r.ids, `request ${i}`).toEqual(await referenceIds('baton-tiny', prompts[i], 8));
+    }
+  });
+});
+
 describe('a decode process frozen with SIGSTOP', () => {
   it('is declared unhealthy, its requests resume elsewhere with the reference tokens, and it is restarted', async () => {
     engine = await createEngine({
