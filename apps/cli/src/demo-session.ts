@@ -1,15 +1,23 @@
 /**
  * One run of the demo: submits each request when it arrives, follows its token stream, and polls
  * `engine.stats()` for the live view. Invariants: polls never overlap (an actor busy in a long
- * step answers late, and the next poll waits for it); every request ends in `done` or `failed`,
- * and the session resolves only after all have, with a final stats snapshot.
+ * step answers late, and the next poll waits for it); a frame pairs the stats with the requests
+ * as they were when the stats were asked for, so every token it shows was produced by a step its
+ * actors already count; a request's TTFT is known from its first token on; every request ends in
+ * `done`, `aborted` (Ctrl-C) or `failed`, and the session resolves only after all have, with a
+ * final stats snapshot.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine, EngineStats, GenerationResult } from '@baton/engine';
 import type { DemoRequest } from './demo-workload.js';
 
-/** Where a request is: not arrived yet, queued (no token yet), streaming, or ended. */
-export type RequestState = 'waiting' | 'queued' | 'streaming' | 'done' | 'failed';
+/** Where a request is: not arrived yet, queued (no token yet), streaming, or how it ended. */
+export type RequestState = 'waiting' | 'queued' | 'streaming' | 'done' | 'aborted' | 'failed';
+
+/** Whether a request has ended. */
+export function hasEnded(state: RequestState): boolean {
+  return state === 'done' || state === 'aborted' || state === 'failed';
+}
 
 /** Live progress of one demo request. */
 export interface RequestProgress {
@@ -18,8 +26,10 @@ export interface RequestProgress {
   state: RequestState;
   /** Generated ids so far. */
   ids: number[];
+  /** Time to first token, ms: set when the first token arrives (the result's TTFT once it ends). */
+  ttftMs: number | null;
   result: GenerationResult | null;
-  /** Why it failed (refused, aborted, actor error); null otherwise. */
+  /** Why it failed (refused, actor error); null otherwise (also when aborted). */
   error: string | null;
 }
 
@@ -59,7 +69,7 @@ export interface DemoOutcome {
 export async function runDemoSession(o: DemoSessionOptions): Promise<DemoOutcome> {
   const started = performance.now();
   const progress: RequestProgress[] = o.requests.map((request) => ({
-    request, promptTokens: o.encode(request.prompt).length, state: 'waiting', ids: [], result: null, error: null,
+    request, promptTokens: o.encode(request.prompt).length, state: 'waiting', ids: [], ttftMs: null, result: null, error: null,
   }));
   let stats: EngineStats | null = null;
   const snapshot = (): DemoSnapshot => ({ elapsedMs: performance.now() - started, requests: progress, stats });
@@ -71,8 +81,11 @@ export async function runDemoSession(o: DemoSessionOptions): Promise<DemoOutcome
   });
   const poll = async (): Promise<void> => {
     while (running) {
+      // NOTE: the requests are copied before the stats are asked for: tokens that arrive while an
+      // actor is still answering would otherwise outrun the step counts shown next to them.
+      const asked = { elapsedMs: performance.now() - started, requests: progress.map(copyProgress) };
       stats = (await o.engine.stats().catch(() => null)) ?? stats;
-      o.onFrame(snapshot());
+      o.onFrame({ ...asked, stats });
       await Promise.race([sleep(o.pollMs), all]);
     }
   };
@@ -88,11 +101,14 @@ async function follow(o: DemoSessionOptions, p: RequestProgress): Promise<void> 
   try {
     await sleep(r.delayMs, undefined, { signal: o.signal });
     p.state = 'queued';
+    // NOTE: token times are on the engine's clock, shared by every thread and process of the host.
+    const submittedMs = performance.timeOrigin + performance.now();
     const generation = o.engine.generate({
       prompt: r.prompt, maxTokens: r.maxTokens, temperature: 0.9, topK: 64, seed: r.seed, id: r.id, signal: o.signal,
     });
     for await (const event of generation) {
       if (event.type === 'token') {
+        if (p.ids.length === 0) p.ttftMs = Math.max(0, event.time - submittedMs);
         p.ids.push(event.id);
         p.state = 'streaming';
       } else {
@@ -100,11 +116,23 @@ async function follow(o: DemoSessionOptions, p: RequestProgress): Promise<void> 
       }
     }
     const result = p.result as GenerationResult | null;
-    const failed = result === null || result.finishReason === 'error' || result.finishReason === 'abort';
-    p.state = failed ? 'failed' : 'done';
-    if (failed) p.error = o.signal.aborted ? 'aborted' : result?.error?.message ?? `ended: ${result?.finishReason ?? 'no result'}`;
+    if (result !== null) p.ttftMs = result.metrics.ttftMs ?? p.ttftMs;
+    const reason = result?.finishReason ?? null;
+    if (reason === 'abort' || (reason === null && o.signal.aborted)) p.state = 'aborted';
+    else if (reason === null || reason === 'error') {
+      p.state = 'failed';
+      p.error = result?.error?.message ?? 'ended without a result';
+    } else p.state = 'done';
   } catch (e) {
-    p.state = 'failed';
-    p.error = o.signal.aborted ? 'aborted' : (e as Error).message;
+    if (o.signal.aborted) p.state = 'aborted';
+    else {
+      p.state = 'failed';
+      p.error = (e as Error).message;
+    }
   }
+}
+
+/** A copy that later tokens do not change. */
+function copyProgress(p: RequestProgress): RequestProgress {
+  return { ...p, ids: p.ids.slice() };
 }

@@ -14,7 +14,7 @@ const actor = (name: string, role: ServingActorStats['role']): ServingActorStats
 function snapshot(): DemoSnapshot {
   const requests: RequestProgress[] = demoWorkload({ requests: 3, maxTokens: 8, contextTokens: 1024 }).map((request, i) => ({
     request, promptTokens: 10 + i, state: i === 0 ? 'streaming' : 'waiting', ids: i === 0 ? [0x1b, 0x5b, 0x32, 0x4a, 0x41, 0x07] : [],
-    result: null, error: null,
+    ttftMs: i === 0 ? 42.4 : null, result: null, error: null,
   }));
   const stats = {
     actors: [actor('prefill-0', 'prefill'), actor('decode-0', 'decode')],
@@ -38,10 +38,15 @@ describe('progress views', () => {
     }
   });
 
+  it('live frame: TTFT shows as soon as the first token arrived, before the request ends', () => {
+    const row = renderLiveFrame(snapshot(), 120).find((l) => l.includes(' r00 '));
+    expect(row).toMatch(/ 42 /);
+  });
+
   it('plain tick: a headline, one line per actor, and tokens so far per request', () => {
     const lines = renderPlainTick(snapshot());
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(/^\[\s+1\.2s\] .*requests 0\/3 done, 1 arrived · 6 tokens · kv 24\/1024/);
+    expect(lines[0]).toMatch(/^\[\s+1\.2s\] requests 0\/3 done, 1 arrived · 6 tokens · kv 24\/1024/);
     expect(lines[3]).toMatch(/tokens r00:6 r01:0 r02:0$/);
     const end = renderRequestEnd(snapshot().requests[0], snapshot());
     expect(end).toContain('"\\x1b[2JA\\x07"');
@@ -56,4 +61,15 @@ describe('progress views', () => {
     d.close();
     expect(writes).toEqual(['\x1b[?25l\r\x1b[Ja\nb\n', '\x1b[2F\x1b[Jc\n', '\x1b[?25h']);
   });
+
+  it('an aborted request is labelled aborted, not failed, in every view', () => {
+    const s = snapshot();
+    const aborted: RequestProgress = { ...s.requests[0], state: 'aborted' };
+    const after: DemoSnapshot = { ...s, requests: [aborted, ...s.requests.slice(1)] };
+    expect(renderRequestEnd(aborted, after)).toMatch(/ r00 aborted: 6 tokens/);
+    expect(renderPlainTick(after)[0]).toMatch(/requests 1\/3 done \(1 aborted\)/);
+    expect(renderPlainTick(after)[3]).toMatch(/r00:6⊘/);
+    expect(renderLiveFrame(after, 120).join('\n')).not.toMatch(/failed|✗/);
+  });
 });
+

@@ -5,11 +5,11 @@
  * snapshot in, printable lines out.
  */
 import type { ServingActorStats } from '@baton/engine';
-import type { DemoSnapshot, RequestProgress } from './demo-session.js';
+import { hasEnded, type DemoSnapshot, type RequestProgress } from './demo-session.js';
 import { escapeBytes } from './escape-text.js';
 import { formatTable, ms, pct } from './text-table.js';
 
-const STATE_MARK: Record<RequestProgress['state'], string> = { waiting: '·', queued: '…', streaming: '▸', done: '✓', failed: '✗' };
+const STATE_MARK: Record<RequestProgress['state'], string> = { waiting: '·', queued: '…', streaming: '▸', done: '✓', aborted: '⊘', failed: '✗' };
 
 /** The full live frame (TTY); `width` cuts the text column so lines do not wrap. */
 export function renderLiveFrame(s: DemoSnapshot, width: number): string[] {
@@ -21,7 +21,7 @@ export function renderLiveFrame(s: DemoSnapshot, width: number): string[] {
   );
   const rows = s.requests.map((p) => [
     `${STATE_MARK[p.state]} ${p.request.id}`, p.request.kind, String(p.promptTokens), `${p.ids.length}/${p.request.maxTokens}`,
-    ms(p.result?.metrics.ttftMs ?? null),
+    ms(p.ttftMs),
   ]);
   const reqTable = formatTable(
     [{ header: '  req' }, { header: 'kind' }, { header: 'prompt', align: 'right' }, { header: 'tokens', align: 'right' }, { header: 'ttft ms', align: 'right' }],
@@ -36,24 +36,28 @@ export function renderLiveFrame(s: DemoSnapshot, width: number): string[] {
 export function renderPlainTick(s: DemoSnapshot): string[] {
   const t = stamp(s.elapsedMs);
   const actors = (s.stats?.actors ?? []).map((a) => `${t} ${actorLine(a)}`);
-  const tokens = s.requests.map((p) => `${p.request.id}:${p.ids.length}${p.state === 'done' ? '✓' : p.state === 'failed' ? '✗' : ''}`).join(' ');
-  return [`${t} ${headline(s)}`, ...actors, `${t} tokens ${tokens}`];
+  const tokens = s.requests.map((p) => `${p.request.id}:${p.ids.length}${hasEnded(p.state) ? STATE_MARK[p.state] : ''}`).join(' ');
+  // NOTE: the stamp already says when; the headline's own time would repeat it.
+  return [`${t} ${headline(s, false)}`, ...actors, `${t} tokens ${tokens}`];
 }
 
 /** One line when a request ends (not a TTY). */
 export function renderRequestEnd(p: RequestProgress, s: DemoSnapshot): string {
   const m = p.result?.metrics;
-  const head = `${stamp(s.elapsedMs)} ${p.request.id} ${p.state === 'done' ? 'done' : `failed (${p.error ?? 'unknown'})`}`;
-  return `${head}: ${p.ids.length} tokens, ttft ${ms(m?.ttftMs)} ms, tpot ${ms(m?.tpotMs, 1)} ms  "${escapeBytes(Uint8Array.from(p.ids), { maxWidth: 48 })}"`;
+  const how = p.state === 'failed' ? `failed (${p.error ?? 'unknown'})` : p.state;
+  const head = `${stamp(s.elapsedMs)} ${p.request.id} ${how}`;
+  return `${head}: ${p.ids.length} tokens, ttft ${ms(m?.ttftMs ?? p.ttftMs)} ms, tpot ${ms(m?.tpotMs, 1)} ms  "${escapeBytes(Uint8Array.from(p.ids), { maxWidth: 48 })}"`;
 }
 
-function headline(s: DemoSnapshot): string {
-  const done = s.requests.filter((p) => p.state === 'done' || p.state === 'failed').length;
+function headline(s: DemoSnapshot, withTime = true): string {
+  const done = s.requests.filter((p) => hasEnded(p.state)).length;
+  const aborted = s.requests.filter((p) => p.state === 'aborted').length;
   const arrived = s.requests.filter((p) => p.state !== 'waiting').length;
   const tokens = s.requests.reduce((n, p) => n + p.ids.length, 0);
   const pool = s.stats?.pool;
   const kv = pool === undefined ? 'kv —' : `kv ${pool.used}/${pool.total} blocks used, ${pool.cached} cached`;
-  return `${(s.elapsedMs / 1000).toFixed(1)} s · requests ${done}/${s.requests.length} done, ${arrived} arrived · ${tokens} tokens · ${kv}`;
+  const time = withTime ? `${(s.elapsedMs / 1000).toFixed(1)} s · ` : '';
+  return `${time}requests ${done}/${s.requests.length} done${aborted > 0 ? ` (${aborted} aborted)` : ''}, ${arrived} arrived · ${tokens} tokens · ${kv}`;
 }
 
 function actorLine(a: ServingActorStats): string {
