@@ -24,7 +24,8 @@ const get = (path: string, host: string, extra = ''): Promise<RawResponse> =>
 
 describe('API key', () => {
   it('refuses a request without the key with 401 in the OpenAI shape', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${KEY}` }]) {
+    const variants: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${KEY}` }];
+    for (const headers of variants) {
       const res = await post(`${running.url}/v1/completions`, { model: 'baton-tiny', prompt: 'x', max_tokens: 1 }, headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
