@@ -1,7 +1,7 @@
 /**
  * Run-level metrics: `summarize(records)` turns per-request timing records into distributions
  * (mean, p50, p90, p99) of TTFT, TPOT, ITL, JCT, queue and KV transfer time, finish-reason counts,
- * and SLO attainment as DESIGN.md defines it.
+ * and SLO attainment as docs/metrics.md defines it.
  *
  * Percentiles here are exact over the sample (linear interpolation between order statistics, the
  * numpy default), not histogram estimates; use `Histogram` for long-running streaming metrics.

@@ -1,7 +1,7 @@
 /**
  * Finding the sustainable rate of a workload on this machine: a quick closed-loop capacity
  * estimate, and the goodput search (the highest Poisson rate at which at least 90% of OFFERED
- * requests complete within the SLO — rejections count as misses), as DESIGN.md defines goodput.
+ * requests complete within the SLO — rejections count as misses), as docs/metrics.md defines goodput.
  */
 import { OverloadedError, type Engine, type GenerateRequest, type SloTargets } from '@baton/engine';
 import { loadFigures, offerLoad } from './offered-load.js';

@@ -3,7 +3,7 @@ import { ArrayKvBacking, closeBackend, initBackend, loadModel } from '../index.j
 import { checkGpuKernels } from '../gpu-checks.js';
 import { maxAbsDiff, smallConfig } from '../testing/fixtures.js';
 
-// The hand-built WebGPU pipeline needs a real WebGPU adapter: the lent GPU (gpu/run-gpu-checks) or
+// The hand-built WebGPU pipeline needs a real WebGPU adapter: a GPU (gpu/run-gpu-checks) or
 // Mesa's lavapipe here (see gpu/README.md). Opt in with BATON_TEST_WEBGPU=1 (and VK_DRIVER_FILES).
 describe.skipIf(process.env['BATON_TEST_WEBGPU'] !== '1')('hand-built WebGPU pipeline (BATON_TEST_WEBGPU=1)', () => {
   afterAll(async () => {
