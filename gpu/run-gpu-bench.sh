@@ -4,8 +4,9 @@
 # 1. a calibration run at 2 req/s with loose targets (TTFT and TPOT of each mode at low load);
 # 2. goodput searches from 16 req/s at two SLO pairs sized from the calibration (TTFT p50 5-6 ms,
 #    TPOT p50 1.1-1.4 ms at low load): TPOT-tight 3 ms with TTFT 25 ms, and a looser 5 / 50 ms.
-# Usage (device tool, carry [".gpu", ".gpu-bundle"], from the repo root):
-#   source .gpu/setup.sh && bash gpu/run-gpu-bench.sh
+# Usage (on the GPU machine, from the repo root, after gpu/bundle.sh; Vulkan set up as in
+# gpu/README.md):
+#   bash gpu/run-gpu-bench.sh
 # Each run's summary.json and attainment.svg go to $OUT (default ./gpu-bench-out).
 set -uo pipefail
 out=${OUT:-gpu-bench-out}
