@@ -5,7 +5,7 @@
 #      colocated vs 16 chunked (chunk size tuned);
 #  (b) heterogeneous: disaggregated prefill on the GPU (webgpu) and decode on wasm threads, vs
 #      colocated and chunked on the same devices (their first P actors on the GPU, the rest on wasm).
-# Each run is capped with `timeout` so that both fit in half an hour; every repetition is also
+# Each run is capped with `timeout` (240 s and 200 s) so that both fit in ten minutes; every repetition is also
 # logged to stderr as it ends, so a capped run still reports what it finished.
 # Usage (on the GPU machine, Vulkan set up as in gpu/README.md; bundle = the runtime tree
 # gpu/bundle.sh builds):
