@@ -26,6 +26,7 @@ import { ReferenceForward } from './reference-forward.js';
 import { argmax } from './sampling.js';
 import type { GptTokenizer } from './tokenizer.js';
 import { WasmForward } from './wasm-forward.js';
+import { relaxedSimdSupported } from './wasm/simd-features.js';
 import type { GptWeights } from './weights.js';
 
 /** Options of Gpt.prefill. */
@@ -91,7 +92,7 @@ export class Gpt implements SequenceHost, ForwardHost {
     const threads = cpuThreads();
     this.arena = new KvArena({
       nLayer: useWasm ? config.nLayer : 0, nHead: config.nHead, headDim: config.nEmbd / config.nHead, maxPositions: useWasm ? config.nPositions : 1,
-      reserveBytes: useWasm ? WasmForward.reserveBytes(config) : 0, shared: useWasm && threads > 1,
+      reserveBytes: useWasm ? WasmForward.reserveBytes(config) : 0, shared: useWasm && threads > 1, fma: useWasm && relaxedSimdSupported(),
     });
     this.cpu = host !== null ? null : useWasm ? new WasmForward(config, weights, this.arena, this, threads) : new ReferenceForward(config, weights, this);
   }

@@ -1,9 +1,14 @@
+import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend.js';
 import { KvArena } from './kv-arena.js';
 import { createRng } from './rng.js';
 import { maxAbsDiff } from './testing/fixtures.js';
+
+// NOTE: Node 20 compiles relaxed SIMD only behind this flag; set at run time, it applies to modules
+// compiled afterwards, so the kernel is tested with and without FMA in one process.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 function randomRows(n: number, seed: number): Float32Array {
   const rng = createRng(seed);
@@ -42,11 +47,11 @@ describe('KvArena attention kernel (wasm SIMD) against the tfjs generic path', (
     { name: 'head size padded (12 -> 16)', H: 2, hd: 12, pos0: 5, T: 6 },
     { name: 'head size 64', H: 1, hd: 64, pos0: 130, T: 3 },
   ];
-  for (const c of cases) {
-    it(c.name, () => {
+  for (const c of cases.flatMap((x) => [{ ...x, fma: false }, { ...x, fma: true }])) {
+    it(`${c.name}${c.fma ? ' (relaxed-SIMD FMA)' : ''}`, () => {
       const C = c.H * c.hd;
       const L = c.pos0 + c.T;
-      const arena = new KvArena({ nLayer: 2, nHead: c.H, headDim: c.hd, maxPositions: 256 });
+      const arena = new KvArena({ nLayer: 2, nHead: c.H, headDim: c.hd, maxPositions: 256, fma: c.fma });
       const other = arena.allocSlot(); // interleaved writes of another sequence must not leak in
       const slot = arena.allocSlot();
       const k = randomRows(L * C, 1);

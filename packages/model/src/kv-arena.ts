@@ -27,6 +27,8 @@ export interface ArenaShape {
   reserveBytes?: number;
   /** A shared memory (kernels on other threads work in it too); default false. */
   shared?: boolean;
+  /** Attention with relaxed-SIMD multiply-adds (the runtime must compile them); default false. */
+  fma?: boolean;
 }
 
 /** One attention call: T query rows of one sequence, read from `qkv` rows. */
@@ -93,7 +95,7 @@ export class KvArena {
     this.pagesAddr = roundUp(this.reservedAddr + (shape.reserveBytes ?? 0), 64);
     if (this.pagesAddr > MAX_BYTES) throw new ModelError('KV_ARENA_FULL', `the model needs ${this.pagesAddr} bytes of WebAssembly memory before any KV page (limit ${MAX_BYTES})`);
     this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1, maximum: MAX_BYTES / WASM_PAGE, shared: shape.shared ?? false });
-    this.attendFn = createAttentionKernel({ nHead: H, hdP: this.hdP, lmax, scoresAddr, invAddr }, this.memory);
+    this.attendFn = createAttentionKernel({ nHead: H, hdP: this.hdP, lmax, scoresAddr, invAddr }, this.memory, shape.fma ?? false);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
   }

@@ -1,8 +1,13 @@
+import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrayKvBacking, initBackend, loadModel, type Gpt, type ModelSequence } from './index.js';
 import { relativeDiff, smallConfig } from './testing/fixtures.js';
 import { WasmForward } from './wasm-forward.js';
+
+// NOTE: this file runs the kernels with relaxed-SIMD FMA (Node 20 compiles it only behind this flag;
+// set at run time it applies to modules compiled afterwards); gpt.test.ts runs the plain ones.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 function prompt(n: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) => (i * 29 + seed * 13 + 3) % 256);
@@ -37,7 +42,8 @@ describe('wasm-kernel forward pass against the tfjs reference (wasm backend)', (
   });
   afterAll(() => { fast.dispose(); ref.dispose(); });
 
-  it('runs the config it supports and refuses others', () => {
+  it('runs the FMA kernels, and the config it supports and refuses others', () => {
+    expect(fast.forwardPath).toBe('wasm-fma');
     expect(WasmForward.supports(fast.config)).toBe(true);
     expect(WasmForward.supports({ ...fast.config, nHead: 5, nEmbd: 60 })).toBe(false); // head size 12
     expect(WasmForward.supports({ ...fast.config, activation: 'relu' })).toBe(false);

@@ -3,7 +3,7 @@
  * against the keys visible to the block's last row, each row's softmax, then ·V. Blocking rows
  * reuses each loaded key and value vector R times. See attention-kernel.ts for the layout.
  */
-import { KEY_TILE, PAGE_POSITIONS as P, PAGE_SHIFT, softmaxRow, tmp, type Ctx } from './attention-common.js';
+import { KEY_TILE, mulAdd, PAGE_POSITIONS as P, PAGE_SHIFT, softmaxRow, tmp, type Ctx } from './attention-common.js';
 import type { Local } from './wasm-assembler.js';
 
 /** R query rows starting at row i, head h. KV = key vectors per step (4 * KV divides KEY_TILE). */
@@ -55,7 +55,7 @@ function scores(c: Ctx, R: number, KV: number, nMax: Local, rowOff: Local): void
       for (let k = 0; k < KV; k++) f.get(kd).v128Load(16 * k).set(kv[k]);
       for (let r = 0; r < R; r++) {
         f.get(qd).load32Splat(r * s.nHead * s.hdP * 4).set(qs);
-        for (let k = 0; k < KV; k++) f.get(acc[r * KV + k]).get(qs).get(kv[k]).v('f32x4.mul').v('f32x4.add').set(acc[r * KV + k]);
+        for (let k = 0; k < KV; k++) mulAdd(c, acc[r * KV + k], () => f.get(qs), () => f.get(kv[k]));
       }
       f.get(qd).i32(4).i32op('add').set(qd);
     });
@@ -95,7 +95,7 @@ function weightedValues(c: Ctx, R: number, DV: number, nMax: Local, rowOff: Loca
         for (let k = 0; k < DV; k++) f.get(vp).v128Load(16 * k).set(vv[k]);
         for (let r = 0; r < R; r++) {
           f.get(sp).load32Splat(r * s.lmax * 4).set(p);
-          for (let k = 0; k < DV; k++) f.get(acc[DV * r + k]).get(p).get(vv[k]).v('f32x4.mul').v('f32x4.add').set(acc[DV * r + k]);
+          for (let k = 0; k < DV; k++) mulAdd(c, acc[DV * r + k], () => f.get(p), () => f.get(vv[k]));
         }
         f.get(sp).i32(4).i32op('add').set(sp);
       });

@@ -37,6 +37,17 @@ export interface Ctx {
   /** Locals by name, shared across generators. */
   tmp: Map<string, Local>;
   exp: ExpConsts;
+  /** Multiply-adds are relaxed-SIMD ones (FMA). */
+  fma: boolean;
+}
+
+/** acc += x * y, where x() and y() push f32x4 values: relaxed_madd with fma, else mul + add. */
+export function mulAdd(c: Ctx, acc: Local, x: () => void, y: () => void): void {
+  if (c.fma) {
+    x(); y(); c.f.get(acc).v('f32x4.relaxed_madd').set(acc);
+  } else {
+    c.f.get(acc); x(); y(); c.f.v('f32x4.mul').v('f32x4.add').set(acc);
+  }
 }
 
 /** A named scratch local, created on first use. */

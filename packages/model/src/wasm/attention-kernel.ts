@@ -24,9 +24,9 @@ export { KEY_TILE, PAGE_POSITIONS, PAGE_SHIFT, type AttentionShape };
 /** Signature of the exported kernel (all byte addresses / counts). */
 export type AttendFn = (q: number, y: number, pt: number, layerOff: number, T: number, pos0: number) => void;
 
-/** Compiles the kernel module against `memory`. */
-export function createAttentionKernel(shape: AttentionShape, memory: WasmMemory): AttendFn {
-  const bytes = assembleModule([{ name: 'attend', fn: buildAttend(shape) }], isShared(memory));
+/** Compiles the kernel module against `memory`; `fma`: relaxed-SIMD multiply-adds (needs runtime support). */
+export function createAttentionKernel(shape: AttentionShape, memory: WasmMemory, fma = false): AttendFn {
+  const bytes = assembleModule([{ name: 'attend', fn: buildAttend(shape, fma) }], isShared(memory));
   const instance = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
   return instance.exports['attend'] as AttendFn;
 }
@@ -36,12 +36,12 @@ export function layerBytes(nHead: number, hdP: number): number {
   return 2 * nHead * hdP * PAGE_POSITIONS * 4;
 }
 
-function buildAttend(s: AttentionShape): FunctionBuilder {
+function buildAttend(s: AttentionShape, fma: boolean): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [q, y, pt, layerOff, T, pos0] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i));
   const h = f.local('i32');
   const i = f.local('i32');
-  const c: Ctx = { f, s, q, y, pt, layerOff, T, pos0, h, i, tmp: new Map(), exp: expConsts(f) };
+  const c: Ctx = { f, s, q, y, pt, layerOff, T, pos0, h, i, tmp: new Map(), exp: expConsts(f), fma };
   const blocked = tmp(c, 'blocked', 'i32');
   // NOTE: blocks of 4 query rows reuse each loaded key vector 4 times (prefill, head by head);
   // single rows (decode, and a prefill's last T % 4 rows) go page-major over all heads.

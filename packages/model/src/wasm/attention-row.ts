@@ -5,7 +5,7 @@
  * at once reads it as one contiguous stream; head-major order broke it into 8 KB runs that the
  * hardware prefetcher kept restarting on, which made batch-32 decode attention ~1.5x slower.
  */
-import { KEY_TILE, PAGE_POSITIONS as P, PAGE_SHIFT, softmaxRow, tmp, type Ctx } from './attention-common.js';
+import { KEY_TILE, mulAdd, PAGE_POSITIONS as P, PAGE_SHIFT, softmaxRow, tmp, type Ctx } from './attention-common.js';
 import type { Local } from './wasm-assembler.js';
 
 /** One query row i (position pos0 + i) of every head. */
@@ -63,7 +63,7 @@ function pageMajorScores(c: Ctx, n: Local, pages: Local, qrow: Local): void {
         for (const a of acc) f.f32x4Const(0).set(a);
         for (let d = 0; d < s.hdP; d++) {
           f.get(qp).load32Splat(d * 4).set(qs);
-          for (let k = 0; k < 4; k++) f.get(acc[k]).get(qs).get(kp).v128Load((d * KEY_TILE + 4 * k) * 4).v('f32x4.mul').v('f32x4.add').set(acc[k]);
+          for (let k = 0; k < 4; k++) mulAdd(c, acc[k], () => f.get(qs), () => f.get(kp).v128Load((d * KEY_TILE + 4 * k) * 4));
         }
         for (let k = 0; k < 4; k++) f.get(sp).get(acc[k]).v128Store(16 * k);
         f.get(sp).i32(KEY_TILE * 4).i32op('add').set(sp);
@@ -99,7 +99,7 @@ function pageMajorValues(c: Ctx, n: Local, pages: Local, yrow: Local): void {
         for (let k = 0; k < DV; k++) f.get(ya).v128Load((dc + 4 * k) * 4).set(acc[k]);
         f.forLoop(vp, () => f.get(vp), () => f.get(vEnd), rowBytes, () => {
           f.get(sp).load32Splat().set(p);
-          for (let k = 0; k < DV; k++) f.get(acc[k]).get(p).get(vp).v128Load(16 * k).v('f32x4.mul').v('f32x4.add').set(acc[k]);
+          for (let k = 0; k < DV; k++) mulAdd(c, acc[k], () => f.get(p), () => f.get(vp).v128Load(16 * k));
           f.get(sp).i32(4).i32op('add').set(sp);
         });
         for (let k = 0; k < DV; k++) f.get(ya).get(acc[k]).v128Store((dc + 4 * k) * 4);
