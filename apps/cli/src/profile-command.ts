@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseBackendName } from '@baton/model';
-import { measureProfile } from '@baton/sim';
+import { BenchError } from '@baton/bench';
+import { measureProfile, SimError } from '@baton/sim';
 import { CliError } from './cli-error.js';
 
 /** One-line usage of the command. */
@@ -15,6 +16,16 @@ export const PROFILE_USAGE = 'baton profile --model NAME|DIR|baton-LxW --backend
 
 /** Runs the profile command; returns the profile JSON (also written to --out when given). */
 export async function profileCommand(args: string[]): Promise<string> {
+  try {
+    return await run(args);
+  } catch (e) {
+    // NOTE: typed errors of the simulator and the bench become one-line CLI errors (main prints those).
+    if (e instanceof SimError || e instanceof BenchError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+async function run(args: string[]): Promise<string> {
   const { values } = parseArgs({
     args,
     options: { model: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, quick: { type: 'boolean' } },

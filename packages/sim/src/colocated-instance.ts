@@ -64,11 +64,18 @@ export class ColocatedInstance implements EventTarget {
     });
   }
 
+  /**
+   * The load report. NOTE: the actor reports after each step, so a prompt being prefilled (and the
+   * prompts of a prefill-first step) still count as waiting until the step ends.
+   */
   load(): ColocatedLoad {
+    const inStep = this.#prefills.length - this.#prefillsDone + (this.#chunking === null ? 0 : 1);
+    let inStepTokens = this.#chunking === null ? 0 : this.#chunking.req.promptTokens;
+    for (let i = this.#prefillsDone; i < this.#prefills.length; i++) inStepTokens += this.#prefills[i].seq.req.promptTokens;
     return {
       id: this.id,
-      queuedRequests: this.#waiting.length,
-      queuedPromptTokens: this.#waitingTokens,
+      queuedRequests: this.#waiting.length + inStep,
+      queuedPromptTokens: this.#waitingTokens + inStepTokens,
       running: this.batch.running.length,
       tokensPerSecond: this.throughput.tokensPerSecond,
     };

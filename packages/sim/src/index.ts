@@ -25,3 +25,5 @@ export { RequestLog, type SimSummary } from './request-log.js';
 export type { SchedulerCounters, DecisionTrace } from './sim-cell.js';
 /** The engine policy code the simulator runs (identity-checked by tests). */
 export { SIM_POLICY, toDecodePrediction, leastOutstanding } from './sim-policy.js';
+/** Placement search (`baton plan`). */
+export { searchPlacement, goodputOf, defaultCandidate, describeCandidate, type PlanCandidate, type PlanResult, type PlanOptions } from './plan-search.js';

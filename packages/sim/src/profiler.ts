@@ -28,6 +28,8 @@ export interface ProfileOptions {
 }
 
 const SHAPE = /^baton-(\d+)x(\d+)$/;
+/** Consecutive decode steps timed per rig and round. */
+const WARM_STEPS = 3;
 
 /** What `loadModel` gets for a model argument: `baton-LxW` shapes become a seeded ModelSpec. */
 export function modelSource(model: string): string | ModelSpec {
@@ -73,10 +75,18 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
     prefill.push(...prefillCases.map(([tokens, prefix], i) => ({ tokens, prefix, ms: median(pSamples[i]) })));
     for (const context of contexts) {
       // NOTE: one context at a time keeps the arena small (every rig of a context is alive at once).
-      const rigs = batches.map((batch) => decodeRig(model, batch, context, rounds + 2));
+      const rigs = batches.map((batch) => decodeRig(model, batch, context, (rounds + 1) * (WARM_STEPS + 1) + 2));
       try {
         const dSamples = batches.map(() => [] as number[]);
-        for (let r = -1; r < rounds; r++) rigs.forEach((rig, i) => { const ms = rig.step(); if (r >= 0) dSamples[i].push(ms); });
+        // NOTE: a decode loop runs the same batch step after step, its weights and KV warm in the
+        // caches; so each round runs one untimed step of a rig, then times WARM_STEPS in a row.
+        for (let r = -1; r < rounds; r++) {
+          rigs.forEach((rig, i) => {
+            rig.step();
+            const ms = median(Array.from({ length: WARM_STEPS }, () => rig.step()));
+            if (r >= 0) dSamples[i].push(ms);
+          });
+        }
         decode.push(...batches.map((batch, i) => ({ batch, context, ms: median(dSamples[i]) })));
         log(`decode at context ${context}: ${batches.map((b, i) => `b${b} ${ms2(dSamples[i])}`).join(', ')} ms`);
       } finally {

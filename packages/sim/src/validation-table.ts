@@ -21,6 +21,8 @@ export interface ValidationRow {
   workload: string;
   mode: string;
   rate: number;
+  /** Requests in the run. */
+  count?: number;
   slo: SloTargets;
   real: ValidationFigures;
   sim: ValidationFigures;

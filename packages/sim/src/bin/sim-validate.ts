@@ -6,14 +6,16 @@
  * of load from elsewhere falls on every mode alike); every engine is closed, also on failure.
  *
  * Flags: --profile FILE (use a saved profile instead of measuring one), --quick (one workload,
- * two rates), --json FILE (every row as JSON).
+ * two rates), --only chat,generate (a subset of the workloads), --json FILE (every row as JSON),
+ * --seed S, --replay FILE (re-simulate the runs of an earlier --json file against its real
+ * figures and profile: the requests are regenerated from the same seeds; no real run).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { atRate, attainment, generateWorkload, runAtRate, type BenchRequest, type MixName, type RunResult } from '@baton/bench';
 import { createEngine, summarize, type Engine, type SloTargets } from '@baton/engine';
 import { measureProfile } from '../profiler.js';
-import { readProfile, type Profile } from '../profile.js';
+import { parseProfile, readProfile, type Profile } from '../profile.js';
 import { simulate } from '../simulator.js';
 import { profileStepTimes } from '../step-times.js';
 import { formatValidation, type ValidationRow } from '../validation-table.js';
@@ -23,23 +25,27 @@ const MODES: readonly Mode[] = ['disaggregated', 'colocated', 'chunked'];
 
 /** What each workload is run at: SLO (the bench's scale for this machine), rates, requests per run. */
 const PLAN: ReadonlyArray<{ mix: MixName; slo: SloTargets; rates: number[]; count: number }> = [
-  { mix: 'chat', slo: { ttftMs: 250, tpotMs: 2 }, rates: [2, 4, 6], count: 64 },
-  { mix: 'generate', slo: { ttftMs: 250, tpotMs: 4 }, rates: [2, 4, 8], count: 64 },
-  { mix: 'summarize', slo: { ttftMs: 800, tpotMs: 4 }, rates: [0.5, 1, 2], count: 32 },
+  { mix: 'chat', slo: { ttftMs: 250, tpotMs: 2 }, rates: [2, 4, 6], count: 48 },
+  { mix: 'generate', slo: { ttftMs: 250, tpotMs: 4 }, rates: [2, 4, 8], count: 48 },
+  { mix: 'summarize', slo: { ttftMs: 800, tpotMs: 4 }, rates: [0.5, 1, 2], count: 24 },
 ];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { profile: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, seed: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { profile: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, seed: { type: 'string' }, only: { type: 'string' }, replay: { type: 'string' } }, strict: true });
+  if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'));
   const seed = Number(values.seed ?? '1');
   const log = (s: string): void => void process.stderr.write(`sim:validate: ${s}\n`);
   let profile: Profile;
   if (values.profile !== undefined) profile = readProfile(values.profile);
   else {
     log('measuring a profile (baton-tiny, wasm) in this run');
-    profile = await measureProfile({ model: 'baton-tiny', backend: 'wasm', quick: true, onProgress: (l) => log(`  ${l}`) });
+    profile = await measureProfile({ model: 'baton-tiny', backend: 'wasm', onProgress: (l) => log(`  ${l}`) });
   }
   const times = profileStepTimes(profile);
-  const plan = values.quick === true ? [{ ...PLAN[0], rates: [2, 4], count: 48 }] : PLAN;
+  const only = values.only?.split(',') ?? null;
+  const chosen = only === null ? PLAN : PLAN.filter((w) => only.includes(w.mix));
+  if (chosen.length === 0) throw new Error(`--only: no workload among ${PLAN.map((w) => w.mix).join(', ')}`);
+  const plan = values.quick === true ? [{ ...chosen[0], rates: chosen[0].rates.slice(0, 2), count: 48 }] : chosen;
   const engines = new Map<Mode, Engine>();
   const rows: ValidationRow[] = [];
   try {
@@ -60,7 +66,7 @@ async function main(): Promise<void> {
           const rs = summarize(real.records, { slo: w.slo });
           const ss = sim.summary(w.slo);
           rows.push({
-            workload: w.mix, mode, rate, slo: w.slo,
+            workload: w.mix, mode, rate, slo: w.slo, count: w.count,
             real: { ttftP50: rs.ttftMs.p50, ttftP90: rs.ttftMs.p90, tpotP50: rs.tpotMs.p50, tpotP90: rs.tpotMs.p90, attainment: attainment(real.records, w.slo), attainment2x: attainment(real.records, scale(w.slo, 2)) },
             sim: { ttftP50: ss.ttftMs.p50, ttftP90: ss.ttftMs.p90, tpotP50: ss.tpotMs.p50, tpotP90: ss.tpotMs.p90, attainment: ss.attainment ?? 0, attainment2x: sim.log.attainment(scale(w.slo, 2)) },
           });
@@ -74,6 +80,28 @@ async function main(): Promise<void> {
   process.stdout.write(`sim:validate ${new Date().toISOString()} profile ${profile.model}/${profile.backend} measured ${profile.date}\n`);
   process.stdout.write(formatValidation(rows) + '\n');
   if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ profile, rows }, null, 1));
+}
+
+/** Re-simulates the rows of an earlier run (same seeds, same order) against its real figures. */
+function replay(file: string, seed: number): void {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { profile: unknown; rows: ValidationRow[] };
+  const profile = parseProfile(saved.profile);
+  const times = profileStepTimes(profile);
+  const keys: string[] = [];
+  for (const r of saved.rows) if (!keys.includes(`${r.workload}/${r.rate}`)) keys.push(`${r.workload}/${r.rate}`);
+  const plan = PLAN.filter((w) => saved.rows.some((r) => r.workload === w.mix));
+  let run = 0;
+  const rows = saved.rows.map((row) => {
+    const w = plan.find((p) => p.mix === row.workload) as (typeof PLAN)[number];
+    // NOTE: the run index of a (workload, rate) pair is its position in the original order.
+    run = keys.indexOf(`${row.workload}/${row.rate}`);
+    const requests = atRate(generateWorkload({ mix: w.mix, count: row.count ?? w.count, seed: seed * 1000 + run }), row.rate);
+    const sim = simulate({ config: { mode: row.mode as Mode, prefill: 1, decode: 1, colocated: 2 }, times, arrivals: requests });
+    const ss = sim.summary(row.slo);
+    return { ...row, sim: { ttftP50: ss.ttftMs.p50, ttftP90: ss.ttftMs.p90, tpotP50: ss.tpotMs.p50, tpotP90: ss.tpotMs.p90, attainment: ss.attainment ?? 0, attainment2x: sim.log.attainment(scale(row.slo, 2)) } };
+  });
+  process.stdout.write(`sim:validate --replay ${file}: profile ${profile.model}/${profile.backend} measured ${profile.date} on ${profile.machine.cpu} (${profile.machine.cores} cores)\n`);
+  process.stdout.write(formatValidation(rows) + '\n');
 }
 
 async function warmUp(engine: Engine, mode: Mode): Promise<void> {
