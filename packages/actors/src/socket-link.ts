@@ -13,7 +13,7 @@ import { ActorRef } from './actor-ref.js';
 import { MessageNotCloneableError, UncloneableFieldError } from './errors.js';
 import { linkFor } from './link-factory.js';
 import { describeType, type Message } from './message.js';
-import type { CopyScope, Inbound, LiveRoute, RefDescriptor, ReplyEnvelope } from './protocol.js';
+import type { CopyScope, Envelope, Inbound, LiveRoute, RefDescriptor, ReplyEnvelope } from './protocol.js';
 import { ReconnectingLink, type RefResolver } from './reconnecting-link.js';
 import type { ClientLink, WireClient } from './wire-client.js';
 import { toWire, uncloneableField } from './wire-codec.js';
@@ -52,18 +52,23 @@ export class SocketLink extends ReconnectingLink implements ClientLink {
 
   protected post(inbound: Inbound, transfer: readonly TransferListItem[], msg: Message, isAsk: boolean): void {
     const what = `message '${describeType(msg)}'`;
+    const ask = isAsk ? (inbound as Extract<Envelope, { '@@baton': 'ask' }>) : null;
     let bytes: Buffer;
     try {
       transfer.forEach((item, i) => {
         if (item instanceof MessagePort) throw new UncloneableFieldError(`transfer[${i}]`, 'a MessagePort');
       });
-      bytes = toWire(inbound);
+      // NOTE: an ask's envelope travels in the frame header; only its message is serialized.
+      bytes = toWire(ask === null ? inbound : ask.m);
     } catch (error) {
       throw new MessageNotCloneableError(this.name, what, error instanceof UncloneableFieldError ? error : (uncloneableField(msg, 'message') ?? error));
     }
     const client = this.#client as WireClient;
-    if (isAsk) client.setBusy(this.#number, this, true);
-    client.send(this.#number, this.#target, bytes);
+    if (ask === null) client.send(this.#number, this.#target, bytes);
+    else {
+      client.setBusy(this.#number, this, true);
+      client.sendAsk(this.#number, this.#target, ask.id, ask.refs, bytes);
+    }
     if (transfer.length > 0) structuredClone(null, { transfer: transfer as TransferListItem[] });
   }
 

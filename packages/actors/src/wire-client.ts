@@ -8,7 +8,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { fromWire } from './wire-codec.js';
-import { FRAME_KIND, FrameReader, FrameWriter } from './wire-frames.js';
+import type { SerializedError } from './error-codec.js';
+import { FRAME_KIND, FRAME_REFS, FrameReader, FrameWriter } from './wire-frames.js';
 import type { ReplyEnvelope } from './protocol.js';
 
 /** What the client calls back on a link. */
@@ -39,7 +40,7 @@ export class WireClient {
     // NOTE: data sockets never keep a thread or process alive (as data ports do not).
     this.#socket.unref();
     this.#writer = new FrameWriter(this.#socket);
-    const reader = new FrameReader((kind, link, body) => this.#onFrame(kind, link, body));
+    const reader = new FrameReader((kind, flags, link, ask, body) => this.#onFrame(kind, flags, link, ask, body));
     this.#socket.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk);
@@ -84,9 +85,14 @@ export class WireClient {
     else this.#busy.delete(number);
   }
 
-  /** Queues an `in` frame for actor `target` (utf-8 bytes) from link `number`. */
+  /** Queues a tell (or stop) envelope for actor `target` (utf-8 bytes) from link `number`. */
   send(number: number, target: Buffer, payload: Buffer): void {
-    this.#writer.write(FRAME_KIND.in, number, target, payload);
+    this.#writer.write(FRAME_KIND.in, 0, number, 0, target, payload);
+  }
+
+  /** Queues ask `ask` of message bytes `payload` for actor `target` from link `number`. */
+  sendAsk(number: number, target: Buffer, ask: number, refs: boolean, payload: Buffer): void {
+    this.#writer.write(FRAME_KIND.ask, refs ? FRAME_REFS : 0, number, ask, target, payload);
   }
 
   /** Closes the socket at once (the node it leads to is known to be gone); resolves once it is closed. */
@@ -97,10 +103,11 @@ export class WireClient {
     return closed;
   }
 
-  #onFrame(kind: number, number: number, body: Buffer): void {
+  #onFrame(kind: number, flags: number, number: number, ask: number, body: Buffer): void {
     const link = this.#links.get(number)?.deref();
     if (link === undefined) return;
-    if (kind === FRAME_KIND.out) link.receiveReply(fromWire(body) as ReplyEnvelope);
+    if (kind === FRAME_KIND.reply) link.receiveReply({ k: 'reply', id: ask, v: fromWire(body), refs: (flags & FRAME_REFS) !== 0 });
+    else if (kind === FRAME_KIND.fail) link.receiveReply({ k: 'fail', id: ask, e: fromWire(body) as SerializedError });
     else if (kind === FRAME_KIND.closed) {
       this.remove(number, link);
       link.transportClosed();

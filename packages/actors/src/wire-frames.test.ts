@@ -16,10 +16,10 @@ describe('wire frames', () => {
   it('writes the first frame of a turn at once and batches the rest', async () => {
     const { socket, chunks } = recordingSocket();
     const writer = new FrameWriter(socket);
-    writer.write(FRAME_KIND.out, 1, null, Buffer.from('a'));
+    writer.write(FRAME_KIND.reply, 0, 1, 1, null, Buffer.from('a'));
     expect(chunks).toHaveLength(1);
-    writer.write(FRAME_KIND.out, 2, null, Buffer.from('b'));
-    writer.write(FRAME_KIND.closed, 3, null, null);
+    writer.write(FRAME_KIND.reply, 0, 2, 1, null, Buffer.from('b'));
+    writer.write(FRAME_KIND.closed, 0, 3, 0, null, null);
     expect(chunks).toHaveLength(1);
     await Promise.resolve();
     expect(chunks).toHaveLength(2);
@@ -29,19 +29,19 @@ describe('wire frames', () => {
     const { socket, chunks } = recordingSocket();
     const writer = new FrameWriter(socket);
     const big = Buffer.alloc(300_000, 7);
-    writer.write(FRAME_KIND.in, 5, Buffer.from('target#1', 'utf8'), Buffer.from('hello'));
-    writer.write(FRAME_KIND.out, 6, null, big);
-    writer.write(FRAME_KIND.closed, 7, null, null);
+    writer.write(FRAME_KIND.ask, 1, 5, 42, Buffer.from('target#1', 'utf8'), Buffer.from('hello'));
+    writer.write(FRAME_KIND.reply, 0, 6, 42, null, big);
+    writer.write(FRAME_KIND.closed, 0, 7, 0, null, null);
     writer.flush();
     const stream = Buffer.concat(chunks);
     for (const step of [1, 3, 7, 4096, stream.byteLength]) {
-      const got: Array<[number, number, Buffer]> = [];
-      const reader = new FrameReader((kind, link, body) => got.push([kind, link, Buffer.from(body)]));
+      const got: Array<[number, number, Buffer, number, number]> = [];
+      const reader = new FrameReader((kind, flags, link, ask, body) => got.push([kind, link, Buffer.from(body), flags, ask]));
       for (let at = 0; at < stream.byteLength; at += step) reader.push(stream.subarray(at, at + step));
-      expect(got.map(([kind, link]) => [kind, link])).toEqual([
-        [FRAME_KIND.in, 5],
-        [FRAME_KIND.out, 6],
-        [FRAME_KIND.closed, 7],
+      expect(got.map(([kind, link, , flags, ask]) => [kind, link, flags, ask])).toEqual([
+        [FRAME_KIND.ask, 5, 1, 42],
+        [FRAME_KIND.reply, 6, 0, 42],
+        [FRAME_KIND.closed, 7, 0, 0],
       ]);
       const first = splitTarget(got[0]![2]);
       expect(first.target).toBe('target#1');
@@ -53,6 +53,6 @@ describe('wire frames', () => {
 
   it('throws on a corrupt length', () => {
     const reader = new FrameReader(() => {});
-    expect(() => reader.push(Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0]))).toThrow(/corrupt actor frame/);
+    expect(() => reader.push(Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toThrow(/corrupt actor frame/);
   });
 });

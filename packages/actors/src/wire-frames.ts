@@ -1,33 +1,43 @@
 /**
  * Frames on a node-to-node socket. One frame:
- *   u32 LE length of the rest | u8 kind | u32 LE link number | [u16 LE target length | target id,
- *   for `in` frames only] | payload (V8-serialized, may be empty)
+ *   u32 LE length of the rest | u8 kind | u8 flags | u32 LE link number | u32 LE ask id |
+ *   [u16 LE target length | target id, for `in` and `ask` frames] | payload (V8-serialized, may be empty)
  * The link number names the sending link on the client side (replies and `closed` notices are
- * routed back by it); an `in` frame names its target actor, so the server keeps no state per link. `FrameWriter` writes the first frame of a turn of the event
+ * routed back by it); `in` and `ask` frames name their target actor, so the server keeps no state
+ * per link. An ask's id and its refs flag travel in the header and its payload is the bare
+ * message (a reply's payload the bare value), so V8 serializes no envelope around them. `FrameWriter` writes the first frame of a turn of the event
  * loop at once and batches the rest of the turn into few socket writes; `FrameReader` cuts a byte stream back into frames.
  * Invariants: frames are written and read in order; a frame's payload is handed out as a view of
  * the received bytes only for the duration of the callback (the codec copies what it keeps).
  */
 import type { Socket } from 'node:net';
-import type { Inbound, ReplyEnvelope } from './protocol.js';
+import type { SerializedError } from './error-codec.js';
+import type { Inbound } from './protocol.js';
 
-/** What a frame says. */
+/** What a frame says (`refs`: the payload holds encoded refs; it is the flags byte's bit 0). */
 export type WireFrame =
-  /** client -> server: a message or envelope for actor `target` of the server's node. */
+  /** client -> server: a tell (bare message or `tell` envelope) or a `stop` for actor `target`. */
   | { readonly kind: 'in'; readonly link: number; readonly target: string; readonly inbound: Inbound }
-  /** server -> client: the reply to an ask sent on `link`. */
-  | { readonly kind: 'out'; readonly link: number; readonly reply: ReplyEnvelope }
+  /** client -> server: an ask of actor `target`; the payload is the message. */
+  | { readonly kind: 'ask'; readonly link: number; readonly target: string; readonly ask: number; readonly refs: boolean; readonly m: unknown }
+  /** server -> client: the reply to ask `ask` sent on `link`; the payload is the value. */
+  | { readonly kind: 'reply'; readonly link: number; readonly ask: number; readonly refs: boolean; readonly v: unknown }
+  /** server -> client: ask `ask` failed; the payload is the `SerializedError`. */
+  | { readonly kind: 'fail'; readonly link: number; readonly ask: number; readonly e: SerializedError }
   /** server -> client: the target of `link`'s last frame is not on this node (stopped, or never here). */
   | { readonly kind: 'closed'; readonly link: number };
 
 /** Frame kind codes on the wire. */
-export const FRAME_KIND = { in: 1, out: 2, closed: 3 } as const;
+export const FRAME_KIND = { in: 1, ask: 2, reply: 3, fail: 4, closed: 5 } as const;
+
+/** Flags bit: the payload holds encoded refs. */
+export const FRAME_REFS = 1;
 
 /** A frame kind code. */
 export type FrameKindCode = (typeof FRAME_KIND)[keyof typeof FRAME_KIND];
 
-const HEADER_BYTES = 9;
-/** Bytes after the length field that the header adds (kind + link). */
+const HEADER_BYTES = 14;
+/** Bytes after the length field that the header adds (kind, flags, link, ask id). */
 const HEADER_REST = HEADER_BYTES - 4;
 /** Queued bytes this many are written at once instead of waiting for the end of the turn. */
 const FLUSH_BYTES = 1 << 16;
@@ -62,8 +72,8 @@ export class FrameWriter {
     this.#socket = socket;
   }
 
-  /** Queues one frame; `target` is the utf-8 actor id of an `in` frame. The arguments are copied. */
-  write(kind: FrameKindCode, link: number, target: Buffer | null, payload: Uint8Array | null): void {
+  /** Queues one frame; `target` is the utf-8 actor id of an `in` or `ask` frame. The arguments are copied. */
+  write(kind: FrameKindCode, flags: number, link: number, ask: number, target: Buffer | null, payload: Uint8Array | null): void {
     const length = (target === null ? 0 : 2 + target.byteLength) + (payload?.byteLength ?? 0);
     const size = HEADER_BYTES + length;
     if (this.#end + size > this.#slab.byteLength) this.#renew(size);
@@ -71,7 +81,9 @@ export class FrameWriter {
     let at = this.#end;
     out.writeUInt32LE(HEADER_REST + length, at);
     out[at + 4] = kind;
-    out.writeUInt32LE(link, at + 5);
+    out[at + 5] = flags;
+    out.writeUInt32LE(link, at + 6);
+    out.writeUInt32LE(ask, at + 10);
     at += HEADER_BYTES;
     if (target !== null) {
       out.writeUInt16LE(target.byteLength, at);
@@ -111,10 +123,10 @@ export class FrameWriter {
   }
 }
 
-/** Receives one frame: its kind code, link number and the bytes after the header (empty when none). */
-export type FrameHandler = (kind: number, link: number, body: Buffer) => void;
+/** Receives one frame: its header fields and the bytes after the header (empty when none). */
+export type FrameHandler = (kind: number, flags: number, link: number, ask: number, body: Buffer) => void;
 
-/** Splits the body of an `in` frame into its target actor id and its payload. */
+/** Splits the body of an `in` or `ask` frame into its target actor id and its payload. */
 export function splitTarget(body: Buffer): { readonly target: string; readonly payload: Buffer } {
   const length = body.readUInt16LE(0);
   return { target: body.toString('utf8', 2, 2 + length), payload: body.subarray(2 + length) };
@@ -161,7 +173,8 @@ export class FrameReader {
     while (data.byteLength - at >= 4) {
       const length = checkedLength(data, at);
       if (data.byteLength - at - 4 < length) break;
-      this.#onFrame(data[at + 4] as number, data.readUInt32LE(at + 5), data.subarray(at + HEADER_BYTES, at + 4 + length));
+      const body = data.subarray(at + HEADER_BYTES, at + 4 + length);
+      this.#onFrame(data[at + 4] as number, data[at + 5] as number, data.readUInt32LE(at + 6), data.readUInt32LE(at + 10), body);
       at += 4 + length;
     }
     if (at < data.byteLength) {

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
 import type { Endpoint, ReplySink } from './endpoint.js';
 import { messageTypeOf } from './message.js';
-import { envelopeOf, type DeadLetter, type Inbound, type ReplyEnvelope } from './protocol.js';
+import { envelopeOf, type DeadLetter, type Envelope, type Inbound, type ReplyEnvelope } from './protocol.js';
 import { WireClient } from './wire-client.js';
 import { fromWire, toWire, uncloneableField } from './wire-codec.js';
-import { FRAME_KIND, FrameReader, FrameWriter, splitTarget } from './wire-frames.js';
+import { FRAME_KIND, FRAME_REFS, FrameReader, FrameWriter, splitTarget } from './wire-frames.js';
 
 /** A fresh socket address: an abstract unix socket on Linux (nothing to clean up), a file elsewhere. */
 function newAddress(): string {
@@ -115,10 +115,13 @@ export class WireNode {
     socket.once('close', () => this.#sessions.delete(socket));
     socket.on('error', () => {});
     const writer = new FrameWriter(socket);
-    const reader = new FrameReader((kind, link, body) => {
-      if (kind !== FRAME_KIND.in) throw new RangeError(`unexpected actor frame kind ${kind}`);
+    const reader = new FrameReader((kind, flags, link, ask, body) => {
       const { target, payload } = splitTarget(body);
-      this.#deliver(target, fromWire(payload) as Inbound, link, writer);
+      if (kind === FRAME_KIND.in) this.#deliver(target, fromWire(payload) as Inbound, link, writer);
+      else if (kind === FRAME_KIND.ask) {
+        const envelope: Envelope = { '@@baton': 'ask', id: ask, m: fromWire(payload), refs: (flags & FRAME_REFS) !== 0 };
+        this.#deliver(target, envelope, link, writer);
+      } else throw new RangeError(`unexpected actor frame kind ${kind}`);
     });
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -133,7 +136,7 @@ export class WireNode {
   #deliver(target: string, inbound: Inbound, link: number, writer: FrameWriter): void {
     const endpoint = this.#endpoints.get(target);
     if (endpoint === undefined) {
-      writer.write(FRAME_KIND.closed, link, null, null);
+      writer.write(FRAME_KIND.closed, 0, link, 0, null, null);
       const envelope = envelopeOf(inbound);
       if (envelope === null || envelope['@@baton'] === 'tell') {
         const msg = envelope === null ? inbound : envelope.m;
@@ -143,21 +146,24 @@ export class WireNode {
       }
       return;
     }
-    const sink: ReplySink = {
-      scope: 'wire',
-      send: (reply: ReplyEnvelope) => writer.write(FRAME_KIND.out, link, null, replyBytes(reply)),
-    };
+    const sink: ReplySink = { scope: 'wire', send: (reply: ReplyEnvelope) => sendReply(writer, link, reply) };
     endpoint.receive(inbound, sink);
   }
 }
 
-/** A reply's bytes; throws the error naming the field that cannot cross a process. */
-function replyBytes(reply: ReplyEnvelope): Buffer {
-  try {
-    return toWire(reply);
-  } catch (error) {
-    throw (reply.k === 'reply' ? uncloneableField(reply.v, 'reply') : null) ?? error;
+/** Writes a reply frame; throws (before writing) the error naming a field that cannot cross a process. */
+function sendReply(writer: FrameWriter, link: number, reply: ReplyEnvelope): void {
+  if (reply.k === 'fail') {
+    writer.write(FRAME_KIND.fail, 0, link, reply.id, null, toWire(reply.e));
+    return;
   }
+  let bytes: Buffer;
+  try {
+    bytes = toWire(reply.v);
+  } catch (error) {
+    throw uncloneableField(reply.v, 'reply') ?? error;
+  }
+  writer.write(FRAME_KIND.reply, reply.refs ? FRAME_REFS : 0, link, reply.id, null, bytes);
 }
 
 let current: WireNode | null = null;
