@@ -48,6 +48,7 @@ export function createActorRuntime(options: RuntimeOptions): WorkerControl {
     deadLetter: (letter) => void host.deadLetter(letter),
   };
   node.deadLetters = resolver.deadLetter;
+  node.serveWhileIdle = true;
   const actors = new Map<string, Hosted>();
   const makeRef = (descriptor: RefDescriptor): ActorRef => new ActorRef(linkFor(descriptor, resolver));
 

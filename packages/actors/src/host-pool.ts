@@ -15,7 +15,7 @@ import type { ActorSystemEvents } from './events.js';
 import { ProcessHost } from './process-host.js';
 import type { ActorSpec, HostApi, Placement, WireInit } from './protocol.js';
 import { encodeRefs } from './ref-codec.js';
-import { toWire, uncloneableField } from './wire-codec.js';
+import { toWireExplained } from './wire-codec.js';
 import { wireNode } from './wire-node.js';
 import { WorkerHost } from './worker-host.js';
 
@@ -31,9 +31,9 @@ export function actorSpecFor(record: ActorRecord, transfer: readonly TransferLis
   const encoded = encodeRefs(record.init, undefined, 'wire');
   let init: WireInit;
   try {
-    init = { wire: toWire(encoded.value) };
+    init = { wire: toWireExplained(encoded.value, 'init') };
   } catch (error) {
-    throw new MessageNotCloneableError(record.name, 'init', uncloneableField(record.init, 'init') ?? error);
+    throw new MessageNotCloneableError(record.name, 'init', error);
   }
   return { spec: { ...base, init, initRefs: encoded.refs }, transfer: [] };
 }

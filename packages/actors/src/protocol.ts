@@ -49,6 +49,20 @@ export type ReplyEnvelope =
   | { readonly k: 'reply'; readonly id: number; readonly v: unknown; readonly refs: boolean }
   | { readonly k: 'fail'; readonly id: number; readonly e: SerializedError };
 
+/**
+ * A frame on a node-to-node socket, as `wire-frames.ts` encodes it (`refs`: the payload holds encoded refs; it is the flags byte's bit 0). */
+export type WireFrame =
+  /** client -> server: a tell (bare message or `tell` envelope) or a `stop` for actor `target`. */
+  | { readonly kind: 'in'; readonly link: number; readonly target: string; readonly inbound: Inbound }
+  /** client -> server: an ask of actor `target`; the payload is the message. */
+  | { readonly kind: 'ask'; readonly link: number; readonly target: string; readonly ask: number; readonly refs: boolean; readonly m: unknown }
+  /** server -> client: the reply to ask `ask` sent on `link`; the payload is the value. */
+  | { readonly kind: 'reply'; readonly link: number; readonly ask: number; readonly refs: boolean; readonly v: unknown }
+  /** server -> client: ask `ask` failed; the payload is the `SerializedError`. */
+  | { readonly kind: 'fail'; readonly link: number; readonly ask: number; readonly e: SerializedError }
+  /** server -> client: the target of `link`'s last frame is not on this node (stopped, or never here). */
+  | { readonly kind: 'closed'; readonly link: number };
+
 /** The key under which an encoded ref travels inside a message. */
 export const REF_KEY = '@@baton/actor-ref';
 

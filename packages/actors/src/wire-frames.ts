@@ -5,27 +5,13 @@
  * The link number names the sending link on the client side (replies and `closed` notices are
  * routed back by it); `in` and `ask` frames name their target actor, so the server keeps no state
  * per link. An ask's id and its refs flag travel in the header and its payload is the bare
- * message (a reply's payload the bare value), so V8 serializes no envelope around them. `FrameWriter` writes the first frame of a turn of the event
+ * message (a reply's payload the bare value), so V8 serializes no envelope around them. What each
+ * kind means is `WireFrame` (protocol.ts). `FrameWriter` writes the first frame of a turn of the event
  * loop at once and batches the rest of the turn into few socket writes; `FrameReader` cuts a byte stream back into frames.
  * Invariants: frames are written and read in order; a frame's payload is handed out as a view of
  * the received bytes only for the duration of the callback (the codec copies what it keeps).
  */
 import type { Socket } from 'node:net';
-import type { SerializedError } from './error-codec.js';
-import type { Inbound } from './protocol.js';
-
-/** What a frame says (`refs`: the payload holds encoded refs; it is the flags byte's bit 0). */
-export type WireFrame =
-  /** client -> server: a tell (bare message or `tell` envelope) or a `stop` for actor `target`. */
-  | { readonly kind: 'in'; readonly link: number; readonly target: string; readonly inbound: Inbound }
-  /** client -> server: an ask of actor `target`; the payload is the message. */
-  | { readonly kind: 'ask'; readonly link: number; readonly target: string; readonly ask: number; readonly refs: boolean; readonly m: unknown }
-  /** server -> client: the reply to ask `ask` sent on `link`; the payload is the value. */
-  | { readonly kind: 'reply'; readonly link: number; readonly ask: number; readonly refs: boolean; readonly v: unknown }
-  /** server -> client: ask `ask` failed; the payload is the `SerializedError`. */
-  | { readonly kind: 'fail'; readonly link: number; readonly ask: number; readonly e: SerializedError }
-  /** server -> client: the target of `link`'s last frame is not on this node (stopped, or never here). */
-  | { readonly kind: 'closed'; readonly link: number };
 
 /** Frame kind codes on the wire. */
 export const FRAME_KIND = { in: 1, ask: 2, reply: 3, fail: 4, closed: 5 } as const;

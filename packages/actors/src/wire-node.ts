@@ -4,14 +4,15 @@
  * demand; at once in an actor process), and keeps one `WireClient` per remote node address.
  * One node per thread (module state is per thread). Invariants: a frame for an actor that is not
  * registered here is answered with `closed`, so its sender asks its resolver what became of it;
- * the main thread's server closes when its last endpoint leaves, so nothing outlives the systems.
+ * outside actor hosts the server closes when its last endpoint leaves, so nothing outlives the
+ * systems that opened it.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isMainThread, threadId } from 'node:worker_threads';
+import { threadId } from 'node:worker_threads';
 import type { Endpoint, ReplySink } from './endpoint.js';
 import { messageTypeOf } from './message.js';
 import { envelopeOf, type DeadLetter, type Envelope, type Inbound, type ReplyEnvelope } from './protocol.js';
@@ -37,6 +38,11 @@ export class WireNode {
   #address: string | null = null;
   /** Where tells to actors that are not here are reported (set by the actor host runtime). */
   deadLetters: ((letter: DeadLetter) => void) | null = null;
+  /**
+   * Keep serving with no endpoint registered (an actor host: its address is known to the system
+   * for its whole life). Otherwise (a thread with inboxes) the server closes with the last one.
+   */
+  serveWhileIdle = false;
 
   /** The server's address once it listens, else null. */
   get address(): string | null {
@@ -48,10 +54,10 @@ export class WireNode {
     this.#endpoints.set(endpoint.options.id, endpoint);
   }
 
-  /** Removes an endpoint; on the main thread the server closes with the last one. */
+  /** Removes an endpoint; unless `serveWhileIdle`, the server closes with the last one. */
   unregister(id: string): void {
     this.#endpoints.delete(id);
-    if (isMainThread && this.#endpoints.size === 0) this.#closeServer();
+    if (!this.serveWhileIdle && this.#endpoints.size === 0) this.#closeServer();
   }
 
   /** The endpoint registered under `id` in this thread, or null. */

@@ -10,7 +10,7 @@ import { deserializeError } from '../error-codec.js';
 import { AbortedError, ActorError, AskTimeoutError, MessageNotCloneableError } from '../errors.js';
 import { describeType, type Message } from '../message.js';
 import { tellPayload, type Inbound, type Placement, type RefDescriptor } from '../protocol.js';
-import { toWire, uncloneableField } from '../wire-codec.js';
+import { toWireExplained } from '../wire-codec.js';
 
 /** Something that takes envelopes in this thread (an endpoint or a probe). */
 export interface LocalReceiver {
@@ -88,10 +88,9 @@ export class LocalLink implements Link {
   #check(msg: Message): void {
     try {
       if (this.#placement === 'thread') structuredClone(msg);
-      else toWire(msg);
+      else toWireExplained(msg, 'message');
     } catch (error) {
-      const field = this.#placement === 'process' ? uncloneableField(msg, 'message') : null;
-      throw new MessageNotCloneableError(this.name, `message '${describeType(msg)}'`, field ?? error);
+      throw new MessageNotCloneableError(this.name, `message '${describeType(msg)}'`, error);
     }
   }
 
