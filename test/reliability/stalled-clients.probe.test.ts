@@ -32,7 +32,7 @@ afterAll(() => {
 
 /** Spawns `baton serve` under `ulimit -n 1024`; resolves with its URL and pid. */
 async function serve(): Promise<{ url: string; pid: number }> {
-  const args = [CLI, 'serve', '--port', '0', '--backend', 'wasm', '--mode', 'single', ...FLAGS].map((a) => `'${a}'`).join(' ');
+  const args = [CLI, 'serve', '--port', '0', '--backend', 'wasm', '--model', 'baton-tiny', '--mode', 'single', ...FLAGS].map((a) => `'${a}'`).join(' ');
   child = spawn('bash', ['-c', `ulimit -n ${FD_LIMIT} && exec '${process.execPath}' ${args}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -19,7 +19,7 @@ afterEach(() => {
 
 /** Spawns `baton serve` on a free port; resolves with the process, its URL and its output so far. */
 async function serve(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--backend', 'wasm', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--backend', 'wasm', '--model', 'baton-tiny', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
