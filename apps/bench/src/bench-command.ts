@@ -80,7 +80,7 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
   const rooflines: Roofline[] = [];
   if (args.roofline) {
     const backends = [...new Set([args.prefillBackend ?? args.backend, args.decodeBackend ?? args.backend].map((b) => (b === 'auto' ? defaultBackendName() : b)))];
-    for (const backend of backends) rooflines.push(await measureRoofline({ model: args.model, backend, reps: args.quick ? 3 : 5, log: (l) => log(l, true) }));
+    for (const backend of backends) rooflines.push(await measureRoofline({ model: args.model, backend, reps: args.quick ? 3 : 5, log: (l) => log(l, !l.includes('round')) }));
     if (transient && io.tty) io.stderr('\n');
     io.stdout(formatRoofline(rooflines));
   }
