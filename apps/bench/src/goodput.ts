@@ -99,7 +99,7 @@ export interface SloScaleResult {
 }
 
 /** Scales tried by default, loosest first (above 1 shows how far a failing mode is from its SLO). */
-export const DEFAULT_SLO_SCALES: readonly number[] = [4, 3, 2.5, 2, 1.75, 1.5, 1.25, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.175, 0.15, 0.125, 0.1, 0.08, 0.06, 0.05];
+export const DEFAULT_SLO_SCALES: readonly number[] = [16, 12, 8, 6, 5, 4, 3, 2.5, 2, 1.75, 1.5, 1.25, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.175, 0.15, 0.125, 0.1, 0.08, 0.06, 0.05];
 
 /** Holds the run (its records) and shrinks both SLO targets by each scale, loosest first. */
 export function sloScaleSweep(opts: {
