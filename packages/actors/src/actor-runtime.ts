@@ -14,7 +14,7 @@ import { serializeError } from './error-codec.js';
 import { ActorStartError } from './errors.js';
 import { linkFor } from './link-factory.js';
 import { loadActorClass } from './module-loader.js';
-import type { ActorSpec, ActorStats, HostApi, Placement, RefDescriptor, StartResult, WorkerControl } from './protocol.js';
+import type { ActorSpec, ActorStats, HostApi, Placement, Reconnect, RefDescriptor, StartResult, WorkerControl } from './protocol.js';
 import type { RefResolver } from './reconnecting-link.js';
 import { decodeRefs } from './ref-codec.js';
 import { wireNode } from './wire-node.js';
@@ -42,9 +42,19 @@ export interface RuntimeOptions {
 export function createActorRuntime(options: RuntimeOptions): WorkerControl {
   const { host, placement } = options;
   const node = wireNode();
+  // NOTE: refs to one actor decoded in a burst share one lookup (later ones find the address cached).
+  const locating = new Map<string, Promise<Reconnect>>();
+  const locate = (actorId: string): Promise<Reconnect> => {
+    let answer = locating.get(actorId);
+    if (answer === undefined) {
+      answer = host.locate(actorId).finally(() => locating.delete(actorId));
+      locating.set(actorId, answer);
+    }
+    return answer;
+  };
   const resolver: RefResolver = {
     reconnect: (actorId, incarnation, via) => host.reconnect(actorId, incarnation, via),
-    locate: (actorId) => host.locate(actorId),
+    locate,
     deadLetter: (letter) => void host.deadLetter(letter),
   };
   node.deadLetters = resolver.deadLetter;

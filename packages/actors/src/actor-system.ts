@@ -83,6 +83,9 @@ export class ActorSystem {
       const record = this.#newRecord(name, options);
       const channel = record.placement === 'thread' ? new MessageChannel() : null;
       try {
+        // NOTE: with actors in other processes this thread serves its inboxes at once, so refs
+        // to them carry an address (no lookup through the system per ref).
+        if (channel === null) await wireNode().listen();
         await this.#startIn(record, channel?.port2 ?? null, options.transfer);
       } catch (error) {
         channel?.port1.close();
@@ -194,6 +197,7 @@ export class ActorSystem {
     this.#inboxes.clear();
     await Promise.all([...this.#pools].map((pool) => pool.close()));
     await this.#pool.terminateAll();
+    wireNode().closeIfIdle();
   }
 
   #assertOpen(operation: string): void {

@@ -8,6 +8,7 @@ import { MessageChannel, type MessagePort, type TransferListItem } from 'node:wo
 import { ActorRef } from './actor-ref.js';
 import { MessageNotCloneableError } from './errors.js';
 import { linkFor } from './link-factory.js';
+import { wireNode } from './wire-node.js';
 import { describeType, type Message } from './message.js';
 import type { CopyScope, Envelope, Inbound, LiveRoute, RefDescriptor, ReplyEnvelope } from './protocol.js';
 import { ReconnectingLink, type RefResolver } from './reconnecting-link.js';
@@ -27,7 +28,7 @@ export class PortLink extends ReconnectingLink {
 
   copy(scope: CopyScope): RefDescriptor {
     const identity = { id: this.id, name: this.name, incarnation: this.incarnation };
-    if (scope === 'wire') return { ...identity, route: { via: 'socket', address: this.#address } };
+    if (scope === 'wire') return { ...identity, route: { via: 'socket', address: this.#address ?? wireNode().addressOf(this.id) } };
     const { port1, port2 } = new MessageChannel();
     const connect = (): void => {
       const envelope: Envelope = { '@@baton': 'connect', port: port2 };

@@ -32,7 +32,7 @@ export class SocketLink extends ReconnectingLink implements ClientLink {
     super(descriptor, resolver, (inner) => new ActorRef(linkFor(inner, resolver)));
     this.#node = node;
     this.#target = Buffer.from(descriptor.id, 'utf8');
-    const address = descriptor.route.address;
+    const address = descriptor.route.address ?? node.addressOf(descriptor.id);
     this.start(address === null ? null : { via: 'socket', address });
   }
 
@@ -79,6 +79,7 @@ export class SocketLink extends ReconnectingLink implements ClientLink {
   protected attach(route: LiveRoute): boolean {
     if (route.via !== 'socket') return false;
     this.#address = route.address;
+    this.#node.remember(this.id, route.address);
     this.#client = this.#node.client(route.address);
     this.#number = this.#client.add(this);
     return true;

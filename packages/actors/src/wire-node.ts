@@ -33,6 +33,8 @@ export class WireNode {
   readonly #endpoints = new Map<string, Endpoint>();
   readonly #clients = new Map<string, WireClient>();
   readonly #sessions = new Set<Socket>();
+  /** Addresses learned for actor ids (from resolver answers), so later refs need no lookup. */
+  readonly #located = new Map<string, string>();
   #server: Server | null = null;
   #listening: Promise<string> | null = null;
   #address: string | null = null;
@@ -57,12 +59,28 @@ export class WireNode {
   /** Removes an endpoint; unless `serveWhileIdle`, the server closes with the last one. */
   unregister(id: string): void {
     this.#endpoints.delete(id);
-    if (!this.serveWhileIdle && this.#endpoints.size === 0) this.#closeServer();
+    this.closeIfIdle();
   }
 
   /** The endpoint registered under `id` in this thread, or null. */
   endpoint(id: string): Endpoint | null {
     return this.#endpoints.get(id) ?? null;
+  }
+
+  /** The address at which actor `id` can be reached: here when it is local, else as learned. */
+  addressOf(id: string): string | null {
+    if (this.#address !== null && this.#endpoints.has(id)) return this.#address;
+    return this.#located.get(id) ?? null;
+  }
+
+  /** Records where actor `id` was found. */
+  remember(id: string, address: string): void {
+    this.#located.set(id, address);
+  }
+
+  /** Closes the server when no endpoint is registered (a system shut down). */
+  closeIfIdle(): void {
+    if (!this.serveWhileIdle && this.#endpoints.size === 0) this.#closeServer();
   }
 
   /** Starts the server (once) and resolves with its address. */
@@ -90,6 +108,7 @@ export class WireNode {
     if (client === undefined || client.closed) {
       client = new WireClient(address, (ended) => {
         if (this.#clients.get(ended.address) === ended) this.#clients.delete(ended.address);
+        this.#unlearn(ended.address);
       });
       this.#clients.set(address, client);
     }
@@ -100,7 +119,12 @@ export class WireNode {
   async forget(address: string): Promise<void> {
     const client = this.#clients.get(address);
     this.#clients.delete(address);
+    this.#unlearn(address);
     await client?.destroy();
+  }
+
+  #unlearn(address: string): void {
+    for (const [id, known] of this.#located) if (known === address) this.#located.delete(id);
   }
 
   #closeServer(): void {
