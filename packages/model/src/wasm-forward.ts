@@ -16,6 +16,7 @@
  * single decode bitwise.
  */
 import type { GptConfig } from './config.js';
+import { embedRows } from './embedding.js';
 import type { ForwardHost, ForwardPass, LogitRows, Segment } from './forward-pass.js';
 import type { KvArena } from './kv-arena.js';
 import { foldWeights } from './model-tensors.js';
@@ -180,17 +181,13 @@ export class WasmForward implements ForwardPass {
     return this.gemm.threads;
   }
 
-  /** x rows = wte[token] + wpe[position]. */
+  /** x rows = wte[token] + wpe[position], segment after segment. */
   private embed(mem: Float32Array, segments: readonly Segment[]): void {
     const C = this.config.nEmbd;
     let at = this.s.x >> 2;
     for (const { seq, tokens } of segments) {
-      tokens.forEach((tok, t) => {
-        const w = tok * C;
-        const p = (seq.length + t) * C;
-        for (let c = 0; c < C; c++) mem[at + c] = this.wte[w + c] + this.wpe[p + c];
-        at += C;
-      });
+      embedRows(this.wte, this.wpe, C, tokens, tokens.map((_, t) => seq.length + t), mem, at);
+      at += tokens.length * C;
     }
   }
 

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GptConfig } from '../config.js';
 import { tensorsFromFolded, disposeModelTensors, type FoldedWeights, type ModelTensors } from '../model-tensors.js';
 import type { Activation } from '../config.js';
+import { embedRows } from '../embedding.js';
 import { activate } from '../layers.js';
 import { FastForward, fastForwardFits } from './fast-forward.js';
 import type { FastOutput, LayerSink } from './fast-readback.js';
@@ -210,13 +211,8 @@ export class GpuForward {
 
   /** Token + position embeddings [N * C]. */
   private embed(r: Rows): Float32Array {
-    const C = this.config.nEmbd;
-    const out = new Float32Array(r.tokens.length * C);
-    const { wte, wpe } = this.t;
-    r.tokens.forEach((tok, i) => {
-      const pos = r.positions[i];
-      for (let c = 0; c < C; c++) out[i * C + c] = wte[tok * C + c] + wpe[pos * C + c];
-    });
+    const out = new Float32Array(r.tokens.length * this.config.nEmbd);
+    embedRows(this.t.wte, this.t.wpe, this.config.nEmbd, r.tokens, r.positions, out);
     return out;
   }
 }
