@@ -4,18 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { withTestModel } from './testing/test-model.js';
 
 // NOTE: runs the compiled bin (npm test builds first), exactly as `npx baton` does.
 const BIN = fileURLToPath(new URL('../bin/baton.js', import.meta.url));
 
 function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, BATON_BACKEND: 'wasm', ...env } });
+  const r = spawnSync(process.execPath, [BIN, ...withTestModel(args)], { encoding: 'utf8', env: { ...process.env, BATON_BACKEND: 'wasm', ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('baton CLI', () => {
   it('logits prints one row per input position', () => {
-    const out = JSON.parse(execFileSync(process.execPath, [BIN, 'logits', '--ids', '3,17,42'], { encoding: 'utf8' })) as { logits: number[][] };
+    const out = JSON.parse(execFileSync(process.execPath, [BIN, ...withTestModel(['logits', '--ids', '3,17,42'])], { encoding: 'utf8' })) as { logits: number[][] };
     expect(out.logits).toHaveLength(3);
     expect(out.logits[0]).toHaveLength(256);
   });

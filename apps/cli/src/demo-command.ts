@@ -1,7 +1,7 @@
 /**
  * `baton demo` (options: DEMO_HELP in help-pages.ts): the `npm start` show. Runs the engine on the
- * built-in default model, streams a mixed workload with live per-actor progress (redrawn in place
- * on a TTY, periodic plain lines otherwise), then prints the summary. Invariants: the engine is closed on every path (no thread
+ * built-in default model (or --model), streams a mixed workload with live per-actor progress
+ * (redrawn in place on a TTY, periodic plain lines otherwise), then prints the summary. Invariants: the engine is closed on every path (no thread
  * is left, the process exits by itself); Ctrl-C aborts the requests and still prints the summary.
  */
 import { setMaxListeners } from 'node:events';
@@ -12,12 +12,13 @@ import { parseCommandArgs } from './command-args.js';
 import { runDemoSession, type DemoSnapshot } from './demo-session.js';
 import { demoWorkload } from './demo-workload.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
+import { MODEL_OPTIONS } from './model-options.js';
 import { LiveDisplay } from './live-display.js';
 import { renderLiveFrame, renderPlainTick, renderRequestEnd } from './progress-view.js';
 import { renderSummary } from './summary-table.js';
 
 /** The flags the command parses (its help page is DEMO_HELP in help-pages.ts). */
-export const DEMO_OPTIONS = { ...ENGINE_OPTIONS, backend: { type: 'string' }, requests: { type: 'string' }, 'max-tokens': { type: 'string' } } as const;
+export const DEMO_OPTIONS = { ...MODEL_OPTIONS, ...ENGINE_OPTIONS, requests: { type: 'string' }, 'max-tokens': { type: 'string' } } as const;
 
 /** The terminal the demo draws on. */
 export interface DemoTerminal {
@@ -36,9 +37,10 @@ export async function demoCommand(args: string[], write: (text: string) => void,
   const engineOptions = engineOptionsFromFlags(v, mode, { prefill: 2, decode: 2, colocated: 2 });
   const requests = parseNumber(v.requests, '--requests', { min: 1, max: 200, integer: true, fallback: 12 });
   const maxTokens = parseNumber(v['max-tokens'], '--max-tokens', { min: 1, max: 512, integer: true, fallback: 256 });
-  const { config, tokenizer } = describeModel(DEFAULT_MODEL);
+  const model = v.model ?? DEFAULT_MODEL;
+  const { config, tokenizer } = describeModel(model);
   const workload = demoWorkload({ requests, maxTokens, contextTokens: config.nPositions });
-  const engine = await createEngine({ ...engineOptions, model: DEFAULT_MODEL });
+  const engine = await createEngine({ ...engineOptions, model });
   const abort = new AbortController();
   // NOTE: every request listens on the one signal; that is by design, not a leak.
   setMaxListeners(requests + 10, abort.signal);

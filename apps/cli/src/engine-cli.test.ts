@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MODEL, generate, initBackend, loadModel } from '@baton/model';
+import { generate, initBackend, loadModel } from '@baton/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_MODEL, withTestModel } from './testing/test-model.js';
 
 // NOTE: runs the compiled bin (npm test builds first); each run's engine threads live in that
 // child process, which must exit by itself (a hang fails the test by its timeout).
@@ -14,7 +15,7 @@ interface Run { status: number | null; stdout: string; stderr: string }
 
 function run(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, BATON_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...withTestModel(args)], { env: { ...process.env, BATON_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -40,7 +41,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Greedy ids of the plain single-model generate, in this thread. */
 async function reference(prompts: string[], maxTokens: number): Promise<number[][]> {
   await initBackend('wasm');
-  const model = await loadModel(DEFAULT_MODEL);
+  const model = await loadModel(TEST_MODEL);
   try {
     return prompts.map((p) => generate(model, { promptIds: model.tokenizer.encode(p), maxTokens }).ids);
   } finally {
@@ -117,7 +118,7 @@ describe('baton demo', () => {
     expect(r.status).toBe(0);
     const out = r.stdout;
     expect(out).toMatch(/^baton demo · disaggregated: 1 prefill \+ 2 decode actors/);
-    expect(out).toContain('byte soup');
+    expect(out).toContain('not printable are shown as \\xNN');
     expect(out).toMatch(/^\[\s*\d+\.\ds\] prefill-0: /m);
     expect(out).toMatch(/^\[\s*\d+\.\ds\] decode-1: .*queue \d+ · running \d+ · kv \d+ · util \d+%/m);
     expect(out).toMatch(/^\[\s*\d+\.\ds\] tokens r00:\d+/m);

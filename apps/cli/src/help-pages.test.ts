@@ -26,7 +26,7 @@ describe('help pages', () => {
   });
 
   it('show the defaults the code uses', () => {
-    for (const page of [GENERATE_HELP, LOGITS_HELP, SERVE_HELP]) expect(page.options.model.default).toBe(DEFAULT_MODEL);
+    for (const page of [GENERATE_HELP, LOGITS_HELP, DEMO_HELP, SERVE_HELP]) expect(page.options.model.default).toBe(DEFAULT_MODEL);
     const d = DEFAULT_SERVER_OPTIONS;
     expect(SERVE_HELP.options['shutdown-deadline-ms'].default).toBe(String(d.shutdownDeadlineMs));
     expect(SERVE_HELP.options['headers-timeout-ms'].default).toBe(String(d.headersTimeoutMs));

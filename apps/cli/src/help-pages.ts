@@ -66,13 +66,13 @@ export const DEMO_HELP: CommandHelp = {
   name: 'demo',
   summary: 'run a mixed workload with a live view of every actor, then print a summary',
   options: {
+    ...MODEL_FLAGS,
     ...engineFlags({ mode: 'disaggregated', prefill: 2, decode: 2, colocated: 2 }),
-    backend: MODEL_FLAGS.backend,
     requests: { value: 'N', text: 'requests in the workload, 1 to 200', default: '12' },
     'max-tokens': { value: 'N', text: 'longest output of a request, 1 to 512', default: '256' },
   },
   notes: [
-    'Runs the built-in default model; the requests mix short and long prompts and outputs, arriving over the first seconds.',
+    'The requests mix short and long prompts and outputs, arriving over the first seconds.',
     'On a terminal the view is redrawn in place; otherwise (a pipe, a CI log) it prints a few progress lines every second and one line per finished request.',
     'Ctrl-C aborts the requests still running (they are listed as aborted) and still prints the summary.',
   ],

@@ -5,11 +5,12 @@ import { demoWorkload } from './demo-workload.js';
 import { LiveDisplay } from './live-display.js';
 import { renderLiveFrame, renderPlainTick, renderRequestEnd } from './progress-view.js';
 
+// NOTE: asserted rather than annotated, so fields the views do not read may come and go.
 const actor = (name: string, role: ServingActorStats['role']): ServingActorStats => ({
   name, role, activity: role === 'prefill' ? 'prefilling 312 tokens' : 'decoding 3 seq', queueLength: 1, running: 3, kvBlocksUsed: 12,
   utilization: 0.5, steps: 40, meanBatchSize: 2.5, maxBatchSize: 4, tokensProcessed: 99, preemptions: 0, backend: 'wasm', tensors: 34,
-  ownPool: null, pid: 1,
-});
+  ownPool: null, pid: 1, tiers: null,
+}) as ServingActorStats;
 
 function snapshot(): DemoSnapshot {
   const requests: RequestProgress[] = demoWorkload({ requests: 3, maxTokens: 8, contextTokens: 1024 }).map((request, i) => ({
