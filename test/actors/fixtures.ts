@@ -12,6 +12,8 @@ const dist = new URL('../../packages/actors/dist/testing/', import.meta.url);
 export const COUNTER = new URL('counter-actor.js', dist);
 export const FAULTY = new URL('faulty-actors.js', dist);
 export const SQUARE = new URL('square-task.js', dist);
+/** A program that starts one actor process, prints its pid and waits. */
+export const ORPHAN_PARENT = new URL('orphan-parent.js', dist);
 
 /** Every event a system emitted, by name. */
 export type EventLog = { [K in keyof ActorSystemEvents]: ActorSystemEvents[K][0][] };

@@ -1,4 +1,6 @@
 // Stop, kill, shutdown, timeouts, abort, backpressure and bad input in both placements; pools.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   AbortedError,
@@ -13,7 +15,7 @@ import {
   type Placement,
 } from '@baton/actors';
 import type { CounterEvent, CounterProtocol } from '../../packages/actors/dist/testing/counter-actor.js';
-import { COUNTER, FAULTY, PLACEMENTS, SQUARE, eventually, hostCounts, newSystem, pidAlive } from './fixtures.js';
+import { COUNTER, FAULTY, ORPHAN_PARENT, PLACEMENTS, SQUARE, eventually, hostCounts, newSystem, pidAlive } from './fixtures.js';
 
 /** Open handles of this process, timers aside (the test runner keeps some). */
 function openHandles(): string[] {
@@ -182,6 +184,28 @@ describe('placement options', () => {
       const { readFileSync } = await import('node:fs');
       const cmdline = readFileSync(`/proc/${where.pid}/cmdline`, 'utf8').split('\0');
       expect(cmdline.slice(-5, -1)).toEqual(['--role', 'decode', '--index', '1']);
+    }
+  });
+});
+
+describe('actor processes and their parent', () => {
+  it('end when the parent process is killed with SIGKILL (no orphan is left)', async () => {
+    const parent = spawn(process.execPath, [fileURLToPath(ORPHAN_PARENT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        parent.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        parent.once('exit', (code) => reject(new Error(`the parent exited early with code ${String(code)}`)));
+      });
+      const child = Number(line);
+      expect(pidAlive(child)).toBe(true);
+      parent.kill('SIGKILL');
+      await eventually(() => !pidAlive(child), 10_000);
+    } finally {
+      parent.kill('SIGKILL');
     }
   });
 });

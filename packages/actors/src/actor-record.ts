@@ -54,8 +54,8 @@ export function resolveMailbox(options: Partial<MailboxOptions> | undefined): Ma
 /** Validates the placement options; throws `InvalidActorOptionsError` naming the bad field. */
 export function resolvePlacement(placement: unknown, processArgs: unknown): { placement: Placement; processArgs: readonly string[] } {
   const resolved = placement ?? 'thread';
-  if (resolved !== 'thread' && resolved !== 'process') {
-    throw new InvalidActorOptionsError('placement', `expected 'thread' or 'process', got ${JSON.stringify(placement)}`);
+  if (resolved !== 'thread' && resolved !== 'process' && resolved !== 'remote') {
+    throw new InvalidActorOptionsError('placement', `expected 'thread', 'process' or 'remote', got ${JSON.stringify(placement)}`);
   }
   if (processArgs === undefined) return { placement: resolved, processArgs: [] };
   if (!Array.isArray(processArgs) || !processArgs.every((arg) => typeof arg === 'string')) {

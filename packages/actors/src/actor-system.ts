@@ -25,6 +25,7 @@ import { createPool, type ActorPool, type PoolOptions } from './pool.js';
 import type { ActorStats, HostApi, StartResult } from './protocol.js';
 import type { RefResolver } from './reconnecting-link.js';
 import { actorSpecFor, HostPool } from './host-pool.js';
+import type { RemoteHostProvider } from './remote/remote-host-provider.js';
 import { RouteDirectory } from './route-directory.js';
 import { resolveSupervision } from './supervision.js';
 import type { InboxOptions, SpawnOptions, StopOptions } from './system-options.js';
@@ -67,7 +68,11 @@ export class ActorSystem {
     locate: (actorId) => this.#directory.locate(actorId),
   };
 
-  constructor() {
+  readonly #remote: RemoteHostProvider | null;
+
+  /** `remote`: where actors with `placement: 'remote'` run (for example `NatsRemoteHosts`). */
+  constructor(options?: { readonly remote?: RemoteHostProvider }) {
+    this.#remote = options?.remote ?? null;
     this.#pool = new HostPool(this.#hostApi, this.events, (host, cause) => this.#onHostDeath(host, cause));
   }
 
@@ -197,6 +202,7 @@ export class ActorSystem {
     this.#inboxes.clear();
     await Promise.all([...this.#pools].map((pool) => pool.close()));
     await this.#pool.terminateAll();
+    await this.#remote?.close();
     wireNode().closeIfIdle();
   }
 
@@ -240,7 +246,7 @@ export class ActorSystem {
   async #startIn(record: ActorRecord, port: MessagePort | null, transfer?: readonly TransferListItem[]): Promise<void> {
     // NOTE: init is encoded before a host is chosen, so an init that cannot cross fails before a fork.
     const { spec, transfer: moved } = actorSpecFor(record, transfer);
-    const host = this.#pool.hostFor(record);
+    const host = record.placement === 'remote' ? this.#remoteHostFor(record) : this.#pool.hostFor(record);
     record.host = host;
     host.actorIds.add(record.id);
     try {
@@ -256,6 +262,11 @@ export class ActorSystem {
       void this.#pool.releaseIfEmpty(host);
       throw error;
     }
+  }
+
+  #remoteHostFor(record: ActorRecord): ActorHost {
+    if (this.#remote === null) throw new InvalidActorOptionsError('placement', "'remote' needs a system made with a `remote` host provider");
+    return this.#remote.hostFor(record, this.#hostApi, { onDeath: (host, cause) => this.#onHostDeath(host, cause), onExit: () => {} });
   }
 
   #onHostDeath(host: ActorHost, cause: Error): void {

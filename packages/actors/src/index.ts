@@ -57,3 +57,9 @@ export type { ActorPool, PoolOptions, PoolRunOptions } from './pool.js';
 export type { ActorStats, DeadLetter, DeadLetterReason, EndpointState, MailboxOptions, Placement } from './protocol.js';
 /** Supervision options. */
 export type { SupervisionOptions } from './supervision.js';
+/** Remote placement: nodes on other hosts, reached through NATS (control, heartbeats) and a direct socket (data). */
+export { NatsRemoteHosts, type NatsRemoteHostsOptions } from './remote/nats-remote-hosts.js';
+export { startRemoteNode, type RemoteNode, type RemoteNodeOptions } from './remote/remote-node.js';
+export type { RemoteHostProvider, RemotePlacementRequest } from './remote/remote-host-provider.js';
+export { NoRemoteNodeError, RemoteNodeLostError, RemoteProtocolError } from './remote/remote-errors.js';
+export { allHeartbeats, nodeSubjects, parseHeartbeat, DEFAULT_SUBJECT_PREFIX, type NodeHeartbeat } from './remote/remote-subjects.js';

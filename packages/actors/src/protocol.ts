@@ -66,8 +66,11 @@ export type WireFrame =
 /** The key under which an encoded ref travels inside a message. */
 export const REF_KEY = '@@baton/actor-ref';
 
-/** Where an actor is placed: a worker thread of the system's process, or a forked child process. */
-export type Placement = 'thread' | 'process';
+/**
+ * Where an actor is placed: a worker thread of the system's process, a forked child process, or a
+ * remote node reached through NATS (`remote/`).
+ */
+export type Placement = 'thread' | 'process' | 'remote';
 
 /**
  * Who will receive an encoded ref: `process` = a thread of this process (MessagePorts can be

@@ -1,0 +1,113 @@
+/**
+ * `startRemoteNode`: makes this process a remote node (placement 'remote') — the counterpart of
+ * an actor process, started on its own on any host. Its actors run on this thread: one
+ * `WireNode` serves them on a socket (the data plane), the actor runtime's control plane is
+ * exposed as comlink over the node's NATS subjects, and a heartbeat carrying the application's
+ * `meta` (e.g. a worker registration) is published every `heartbeatMs`.
+ * Invariants: one node per thread (the wire node and actor runtime are per thread); a `fence`
+ * (the system declared this node dead) ends every hosted actor and then calls `onFenced`;
+ * `close()` ends the actors, the heartbeat and the subscriptions, not the NATS connection.
+ */
+import * as Comlink from 'comlink/dist/esm/comlink.mjs';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { createActorRuntime } from '../actor-runtime.js';
+import type { HostApi, WireInit, WorkerControl } from '../protocol.js';
+import { fromWire } from '../wire-codec.js';
+import { wireNode } from '../wire-node.js';
+import { natsComlinkEndpoint } from './nats-comlink-endpoint.js';
+import { checkNodeId, DEFAULT_SUBJECT_PREFIX, encodeHeartbeat, nodeSubjects } from './remote-subjects.js';
+
+/** Options of `startRemoteNode`. */
+export interface RemoteNodeOptions {
+  readonly connection: NatsConnection;
+  /** One NATS subject token, unique in the cluster. */
+  readonly nodeId: string;
+  readonly prefix?: string;
+  /** Heartbeat period (default 500 ms). */
+  readonly heartbeatMs?: number;
+  /** Application data carried by every heartbeat (read each time, so it may change). */
+  readonly meta?: () => unknown | Promise<unknown>;
+  /** Called after a fence ended the actors (default: nothing more). */
+  readonly onFenced?: () => void;
+  /** Where undecodable traffic is reported (default console.warn). */
+  readonly log?: (message: string) => void;
+}
+
+/** A running remote node. */
+export interface RemoteNode {
+  readonly nodeId: string;
+  /** Its data-plane socket address. */
+  readonly address: string;
+  /** Ids of the actors it hosts now. */
+  readonly actorIds: ReadonlySet<string>;
+  /** Ends every actor, the heartbeat and the subscriptions. */
+  close(): Promise<void>;
+}
+
+/** Starts the node and its first heartbeat. */
+export async function startRemoteNode(options: RemoteNodeOptions): Promise<RemoteNode> {
+  const nc = options.connection;
+  const nodeId = checkNodeId(options.nodeId);
+  const prefix = options.prefix ?? DEFAULT_SUBJECT_PREFIX;
+  const heartbeatMs = options.heartbeatMs ?? 500;
+  const log = options.log ?? ((message: string) => console.warn(message));
+  const s = nodeSubjects(prefix, nodeId);
+  const address = await wireNode().listen();
+  const hostEndpoint = natsComlinkEndpoint(nc, s.hostIn, s.hostOut, (e) => log(e.message));
+  const controlEndpoint = natsComlinkEndpoint(nc, s.controlOut, s.controlIn, (e) => log(e.message));
+  const runtime = createActorRuntime({
+    host: Comlink.wrap<HostApi>(hostEndpoint),
+    placement: 'remote',
+    readInit: (init) => fromWire((init as WireInit).wire),
+  });
+  const actorIds = new Set<string>();
+  const control: WorkerControl = {
+    ...runtime,
+    spawn: async (spec, port) => {
+      const result = await runtime.spawn(spec, port);
+      if (result.ok) actorIds.add(spec.id);
+      return result;
+    },
+    stop: async (id) => {
+      await runtime.stop(id);
+      actorIds.delete(id);
+    },
+    kill: async (id) => {
+      await runtime.kill(id);
+      actorIds.delete(id);
+    },
+  };
+  Comlink.expose(control, controlEndpoint);
+  const killAll = async (): Promise<void> => {
+    await Promise.all([...actorIds].map((id) => control.kill(id).catch(() => {})));
+  };
+  const fence: Subscription = nc.subscribe(s.fence, {
+    callback: () => {
+      log(`remote node '${nodeId}' was declared dead by its system; ending its actors`);
+      void killAll().then(() => options.onFenced?.());
+    },
+  });
+  await Promise.all([hostEndpoint.ready, controlEndpoint.ready, nc.flush()]);
+  let seq = 0;
+  let beating = true;
+  const beat = async (): Promise<void> => {
+    const meta = options.meta === undefined ? null : await options.meta();
+    if (!beating || nc.isClosed()) return;
+    nc.publish(s.heartbeat, encodeHeartbeat({ v: 1, node: nodeId, address, pid: process.pid, seq: seq++, intervalMs: heartbeatMs, meta }));
+  };
+  const timer = setInterval(() => void beat().catch((e: unknown) => log(`heartbeat failed: ${String(e)}`)), heartbeatMs);
+  await beat();
+  return {
+    nodeId,
+    address,
+    actorIds,
+    async close() {
+      beating = false;
+      clearInterval(timer);
+      await killAll();
+      hostEndpoint.close();
+      controlEndpoint.close();
+      if (!nc.isClosed()) fence.unsubscribe();
+    },
+  };
+}
