@@ -30,4 +30,10 @@ describe('baton bench arguments found bad while running', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a --write-trace that cannot be written is one line naming it, exit 2', async () => {
+    const io = capture();
+    expect(await benchCommand(['--workload', 'chat', '--requests', '4', '--write-trace', '/nonexistent/dir/t.jsonl', '--slo-ttft', '250', '--slo-tpot', '2'], io)).toBe(2);
+    expect(io.err).toBe('baton bench: --write-trace: cannot write /nonexistent/dir/t.jsonl (ENOENT)\n');
+  });
 });

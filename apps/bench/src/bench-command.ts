@@ -67,7 +67,11 @@ export async function benchCommand(argv: string[], io: BenchIo = DEFAULT_IO): Pr
 async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number> {
   const workload = await loadWorkload(args);
   if (args.writeTrace !== null) {
-    await writeTrace(args.writeTrace, workloadToTrace(workload));
+    const file = args.writeTrace;
+    await writeTrace(file, workloadToTrace(workload)).catch((e: unknown) => {
+      const code = (e as { code?: unknown }).code;
+      throw new BenchArgumentError('--write-trace', `cannot write ${file} (${typeof code === 'string' ? code : (e as Error).message})`);
+    });
     io.stderr(`wrote trace ${args.writeTrace} (${workload.requests.length} requests)\n`);
   }
   const date = new Date().toISOString();
