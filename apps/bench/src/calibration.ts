@@ -12,6 +12,7 @@ import { requestMetrics, type Engine } from '@baton/engine';
 import { createRng } from '@baton/model';
 import { CalibrationError } from './bench-errors.js';
 import type { UncontendedReference } from './slo-spec.js';
+import { median } from './stats.js';
 import type { Workload } from './workload.js';
 
 /** Options of {@link calibrate}. */
@@ -61,10 +62,4 @@ export function calibrationLengths(workload: Workload): number[] {
 export function medianPrompt(workload: Workload): number {
   const lengths = workload.requests.map((r) => r.promptIds.length).sort((a, b) => a - b);
   return lengths[Math.floor(lengths.length / 2)];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2;
 }

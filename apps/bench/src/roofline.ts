@@ -11,6 +11,7 @@
  * measurement closes this thread's GPU host afterwards (the engines' actors open their own).
  */
 import { ArrayKvBacking, closeBackend, createRng, initBackend, loadModel, type BackendName, type Gpt } from '@baton/model';
+import { median } from './stats.js';
 
 /** One backend's roofline. */
 export interface Roofline {
@@ -117,11 +118,6 @@ function timeOnce(f: () => void): number {
   return performance.now() - t;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 /** The roofline as a table (one block per backend). */
 export function formatRoofline(rooflines: readonly Roofline[]): string {
