@@ -6,7 +6,9 @@
  * sessions of 1 and 2 intra-op threads. Logits are checked first (1e-4 relative, prefill and
  * decode); then prefill 512 and one decode step at context 256 (batch 1, 8, 32) are timed in
  * interleaved rounds, Baton and the four ORT runs alternating, so all see the same machine load.
- * Reports medians, the spread (25th-75th percentile) and Baton / ORT-1-thread-new-rows ratios.
+ * Reports medians, the spread (25th-75th percentile) and Baton / ORT-1-thread-new-rows ratios of
+ * wall time (the goals), and the medians of process CPU time (all threads), which a shared,
+ * loaded machine distorts less for single-threaded runners.
  * Baton runs with its plain-SIMD kernels, with relaxed-SIMD (FMA) kernels (Node 20 compiles them
  * only behind `--experimental-wasm-relaxed-simd`, which this script sets) and with prefill GEMMs
  * on two threads; ratios compare each with ORT on one thread (new-rows graph).
@@ -136,19 +138,25 @@ async function checkAgreement(name: string, model: Gpt, runners: OrtRunner[]): P
 }
 
 /** A timed case: one closure per runner label, each timing `reps` repetitions. */
-interface Case { name: string; reps: number; runs: Map<string, (reps: number) => Promise<number[]>> }
+interface Case { name: string; reps: number; runs: Map<string, (reps: number) => Promise<Sample[]>> }
 
-async function timeAsync(reps: number, f: () => Promise<unknown> | unknown): Promise<number[]> {
-  const ts: number[] = [];
+/** One timed repetition: wall-clock ms, and ms of CPU time of the whole process (all its threads). */
+interface Sample { wall: number; cpu: number }
+
+async function timeAsync(reps: number, f: () => Promise<unknown> | unknown): Promise<Sample[]> {
+  const out: Sample[] = [];
   for (let i = 0; i < reps; i++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     await f();
-    ts.push(performance.now() - t);
+    const wall = performance.now() - t;
+    const used = process.cpuUsage(c);
+    out.push({ wall, cpu: (used.user + used.system) / 1000 });
   }
-  return ts;
+  return out;
 }
 
-function batonDecodeRun(model: Gpt, source: ArrayKvBacking, batch: number): (reps: number) => Promise<number[]> {
+function batonDecodeRun(model: Gpt, source: ArrayKvBacking, batch: number): (reps: number) => Promise<Sample[]> {
   const { nLayer: L, nEmbd: C } = model.config;
   const rows = new Float32Array(CTX * C);
   const backings = Array.from({ length: batch }, () => {
@@ -234,7 +242,7 @@ async function benchModel(name: string, batons: Map<string, Gpt>): Promise<strin
       runs: new Map([...[...batons].map(([label, m]) => [label, batonDecodeRun(m, source, b)] as const), ...runners.map((r) => [r.label, (reps: number) => timeAsync(reps, () => r.session.run(f))] as const)]),
     });
   }
-  const samples = cases.map((c) => new Map([...c.runs.keys()].map((k) => [k, [] as number[]])));
+  const samples = cases.map((c) => new Map([...c.runs.keys()].map((k) => [k, [] as Sample[]])));
   for (const [i, c] of cases.entries()) for (const run of c.runs.values()) await run(1); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, c] of cases.entries()) {
@@ -242,19 +250,23 @@ async function benchModel(name: string, batons: Map<string, Gpt>): Promise<strin
       // NOTE: the runner order rotates per round, so no runner always follows the same neighbour.
       for (let j = 0; j < labels.length; j++) {
         const label = labels[(j + round) % labels.length];
-        samples[i].get(label)?.push(...(await (c.runs.get(label) as (reps: number) => Promise<number[]>)(c.reps)));
+        samples[i].get(label)?.push(...(await (c.runs.get(label) as (reps: number) => Promise<Sample[]>)(c.reps)));
       }
     }
   }
   for (const r of runners) await r.session.release();
   const rows: string[][] = [];
   for (const [i, c] of cases.entries()) {
-    const ref = quantile(samples[i].get('ORT 1t new-rows') as number[], 0.5);
+    const ref = samples[i].get('ORT 1t new-rows') as Sample[];
+    const refWall = quantile(ref.map((x) => x.wall), 0.5);
+    const refCpu = quantile(ref.map((x) => x.cpu), 0.5);
     for (const [label, xs] of samples[i]) {
-      const med = quantile(xs, 0.5);
-      const ratio = med / ref;
+      const wall = xs.map((x) => x.wall);
+      const cpu = quantile(xs.map((x) => x.cpu), 0.5);
+      const med = quantile(wall, 0.5);
+      const ratio = med / refWall;
       const goal = !label.startsWith('Baton') ? '' : c.name.startsWith('prefill') ? (ratio <= 1.5 ? '<= 1.5: MET' : '<= 1.5: MISSED') : ratio <= 1 ? '<= 1.0: MET' : '<= 1.0: MISSED';
-      rows.push([name, c.name, label, med.toFixed(2), `${quantile(xs, 0.25).toFixed(2)}-${quantile(xs, 0.75).toFixed(2)}`, ratio.toFixed(2), goal]);
+      rows.push([name, c.name, label, med.toFixed(2), `${quantile(wall, 0.25).toFixed(2)}-${quantile(wall, 0.75).toFixed(2)}`, ratio.toFixed(2), goal, cpu.toFixed(2), (cpu / refCpu).toFixed(2)]);
     }
   }
   return rows;
@@ -266,7 +278,7 @@ async function main(): Promise<void> {
   const info = await initBackend('wasm');
   console.log(`bench:peers ${new Date().toISOString()} node ${process.version} onnxruntime-node ${ort.env.versions.node ?? '?'} Baton backend ${info.detail}`);
   console.log(`${ROUNDS} interleaved rounds; prefill 1 rep, decode 5 reps per round and runner; ratio = median / median of ORT 1t new-rows`);
-  const rows: string[][] = [['model', 'case', 'runner', 'median ms', 'p25-p75 ms', 'ratio', 'goal']];
+  const rows: string[][] = [['model', 'case', 'runner', 'median ms', 'p25-p75 ms', 'ratio', 'goal', 'CPU ms', 'CPU ratio']];
   for (const m of MODELS) {
     const spec = MODELS_BY_NAME[m];
     if (spec === undefined) throw new Error(`--models: unknown model "${m}" (expected ${Object.keys(MODELS_BY_NAME).join(', ')})`);
