@@ -203,7 +203,7 @@ describe('actor processes and their parent', () => {
       const child = Number(line);
       expect(pidAlive(child)).toBe(true);
       parent.kill('SIGKILL');
-      await eventually(() => !pidAlive(child), 10_000);
+      await eventually(() => !pidAlive(child), { timeoutMs: 10_000, what: "the orphaned actor process to end" });
     } finally {
       parent.kill('SIGKILL');
     }
