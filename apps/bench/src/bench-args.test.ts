@@ -25,7 +25,7 @@ describe('parseBenchArgs', () => {
     expect(a.splits).toEqual([{ prefill: 1, decode: 1 }]);
     expect(a.colocated).toBe(2);
     expect(a.prefillNice).toBe('default');
-    expect(a.model).toBe('baton-tiny');
+    expect(a.model).toBe('baton-austen');
     expect(a.reps).toBe(3);
     expect(a.chunks).toEqual([64, 128, 256]);
     expect([a.roofline, a.admission, a.prefillBackend, a.decodeBackend]).toEqual([true, false, null, null]);

@@ -8,7 +8,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type { EngineBackend, EngineMode } from '@baton/engine';
-import { BUILTIN_MODELS } from '@baton/model';
+import { BUILTIN_MODELS, DEFAULT_MODEL } from '@baton/model';
 import { BenchArgumentError } from './bench-errors.js';
 import type { ArrivalProcess, MixName } from './workload.js';
 
@@ -120,7 +120,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     writeTrace: v.get('--write-trace') ?? null,
     modes: modes(v.get('--modes')),
     slo: slo(v),
-    model: model(v.get('--model') ?? 'baton-tiny'),
+    // NOTE: chat requests get the trained default model (its replies end with end-of-text); the other
+    // mixes keep the random baton-tiny, whose outputs always run to maxTokens.
+    model: model(v.get('--model') ?? (workload === 'chat' ? DEFAULT_MODEL : 'baton-tiny')),
     rates: v.has('--rates')
       ? { kind: 'list', rates: list(v.get('--rates')!, '--rates').map((r) => posNum(r, '--rates')) }
       : { kind: 'search', start: v.has('--rate') ? posNum(v.get('--rate')!, '--rate') : START_RATE[workload ?? 'trace'] },

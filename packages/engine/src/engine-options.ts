@@ -22,6 +22,26 @@ export type EngineBackend = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 /** Where an actor runs: a worker thread of this process, or a forked child process. */
 export type ActorPlacement = 'thread' | 'process';
 
+/**
+ * How the scheduler picks a prefill actor: `prompt-tree` (least expected TTFT, crediting the
+ * cached prefix each actor holds by the global prompt tree), `session` (a hash of the request's
+ * `session`, so a conversation stays on one actor; requests without one go by least load) or
+ * `least-load` (least expected TTFT, no prefix credit).
+ */
+export type RoutingPolicy = 'prompt-tree' | 'session' | 'least-load';
+
+/** Context caching across requests: cached prefixes and the tiers below the hot pool. */
+export interface CacheOptions {
+  /** Reuse cached prefix blocks (false: every prompt is prefilled in full). */
+  enabled: boolean;
+  /** Host-memory tier of each serving actor, in blocks (0: none; evicted blocks are dropped or go to disk). */
+  hostBlocks: number;
+  /** Disk tier of each serving actor: a private directory is made under this one (null: no disk tier). */
+  diskDir: string | null;
+  /** Most bytes of block files each serving actor's disk tier keeps. */
+  diskMaxBytes: number;
+}
+
 /** Placement of each engine role (scheduler and predictor are the control plane). */
 export interface EnginePlacement {
   scheduler: ActorPlacement;
@@ -49,7 +69,7 @@ export interface EngineOptions {
   decode: number;
   /** Actors in `colocated` and `chunked` modes (N >= 1). */
   colocated: number;
-  /** A built-in model name (`baton-tiny`) or a Hugging Face checkpoint directory. */
+  /** A built-in model name (`baton-austen`, the default, or `baton-tiny`) or a Hugging Face checkpoint directory. */
   model: string;
   backend: EngineBackend;
   kv: {
@@ -111,10 +131,15 @@ export interface EngineOptions {
   health: { intervalMs: number; unhealthyAfterMs: number; restartAfterMs: number };
   /** Fault injection for reliability tests (default: none). */
   faults: FaultPlan;
+  /** Context caching: prefix reuse and the host and disk tiers under each actor's pool. */
+  cache: CacheOptions;
+  /** How prefill actors are chosen (default `prompt-tree`). */
+  routing: RoutingPolicy;
 }
 
 /** Options as a caller writes them: every field optional, nested objects partial too. */
-export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults' | 'placement' | 'health'>> & {
+export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults' | 'placement' | 'health' | 'cache'>> & {
+  cache?: Partial<CacheOptions>;
   health?: Partial<EngineOptions['health']>;
   placement?: ActorPlacement | Partial<EnginePlacement>;
   kv?: Partial<EngineOptions['kv']>;
@@ -129,7 +154,8 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   prefill: 1,
   decode: 1,
   colocated: 2,
-  model: 'baton-tiny',
+  // NOTE: @baton/model's DEFAULT_MODEL (the trained byte-level model), named here without importing it.
+  model: 'baton-austen',
   backend: 'auto',
   kv: Object.freeze({ blockSize: 16, numBlocks: 1024 }),
   prefillChunkSize: 256,
@@ -145,6 +171,8 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   placement: Object.freeze({ scheduler: 'thread', prefill: 'thread', decode: 'thread', predictor: 'thread', colocated: 'thread' }),
   health: Object.freeze({ intervalMs: 500, unhealthyAfterMs: 5_000, restartAfterMs: 10_000 }),
   faults: NO_FAULTS,
+  cache: Object.freeze({ enabled: true, hostBlocks: 0, diskDir: null, diskMaxBytes: 1 << 30 }),
+  routing: 'prompt-tree',
 }) as Readonly<EngineOptions>;
 
 const MODES: readonly EngineMode[] = ['single', 'disaggregated', 'colocated', 'chunked'];
@@ -190,6 +218,8 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
     placement: resolvePlacement(o.placement),
     health: resolveHealth(o.health),
     faults: resolveFaults(o.faults),
+    cache: resolveCache(o.cache),
+    routing: oneOf(o.routing ?? d.routing, ROUTING, 'routing'),
   };
   if (resolved.prefillChunkSize > resolved.tokenBudget) {
     throw new InvalidOptionsError(
@@ -226,6 +256,22 @@ export function actorBackend(options: EngineOptions, role: BackendRole, index: n
 }
 
 const PLACEMENTS: readonly ActorPlacement[] = ['thread', 'process'];
+const ROUTING: readonly RoutingPolicy[] = ['prompt-tree', 'session', 'least-load'];
+
+function resolveCache(value: unknown): CacheOptions {
+  const d = DEFAULT_ENGINE_OPTIONS.cache;
+  const c = record(value ?? {}, 'cache');
+  rejectUnknown(c, ['enabled', 'hostBlocks', 'diskDir', 'diskMaxBytes'], 'cache.');
+  const enabled = c.enabled ?? d.enabled;
+  if (typeof enabled !== 'boolean') throw new InvalidOptionsError('cache.enabled', `must be a boolean, got ${typeof enabled}`);
+  const diskDir = c.diskDir === undefined ? d.diskDir : c.diskDir === null ? null : nonEmptyString(c.diskDir, 'cache.diskDir');
+  return {
+    enabled,
+    hostBlocks: nonNegInt(c.hostBlocks ?? d.hostBlocks, 'cache.hostBlocks'),
+    diskDir,
+    diskMaxBytes: nonNegInt(c.diskMaxBytes ?? d.diskMaxBytes, 'cache.diskMaxBytes'),
+  };
+}
 const ROLES = ['scheduler', 'prefill', 'decode', 'predictor', 'colocated'] as const;
 
 function resolvePlacement(value: unknown): EnginePlacement {

@@ -29,6 +29,8 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Caller-chosen id; generated when omitted. */
   id?: string;
+  /** Conversation id: with `routing: 'session'` every request of one session goes to the same prefill actor. */
+  session?: string;
 }
 
 /** A validated request with every default filled in. */
@@ -45,6 +47,8 @@ export interface NormalizedRequest {
   stopStrings: string[];
   stopTokenIds: number[];
   signal: AbortSignal | null;
+  /** The conversation this request belongs to (absent when none was given). */
+  session?: string;
 }
 
 /** Limits a request is validated against (from the model config and engine options). */
@@ -56,14 +60,16 @@ export interface RequestLimits {
   maxTokensLimit: number;
   /** `maxTokens` when the request gives none (clamped to the room left). Default 16. */
   defaultMaxTokens?: number;
+  /** The model's end-of-text id: every request also stops on it. */
+  eosTokenId?: number | null;
 }
 
 /** Most tokens one request may ask for, whatever the context allows. */
 const MAX_TOKENS_LIMIT = 4096;
 
 /** The limits requests to a model of this shape are validated against. */
-export function limitsFor(config: { vocabSize: number; nPositions: number }): RequestLimits {
-  return { vocabSize: config.vocabSize, maxContext: config.nPositions, maxTokensLimit: Math.min(MAX_TOKENS_LIMIT, config.nPositions) };
+export function limitsFor(config: { vocabSize: number; nPositions: number; eosTokenId?: number | null }): RequestLimits {
+  return { vocabSize: config.vocabSize, maxContext: config.nPositions, maxTokensLimit: Math.min(MAX_TOKENS_LIMIT, config.nPositions), eosTokenId: config.eosTokenId ?? null };
 }
 
 /** Collaborators of {@link validateRequest}. */
@@ -74,7 +80,7 @@ export interface ValidateRequestDeps {
   generateId?: () => string;
 }
 
-const KNOWN_FIELDS = new Set(['prompt', 'maxTokens', 'temperature', 'topK', 'topP', 'seed', 'stop', 'signal', 'id']);
+const KNOWN_FIELDS = new Set(['prompt', 'maxTokens', 'temperature', 'topK', 'topP', 'seed', 'stop', 'signal', 'id', 'session']);
 const MAX_TEMPERATURE = 100;
 const MAX_STOP_ENTRIES = 16;
 const MAX_ID_LENGTH = 256;
@@ -100,9 +106,17 @@ export function validateRequest(input: unknown, limits: RequestLimits, deps: Val
     topK: validateTopK(r.topK, limits.vocabSize),
     topP: validateTopP(r.topP),
     seed: validateSeed(r.seed),
-    ...validateStop(r.stop, limits),
+    ...withEos(validateStop(r.stop, limits), limits.eosTokenId ?? null),
     signal: validateSignal(r.signal),
+    ...(r.session === undefined ? {} : { session: validateSession(r.session) }),
   };
+}
+
+function validateSession(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
+    throw new InvalidRequestError('session', `must be a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${show(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -221,6 +235,12 @@ function validateStop(value: unknown, limits: RequestLimits): { stopStrings: str
   }
   for (let i = 0; i < entries.length; i++) checkTokenId(entries[i], `stop[${i}]`, limits.vocabSize);
   return { stopStrings: [], stopTokenIds: [...(value as number[])] };
+}
+
+/** NOTE: the model's end-of-text id ends every request (a model trained with it ends its outputs there). */
+function withEos(stop: { stopStrings: string[]; stopTokenIds: number[] }, eos: number | null): { stopStrings: string[]; stopTokenIds: number[] } {
+  if (eos === null || stop.stopTokenIds.includes(eos)) return stop;
+  return { ...stop, stopTokenIds: [...stop.stopTokenIds, eos] };
 }
 
 function validateSignal(value: unknown): AbortSignal | null {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ConfigError, ModelNotFoundError, SafetensorsError, WeightsError, initBackend, loadModel, parseHfConfig,
+  ConfigError, ModelNotFoundError, SafetensorsError, WeightsError, describeModel, initBackend, loadModel, parseHfConfig,
   parseSafetensors, saveCheckpoint, serializeSafetensors, BUILTIN_MODELS, DEFAULT_MODEL, type Gpt,
 } from './index.js';
 import { maxAbsDiff, smallConfig } from './testing/fixtures.js';
@@ -110,10 +110,18 @@ describe('checkpoints', () => {
   });
 
   it('ships the built-in bench model', async () => {
-    expect(BUILTIN_MODELS).toContain(DEFAULT_MODEL);
-    const m = await loadModel(DEFAULT_MODEL);
+    expect(BUILTIN_MODELS).toContain('baton-tiny');
+    const m = await loadModel('baton-tiny');
     expect(m.config).toMatchObject({ nLayer: 4, nEmbd: 256, nHead: 8, vocabSize: 256, nPositions: 1024, activation: 'gelu_new' });
     m.dispose();
+  });
+
+  it('defaults to the trained byte-level model, whose end-of-text id the tokenizer knows', () => {
+    expect(BUILTIN_MODELS).toContain(DEFAULT_MODEL);
+    const { config, tokenizer } = describeModel();
+    expect(config).toMatchObject({ vocabSize: 257, eosTokenId: 256, nPositions: 1024 });
+    expect(tokenizer.vocabSize).toBe(257);
+    expect(tokenizer.decode([...tokenizer.encode('Emma'), 256])).toBe('Emma');
   });
 
   it('reads the Hugging Face layout: a full transformers config.json next to files it does not use', async () => {

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseHfConfig, toHfConfig, validateConfig, type GptConfig } from './config.js';
 import { ConfigError, ModelNotFoundError } from './errors.js';
 import { Gpt } from './gpt.js';
@@ -13,11 +14,17 @@ import { ByteTokenizer, loadTokenizerFromDir, type GptTokenizer } from './tokeni
 import { randomWeights, weightsFromCheckpoint, LM_HEAD, type GptWeights } from './weights.js';
 import { BENCH_MODELS } from './bench-models.js';
 
-/** The built-in default model: the issue's bench model (4 layers, 256 wide, 8 heads, byte vocab). */
-export const DEFAULT_MODEL = 'baton-tiny';
+/**
+ * The built-in models: `baton-austen` (trained by `baton train` on Jane Austen's novels, shipped
+ * in the repository's models/ directory; the default) and `baton-tiny` (the speed benchmarks'
+ * model: 4 layers, 256 wide, 8 heads, byte vocabulary, seeded random weights generated at load).
+ */
+type Builtin = { kind: 'random'; config: GptConfig; seed: number } | { kind: 'dir'; dir: string };
 
-const BUILTINS: Record<string, { config: GptConfig; seed: number }> = {
-  [DEFAULT_MODEL]: {
+const BUILTINS: Record<string, Builtin> = {
+  'baton-austen': { kind: 'dir', dir: fileURLToPath(new URL('../../../models/baton-austen/', import.meta.url)) },
+  'baton-tiny': {
+    kind: 'random',
     config: {
       vocabSize: 256, nPositions: 1024, nEmbd: 256, nLayer: 4, nHead: 8, nInner: 1024, activation: 'gelu_new',
       layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
@@ -27,8 +34,16 @@ const BUILTINS: Record<string, { config: GptConfig; seed: number }> = {
   ...BENCH_MODELS,
 };
 
+/** The default model of loadModel, describeModel and the command line: the trained `baton-austen`. */
+export const DEFAULT_MODEL = 'baton-austen';
+
 /** Names accepted by loadModel besides checkpoint directories. */
 export const BUILTIN_MODELS: readonly string[] = Object.keys(BUILTINS);
+
+/** The byte-level tokenizer of a model without tokenizer files (its end-of-text id and vocabulary). */
+function byteTokenizer(config: GptConfig): ByteTokenizer {
+  return new ByteTokenizer({ vocabSize: config.vocabSize, eosTokenId: config.eosTokenId });
+}
 
 /** An in-memory model description: a config plus weights (random from `seed` when weights are absent). */
 export interface ModelSpec {
@@ -43,11 +58,11 @@ export async function loadModel(source: string | ModelSpec = DEFAULT_MODEL): Pro
   if (typeof source !== 'string') {
     const config = validateConfig(source.config);
     const weights = source.weights === undefined ? randomWeights(config, source.seed ?? 0) : weightsFromCheckpoint(config, source.weights);
-    return new Gpt(config, source.tokenizer ?? new ByteTokenizer(), weights);
+    return new Gpt(config, source.tokenizer ?? byteTokenizer(config), weights);
   }
   const builtin = BUILTINS[source];
-  if (builtin !== undefined) return new Gpt(builtin.config, new ByteTokenizer(), randomWeights(builtin.config, builtin.seed));
-  return loadCheckpointDir(source);
+  if (builtin?.kind === 'random') return new Gpt(builtin.config, byteTokenizer(builtin.config), randomWeights(builtin.config, builtin.seed));
+  return loadCheckpointDir(builtin?.dir ?? source);
 }
 
 /** What a model is, without its weights: enough to size KV pools and tokenize on a thread with no backend. */
@@ -59,8 +74,8 @@ export interface ModelDescription {
 /** Reads a built-in name's or a checkpoint directory's config and tokenizer (no weights, no tensors). */
 export function describeModel(source: string = DEFAULT_MODEL): ModelDescription {
   const builtin = BUILTINS[source];
-  if (builtin !== undefined) return { config: builtin.config, tokenizer: new ByteTokenizer() };
-  const dir = source;
+  if (builtin?.kind === 'random') return { config: builtin.config, tokenizer: byteTokenizer(builtin.config) };
+  const dir = builtin?.dir ?? source;
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ModelNotFoundError(dir, `model "${dir}" is neither a checkpoint directory nor a built-in model (${BUILTIN_MODELS.join(', ')})`);
   }
@@ -72,7 +87,8 @@ export function describeModel(source: string = DEFAULT_MODEL): ModelDescription 
   } catch (e) {
     throw new ConfigError('(file)', `${configPath} is not valid JSON (${(e as Error).message})`);
   }
-  return { config: parseHfConfig(json), tokenizer: loadTokenizerFromDir(dir) ?? new ByteTokenizer() };
+  const config = parseHfConfig(json);
+  return { config, tokenizer: loadTokenizerFromDir(dir) ?? byteTokenizer(config) };
 }
 
 function loadCheckpointDir(dir: string): Gpt {
@@ -92,7 +108,7 @@ function loadCheckpointDir(dir: string): Gpt {
   }
   const config = parseHfConfig(json);
   const weights = weightsFromCheckpoint(config, parseSafetensors(new Uint8Array(readFileSync(weightsPath)), weightsPath));
-  const tokenizer = loadTokenizerFromDir(dir) ?? new ByteTokenizer();
+  const tokenizer = loadTokenizerFromDir(dir) ?? byteTokenizer(config);
   if (tokenizer.kind === 'bytes' && config.vocabSize < 256) {
     throw new ConfigError('vocab_size', `${config.vocabSize} is below 256, so the default byte-level tokenizer cannot be used and no tokenizer files were found in ${dir}`);
   }

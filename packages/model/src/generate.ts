@@ -15,7 +15,7 @@ export interface GenerateOptions {
   sampling?: SamplingParams;
   /** Seed of the sampling Rng (default 0). */
   seed?: number;
-  /** Generation stops after emitting one of these ids (it is included in the output). */
+  /** Generation stops after emitting one of these ids or the model's eosTokenId (it is included in the output). */
   stopIds?: readonly number[];
   /** Prefill chunk size. */
   chunkSize?: number;
@@ -39,6 +39,7 @@ export function generate(model: Gpt, opts: GenerateOptions): GenerateResult {
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new ModelArgumentError('maxTokens', `${opts.maxTokens} must be an integer >= 0`);
   const sampler = createSampler(opts.sampling ?? {}, createRng(opts.seed ?? 0));
   const stop = new Set(opts.stopIds ?? []);
+  if (model.config.eosTokenId !== null) stop.add(model.config.eosTokenId);
   const { nLayer, nEmbd, nPositions } = model.config;
   const seq = model.attach(new ArrayKvBacking({ nLayer, nEmbd, capacity: opts.promptIds.length + opts.maxTokens }));
   const ids: number[] = [];
