@@ -40,8 +40,11 @@ export function natsComlinkEndpoint(nc: NatsConnection, publish: string, subscri
       }
     },
   });
+  const ready = nc.flush();
+  // NOTE: a connection closed before the flush answered rejects it; whoever awaits `ready` sees that.
+  ready.catch(() => {});
   return {
-    ready: nc.flush(),
+    ready,
     postMessage(message: unknown) {
       if (closed || nc.isClosed()) return;
       // NOTE: while the broker is away the client buffers publishes and sends them on reconnect.

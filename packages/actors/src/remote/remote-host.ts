@@ -59,6 +59,7 @@ export class RemoteHost implements ActorHost {
     this.#control = Comlink.wrap<WorkerControl>(control);
     Comlink.expose(init.hostApi, host);
     this.#ready = Promise.all([control.ready, host.ready]).then(() => {});
+    this.#ready.catch(() => {});
     this.#dead = new Promise<never>((_, reject) => (this.#reportDeath = reject));
     this.#dead.catch(() => {});
     this.#tracked = this.#trackingControl();
