@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { BENCH_USAGE, parseBenchArgs, type BenchArgs } from './bench-args.js';
 import { BenchArgumentError, TraceLineError } from './bench-errors.js';
+import { benchDefaults } from './bench-help.js';
 import { formatTables, summaryJson, writeOutputs, type ReportContext } from './bench-report.js';
 import { defaultBackendName } from '@baton/model';
 import { runComparison } from './comparison.js';
@@ -48,7 +49,7 @@ export async function benchCommand(argv: string[], io: BenchIo = DEFAULT_IO): Pr
     throw e;
   }
   if (args.help) {
-    io.stdout(`${BENCH_USAGE}\n`);
+    io.stdout(`${BENCH_USAGE}\n${benchDefaults()}\n`);
     return 0;
   }
   try {

@@ -97,6 +97,7 @@ describe('baton CLI', () => {
     const bench = run(['bench', '--help']);
     expect(bench.status).toBe(0);
     expect(bench.stdout).toMatch(/usage: baton bench/);
+    expect(bench.stdout).toMatch(/^defaults:\n  --modes /m);
   });
 
   it('bench with a missing trace prints one line naming --trace and exits 2', () => {
