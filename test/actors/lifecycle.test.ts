@@ -37,6 +37,21 @@ describe.each(PLACEMENTS)('lifecycle (placement %s)', (placement: Placement) => 
       await expect(counter.ask({ type: 'get' })).rejects.toBeInstanceOf(ActorStoppedError);
     });
 
+    it('answers asks queued before a graceful stop and refuses those sent during it', async () => {
+      const { system } = newSystem();
+      const counter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'c', placement });
+      const busy = counter.ask({ type: 'slowInc', by: 1, ms: 300 });
+      const queued = counter.ask({ type: 'get' });
+      const stopping = system.stop(counter);
+      // The host lists an actor until its stop begins (it then drains its mailbox).
+      await eventually(async () => !(await system.stats()).some((stats) => stats.name === 'c'), { what: 'the stop to begin' });
+      const late = counter.ask({ type: 'get' }).catch((error: unknown) => error);
+      expect(await busy).toBe(1);
+      expect(await queued).toBe(1);
+      expect(await late).toBeInstanceOf(ActorStoppedError);
+      await stopping;
+    });
+
     it('kills at once: a hanging ask rejects with ActorStoppedError and the host ends', async () => {
       const { system, events } = newSystem();
       const counter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'c', placement });

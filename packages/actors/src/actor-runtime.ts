@@ -91,9 +91,13 @@ export function createActorRuntime(options: RuntimeOptions): WorkerControl {
   };
 
   const stopSelf = async (actorId: string): Promise<void> => {
-    const hosted = remove(actorId);
+    const hosted = actors.get(actorId);
     if (hosted === undefined) return;
+    actors.delete(actorId);
+    // NOTE: still registered while it drains, so a message from another process that arrives now
+    // is refused by the endpoint itself (ActorStoppedError for that message only), as in a thread.
     const error = await hosted.endpoint.stop();
+    node.unregister(actorId);
     void host.stopped(actorId, error === null ? null : serializeError(error));
   };
 

@@ -75,12 +75,17 @@ export class ProcessHost implements ActorHost {
       }
       else if (message.ch === 'fatal') this.#fatal = deserializeError(message.error);
     });
-    // NOTE: only a failed spawn counts; a send on a closed channel also emits 'error' (ignored).
-    this.#child.on('error', (error) => {
-      if (this.#child.pid === undefined) this.#fatal ??= error;
-    });
     let exited = false;
     let disconnected = false;
+    // NOTE: only a failed spawn counts (it never exits or disconnects); a send on a closed
+    // channel also emits 'error', which is ignored.
+    this.#child.on('error', (error) => {
+      if (this.#child.pid !== undefined) return;
+      this.#fatal ??= error;
+      exited = true;
+      disconnected = true;
+      ended();
+    });
     const ended = (): void => {
       if (!exited || !disconnected || !this.#alive) return;
       this.#alive = false;
