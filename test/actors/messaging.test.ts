@@ -78,6 +78,9 @@ describe.each(PLACEMENTS)('messaging (placement %s)', (placement: Placement) => 
     counter.tell({ type: 'report', to: inbox });
     await eventually(() => seen.length === 1);
     expect(seen).toEqual([{ type: 'value', count: 4 }]);
+    const answering = system.inbox<CounterProtocol>((msg) => (msg.type === 'echo' ? { echoed: msg.value } : null));
+    const asked = await counter.ask({ type: 'askOther', to: answering, msg: { type: 'echo', value: [1, 'two'] }, timeoutMs: 10_000 });
+    expect(asked).toBe('resolved {"echoed":[1,"two"]}');
   });
 
   it('passes refs in init and between actors of both placements', async () => {
