@@ -12,9 +12,10 @@
  * the received bytes only for the duration of the callback (the codec copies what it keeps).
  */
 import type { Socket } from 'node:net';
+import type { WireFrame } from './protocol.js';
 
 /** Frame kind codes on the wire. */
-export const FRAME_KIND = { in: 1, ask: 2, reply: 3, fail: 4, closed: 5 } as const;
+export const FRAME_KIND = { in: 1, ask: 2, reply: 3, fail: 4, closed: 5 } as const satisfies Record<WireFrame['kind'], number>;
 
 /** Flags bit: the payload holds encoded refs. */
 export const FRAME_REFS = 1;

@@ -10,6 +10,7 @@
  */
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { ActorRef } from '../actor-ref.js';
 import { createActorRuntime } from '../actor-runtime.js';
 import type { HostApi, WireInit, WorkerControl } from '../protocol.js';
 import { fromWire } from '../wire-codec.js';
@@ -40,6 +41,8 @@ export interface RemoteNode {
   readonly address: string;
   /** Ids of the actors it hosts now. */
   readonly actorIds: ReadonlySet<string>;
+  /** A ref to hosted actor `actorId` (for the node's own queries, e.g. capacity), or null. */
+  refOf(actorId: string): ActorRef | null;
   /** Ends every actor, the heartbeat and the subscriptions. */
   close(): Promise<void>;
 }
@@ -101,6 +104,7 @@ export async function startRemoteNode(options: RemoteNodeOptions): Promise<Remot
     nodeId,
     address,
     actorIds,
+    refOf: (actorId) => (actorIds.has(actorId) ? (wireNode().endpoint(actorId)?.selfRef() ?? null) : null),
     async close() {
       beating = false;
       clearInterval(timer);
