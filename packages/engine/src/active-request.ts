@@ -117,6 +117,7 @@ export class ActiveRequest {
     return {
       id: this.wireId, promptIds: r.promptIds, maxTokens: r.maxTokens, temperature: r.temperature, topK: r.topK ?? 0,
       topP: r.topP, seed: r.seed ?? 0, stopIds: r.stopTokenIds, arrivalMs, emitted: 0,
+      ...(r.session === undefined ? {} : { session: r.session }),
     };
   }
 

@@ -370,7 +370,7 @@ function placeholderStats(name: string): ServingActorStats {
   const role: ServingActorStats['role'] = name.startsWith('prefill') ? 'prefill' : name.startsWith('decode') ? 'decode' : 'colocated';
   return {
     name, role, activity: 'unresponsive', queueLength: 0, running: 0, kvBlocksUsed: 0, utilization: 0, steps: 0, meanBatchSize: null,
-    maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'unknown', tensors: 0, ownPool: null, pid: 0,
+    maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'unknown', tensors: 0, ownPool: null, pid: 0, tiers: null,
   };
 }
 

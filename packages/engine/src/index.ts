@@ -37,7 +37,7 @@ export type { GenerateRequest, NormalizedRequest, RequestLimits, ValidateRequest
 /** Engine options: defaults and validation (`resolveOptions`, or InvalidOptionsError). */
 export { DEFAULT_ENGINE_OPTIONS, resolveOptions } from './engine-options.js';
 /** Option types: complete options, caller input, modes, backends, SLO targets. */
-export type { ActorPlacement, EngineBackend, EngineMode, EngineOptions, EngineOptionsInput, EnginePlacement, SloTargets } from './engine-options.js';
+export type { ActorPlacement, EngineBackend, EngineMode, EngineOptions, EngineOptionsInput, EnginePlacement, SloTargets, CacheOptions, RoutingPolicy } from './engine-options.js';
 
 /** Per-request timing: the TTFT/TPOT/ITL/JCT/queue/KV-transfer derivation from a timing record. */
 export { requestMetrics } from './request-timing.js';

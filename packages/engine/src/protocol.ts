@@ -8,7 +8,9 @@
  * message: a `KvTicket` names it (block ids in a shared pool, or a channel of the transfer stream).
  */
 import type { ActorRef, Ask } from '@baton/actors';
-import type { BlockPoolHandle, BlockPoolOptions, KvEndpointDescriptor, KvTicket, PoolStats } from '@baton/kv-cache';
+import type { BlockPoolHandle, BlockPoolOptions, KvEndpointDescriptor, KvMemPoolStats, KvPoolEvent, KvTicket, PoolStats } from '@baton/kv-cache';
+import type { CacheOptions, RoutingPolicy } from './engine-options.js';
+import type { PromptTreeStats } from './prompt-tree.js';
 import type { BackendName } from '@baton/model';
 import type { SerializedEngineError } from './errors.js';
 import type { FaultPlan } from './fault-plan.js';
@@ -32,6 +34,8 @@ export interface WireRequest {
    * continues the seeded stream from there.
    */
   emitted: number;
+  /** The conversation the request belongs to (session routing keeps one on one prefill actor); absent when none was given. */
+  session?: string;
 }
 
 /** What every model-running actor needs to load its model. */
@@ -100,6 +104,8 @@ export interface ServingActorStats {
   ownPool: PoolStats | null;
   /** OS process the actor runs in. */
   pid: number;
+  /** Its cached-prefix tiers (hot, host, disk), or null when it keeps none below the pool. */
+  tiers: KvMemPoolStats | null;
 }
 
 /** Scheduler statistics. */
@@ -112,6 +118,12 @@ export interface SchedulerStats {
   /** Serving actors routed around right now (down or restarting). */
   down: string[];
   predictor: LengthPredictorStats | null;
+  routing: RoutingPolicy;
+  /** The global prompt tree (cached prefixes of the prefill actors, from their pool events). */
+  promptTree: PromptTreeStats;
+  /** Cached prefix tokens the routing rule credited to the actors it chose (0 for least-load and without caching), and prompt tokens routed. */
+  creditedTokens: number;
+  routedPromptTokens: number;
 }
 
 /** Messages of the scheduler actor. */
@@ -126,6 +138,11 @@ export type SchedulerMsg =
   | { type: 'predicted'; requestId: string; prediction: LengthPrediction | null }
   /** A serving actor went down (crashed, restarting, or not answering heartbeats) or came back: route around it meanwhile. */
   | { type: 'health'; actor: string; up: boolean }
+  /**
+   * A batch of a prefill actor's pool events (cached prefixes inserted, swapped between tiers,
+   * evicted), for the global prompt tree; `reset`: the actor (re)started, forget what it held.
+   */
+  | { type: 'cacheEvents'; index: number; reset: boolean; events: KvPoolEvent[] }
   | Ask<{ type: 'stats' }, SchedulerStats>;
 
 /** The scheduler's answer to a submit. */
@@ -213,6 +230,8 @@ export interface ServingInit {
   threadNice: number | null;
   client: ActorRef<ClientMsg>;
   scheduler: ActorRef<SchedulerMsg>;
+  /** Context caching: prefix reuse, host and disk tiers. */
+  cache: CacheOptions;
 }
 
 /** Init of a prefill actor: it hands sequences to these decode actors. */
@@ -256,5 +275,8 @@ export interface SchedulerInit {
   maxBatch: number;
   /** Prior prefill throughput (tokens/s) before anything is measured. */
   priorTokensPerSecond: number;
+  routing: RoutingPolicy;
+  /** Prefix reuse is on (off: routing credits no cached prefix). */
+  cacheEnabled: boolean;
 }
 

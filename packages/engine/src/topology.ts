@@ -64,7 +64,7 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     tokenBudget: options.tokenBudget,
     handoffTimeoutMs: options.handoffTimeoutMs,
   };
-  const common = { limits, client: deps.client, scheduler, faults: options.faults, faultFlags: deps.faultFlags, threadNice: null };
+  const common = { limits, client: deps.client, scheduler, faults: options.faults, faultFlags: deps.faultFlags, threadNice: null, cache: options.cache };
   const owners = new Map<string, number>();
   const many = <P extends Message, I>(
     n: number, file: string, name: string, role: 'prefill' | 'decode' | 'colocated', placement: ActorPlacement,
@@ -122,6 +122,8 @@ async function spawnScheduler(deps: TopologyDeps): Promise<ActorRef<SchedulerMsg
     blockSize: o.kv.blockSize,
     maxBatch: o.maxBatch,
     priorTokensPerSecond: 20_000,
+    routing: o.routing,
+    cacheEnabled: o.cache.enabled,
   };
   return deps.system.spawn<SchedulerMsg, SchedulerInit>({
     module: actorModule('scheduler-actor.js'), name: 'scheduler', init, ...controlPlacement(o.placement.scheduler),

@@ -7,13 +7,21 @@
  * in the prefix cache and drops its own references (the channel keeps what it needs until the
  * decode actor adopts it).
  *
+ * With lower tiers under its pool (the `cache` options), a prompt's prefix match may have to bring
+ * blocks up from host memory or disk, which is asynchronous: the match then runs between steps
+ * (the job waits, holding nothing, while the mailbox keeps serving other messages) and its result
+ * (with references on the matched blocks) is taken by the next step that prefills the job.
+ *
  * Invariants: a prompt whose KV cannot be reserved (pool or handoff slots exhausted) stays queued,
  * never fails on the hot path; the last prompt token is always recomputed (its logits give the
  * first token). Prefill never waits for the decode choice (the length prediction that decides it
  * must not sit on the time to first token): a prompt prefilled before its decode actor (or the
- * route to it) is known keeps its blocks and is handed over, every layer at once, when it is.
+ * route to it) is known keeps its blocks and is handed over, every layer at once, when it is. A
+ * job holds a match's references only once it resolved, and they are released on abort, stop or
+ * a blocked reservation (the job matches again next time). Matching is always against this
+ * actor's own pool, so whatever the scheduler believed it held, reused KV is real.
  */
-import { HandoffCancelledError, KvConnector, type BlockTable, type KvTarget, type KvWriter } from '@baton/kv-cache';
+import { HandoffCancelledError, KvConnector, type BlockTable, type KvTarget, type KvWriter, type PrefixMatch } from '@baton/kv-cache';
 import { engineNow } from '../clock.js';
 import { ActorFailedError, HandoffFailedError } from '../errors.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
@@ -30,6 +38,10 @@ interface Job {
   decode: number | null;
   /** When it was queued (engine clock). */
   since: number;
+  /** A prefix match taken ahead of its step (it holds references), or null. */
+  match: PrefixMatch | null;
+  /** An asynchronous (tiered) match is running for it. */
+  matching: boolean;
 }
 
 /** A prefilled prompt waiting for its decode choice or the route to it; holds a reference on its blocks. */
@@ -57,6 +69,7 @@ const RECENT_HANDOFFS = 256;
 /** Prefill actor (module default export, spawned by the engine). */
 export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> {
   protected readonly role = 'prefill';
+  protected override keepsTiers = true;
   readonly #queue: Job[] = [];
   readonly #tombstones = new Tombstones();
   readonly #sink = new TokenSink(this.init.client, this.init.scheduler);
@@ -92,12 +105,13 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     this.#routes.close();
     for (const a of this.#awaiting.values()) a.table.release();
     this.#awaiting.clear();
+    for (const j of this.#queue) this.#dropMatch(j);
     this.#connector?.close();
     super.onStop();
   }
 
   protected hasWork(): boolean {
-    return !this.#retryArmed && this.#queue.length > 0;
+    return !this.#retryArmed && this.#queue.some((j) => !j.matching);
   }
 
   protected counts(): { queueLength: number; running: number; kvBlocksUsed: number } {
@@ -112,11 +126,16 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     for (let i = 0; i < this.#queue.length; ) {
       const job = this.#queue[i];
       const cost = job.request.promptIds.length;
-      if ((done > 0 && cost > budget) || cost >= blockedAt) {
+      if ((done > 0 && cost > budget) || cost >= blockedAt || job.matching) {
         i++;
         continue;
       }
-      const outcome = this.#prefill(job.request, job.decode);
+      const match = this.#matchOf(job);
+      if (match === null) {
+        i++;
+        continue;
+      }
+      const outcome = this.#prefill(job.request, job.decode, match);
       if (outcome === 'blocked') {
         if (blockedAt === Infinity) this.#reclaimFor(job);
         blockedAt = cost;
@@ -144,7 +163,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   #enqueue(request: WireRequest): void {
     if (this.#tombstones.take(request.id)) return;
-    this.#queue.push({ request, decode: null, since: engineNow() });
+    this.#queue.push({ request, decode: null, since: engineNow(), match: null, matching: false });
     this.#report(null);
     this.wake();
   }
@@ -163,7 +182,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   #abort(requestId: string): void {
     const i = this.#queue.findIndex((j) => j.request.id === requestId);
-    if (i >= 0) this.#queue.splice(i, 1);
+    if (i >= 0) this.#dropMatch(this.#queue.splice(i, 1)[0]);
     else this.#tombstones.add(requestId);
     // NOTE: cancelling an adopted or finished channel changes nothing; a pending one frees its blocks now.
     this.#recent.get(requestId)?.cancel();
@@ -201,9 +220,8 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
    * Prefills one prompt and hands it to decode actor `decode` (or keeps its blocks until the decode
    * choice and route are known); 'blocked' when KV cannot be reserved now.
    */
-  #prefill(request: WireRequest, decode: number | null): 'done' | 'blocked' {
+  #prefill(request: WireRequest, decode: number | null, match: PrefixMatch): 'done' | 'blocked' {
     const prompt = request.promptIds;
-    const match = this.pool.match(prompt.slice(0, -1));
     const table = match.table;
     const target = this.#targetOf(decode);
     if (!table.ensureCapacity(prompt.length)) {
@@ -256,7 +274,8 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
         chunkSize: this.init.setup.chunkSize,
         onLayerDone: drop || writer === null ? undefined : (layer) => writer.publishLayer(layer),
       });
-      this.pool.publish(table, prompt);
+      if (this.mem !== null) this.mem.insert(table, prompt);
+      else this.pool.publish(table, prompt);
       const first = new RequestSampler(request).next(logits);
       const time = engineNow();
       this.#sink.token(request.id, first.id, request.emitted, time);
@@ -268,6 +287,46 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     } finally {
       seq.release();
     }
+  }
+
+  /**
+   * The job's prefix match, taking it from the job; null while a tiered match has to run first
+   * (it is started here, and wakes the actor when done). Without caching: nothing is reused.
+   */
+  #matchOf(job: Job): PrefixMatch | null {
+    const context = job.request.promptIds.slice(0, -1);
+    if (job.match !== null) {
+      const m = job.match;
+      job.match = null;
+      return m;
+    }
+    if (!this.init.cache.enabled) return { table: this.pool.createTable(), cachedTokens: 0 };
+    const mem = this.mem;
+    const t = mem?.stats();
+    // NOTE: with nothing in the lower tiers the hot pool's synchronous match is the whole answer.
+    if (mem === null || t === undefined || (t.host.blocks === 0 && (t.disk?.blocks ?? 0) === 0)) return this.pool.match(context);
+    job.matching = true;
+    mem.match(context).then(
+      (m) => {
+        job.matching = false;
+        if (this.#queue.includes(job)) job.match = m;
+        else m.table.release();
+        this.wake();
+      },
+      (e: unknown) => {
+        job.matching = false;
+        const i = this.#queue.indexOf(job);
+        if (i >= 0) this.#queue.splice(i, 1);
+        this.#failed(job.request, e);
+        this.wake();
+      },
+    );
+    return null;
+  }
+
+  #dropMatch(job: Job): void {
+    job.match?.table.release();
+    job.match = null;
   }
 
   /** Hands over every awaiting prompt whose decode actor and route are known now. */

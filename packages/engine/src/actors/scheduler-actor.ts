@@ -1,14 +1,17 @@
 /**
  * SchedulerActor: the global control plane. It admits or rejects each request at once (Mooncake's
- * SLO-aware early rejection), sends it to the prefill actor with the least estimated TTFT (queued
- * prompt tokens minus what the prefix cache already holds), asks the length predictor for the
+ * SLO-aware early rejection), sends it to a prefill actor by the `routing` option — `prompt-tree`:
+ * the least expected TTFT = queue + prefill of the uncached suffix, where the cached part is what
+ * the global prompt tree (kept from the prefill actors' batched pool events) says that actor holds,
+ * in any tier; `session`: a hash of the request's session id; `least-load`: no prefix credit — asks the length predictor for the
  * output-length bucket while prefill is queued, and then picks the decode actor from that
  * prediction, load and free KV (TetriInfer). In colocated modes it routes to the least loaded
  * colocated actor with the same admission rule.
  *
  * Invariants: it never awaits another actor inside a handler (predictions come back as
  * `predicted` messages), so a slow actor can never stall admission; load it routes on is the
- * latest report plus its own optimistic increments since then.
+ * latest report plus its own optimistic increments since then. The prompt tree is a hint: a stale
+ * entry makes the chosen actor recompute (it always matches its own pool), never reuse wrong KV.
  */
 import { Actor } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
@@ -18,6 +21,7 @@ import { EngineError, UnavailableError } from '../errors.js';
 import type { LengthPrediction } from '../length-predictor.js';
 import type { LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
+import { PromptTree } from '../prompt-tree.js';
 import { chooseDecode, choosePrefill, estimateDecodeTpotMs, type DecodeLoad, type DecodePrediction, type PrefillLoad } from '../scheduler-policy.js';
 
 interface InFlight {
@@ -49,6 +53,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   readonly #down = new Set<string>();
   /** Corrects admission's TTFT estimates with measured first-token times. */
   readonly #calibrator = new TtftCalibrator({ now: engineNow });
+  /** Which prefill actor holds which cached prefix (by prefill index). */
+  readonly #tree = new PromptTree(this.init.blockSize);
+  #credited = 0;
+  #routedTokens = 0;
 
   readonly handlers = {
     wire: (m: Extract<SchedulerMsg, { type: 'wire' }>) => this.#wire(m),
@@ -58,6 +66,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     finished: (m: Extract<SchedulerMsg, { type: 'finished' }>) => this.#finished(m.requestId, m.outputTokens),
     firstToken: (m: Extract<SchedulerMsg, { type: 'firstToken' }>) => this.#calibrate(m.requestId, m.ttftMs),
     predicted: (m: Extract<SchedulerMsg, { type: 'predicted' }>) => this.#predicted(m.requestId, m.prediction),
+    cacheEvents: (m: Extract<SchedulerMsg, { type: 'cacheEvents' }>): void => {
+      if (m.reset) this.#tree.forget(m.index);
+      this.#tree.applyBatch(m.index, m.events);
+    },
     health: (m: Extract<SchedulerMsg, { type: 'health' }>): void => {
       if (m.up) this.#down.delete(m.actor);
       else this.#down.add(m.actor);
@@ -69,6 +81,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       inFlight: this.#inFlight.size,
       down: [...this.#down],
       predictor: this.#refs.predictor === null ? null : await this.#refs.predictor.ask({ type: 'stats' }, { timeoutMs: 2_000 }),
+      routing: this.init.routing,
+      promptTree: this.#tree.stats(),
+      creditedTokens: this.#credited,
+      routedPromptTokens: this.#routedTokens,
     }),
   };
 
@@ -92,8 +108,12 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     // requests (running + queued), as multi-instance routers do; prefill actors by least TTFT.
     const healthy = loads.filter((l) => !this.#down.has(l.id));
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
-    const candidates = colocated ? [leastOutstanding(healthy)] : healthy;
-    const choice = choosePrefill(request, candidates, (_id, prompt) => this.#pool?.cachedPrefixLength(prompt) ?? 0);
+    const credit = colocated ? (_id: string, prompt: readonly number[]) => this.#sharedCredit(prompt) : this.#creditFor(request, loads);
+    const candidates = colocated ? [leastOutstanding(healthy)] : this.#candidates(request, healthy);
+    const route = this.init.routing === 'least-load' ? () => 0 : credit;
+    const picked = choosePrefill(request, candidates, route);
+    // NOTE: the admission estimate counts what the chosen actor holds whatever the routing rule.
+    const choice = picked === null ? null : choosePrefill(request, candidates.filter((c) => c.id === picked.actorId), credit);
     if (choice === null) return this.#reject(request, 'no serving actor is available');
     // NOTE: an actor with nothing queued is judged on the uncorrected estimate: the correction models
     // queueing and interference, and an engine that rejected everything after a burst would never
@@ -114,6 +134,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     }
     loads[target].queuedRequests += 1;
     loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
+    this.#credited += picked?.cachedTokens ?? 0;
+    this.#routedTokens += request.promptIds.length;
     this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.prefillMs }, target, decode: null, isLong: false });
     this.#accepted += 1;
     this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
@@ -124,6 +146,24 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     this.#refs.prefill[target].tell({ type: 'prefill', request });
     this.#predict(request);
     return { accepted: true };
+  }
+
+  /** Prefix credit per prefill actor: what the prompt tree says it holds, or the shared pool's hot prefix when the scheduler shares it. */
+  #creditFor(request: WireRequest, loads: readonly PrefillLoad[]): (id: string, prompt: readonly number[]) => number {
+    if (!this.init.cacheEnabled) return () => 0;
+    const runs = this.#tree.cachedRuns(this.#tree.keysOf(request.promptIds), loads.length);
+    const shared = this.#sharedCredit(request.promptIds);
+    return (id) => Math.max(shared, runs[loads.findIndex((l) => l.id === id)]?.tokens ?? 0);
+  }
+
+  #sharedCredit(prompt: readonly number[]): number {
+    return this.init.cacheEnabled ? this.#pool?.cachedPrefixLength(prompt) ?? 0 : 0;
+  }
+
+  /** Session routing: a request with a session goes to the healthy actor its session hashes to; otherwise all are candidates. */
+  #candidates(request: WireRequest, healthy: readonly PrefillLoad[]): readonly PrefillLoad[] {
+    if (this.init.routing !== 'session' || request.session === undefined) return healthy;
+    return [healthy[hashString(request.session) % healthy.length]];
   }
 
   /** Every actor the request could go to is down: a retryable refusal naming them. */
@@ -243,6 +283,13 @@ function toDecodePrediction(p: LengthPrediction, maxTokens: number): DecodePredi
   const { min, max } = p.range;
   const expected = max === null ? min * 2 : (min + max) / 2;
   return { isLong: max === null || p.bucket >= 2, expectedOutputTokens: Math.min(maxTokens, Math.max(1, expected)) };
+}
+
+/** FNV-1a of a string (stable across processes and runs). */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** The colocated load with the fewest outstanding requests (running + queued), then fewest queued tokens. */

@@ -4,12 +4,18 @@
  * running the engine loop one step per `step` message, and keeping utilization and batch
  * statistics.
  *
+ * An actor that serves cached prefixes (`keepsTiers`: the prefill actors) wraps its pool in a
+ * KvMemPool (host and disk tiers from the engine's `cache` options) and sends the pool's insert /
+ * swap / evict events to the scheduler in batches, one message per event-loop turn, for the
+ * global prompt tree.
+ *
  * Invariants: at most one `step` message is pending at a time (`#stepPending`); a step runs inside
  * the mailbox like any message, so requests, aborts and handoffs are admitted between steps, never
- * during one. Busy time counts only time spent inside `runStep`.
+ * during one. Busy time counts only time spent inside `runStep`. The first event batch of each
+ * incarnation has `reset` set (the tree forgets what a predecessor held).
  */
 import { Actor, setThreadNice, type Message } from '@baton/actors';
-import { BlockPool } from '@baton/kv-cache';
+import { BlockPool, KvMemPool, type KvPoolEvent } from '@baton/kv-cache';
 import { backendMemory, initBackend, loadModel, type Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
 import { CrashTrigger } from '../fault-plan.js';
@@ -31,6 +37,12 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   protected backend = 'unloaded';
   protected activity = 'starting';
   protected preemptions = 0;
+  /** The tiers under this actor's pool; null unless the actor keeps them and caching is on. */
+  protected mem: KvMemPool | null = null;
+  /** Serves cached prefixes from tiers under its pool and reports them to the prompt tree. */
+  protected keepsTiers = false;
+  #events: KvPoolEvent[] = [];
+  #eventsArmed = false;
   #stepPending = false;
   #crash: CrashTrigger | null = null;
   #startedAt = engineNow();
@@ -51,16 +63,45 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     const source = this.init.pool;
     // NOTE: a restart in place (same thread) attaches the engine's pool again; an own pool is made anew per incarnation.
     this.pool = source.kind === 'shared' ? BlockPool.attach(source.handle, { owner: this.init.owner }) : BlockPool.create(source.options).withOwner(0);
+    if (this.keepsTiers && this.init.cache.enabled) this.#openTiers();
     if (this.init.faults.crashes.length > 0) this.#crash = new CrashTrigger(this.init.faults, this.init.faultFlags, this.role, this.init.index);
     this.#startedAt = engineNow();
     this.activity = 'idle';
     if (this.init.threadNice !== null) setThreadNice(this.init.threadNice);
   }
 
-  /** Releases the model's tensors. */
+  /** Releases the model's tensors and the lower tiers. */
   override onStop(): void {
     this.model?.dispose();
     threadModels.delete(this.context.name);
+    void this.mem?.close();
+  }
+
+  #openTiers(): void {
+    const c = this.init.cache;
+    this.mem = new KvMemPool({
+      pool: this.pool,
+      hostBlocks: c.hostBlocks,
+      ...(c.diskDir === null ? {} : { disk: { dir: c.diskDir, maxBytes: c.diskMaxBytes } }),
+    });
+    this.mem.subscribe((e) => this.#queueEvent(e));
+    this.#sendEvents(true);
+  }
+
+  /** NOTE: events arrive one microtask after each pool change; a turn's worth go to the scheduler as one message. */
+  #queueEvent(e: KvPoolEvent): void {
+    this.#events.push(e);
+    if (this.#eventsArmed) return;
+    this.#eventsArmed = true;
+    setImmediate(() => this.#sendEvents(false));
+  }
+
+  #sendEvents(reset: boolean): void {
+    this.#eventsArmed = false;
+    const events = this.#events;
+    this.#events = [];
+    if (events.length === 0 && !reset) return;
+    this.init.scheduler.tell({ type: 'cacheEvents', index: this.init.index, reset, events });
   }
 
   /** Role reported in stats. */
@@ -147,6 +188,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
       tensors: backendMemory().numTensors,
       ownPool: this.init.pool.kind === 'own' ? this.pool.stats() : null,
       pid: process.pid,
+      tiers: this.mem?.stats() ?? null,
     };
   }
 }
