@@ -130,6 +130,7 @@ describe('supervision of actor processes', () => {
     const holder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'holder', placement: 'process' });
     const threadHolder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'thread-holder' });
     const { pid } = await target.ask({ type: 'where' });
+    expect((await system.stats()).find((stats) => stats.name === 'target')).toMatchObject({ placement: 'process', pid, state: 'running' });
     const fromMain = target.ask({ type: 'hang' }, { timeoutMs: 60_000 }).catch((error: unknown) => error);
     const fromProcess = holder.ask({ type: 'askOther', to: target, msg: { type: 'hang' }, timeoutMs: 60_000 });
     const fromThread = threadHolder.ask({ type: 'askOther', to: target, msg: { type: 'hang' }, timeoutMs: 60_000 });

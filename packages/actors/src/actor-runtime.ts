@@ -168,6 +168,8 @@ export function createActorRuntime(options: RuntimeOptions): WorkerControl {
           queued: endpoint.queued,
           processed: endpoint.processed,
           state: endpoint.state,
+          placement,
+          pid: process.pid,
         }),
       );
     },

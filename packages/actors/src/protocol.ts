@@ -145,6 +145,9 @@ export interface ActorStats {
   readonly queued: number;
   readonly processed: number;
   readonly state: EndpointState;
+  readonly placement: Placement;
+  /** The process the actor runs in (the system's own pid for placement 'thread'). */
+  readonly pid: number;
 }
 
 /** Life state of an actor endpoint inside its thread. */
