@@ -14,8 +14,11 @@ import { SimBatch, type RunningSeq } from './sim-batch.js';
 import { SimKvPool, type KvHolding } from './sim-kv-pool.js';
 import type { SimRequest } from './sim-request.js';
 
-const STEP_END = 0;
 const LOAD_END = 1;
+/** Step-end tags are STEP_BASE + the run's generation (a truncated run's old end is ignored). */
+const STEP_BASE = 2;
+/** Longest run of identical steps simulated as one event. */
+const MAX_RUN = 256;
 /** Retry delay when KV is exhausted (the prefill actor's BLOCKED_RETRY_MS). */
 const RETRY_MS = 2;
 
@@ -34,6 +37,10 @@ export class DecodeInstance implements EventTarget {
   #ready: Arrival[] = [];
   #busy = false;
   #batchNow: RunningSeq[] = [];
+  /** End time of each step of the current run (one entry for a single step). */
+  #ends: number[] = [];
+  #runSteps = 0;
+  #gen = 0;
   readonly #stepMs = new Ewma(0.2);
   steps = 0;
   busyMs = 0;
@@ -77,7 +84,8 @@ export class DecodeInstance implements EventTarget {
     a.holding = holding;
     a.ready = true;
     this.#ready.push(a);
-    this.#kick(now);
+    if (this.#busy) this.#truncate(now);
+    else this.#kick(now);
   }
 
   /** The prefill ended the request (one-token output): drop the announced arrival. */
@@ -86,13 +94,29 @@ export class DecodeInstance implements EventTarget {
   }
 
   fire(now: number, tag: number): void {
-    this.#busy = false;
-    if (tag === STEP_END) {
+    if (tag >= STEP_BASE) {
+      if (tag !== STEP_BASE + this.#gen) return;
       const batch = this.#batchNow;
       this.#batchNow = [];
-      this.batch.complete(batch, now);
+      this.#busy = false;
+      this.steps += this.#runSteps;
+      this.batchTotal += batch.length * this.#runSteps;
+      this.batch.complete(batch, now, this.#runSteps);
     }
+    this.#busy = false;
     this.#kick(now);
+  }
+
+  /** Something arrived during a run of steps: the run ends with the step in progress. */
+  #truncate(now: number): void {
+    if (this.#runSteps <= 1) return;
+    let j = 0;
+    while (j < this.#runSteps - 1 && this.#ends[j] <= now) j++;
+    if (j + 1 === this.#runSteps) return;
+    this.busyMs -= this.#ends[this.#runSteps - 1] - this.#ends[j];
+    this.#runSteps = j + 1;
+    this.#gen++;
+    this.cell.queue.push(this.#ends[j], this, STEP_BASE + this.#gen);
   }
 
   /** Starts the next piece of work: pending KV loads first, then a step. */
@@ -136,13 +160,20 @@ export class DecodeInstance implements EventTarget {
       }
       return;
     }
-    const ms = extraMs + cell.times.decodeMs(batch.length, sumContext);
+    const steps = extraMs === 0 && this.#ready.length === 0 ? this.batch.planRun(batch, MAX_RUN) : 1;
+    this.#ends = [];
+    let t = now + extraMs;
+    for (let i = 0; i < steps; i++) {
+      const ms = cell.times.decodeMs(batch.length, sumContext + i * batch.length);
+      t += ms;
+      this.#ends.push(t);
+      if (batch.length > 0) this.#stepMs.update(ms + (i === 0 ? extraMs : 0));
+    }
     this.#busy = true;
     this.#batchNow = batch;
-    this.steps++;
-    this.busyMs += ms;
-    this.batchTotal += batch.length;
-    if (batch.length > 0) this.#stepMs.update(ms);
-    cell.queue.push(now + ms, this, STEP_END);
+    this.#runSteps = steps;
+    this.busyMs += t - now;
+    this.#gen++;
+    cell.queue.push(t, this, STEP_BASE + this.#gen);
   }
 }

@@ -27,3 +27,5 @@ export type { SchedulerCounters, DecisionTrace } from './sim-cell.js';
 export { SIM_POLICY, toDecodePrediction, leastOutstanding } from './sim-policy.js';
 /** Placement search (`baton plan`). */
 export { searchPlacement, goodputOf, defaultCandidate, describeCandidate, type PlanCandidate, type PlanResult, type PlanOptions } from './plan-search.js';
+/** Streaming Poisson arrivals for long spans. */
+export { poissonArrivals } from './poisson-arrivals.js';

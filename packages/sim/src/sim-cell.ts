@@ -119,7 +119,7 @@ export class SimCell implements CellHost, EventTarget {
     if (req.done) return;
     req.done = true;
     if (req.decode >= 0 && req.isLong) this.#longs[req.decode]--;
-    if (outcome === 'finished') this.#predictor.learn(req.promptIds, req.emitted);
+    if (outcome === 'finished' && this.config.lengthPrediction === 'engine') this.#predictor.learn(req.promptIds, req.emitted);
     this.log.add(req, outcome);
     this.onEnd(req, now);
   }
@@ -197,11 +197,11 @@ export class SimCell implements CellHost, EventTarget {
       return null;
     }
     const target = indexOf(choice.actorId);
-    const prediction: LengthPrediction = this.#predictor.predict(req.promptIds);
-    const hint = toDecodePrediction(prediction, req.maxTokens);
+    const prediction: LengthPrediction | null = this.config.lengthPrediction === 'engine' ? this.#predictor.predict(req.promptIds) : null;
+    const hint = prediction === null ? null : toDecodePrediction(prediction, req.maxTokens);
     const d = SIM_POLICY.chooseDecode(req, hint, decodeLoads, { blockSize: cfg.kv.blockSize, maxBatch: cfg.maxBatch });
     req.decode = d === null ? leastLoadedDecode(decodeLoads) : indexOf(d.actorId);
-    req.isLong = hint.isLong;
+    req.isLong = hint?.isLong ?? false;
     if (req.isLong) this.#longs[req.decode]++;
     this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads, prediction: hint, target: choice.actorId, decode: this.decoders[req.decode].id });
     return target;

@@ -39,6 +39,12 @@ export interface SimConfig {
   cells: number;
   /** `profile`: the profile's fitted cost; `measured`: wall time of the policy calls as the sim makes them (not deterministic); `none`. */
   schedulerCost: SchedulerCostMode;
+  /**
+   * `engine`: the engine's LengthPredictor predicts every request and learns every finished one;
+   * `off`: no prediction (the engine's path when its predictor does not answer in time), for
+   * spans where the predictor's own cost would dominate the simulation's wall time.
+   */
+  lengthPrediction: 'engine' | 'off';
   /** Unfinished requests are aborted this long after the last arrival (the bench runner's drain). */
   drainMs: number;
   /** A preempted sequence that cannot get KV back for this long, with nothing running, fails. */
@@ -73,10 +79,12 @@ export function resolveSimConfig(input: SimConfigInput = {}): SimConfig {
     },
     cells: posInt(input.cells ?? 1, 'cells'),
     schedulerCost: input.schedulerCost ?? 'profile',
+    lengthPrediction: input.lengthPrediction ?? 'engine',
     drainMs: nonNeg(input.drainMs ?? 20_000, 'drainMs'),
     kvWaitMs: nonNeg(input.kvWaitMs ?? d.stallTimeoutMs, 'kvWaitMs'),
   };
   if (c.kv.scope !== 'shared' && c.kv.scope !== 'instance') throw new SimOptionsError('kv.scope', `must be shared or instance, got "${String(c.kv.scope)}"`);
+  if (c.lengthPrediction !== 'engine' && c.lengthPrediction !== 'off') throw new SimOptionsError('lengthPrediction', `must be engine or off, got "${String(c.lengthPrediction)}"`);
   if (!['profile', 'measured', 'none'].includes(c.schedulerCost)) throw new SimOptionsError('schedulerCost', `must be profile, measured or none, got "${String(c.schedulerCost)}"`);
   if (c.prefillChunkSize > c.tokenBudget) throw new SimOptionsError('prefillChunkSize', `(${c.prefillChunkSize}) must not exceed tokenBudget (${c.tokenBudget})`);
   if (c.slo !== null && !(c.slo.ttftMs > 0 && c.slo.tpotMs > 0)) throw new SimOptionsError('slo', 'targets must be positive numbers');

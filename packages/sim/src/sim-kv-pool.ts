@@ -6,7 +6,7 @@
  * decode actor reports.
  *
  * Invariants: anonymous + held + cached + free = total; a hashed block is in the LRU exactly when
- * its reference count is 0.
+ * its reference count is 0 (then `#stamp` holds it).
  */
 
 /** Blocks one sequence holds in a pool. */
@@ -21,8 +21,16 @@ export class SimKvPool {
   #anon = 0;
   #held = 0;
   readonly #refs = new Map<number, number>();
-  /** Unreferenced published blocks, least recently used first. */
-  readonly #lru = new Set<number>();
+  /**
+   * Unreferenced published blocks, least recently used first: a queue of (key, stamp) with lazy
+   * removal — an entry counts only while `#stamp` still maps its key to its stamp.
+   * NOTE: a Set iterated from its start after many deletions rescans their holes (quadratic).
+   */
+  #lruKeys: number[] = [];
+  #lruStamps: number[] = [];
+  #lruHead = 0;
+  readonly #stamp = new Map<number, number>();
+  #stamps = 0;
 
   constructor(total: number) {
     this.total = total;
@@ -30,7 +38,7 @@ export class SimKvPool {
 
   /** Blocks neither held nor cached. */
   get free(): number {
-    return this.total - this.#anon - this.#held - this.#lru.size;
+    return this.total - this.#anon - this.#held - this.#stamp.size;
   }
 
   /** Free plus evictable cached blocks. */
@@ -51,15 +59,19 @@ export class SimKvPool {
    */
   reserve(hashes: readonly number[], matched: number, tokens: number, blockSize: number): KvHolding | null {
     const need = Math.max(0, Math.ceil(tokens / blockSize) - matched);
-    if (!this.#make(need, hashes.slice(0, matched))) return null;
+    // NOTE: the matched blocks are referenced first, so eviction below can never take them.
     for (let i = 0; i < matched; i++) this.#ref(hashes[i]);
+    if (!this.#make(need)) {
+      this.release({ anon: 0, hashes: hashes.slice(0, matched) });
+      return null;
+    }
     this.#anon += need;
     return { anon: need, hashes: hashes.slice(0, matched) };
   }
 
   /** One more anonymous block for `h`; false when none can be had. */
   grow(h: KvHolding, blocks = 1): boolean {
-    if (!this.#make(blocks, h.hashes)) return false;
+    if (!this.#make(blocks)) return false;
     this.#anon += blocks;
     h.anon += blocks;
     return true;
@@ -87,7 +99,7 @@ export class SimKvPool {
       this.#refs.set(key, r);
       if (r === 0) {
         this.#held--;
-        this.#lru.add(key);
+        this.#lruAdd(key);
       }
     }
     h.hashes = [];
@@ -101,22 +113,35 @@ export class SimKvPool {
   #ref(key: number): void {
     const r = this.#refs.get(key) ?? 0;
     if (r === 0) {
-      this.#lru.delete(key);
+      this.#stamp.delete(key);
       this.#held++;
     }
     this.#refs.set(key, r + 1);
   }
 
-  /** Ensures `n` free blocks, evicting cached ones (never those in `keep`); false if impossible. */
-  #make(n: number, keep: readonly number[]): boolean {
+  #lruAdd(key: number): void {
+    const stamp = ++this.#stamps;
+    this.#stamp.set(key, stamp);
+    this.#lruKeys.push(key);
+    this.#lruStamps.push(stamp);
+  }
+
+  /** Ensures `n` free blocks, evicting cached ones least recently used first; false if impossible. */
+  #make(n: number): boolean {
     if (n <= this.free) return true;
-    const pinned = keep.filter((k) => this.#lru.has(k)).length;
-    if (n > this.free + this.#lru.size - pinned) return false;
-    for (const key of this.#lru) {
-      if (n <= this.free) break;
-      if (keep.includes(key)) continue;
-      this.#lru.delete(key);
+    if (n > this.free + this.#stamp.size) return false;
+    while (n > this.free) {
+      const key = this.#lruKeys[this.#lruHead];
+      const stamp = this.#lruStamps[this.#lruHead];
+      this.#lruHead++;
+      if (this.#stamp.get(key) !== stamp) continue;
+      this.#stamp.delete(key);
       this.#refs.delete(key);
+    }
+    if (this.#lruHead > 1024 && this.#lruHead * 2 > this.#lruKeys.length) {
+      this.#lruKeys = this.#lruKeys.slice(this.#lruHead);
+      this.#lruStamps = this.#lruStamps.slice(this.#lruHead);
+      this.#lruHead = 0;
     }
     return true;
   }
