@@ -24,6 +24,7 @@ import type { RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
 import { spawnTopology, type Topology } from './topology.js';
+import { clusterEngineInput, openCluster, type ClusterOptions } from './cluster/engine-cluster.js';
 
 /** Everything `engine.stats()` reports. */
 export interface EngineStats {
@@ -61,6 +62,8 @@ interface EngineParts {
   reserved: number[];
   /** Removes what crash-rule flags left behind (marker files), at close. */
   disposeFaultFlags: () => void;
+  /** Runs after the actor system shut down (the cluster connection closes). */
+  afterShutdown?: () => Promise<void>;
 }
 
 const MAX_RETRIES = 3;
@@ -94,6 +97,7 @@ export class Engine {
   /** Blocks held out of the pool by fault injection (`faults.reserveKvBlocks`), released at close. */
   private readonly reserved: number[];
   readonly #disposeFaultFlags: () => void;
+  readonly #afterShutdown: (() => Promise<void>) | undefined;
   readonly #health: HealthMonitor;
 
   /** @internal use createEngine. */
@@ -107,6 +111,7 @@ export class Engine {
     this.pool = parts.pool;
     this.reserved = parts.reserved;
     this.#disposeFaultFlags = parts.disposeFaultFlags;
+    this.#afterShutdown = parts.afterShutdown;
     // NOTE: unref'd: an idle engine must not keep the caller's process alive.
     this.#watchdog = setInterval(() => this.#patrol(), WATCHDOG_INTERVAL_MS);
     this.#watchdog.unref();
@@ -313,14 +318,18 @@ export class Engine {
     this.#watchdog = null;
     this.#health.stop();
     await this.system.shutdown();
+    await this.#afterShutdown?.();
     this.#disposeFaultFlags();
     if (this.reserved.length > 0) this.pool.release(this.reserved);
   }
 }
 
 /** Builds the KV pool, spawns the actors of `options.mode` and returns the engine. */
-export async function createEngine(input: EngineOptionsInput = {}): Promise<Engine> {
-  const options = resolveOptions(input);
+export async function createEngine(input: EngineOptionsInput & { cluster?: ClusterOptions } = {}): Promise<Engine> {
+  // NOTE: with `cluster`, prefill and decode actors run on the workers registered through NATS.
+  const { cluster: clusterInput, ...plain } = input;
+  const cluster = clusterInput === undefined ? null : await openCluster(clusterInput, resolveOptions(plain).model);
+  const options = resolveOptions(cluster === null ? plain : clusterEngineInput(plain, cluster));
   const { config, tokenizer } = describeModel(options.model);
   const backend: BackendName = options.backend === 'auto' ? defaultBackendName() : options.backend;
   const pool = BlockPool.create({
@@ -333,14 +342,14 @@ export async function createEngine(input: EngineOptionsInput = {}): Promise<Engi
     handoffSlots: Math.max(64, options.maxBatch * options.decode * 2),
   });
   const reserved = reserveBlocks(pool, options.faults.reserveKvBlocks);
-  const system = new ActorSystem();
+  const system = new ActorSystem(cluster === null ? undefined : { remote: cluster.hosts });
   let engine: Engine | null = null;
   const client: ActorRef<ClientMsg> = system.inbox<ClientMsg>((msg) => engine?.deliver(msg), { name: 'client' });
   const setup = { model: options.model, chunkSize: options.prefillChunkSize };
   const faultFlags = createFaultFlags(options.faults, usesProcesses(options));
   try {
-    const topology = await spawnTopology({ system, options, setup, pool, client, faultFlags: faultFlags.flags });
-    engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved, disposeFaultFlags: faultFlags.dispose });
+    const topology = await spawnTopology({ system, options, setup, pool, client, faultFlags: faultFlags.flags, remote: cluster !== null });
+    engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved, disposeFaultFlags: faultFlags.dispose, afterShutdown: cluster?.close });
     const current = engine;
     system.events.on('crashed', (e) => current.actorCrashed(e.name, e.cause, e.willRestart));
     system.events.on('escalated', (e) => current.actorEscalated(e.name, e.cause));
@@ -352,6 +361,7 @@ export async function createEngine(input: EngineOptionsInput = {}): Promise<Engi
     return engine;
   } catch (e) {
     await system.shutdown();
+    await cluster?.close();
     faultFlags.dispose();
     throw e;
   }

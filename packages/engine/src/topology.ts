@@ -42,6 +42,8 @@ export interface TopologyDeps {
   /** How crash rules remember they fired (memory for threads, marker files when any actor runs in a process). */
   faultFlags: FaultFlags;
   client: ActorRef<ClientMsg>;
+  /** Prefill and decode actors go to remote workers (placement 'remote', one group each). */
+  remote?: boolean;
 }
 
 const actorModule = (file: string): URL => new URL(`./actors/${file}`, import.meta.url);
@@ -80,7 +82,7 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
       const spawn: SpawnOptions<I> = {
         module: actorModule(file), name: actor, init: init(index, { ...common, index, owner, pool, poolId: onThread ? SHARED_POOL_ID : actor, setup }),
         supervision: SUPERVISION,
-        ...placementOptions(placement, role, index),
+        ...(deps.remote === true && role !== 'colocated' ? { placement: 'remote' as const, group: `${role}-${index}` } : placementOptions(placement, role, index)),
       };
       return system.spawn<P, I>(spawn);
     }));
