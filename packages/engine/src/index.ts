@@ -86,3 +86,8 @@ export { ChannelOverflowError } from './async-channel.js';
 /** Stream events and options. */
 export type { FinalEvent, TextDeltaDecoder, TokenEvent, TokenStreamEvent, TokenStreamOptions } from './token-stream.js';
 
+
+/** Serving on a NATS cluster: `createEngine({ cluster })` on the scheduler's host, `startClusterWorker` on each worker host. */
+export { ClusterUnavailableError, type ClusterOptions } from './cluster/engine-cluster.js';
+export { startClusterWorker, WorkerRefusedError, type ClusterWorker, type ClusterWorkerOptions } from './cluster/cluster-worker.js';
+export { ClusterProtocolError, parseWorkerRegistration, type WorkerRegistration, type WorkerRole } from './cluster/worker-registration.js';
