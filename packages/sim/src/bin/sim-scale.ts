@@ -1,12 +1,13 @@
 /**
  * `npm run bench:sim`: what Baton's policies do at scale. A 1,000-instance cluster (50 engines of
  * 10 prefill + 10 decode instances, each with its own scheduler) serves an hour of Poisson chat
- * traffic; beside it, the same 1,000 instances behind ONE scheduler for a shorter span, with the
- * scheduler's decision time measured (wall time of the engine's policy calls as the simulator makes
- * them) and charged. Prints simulated span, requests, events, wall time, latency percentiles,
+ * traffic (length prediction off: the predictor's own cost would dominate the wall time; the
+ * scheduler's profiled decision time, which includes it, is still charged); beside it, the same
+ * 1,000 instances behind ONE scheduler for ten minutes, with the decision time measured (wall time
+ * of the engine's policy calls as the simulator makes them, predictor included) and charged. Prints simulated span, requests, events, wall time, latency percentiles,
  * attainment and scheduler load.
  *
- * Flags: --profile FILE (default: the shipped 2-core baton-tiny profile), --rate-per-prefill R
+ * Flags: --profile FILE (default: the shipped 2-core baton-8x512 profile), --rate-per-prefill R
  * (req/s per prefill instance, default 60% of its prefill capacity), --minutes M (default 60).
  */
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ const SLO = { ttftMs: 1_000, tpotMs: 50 };
 
 function main(): void {
   const { values } = parseArgs({ options: { profile: { type: 'string' }, 'rate-per-prefill': { type: 'string' }, minutes: { type: 'string' } }, strict: true });
-  const file = values.profile ?? fileURLToPath(new URL('../../profiles/cpu2-baton-tiny-wasm.json', import.meta.url));
+  const file = values.profile ?? fileURLToPath(new URL('../../profiles/cpu2-baton-8x512-wasm.json', import.meta.url));
   const profile = readProfile(file);
   const times = profileStepTimes(profile);
   const base = generateWorkload({ mix: 'chat', count: 4096, seed: 1 });
@@ -47,9 +48,8 @@ function main(): void {
     process.stderr.write(`bench:sim: ${label} done in ${(r.wallMs / 1000).toFixed(1)} s\n`);
     return r;
   };
-  run('1,000 = 50 x (10P+10D)', { mode: 'disaggregated', prefill: 10, decode: 10, cells: 50, kv: { scope: 'instance' }, schedulerCost: 'profile' }, 500, minutes * 60_000);
-  run('1,000 = 1 x (500P+500D)', { mode: 'disaggregated', prefill: 500, decode: 500, cells: 1, kv: { scope: 'instance' }, schedulerCost: 'measured' }, 500, 60_000);
-  run('1,000 = 1 x (500P+500D)', { mode: 'disaggregated', prefill: 500, decode: 500, cells: 1, kv: { scope: 'instance' }, schedulerCost: 'profile' }, 500, 60_000);
+  run('1,000 = 50 x (10P+10D)', { mode: 'disaggregated', prefill: 10, decode: 10, cells: 50, kv: { scope: 'instance' }, schedulerCost: 'profile', lengthPrediction: 'off' }, 500, minutes * 60_000);
+  run('1,000 = 1 x (500P+500D)', { mode: 'disaggregated', prefill: 500, decode: 500, cells: 1, kv: { scope: 'instance' }, schedulerCost: 'measured' }, 500, 10 * 60_000);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) process.stdout.write(`| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |\n`);
 }
