@@ -2,7 +2,8 @@
  * ServerMetrics: what `GET /metrics` exposes in the Prometheus text format — requests by endpoint
  * and outcome, TTFT and TPOT histograms (ms: arrival to first token; mean gap between later
  * tokens), and live gauges read from `engine.stats()`: queue length, running sequences, KV blocks
- * used and utilization per actor, plus the KV pool's block counts.
+ * used and utilization per actor, plus the KV pool's block counts and, per actor that keeps
+ * cached-prefix tiers, blocks, hits and bytes per tier (hot, host, disk).
  *
  * Invariant: a request is counted exactly once, under its final outcome.
  */
@@ -70,5 +71,17 @@ function engineGauges(stats: EngineStats): string[] {
     ['{state="free"}', pool.free], ['{state="used"}', pool.used], ['{state="cached"}', pool.cached],
   ]);
   gauge('baton_requests_in_flight', 'Requests the engine is serving.', [['', stats.active]]);
+  // NOTE: context-caching tiers of the actors that keep them (prefill actors with caching on).
+  const tiered = stats.actors.flatMap((a) => (a.tiers === null ? [] : [{ a, t: a.tiers }]));
+  const tier = (a: EngineStats['actors'][number], name: string): string => `{actor="${a.name}",role="${a.role}",tier="${name}"}`;
+  gauge('baton_kv_tier_blocks', 'Cached prefix blocks per tier (hot: indexed in the pool).', tiered.flatMap(({ a, t }): Array<[string, number]> => [
+    [tier(a, 'hot'), t.hot.indexed], [tier(a, 'host'), t.host.blocks], ...(t.disk === null ? [] : [[tier(a, 'disk'), t.disk.blocks] as [string, number]]),
+  ]));
+  gauge('baton_kv_tier_hits', 'Cached blocks reused per tier since start.', tiered.flatMap(({ a, t }): Array<[string, number]> => [
+    [tier(a, 'hot'), t.hot.hits], [tier(a, 'host'), t.host.hits], ...(t.disk === null ? [] : [[tier(a, 'disk'), t.disk.hits] as [string, number]]),
+  ]));
+  gauge('baton_kv_tier_bytes', 'Bytes held by the lower tiers.', tiered.flatMap(({ a, t }): Array<[string, number]> => [
+    [tier(a, 'host'), t.host.bytes], ...(t.disk === null ? [] : [[tier(a, 'disk'), t.disk.bytes] as [string, number]]),
+  ]));
   return out;
 }

@@ -95,6 +95,13 @@ describe('validateRequest', () => {
     for (const [input, field] of cases) expect(fieldOf(input), JSON.stringify(input)).toBe(field);
   });
 
+  it('keeps a session id and names a bad one', () => {
+    expect(validateRequest({ prompt: [1], session: 'chat-7' }, limits, deps).session).toBe('chat-7');
+    expect(validateRequest({ prompt: [1] }, limits, deps).session).toBeUndefined();
+    expect(fieldOf({ prompt: [1], session: '' })).toBe('session');
+    expect(fieldOf({ prompt: [1], session: 7 })).toBe('session');
+  });
+
   it('accepts topK up to the vocabulary size', () => {
     expect(validateRequest({ prompt: [1], topK: 256 }, limits, deps).topK).toBe(256);
     expect(() => validateRequest({ prompt: [1], topK: 1e9 }, limits, deps)).toThrow('invalid request field "topK": must be an integer in [1, 256]');

@@ -1,0 +1,94 @@
+/**
+ * Conversation workload for context-caching benchmarks: sessions of 3–8 turns arriving as a
+ * Poisson process; each turn is a new user message, the model's reply length and a think time
+ * before the next turn. The prompts are built while the run goes (closed loop): turn k's prompt =
+ * the conversation so far (every earlier prompt and the tokens the model really answered) + turn
+ * k's message — see {@link nextPrompt}. Unlike the open-loop `multiturn` mix, a cached
+ * conversation then matches the KV a serving instance actually computed, output included.
+ *
+ * Invariants: the same options always give the same sessions; a session's last turn still fits
+ * `maxContext` with the longest replies (turns that would not fit are cut off at generation).
+ */
+import { createRng, type Rng } from '@baton/model';
+import { WorkloadError } from './bench-errors.js';
+import { arrivalTimes } from './workload.js';
+
+/** One turn: the user's new message, the reply length and the pause after the reply. */
+export interface ConversationTurn {
+  userIds: number[];
+  maxTokens: number;
+  /** Think time after this turn's reply before the next turn is sent, ms. */
+  thinkMs: number;
+}
+
+/** One conversation. */
+export interface ConversationSession {
+  id: string;
+  /** When its first turn arrives, relative to the start of the run, ms. */
+  arrivalMs: number;
+  turns: ConversationTurn[];
+}
+
+/** Options of {@link generateConversations}. */
+export interface ConversationOptions {
+  sessions: number;
+  seed: number;
+  /** Session arrivals per second (Poisson). */
+  sessionRate: number;
+  /** Mean think time between turns, ms (exponential). Default 1000. */
+  meanThinkMs?: number;
+  /** Longest prompt + output (the model's context). Default 1024. */
+  maxContext?: number;
+  /** Shared system prompt in front of every conversation, tokens. Default 32. */
+  systemTokens?: number;
+}
+
+/** A conversation workload: the system prompt every session starts with, and the sessions. */
+export interface ConversationWorkload {
+  systemIds: number[];
+  sessions: ConversationSession[];
+}
+
+const TURNS = { min: 3, max: 8 } as const;
+const USER = { min: 24, max: 72 } as const;
+const REPLY = { min: 12, max: 32 } as const;
+
+/** Generates `sessions` seeded conversations. */
+export function generateConversations(opts: ConversationOptions): ConversationWorkload {
+  if (!Number.isSafeInteger(opts.sessions) || opts.sessions < 1) throw new WorkloadError('sessions', `must be a positive integer, got ${opts.sessions}`);
+  if (!(Number.isFinite(opts.sessionRate) && opts.sessionRate > 0)) throw new WorkloadError('sessionRate', `must be a positive number, got ${opts.sessionRate}`);
+  const maxContext = opts.maxContext ?? 1024;
+  const meanThink = opts.meanThinkMs ?? 1000;
+  const rng = createRng(opts.seed ^ 0x6c0ffee);
+  const systemIds = tokens(opts.systemTokens ?? 32, rng);
+  const arrivals = arrivalTimes(opts.sessions, { kind: 'poisson' }, createRng(opts.seed ^ 0x5e55)).map((t) => t / opts.sessionRate);
+  const sessions = arrivals.map((arrivalMs, s): ConversationSession => {
+    const count = between(TURNS.min, TURNS.max, rng);
+    const turns: ConversationTurn[] = [];
+    let length = systemIds.length;
+    for (let t = 0; t < count; t++) {
+      const userIds = tokens(between(USER.min, USER.max, rng), rng);
+      const maxTokens = between(REPLY.min, REPLY.max, rng);
+      // NOTE: a turn that could overflow the context with the longest reply ends the session there.
+      if (length + userIds.length + maxTokens > maxContext) break;
+      length += userIds.length + maxTokens;
+      turns.push({ userIds, maxTokens, thinkMs: -Math.log(1 - rng.next()) * meanThink });
+    }
+    return { id: `session-${s}`, arrivalMs, turns };
+  });
+  return { systemIds, sessions };
+}
+
+/** Turn k's prompt: the conversation so far (`history`: system prompt, earlier prompts' messages and replies) + its message. */
+export function nextPrompt(history: readonly number[], turn: ConversationTurn): number[] {
+  return [...history, ...turn.userIds];
+}
+
+function between(lo: number, hi: number, rng: Rng): number {
+  return lo + Math.floor(rng.next() * (hi - lo + 1));
+}
+
+function tokens(n: number, rng: Rng): number[] {
+  // NOTE: printable bytes, like a chat transcript in the byte vocabulary.
+  return Array.from({ length: n }, () => 32 + Math.floor(rng.next() * 95));
+}
