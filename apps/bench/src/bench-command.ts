@@ -112,7 +112,9 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
     },
     rig: {
       workload,
-      drainMs: args.quick ? 8_000 : 20_000,
+      // NOTE: a fixed-rate run feeds the SLO-scale sweep: its slowest requests must finish (an aborted
+      // one fails at every scale), so it drains for up to a minute; a search only needs pass/fail.
+      drainMs: args.rates.kind === 'list' ? 60_000 : args.quick ? 8_000 : 20_000,
       // NOTE: only a goodput search stops runs early: a fixed-rate run feeds the SLO-scale sweep, which needs every request.
       stopEarly: args.quick && args.rates.kind === 'search',
       maxRunSeconds: args.runSeconds,
