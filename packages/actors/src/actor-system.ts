@@ -11,6 +11,7 @@ import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import { EventEmitter } from 'eventemitter3';
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import type { ActorHost } from './actor-host.js';
+import { releaseIdleDeadlines } from './ask-deadlines.js';
 import { ActorRef, linkOf, type Link } from './actor-ref.js';
 import { Endpoint } from './endpoint.js';
 import { deserializeError } from './error-codec.js';

@@ -19,6 +19,11 @@ export class Deque<T> {
     this.#size++;
   }
 
+  /** The oldest item without removing it, or `null` when empty. */
+  peek(): T | null {
+    return this.#size === 0 ? null : (this.#items[this.#head] as T);
+  }
+
   /** Removes and returns the oldest item, or `null` when empty. */
   shift(): T | null {
     if (this.#size === 0) return null;

@@ -10,6 +10,7 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { DEFAULT_ASK_TIMEOUT_MS, type ActorRef, type AskOptions, type Link, type TellOptions } from './actor-ref.js';
+import { armDeadline } from './ask-deadlines.js';
 import { deserializeError } from './error-codec.js';
 import { AbortedError, ActorCrashedError, ActorStoppedError, AskTimeoutError } from './errors.js';
 import { describeType, messageTypeOf, type Message } from './message.js';
@@ -206,14 +207,14 @@ export abstract class ReconnectingLink implements Link {
     options: AskOptions | undefined,
   ): void {
     const timeoutMs = options?.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
-    const timer = Number.isFinite(timeoutMs)
-      ? setTimeout(() => this.#settle(id)?.reject(new AskTimeoutError(this.name, messageType, timeoutMs)), timeoutMs)
+    const deadline = Number.isFinite(timeoutMs)
+      ? armDeadline(Math.max(0, timeoutMs), () => this.#settle(id)?.reject(new AskTimeoutError(this.name, messageType, timeoutMs)))
       : null;
     const signal = options?.signal;
     const onAbort = (): void => this.#settle(id)?.reject(new AbortedError(this.name, `ask '${messageType}'`, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
     const cleanup = (): void => {
-      if (timer !== null) clearTimeout(timer);
+      deadline?.cancel();
       signal?.removeEventListener('abort', onAbort);
     };
     this.#pending.set(id, { resolve, reject, cleanup });
