@@ -45,6 +45,7 @@ const COMMANDS: Record<string, CommandEntry> = {
     },
   },
   serve: { summary: SERVE_HELP.summary, help: SERVE_HELP, load: async () => (await import('./serve-command.js')).serveCommand },
+  worker: { summary: 'start prefill or decode workers that register with a cluster through NATS', usage: async () => (await import('./worker-command.js')).WORKER_USAGE, load: async () => (await import('./worker-command.js')).workerCommand },
   // NOTE: bench prints its own --help, reports its own errors (exit 2 for bad arguments) and
   // returns its status.
   bench: {

@@ -7,10 +7,12 @@
  * `--api-key KEY` (or BATON_API_KEY) requires `Authorization: Bearer KEY`; a `--host` beyond
  * loopback prints a warning and needs a key unless `--insecure`. `--headers-timeout-ms`,
  * `--body-timeout-ms`, `--idle-timeout-ms` and `--max-connections` bound what clients can hold.
+ * `--nats URL` serves with the prefill and decode workers registered on that broker (`baton worker`).
  * `--placement process` (or `--processes`) runs each prefill and decode actor in its own OS process
  * (named `--role R --index I` on its command line) with the same scheduler and policies.
  */
 import { createServer, DEFAULT_SERVER_OPTIONS, isLoopbackHost, type BatonServer, type ServerOptions } from '@baton/server';
+import { createEngine } from '@baton/engine';
 import { parseNumber } from './cli-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { CliError } from './cli-error.js';
@@ -30,6 +32,7 @@ export const SERVE_OPTIONS = {
   'body-timeout-ms': { type: 'string' },
   'idle-timeout-ms': { type: 'string' },
   'max-connections': { type: 'string' },
+  nats: { type: 'string' },
 } as const;
 
 /** Runs the server until a shutdown signal; `write` gets the status lines. */
@@ -41,7 +44,9 @@ export async function serveCommand(args: string[], write: (text: string) => void
   const host = v.host ?? '127.0.0.1';
   const shutdownDeadlineMs = parseNumber(v['shutdown-deadline-ms'], '--shutdown-deadline-ms', { min: 0, integer: true, fallback: 10_000 });
   const access = accessOptions(v, host);
-  const server = await createServer({ engineOptions, shutdownDeadlineMs, ...access });
+  // NOTE: `--nats URL`: prefill and decode actors run on the workers registered there (`baton worker`).
+  const engine = v.nats === undefined ? undefined : await createEngine({ ...engineOptions, cluster: { nats: v.nats } });
+  const server = await createServer({ engineOptions, engine, shutdownDeadlineMs, ...access });
   const stopped = untilSignal(server, write);
   try {
     const url = await server.listen({ host, port });
