@@ -35,7 +35,7 @@ describe('baton CLI', () => {
 
   it('generate without --json escapes control bytes (plain and engine paths); --json keeps the exact text', () => {
     // NOTE: temperature 5 samples nearly uniformly over the 256 byte tokens: control bytes are certain.
-    const args = ['generate', '--prompt', 'Hi', '--max-tokens', '64', '--temperature', '5', '--seed', '3'];
+    const args = ['generate', '--model', 'baton-tiny', '--prompt', 'Hi', '--max-tokens', '64', '--temperature', '5', '--seed', '3'];
     const exact = (JSON.parse(run([...args, '--json']).stdout) as { text: string }).text;
     const controls = (text: string): string[] => [...text].filter((c) => /[\x00-\x08\x0b-\x1f\x7f]/.test(c));
     expect(controls(exact).length).toBeGreaterThan(0);
