@@ -116,6 +116,18 @@ describe('checkpoints', () => {
     m.dispose();
   });
 
+  it('a checkpoint with more than 256 ids and no tokenizer files decodes every id (past the bytes as an escape)', async () => {
+    const d = join(dir, 'vocab-300');
+    const config = smallConfig({ vocabSize: 300 });
+    const made = await loadModel({ config, seed: 2 });
+    saveCheckpoint(d, made);
+    made.dispose();
+    const m = await loadModel(d);
+    expect(m.tokenizer.vocabSize).toBe(300);
+    expect(m.tokenizer.decode([72, 105, 270])).toBe('Hi<|270|>');
+    m.dispose();
+  });
+
   it('defaults to the trained byte-level model, whose end-of-text id the tokenizer knows', () => {
     expect(BUILTIN_MODELS).toContain(DEFAULT_MODEL);
     const { config, tokenizer } = describeModel();
