@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from './errors.js';
-import { validateRequest, type RequestLimits } from './request.js';
+import { limitsFor, validateRequest, type RequestLimits } from './request.js';
 
 const limits: RequestLimits = { vocabSize: 256, maxContext: 64, maxTokensLimit: 48 };
 const deps = { encode: (s: string) => [...new TextEncoder().encode(s)], generateId: () => 'gen-1' };
@@ -16,6 +16,14 @@ function fieldOf(input: unknown, l: RequestLimits = limits): string {
 }
 
 describe('validateRequest', () => {
+  it("adds the model's end-of-text id to every request's stop ids (once)", () => {
+    const eos = limitsFor({ vocabSize: 257, nPositions: 64, eosTokenId: 256 });
+    expect(validateRequest({ prompt: [1] }, eos, deps).stopTokenIds).toEqual([256]);
+    expect(validateRequest({ prompt: [1], stop: [7, 256] }, eos, deps).stopTokenIds).toEqual([7, 256]);
+    expect(validateRequest({ prompt: [1], stop: ['x'] }, eos, deps)).toMatchObject({ stopStrings: ['x'], stopTokenIds: [256] });
+    expect(validateRequest({ prompt: [1] }, limitsFor({ vocabSize: 256, nPositions: 64, eosTokenId: null }), deps).stopTokenIds).toEqual([]);
+  });
+
   it('normalizes a minimal id prompt with defaults', () => {
     expect(validateRequest({ prompt: [1, 2, 3] }, limits, deps)).toEqual({
       id: 'gen-1',
