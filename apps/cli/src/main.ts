@@ -46,6 +46,14 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   serve: { summary: SERVE_HELP.summary, help: SERVE_HELP, load: async () => (await import('./serve-command.js')).serveCommand },
   worker: { summary: 'start prefill or decode workers that register with a cluster through NATS', usage: async () => (await import('./worker-command.js')).WORKER_USAGE, load: async () => (await import('./worker-command.js')).workerCommand },
+  train: {
+    summary: 'train a GPT-2-architecture model (AdamW, held-out eval, resumable checkpoints)',
+    usage: async () => (await import('./train-command.js')).TRAIN_USAGE,
+    load: async () => {
+      const { trainCommand } = await import('./train-command.js');
+      return (args) => trainCommand(args);
+    },
+  },
   // NOTE: bench prints its own --help, reports its own errors (exit 2 for bad arguments) and
   // returns its status.
   bench: {
