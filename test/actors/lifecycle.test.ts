@@ -183,7 +183,7 @@ describe('placement options', () => {
   it('rejects bad placement options with errors naming the option', async () => {
     const { system } = newSystem();
     const bad = (options: Record<string, unknown>) => system.spawn({ module: COUNTER, name: 'p', ...options });
-    await expect(bad({ placement: 'remote' })).rejects.toThrow(/invalid option 'placement'/);
+    await expect(bad({ placement: 'elsewhere' })).rejects.toThrow(/invalid option 'placement': expected/);
     await expect(bad({ processArgs: ['--role', 'x'] })).rejects.toThrow(/invalid option 'processArgs': only applies with placement 'process'/);
     await expect(bad({ placement: 'process', processArgs: [1] })).rejects.toThrow(/invalid option 'processArgs'/);
     await system.spawn({ module: COUNTER, name: 'in-thread', group: 'g' });
