@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrayKvBacking, loadModel } from '@baton/model';
 import { ADAMW_DEFAULTS } from './adamw.js';
+import { formatProgress, type ProgressReport } from './progress-bar.js';
 import { initTrainBackend } from './train-backend.js';
 import { loadTrainCheckpoint } from './train-checkpoint.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
@@ -38,10 +39,14 @@ async function run(o: TrainerOptions): Promise<{ losses: number[]; evalLoss: num
 describe('Trainer', () => {
   it('lowers the training and held-out loss on a tiny corpus in a few steps, and frees its tensors', async () => {
     const before = tf.memory().numTensors;
-    const t = new Trainer(options({ steps: 8 }));
+    const reports: ProgressReport[] = [];
+    const t = new Trainer(options({ steps: 8, reportEvery: 3, onProgress: (p) => reports.push(p) }));
     const first = await t.evalLoss();
     const r = await t.run();
     t.dispose();
+    expect(reports.map((p) => p.step)).toEqual([3, 6, 8]);
+    expect(reports.every((p) => p.tokensPerSecond > 0 && p.totalSteps === 8 && p.evalLoss !== null)).toBe(true);
+    expect(formatProgress(reports[2])).toMatch(/^step 8\/8 \[=+>\] loss \d\.\d{3} eval \d\.\d{3} lr 1\.\de-3 [\d,]+ tok\/s ETA 0s$/);
     expect(tf.memory().numTensors).toBe(before);
     expect(r.history).toHaveLength(8);
     expect(r.history[0].loss).toBeGreaterThan(Math.log(257) - 0.3);

@@ -165,17 +165,22 @@ export class Trainer {
       const point: HistoryPoint = { step: p.step + 1, loss, lr: p.lr };
       this.#state.history.push(point);
       const done = p.step + 1;
-      if (done % o.evalEvery === 0 || done === o.steps) {
-        evalLoss = await this.evalLoss();
-        point.evalLoss = evalLoss;
-        windowStart = performance.now();
-        windowTokens = 0;
-      }
-      if (o.onProgress !== undefined && (done % every === 0 || done === o.steps)) {
+      const reportDue = o.onProgress !== undefined && (done % every === 0 || done === o.steps);
+      if (reportDue) {
+        // NOTE: measured before this step's eval, and the window restarts after it: evals never count as training time.
         const secs = (performance.now() - windowStart) / 1000;
         if (secs > 0 && windowTokens > 0) tps = windowTokens / secs;
+      }
+      const evalDue = done % o.evalEvery === 0 || done === o.steps;
+      if (evalDue) {
+        evalLoss = await this.evalLoss();
+        point.evalLoss = evalLoss;
+      }
+      if (reportDue) {
         const perStep = tps > 0 ? (o.batch * o.context) / tps : Number.NaN;
-        o.onProgress({ step: done, totalSteps: o.steps, loss: ema, evalLoss: Number.isNaN(evalLoss) ? null : evalLoss, lr: p.lr, tokensPerSecond: tps, etaSeconds: perStep * (o.steps - done) });
+        o.onProgress?.({ step: done, totalSteps: o.steps, loss: ema, evalLoss: Number.isNaN(evalLoss) ? null : evalLoss, lr: p.lr, tokensPerSecond: tps, etaSeconds: perStep * (o.steps - done) });
+      }
+      if (reportDue || evalDue) {
         windowStart = performance.now();
         windowTokens = 0;
       }
