@@ -11,7 +11,9 @@
  * tokens served from cache, hits per tier, and the reductions against MemServe's reported ones.
  *
  * Usage: node apps/bench/dist/context-bench.js [--sessions N] [--rate SESSIONS_PER_S] [--seed N]
- *        [--think-ms MS] [--ttft-slo-ms MS] [--host-blocks N] [--kv-blocks N] [--model NAME]
+ *        [--think-ms MS] [--ttft-slo-ms MS] [--host-blocks N] [--kv-blocks N] [--reps N] [--model NAME]
+ * NOTE: the machine's background load changes over minutes, so the configurations run in `reps`
+ * interleaved rounds (the order rotates each round) and each one's turns are pooled over rounds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,9 +22,9 @@ import { createEngine, type EngineOptionsInput, type EngineStats } from '@baton/
 import { generateConversations, nextPrompt, type ConversationSession } from './conversation-workload.js';
 import { table } from './text-table.js';
 
-interface Args { sessions: number; rate: number; seed: number; thinkMs: number; sloMs: number; hostBlocks: number; kvBlocks: number; model: string }
+interface Args { sessions: number; rate: number; seed: number; thinkMs: number; sloMs: number; hostBlocks: number; kvBlocks: number; reps: number; model: string }
 
-const DEFAULTS: Args = { sessions: 12, rate: 0.5, seed: 7, thinkMs: 1000, sloMs: 1000, hostBlocks: 256, kvBlocks: 160, model: 'baton-tiny' };
+const DEFAULTS: Args = { sessions: 12, rate: 0.5, seed: 7, thinkMs: 1000, sloMs: 1000, hostBlocks: 256, kvBlocks: 160, reps: 2, model: 'baton-tiny' };
 
 /** One configuration's outcome. */
 interface RunResult {
@@ -40,7 +42,7 @@ function parseArgs(argv: readonly string[]): Args {
   const a: Args = { ...DEFAULTS };
   const keys: Record<string, keyof Args> = {
     '--sessions': 'sessions', '--rate': 'rate', '--seed': 'seed', '--think-ms': 'thinkMs', '--ttft-slo-ms': 'sloMs',
-    '--host-blocks': 'hostBlocks', '--kv-blocks': 'kvBlocks', '--model': 'model',
+    '--host-blocks': 'hostBlocks', '--kv-blocks': 'kvBlocks', '--reps': 'reps', '--model': 'model',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = keys[argv[i]];
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const diskDir = mkdtempSync(join(tmpdir(), 'baton-context-bench-'));
   const cache = { hostBlocks: args.hostBlocks, diskDir, diskMaxBytes: 256 << 20 };
-  console.log(`bench:context  ${args.sessions} sessions (3-8 turns), ${args.rate} sessions/s Poisson, think ${args.thinkMs} ms, seed ${args.seed}, ` +
+  console.log(`bench:context  ${args.reps} rounds x ${args.sessions} sessions (3-8 turns), ${args.rate} sessions/s Poisson, think ${args.thinkMs} ms, seed ${args.seed}, ` +
     `${args.model}/wasm, disaggregated 2 prefill + 1 decode, placement process, kv ${args.kvBlocks} blocks/pool, host tier ${args.hostBlocks} blocks, disk tier on`);
   const configs: Array<[string, EngineOptionsInput]> = [
     ['(a) no caching', { cache: { enabled: false }, routing: 'least-load' }],
@@ -136,11 +138,17 @@ async function main(): Promise<void> {
     ['(c) caching + session', { cache, routing: 'session' }],
     ['(d) caching + prompt-tree', { cache, routing: 'prompt-tree' }],
   ];
-  const results: RunResult[] = [];
+  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0 }));
   try {
-    for (const [name, options] of configs) {
-      results.push(await run(name, options, args));
-      console.log(`  ${name}: ${results.at(-1)?.ttfts.length} turns done`);
+    for (let round = 0; round < Math.max(1, args.reps); round++) {
+      for (let k = 0; k < configs.length; k++) {
+        const i = (k + round) % configs.length;
+        const r = await run(configs[i][0], configs[i][1], args);
+        const into = results[i];
+        into.ttfts.push(...r.ttfts);
+        for (const key of ['failed', 'promptTokens', 'computedTokens', 'hot', 'host', 'disk'] as const) into[key] += r[key];
+        console.log(`  round ${round + 1} ${r.name}: ${r.ttfts.length} turns, TTFT mean ${ms(mean(r.ttfts))} ms`);
+      }
     }
   } finally {
     rmSync(diskDir, { recursive: true, force: true });

@@ -42,6 +42,8 @@ interface Job {
   match: PrefixMatch | null;
   /** An asynchronous (tiered) match is running for it. */
   matching: boolean;
+  /** Prompt tokens to compute: the prompt less its prefix cached in the hot pool when queued (load reports). */
+  uncached: number;
 }
 
 /** A prefilled prompt waiting for its decode choice or the route to it; holds a reference on its blocks. */
@@ -163,7 +165,9 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   #enqueue(request: WireRequest): void {
     if (this.#tombstones.take(request.id)) return;
-    this.#queue.push({ request, decode: null, since: engineNow(), match: null, matching: false });
+    const prompt = request.promptIds;
+    const cached = this.init.cache.enabled ? this.pool.cachedPrefixLength(prompt.slice(0, -1)) : 0;
+    this.#queue.push({ request, decode: null, since: engineNow(), match: null, matching: false, uncached: prompt.length - cached });
     this.#report(null);
     this.wake();
   }
@@ -413,7 +417,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   }
 
   #report(stepMs: number | null): void {
-    const queuedPromptTokens = this.#queue.reduce((n, j) => n + j.request.promptIds.length, 0);
+    const queuedPromptTokens = this.#queue.reduce((n, j) => n + j.uncached, 0);
     this.#reporter.stepMs(stepMs);
     this.#reporter.report(
       {
