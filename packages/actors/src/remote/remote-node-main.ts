@@ -18,7 +18,7 @@ if (values.nats === undefined || values.node === undefined) {
 const heartbeatMs = values['heartbeat-ms'] === undefined ? undefined : Number(values['heartbeat-ms']);
 const connection = await connect({ servers: values.nats, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 const node = await startRemoteNode({
-  connection, nodeId: values.node, prefix: values.prefix, heartbeatMs,
+  connection, servers: [values.nats], nodeId: values.node, prefix: values.prefix, heartbeatMs,
   onFenced: () => process.exit(1),
 });
 const stop = async (): Promise<void> => {

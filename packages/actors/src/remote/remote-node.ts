@@ -16,7 +16,8 @@ import type { HostApi, WireInit, WorkerControl } from '../protocol.js';
 import { fromWire } from '../wire-codec.js';
 import { wireNode } from '../wire-node.js';
 import { natsComlinkEndpoint } from './nats-comlink-endpoint.js';
-import { checkNodeId, DEFAULT_SUBJECT_PREFIX, encodeHeartbeat, nodeSubjects } from './remote-subjects.js';
+import { startHeartbeatThread } from './heartbeat-thread.js';
+import { checkNodeId, DEFAULT_SUBJECT_PREFIX, nodeSubjects } from './remote-subjects.js';
 
 /** Options of `startRemoteNode`. */
 export interface RemoteNodeOptions {
@@ -24,7 +25,9 @@ export interface RemoteNodeOptions {
   /** One NATS subject token, unique in the cluster. */
   readonly nodeId: string;
   readonly prefix?: string;
-  /** Heartbeat period (default 500 ms). */
+  /** Broker URLs for the heartbeat thread's own connection (default: the server `connection` is on). */
+  readonly servers?: string[];
+  /** Heartbeat period (default 500 ms); heartbeats come from a thread of their own. */
   readonly heartbeatMs?: number;
   /** Application data carried by every heartbeat (read each time, so it may change). */
   readonly meta?: () => unknown | Promise<unknown>;
@@ -91,23 +94,24 @@ export async function startRemoteNode(options: RemoteNodeOptions): Promise<Remot
     },
   });
   await Promise.all([hostEndpoint.ready, controlEndpoint.ready, nc.flush()]);
-  let seq = 0;
-  let beating = true;
-  const beat = async (): Promise<void> => {
-    const meta = options.meta === undefined ? null : await options.meta();
-    if (!beating || nc.isClosed()) return;
-    nc.publish(s.heartbeat, encodeHeartbeat({ v: 1, node: nodeId, address, pid: process.pid, seq: seq++, intervalMs: heartbeatMs, meta }));
-  };
-  const timer = setInterval(() => void beat().catch((e: unknown) => log(`heartbeat failed: ${String(e)}`)), heartbeatMs);
-  await beat();
+  const readMeta = async (): Promise<unknown> => (options.meta === undefined ? null : await options.meta());
+  const heartbeat = startHeartbeatThread({
+    servers: options.servers ?? [nc.getServer()],
+    subject: s.heartbeat,
+    base: { v: 1, node: nodeId, address, pid: process.pid, intervalMs: heartbeatMs },
+    meta: await readMeta(),
+  });
+  await heartbeat.started;
+  // NOTE: the meta is refreshed from this thread when it is free; liveness does not depend on it.
+  const timer = setInterval(() => void readMeta().then((m) => heartbeat.setMeta(m), (e: unknown) => log(`heartbeat meta failed: ${String(e)}`)), heartbeatMs);
   return {
     nodeId,
     address,
     actorIds,
     refOf: (actorId) => (actorIds.has(actorId) ? (wireNode().endpoint(actorId)?.selfRef() ?? null) : null),
     async close() {
-      beating = false;
       clearInterval(timer);
+      await heartbeat.stop();
       await killAll();
       hostEndpoint.close();
       controlEndpoint.close();

@@ -76,7 +76,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
     capacity: { slots: o.slots ?? 1, actors: node?.actorIds.size ?? 0, freeKvBlocks: await freeKvBlocks() },
   });
   node = await startRemoteNode({
-    connection, nodeId, prefix, heartbeatMs: o.heartbeatMs, log, meta: registration,
+    connection, servers: [o.nats], nodeId, prefix, heartbeatMs: o.heartbeatMs, log, meta: registration,
     onFenced: () => end(new WorkerRefusedError(`worker '${nodeId}' was declared dead by its scheduler (silent too long)`)),
   });
   const started = node;

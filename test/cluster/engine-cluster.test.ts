@@ -1,0 +1,149 @@
+/**
+ * The engine on a NATS cluster: `baton worker` processes (prefill and decode, each its own
+ * process tree) register through a real nats-server and `createEngine({ cluster })` serves with
+ * them. Greedy tokens equal plain `generate` for concurrent mixed-length requests; a decode worker
+ * SIGKILLed mid-stream is declared dead, its actor restarts on a spare worker and every request
+ * still completes with the same tokens; a worker with another model is refused (it exits with the
+ * reason); a malformed registration is logged and ignored; a broker restart mid-run is survived.
+ * No KV block stays in use in any pool.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { createEngine, type Engine, type Generation } from '@baton/engine';
+import { eventually } from '../support/eventually.js';
+import { mixedPrompts, referenceIds } from '../support/reference.js';
+import { exited, startChild, stopAll } from './child-processes.js';
+import { NatsServer } from './nats-server.js';
+
+const BATON = fileURLToPath(new URL('../../apps/cli/bin/baton.js', import.meta.url));
+const MODEL = 'baton-tiny';
+const MAX_TOKENS = 48;
+
+let nats: NatsServer;
+let engine: Engine | null = null;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  nats = await NatsServer.start();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+afterEach(async () => {
+  await engine?.close({ deadlineMs: 0 });
+  engine = null;
+  await stopAll();
+  logs.length = 0;
+});
+
+function worker(role: 'prefill' | 'decode', id: string, model = MODEL): Promise<ChildProcess> {
+  return startChild([BATON, 'worker', '--nats', nats.url, '--role', role, '--node-id', id, '--model', model, '--backend', 'wasm', '--heartbeat-ms', '100'], /registered/);
+}
+
+async function start(prefill: number, decode: number): Promise<Engine> {
+  engine = await createEngine({
+    model: MODEL, backend: 'wasm', stallTimeoutMs: 20_000,
+    cluster: { nats: nats.url, prefill, decode, deadAfterMs: 1_000, waitMs: 30_000, log: (m) => logs.push(m) },
+  });
+  return engine;
+}
+
+/** Streams every prompt at once; `onToken(total)` runs after each token. */
+async function run(e: Engine, prompts: number[][], onToken: (total: number) => void = () => {}): Promise<number[][]> {
+  let total = 0;
+  const consume = async (g: Generation): Promise<number[]> => {
+    for await (const ev of g) {
+      if (ev.type === 'token') onToken(++total);
+      else return ev.result.ids;
+    }
+    throw new Error('stream ended without a result');
+  };
+  return Promise.all(prompts.map((prompt) => consume(e.generate({ prompt, maxTokens: MAX_TOKENS }))));
+}
+
+async function expectReference(prompts: number[][], ids: number[][]): Promise<void> {
+  for (const [i, got] of ids.entries()) expect(got, `request ${i}`).toEqual(await referenceIds(MODEL, prompts[i] as number[], MAX_TOKENS));
+}
+
+/** Every pool's blocks are back (a decode actor frees a sequence's blocks just after its last token left). */
+async function expectNoLeak(e: Engine): Promise<void> {
+  const used = async (): Promise<string[]> => (await e.stats()).pools.filter((p) => p.stats.used !== 0).map((p) => `${p.name}: ${p.stats.used}`);
+  await eventually(async () => (await used()).length === 0, { what: 'every pool free again', timeoutMs: 5_000 }).catch(() => undefined);
+  expect(await used()).toEqual([]);
+}
+
+describe('engine on a NATS cluster (nats-server, baton worker processes)', () => {
+  it('serves concurrent mixed-length requests with the greedy tokens of plain generate', async () => {
+    const workers = await Promise.all([worker('prefill', 'p0'), worker('prefill', 'p1'), worker('decode', 'd0'), worker('decode', 'd1')]);
+    const e = await start(2, 2);
+    const pids = new Set(workers.map((w) => w.pid));
+    const serving = (await e.stats()).actors.filter((a) => a.role === 'prefill' || a.role === 'decode');
+    expect(serving).toHaveLength(4);
+    for (const a of serving) expect(pids.has(a.pid), `${a.name} runs in a worker process`).toBe(true);
+    const prompts = mixedPrompts(8, 7, 100);
+    await expectReference(prompts, await run(e, prompts));
+    await expectNoLeak(e);
+  });
+
+  it('a decode worker SIGKILLed mid-stream: declared dead, restarted on a spare, same tokens', async () => {
+    const workers = await Promise.all([worker('prefill', 'kp0'), worker('decode', 'kd0'), worker('decode', 'kd1'), worker('decode', 'kd2')]);
+    const e = await start(1, 2);
+    const decodePids = (await e.stats()).actors.filter((a) => a.role === 'decode').map((a) => a.pid);
+    const victim = workers.find((w) => w.pid === decodePids[0]) as ChildProcess;
+    const crashes: string[] = [];
+    e.system.events.on('crashed', (c) => crashes.push(`${c.name}: ${(c.cause as Error).message}`));
+    const prompts = mixedPrompts(6, 11, 80);
+    let fired = false;
+    const ids = await run(e, prompts, (total) => {
+      if (!fired && total >= 40) {
+        fired = true;
+        victim.kill('SIGKILL');
+      }
+    });
+    expect(fired).toBe(true);
+    await expectReference(prompts, ids);
+    expect(crashes.some((c) => c.startsWith('decode-'))).toBe(true);
+    await eventually(async () => {
+      const now = (await e.stats()).actors.filter((a) => a.role === 'decode').map((a) => a.pid);
+      return now.length === 2 && !now.includes(victim.pid as number);
+    }, { what: 'decode actor restarted on the spare worker', timeoutMs: 20_000 });
+    await expectNoLeak(e);
+  });
+
+  it('refuses a worker with another model and ignores a malformed registration', async () => {
+    await Promise.all([worker('prefill', 'rp0'), worker('decode', 'rd0')]);
+    const e = await start(1, 1);
+    const wrong = await worker('decode', 'wrong0', 'baton-austen');
+    await exited(wrong);
+    expect(wrong.exitCode).toBe(1);
+    expect(logs.some((m) => m.includes("worker 'wrong0' serves model 'baton-austen'"))).toBe(true);
+    const nc = await connect({ servers: nats.url });
+    const bad = { v: 1, node: 'bogus', address: '\0nowhere', pid: 1, seq: 0, intervalMs: 100, meta: { v: 1, role: 'decode', model: MODEL } };
+    nc.publish('baton.node.bogus.hb', JSON.stringify(bad));
+    await nc.flush();
+    await nc.close();
+    await eventually(() => logs.some((m) => m.includes("ignored a registration from node 'bogus'")));
+    const prompts = mixedPrompts(3, 5, 40);
+    await expectReference(prompts, await run(e, prompts));
+  });
+
+  it('survives a broker restart during a run: requests complete, no worker is declared dead', async () => {
+    await Promise.all([worker('prefill', 'bp0'), worker('decode', 'bd0')]);
+    const e = await start(1, 1);
+    const prompts = mixedPrompts(4, 3, 60);
+    let restart: Promise<void> | null = null;
+    const ids = await run(e, prompts, (total) => {
+      if (restart === null && total >= 10) restart = nats.restart(300);
+    });
+    await restart;
+    await expectReference(prompts, ids);
+    expect(logs.filter((m) => m.includes('declared dead'))).toEqual([]);
+    // After the broker is back, control traffic works again: a new request is placed and served.
+    await eventually(async () => (await e.stats()).actors.length > 0);
+    const again = mixedPrompts(2, 9, 30);
+    await expectReference(again, await run(e, again));
+    await expectNoLeak(e);
+  });
+});
