@@ -1,7 +1,8 @@
 /**
  * A streaming arrival source for long simulated spans: Poisson arrivals at a rate over a duration,
  * request shapes (prompt ids, output length) taken in turn from a base workload, so an hour of
- * traffic at thousands of requests per second never sits in memory (prompt arrays are shared).
+ * traffic at thousands of requests per second never sits in memory (prompt arrays are shared; each
+ * arrival's KV blocks are salted, so it never hits another's prefix cache).
  */
 import { createRng } from '@baton/model';
 import type { ArrivalSource, SimArrival } from './sim-request.js';
@@ -25,7 +26,8 @@ export function poissonArrivals(opts: {
       if (index > 0) t += -Math.log(1 - rng.next()) * meanGapMs;
       if (t > opts.durationMs) return null;
       const s = opts.shapes[index % opts.shapes.length];
-      return { index: index++, arrivalMs: t, promptIds: s.promptIds, maxTokens: s.maxTokens };
+      // NOTE: salted so each arrival is new content (as the bench's fresh prompts are), not a repeat.
+      return { index, arrivalMs: t, promptIds: s.promptIds, maxTokens: s.maxTokens, salt: ++index };
     },
   };
 }

@@ -10,6 +10,11 @@ export interface SimArrival {
   arrivalMs: number;
   promptIds: readonly number[];
   maxTokens: number;
+  /**
+   * Distinct content under the same shape: when set, the prompt's block hashes are salted with it,
+   * so a shared `promptIds` array stands for a prompt nobody else sent (no prefix-cache hits).
+   */
+  salt?: number;
 }
 
 /** Arrivals in time order, pulled one at a time (an hour at scale never sits in memory). */

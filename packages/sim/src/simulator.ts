@@ -135,7 +135,8 @@ class Feeder implements EventTarget {
     if (a === null) return;
     let hashes = this.#hashes.get(a.promptIds);
     if (hashes === undefined) this.#hashes.set(a.promptIds, (hashes = blockHashes(a.promptIds, this.blockSize)));
-    const req = new SimRequest(a, hashes);
+    const salt = a.salt;
+    const req = new SimRequest(a, salt === undefined ? hashes : hashes.map((h) => (h ^ Math.imul(salt, 0x9e3779b1)) & 0x3fffffff));
     this.live.add(req);
     this.cells[this.#count++ % this.cells.length].arrive(req, now);
     this.#next = this.source.next();
