@@ -19,7 +19,6 @@ import { simulate, type SimResult } from '../simulator.js';
 import type { SimConfigInput } from '../sim-config.js';
 import { profileStepTimes } from '../step-times.js';
 
-const SLO = { ttftMs: 1_000, tpotMs: 50 };
 
 function main(): void {
   const { values } = parseArgs({ options: { profile: { type: 'string' }, 'rate-per-prefill': { type: 'string' }, minutes: { type: 'string' } }, strict: true });
@@ -30,6 +29,8 @@ function main(): void {
   const meanPrompt = base.requests.reduce((n, r) => n + r.promptIds.length, 0) / base.requests.length;
   const capacity = 1000 / times.prefillMs(Math.round(meanPrompt), 0);
   const perPrefill = values['rate-per-prefill'] !== undefined ? Number(values['rate-per-prefill']) : 0.6 * capacity;
+  // NOTE: targets scaled to the profile: 3x a mean prompt's prefill, 3x a decode step of 8 at context 256.
+  const SLO = { ttftMs: Math.round(3 * times.prefillMs(Math.round(meanPrompt), 0)), tpotMs: Math.round(3 * times.decodeMs(8, 8 * 256)) };
   const minutes = values.minutes !== undefined ? Number(values.minutes) : 60;
   process.stdout.write(`bench:sim ${new Date().toISOString()} profile ${profile.model}/${profile.backend} (${profile.machine.cpu}, ${profile.machine.cores} cores, ${profile.date})\n`);
   process.stdout.write(`chat mix, mean prompt ${meanPrompt.toFixed(0)} tokens; one prefill instance ~${capacity.toFixed(1)} req/s; offered ${perPrefill.toFixed(2)} req/s per prefill instance; SLO ${SLO.ttftMs}/${SLO.tpotMs} ms\n\n`);
