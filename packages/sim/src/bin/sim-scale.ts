@@ -34,7 +34,7 @@ function main(): void {
   const minutes = values.minutes !== undefined ? Number(values.minutes) : 60;
   process.stdout.write(`bench:sim ${new Date().toISOString()} profile ${profile.model}/${profile.backend} (${profile.machine.cpu}, ${profile.machine.cores} cores, ${profile.date})\n`);
   process.stdout.write(`chat mix, mean prompt ${meanPrompt.toFixed(0)} tokens; one prefill instance ~${capacity.toFixed(1)} req/s; offered ${perPrefill.toFixed(2)} req/s per prefill instance; SLO ${SLO.ttftMs}/${SLO.tpotMs} ms\n\n`);
-  const rows: string[][] = [['cluster', 'schedulers', 'traffic', 'requests', 'events', 'wall s', 'TTFT p50/p90 ms', 'TPOT p50/p90 ms', 'attainment', 'decision µs', 'scheduler busy']];
+  const rows: string[][] = [['cluster', 'schedulers', 'traffic', 'requests', 'events', 'wall s', 'TTFT p50/p90 ms', 'TPOT p50/p90 ms', 'attainment', 'rejected', 'decision µs', 'scheduler busy']];
   const run = (label: string, config: SimConfigInput, prefills: number, ms: number): SimResult => {
     const rate = perPrefill * prefills;
     const r = simulate({ config, times, arrivals: poissonArrivals({ rate, durationMs: ms, shapes: base.requests, seed: 7 }) });
@@ -43,7 +43,7 @@ function main(): void {
     const perDecisionUs = r.scheduler.decisions === 0 ? 0 : (r.scheduler.busyMs * 1000) / r.scheduler.decisions;
     rows.push([
       label, String(cells), `${(ms / 60_000).toFixed(1)} min at ${rate.toFixed(0)} req/s`, String(s.requests), String(r.events), (r.wallMs / 1000).toFixed(1),
-      `${f(s.ttftMs.p50)} / ${f(s.ttftMs.p90)}`, `${f(s.tpotMs.p50, 1)} / ${f(s.tpotMs.p90, 1)}`, `${((s.attainment ?? 0) * 100).toFixed(1)}%`,
+      `${f(s.ttftMs.p50)} / ${f(s.ttftMs.p90)}`, `${f(s.tpotMs.p50, 1)} / ${f(s.tpotMs.p90, 1)}`, `${((s.attainment ?? 0) * 100).toFixed(1)}%`, String(s.outcomes.rejected),
       `${perDecisionUs.toFixed(1)} (${config.schedulerCost})`, `${((r.scheduler.busyMs / cells / r.simulatedMs) * 100).toFixed(1)}% per scheduler`,
     ]);
     process.stderr.write(`bench:sim: ${label} done in ${(r.wallMs / 1000).toFixed(1)} s\n`);
