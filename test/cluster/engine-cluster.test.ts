@@ -68,9 +68,9 @@ async function expectReference(prompts: number[][], ids: number[][]): Promise<vo
 }
 
 /** Every pool's blocks are back (a decode actor frees a sequence's blocks just after its last token left). */
-async function expectNoLeak(e: Engine): Promise<void> {
+async function expectNoLeak(e: Engine, waitMs = 5_000): Promise<void> {
   const used = async (): Promise<string[]> => (await e.stats()).pools.filter((p) => p.stats.used !== 0).map((p) => `${p.name}: ${p.stats.used}`);
-  await eventually(async () => (await used()).length === 0, { what: 'every pool free again', timeoutMs: 5_000 }).catch(() => undefined);
+  await eventually(async () => (await used()).length === 0, { what: 'every pool free again', timeoutMs: waitMs }).catch(() => undefined);
   expect(await used()).toEqual([]);
 }
 
@@ -109,7 +109,9 @@ describe('engine on a NATS cluster (nats-server, baton worker processes)', () =>
       const now = (await e.stats()).actors.filter((a) => a.role === 'decode').map((a) => a.pid);
       return now.length === 2 && !now.includes(victim.pid as number);
     }, { what: 'decode actor restarted on the spare worker', timeoutMs: 20_000 });
-    await expectNoLeak(e);
+    // NOTE: a KV stream opened towards a decode actor for an attempt that then resumed elsewhere is
+    // released at the latest by the handoff deadline (30 s by default).
+    await expectNoLeak(e, 40_000);
   });
 
   it('refuses a worker with another model and ignores a malformed registration', async () => {
