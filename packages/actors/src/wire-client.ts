@@ -6,6 +6,7 @@
  * weakly otherwise, so refs dropped by their holders are collected; when the socket closes, every
  * live link hears of it once.
  */
+import { connectOptions } from './remote/socket-address.js';
 import { connect, type Socket } from 'node:net';
 import { fromWire } from './wire-codec.js';
 import type { SerializedError } from './error-codec.js';
@@ -36,7 +37,7 @@ export class WireClient {
   /** Connects (writes before the connection is up are queued); `onClose` runs once when it ends. */
   constructor(address: string, onClose: (client: WireClient) => void) {
     this.address = address;
-    this.#socket = connect({ path: address });
+    this.#socket = connect(connectOptions(address));
     // NOTE: data sockets never keep a thread or process alive (as data ports do not).
     this.#socket.unref();
     this.#writer = new FrameWriter(this.#socket);

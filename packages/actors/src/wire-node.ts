@@ -16,6 +16,7 @@ import { threadId } from 'node:worker_threads';
 import type { Endpoint, ReplySink } from './endpoint.js';
 import { messageTypeOf } from './message.js';
 import { envelopeOf, type DeadLetter, type Envelope, type Inbound, type ReplyEnvelope } from './protocol.js';
+import { listenOptions, tcpAddress } from './remote/socket-address.js';
 import { WireClient } from './wire-client.js';
 import { fromWire, toWire, uncloneableField } from './wire-codec.js';
 import { FRAME_KIND, FRAME_REFS, FrameReader, FrameWriter, splitTarget } from './wire-frames.js';
@@ -91,10 +92,13 @@ export class WireNode {
     this.#server = server;
     this.#listening = new Promise<string>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ path: address }, () => {
+      server.listen(listenOptions(address), () => {
         server.off('error', reject);
-        this.#address = address;
-        resolve(address);
+        const bound = server.address();
+        // NOTE: with BATON_ACTORS_TCP_HOST the node serves on TCP, reachable from other hosts.
+        const advertised = typeof bound === 'object' && bound !== null ? tcpAddress(bound.port) : address;
+        this.#address = advertised;
+        resolve(advertised);
       });
     });
     // NOTE: the server never keeps a thread or process alive by itself.
@@ -136,7 +140,7 @@ export class WireNode {
     for (const socket of this.#sessions) socket.destroy();
     this.#sessions.clear();
     server?.close();
-    if (address !== null && !address.startsWith('\0') && process.platform !== 'win32') rmSync(address, { force: true });
+    if (address !== null && !address.startsWith('\0') && !address.startsWith('tcp://') && process.platform !== 'win32') rmSync(address, { force: true });
   }
 
   #accept(socket: Socket): void {
