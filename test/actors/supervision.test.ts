@@ -1,11 +1,28 @@
 // Supervision in both placements: crashes in handlers, constructors, timers and whole hosts
 // (a worker thread or an actor process that exits, throws uncaught or is killed with SIGKILL).
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ActorCrashedError, ActorStartError, ActorStoppedError, ProcessExitedError, type Placement } from '@baton/actors';
 import type { CounterProtocol } from '../../packages/actors/dist/testing/counter-actor.js';
 import { COUNTER, FAULTY, PLACEMENTS, eventually, hostCounts, hostExitError, newSystem, pidAlive } from './fixtures.js';
 
 const fast = { backoff: { initialMs: 5, maxMs: 50 } };
+
+const scratch = mkdtempSync(join(tmpdir(), 'baton-supervision-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let files = 0;
+
+/** A new file path in this suite's scratch folder. */
+function tempFile(): string {
+  return join(scratch, `log-${files++}`);
+}
+
+/** Lines written to `file` so far (0 when it does not exist yet). */
+function linesIn(file: string): number {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0;
+}
 
 describe.each(PLACEMENTS)('supervision (placement %s)', (placement: Placement) => {
   it('restarts an actor whose handler threw; the ask fails with the cause', async () => {
@@ -126,7 +143,8 @@ describe.each(PLACEMENTS)('supervision (placement %s)', (placement: Placement) =
 describe('supervision of actor processes', () => {
   it('on SIGKILL rejects pending asks at once (from main and from other processes), restarts, and reconnects refs', async () => {
     const { system, events } = newSystem();
-    const target = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'target', placement: 'process', supervision: fast });
+    const hangLog = tempFile();
+    const target = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'target', placement: 'process', init: { hangLog }, supervision: fast });
     const holder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'holder', placement: 'process' });
     const threadHolder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'thread-holder' });
     const { pid } = await target.ask({ type: 'where' });
@@ -134,6 +152,10 @@ describe('supervision of actor processes', () => {
     const fromMain = target.ask({ type: 'hang' }, { timeoutMs: 60_000 }).catch((error: unknown) => error);
     const fromProcess = holder.ask({ type: 'askOther', to: target, msg: { type: 'hang' }, timeoutMs: 60_000 });
     const fromThread = threadHolder.ask({ type: 'askOther', to: target, msg: { type: 'hang' }, timeoutMs: 60_000 });
+    // The first hang holds the actor; the other two wait in its mailbox. All three must have arrived.
+    await eventually(async () => linesIn(hangLog) === 1 && (await system.stats()).some((stats) => stats.name === 'target' && stats.queued === 2), {
+      what: 'all three asks to reach the target',
+    });
     process.kill(pid, 'SIGKILL');
     const failure = await fromMain;
     expect(failure).toBeInstanceOf(ActorCrashedError);
@@ -148,6 +170,21 @@ describe('supervision of actor processes', () => {
     expect(pidAlive(pid)).toBe(false);
     expect(await holder.ask({ type: 'askOther', to: target, msg: { type: 'get' }, timeoutMs: 10_000 })).toBe('resolved 0');
     expect(await threadHolder.ask({ type: 'askOther', to: target, msg: { type: 'get' }, timeoutMs: 10_000 })).toBe('resolved 0');
+  });
+
+  it('reconnects a process actor\'s ref to a thread actor whose worker was respawned', async () => {
+    const { system, events } = newSystem();
+    const hangLog = tempFile();
+    const target = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'target', group: 'g', init: { hangLog }, supervision: fast });
+    const exiter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'exiter', group: 'g', supervision: fast });
+    const holder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'holder', placement: 'process' });
+    expect(await holder.ask({ type: 'askOther', to: target, msg: { type: 'echo', value: 1 }, timeoutMs: 10_000 })).toBe('resolved 1');
+    const pending = holder.ask({ type: 'askOther', to: target, msg: { type: 'hang' }, timeoutMs: 60_000 });
+    await eventually(() => linesIn(hangLog) === 1, { what: 'the target to be handling the hang' });
+    exiter.tell({ type: 'exit', code: 4 });
+    expect(await pending).toBe('rejected ActorCrashedError (WorkerExitedError)');
+    await eventually(() => events.restarted.length === 2);
+    expect(await holder.ask({ type: 'askOther', to: target, msg: { type: 'echo', value: 2 }, timeoutMs: 10_000 })).toBe('resolved 2');
   });
 
   it('escalates when the process keeps dying, and leaves no process behind', async () => {

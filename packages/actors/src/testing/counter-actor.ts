@@ -21,6 +21,8 @@ export interface CounterInit {
   readonly countInto?: SharedArrayBuffer;
   /** `record` messages also append a line to this file (seen by other processes at once). */
   readonly countIntoFile?: string;
+  /** `hang` appends a line to this file when it starts (seen by other processes at once). */
+  readonly hangLog?: string;
 }
 
 /** Where an actor runs, as `where` reports it. */
@@ -125,7 +127,10 @@ export default class CounterActor extends Actor<CounterProtocol, CounterInit | u
       this.context.setInterval(() => to.tell({ type: 'tick', at: this.context.now() }), ms);
     },
     self: () => this.context.self,
-    hang: () => new Promise<never>(() => {}),
+    hang: () => {
+      if (this.init?.hangLog) appendFileSync(this.init.hangLog, 'hang\n');
+      return new Promise<never>(() => {});
+    },
     stopSelf: () => this.context.stop(),
     constructions: () => this.#constructions,
   };
