@@ -52,7 +52,10 @@ function main(): void {
   run('1,000 = 50 x (10P+10D)', { mode: 'disaggregated', prefill: 10, decode: 10, cells: 50, kv: { scope: 'instance' }, schedulerCost: 'profile', lengthPrediction: 'off' }, 500, minutes * 60_000);
   run('1,000 = 1 x (500P+500D)', { mode: 'disaggregated', prefill: 500, decode: 500, cells: 1, kv: { scope: 'instance' }, schedulerCost: 'measured' }, 500, 2 * 60_000);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) process.stdout.write(`| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |\n`);
+  rows.forEach((r, i) => {
+    process.stdout.write(`| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |\n`);
+    if (i === 0) process.stdout.write(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
+  });
 }
 
 function f(v: number | null, digits = 0): string {
