@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type EngineOptionsInput, type EngineStats } from '@baton/engine';
+import { BenchArgumentError } from './bench-errors.js';
 import { generateConversations, nextPrompt, type ConversationSession } from './conversation-workload.js';
 import { table } from './text-table.js';
 
@@ -47,11 +48,12 @@ function parseArgs(argv: readonly string[]): Args {
   for (let i = 0; i < argv.length; i += 2) {
     const key = keys[argv[i]];
     const value = argv[i + 1];
-    if (key === undefined || value === undefined) throw new Error(`bench:context: unknown or incomplete argument "${argv[i]}" (see the usage in context-bench.ts)`);
+    if (key === undefined) throw new BenchArgumentError(argv[i], `unknown argument (known: ${Object.keys(keys).join(' ')})`);
+    if (value === undefined) throw new BenchArgumentError(argv[i], 'needs a value');
     if (key === 'model') a.model = value;
     else {
       const n = Number(value);
-      if (!(Number.isFinite(n) && n >= 0)) throw new Error(`bench:context: ${argv[i]} must be a non-negative number, got "${value}"`);
+      if (!(Number.isFinite(n) && n >= 0)) throw new BenchArgumentError(argv[i], `must be a non-negative number, got "${value}"`);
       a[key] = n;
     }
   }
@@ -180,6 +182,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
-  process.exitCode = 1;
+  console.error(`bench:context: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = e instanceof BenchArgumentError ? 2 : 1;
 });
