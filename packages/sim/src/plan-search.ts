@@ -59,11 +59,15 @@ export interface PlanOptions {
   kv?: { blockSize: number; numBlocks: number };
 }
 
-/** The engine's default configuration for `devices` devices (an even P:D split when disaggregated). */
+/**
+ * The engine's default configuration for `devices` devices: its default mode with an even P:D
+ * split and its default knobs; on one device (no room for P and D) one colocated instance.
+ */
 export function defaultCandidate(devices: number): PlanCandidate {
   const d = DEFAULT_ENGINE_OPTIONS;
   const prefill = Math.max(1, Math.floor(devices / 2));
-  return { mode: d.mode as SimMode, prefill, decode: Math.max(1, devices - prefill), colocated: devices, prefillChunkSize: d.prefillChunkSize, tokenBudget: d.tokenBudget, maxBatch: d.maxBatch };
+  const mode: SimMode = devices < 2 ? 'colocated' : (d.mode as SimMode);
+  return { mode, prefill, decode: Math.max(1, devices - prefill), colocated: devices, prefillChunkSize: d.prefillChunkSize, tokenBudget: d.tokenBudget, maxBatch: d.maxBatch };
 }
 
 /** Searches configurations; returns every evaluated one, best goodput per device first. */
