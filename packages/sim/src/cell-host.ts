@@ -15,8 +15,6 @@ export interface CellHost {
   readonly config: SimConfig;
   readonly times: StepTimes;
   readonly decoders: readonly DecodeInstance[];
-  /** A request's first token was emitted at `now` (prefill, or colocated prefill). */
-  firstToken(req: SimRequest, now: number): void;
   /** A request ended at `now`. */
   ended(req: SimRequest, outcome: SimOutcome, now: number): void;
 }

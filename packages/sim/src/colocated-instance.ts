@@ -120,7 +120,6 @@ export class ColocatedInstance implements EventTarget {
     req.emitted = 1;
     req.firstTokenMs = now;
     req.lastTokenMs = now;
-    this.cell.firstToken(req, now);
     this.batch.join(seq, now);
   }
 

@@ -138,7 +138,6 @@ export class PrefillInstance implements EventTarget {
     req.firstTokenMs = now;
     req.lastTokenMs = now;
     req.kvStartMs = now;
-    this.cell.firstToken(req, now);
     const decoder = this.cell.decoders[req.decode];
     if (req.maxTokens <= 1) {
       this.pool.release(holding);

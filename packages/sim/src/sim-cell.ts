@@ -113,8 +113,6 @@ export class SimCell implements CellHost, EventTarget {
     this.#decide(next.req, now);
   }
 
-  firstToken(_req: SimRequest, _now: number): void {}
-
   ended(req: SimRequest, outcome: SimOutcome, now: number): void {
     if (req.done) return;
     req.done = true;
