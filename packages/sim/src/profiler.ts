@@ -28,8 +28,10 @@ export interface ProfileOptions {
 }
 
 const SHAPE = /^baton-(\d+)x(\d+)$/;
-/** Consecutive decode steps timed per rig and round. */
+/** Consecutive decode steps timed per rig and round, after WARM_UP untimed ones. */
 const WARM_STEPS = 3;
+/** NOTE: after other work, a batch's steps keep speeding up for about five steps (caches refill). */
+const WARM_UP = 6;
 
 /** What `loadModel` gets for a model argument: `baton-LxW` shapes become a seeded ModelSpec. */
 export function modelSource(model: string): string | ModelSpec {
@@ -75,14 +77,14 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
     prefill.push(...prefillCases.map(([tokens, prefix], i) => ({ tokens, prefix, ms: median(pSamples[i]) })));
     for (const context of contexts) {
       // NOTE: one context at a time keeps the arena small (every rig of a context is alive at once).
-      const rigs = batches.map((batch) => decodeRig(model, batch, context, (rounds + 1) * (WARM_STEPS + 1) + 2));
+      const rigs = batches.map((batch) => decodeRig(model, batch, context, (rounds + 1) * (WARM_STEPS + WARM_UP) + 2));
       try {
         const dSamples = batches.map(() => [] as number[]);
         // NOTE: a decode loop runs the same batch step after step, its weights and KV warm in the
-        // caches; so each round runs one untimed step of a rig, then times WARM_STEPS in a row.
+        // caches; so each round runs WARM_UP untimed steps of a rig, then times WARM_STEPS in a row.
         for (let r = -1; r < rounds; r++) {
           rigs.forEach((rig, i) => {
-            rig.step();
+            for (let w = 0; w < WARM_UP; w++) rig.step();
             const ms = median(Array.from({ length: WARM_STEPS }, () => rig.step()));
             if (r >= 0) dSamples[i].push(ms);
           });
