@@ -141,7 +141,7 @@ export function comparisonJson(result: ComparisonResult, rooflines: readonly Roo
 export function rooflineChart(rooflines: readonly Roofline[], subtitle: string): string {
   return renderLineChart({
     title: 'Decode step vs batch (roofline)', subtitle: `${subtitle}; flat = memory-bound, proportional = compute-bound`,
-    xLabel: 'decode batch (log)', yLabel: 'step time (ms, log)', xLog: true,
+    xLabel: 'decode batch (log)', yLabel: 'step time (ms)', xLog: true,
     series: rooflines.flatMap((r) => {
       const one = r.decode.find((d) => d.batch === 1)?.stepMs ?? r.decode[0].stepMs;
       return [
