@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem, NatsRemoteHosts, type ActorRef } from '@baton/actors';
-import type { CounterEvent, CounterProtocol } from '../../packages/actors/src/testing/counter-actor.js';
+import type { CounterEvent, CounterProtocol } from '../../packages/actors/dist/testing/counter-actor.js';
 import { eventually } from '../support/eventually.js';
 import { startChild, stopAll } from './child-processes.js';
 import { NatsServer } from './nats-server.js';

@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ActorCrashedError, ActorSystem, AskTimeoutError, NatsRemoteHosts, type ActorRef } from '@baton/actors';
-import type { CounterEvent, CounterProtocol } from '../../packages/actors/src/testing/counter-actor.js';
+import type { CounterEvent, CounterProtocol } from '../../packages/actors/dist/testing/counter-actor.js';
 import { eventually } from '../support/eventually.js';
 import { exited, startChild, stopAll } from './child-processes.js';
 import { NatsServer } from './nats-server.js';

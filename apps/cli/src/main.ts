@@ -54,6 +54,22 @@ const COMMANDS: Record<string, CommandEntry> = {
       return (args) => trainCommand(args);
     },
   },
+  profile: {
+    summary: "measure this machine's step times for a model (the profile `baton plan` reads)",
+    usage: async () => (await import('./profile-command.js')).PROFILE_USAGE,
+    load: async () => {
+      const { profileCommand } = await import('./profile-command.js');
+      return (args) => profileCommand(args);
+    },
+  },
+  plan: {
+    summary: 'choose a deployment (mode, actor counts) for an SLO and N devices from a profile',
+    usage: async () => (await import('./plan-command.js')).PLAN_USAGE,
+    load: async () => {
+      const { planCommand } = await import('./plan-command.js');
+      return (args) => planCommand(args);
+    },
+  },
   // NOTE: bench prints its own --help, reports its own errors (exit 2 for bad arguments) and
   // returns its status.
   bench: {
