@@ -94,6 +94,7 @@ export const SERVE_HELP: CommandHelp = {
     'body-timeout-ms': { value: 'MS', text: 'longest time a client may take to send the whole request', default: '30000, or --headers-timeout-ms if larger' },
     'idle-timeout-ms': { value: 'MS', text: 'how long an idle keep-alive connection stays open', default: '5000' },
     'max-connections': { value: 'N', text: 'most open connections at once', default: '512' },
+    nats: { value: 'URL', text: 'serve with the prefill and decode workers registered on this NATS broker (baton worker)', default: 'none: actors start here' },
   },
   notes: [
     'Routes: POST /v1/completions and /v1/chat/completions (streaming with "stream": true), GET /v1/models, /health and /metrics (Prometheus text).',

@@ -117,7 +117,7 @@ export class Engine {
     this.#watchdog.unref();
     this.#health = new HealthMonitor(this.topology.serving, this.options.health, {
       onDown: (actor) => this.#actorDown(actor),
-      onUp: (actor) => this.topology.scheduler.tell({ type: 'health', actor, up: true }),
+      onUp: (actor) => this.topology.scheduler.tell({ type: 'health', actor, up: true, reason: 'unresponsive' }),
       restart: (actor, last) => this.#restartFrozen(actor, last),
     }, engineNow);
     this.#health.start();
@@ -198,7 +198,7 @@ export class Engine {
    */
   actorCrashed(actor: string, cause: unknown, willRestart: boolean): void {
     if (this.topology.owners.has(actor) || this.topology.serving.some((r) => r.name === actor)) {
-      this.topology.scheduler.tell({ type: 'health', actor, up: false });
+      this.topology.scheduler.tell({ type: 'health', actor, up: false, reason: willRestart ? 'restarting' : 'unresponsive' });
     }
     const owner = this.topology.owners.get(actor);
     if (owner !== undefined) {
@@ -220,7 +220,7 @@ export class Engine {
    * attempts later is ignored.
    */
   #actorDown(actor: string): void {
-    this.topology.scheduler.tell({ type: 'health', actor, up: false });
+    this.topology.scheduler.tell({ type: 'health', actor, up: false, reason: 'unresponsive' });
     for (const a of [...this.#active.values()]) {
       if (a.parked || !a.dependsOn(actor)) continue;
       if (!this.#retry(a)) a.complete('error', new ActorFailedError(actor, 'stopped answering heartbeats; retries exhausted'), true);
@@ -241,7 +241,7 @@ export class Engine {
   /** A crashed actor is back: its requests resume. */
   actorRestarted(actor: string): void {
     this.#health.restarted(actor);
-    this.topology.scheduler.tell({ type: 'health', actor, up: true });
+    this.topology.scheduler.tell({ type: 'health', actor, up: true, reason: 'restarting' });
     const parked = this.#parked.get(actor) ?? [];
     this.#parked.delete(actor);
     for (const a of parked) if (!this.#retry(a)) a.complete('error', new ActorFailedError(actor, 'restarted, retries exhausted'), true);
@@ -326,6 +326,8 @@ export class Engine {
 
 /** Builds the KV pool, spawns the actors of `options.mode` and returns the engine. */
 export async function createEngine(input: EngineOptionsInput & { cluster?: ClusterOptions } = {}): Promise<Engine> {
+  // NOTE: anything but a plain object is refused by resolveOptions before it is taken apart below.
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) resolveOptions(input);
   // NOTE: with `cluster`, prefill and decode actors run on the workers registered through NATS.
   const { cluster: clusterInput, ...plain } = input;
   const cluster = clusterInput === undefined ? null : await openCluster(clusterInput, resolveOptions(plain).model);

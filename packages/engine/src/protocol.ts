@@ -137,7 +137,7 @@ export type SchedulerMsg =
   | { type: 'firstToken'; requestId: string; ttftMs: number }
   | { type: 'predicted'; requestId: string; prediction: LengthPrediction | null }
   /** A serving actor went down (crashed, restarting, or not answering heartbeats) or came back: route around it meanwhile. */
-  | { type: 'health'; actor: string; up: boolean }
+  | { type: 'health'; actor: string; up: boolean; reason: 'restarting' | 'unresponsive' }
   /**
    * A batch of a prefill actor's pool events (cached prefixes inserted, swapped between tiers,
    * evicted), for the global prompt tree; `reset`: the actor (re)started, forget what it held.

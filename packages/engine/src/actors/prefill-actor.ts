@@ -59,6 +59,8 @@ interface FirstToken {
   id: number;
   finished: boolean;
   time: number;
+  /** Fault injection dropped this handoff: its layers are never written to the channel. */
+  dropped: boolean;
 }
 
 /** Retry delay when the pool or the handoff slots are exhausted. */
@@ -287,7 +289,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       // NOTE: flushed before the decode actor hears of it, so the first token leaves first.
       this.#sink.flush();
       this.init.scheduler.tell({ type: 'firstToken', requestId: request.id, ttftMs: time - request.arrivalMs });
-      return { id: first.id, finished: first.finish !== null, time };
+      return { id: first.id, finished: first.finish !== null, time, dropped: drop };
     } finally {
       seq.release();
     }
@@ -351,7 +353,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
         return;
       }
       this.#awaiting.delete(a.request.id);
-      if (this.init.faults.dropHandoffEvery === null || this.#handoffs % this.init.faults.dropHandoffEvery !== 0) {
+      if (!a.first.dropped) {
         for (let layer = 0; layer < this.model.config.nLayer; layer++) writer.publishLayer(layer);
       }
       this.#announce(a.request, decode, a.first);

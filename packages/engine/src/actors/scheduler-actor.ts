@@ -51,6 +51,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #rejected = 0;
   /** Serving actors that are down: no new work goes to them until they are back. */
   readonly #down = new Set<string>();
+  /** Down actors that are being restarted: with no other choice, work still goes to them (it waits for the restart). */
+  readonly #restarting = new Set<string>();
   /** Corrects admission's TTFT estimates with measured first-token times. */
   readonly #calibrator = new TtftCalibrator({ now: engineNow });
   /** Which prefill actor holds which cached prefix (by prefill index). */
@@ -71,8 +73,13 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       this.#tree.applyBatch(m.index, m.events);
     },
     health: (m: Extract<SchedulerMsg, { type: 'health' }>): void => {
-      if (m.up) this.#down.delete(m.actor);
-      else this.#down.add(m.actor);
+      if (m.up) {
+        this.#down.delete(m.actor);
+        this.#restarting.delete(m.actor);
+      } else {
+        this.#down.add(m.actor);
+        if (m.reason === 'restarting') this.#restarting.add(m.actor);
+      }
     },
     stats: async (): Promise<SchedulerStats> => ({
       accepted: this.#accepted,
@@ -106,7 +113,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     // NOTE: a colocated actor's running decodes slow its next prefill and every one of them suffers
     // the prefill's stall, so colocated requests go to the actor with the fewest outstanding
     // requests (running + queued), as multi-instance routers do; prefill actors by least TTFT.
-    const healthy = loads.filter((l) => !this.#down.has(l.id));
+    const up = loads.filter((l) => !this.#down.has(l.id));
+    const healthy = up.length > 0 ? up : loads.filter((l) => this.#restarting.has(l.id));
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
     const credit = colocated ? (_id: string, prompt: readonly number[]) => this.#sharedCredit(prompt) : this.#creditFor(request, loads);
     const candidates = colocated ? [leastOutstanding(healthy)] : this.#candidates(request, healthy);
