@@ -65,12 +65,4 @@ export function hostExitError(placement: Placement): typeof WorkerExitedError | 
   return placement === 'thread' ? WorkerExitedError : ProcessExitedError;
 }
 
-/** True while a process with this pid exists. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { pidAlive } from '../support/processes.js';

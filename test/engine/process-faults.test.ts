@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type Generation } from '@baton/engine';
 import { eventually } from '../support/eventually.js';
 import { mixedPrompts, referenceIds } from '../support/reference.js';
+import { pidAlive } from '../support/processes.js';
 
 let engine: Engine | null = null;
 afterEach(async () => {
@@ -19,15 +20,6 @@ afterEach(async () => {
 });
 
 const MAX_TOKENS = 96;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function pidOf(e: Engine, actor: string): Promise<number> {
   const a = (await e.stats()).actors.find((s) => s.name === actor);
@@ -69,10 +61,10 @@ async function expectRecovered(victim: string, killAfter: number): Promise<void>
   const { ids, killed } = await runWithKill(victim, prompts, killAfter);
   for (const [i, got] of ids.entries()) expect(got, `request ${i}`).toEqual(await referenceIds('baton-tiny', prompts[i], MAX_TOKENS));
   const e = engine!;
-  expect(alive(killed)).toBe(false);
+  expect(pidAlive(killed)).toBe(false);
   await eventually(async () => {
     const pid = await pidOf(e, victim);
-    return pid !== killed && alive(pid);
+    return pid !== killed && pidAlive(pid);
   }, { what: `${victim} restarted in a new process` });
   const stats = await e.stats();
   expect(stats.retried).toBeGreaterThan(0);
@@ -141,12 +133,12 @@ describe('a decode process frozen with SIGSTOP', () => {
       expect(stats.actors.map((a) => a.name).sort()).toEqual(['decode-0', 'decode-1', 'prefill-0']);
       await eventually(async () => {
         const pid = await pidOf(e, 'decode-0');
-        return pid !== frozen && alive(pid);
+        return pid !== frozen && pidAlive(pid);
       }, { what: 'decode-0 restarted in a new process', timeoutMs: 30_000 });
       const after = await Promise.all(['again', 'and again'].map((prompt) => e.generate({ prompt, maxTokens: 8 }).result));
       expect(after.map((r) => r.finishReason)).toEqual(['length', 'length']);
     } finally {
-      if (alive(frozen)) process.kill(frozen, 'SIGCONT');
+      if (pidAlive(frozen)) process.kill(frozen, 'SIGCONT');
     }
   });
 });

@@ -8,18 +8,10 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '@baton/engine';
 import { createServer } from '@baton/server';
+import { pidAlive } from '../support/processes.js';
 
 function commandLine(pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('HTTP server on the engine with actors in child processes', () => {
@@ -51,6 +43,6 @@ describe('HTTP server on the engine with actors in child processes', () => {
     } finally {
       await server.close();
     }
-    for (const pid of pids) expect(alive(pid), `process ${pid} after close`).toBe(false);
+    for (const pid of pids) expect(pidAlive(pid), `process ${pid} after close`).toBe(false);
   });
 });

@@ -197,7 +197,7 @@ export class Engine {
    * that will not restart ends them with an error.
    */
   actorCrashed(actor: string, cause: unknown, willRestart: boolean): void {
-    if (this.topology.owners.has(actor) || this.topology.serving.some((r) => r.name === actor)) {
+    if (this.topology.serving.some((r) => r.name === actor)) {
       this.topology.scheduler.tell({ type: 'health', actor, up: false, reason: willRestart ? 'restarting' : 'unresponsive' });
     }
     const owner = this.topology.owners.get(actor);
