@@ -18,6 +18,7 @@ import { formatTables, summaryJson, writeOutputs, type ReportContext } from './b
 import { defaultBackendName } from '@baton/model';
 import { runComparison } from './comparison.js';
 import { comparisonJson, formatComparison, rooflineChart } from './comparison-report.js';
+import { formatRateSweeps, rateSweepJson, tighterSloChart } from './rate-sweep-report.js';
 import { formatRoofline, measureRoofline, type Roofline } from './roofline.js';
 import { readTrace, traceToWorkload, workloadToTrace, writeTrace } from './trace.js';
 import { generateWorkload, type Workload } from './workload.js';
@@ -136,10 +137,19 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
   const last = result.reps[result.reps.length - 1];
   io.stdout(`\nLast repetition in detail:\n${formatTables(last, ctx)}\n`);
   io.stdout(formatComparison(result));
+  const modes = result.rigs.map((r) => r.mode);
+  const baselines = modes.filter((m) => m !== 'disaggregated');
+  // NOTE: with several fixed rates the sweep at each rate shows where disaggregation starts to win.
+  const perRate = args.rates.kind === 'list' && args.rates.rates.length > 1;
+  if (perRate) io.stdout(`\n${formatRateSweeps(result.reps, modes)}`);
   const dir = args.out ?? join('bench-out', date.replace(/[:.]/g, '-'));
   const files = await writeOutputs(dir, last, ctx);
-  const summary = { ...(summaryJson(last, ctx) as object), comparison: comparisonJson(result, rooflines) };
+  const summary = { ...(summaryJson(last, ctx) as object), comparison: { ...(comparisonJson(result, rooflines) as object), byRate: rateSweepJson(result.reps, baselines) } };
   await writeFile(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (perRate && modes.includes('disaggregated') && baselines.length > 0) {
+    await writeFile(join(dir, 'slo-ratio-by-rate.svg'), tighterSloChart(result.reps, baselines, `${ctx.workload}; ${date}`));
+    files.push(join(dir, 'slo-ratio-by-rate.svg'));
+  }
   if (rooflines.length > 0) {
     await writeFile(join(dir, 'roofline.svg'), rooflineChart(rooflines, `${args.model}; ${date}`));
     files.push(join(dir, 'roofline.svg'));

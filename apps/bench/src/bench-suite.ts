@@ -38,6 +38,12 @@ export interface ModeResult {
   runs: RunResult[];
 }
 
+/** Every rig's SLO-scale sweep at one rate (null for a rig whose run there stopped early). */
+export interface RateSweeps {
+  rate: number;
+  sweeps: Array<{ mode: BenchMode; sweep: SloScaleResult | null }>;
+}
+
 /** The whole suite. */
 export interface SuiteResult {
   modes: ModeResult[];
@@ -48,6 +54,8 @@ export interface SuiteResult {
   referenceRate: number | null;
   /** Per rig (by mode); null when its run at the reference rate stopped early (or is missing). */
   sweeps: Array<{ mode: BenchMode; sweep: SloScaleResult | null }>;
+  /** The sweeps at every rate every rig was measured at, ascending (fixed rates: every rate). */
+  byRate: RateSweeps[];
 }
 
 /** Runs one repetition over `rigs` and derives goodput, reference rate and sweeps. */
@@ -65,12 +73,13 @@ export function summarizeSuite(modes: ModeResult[], slo: SloSpec): SuiteResult {
   const complete = [...common].filter((rate) => modes.every((m) => m.runs.some((r) => r.rate === rate && !r.stoppedEarly)));
   const pool = complete.length > 0 ? complete : [...common];
   const referenceRate = pool.length === 0 ? null : Math.max(...pool);
-  const sweeps = modes.map((m) => {
-    const run = m.runs.find((r) => r.rate === referenceRate);
+  const sweepsAt = (rate: number | null): RateSweeps['sweeps'] => modes.map((m) => {
+    const run = m.runs.find((r) => r.rate === rate);
     // NOTE: a run that stopped early lacks the requests it never sent: no sweep can be scored on it.
     return { mode: m.mode, sweep: run === undefined || run.stoppedEarly ? null : sloScaleSweep({ records: run.records, slo }) };
   });
-  return { modes, referenceRate, sweeps };
+  const byRate = [...common].sort((a, b) => a - b).map((rate) => ({ rate, sweeps: sweepsAt(rate) }));
+  return { modes, referenceRate, sweeps: byRate.find((b) => b.rate === referenceRate)?.sweeps ?? sweepsAt(referenceRate), byRate };
 }
 
 /** Fixed rates: each rate runs every rig in turn. */

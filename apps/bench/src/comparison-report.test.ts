@@ -12,6 +12,7 @@ const rep = (d: number | null, c: number | null, ds: number | null, cs: number |
     { mode: 'disaggregated', sweep: { tightestScale: ds, points: [] } },
     { mode: 'colocated', sweep: { tightestScale: cs, points: [] } },
   ],
+  byRate: [],
 });
 
 describe('repFigures / ratioStats', () => {

@@ -55,9 +55,18 @@ export function repFigures(rep: SuiteResult): RepFigures {
     const b = goodput[m.mode];
     goodputRatio[m.mode] = d === null || d === undefined ? null : b === null ? { value: d / lowestRate[m.mode], bound: true } : { value: d / b, bound: false };
     const bs = tightestScale[m.mode];
-    scaleRatio[m.mode] = ds === null || ds === undefined ? null : bs === null ? { value: (LOOSEST * 1.0001) / ds, bound: true } : { value: bs / ds, bound: false };
+    scaleRatio[m.mode] = scaleRatioOf(ds, bs);
   }
   return { goodput, lowestRate, tightestScale, goodputRatio, scaleRatio };
+}
+
+/**
+ * How much tighter an SLO disaggregated met: baseline tightest scale / disaggregated tightest
+ * scale; a lower bound when the baseline failed even the loosest scale; null when disaggregated did.
+ */
+export function scaleRatioOf(disaggregated: number | null | undefined, baseline: number | null): Ratio | null {
+  if (disaggregated === null || disaggregated === undefined) return null;
+  return baseline === null ? { value: (LOOSEST * 1.0001) / disaggregated, bound: true } : { value: baseline / disaggregated, bound: false };
 }
 
 /** Median and spread of one ratio over repetitions (null when some repetition has none). */
@@ -160,7 +169,8 @@ function ratio(r: Ratio | null): string {
   return r === null ? '-' : `${r.bound ? '> ' : ''}${r.value.toFixed(2)}x`;
 }
 
-function stats(s: ReturnType<typeof ratioStats>): string {
+/** A ratio's median and spread as text ("2.10x [1.50, 3.00]"). */
+export function stats(s: ReturnType<typeof ratioStats>): string {
   return s === null ? 'n/a (disaggregated failed a repetition)' : `${s.bound ? '>= ' : ''}${s.median.toFixed(2)}x [${s.min.toFixed(2)}, ${s.max.toFixed(2)}]`;
 }
 

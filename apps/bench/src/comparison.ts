@@ -169,7 +169,8 @@ export async function runComparison(opts: ComparisonOptions): Promise<Comparison
       const on = result.modes.find((m) => m.label.endsWith('+admission'));
       const off = main.find((m) => m.mode === 'disaggregated');
       if (on !== undefined && off !== undefined) admission.push(checkAdmission(on.runs, off.runs, spec.nominal));
-      const rep = { ...result, modes: main, sweeps: result.sweeps.filter((_, i) => !result.modes[i].label.endsWith('+admission')) };
+      const kept = (_: unknown, i: number): boolean => !result.modes[i].label.endsWith('+admission');
+      const rep = { ...result, modes: main, sweeps: result.sweeps.filter(kept), byRate: result.byRate.map((b) => ({ rate: b.rate, sweeps: b.sweeps.filter(kept) })) };
       reps.push(rep);
       const f = repFigures(rep);
       opts.rig.log(`repetition ${r + 1}: ${main.map((m) => `${m.mode} goodput ${f.goodput[m.mode] ?? `< ${f.lowestRate[m.mode]}`}, scale ${f.tightestScale[m.mode] ?? '-'}`).join('; ')}`);

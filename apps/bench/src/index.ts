@@ -19,7 +19,7 @@ export { runAtRate, attainment, type RunOptions, type RunResult, type BenchRecor
 /** Goodput search over rates and the SLO-scale sweep. */
 export { searchGoodput, goodputOf, sloScaleSweep, DEFAULT_SLO_SCALES, type GoodputSearchOptions, type GoodputResult, type RatePoint, type ScalePoint, type SloScaleResult } from './goodput.js';
 /** One interleaved repetition over started rigs: goodput, reference rate, sweeps. */
-export { runSuite, summarizeSuite, type SuiteOptions, type SuiteResult, type SuiteRates, type ModeResult } from './bench-suite.js';
+export { runSuite, summarizeSuite, type SuiteOptions, type SuiteResult, type SuiteRates, type ModeResult, type RateSweeps } from './bench-suite.js';
 /** A started, warmed-up engine of one configuration and its runs. */
 export { startRig, freshContent, type Rig, type RigSpec, type RigContext } from './rig.js';
 /** SLO specifications: fixed targets or slowdown targets (K x uncontended latency). */
@@ -33,7 +33,9 @@ export { runComparison, type ComparisonOptions, type ComparisonResult, type Tria
 /** Admission precision: early rejection on vs off on the same arrivals. */
 export { checkAdmission, type AdmissionCheck, type AdmissionRate } from './admission-check.js';
 /** The comparison's tables, JSON and roofline chart. */
-export { formatComparison, comparisonJson, rooflineChart, repFigures, ratioStats, type RepFigures, type Ratio } from './comparison-report.js';
+export { formatComparison, comparisonJson, rooflineChart, repFigures, ratioStats, scaleRatioOf, type RepFigures, type Ratio } from './comparison-report.js';
+/** The SLO-scale sweep at every fixed rate: tables, JSON and the ratio-vs-rate chart. */
+export { rateFigures, figuresByRate, formatRateSweeps, rateSweepJson, tighterSloChart, type RateFigures } from './rate-sweep-report.js';
 /** Tables, JSON summary and the output folder. */
 export { formatTables, summaryJson, writeOutputs, type ReportContext } from './bench-report.js';
 /** Hand-written SVG charts. */
