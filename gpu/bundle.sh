@@ -22,7 +22,8 @@ mkdir -p "$OUT/node_modules/@baton/bench"
 cp -r apps/bench/package.json apps/bench/bin "$OUT/node_modules/@baton/bench/"
 (cd apps/bench && find dist -name '*.js' -exec cp --parents {} "../../$OUT/node_modules/@baton/bench/" \;)
 copy() { mkdir -p "$OUT/node_modules/$1"; cp -r node_modules/$1/. "$OUT/node_modules/$1/"; }
-for d in comlink eventemitter3 piscina @huggingface/tokenizers long seedrandom node-fetch whatwg-url tr46 webidl-conversions debug ms; do
+for d in comlink eventemitter3 piscina @huggingface/tokenizers long seedrandom node-fetch whatwg-url tr46 webidl-conversions debug ms \
+  @nats-io/transport-node @nats-io/nats-core @nats-io/nkeys @nats-io/nuid tweetnacl; do
   [ -d node_modules/$d ] && copy $d
 done
 for p in tfjs-core tfjs-backend-cpu tfjs-backend-wasm tfjs-backend-webgpu; do

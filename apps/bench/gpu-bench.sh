@@ -1,29 +1,49 @@
 #!/usr/bin/env bash
 # `baton bench` on the GPU machine (16 CPU cores + one H200), 8x512 bench model, chat mix,
-# slowdown SLOs (TPOT 2x, TTFT 8x uncontended), 3 interleaved repetitions, --quick:
+# slowdown SLOs (TPOT 2x, TTFT 8x uncontended), 3 interleaved repetitions, --quick, fixed rates
+# (the SLO-scale sweep at each rate, goodput = highest passing rate of the list):
 #  (a) CPU only: 16 wasm threads; disaggregated with the best of the listed P:D splits vs 16
 #      colocated vs 16 chunked (chunk size tuned);
 #  (b) heterogeneous: disaggregated prefill on the GPU (webgpu) and decode on wasm threads, vs
 #      colocated and chunked on the same devices (their first P actors on the GPU, the rest on wasm).
-# Each run is capped with `timeout` (240 s and 200 s) so that both fit in ten minutes; every repetition is also
-# logged to stderr as it ends, so a capped run still reports what it finished.
+# Each run is capped with `timeout` (LIMIT_A, LIMIT_B seconds) so both fit one call of ten minutes;
+# every repetition is also logged to stderr as it ends, so a capped run still reports what it
+# finished. The SM clock is logged every 500 ms beside the runs (clocks.csv).
+# Outputs, written to $OUT as they are produced (7 files): run.log, a.txt / b.txt (tables),
+# a-stderr.txt / b-stderr.txt (progress), clocks.csv, results.tar.gz (each run's summary.json,
+# charts and records).
 # Usage (on the GPU machine, Vulkan set up as in gpu/README.md; bundle = the runtime tree
 # gpu/bundle.sh builds):
 #   BUNDLE=<bundle> bash apps/bench/gpu-bench.sh
+# Dry run anywhere (tiny settings, GPU host thread on tfjs cpu):
+#   BATON_GPU_HOST_BACKEND=cpu MODEL=baton-tiny THREADS=4 SPLITS_A=2:2 SPLITS_B=1:3 CHUNKS=64 REPS=1 \
+#     RATES_A=4 RATES_B=4 LIMIT_A=200 LIMIT_B=200 BUNDLE=.gpu-bundle bash apps/bench/gpu-bench.sh
 set -uo pipefail
 bundle=${BUNDLE:-.gpu-bundle}
 out=${OUT:-gpu-bench-out}
-mkdir -p "$out"
-common=(--model baton-8x512 --workload chat --threads 16 --slo-scale 2 --slo-scale-ttft 8 --quick --reps 3 --seed 1 --run-seconds 4 --chunks 128,256)
-date -u; nproc; nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
+work=${WORK:-/tmp/gpu-bench}
+mkdir -p "$out" "$work"
+common=(--model "${MODEL:-baton-8x512}" --workload chat --threads "${THREADS:-16}" --slo-scale 2 --slo-scale-ttft 8
+  --quick --reps "${REPS:-3}" --seed 1 --run-seconds "${RUN_SECONDS:-4}" --chunks "${CHUNKS:-128,256}")
+log() { echo "$(date -u +%T) $*" | tee -a "$out/run.log"; }
+log "start; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+clock_pid=
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,memory.used --format=csv,noheader | tee -a "$out/run.log"
+  nvidia-smi --query-gpu=timestamp,clocks.sm,utilization.gpu --format=csv,noheader -lms 500 > "$out/clocks.csv" &
+  clock_pid=$!
+fi
 run() {
   local name=$1 limit=$2; shift 2
-  echo "## ($name) $*"
-  timeout "$limit" node "$bundle/node_modules/@baton/bench/bin/baton-bench.js" "${common[@]}" "$@" --out "/tmp/bench-$name" \
-    > "$out/$name-stdout.txt" 2> "$out/$name-stderr.txt"
-  echo "rc=$? $(date -u +%T)"
-  cp "/tmp/bench-$name/summary.json" "$out/$name-summary.json" 2>/dev/null
-  cp "/tmp/bench-$name/slo-scale.svg" "$out/$name-slo-scale.svg" 2>/dev/null
+  log "($name) baton bench ${common[*]} $*"
+  timeout "$limit" node "$bundle/node_modules/@baton/bench/bin/baton-bench.js" "${common[@]}" "$@" --out "$work/$name" \
+    > "$out/$name.txt" 2> "$out/$name-stderr.txt"
+  log "($name) rc=$? load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
-run a "${LIMIT_A:-240}" --backend wasm --splits "${SPLITS_A:-6:10,10:6}" --rates "${RATES_A:-4,8}"
-run b "${LIMIT_B:-200}" --backend wasm --prefill-backend webgpu --decode-backend wasm --splits "${SPLITS_B:-1:15,2:14}" --rates "${RATES_B:-4,8}"
+run a "${LIMIT_A:-270}" --backend wasm --splits "${SPLITS_A:-6:10,8:8}" --rates "${RATES_A:-4,8}" --tune-rate "${TUNE_A:-8}"
+run b "${LIMIT_B:-250}" --backend wasm --prefill-backend webgpu --decode-backend wasm --splits "${SPLITS_B:-1:15,2:14}" --rates "${RATES_B:-4,8}" --tune-rate "${TUNE_B:-8}"
+if [ -n "$clock_pid" ]; then
+  kill "$clock_pid"
+  log "SM clock MHz (min / median / max over the runs): $(awk -F', ' '{print $2+0}' "$out/clocks.csv" | sort -n | awk '{v[NR]=$1} END {if (NR) print v[1], "/", v[int((NR+1)/2)], "/", v[NR]}')"
+fi
+tar czf "$out/results.tar.gz" -C "$work" . && log "results.tar.gz: $(du -h "$out/results.tar.gz" | cut -f1)"

@@ -15,6 +15,7 @@ import type { BenchArgs, BenchMode } from './bench-args.js';
 import { runSuite, type SuiteRates, type SuiteResult } from './bench-suite.js';
 import { calibrate, calibrationLengths, medianPrompt } from './calibration.js';
 import { repFigures } from './comparison-report.js';
+import { rateFigures } from './rate-sweep-report.js';
 import { sloScaleSweep } from './goodput.js';
 import { startRig, type Rig, type RigContext, type RigSpec } from './rig.js';
 import { fixedSlo, slowdownSlo, type SloSpec, type UncontendedReference } from './slo-spec.js';
@@ -174,6 +175,8 @@ export async function runComparison(opts: ComparisonOptions): Promise<Comparison
       reps.push(rep);
       const f = repFigures(rep);
       opts.rig.log(`repetition ${r + 1}: ${main.map((m) => `${m.mode} goodput ${f.goodput[m.mode] ?? `< ${f.lowestRate[m.mode]}`}, scale ${f.tightestScale[m.mode] ?? '-'}`).join('; ')}`);
+      // NOTE: also per rate, so a run cut short (a time limit) still leaves every finished repetition's sweep in the log.
+      if (rep.byRate.length > 1) opts.rig.log(`repetition ${r + 1} tightest scale by rate: ${rateFigures(rep).map((g) => `${g.rate} req/s ${main.map((m) => `${m.mode} ${g.tightestScale[m.mode] ?? '-'}`).join(', ')}`).join('; ')}`);
     }
     return {
       slo: spec, reference, referenceRig, tuneRate, splitTrials, chunkTrials,

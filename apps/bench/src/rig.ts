@@ -49,6 +49,20 @@ export interface Rig {
   close: () => Promise<void>;
 }
 
+/**
+ * Heartbeat limits of every bench engine.
+ * NOTE: a serving actor answers heartbeats between model calls, not during one; a 512-token prefill
+ * of baton-8x512 took 3-6 s on a loaded 2-core machine, so the engine default (silent 5 s = down)
+ * declared busy prefill actors dead mid-run and failed their requests. The bench measures latency,
+ * not failure detection: an actor counts as down only after a minute of silence.
+ */
+export const BENCH_HEALTH = Object.freeze({ unhealthyAfterMs: 60_000, restartAfterMs: 120_000 });
+
+/** A rig's engine options as created: the spec's, with {@link BENCH_HEALTH} unless the spec sets health itself. */
+export function benchEngineOptions(options: EngineOptionsInput): EngineOptionsInput {
+  return { ...options, health: { ...BENCH_HEALTH, ...options.health } };
+}
+
 /** Minimum requests per run when `maxRunSeconds` caps a run. */
 const MIN_REQUESTS = 24;
 
@@ -56,7 +70,7 @@ const MIN_REQUESTS = 24;
 export async function startRig(spec: RigSpec, ctx: RigContext): Promise<Rig> {
   ctx.log(`[${spec.label}] starting engine (${spec.workers} worker threads)`);
   const engineStartMs = performance.timeOrigin + performance.now();
-  const engine = await createEngine(spec.engine);
+  const engine = await createEngine(benchEngineOptions(spec.engine));
   let closed: Promise<void> | null = null;
   const close = (): Promise<void> => (closed ??= engine.close({ deadlineMs: 1_000 }));
   try {
