@@ -74,6 +74,22 @@ export type {
   RoutableRequest,
 } from './scheduler-policy.js';
 
+/** Step policy: the pure per-step and per-placement decisions of the actors (prompt selection, chunk length, preemption victim, fallbacks, admission inputs). */
+export {
+  BLOCKED_RETRY_MS,
+  STEP_EWMA_ALPHA,
+  bestDecodeTpotMs,
+  chunkTokens,
+  colocatedRoutingLoad,
+  leastLoadedDecode,
+  leastOutstanding,
+  preemptionVictim,
+  queueTotals,
+  takesPrompt,
+  toDecodePrediction,
+} from './step-policy.js';
+export type { PromptStep } from './step-policy.js';
+
 /** SLO-aware early admission (raises OverloadedError with a retry-after hint). */
 export { admit } from './admission.js';
 /** Admission inputs and decision. */

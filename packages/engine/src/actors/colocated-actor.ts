@@ -14,6 +14,7 @@ import type { ModelSequence } from '@baton/model';
 import { engineNow } from '../clock.js';
 import type { ColocatedInit, ColocatedMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { logitsRow, RequestSampler } from '../request-sampler.js';
+import { chunkTokens, takesPrompt } from '../step-policy.js';
 import { ThroughputEstimator } from '../throughput-estimator.js';
 import { DecodeBatch } from './decode-batch.js';
 import { LoadReporter } from './load-reporter.js';
@@ -84,7 +85,7 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
   #prefillFirstStep(): number {
     let budget = this.init.limits.tokenBudget;
     let prefilled = 0;
-    while (this.#waiting.length > 0 && (prefilled === 0 || this.#waiting[0].promptIds.length <= budget)) {
+    while (this.#waiting.length > 0 && takesPrompt(this.#waiting[0].promptIds.length, { budget, taken: prefilled, blockedAt: Infinity })) {
       const p = this.#admit(this.#waiting[0]);
       if (p === null) break;
       this.#waiting.shift();
@@ -116,8 +117,8 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
       if (this.#prefilling !== null) this.#waiting.shift();
     }
     const p = this.#prefilling;
-    const room = Math.min(this.init.limits.tokenBudget - batch.length, this.init.setup.chunkSize);
-    const chunk = p === null || room <= 0 ? [] : p.request.promptIds.slice(p.seq.length, p.seq.length + room);
+    const n = p === null ? 0 : chunkTokens({ tokenBudget: this.init.limits.tokenBudget, chunkSize: this.init.setup.chunkSize }, batch.length, p.request.promptIds.length - p.seq.length);
+    const chunk = p === null || n === 0 ? [] : p.request.promptIds.slice(p.seq.length, p.seq.length + n);
     if (batch.length === 0 && chunk.length === 0) {
       this.activity = 'idle';
       return 0;

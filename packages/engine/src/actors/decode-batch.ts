@@ -15,6 +15,7 @@ import { engineNow } from '../clock.js';
 import { KvExhaustedError } from '../errors.js';
 import type { WireRequest } from '../protocol.js';
 import { logitsRow, RequestSampler, type SampledToken } from '../request-sampler.js';
+import { preemptionVictim } from '../step-policy.js';
 import type { TokenSink } from './token-sink.js';
 
 /** A sequence in the decode batch. */
@@ -159,7 +160,8 @@ export class DecodeBatch {
   /** Room for one more token; preempts the youngest sequences until there is. False if `r` itself was preempted. */
   #reserve(r: RunningSeq): boolean {
     while (!r.table.ensureCapacity(r.seq.length + 1)) {
-      const victim = this.running[this.running.length - 1];
+      const victim = preemptionVictim(this.running);
+      if (victim === undefined) return false;
       this.running.pop();
       this.#release(victim);
       this.#preempted.push({ request: victim.request, tokens: victim.tokens, since: engineNow() });

@@ -9,9 +9,9 @@
 import type { ActorRef } from '@baton/actors';
 import { engineNow } from '../clock.js';
 import type { LoadReport, SchedulerMsg } from '../protocol.js';
+import { STEP_EWMA_ALPHA } from '../step-policy.js';
 
 const REPORT_INTERVAL_MS = 5;
-const STEP_ALPHA = 0.2;
 
 /** Throttled load reports to the scheduler. */
 export class LoadReporter {
@@ -24,7 +24,7 @@ export class LoadReporter {
 
   /** Folds a step time into the EWMA (null: no step ran) and returns the current estimate. */
   stepMs(sample: number | null): number | null {
-    if (sample !== null) this.#stepMs = this.#stepMs === null ? sample : this.#stepMs + STEP_ALPHA * (sample - this.#stepMs);
+    if (sample !== null) this.#stepMs = this.#stepMs === null ? sample : this.#stepMs + STEP_EWMA_ALPHA * (sample - this.#stepMs);
     return this.#stepMs;
   }
 

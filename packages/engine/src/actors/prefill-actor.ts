@@ -26,6 +26,7 @@ import { engineNow } from '../clock.js';
 import { ActorFailedError, HandoffFailedError } from '../errors.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
+import { BLOCKED_RETRY_MS, takesPrompt } from '../step-policy.js';
 import { ThroughputEstimator } from '../throughput-estimator.js';
 import { DecodeRoutes } from './decode-routes.js';
 import { LoadReporter } from './load-reporter.js';
@@ -63,8 +64,6 @@ interface FirstToken {
   dropped: boolean;
 }
 
-/** Retry delay when the pool or the handoff slots are exhausted. */
-const BLOCKED_RETRY_MS = 2;
 /** A prompt blocked on KV this long makes a decode actor preempt to free room. */
 const RECLAIM_AFTER_MS = 100;
 /** Channels remembered for cancellation on abort. */
@@ -130,7 +129,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     for (let i = 0; i < this.#queue.length; ) {
       const job = this.#queue[i];
       const cost = job.request.promptIds.length;
-      if ((done > 0 && cost > budget) || cost >= blockedAt || job.matching) {
+      if (!takesPrompt(cost, { budget, taken: done, blockedAt }) || job.matching) {
         i++;
         continue;
       }

@@ -22,7 +22,8 @@ import type { LengthPrediction } from '../length-predictor.js';
 import type { LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { PromptTree } from '../prompt-tree.js';
-import { chooseDecode, choosePrefill, estimateDecodeTpotMs, type DecodeLoad, type DecodePrediction, type PrefillLoad } from '../scheduler-policy.js';
+import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
+import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, queueTotals, toDecodePrediction } from '../step-policy.js';
 
 interface InFlight {
   request: WireRequest;
@@ -53,6 +54,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   readonly #down = new Set<string>();
   /** Down actors that are being restarted: with no other choice, work still goes to them (it waits for the restart). */
   readonly #restarting = new Set<string>();
+  /** Whether a serving actor is down (no new work goes to it while another is up). */
+  readonly #isDown = (id: string): boolean => this.#down.has(id);
   /** Corrects admission's TTFT estimates with measured first-token times. */
   readonly #calibrator = new TtftCalibrator({ now: engineNow });
   /** Which prefill actor holds which cached prefix (by prefill index). */
@@ -132,9 +135,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const decision = admit({ promptTokens: request.promptIds.length }, {
       ttftMs: corrected.ttftMs,
       queueMs: corrected.queueMs,
-      tpotMs: colocated ? null : this.#bestTpot(),
-      queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
-      queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
+      tpotMs: colocated ? null : bestDecodeTpotMs(this.#decode, this.#isDown),
+      ...queueTotals(loads),
     }, this.init.admission);
     if (!decision.admitted) {
       this.#rejected += 1;
@@ -205,35 +207,13 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const hint = prediction === null ? null : toDecodePrediction(prediction, f.request.maxTokens);
     const healthy = this.#decode.filter((d) => !this.#down.has(d.id));
     const choice = chooseDecode(f.request, hint, healthy.length > 0 ? healthy : this.#decode, { blockSize: this.init.blockSize, maxBatch: this.init.maxBatch });
-    const index = choice === null ? this.#leastLoadedDecode() : this.#decode.findIndex((d) => d.id === choice.actorId);
+    const index = choice === null ? leastLoadedDecode(this.#decode, this.#isDown) : this.#decode.findIndex((d) => d.id === choice.actorId);
     f.decode = index;
     f.isLong = hint?.isLong ?? false;
     this.#decode[index].queued += 1;
     if (f.isLong) this.#decode[index].predictedLongRunning += 1;
     this.#refs.prefill[f.target].tell({ type: 'assignDecode', requestId, decode: index });
     this.init.client.tell({ type: 'placed', requestId, actor: this.#decode[index].id, role: 'decode' });
-  }
-
-  /** The decode actor with the fewest sequences, preferring healthy ones. */
-  #leastLoadedDecode(): number {
-    let best = -1;
-    this.#decode.forEach((d, i) => {
-      const b = best < 0 ? null : this.#decode[best];
-      const better = b === null || (this.#down.has(b.id) && !this.#down.has(d.id)) ||
-        (this.#down.has(b.id) === this.#down.has(d.id) && d.running + d.queued < b.running + b.queued);
-      if (better) best = i;
-    });
-    return Math.max(0, best);
-  }
-
-  #bestTpot(): number | null {
-    let best: number | null = null;
-    for (const d of this.#decode) {
-      if (this.#down.has(d.id)) continue;
-      const t = estimateDecodeTpotMs(d, { joining: 1 });
-      if (t !== null && (best === null || t < best)) best = t;
-    }
-    return best;
   }
 
   #abort(requestId: string): void {
@@ -275,22 +255,9 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       const longs = [...this.#inFlight.values()].filter((f) => f.decode === report.index && f.isLong).length;
       this.#decode[report.index] = { ...report.load, predictedLongRunning: longs };
     } else {
-      const l = report.load;
-      this.#colocated[report.index] = {
-        id: l.id,
-        queuedPromptTokens: l.queuedPromptTokens,
-        queuedRequests: l.queuedRequests + l.running,
-        tokensPerSecond: l.tokensPerSecond,
-      };
+      this.#colocated[report.index] = colocatedRoutingLoad(report.load);
     }
   }
-}
-
-/** Maps a bucket prediction to what decode placement needs. */
-function toDecodePrediction(p: LengthPrediction, maxTokens: number): DecodePrediction {
-  const { min, max } = p.range;
-  const expected = max === null ? min * 2 : (min + max) / 2;
-  return { isLong: max === null || p.bucket >= 2, expectedOutputTokens: Math.min(maxTokens, Math.max(1, expected)) };
 }
 
 /** FNV-1a of a string (stable across processes and runs). */
@@ -298,11 +265,4 @@ function hashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;
-}
-
-/** The colocated load with the fewest outstanding requests (running + queued), then fewest queued tokens. */
-function leastOutstanding(loads: readonly PrefillLoad[]): PrefillLoad {
-  return loads.reduce((best, l) =>
-    l.queuedRequests < best.queuedRequests || (l.queuedRequests === best.queuedRequests && l.queuedPromptTokens < best.queuedPromptTokens) ? l : best,
-  );
 }

@@ -1,0 +1,120 @@
+/**
+ * Step policy: the pure decisions the engine's actors take every step and every placement, kept
+ * out of the actors so that anything replaying the engine (the simulator) runs the same code:
+ * which waiting prompt a prefill step takes under its token budget, how long a chunked step's
+ * prefill chunk is, which running sequence is preempted, how a length prediction becomes a decode
+ * hint, which instance the least-loaded fallbacks pick, and the queue totals and TPOT figure
+ * admission is judged on.
+ *
+ * Invariants: no I/O, no clocks, no state; ties go to the first candidate in the order given.
+ */
+import type { LengthPrediction } from './length-predictor.js';
+import { estimateDecodeTpotMs, type DecodeLoad, type DecodePrediction, type PrefillLoad } from './scheduler-policy.js';
+
+/** Retry delay of a step that found the KV pool (or the handoff slots) exhausted, ms. */
+export const BLOCKED_RETRY_MS = 2;
+
+/** Weight of the newest sample in the decode step-time EWMA that load reports carry. */
+export const STEP_EWMA_ALPHA = 0.2;
+
+/** Where a prefill-style step stands while it walks the waiting prompts. */
+export interface PromptStep {
+  /** Prompt tokens the step may still take. */
+  budget: number;
+  /** Prompts the step has taken so far. */
+  taken: number;
+  /**
+   * Length of the shortest prompt that could not get KV in this step (`Infinity` when none):
+   * prompts at least this long are skipped, shorter ones may still fit.
+   */
+  blockedAt: number;
+}
+
+/**
+ * Whether a step takes a waiting prompt of `cost` tokens now: the first prompt always (a prompt
+ * longer than the budget must still run), later ones only within the remaining budget, and none
+ * as long as one that was just refused KV.
+ */
+export function takesPrompt(cost: number, step: PromptStep): boolean {
+  return !((step.taken > 0 && cost > step.budget) || cost >= step.blockedAt);
+}
+
+/**
+ * Tokens of the prefilling prompt a chunked (Sarathi-style) step computes: what the token budget
+ * leaves after one token per decoding sequence, at most `chunkSize`, at most what is left of the
+ * prompt; 0 when nothing is left over.
+ */
+export function chunkTokens(limits: { tokenBudget: number; chunkSize: number }, decoding: number, remaining: number): number {
+  const room = Math.min(limits.tokenBudget - decoding, limits.chunkSize);
+  return room <= 0 ? 0 : Math.max(0, Math.min(room, remaining));
+}
+
+/** The running sequence preempted when the pool runs out: the youngest (running is in admission order). */
+export function preemptionVictim<T>(running: readonly T[]): T | undefined {
+  return running[running.length - 1];
+}
+
+/**
+ * A bucket prediction as decode placement sees it: long = the unbounded top bucket or bucket >= 2;
+ * expected output = the bucket's midpoint (twice its floor when unbounded), within [1, maxTokens].
+ */
+export function toDecodePrediction(p: LengthPrediction, maxTokens: number): DecodePrediction {
+  const { min, max } = p.range;
+  const expected = max === null ? min * 2 : (min + max) / 2;
+  return { isLong: max === null || p.bucket >= 2, expectedOutputTokens: Math.min(maxTokens, Math.max(1, expected)) };
+}
+
+/**
+ * The colocated load with the fewest outstanding requests (its `queuedRequests` count running and
+ * queued ones, see {@link colocatedRoutingLoad}), then the fewest queued tokens.
+ */
+export function leastOutstanding(loads: readonly PrefillLoad[]): PrefillLoad {
+  return loads.reduce((best, l) =>
+    l.queuedRequests < best.queuedRequests || (l.queuedRequests === best.queuedRequests && l.queuedPromptTokens < best.queuedPromptTokens) ? l : best,
+  );
+}
+
+/**
+ * What the scheduler routes a colocated instance on: its running decodes count as outstanding
+ * requests (they slow its next prefill and each suffers that prefill's stall).
+ */
+export function colocatedRoutingLoad(l: { id: string; queuedRequests: number; queuedPromptTokens: number; running: number; tokensPerSecond: number }): PrefillLoad {
+  return { id: l.id, queuedPromptTokens: l.queuedPromptTokens, queuedRequests: l.queuedRequests + l.running, tokensPerSecond: l.tokensPerSecond };
+}
+
+/**
+ * Index of the decode load with the fewest sequences (running + queued), preferring instances
+ * that are not down; the fallback when no decode instance has KV room for a request. 0 when empty.
+ */
+export function leastLoadedDecode(loads: readonly DecodeLoad[], isDown: (id: string) => boolean = () => false): number {
+  let best = -1;
+  loads.forEach((d, i) => {
+    const b = best < 0 ? null : loads[best];
+    const better = b === null || (isDown(b.id) && !isDown(d.id)) ||
+      (isDown(b.id) === isDown(d.id) && d.running + d.queued < b.running + b.queued);
+    if (better) best = i;
+  });
+  return Math.max(0, best);
+}
+
+/** The lowest TPOT any decode instance that is up would give a request joining it; null when none has measured a step. */
+export function bestDecodeTpotMs(loads: readonly DecodeLoad[], isDown: (id: string) => boolean = () => false): number | null {
+  let best: number | null = null;
+  for (const d of loads) {
+    if (isDown(d.id)) continue;
+    const t = estimateDecodeTpotMs(d, { joining: 1 });
+    if (t !== null && (best === null || t < best)) best = t;
+  }
+  return best;
+}
+
+/** Queued requests and prompt tokens over every load (the engine-wide queue bounds of admission). */
+export function queueTotals(loads: readonly PrefillLoad[]): { queuedRequests: number; queuedPromptTokens: number } {
+  let queuedRequests = 0;
+  let queuedPromptTokens = 0;
+  for (const l of loads) {
+    queuedRequests += l.queuedRequests;
+    queuedPromptTokens += l.queuedPromptTokens;
+  }
+  return { queuedRequests, queuedPromptTokens };
+}
