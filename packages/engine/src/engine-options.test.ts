@@ -107,15 +107,16 @@ describe('prefillBackend / decodeBackend', () => {
 
   it('resolves context caching and routing options and names bad ones', () => {
     const d = resolveOptions({});
-    expect(d.cache).toEqual({ enabled: true, hostBlocks: 0, diskDir: null, diskMaxBytes: 1 << 30 });
+    expect(d.cache).toEqual({ enabled: true, hostBlocks: 0, diskDir: null, diskMaxBytes: 1 << 30, returnFromDecode: true });
     expect(d.routing).toBe('prompt-tree');
     const o = resolveOptions({ cache: { hostBlocks: 512, diskDir: '/tmp/kv' }, routing: 'session' });
-    expect(o.cache).toEqual({ enabled: true, hostBlocks: 512, diskDir: '/tmp/kv', diskMaxBytes: 1 << 30 });
+    expect(o.cache).toEqual({ enabled: true, hostBlocks: 512, diskDir: '/tmp/kv', diskMaxBytes: 1 << 30, returnFromDecode: true });
     expect(o.routing).toBe('session');
     expect(() => resolveOptions({ routing: 'random' })).toThrow(/routing/);
     expect(() => resolveOptions({ cache: { hostBlocks: -1 } })).toThrow(/cache\.hostBlocks/);
     expect(() => resolveOptions({ cache: { enabled: 'yes' } })).toThrow(/cache\.enabled/);
     expect(() => resolveOptions({ cache: { diskDir: '' } })).toThrow(/cache\.diskDir/);
+    expect(() => resolveOptions({ cache: { returnFromDecode: 1 } })).toThrow(/cache\.returnFromDecode/);
     expect(() => resolveOptions({ cache: { size: 1 } })).toThrow(/cache\.size/);
   });
 });

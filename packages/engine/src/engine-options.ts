@@ -40,6 +40,12 @@ export interface CacheOptions {
   diskDir: string | null;
   /** Most bytes of block files each serving actor's disk tier keeps. */
   diskMaxBytes: number;
+  /**
+   * A turn that finishes on a decode actor whose pool its prefill actor does not share sends its
+   * prompt + output KV back to that prefill actor (transfer-with-insert), so the next turn reuses
+   * the reply too (sharing a pool, the decode actor's cached blocks are already there).
+   */
+  returnFromDecode: boolean;
 }
 
 /** Placement of each engine role (scheduler and predictor are the control plane). */
@@ -171,7 +177,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   placement: Object.freeze({ scheduler: 'thread', prefill: 'thread', decode: 'thread', predictor: 'thread', colocated: 'thread' }),
   health: Object.freeze({ intervalMs: 500, unhealthyAfterMs: 5_000, restartAfterMs: 10_000 }),
   faults: NO_FAULTS,
-  cache: Object.freeze({ enabled: true, hostBlocks: 0, diskDir: null, diskMaxBytes: 1 << 30 }),
+  cache: Object.freeze({ enabled: true, hostBlocks: 0, diskDir: null, diskMaxBytes: 1 << 30, returnFromDecode: true }),
   routing: 'prompt-tree',
 }) as Readonly<EngineOptions>;
 
@@ -261,15 +267,18 @@ const ROUTING: readonly RoutingPolicy[] = ['prompt-tree', 'session', 'least-load
 function resolveCache(value: unknown): CacheOptions {
   const d = DEFAULT_ENGINE_OPTIONS.cache;
   const c = record(value ?? {}, 'cache');
-  rejectUnknown(c, ['enabled', 'hostBlocks', 'diskDir', 'diskMaxBytes'], 'cache.');
+  rejectUnknown(c, ['enabled', 'hostBlocks', 'diskDir', 'diskMaxBytes', 'returnFromDecode'], 'cache.');
   const enabled = c.enabled ?? d.enabled;
   if (typeof enabled !== 'boolean') throw new InvalidOptionsError('cache.enabled', `must be a boolean, got ${typeof enabled}`);
+  const returnFromDecode = c.returnFromDecode ?? d.returnFromDecode;
+  if (typeof returnFromDecode !== 'boolean') throw new InvalidOptionsError('cache.returnFromDecode', `must be a boolean, got ${typeof returnFromDecode}`);
   const diskDir = c.diskDir === undefined ? d.diskDir : c.diskDir === null ? null : nonEmptyString(c.diskDir, 'cache.diskDir');
   return {
     enabled,
     hostBlocks: nonNegInt(c.hostBlocks ?? d.hostBlocks, 'cache.hostBlocks'),
     diskDir,
     diskMaxBytes: nonNegInt(c.diskMaxBytes ?? d.diskMaxBytes, 'cache.diskMaxBytes'),
+    returnFromDecode,
   };
 }
 const ROLES = ['scheduler', 'prefill', 'decode', 'predictor', 'colocated'] as const;

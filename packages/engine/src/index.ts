@@ -71,7 +71,9 @@ export type {
   DecodePrediction,
   PrefillChoice,
   PrefillLoad,
+  RemotePrefix,
   RoutableRequest,
+  TransferRule,
 } from './scheduler-policy.js';
 
 /** Step policy: the pure per-step and per-placement decisions of the actors (prompt selection, chunk length, preemption victim, fallbacks, admission inputs). */

@@ -14,8 +14,8 @@ describe('PromptTree', () => {
     tree.apply(1, { type: 'insert', tier: 'hot', keys: keys.slice(0, 2) });
     tree.apply(0, { type: 'swap', from: 'hot', to: 'host', keys: [keys[0]] });
     const runs = tree.cachedRuns(tree.keysOf(prompt), 3);
-    expect(runs[0]).toEqual({ instance: 0, tokens: 16, blocks: { hot: 3, host: 1, disk: 0 } });
-    expect(runs[1].tokens).toBe(8);
+    expect(runs[0]).toEqual({ instance: 0, tokens: 16, hotTokens: 0, blocks: { hot: 3, host: 1, disk: 0 } });
+    expect(runs[1]).toMatchObject({ tokens: 8, hotTokens: 8 });
     expect(runs[2].tokens).toBe(0);
     expect(tree.cachedTokens(0, prompt.slice(0, 9))).toBe(8);
   });

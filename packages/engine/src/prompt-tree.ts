@@ -19,6 +19,8 @@ export interface CachedRun {
   instance: number;
   /** Leading prompt tokens cached there (full blocks). */
   tokens: number;
+  /** Leading prompt tokens cached in its hot tier (what another actor sharing that pool can match). */
+  hotTokens: number;
   blocks: { hot: number; host: number; disk: number };
 }
 
@@ -80,8 +82,9 @@ export class PromptTree {
 
   /** Each instance's cached run of `keys` (the prompt's, see keysOf), for instances `0..instances-1`. */
   cachedRuns(keys: readonly string[], instances: number): CachedRun[] {
-    const runs: CachedRun[] = Array.from({ length: instances }, (_, instance) => ({ instance, tokens: 0, blocks: { hot: 0, host: 0, disk: 0 } }));
+    const runs: CachedRun[] = Array.from({ length: instances }, (_, instance) => ({ instance, tokens: 0, hotTokens: 0, blocks: { hot: 0, host: 0, disk: 0 } }));
     const open = new Set(runs.map((r) => r.instance));
+    const hot = new Set(open);
     for (const key of keys) {
       if (open.size === 0) break;
       const node = this.#nodes.get(key);
@@ -90,10 +93,13 @@ export class PromptTree {
         const tier = node.get(i);
         if (tier === undefined) {
           open.delete(i);
+          hot.delete(i);
           continue;
         }
         runs[i].blocks[tier] += 1;
         runs[i].tokens += this.#blockSize;
+        if (tier !== 'hot') hot.delete(i);
+        else if (hot.has(i)) runs[i].hotTokens += this.#blockSize;
       }
     }
     return runs;

@@ -123,6 +123,8 @@ export interface SchedulerStats {
   promptTree: PromptTreeStats;
   /** Cached prefix tokens the routing rule credited to the actors it chose (0 for least-load and without caching), and prompt tokens routed. */
   creditedTokens: number;
+  /** Cached prefixes moved between instances by Mooncake's transfer rule: transfers asked, and tokens of KV that arrived. */
+  prefixTransfers: { asked: number; arrivedTokens: number };
   routedPromptTokens: number;
 }
 
@@ -139,18 +141,41 @@ export type SchedulerMsg =
   /** A serving actor went down (crashed, restarting, or not answering heartbeats) or came back: route around it meanwhile. */
   | { type: 'health'; actor: string; up: boolean; reason: 'restarting' | 'unresponsive' }
   /**
-   * A batch of a prefill actor's pool events (cached prefixes inserted, swapped between tiers,
+   * A batch of a serving actor's pool events (cached prefixes inserted, swapped between tiers,
    * evicted), for the global prompt tree; `reset`: the actor (re)started, forget what it held.
    */
-  | { type: 'cacheEvents'; index: number; reset: boolean; events: KvPoolEvent[] }
+  | { type: 'cacheEvents'; site: KvSite; reset: boolean; events: KvPoolEvent[] }
+  /** A transfer the scheduler asked for (`sendPrefix`) ended: `tokens` cached tokens now sit in the target's pool (0: none, it recomputes). */
+  | { type: 'prefixSent'; requestId: string; tokens: number; ms: number }
   | Ask<{ type: 'stats' }, SchedulerStats>;
+
+/** Where a serving actor's cached prefixes live, as the scheduler's prompt tree knows it. */
+export interface KvSite {
+  role: 'prefill' | 'decode' | 'colocated';
+  index: number;
+  /** Pool identity: actors with equal ids share one pool (each one's hot blocks are the others'). */
+  poolId: string;
+  /** Where cached prefixes can be transferred into its pool (null: nowhere). */
+  endpoint: KvEndpointDescriptor | null;
+}
+
+/** Transfer-with-insert of the cached prefix of `promptIds` (full blocks found in the sender's tiers) into the pool behind `to`. */
+export interface SendPrefixMsg {
+  type: 'sendPrefix';
+  requestId: string;
+  promptIds: number[];
+  to: KvEndpointDescriptor;
+}
 
 /** The scheduler's answer to a submit. */
 export type SubmitReply = { accepted: true } | { accepted: false; error: SerializedEngineError };
 
 /** Messages of a prefill actor. */
 export type PrefillMsg =
-  | { type: 'prefill'; request: WireRequest }
+  /** `awaitsPrefix`: a cached prefix is being transferred here for it (prefixArrived or a timeout ends the wait). */
+  | { type: 'prefill'; request: WireRequest; awaitsPrefix: boolean }
+  | { type: 'prefixArrived'; requestId: string }
+  | SendPrefixMsg
   /** The decode choice (it may arrive before, during or after the prefill). */
   | { type: 'assignDecode'; requestId: string; decode: number }
   | { type: 'abort'; requestId: string }
@@ -159,7 +184,9 @@ export type PrefillMsg =
 
 /** Messages of a decode actor. */
 export type DecodeMsg =
-  | { type: 'incoming'; request: WireRequest; ticket: KvTicket }
+  /** `returnTo`: the prefill pool the finished sequence's KV goes back to (transfer-with-insert), null when it shares this pool. */
+  | { type: 'incoming'; request: WireRequest; ticket: KvTicket; returnTo: KvEndpointDescriptor | null }
+  | SendPrefixMsg
   /** How a prefill actor reaches this actor's KV pool. */
   | Ask<{ type: 'kvRoute' }, DecodeKvRoute>
   | { type: 'prefilled'; requestId: string; firstToken: number; finished: boolean; time: number }

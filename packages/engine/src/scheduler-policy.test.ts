@@ -5,6 +5,7 @@ import {
   estimateDecodeTpotMs,
   type DecodeLoad,
   type PrefillLoad,
+  type TransferRule,
 } from './scheduler-policy.js';
 
 const req = (promptTokens: number, maxTokens = 64) => ({
@@ -42,6 +43,38 @@ describe('choosePrefill', () => {
     expect(choosePrefill(req(5), [], () => 0)).toBeNull();
     const same = (id: string): PrefillLoad => ({ id, queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: 1000 });
     expect(choosePrefill(req(5), [same('b'), same('a')], () => 0)!.actorId).toBe('a');
+  });
+});
+
+describe('choosePrefill with Mooncake\'s transfer rule', () => {
+  // p0 holds 900 tokens but has a 200 ms queue; p1 holds nothing and has a 100 ms queue.
+  const loads: PrefillLoad[] = [
+    { id: 'prefill-0', queuedPromptTokens: 2000, queuedRequests: 4, tokensPerSecond: 10_000 },
+    { id: 'prefill-1', queuedPromptTokens: 500, queuedRequests: 1, tokensPerSecond: 5_000 },
+  ];
+  const cached = (id: string): number => (id === 'prefill-0' ? 900 : 0);
+  const held = (tokensPerSecond: number): TransferRule => ({ remoteFor: (id) => (id === 'prefill-1' ? { source: 'prefill-0', tokens: 900 } : null), tokensPerSecond });
+
+  it('moves the prefix when queue + transfer + the rest beats both recomputing and queueing behind the holder', () => {
+    // p1 with transfer: 100 + 900/90000 s (10 ms) + 100/5000 s (20 ms) = 130 ms < p0's 210 ms and p1's 300 ms.
+    const c = choosePrefill(req(1000), loads, cached, held(90_000))!;
+    expect(c).toMatchObject({ actorId: 'prefill-1', cachedTokens: 900, queueMs: 100, transferMs: 10, prefillMs: 20, ttftMs: 130 });
+    expect(c.transfer).toEqual({ source: 'prefill-0', tokens: 900 });
+  });
+
+  it('recomputes when moving is slower than computing, and stays with the holder when that is best', () => {
+    // 900 tokens at 4000 tokens/s = 225 ms of transfer > 180 ms of p1 prefill: no transfer; p0 (210 ms) wins.
+    const slow = choosePrefill(req(1000), loads, cached, held(4_000))!;
+    expect(slow).toMatchObject({ actorId: 'prefill-0', transfer: null, transferMs: 0, ttftMs: 210 });
+    const none = choosePrefill(req(1000), loads, cached, { remoteFor: () => null, tokensPerSecond: 1e9 })!;
+    expect(none).toMatchObject({ actorId: 'prefill-0', transfer: null });
+  });
+
+  it('never moves more than the prompt less its last token, nor a prefix no longer than the local one', () => {
+    const c = choosePrefill(req(10), [loads[1]], () => 0, { remoteFor: () => ({ source: 'x', tokens: 64 }), tokensPerSecond: 1e9 })!;
+    expect(c.transfer).toEqual({ source: 'x', tokens: 9 });
+    const shorter = choosePrefill(req(100), [loads[1]], () => 48, { remoteFor: () => ({ source: 'x', tokens: 32 }), tokensPerSecond: 1e9 })!;
+    expect(shorter).toMatchObject({ cachedTokens: 48, transfer: null });
   });
 });
 

@@ -2,7 +2,8 @@
  * Routing policy of the global scheduler, as pure functions over load snapshots that the actors
  * report (no I/O, no clocks, deterministic tie-breaks by actor id):
  * - `choosePrefill`: the prefill actor with the least estimated TTFT, counting what its prefix
- *   cache already holds (Mooncake's Conductor);
+ *   cache already holds, and moving a longer prefix cached on another instance when the transfer
+ *   beats recomputing it (Mooncake's Conductor);
  * - `chooseDecode`: a decode actor by load and free KV, spreading predicted-long requests
  *   (TetriInfer); null when no actor has KV room;
  * - `estimateDecodeTpotMs`: the TPOT a decode actor would give once a request joins it.
@@ -48,8 +49,28 @@ export interface PrefillChoice {
   queueMs: number;
   /** Time to prefill this prompt's uncached part. */
   prefillMs: number;
-  /** queueMs + prefillMs. */
+  /** Time to move `transfer.tokens - local cached` tokens of KV from another instance (0 without a transfer). */
+  transferMs: number;
+  /** queueMs + transferMs + prefillMs. */
   ttftMs: number;
+  /** The longer cached prefix to move here first, or null when the actor's own cache is used. */
+  transfer: { source: string; tokens: number } | null;
+}
+
+/** A cached prefix of the prompt held on another instance (a transfer source) for one candidate. */
+export interface RemotePrefix {
+  /** The instance holding it (named in PrefillChoice.transfer.source). */
+  source: string;
+  /** Leading prompt tokens it holds. */
+  tokens: number;
+}
+
+/** Mooncake's transfer rule: where longer prefixes live, and how fast KV moves between instances. */
+export interface TransferRule {
+  /** The longest prefix of `promptIds` cached on an instance other than `actorId` (null: none). */
+  remoteFor: (actorId: string, promptIds: readonly number[]) => RemotePrefix | null;
+  /** KV transfer throughput between instances, tokens of KV per second. Must be > 0. */
+  tokensPerSecond: number;
 }
 
 /** Length prediction as routing sees it. */
@@ -72,22 +93,35 @@ export interface DecodeChoice {
 /**
  * The prefill actor with the least estimated TTFT = queue time + (prompt − cached) / throughput.
  * `cachedTokensFor(actorId, promptIds)` says how many leading prompt tokens that actor's prefix
- * cache holds. Returns null when `loads` is empty.
+ * cache holds. With `transfer` (Mooncake's rule), a candidate whose cached prefix is shorter than
+ * one held elsewhere is also costed as queue + transfer of the difference + prefill of the rest,
+ * and takes the transfer when that is less than recomputing. Returns null when `loads` is empty.
  */
 export function choosePrefill(
   req: RoutableRequest,
   loads: readonly PrefillLoad[],
   cachedTokensFor: (actorId: string, promptIds: readonly number[]) => number,
+  transfer: TransferRule | null = null,
 ): PrefillChoice | null {
   let best: PrefillChoice | null = null;
   let bestQueued = 0;
+  const last = req.promptIds.length - 1;
   for (const load of [...loads].sort(byId)) {
     const rate = load.tokensPerSecond > 0 ? load.tokensPerSecond : Number.MIN_VALUE;
     // NOTE: even a full prefix hit must recompute the last prompt token to get its logits.
-    const cached = clamp(Math.floor(cachedTokensFor(load.id, req.promptIds)), 0, req.promptIds.length - 1);
+    const cached = clamp(Math.floor(cachedTokensFor(load.id, req.promptIds)), 0, last);
     const queueMs = (load.queuedPromptTokens / rate) * 1000;
     const prefillMs = ((req.promptIds.length - cached) / rate) * 1000;
-    const c: PrefillChoice = { actorId: load.id, cachedTokens: cached, queueMs, prefillMs, ttftMs: queueMs + prefillMs };
+    let c: PrefillChoice = { actorId: load.id, cachedTokens: cached, queueMs, prefillMs, transferMs: 0, ttftMs: queueMs + prefillMs, transfer: null };
+    const remote = transfer?.remoteFor(load.id, req.promptIds) ?? null;
+    const moved = remote === null ? 0 : clamp(Math.floor(remote.tokens), 0, last);
+    if (remote !== null && transfer !== null && moved > cached) {
+      const transferMs = ((moved - cached) / Math.max(transfer.tokensPerSecond, Number.MIN_VALUE)) * 1000;
+      const rest = ((req.promptIds.length - moved) / rate) * 1000;
+      if (transferMs + rest < prefillMs) {
+        c = { actorId: load.id, cachedTokens: moved, queueMs, prefillMs: rest, transferMs, ttftMs: queueMs + transferMs + rest, transfer: { source: remote.source, tokens: moved } };
+      }
+    }
     if (best === null || c.ttftMs < best.ttftMs || (c.ttftMs === best.ttftMs && load.queuedRequests < bestQueued)) {
       best = c;
       bestQueued = load.queuedRequests;

@@ -134,11 +134,14 @@ export class WasmForward implements ForwardPass {
     // NOTE: pages first: nothing below may grow the memory, so one view serves the whole call.
     for (const g of segments) this.arena.ensureRows(g.seq.slot, g.seq.length + g.tokens.length);
     const mem = new Float32Array(this.arena.wasmMemory.buffer);
+    // Per segment, the first of its rows whose logits are wanted (a suffix: all, the last, none).
+    const wanted = segments.map(({ tokens }) => (logits === 'all' ? 0 : logits === 'last' ? tokens.length - 1 : tokens.length));
     this.embed(mem, segments);
+    let m = n; // rows still computed: all, until the last layer drops those no logit needs
     for (const [l, b] of this.blocks.entries()) {
-      // ln_1 -> attn.c_attn (q, k, v: [n, C] each)
+      const last = l === this.blocks.length - 1;
+      // ln_1 -> attn.c_attn's k and v [n, C] for every row (the cache needs them all)
       this.rowK.normalize(s.x, s.h, n, C, 1 / C, eps);
-      gemm(s.h, C, b.q.w, b.q.b, s.q, C, n, C, C);
       gemm(s.h, C, b.k.w, b.k.b, s.k, C, n, C, C);
       gemm(s.h, C, b.v.w, b.v.b, s.v, C, n, C, C);
       let row = 0;
@@ -147,28 +150,48 @@ export class WasmForward implements ForwardPass {
         this.host.loadLayer(seq, l);
         const at = (base: number): Float32Array => mem.subarray((base >> 2) + row * C, (base >> 2) + (row + T) * C);
         this.host.storeKv(seq, l, seq.length, at(s.k), at(s.v));
-        // Causal attention of the segment's queries over its cache: y [T, C]
-        this.arena.attendAt(l, seq.slot, s.q + row * C * 4, s.y + row * C * 4, T, seq.length);
+        row += T;
+      }
+      // NOTE: in the last layer only the rows whose logits are wanted go on past K/V (as
+      // llama.cpp does): the others' attention output and MLP feed nothing. Their x and h rows
+      // are moved to the front, in order; each kept row is computed as it would be otherwise.
+      if (last) m = this.keepRows(mem, segments, wanted);
+      // attn.c_attn's q [m, C], then causal attention of each segment's rows over its cache: y [m, C]
+      gemm(s.h, C, b.q.w, b.q.b, s.q, C, m, C, C);
+      row = 0;
+      for (const [i, { seq, tokens }] of segments.entries()) {
+        const from = last ? wanted[i] : 0;
+        const T = tokens.length - from;
+        if (T > 0) this.arena.attendAt(l, seq.slot, s.q + row * C * 4, s.y + row * C * 4, T, seq.length + from);
         row += T;
       }
       onLayerDone?.(l);
-      gemmAdd(s.y, C, b.proj.w, b.proj.b, s.x, C, n, C, C); // x += attn.c_proj(y)
+      if (m === 0) continue;
+      gemmAdd(s.y, C, b.proj.w, b.proj.b, s.x, C, m, C, C); // x += attn.c_proj(y)
       // ln_2 -> mlp.c_fc -> gelu -> mlp.c_proj, added to x
-      this.rowK.normalize(s.x, s.h, n, C, 1 / C, eps);
-      gemm(s.h, C, b.fc.w, b.fc.b, s.f, I, n, C, I);
-      this.rowK.geluNew(s.f, s.f, n * I);
-      gemmAdd(s.f, I, b.mlp.w, b.mlp.b, s.x, C, n, I, C);
+      this.rowK.normalize(s.x, s.h, m, C, 1 / C, eps);
+      gemm(s.h, C, b.fc.w, b.fc.b, s.f, I, m, C, I);
+      this.rowK.geluNew(s.f, s.f, m * I);
+      gemmAdd(s.f, I, b.mlp.w, b.mlp.b, s.x, C, m, I, C);
     }
     for (const g of segments) g.seq.len += g.tokens.length;
-    if (logits === 'none') return null;
-    const rows: number[] = [];
-    let end = 0;
-    for (const g of segments) {
-      if (logits === 'all') for (let t = 0; t < g.tokens.length; t++) rows.push(end + t);
-      else rows.push(end + g.tokens.length - 1);
-      end += g.tokens.length;
+    return logits === 'none' ? null : this.lmHead(mem, m);
+  }
+
+  /** Moves each segment's rows from wanted[i] on (of x and h) to the front, in order; returns their count. */
+  private keepRows(mem: Float32Array, segments: readonly Segment[], wanted: readonly number[]): number {
+    const C = this.config.nEmbd;
+    let row = 0;
+    let kept = 0;
+    for (const [i, { tokens }] of segments.entries()) {
+      const rows = tokens.length - wanted[i];
+      if (row + wanted[i] !== kept) {
+        for (const base of [this.s.x >> 2, this.s.h >> 2]) mem.copyWithin(base + kept * C, base + (row + wanted[i]) * C, base + (row + tokens.length) * C);
+      }
+      kept += rows;
+      row += tokens.length;
     }
-    return this.lmHead(mem, rows);
+    return kept;
   }
 
   /** Stops the GEMM worker threads (weights and scratch live in the arena's memory, which goes with the arena). */
@@ -191,19 +214,18 @@ export class WasmForward implements ForwardPass {
     }
   }
 
-  /** ln_f -> tied head for the given rows of x: [rows.length * V]. */
-  private lmHead(mem: Float32Array, rows: number[]): Float32Array {
+  /** ln_f -> tied head for rows [0, rows) of x: [rows * V]. */
+  private lmHead(mem: Float32Array, rows: number): Float32Array {
     const { nEmbd: C, vocabSize: V, layerNormEpsilon: eps } = this.config;
     const s = this.s;
     const Vp = this.head.n;
-    const out = new Float32Array(rows.length * V);
-    for (let r0 = 0; r0 < rows.length; r0 += LOGIT_ROWS) {
-      const block = rows.slice(r0, r0 + LOGIT_ROWS);
-      // Gather the block's rows of x into h, normalised (contiguous rows are one call).
-      block.forEach((r, i) => this.rowK.normalize(s.x + r * C * 4, s.h + i * C * 4, 1, C, 1 / C, eps));
-      this.gemm.gemm(s.h, C, this.head.w, this.head.b, s.logits, Vp, block.length, C, Vp);
+    const out = new Float32Array(rows * V);
+    for (let r0 = 0; r0 < rows; r0 += LOGIT_ROWS) {
+      const count = Math.min(LOGIT_ROWS, rows - r0);
+      this.rowK.normalize(s.x + r0 * C * 4, s.h, count, C, 1 / C, eps);
+      this.gemm.gemm(s.h, C, this.head.w, this.head.b, s.logits, Vp, count, C, Vp);
       const base = s.logits >> 2;
-      for (let i = 0; i < block.length; i++) out.set(mem.subarray(base + i * Vp, base + i * Vp + V), (r0 + i) * V);
+      for (let i = 0; i < count; i++) out.set(mem.subarray(base + i * Vp, base + i * Vp + V), (r0 + i) * V);
     }
     return out;
   }

@@ -6,10 +6,15 @@
  *  - `chunked` (Sarathi-Serve): every step decodes the whole running batch and fills the rest of
  *    the token budget with one chunk of the oldest waiting prompt, in one model call.
  *
- * Invariants: a prompt is admitted only when its KV can be reserved; the sequence being chunk-
+ * With host or disk tiers under its pool (the `cache` options), a waiting prompt's prefix match
+ * may have to bring blocks up from them, which is asynchronous: it runs while the prompt waits,
+ * and the step that admits the prompt takes its result (references on the matched blocks).
+ *
+ * Invariants: a prompt is admitted only when its KV can be reserved; a tiered match's references
+ * are released on admission failure, abort or stop; the sequence being chunk-
  * prefilled owns its table and model sequence until it joins the decode batch or is aborted.
  */
-import type { BlockTable } from '@baton/kv-cache';
+import type { BlockTable, PrefixMatch } from '@baton/kv-cache';
 import type { ModelSequence } from '@baton/model';
 import { engineNow } from '../clock.js';
 import type { ColocatedInit, ColocatedMsg, ServingActorStats, WireRequest } from '../protocol.js';
@@ -38,6 +43,8 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
   readonly #throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
   #batch!: DecodeBatch;
   #prefilling: Prefilling | null = null;
+  /** Tiered prefix matches of waiting prompts, by request id: null while one runs. */
+  readonly #matches = new Map<string, PrefixMatch | null>();
 
   override async onStart(): Promise<void> {
     await super.onStart();
@@ -47,6 +54,8 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
   override onStop(): void {
     this.#reporter.close();
     this.#dropPrefilling();
+    for (const m of this.#matches.values()) m?.table.release();
+    this.#matches.clear();
     this.#batch?.releaseAll();
     super.onStop();
   }
@@ -59,7 +68,7 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
   };
 
   protected hasWork(): boolean {
-    return this.#batch.hasWork || this.#waiting.length > 0 || this.#prefilling !== null;
+    return this.#batch.hasWork || this.#prefilling !== null || this.#waiting.some((r) => this.#matches.get(r.id) !== null);
   }
 
   protected counts(): { queueLength: number; running: number; kvBlocksUsed: number } {
@@ -142,7 +151,11 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
 
   /** Reserves KV for a prompt (reusing cached prefix blocks); null when the pool cannot hold it now. */
   #admit(request: WireRequest): Prefilling | null {
-    const match = this.pool.match(request.promptIds.slice(0, -1));
+    const held = this.#matches.get(request.id);
+    if (held === null) return null;
+    this.#matches.delete(request.id);
+    // NOTE: after a failed reservation the swapped-in blocks are hot and indexed: the plain match finds them.
+    const match = held ?? this.pool.match(request.promptIds.slice(0, -1));
     if (!match.table.ensureCapacity(request.promptIds.length)) {
       match.table.release();
       return null;
@@ -153,7 +166,7 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
 
   /** Samples the first token and moves the sequence into the decode batch (or ends it). */
   #finishPrefill(p: Prefilling, lastLogits: Float32Array): void {
-    this.pool.publish(p.table, p.request.promptIds);
+    this.cachePrefix(p.table, p.request.promptIds);
     const sampler = new RequestSampler(p.request);
     const running = { request: p.request, seq: p.seq, table: p.table, sampler, lastToken: 0, tokens: [] };
     this.#batch.add(running);
@@ -165,11 +178,32 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
   #submit(request: WireRequest): void {
     if (this.#tombstones.take(request.id)) return;
     this.#waiting.push(request);
+    this.#matchTiers(request);
     this.wake();
+  }
+
+  /** Starts a tiered match for a waiting prompt when the lower tiers hold anything (else the admitting step's hot match is the whole answer). */
+  #matchTiers(request: WireRequest): void {
+    const mem = this.mem;
+    const t = mem?.stats();
+    if (mem === null || t === undefined || (t.host.blocks === 0 && (t.disk?.blocks ?? 0) === 0)) return;
+    this.#matches.set(request.id, null);
+    const settle = (m: PrefixMatch | undefined): void => {
+      if (m !== undefined && this.#matches.get(request.id) === null) this.#matches.set(request.id, m);
+      else {
+        m?.table.release();
+        this.#matches.delete(request.id);
+      }
+      this.wake();
+    };
+    // NOTE: a failed tiered match falls back to the hot match when the prompt is admitted.
+    mem.match(request.promptIds.slice(0, -1)).then(settle, () => settle(undefined));
   }
 
   #abort(requestId: string): void {
     const i = this.#waiting.findIndex((r) => r.id === requestId);
+    this.#matches.get(requestId)?.table.release();
+    this.#matches.delete(requestId);
     if (i >= 0) this.#waiting.splice(i, 1);
     else if (this.#prefilling?.request.id === requestId) this.#dropPrefilling();
     else if (!this.#batch.abort(requestId)) this.#tombstones.add(requestId);

@@ -9,8 +9,15 @@
  * token is known; a handoff that times out or is aborted is cancelled (its blocks go back to the
  * pool, nothing half-written is ever read); aborts that arrive before their handoff are remembered
  * (bounded tombstones) so a late `incoming` is cancelled at once.
+ *
+ * Decode returns KV: a finished sequence's prompt + output blocks become a cached prefix in this
+ * pool (shared with the prefill actors on threads, so the next turn's prefill finds them there),
+ * and, when the prefill actor that sent it does not share this pool, are sent back to it
+ * (transfer-with-insert, `returnTo`). Its own pool keeps host and disk tiers only when it is its
+ * own: blocks pushed out of a shared pool by its allocations would land in a tier only this
+ * thread can read.
  */
-import { KvEndpoint, openKvReader, type KvReader } from '@baton/kv-cache';
+import { KvEndpoint, openKvReader, type BlockTable, type KvEndpointDescriptor, type KvReader } from '@baton/kv-cache';
 import type { ModelSequence } from '@baton/model';
 import { engineNow } from '../clock.js';
 import { HandoffFailedError } from '../errors.js';
@@ -31,6 +38,7 @@ interface Arrival {
   layersLoaded: number;
   first: { token: number; time: number } | null;
   cancel: AbortController;
+  returnTo: KvEndpointDescriptor | null;
 }
 
 /** Decode actor (module default export, spawned by the engine). */
@@ -43,10 +51,12 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   #batch!: DecodeBatch;
   /** Accepts KV streams from prefill actors that do not share this actor's pool. */
   #endpoint: KvEndpoint | null = null;
+  /** Running sequences whose KV goes back to their prefill actor's pool when they finish. */
+  readonly #returnTo = new Map<string, KvEndpointDescriptor>();
 
   override async onStart(): Promise<void> {
     await super.onStart();
-    this.#batch = this.decodeBatch(this.#sink);
+    this.#batch = this.decodeBatch(this.#sink, (table, written, requestId) => this.#cacheFinished(table, written, requestId));
     if (this.init.kvEndpoint) this.#endpoint = await KvEndpoint.listen({ pool: this.pool, host: '127.0.0.1' });
     this.#report(null);
   }
@@ -61,6 +71,10 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
 
   readonly handlers = {
     incoming: (m: Extract<DecodeMsg, { type: 'incoming' }>) => this.#incoming(m.request, m),
+    sendPrefix: (m: Extract<DecodeMsg, { type: 'sendPrefix' }>): void => {
+      if (this.shipper !== null) this.shipper.sendCached(m);
+      else this.init.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens: 0, ms: 0 });
+    },
     kvRoute: (): DecodeKvRoute => ({ poolId: this.init.poolId, endpoint: this.#endpoint?.descriptor ?? null }),
     prefilled: (m: Extract<DecodeMsg, { type: 'prefilled' }>) => this.#prefilled(m),
     prefillFailed: (m: Extract<DecodeMsg, { type: 'prefillFailed' }>) => this.#abort(m.requestId),
@@ -74,6 +88,18 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
 
   protected hasWork(): boolean {
     return this.#batch.hasWork;
+  }
+
+  protected override lowerTiers(): boolean {
+    return this.init.pool.kind === 'own';
+  }
+
+  /** A finished sequence: cache its blocks here, and send them back to its prefill actor's pool when that is another one. */
+  #cacheFinished(table: BlockTable, written: number[], requestId: string): void {
+    this.cachePrefix(table, written);
+    const to = this.#returnTo.get(requestId);
+    this.#returnTo.delete(requestId);
+    if (to !== undefined) this.shipper?.sendTable(table, written, to);
   }
 
   protected counts(): { queueLength: number; running: number; kvBlocksUsed: number } {
@@ -115,7 +141,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
     }
     const backing = new HandoffBacking(consumer, consumer.tokenCount);
     const seq = this.model.attach(backing, { length: consumer.tokenCount });
-    const a: Arrival = { request, consumer, backing, seq, layersLoaded: 0, first: null, cancel: new AbortController() };
+    const a: Arrival = { request, consumer, backing, seq, layersLoaded: 0, first: null, cancel: new AbortController(), returnTo: m.returnTo };
     this.#arrivals.set(request.id, a);
     this.activity = `receiving ${this.#arrivals.size} handoff`;
     void this.#stream(a);
@@ -170,6 +196,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
     if (a.first === null || a.layersLoaded < this.model.config.nLayer) return;
     this.#arrivals.delete(a.request.id);
     const table = a.backing.adopt();
+    if (a.returnTo !== null) this.#returnTo.set(a.request.id, a.returnTo);
     const now = engineNow();
     this.init.client.tell({ type: 'kvTransfer', requestId: a.request.id, startMs: a.first.time, endMs: now });
     this.#batch.add({
@@ -184,6 +211,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   }
 
   #abort(requestId: string): void {
+    this.#returnTo.delete(requestId);
     const a = this.#arrivals.get(requestId);
     if (a !== undefined) this.#dropArrival(a);
     else if (!this.#batch.abort(requestId)) this.#tombstones.add(requestId);

@@ -46,6 +46,8 @@ export interface DecodeBatchDeps {
   sink: TokenSink;
   maxBatch: number;
   chunkSize: number;
+  /** Registers a finished sequence's blocks (prompt + output tokens whose KV is written) as a cached prefix; the batch releases the table after. */
+  cacheFinished: (table: BlockTable, written: number[], requestId: string) => void;
   /** A preempted sequence that cannot get KV back for this long, with nothing running, fails. */
   kvWaitMs: number;
   onPreempt: () => void;
@@ -205,7 +207,7 @@ export class DecodeBatch {
   /** Registers the sequence's full blocks in the prefix cache (multi-turn reuse), then releases. */
   #publishAndRelease(r: RunningSeq): void {
     const written = [...r.request.promptIds, ...r.tokens].slice(0, r.seq.length);
-    this.deps.pool.publish(r.table, written);
+    this.deps.cacheFinished(r.table, written, r.request.id);
     this.#release(r);
   }
 

@@ -20,8 +20,15 @@
  * job holds a match's references only once it resolved, and they are released on abort, stop or
  * a blocked reservation (the job matches again next time). Matching is always against this
  * actor's own pool, so whatever the scheduler believed it held, reused KV is real.
+ *
+ * With caching on it listens for KV transfers into its pool (a KvEndpoint): a decode actor in
+ * another pool sends a finished turn's prompt + output back (transfer-with-insert), and when the
+ * scheduler moves a longer cached prefix here from another instance (Mooncake's rule), the job
+ * waits (`awaitsPrefix`) until the scheduler says the transfer ended, or PREFIX_WAIT_MS passed,
+ * and then matches its own pool as always: a transfer that brought less (a stale tree entry) or
+ * nothing costs a recompute.
  */
-import { HandoffCancelledError, KvConnector, type BlockTable, type KvTarget, type KvWriter, type PrefixMatch } from '@baton/kv-cache';
+import { HandoffCancelledError, KvConnector, KvEndpoint, type BlockTable, type KvEndpointDescriptor, type KvTarget, type KvWriter, type PrefixMatch } from '@baton/kv-cache';
 import { engineNow } from '../clock.js';
 import { ActorFailedError, HandoffFailedError } from '../errors.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
@@ -43,6 +50,8 @@ interface Job {
   match: PrefixMatch | null;
   /** An asynchronous (tiered) match is running for it. */
   matching: boolean;
+  /** A cached prefix is being transferred into this pool for it. */
+  awaitsPrefix: boolean;
   /** Prompt tokens to compute: the prompt less its prefix cached in the hot pool when queued (load reports). */
   uncached: number;
 }
@@ -66,13 +75,14 @@ interface FirstToken {
 
 /** A prompt blocked on KV this long makes a decode actor preempt to free room. */
 const RECLAIM_AFTER_MS = 100;
+/** A job waits at most this long for a cached prefix transferred to it, then recomputes what is missing. */
+const PREFIX_WAIT_MS = 1_000;
 /** Channels remembered for cancellation on abort. */
 const RECENT_HANDOFFS = 256;
 
 /** Prefill actor (module default export, spawned by the engine). */
 export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> {
   protected readonly role = 'prefill';
-  protected override keepsTiers = true;
   readonly #queue: Job[] = [];
   readonly #tombstones = new Tombstones();
   readonly #sink = new TokenSink(this.init.client, this.init.scheduler);
@@ -80,6 +90,8 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   readonly #throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
   readonly #routes = new DecodeRoutes(this.init.decoders, this.init.poolId, () => this.#shipAwaiting());
   #connector!: KvConnector;
+  /** Accepts cached prefixes transferred into this pool (caching on). */
+  #endpoint: KvEndpoint | null = null;
   #retryArmed = false;
   #handoffs = 0;
   #lastReclaim = -Infinity;
@@ -90,7 +102,9 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   readonly #awaiting = new Map<string, Awaiting>();
 
   readonly handlers = {
-    prefill: (m: Extract<PrefillMsg, { type: 'prefill' }>) => this.#enqueue(m.request),
+    prefill: (m: Extract<PrefillMsg, { type: 'prefill' }>) => this.#enqueue(m.request, m.awaitsPrefix),
+    prefixArrived: (m: Extract<PrefillMsg, { type: 'prefixArrived' }>) => this.#prefixArrived(m.requestId),
+    sendPrefix: (m: Extract<PrefillMsg, { type: 'sendPrefix' }>) => this.#sendPrefix(m),
     assignDecode: (m: Extract<PrefillMsg, { type: 'assignDecode' }>) => this.#assign(m.requestId, m.decode),
     abort: (m: Extract<PrefillMsg, { type: 'abort' }>) => this.#abort(m.requestId),
     step: () => this.onStep(),
@@ -101,6 +115,15 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     await super.onStart();
     this.#connector = new KvConnector({ pool: this.pool });
     this.#routes.prefetch();
+    const mem = this.mem;
+    if (mem !== null) {
+      this.#endpoint = await KvEndpoint.listen({ pool: this.pool, host: '127.0.0.1', insert: (table, tokens) => void mem.insert(table, tokens) });
+      this.announceSite();
+    }
+  }
+
+  protected override siteEndpoint(): KvEndpointDescriptor | null {
+    return this.#endpoint?.descriptor ?? null;
   }
 
   override onStop(): void {
@@ -110,11 +133,12 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     this.#awaiting.clear();
     for (const j of this.#queue) this.#dropMatch(j);
     this.#connector?.close();
+    void this.#endpoint?.close();
     super.onStop();
   }
 
   protected hasWork(): boolean {
-    return !this.#retryArmed && this.#queue.some((j) => !j.matching);
+    return !this.#retryArmed && this.#queue.some((j) => !j.matching && !j.awaitsPrefix);
   }
 
   protected counts(): { queueLength: number; running: number; kvBlocksUsed: number } {
@@ -129,7 +153,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     for (let i = 0; i < this.#queue.length; ) {
       const job = this.#queue[i];
       const cost = job.request.promptIds.length;
-      if (!takesPrompt(cost, { budget, taken: done, blockedAt }) || job.matching) {
+      if (!takesPrompt(cost, { budget, taken: done, blockedAt }) || job.matching || job.awaitsPrefix) {
         i++;
         continue;
       }
@@ -164,13 +188,29 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     return this.#retryArmed ? `waiting for KV (${this.#queue.length} queued)` : `${this.#queue.length} queued`;
   }
 
-  #enqueue(request: WireRequest): void {
+  #enqueue(request: WireRequest, awaitsPrefix: boolean): void {
     if (this.#tombstones.take(request.id)) return;
     const prompt = request.promptIds;
     const cached = this.init.cache.enabled ? this.pool.cachedPrefixLength(prompt.slice(0, -1)) : 0;
-    this.#queue.push({ request, decode: null, since: engineNow(), match: null, matching: false, uncached: prompt.length - cached });
+    const job: Job = { request, decode: null, since: engineNow(), match: null, matching: false, awaitsPrefix, uncached: prompt.length - cached };
+    this.#queue.push(job);
+    if (awaitsPrefix) this.context.setTimeout(() => this.#prefixArrived(request.id), PREFIX_WAIT_MS);
     this.#report(null);
     this.wake();
+  }
+
+  /** The transfer for a waiting job ended (or its wait timed out): it matches its own pool now. */
+  #prefixArrived(requestId: string): void {
+    const job = this.#queue.find((j) => j.request.id === requestId);
+    if (job === undefined || !job.awaitsPrefix) return;
+    job.awaitsPrefix = false;
+    this.wake();
+  }
+
+  /** The scheduler moves a cached prefix of ours to another instance. */
+  #sendPrefix(m: Extract<PrefillMsg, { type: 'sendPrefix' }>): void {
+    if (this.shipper !== null) this.shipper.sendCached(m);
+    else this.init.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens: 0, ms: 0 });
   }
 
   #assign(requestId: string, decode: number): void {
@@ -217,7 +257,9 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     if (writer === null) return null;
     this.#remember(request.id, writer);
     writer.done.catch((e: unknown) => this.#channelFailed(request, decode, e));
-    this.init.decoders[decode].tell({ type: 'incoming', request, ticket: writer.ticket });
+    // NOTE: a decode actor in another pool sends the finished turn's KV back here (the shared pool already holds it).
+    const returnTo = target.kind === 'stream' && this.init.cache.returnFromDecode ? this.#endpoint?.descriptor ?? null : null;
+    this.init.decoders[decode].tell({ type: 'incoming', request, ticket: writer.ticket, returnTo });
     return writer;
   }
 

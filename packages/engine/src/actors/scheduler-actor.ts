@@ -8,6 +8,13 @@
  * prediction, load and free KV (TetriInfer). In colocated modes it routes to the least loaded
  * colocated actor with the same admission rule.
  *
+ * With prompt-tree routing the rule is Mooncake's: when a longer cached prefix of the prompt lives
+ * on another instance (another pool: a prefill or decode actor in another process) and moving it
+ * costs less than recomputing it, the expected TTFT counts the transfer instead, and when such a
+ * candidate wins, the holder is told to send that prefix (`sendPrefix`, transfer-with-insert) and
+ * the chosen prefill actor waits for it (`prefixSent` -> `prefixArrived`). Transfer throughput is
+ * measured from those transfers (a prior before the first).
+ *
  * Invariants: it never awaits another actor inside a handler (predictions come back as
  * `predicted` messages), so a slow actor can never stall admission; load it routes on is the
  * latest report plus its own optimistic increments since then. The prompt tree is a hint: a stale
@@ -19,10 +26,11 @@ import { admit } from '../admission.js';
 import { engineNow } from '../clock.js';
 import { EngineError, UnavailableError } from '../errors.js';
 import type { LengthPrediction } from '../length-predictor.js';
-import type { LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
+import type { KvSite, LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
+import { ThroughputEstimator } from '../throughput-estimator.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { PromptTree } from '../prompt-tree.js';
-import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
+import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad, type RemotePrefix, type TransferRule } from '../scheduler-policy.js';
 import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, queueTotals, toDecodePrediction } from '../step-policy.js';
 
 interface InFlight {
@@ -36,6 +44,12 @@ interface InFlight {
 }
 
 const PREDICT_TIMEOUT_MS = 250;
+/**
+ * KV transfer throughput between instances before one is measured, tokens/s.
+ * NOTE: about 8x the prefill prior's share on a loopback stream (bench:kv moves a 512-token
+ * prompt's KV in tens of ms); measured transfers replace it.
+ */
+const PRIOR_TRANSFER_TOKENS_PER_S = 20_000;
 /** Retry-after hint when every actor of a role is down (a restart takes about this long). */
 const UNAVAILABLE_RETRY_MS = 2_000;
 
@@ -58,8 +72,12 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   readonly #isDown = (id: string): boolean => this.#down.has(id);
   /** Corrects admission's TTFT estimates with measured first-token times. */
   readonly #calibrator = new TtftCalibrator({ now: engineNow });
-  /** Which prefill actor holds which cached prefix (by prefill index). */
+  /** Which serving actor holds which cached prefix (instance = prefill index, or prefill count + decode index). */
   readonly #tree = new PromptTree(this.init.blockSize);
+  /** KV sites of the serving actors, by tree instance (from their event batches). */
+  readonly #sites = new Map<number, KvSite>();
+  readonly #transferRate = new ThroughputEstimator({ priorTokensPerSecond: PRIOR_TRANSFER_TOKENS_PER_S });
+  #transfers = { asked: 0, arrivedTokens: 0 };
   #credited = 0;
   #routedTokens = 0;
 
@@ -72,9 +90,12 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     firstToken: (m: Extract<SchedulerMsg, { type: 'firstToken' }>) => this.#calibrate(m.requestId, m.ttftMs),
     predicted: (m: Extract<SchedulerMsg, { type: 'predicted' }>) => this.#predicted(m.requestId, m.prediction),
     cacheEvents: (m: Extract<SchedulerMsg, { type: 'cacheEvents' }>): void => {
-      if (m.reset) this.#tree.forget(m.index);
-      this.#tree.applyBatch(m.index, m.events);
+      const instance = this.#instanceOf(m.site.role, m.site.index);
+      this.#sites.set(instance, m.site);
+      if (m.reset) this.#tree.forget(instance);
+      this.#tree.applyBatch(instance, m.events);
     },
+    prefixSent: (m: Extract<SchedulerMsg, { type: 'prefixSent' }>) => this.#prefixSent(m.requestId, m.tokens, m.ms),
     health: (m: Extract<SchedulerMsg, { type: 'health' }>): void => {
       if (m.up) {
         this.#down.delete(m.actor);
@@ -94,6 +115,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       routing: this.init.routing,
       promptTree: this.#tree.stats(),
       creditedTokens: this.#credited,
+      prefixTransfers: { ...this.#transfers },
       routedPromptTokens: this.#routedTokens,
     }),
   };
@@ -119,12 +141,14 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const up = loads.filter((l) => !this.#down.has(l.id));
     const healthy = up.length > 0 ? up : loads.filter((l) => this.#restarting.has(l.id));
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
-    const credit = colocated ? (_id: string, prompt: readonly number[]) => this.#sharedCredit(prompt) : this.#creditFor(request, loads);
+    const { credit, transfer } = this.#creditFor(request, loads);
     const candidates = colocated ? [leastOutstanding(healthy)] : this.#candidates(request, healthy);
     const route = this.init.routing === 'least-load' ? () => 0 : credit;
-    const picked = choosePrefill(request, candidates, route);
+    // NOTE: Mooncake's transfer rule belongs to prompt-tree routing (session routing is MemServe's baseline, least-load credits nothing).
+    const rule = !colocated && this.init.routing === 'prompt-tree' ? transfer : null;
+    const picked = choosePrefill(request, candidates, route, rule);
     // NOTE: the admission estimate counts what the chosen actor holds whatever the routing rule.
-    const choice = picked === null ? null : choosePrefill(request, candidates.filter((c) => c.id === picked.actorId), credit);
+    const choice = picked === null ? null : choosePrefill(request, candidates.filter((c) => c.id === picked.actorId), credit, rule);
     if (choice === null) return this.#reject(request, 'no serving actor is available');
     // NOTE: an actor with nothing queued is judged on the uncorrected estimate: the correction models
     // queueing and interference, and an engine that rejected everything after a burst would never
@@ -146,24 +170,82 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
     this.#credited += picked?.cachedTokens ?? 0;
     this.#routedTokens += request.promptIds.length;
-    this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.prefillMs }, target, decode: null, isLong: false });
+    this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.transferMs + choice.prefillMs }, target, decode: null, isLong: false });
     this.#accepted += 1;
     this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
     if (colocated) {
       this.#refs.colocated[target].tell({ type: 'submit', request });
       return { accepted: true };
     }
-    this.#refs.prefill[target].tell({ type: 'prefill', request });
+    const moved = choice.transfer === null ? null : this.#sendPrefix(request, Number(choice.transfer.source), target, choice.transfer.tokens);
+    this.#refs.prefill[target].tell({ type: 'prefill', request, awaitsPrefix: moved !== null });
     this.#predict(request);
     return { accepted: true };
   }
 
-  /** Prefix credit per prefill actor: what the prompt tree says it holds, or the shared pool's hot prefix when the scheduler shares it. */
-  #creditFor(request: WireRequest, loads: readonly PrefillLoad[]): (id: string, prompt: readonly number[]) => number {
-    if (!this.init.cacheEnabled) return () => 0;
-    const runs = this.#tree.cachedRuns(this.#tree.keysOf(request.promptIds), loads.length);
+  /** Tree instance of a serving actor's KV site. NOTE: interleaved, so it is known before the scheduler is wired (sites report on start). */
+  #instanceOf(role: KvSite['role'], index: number): number {
+    return role === 'decode' ? 2 * index + 1 : 2 * index;
+  }
+
+  /** Tells the instance holding the prefix to send it into prefill actor `target`'s pool; null when it cannot be asked. */
+  #sendPrefix(request: WireRequest, source: number, target: number, tokens: number): true | null {
+    const site = this.#sites.get(source);
+    const to = this.#sites.get(this.#instanceOf('prefill', target))?.endpoint ?? null;
+    const ref = site === undefined ? undefined : site.role === 'decode' ? this.#refs.decode[site.index] : this.#refs.prefill[site.index];
+    if (ref === undefined || to === null) return null;
+    this.#transfers.asked += 1;
+    ref.tell({ type: 'sendPrefix', requestId: request.id, promptIds: request.promptIds.slice(0, tokens), to });
+    return true;
+  }
+
+  /** A transfer ended: the waiting prefill actor goes on (with what arrived; it matches its own pool). */
+  #prefixSent(requestId: string, tokens: number, ms: number): void {
+    if (tokens > 0) {
+      this.#transfers.arrivedTokens += tokens;
+      this.#transferRate.observe(tokens, ms);
+    }
+    const f = this.#inFlight.get(requestId);
+    if (f !== undefined && this.#refs.colocated.length === 0) this.#refs.prefill[f.target]?.tell({ type: 'prefixArrived', requestId });
+  }
+
+  /**
+   * Prefix credit per prefill (or colocated) actor — what the prompt tree says it holds in any tier,
+   * what actors sharing its pool hold hot, or the shared pool's hot prefix when the scheduler shares
+   * it — and the transfer rule's view: the longest prefix held in another pool, by an actor that is up.
+   */
+  #creditFor(request: WireRequest, loads: readonly PrefillLoad[]): { credit: (id: string) => number; transfer: TransferRule } {
+    const none = { credit: () => 0, transfer: { remoteFor: () => null, tokensPerSecond: this.#transferRate.tokensPerSecond } };
+    if (!this.init.cacheEnabled) return none;
+    const instances = 2 * Math.max(loads.length, this.#decode.length);
+    const runs = this.#tree.cachedRuns(this.#tree.keysOf(request.promptIds), instances);
     const shared = this.#sharedCredit(request.promptIds);
-    return (id) => Math.max(shared, runs[loads.findIndex((l) => l.id === id)]?.tokens ?? 0);
+    const sites = [...this.#sites].filter(([i, site]) => i < instances && !this.#down.has(this.#siteActor(site)));
+    const local = (i: number): number => {
+      const pool = this.#sites.get(i)?.poolId;
+      const sharing = sites.filter(([j, site]) => j !== i && site.poolId === pool).map(([j]) => runs[j].hotTokens);
+      return Math.max(shared, runs[i]?.tokens ?? 0, ...sharing);
+    };
+    const remoteFor = (id: string): RemotePrefix | null => {
+      const i = this.#instanceOf('prefill', loads.findIndex((l) => l.id === id));
+      const mine = this.#sites.get(i);
+      if (mine?.endpoint === null || mine === undefined) return null;
+      let best: RemotePrefix | null = null;
+      for (const [j, site] of sites) {
+        if (site.poolId !== mine.poolId && runs[j].tokens > (best?.tokens ?? 0)) best = { source: String(j), tokens: runs[j].tokens };
+      }
+      return best;
+    };
+    return {
+      credit: (id) => local(this.#instanceOf('prefill', loads.findIndex((l) => l.id === id))),
+      transfer: { remoteFor, tokensPerSecond: this.#transferRate.tokensPerSecond },
+    };
+  }
+
+  /** The actor name of a KV site (as load reports and health name it). */
+  #siteActor(site: KvSite): string {
+    const loads = site.role === 'decode' ? this.#decode : site.role === 'prefill' ? this.#prefill : this.#colocated;
+    return loads[site.index]?.id ?? `${site.role}-${site.index}`;
   }
 
   #sharedCredit(prompt: readonly number[]): number {

@@ -4,10 +4,11 @@
  * running the engine loop one step per `step` message, and keeping utilization and batch
  * statistics.
  *
- * An actor that serves cached prefixes (`keepsTiers`: the prefill actors) wraps its pool in a
- * KvMemPool (host and disk tiers from the engine's `cache` options) and sends the pool's insert /
- * swap / evict events to the scheduler in batches, one message per event-loop turn, for the
- * global prompt tree.
+ * With context caching on, every serving actor wraps its pool in a KvMemPool (host and disk tiers
+ * from the engine's `cache` options; see `lowerTiers`) and sends the pool's insert / swap / evict
+ * events to the scheduler in batches, one message per event-loop turn, for the global prompt
+ * tree, each batch naming the actor's KV site (pool identity, endpoint for transfers in). Its
+ * PrefixShipper sends cached prefixes to other instances when the scheduler asks.
  *
  * Invariants: at most one `step` message is pending at a time (`#stepPending`); a step runs inside
  * the mailbox like any message, so requests, aborts and handoffs are admitted between steps, never
@@ -15,13 +16,14 @@
  * incarnation has `reset` set (the tree forgets what a predecessor held).
  */
 import { Actor, setThreadNice, type Message } from '@baton/actors';
-import { BlockPool, KvMemPool, type KvPoolEvent } from '@baton/kv-cache';
+import { BlockPool, KvMemPool, type BlockTable, type KvEndpointDescriptor, type KvPoolEvent } from '@baton/kv-cache';
 import { backendMemory, initBackend, loadModel, type Gpt } from '@baton/model';
 import { engineNow } from '../clock.js';
 import { CrashTrigger } from '../fault-plan.js';
 import { DecodeBatch } from './decode-batch.js';
+import { PrefixShipper } from './prefix-shipper.js';
 import type { TokenSink } from './token-sink.js';
-import type { ServingActorStats, ServingInit } from '../protocol.js';
+import type { KvSite, ServingActorStats, ServingInit } from '../protocol.js';
 
 /**
  * Models loaded in this thread, by actor name. NOTE: a crash in a handler restarts the actor in
@@ -37,10 +39,10 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   protected backend = 'unloaded';
   protected activity = 'starting';
   protected preemptions = 0;
-  /** The tiers under this actor's pool; null unless the actor keeps them and caching is on. */
+  /** The tiers under this actor's pool; null when caching is off. */
   protected mem: KvMemPool | null = null;
-  /** Serves cached prefixes from tiers under its pool and reports them to the prompt tree. */
-  protected keepsTiers = false;
+  /** Sends cached prefixes to other instances' pools; null when caching is off. */
+  protected shipper: PrefixShipper | null = null;
   #events: KvPoolEvent[] = [];
   #eventsArmed = false;
   #stepPending = false;
@@ -63,7 +65,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     const source = this.init.pool;
     // NOTE: a restart in place (same thread) attaches the engine's pool again; an own pool is made anew per incarnation.
     this.pool = source.kind === 'shared' ? BlockPool.attach(source.handle, { owner: this.init.owner }) : BlockPool.create(source.options).withOwner(0);
-    if (this.keepsTiers && this.init.cache.enabled) this.#openTiers();
+    if (this.init.cache.enabled) this.#openTiers();
     if (this.init.faults.crashes.length > 0) this.#crash = new CrashTrigger(this.init.faults, this.init.faultFlags, this.role, this.init.index);
     this.#startedAt = engineNow();
     this.activity = 'idle';
@@ -74,16 +76,34 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   override onStop(): void {
     this.model?.dispose();
     threadModels.delete(this.context.name);
+    this.shipper?.close();
     void this.mem?.close();
+  }
+
+  /** Host and disk tiers below the hot pool (false: the pool's events only, evicted blocks are dropped). */
+  protected lowerTiers(): boolean {
+    return true;
+  }
+
+  /** Where other instances transfer cached prefixes into this actor's pool (null: nowhere). */
+  protected siteEndpoint(): KvEndpointDescriptor | null {
+    return null;
+  }
+
+  /** Tells the scheduler this actor's KV site now (call once its endpoint listens). */
+  protected announceSite(): void {
+    if (this.mem !== null) this.#sendEvents(false, true);
   }
 
   #openTiers(): void {
     const c = this.init.cache;
+    const lower = this.lowerTiers();
     this.mem = new KvMemPool({
       pool: this.pool,
-      hostBlocks: c.hostBlocks,
-      ...(c.diskDir === null ? {} : { disk: { dir: c.diskDir, maxBytes: c.diskMaxBytes } }),
+      hostBlocks: lower ? c.hostBlocks : 0,
+      ...(c.diskDir === null || !lower ? {} : { disk: { dir: c.diskDir, maxBytes: c.diskMaxBytes } }),
     });
+    this.shipper = new PrefixShipper(this.mem, this.init.scheduler);
     this.mem.subscribe((e) => this.#queueEvent(e));
     this.#sendEvents(true);
   }
@@ -96,12 +116,16 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     setImmediate(() => this.#sendEvents(false));
   }
 
-  #sendEvents(reset: boolean): void {
+  #sendEvents(reset: boolean, force = false): void {
     this.#eventsArmed = false;
     const events = this.#events;
     this.#events = [];
-    if (events.length === 0 && !reset) return;
-    this.init.scheduler.tell({ type: 'cacheEvents', index: this.init.index, reset, events });
+    if (events.length === 0 && !reset && !force) return;
+    this.init.scheduler.tell({ type: 'cacheEvents', site: this.#site(), reset, events });
+  }
+
+  #site(): KvSite {
+    return { role: this.role, index: this.init.index, poolId: this.init.poolId, endpoint: this.siteEndpoint() };
   }
 
   /** Role reported in stats. */
@@ -114,10 +138,12 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   protected abstract counts(): { queueLength: number; running: number; kvBlocksUsed: number };
 
   /** A continuous-batching set for this actor's model and pool, streaming through `sink`. */
-  protected decodeBatch(sink: TokenSink): DecodeBatch {
+  protected decodeBatch(sink: TokenSink, cacheFinished?: (table: BlockTable, written: number[], requestId: string) => void): DecodeBatch {
     return new DecodeBatch({
       model: this.model,
       pool: this.pool,
+      // NOTE: a finished sequence's prompt + output blocks become a cached prefix (through the tiers, so the prompt tree hears of it).
+      cacheFinished: cacheFinished ?? ((table, written) => this.cachePrefix(table, written)),
       sink,
       maxBatch: this.init.limits.maxBatch,
       chunkSize: this.init.setup.chunkSize,
@@ -155,6 +181,12 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
     this.afterStep(end - start, batch);
     if (!this.hasWork()) this.activity = this.idleActivity();
     this.wake();
+  }
+
+  /** Registers `table`'s full blocks as a cached prefix of `tokens` (through the tiers when caching is on, so the prompt tree hears of it). */
+  protected cachePrefix(table: BlockTable, tokens: readonly number[]): void {
+    if (this.mem !== null) this.mem.insert(table, tokens);
+    else this.pool.publish(table, tokens);
   }
 
   /** What the actor reports doing when no step has work (default 'idle'). */
