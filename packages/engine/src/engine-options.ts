@@ -8,6 +8,7 @@
 import { InvalidOptionsError } from './errors.js';
 import { NO_FAULTS, resolveFaults, type CrashRule, type FaultPlan } from './fault-plan.js';
 import { nonEmptyString, nonNegInt, oneOf, posInt, posNumber, record, rejectUnknown } from './option-checks.js';
+import { defaultElastic, resolveElastic, type ElasticOptions, type ElasticOptionsInput } from './elastic-options.js';
 
 /** How the engine arranges its actors. */
 export type EngineMode = 'single' | 'disaggregated' | 'colocated' | 'chunked';
@@ -141,10 +142,13 @@ export interface EngineOptions {
   cache: CacheOptions;
   /** How prefill actors are chosen (default `prompt-tree`). */
   routing: RoutingPolicy;
+  /** Elastic prefill:decode (disaggregated mode): instances that change role, and the planner. */
+  elastic: ElasticOptions;
 }
 
 /** Options as a caller writes them: every field optional, nested objects partial too. */
-export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults' | 'placement' | 'health' | 'cache'>> & {
+export type EngineOptionsInput = Partial<Omit<EngineOptions, 'kv' | 'queue' | 'slo' | 'faults' | 'placement' | 'health' | 'cache' | 'elastic'>> & {
+  elastic?: ElasticOptionsInput;
   cache?: Partial<CacheOptions>;
   health?: Partial<EngineOptions['health']>;
   placement?: ActorPlacement | Partial<EnginePlacement>;
@@ -179,6 +183,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   faults: NO_FAULTS,
   cache: Object.freeze({ enabled: true, hostBlocks: 0, diskDir: null, diskMaxBytes: 1 << 30, returnFromDecode: true }),
   routing: 'prompt-tree',
+  elastic: defaultElastic(1, 1),
 }) as Readonly<EngineOptions>;
 
 const MODES: readonly EngineMode[] = ['single', 'disaggregated', 'colocated', 'chunked'];
@@ -226,7 +231,14 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
     faults: resolveFaults(o.faults),
     cache: resolveCache(o.cache),
     routing: oneOf(o.routing ?? d.routing, ROUTING, 'routing'),
+    elastic: resolveElastic(o.elastic, posInt(o.prefill ?? d.prefill, 'prefill'), posInt(o.decode ?? d.decode, 'decode')),
   };
+  if (resolved.elastic.mode !== 'fixed' && resolved.mode !== 'disaggregated') {
+    throw new InvalidOptionsError('elastic.mode', `'${resolved.elastic.mode}' needs mode 'disaggregated' (got '${resolved.mode}'): only prefill and decode instances change role`);
+  }
+  if (resolved.elastic.mode === 'planner' && resolved.slo === null) {
+    throw new InvalidOptionsError('elastic.mode', "'planner' needs slo targets ({ ttftMs, tpotMs }): it flips instances to keep them");
+  }
   if (resolved.prefillChunkSize > resolved.tokenBudget) {
     throw new InvalidOptionsError(
       'prefillChunkSize',

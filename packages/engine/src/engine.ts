@@ -24,6 +24,9 @@ import type { RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
 import { spawnTopology, type Topology } from './topology.js';
+import type { FlipRecord, PlannerStats, ServingRole } from './elastic-protocol.js';
+import { isElastic } from './elastic-options.js';
+import { FlipRefusedError } from './flip-refused-error.js';
 import { clusterEngineInput, openCluster, type ClusterOptions } from './cluster/engine-cluster.js';
 
 /** Everything `engine.stats()` reports. */
@@ -42,6 +45,17 @@ export interface EngineStats {
   pool: PoolStats;
   /** Each KV pool on its own: `engine` (shared by the actors on threads) and one per actor in a child process. */
   pools: Array<{ name: string; stats: PoolStats }>;
+  /** The planner's window and decisions (elastic mode `planner`), or null. */
+  planner: PlannerStats | null;
+}
+
+/** What `engine.flip` asks for. */
+export interface FlipRequest {
+  /** The elastic instance (0 .. prefill + decode - 1). */
+  instance: number;
+  to: ServingRole;
+  /** Give up waiting for the flip to complete after this long (default 60 000 ms; the flip itself goes on). */
+  timeoutMs?: number;
 }
 
 /** Options of `engine.close`. */
@@ -71,6 +85,8 @@ const WATCHDOG_INTERVAL_MS = 250;
 const SUBMIT_TIMEOUT_MS = 30_000;
 /** An actor's stats answer later than this are taken from its last heartbeat. */
 const STATS_TIMEOUT_MS = 2_000;
+/** How often `flip` looks whether its flip completed. */
+const FLIP_POLL_MS = 10;
 
 /** A running Baton engine. Create with {@link createEngine}. */
 export class Engine {
@@ -137,9 +153,10 @@ export class Engine {
   /** Numbers from every actor and the latest completed requests. Throws EngineClosedError once `close` began. */
   async stats(): Promise<EngineStats> {
     if (this.#closing !== null) throw new EngineClosedError();
-    const [scheduler, actors] = await Promise.all([
+    const [scheduler, actors, planner] = await Promise.all([
       this.topology.scheduler.ask({ type: 'stats' }, { timeoutMs: 5_000 }),
       Promise.all(this.topology.serving.map((ref) => this.#actorStats(ref))),
+      this.topology.planner === null ? null : this.topology.planner.ask({ type: 'stats' }, { timeoutMs: 5_000 }).catch(() => null),
     ]);
     const pools = [
       ...(this.topology.owners.size > 0 ? [{ name: 'engine', stats: this.pool.stats() }] : []),
@@ -156,7 +173,39 @@ export class Engine {
       actors,
       pool: sumPoolStats(pools.map((p) => p.stats)),
       pools,
+      planner,
     };
+  }
+
+  /**
+   * Elastic: instance `instance` changes role to `to` while the engine serves (decode: its running
+   * sequences are handed to other decode instances or drained, by `elastic.policy`; prefill: its
+   * queued prompts go to other prefill instances or are prefilled first). Resolves with the flip's
+   * record once the instance serves in its new role. Throws InvalidRequestError on a bad request,
+   * FlipRefusedError when the flip cannot be made now (roles fixed, bounds, already flipping), and
+   * EngineError when it has not completed within `timeoutMs`.
+   */
+  async flip(request: FlipRequest): Promise<FlipRecord> {
+    if (this.#closing !== null) throw new EngineClosedError();
+    const r: unknown = request;
+    if (typeof r !== 'object' || r === null) throw new InvalidRequestError('flip', 'must be an object { instance, to }');
+    const { instance, to, timeoutMs = 60_000 } = request;
+    if (!Number.isSafeInteger(instance) || instance < 0) throw new InvalidRequestError('instance', `must be an integer >= 0, got ${String(instance)}`);
+    if (to !== 'prefill' && to !== 'decode') throw new InvalidRequestError('to', `must be 'prefill' or 'decode', got ${String(to)}`);
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new InvalidRequestError('timeoutMs', `must be a positive number, got ${String(timeoutMs)}`);
+    if (!isElastic(this.options.elastic)) throw new FlipRefusedError(instance, "roles are fixed (set elastic.mode to 'manual' or 'planner')");
+    const decidedMs = engineNow();
+    const reply = await this.topology.scheduler.ask({ type: 'flip', instance, to, reason: 'api', decidedMs }, { timeoutMs: 5_000 });
+    if (!reply.accepted) throw new FlipRefusedError(instance, reply.reason);
+    const deadline = decidedMs + timeoutMs;
+    while (engineNow() < deadline) {
+      if (this.#closing !== null) throw new EngineClosedError();
+      const stats = await this.topology.scheduler.ask({ type: 'stats' }, { timeoutMs: 5_000 });
+      const done = stats.elastic?.flips.find((f) => f.instance === instance && f.decidedMs === decidedMs);
+      if (done !== undefined) return done;
+      await new Promise((resolve) => setTimeout(resolve, FLIP_POLL_MS));
+    }
+    throw new EngineError(`flip of instance ${instance} to ${to} did not complete within ${timeoutMs} ms (it goes on)`);
   }
 
   /**
@@ -309,6 +358,9 @@ export class Engine {
     this.#active.delete(active.id);
     this.#wire.delete(active.wireId);
     if (result !== null) this.#finished.add(result.timing);
+    if (result !== null && result.metrics.ttftMs !== null) {
+      this.topology.planner?.tell({ type: 'observe', timeMs: engineNow(), ttftMs: result.metrics.ttftMs, tpotMs: result.metrics.tpotMs });
+    }
   }
 
 
@@ -402,6 +454,7 @@ function usesProcesses(o: EngineOptions): boolean {
 
 /** Model-running actors of a mode (each gets a pool owner id). */
 function servingActorCount(o: EngineOptions): number {
-  if (o.mode === 'disaggregated') return o.prefill + o.decode;
+  // NOTE: an elastic instance holds a prefill and a decode actor.
+  if (o.mode === 'disaggregated') return (isElastic(o.elastic) ? 2 : 1) * (o.prefill + o.decode);
   return o.mode === 'single' ? 1 : o.colocated;
 }

@@ -5,7 +5,13 @@
  */
 
 /** The embeddable engine. */
-export { createEngine, Engine, type CloseOptions, type EngineStats } from './engine.js';
+export { createEngine, Engine, type CloseOptions, type EngineStats, type FlipRequest } from './engine.js';
+/** Elastic prefill:decode: options, the planner's pure decision, flip records and planner stats. */
+export { defaultElastic, resolveElastic } from './elastic-options.js';
+export type { ElasticMode, ElasticOptions, ElasticOptionsInput, FlipPolicy } from './elastic-options.js';
+export { decideFlip, type PlannerInput, type PlannerVerdict } from './planner-policy.js';
+export { FlipRefusedError } from './flip-refused-error.js';
+export type { ElasticStats, ElasticView, FlipRecord, InstanceState, PlannerDecision, PlannerStats, ServingRole } from './elastic-protocol.js';
 /** What `generate()` returns. */
 export type { Generation, GenerationResult } from './active-request.js';
 /** Statistics shapes reported by the actors. */

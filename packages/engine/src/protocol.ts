@@ -16,6 +16,8 @@ import type { SerializedEngineError } from './errors.js';
 import type { FaultPlan } from './fault-plan.js';
 import type { LengthPrediction, LengthPredictorStats } from './length-predictor.js';
 import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
+import type { ElasticOptions, FlipPolicy } from './elastic-options.js';
+import type { ElasticStats, ElasticView, FlipReply, MigrationTarget, PlannerStats, ServingRole } from './elastic-protocol.js';
 
 /** A validated request as the actors see it (no signal, no text: ids only). */
 export interface WireRequest {
@@ -126,6 +128,8 @@ export interface SchedulerStats {
   /** Cached prefixes moved between instances by Mooncake's transfer rule: transfers asked, and tokens of KV that arrived. */
   prefixTransfers: { asked: number; arrivedTokens: number };
   routedPromptTokens: number;
+  /** Roles of the instances and the latest flips; null unless the engine is elastic. */
+  elastic: ElasticStats | null;
 }
 
 /** Messages of the scheduler actor. */
@@ -147,6 +151,16 @@ export type SchedulerMsg =
   | { type: 'cacheEvents'; site: KvSite; reset: boolean; events: KvPoolEvent[] }
   /** A transfer the scheduler asked for (`sendPrefix`) ended: `tokens` cached tokens now sit in the target's pool (0: none, it recomputes). */
   | { type: 'prefixSent'; requestId: string; tokens: number; ms: number }
+  /** Elastic: instance `instance` changes role to `to` (decided at `decidedMs`, engine clock). */
+  | Ask<{ type: 'flip'; instance: number; to: ServingRole; reason: string; decidedMs: number }, FlipReply>
+  /** A retiring decode actor handed a running sequence to decode actor `to`. */
+  | { type: 'moved'; requestId: string; from: number; to: number }
+  /** A retiring prefill actor gives back prompts it had not started, for another prefill actor. */
+  | { type: 'requeue'; from: number; requests: WireRequest[] }
+  /** A retiring actor holds nothing of its old role any more. */
+  | { type: 'retired'; role: ServingRole; index: number }
+  /** What the planner reads: instance roles and per-role load. */
+  | Ask<{ type: 'elastic' }, ElasticView>
   | Ask<{ type: 'stats' }, SchedulerStats>;
 
 /** Where a serving actor's cached prefixes live, as the scheduler's prompt tree knows it. */
@@ -179,6 +193,10 @@ export type PrefillMsg =
   /** The decode choice (it may arrive before, during or after the prefill). */
   | { type: 'assignDecode'; requestId: string; decode: number }
   | { type: 'abort'; requestId: string }
+  /** Elastic: stop serving prefill (finish or give back the queue, by policy), then say `retired`. */
+  | { type: 'retire'; policy: FlipPolicy }
+  /** Elastic: serve prefill again. */
+  | { type: 'activate' }
   | { type: 'step' }
   | Ask<{ type: 'stats' }, ServingActorStats>;
 
@@ -194,6 +212,13 @@ export type DecodeMsg =
   /** A prefill actor sharing this actor's pool has waited too long for `blocks` free blocks: preempt to make room. */
   | { type: 'reclaim'; blocks: number }
   | { type: 'abort'; requestId: string }
+  /**
+   * Elastic: stop serving decode. `handover`: running sequences move to `targets` (indices into
+   * `decoders`) over the KV handoff; `drain`: they finish here. Then say `retired`.
+   */
+  | { type: 'retire'; policy: FlipPolicy; decoders: ActorRef<DecodeMsg>[]; targets: MigrationTarget[] }
+  /** Elastic: serve decode again. */
+  | { type: 'activate' }
   | { type: 'step' }
   | Ask<{ type: 'stats' }, ServingActorStats>;
 
@@ -259,6 +284,8 @@ export interface ServingInit {
   scheduler: ActorRef<SchedulerMsg>;
   /** Context caching: prefix reuse, host and disk tiers. */
   cache: CacheOptions;
+  /** Actors of one thread or process with the same key share one loaded model (an elastic instance's prefill and decode actors). */
+  modelKey: string;
 }
 
 /** Init of a prefill actor: it hands sequences to these decode actors. */
@@ -305,5 +332,21 @@ export interface SchedulerInit {
   routing: RoutingPolicy;
   /** Prefix reuse is on (off: routing credits no cached prefix). */
   cacheEnabled: boolean;
+  /** Elastic instances: the role each starts in and the bounds; null when roles are fixed. */
+  elastic: { roles: ServingRole[]; options: ElasticOptions } | null;
+}
+
+/** Messages of the planner actor. */
+export type PlannerMsg =
+  /** A finished request's measured TTFT and TPOT (null with one output token), engine clock. */
+  | { type: 'observe'; timeMs: number; ttftMs: number; tpotMs: number | null }
+  | { type: 'tick' }
+  | Ask<{ type: 'stats' }, PlannerStats>;
+
+/** Init of the planner actor. */
+export interface PlannerInit {
+  scheduler: ActorRef<SchedulerMsg>;
+  options: ElasticOptions;
+  slo: { ttftMs: number; tpotMs: number };
 }
 

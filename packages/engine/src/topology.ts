@@ -8,14 +8,21 @@
  * Every actor on a thread attaches the engine's SharedArrayBuffer pool, so handoffs between them
  * move block ids only; an actor in a child process creates a pool of its own there, and KV reaches
  * it over the transfer stream (see kv-route.ts). The actor classes are the same in every placement.
+ *
+ * Elastic (`elastic.mode` manual or planner): each of the P + D instances is one worker thread or
+ * child process (group `instance-<i>`) holding both a prefill actor `prefill-<i>` and a decode actor
+ * `decode-<i>` that share one loaded model; the scheduler routes to whichever role the instance
+ * serves. With `planner`, the planner actor joins the control group.
  */
 import type { ActorRef, ActorSystem, Ask, Message, SpawnOptions, SupervisionOptions } from '@baton/actors';
 import type { BlockPool, BlockPoolOptions } from '@baton/kv-cache';
 import { defaultBackendName, type BackendName } from '@baton/model';
 import { actorBackend, type ActorPlacement, type EngineOptions } from './engine-options.js';
+import { isElastic } from './elastic-options.js';
+import { InvalidOptionsError } from './errors.js';
 import type {
-  ClientMsg, ColocatedInit, ColocatedMsg, DecodeInit, DecodeMsg, FaultFlags, ModelSetup, PoolSource, PredictorMsg, PrefillInit,
-  PrefillMsg, SchedulerInit, SchedulerMsg, ServingActorStats, ServingLimits,
+  ClientMsg, ColocatedInit, ColocatedMsg, DecodeInit, DecodeMsg, FaultFlags, ModelSetup, PlannerInit, PlannerMsg, PoolSource, PredictorMsg,
+  PrefillInit, PrefillMsg, SchedulerInit, SchedulerMsg, ServingActorStats, ServingLimits,
 } from './protocol.js';
 import type { PredictorInit } from './actors/length-predictor-actor.js';
 
@@ -31,6 +38,8 @@ export interface Topology {
   rewire: () => Promise<void>;
   /** Pool owner id in the engine's pool of each model-running actor on a thread, by actor name. */
   owners: ReadonlyMap<string, number>;
+  /** The planner actor (elastic mode `planner`), or null. */
+  planner: ActorRef<PlannerMsg> | null;
 }
 
 /** What spawning needs. */
@@ -68,9 +77,10 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
   };
   const common = { limits, client: deps.client, scheduler, faults: options.faults, faultFlags: deps.faultFlags, threadNice: null, cache: options.cache };
   const owners = new Map<string, number>();
+  const elastic = options.mode === 'disaggregated' && isElastic(options.elastic);
   const many = <P extends Message, I>(
     n: number, file: string, name: string, role: 'prefill' | 'decode' | 'colocated', placement: ActorPlacement,
-    init: (index: number, base: typeof common & { index: number; owner: number; pool: PoolSource; poolId: string; setup: ModelSetup }) => I,
+    init: (index: number, base: typeof common & { index: number; owner: number; pool: PoolSource; poolId: string; setup: ModelSetup; modelKey: string }) => I,
   ): Promise<ActorRef<P>[]> =>
     Promise.all(Array.from({ length: n }, (_, index) => {
       const actor = `${name}-${index}`;
@@ -80,18 +90,22 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
       const pool: PoolSource = onThread ? { kind: 'shared', handle: deps.pool.handle } : { kind: 'own', options: ownPoolOptions(options, deps.pool) };
       const setup: ModelSetup = { ...deps.setup, backend: concreteBackend(actorBackend(options, role, index)) };
       const spawn: SpawnOptions<I> = {
-        module: actorModule(file), name: actor, init: init(index, { ...common, index, owner, pool, poolId: onThread ? SHARED_POOL_ID : actor, setup }),
+        module: actorModule(file), name: actor,
+        init: init(index, { ...common, index, owner, pool, poolId: onThread ? SHARED_POOL_ID : actor, setup, modelKey: elastic ? `instance-${index}` : actor }),
         supervision: SUPERVISION,
-        ...(deps.remote === true && role !== 'colocated' ? { placement: 'remote' as const, group: `${role}-${index}` } : placementOptions(placement, role, index)),
+        ...(deps.remote === true && role !== 'colocated' ? { placement: 'remote' as const, group: `${role}-${index}` } : elastic ? instancePlacement(placement, index) : placementOptions(placement, role, index)),
       };
       return system.spawn<P, I>(spawn);
     }));
   const place = options.placement;
   if (options.mode === 'disaggregated') {
+    if (elastic) checkElasticPlacement(options, deps.remote === true);
+    // NOTE: elastic instances hold both roles, so there are P + D actors of each.
+    const instances = options.prefill + options.decode;
     // NOTE: a decode actor listens for KV streams only when some prefill actor cannot share its pool.
     const kvEndpoint = place.prefill === 'process' || place.decode === 'process';
-    const decode = await many<DecodeMsg, DecodeInit>(options.decode, 'decode-actor.js', 'decode', 'decode', place.decode, (_i, base) => ({ ...base, kvEndpoint }));
-    const prefill = await many<PrefillMsg, PrefillInit>(options.prefill, 'prefill-actor.js', 'prefill', 'prefill', place.prefill, (_i, base) => ({
+    const decode = await many<DecodeMsg, DecodeInit>(elastic ? instances : options.decode, 'decode-actor.js', 'decode', 'decode', place.decode, (_i, base) => ({ ...base, kvEndpoint }));
+    const prefill = await many<PrefillMsg, PrefillInit>(elastic ? instances : options.prefill, 'prefill-actor.js', 'prefill', 'prefill', place.prefill, (_i, base) => ({
       ...base, decoders: decode, threadNice: options.prefillNice,
     }));
     const predictor = await system.spawn<PredictorMsg, PredictorInit>({
@@ -100,14 +114,40 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     });
     const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill, decode, colocated: [], predictor });
     await rewire();
-    return { scheduler, serving: [...prefill, ...decode].map(asStatsRef), rewire, owners };
+    const planner = options.elastic.mode === 'planner' ? await spawnPlanner(deps, scheduler) : null;
+    return { scheduler, serving: [...prefill, ...decode].map(asStatsRef), rewire, owners, planner };
   }
   const count = options.mode === 'single' ? 1 : options.colocated;
   const chunked = options.mode === 'chunked';
   const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, 'colocated', place.colocated, (_i, base) => ({ ...base, chunked }));
   const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill: [], decode: [], colocated, predictor: null });
   await rewire();
-  return { scheduler, serving: colocated.map(asStatsRef), rewire, owners };
+  return { scheduler, serving: colocated.map(asStatsRef), rewire, owners, planner: null };
+}
+
+/** The planner actor, in the control group (it only reads the scheduler and measured latencies). */
+async function spawnPlanner(deps: TopologyDeps, scheduler: ActorRef<SchedulerMsg>): Promise<ActorRef<PlannerMsg>> {
+  const o = deps.options;
+  // NOTE: resolveOptions refuses the planner without SLO targets.
+  const slo = o.slo ?? { ttftMs: 1_000, tpotMs: 100 };
+  return deps.system.spawn<PlannerMsg, PlannerInit>({
+    module: actorModule('planner-actor.js'), name: 'planner', init: { scheduler, options: o.elastic, slo }, supervision: SUPERVISION,
+    ...controlPlacement(o.placement.scheduler),
+  });
+}
+
+/** Elastic instances run where prefill and decode both run: one thread or one process holds both actors. */
+function checkElasticPlacement(o: EngineOptions, remote: boolean): void {
+  if (remote) throw new InvalidOptionsError('elastic.mode', `'${o.elastic.mode}' is not available on a cluster: remote workers register for one role`);
+  if (o.placement.prefill !== o.placement.decode) {
+    throw new InvalidOptionsError('placement', `elastic instances hold both roles, so prefill and decode need one placement (got prefill '${o.placement.prefill}', decode '${o.placement.decode}')`);
+  }
+}
+
+/** An elastic instance's group: its prefill and decode actors share one worker thread or one child process. */
+function instancePlacement(placement: ActorPlacement, index: number): PlacementSpawnOptions {
+  if (placement === 'thread') return { group: `instance-${index}` };
+  return { placement: 'process', group: `instance-${index}`, processArgs: ['--role', 'instance', '--index', String(index)] };
 }
 
 async function spawnScheduler(deps: TopologyDeps): Promise<ActorRef<SchedulerMsg>> {
@@ -126,6 +166,9 @@ async function spawnScheduler(deps: TopologyDeps): Promise<ActorRef<SchedulerMsg
     priorTokensPerSecond: 20_000,
     routing: o.routing,
     cacheEnabled: o.cache.enabled,
+    elastic: o.mode === 'disaggregated' && isElastic(o.elastic)
+      ? { roles: Array.from({ length: o.prefill + o.decode }, (_, i) => (i < o.prefill ? 'prefill' : 'decode')), options: o.elastic }
+      : null,
   };
   return deps.system.spawn<SchedulerMsg, SchedulerInit>({
     module: actorModule('scheduler-actor.js'), name: 'scheduler', init, ...controlPlacement(o.placement.scheduler),

@@ -24,6 +24,7 @@ import { HandoffFailedError } from '../errors.js';
 import type { DecodeInit, DecodeKvRoute, DecodeMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
 import { DecodeBatch } from './decode-batch.js';
+import { DecodeHandover } from './decode-handover.js';
 import { HandoffBacking } from './handoff-backing.js';
 import { LoadReporter } from './load-reporter.js';
 import { ServingActor } from './serving-actor.js';
@@ -51,6 +52,9 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   #batch!: DecodeBatch;
   /** Accepts KV streams from prefill actors that do not share this actor's pool. */
   #endpoint: KvEndpoint | null = null;
+  /** Elastic: this actor is giving up the decode role (null while it serves it). */
+  #retiring: DecodeHandover | null = null;
+  #retiredSent = false;
   /** Running sequences whose KV goes back to their prefill actor's pool when they finish. */
   readonly #returnTo = new Map<string, KvEndpointDescriptor>();
 
@@ -62,6 +66,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   }
 
   override onStop(): void {
+    this.#retiring?.close();
     this.#reporter.close();
     for (const a of this.#arrivals.values()) this.#dropArrival(a);
     this.#batch?.releaseAll();
@@ -82,6 +87,11 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
       if (this.#batch.yieldBlocks(m.blocks) > 0) this.wake();
     },
     abort: (m: Extract<DecodeMsg, { type: 'abort' }>) => this.#abort(m.requestId),
+    retire: (m: Extract<DecodeMsg, { type: 'retire' }>) => this.#retire(m),
+    activate: (): void => {
+      this.#retiring?.close();
+      this.#retiring = null;
+    },
     step: () => this.onStep(),
     stats: (): ServingActorStats => this.snapshot(),
   };
@@ -121,6 +131,29 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
 
   protected override afterStep(stepMs: number, batch: number): void {
     this.#report(batch > 0 ? stepMs : null);
+    this.#retireProgress();
+  }
+
+  /** Elastic: stop serving decode; running sequences go to other decode actors (handover) or finish here (drain). */
+  #retire(m: Extract<DecodeMsg, { type: 'retire' }>): void {
+    this.#retiring?.close();
+    this.#retiredSent = false;
+    this.#retiring = new DecodeHandover({
+      index: this.init.index, name: this.context.name, pool: this.pool, poolId: this.init.poolId, layers: this.model.config.nLayer,
+      deadlineMs: 2 * this.init.limits.handoffTimeoutMs, scheduler: this.init.scheduler, client: this.init.client, sink: this.#sink,
+      onRoute: () => this.#retireProgress(),
+    }, m.policy, m.decoders, m.targets);
+    this.#retireProgress();
+  }
+
+  /** A retiring actor hands over what it can now and says `retired` once it holds nothing of the decode role. */
+  #retireProgress(): void {
+    const h = this.#retiring;
+    if (h === null) return;
+    h.handOver(this.#batch);
+    if (this.#retiredSent || this.#arrivals.size > 0 || this.#batch.hasWork) return;
+    this.#retiredSent = true;
+    this.init.scheduler.tell({ type: 'retired', role: 'decode', index: this.init.index });
   }
 
   protected override idleActivity(): string {
@@ -164,6 +197,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
       if (this.#arrivals.get(a.request.id) !== a) return;
       this.#dropArrival(a);
       this.#handoffFailed(a.request, e);
+      this.#retireProgress();
     }
   }
 
@@ -208,9 +242,11 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
       tokens: [a.first.token],
     });
     this.wake();
+    this.#retireProgress();
   }
 
   #abort(requestId: string): void {
+    if (this.#retiring?.forwardAbort(requestId) === true) return;
     this.#returnTo.delete(requestId);
     const a = this.#arrivals.get(requestId);
     if (a !== undefined) this.#dropArrival(a);

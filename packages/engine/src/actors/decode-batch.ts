@@ -153,6 +153,15 @@ export class DecodeBatch {
     return freed;
   }
 
+  /**
+   * Takes running sequence `requestId` out of the batch without releasing anything: the caller
+   * now owns its model sequence and block table (a retiring decode actor hands it to another).
+   */
+  take(requestId: string): RunningSeq | null {
+    const i = this.running.findIndex((r) => r.request.id === requestId);
+    return i < 0 ? null : this.running.splice(i, 1)[0];
+  }
+
   /** Releases everything (actor stopping). */
   releaseAll(): void {
     for (const r of this.running.splice(0)) this.#release(r);

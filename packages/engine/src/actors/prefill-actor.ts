@@ -31,6 +31,7 @@
 import { HandoffCancelledError, KvConnector, KvEndpoint, type BlockTable, type KvEndpointDescriptor, type KvTarget, type KvWriter, type PrefixMatch } from '@baton/kv-cache';
 import { engineNow } from '../clock.js';
 import { ActorFailedError, HandoffFailedError } from '../errors.js';
+import type { FlipPolicy } from '../elastic-options.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
 import { BLOCKED_RETRY_MS, takesPrompt } from '../step-policy.js';
@@ -100,13 +101,26 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   readonly #recent = new Map<string, KvWriter>();
   /** Prefilled prompts not handed over yet, by request id. */
   readonly #awaiting = new Map<string, Awaiting>();
+  /** Elastic: the policy this actor gives up the prefill role by (null while it serves it). */
+  #retiring: FlipPolicy | null = null;
+  #retiredSent = false;
 
   readonly handlers = {
     prefill: (m: Extract<PrefillMsg, { type: 'prefill' }>) => this.#enqueue(m.request, m.awaitsPrefix),
     prefixArrived: (m: Extract<PrefillMsg, { type: 'prefixArrived' }>) => this.#prefixArrived(m.requestId),
     sendPrefix: (m: Extract<PrefillMsg, { type: 'sendPrefix' }>) => this.#sendPrefix(m),
-    assignDecode: (m: Extract<PrefillMsg, { type: 'assignDecode' }>) => this.#assign(m.requestId, m.decode),
-    abort: (m: Extract<PrefillMsg, { type: 'abort' }>) => this.#abort(m.requestId),
+    assignDecode: (m: Extract<PrefillMsg, { type: 'assignDecode' }>): void => {
+      this.#assign(m.requestId, m.decode);
+      this.#retireProgress();
+    },
+    abort: (m: Extract<PrefillMsg, { type: 'abort' }>): void => {
+      this.#abort(m.requestId);
+      this.#retireProgress();
+    },
+    retire: (m: Extract<PrefillMsg, { type: 'retire' }>) => this.#retire(m.policy),
+    activate: (): void => {
+      this.#retiring = null;
+    },
     step: () => this.onStep(),
     stats: (): ServingActorStats => this.snapshot(),
   };
@@ -181,6 +195,34 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   protected override afterStep(stepMs: number, batch: number): void {
     this.#report(batch > 0 ? stepMs : null);
+    this.#retireProgress();
+  }
+
+  /**
+   * Elastic: stop serving prefill. `handover` gives every prompt not started (and not in a tiered
+   * match) back to the scheduler for another prefill actor; `drain` prefills the queue here.
+   * Prefilled prompts waiting for their decode choice are shipped when it comes, either way.
+   */
+  #retire(policy: FlipPolicy): void {
+    this.#retiring = policy;
+    this.#retiredSent = false;
+    if (policy === 'handover') {
+      const give = this.#queue.filter((j) => !j.matching);
+      for (const j of give) {
+        this.#queue.splice(this.#queue.indexOf(j), 1);
+        this.#dropMatch(j);
+      }
+      if (give.length > 0) this.init.scheduler.tell({ type: 'requeue', from: this.init.index, requests: give.map((j) => j.request) });
+      this.#report(null);
+    }
+    this.#retireProgress();
+  }
+
+  /** Says `retired` once nothing of the prefill role is left here (no queued prompt, none awaiting its handoff). */
+  #retireProgress(): void {
+    if (this.#retiring === null || this.#retiredSent || this.#queue.length > 0 || this.#awaiting.size > 0) return;
+    this.#retiredSent = true;
+    this.init.scheduler.tell({ type: 'retired', role: 'prefill', index: this.init.index });
   }
 
   protected override idleActivity(): string {

@@ -27,9 +27,11 @@ import { engineNow } from '../clock.js';
 import { EngineError, UnavailableError } from '../errors.js';
 import type { LengthPrediction } from '../length-predictor.js';
 import type { KvSite, LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
+import type { ElasticView, FlipReply } from '../elastic-protocol.js';
 import { ThroughputEstimator } from '../throughput-estimator.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { PromptTree } from '../prompt-tree.js';
+import { ElasticControl } from './elastic-control.js';
 import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad, type RemotePrefix, type TransferRule } from '../scheduler-policy.js';
 import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, queueTotals, toDecodePrediction } from '../step-policy.js';
 
@@ -80,9 +82,24 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #transfers = { asked: 0, arrivedTokens: 0 };
   #credited = 0;
   #routedTokens = 0;
+  /** Elastic instances (null when roles are fixed): which actors take new work, and the flips. */
+  readonly #elastic: ElasticControl | null = this.init.elastic === null ? null : new ElasticControl(this.init.elastic.roles, this.init.elastic.options, {
+    refs: () => this.#refs,
+    prefillLoads: () => this.#prefill,
+    decodeLoads: () => this.#decode,
+    inFlight: this.#inFlight,
+    isDown: (actor) => this.#down.has(actor),
+    client: this.init.client,
+    now: engineNow,
+  });
 
   readonly handlers = {
     wire: (m: Extract<SchedulerMsg, { type: 'wire' }>) => this.#wire(m),
+    flip: (m: Extract<SchedulerMsg, { type: 'flip' }>): FlipReply => this.#elastic?.flip(m) ?? { accepted: false, reason: 'roles are fixed (elastic.mode is fixed)' },
+    moved: (m: Extract<SchedulerMsg, { type: 'moved' }>) => this.#elastic?.moved(m),
+    requeue: (m: Extract<SchedulerMsg, { type: 'requeue' }>) => this.#elastic?.requeue(m),
+    retired: (m: Extract<SchedulerMsg, { type: 'retired' }>) => this.#elastic?.retired(m),
+    elastic: (): ElasticView => this.#elastic?.view() ?? { instances: [], prefill: { queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: 0 }, decode: { queued: 0, running: 0, kvUsage: 0, stepMs: null } },
     submit: (m: Extract<SchedulerMsg, { type: 'submit' }>): SubmitReply => this.#submit(m.request),
     abort: (m: Extract<SchedulerMsg, { type: 'abort' }>) => this.#abort(m.requestId),
     load: (m: Extract<SchedulerMsg, { type: 'load' }>) => this.#load(m.report),
@@ -98,6 +115,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     prefixSent: (m: Extract<SchedulerMsg, { type: 'prefixSent' }>) => this.#prefixSent(m.requestId, m.tokens, m.ms),
     health: (m: Extract<SchedulerMsg, { type: 'health' }>): void => {
       if (m.up) {
+        this.#elastic?.actorUp(m.actor);
         this.#down.delete(m.actor);
         this.#restarting.delete(m.actor);
       } else {
@@ -117,6 +135,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       creditedTokens: this.#credited,
       prefixTransfers: { ...this.#transfers },
       routedPromptTokens: this.#routedTokens,
+      elastic: this.#elastic?.stats() ?? null,
     }),
   };
 
@@ -138,8 +157,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     // NOTE: a colocated actor's running decodes slow its next prefill and every one of them suffers
     // the prefill's stall, so colocated requests go to the actor with the fewest outstanding
     // requests (running + queued), as multi-instance routers do; prefill actors by least TTFT.
-    const up = loads.filter((l) => !this.#down.has(l.id));
-    const healthy = up.length > 0 ? up : loads.filter((l) => this.#restarting.has(l.id));
+    // NOTE: an elastic instance's prefill actor takes new prompts only while it serves prefill.
+    const routable = colocated || this.#elastic === null ? loads : loads.filter((_l, i) => this.#elastic?.serves('prefill', i) === true);
+    const up = routable.filter((l) => !this.#down.has(l.id));
+    const healthy = up.length > 0 ? up : routable.filter((l) => this.#restarting.has(l.id));
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
     const { credit, transfer } = this.#creditFor(request, loads);
     const candidates = colocated ? [leastOutstanding(healthy)] : this.#candidates(request, healthy);
@@ -287,9 +308,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const f = this.#inFlight.get(requestId);
     if (f === undefined || f.decode !== null) return;
     const hint = prediction === null ? null : toDecodePrediction(prediction, f.request.maxTokens);
-    const healthy = this.#decode.filter((d) => !this.#down.has(d.id));
-    const choice = chooseDecode(f.request, hint, healthy.length > 0 ? healthy : this.#decode, { blockSize: this.init.blockSize, maxBatch: this.init.maxBatch });
-    const index = choice === null ? leastLoadedDecode(this.#decode, this.#isDown) : this.#decode.findIndex((d) => d.id === choice.actorId);
+    const routable = this.#elastic === null ? this.#decode : this.#decode.filter((_d, i) => this.#elastic?.serves('decode', i) === true);
+    const healthy = routable.filter((d) => !this.#down.has(d.id));
+    const choice = chooseDecode(f.request, hint, healthy.length > 0 ? healthy : routable, { blockSize: this.init.blockSize, maxBatch: this.init.maxBatch });
+    const index = choice === null ? this.#elastic?.fallbackDecode() ?? leastLoadedDecode(this.#decode, this.#isDown) : this.#decode.findIndex((d) => d.id === choice.actorId);
     f.decode = index;
     f.isLong = hint?.isLong ?? false;
     this.#decode[index].queued += 1;
@@ -306,6 +328,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       return;
     }
     this.#inFlight.delete(requestId);
+    this.#elastic?.check();
     if (this.#refs.colocated.length > 0) {
       this.#refs.colocated[f.target].tell({ type: 'abort', requestId });
       return;
@@ -327,6 +350,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const f = this.#inFlight.get(requestId);
     if (f === undefined) return;
     this.#inFlight.delete(requestId);
+    this.#elastic?.finished(f);
     this.#refs.predictor?.tell({ type: 'learn', promptIds: f.request.promptIds, outputTokens });
   }
 

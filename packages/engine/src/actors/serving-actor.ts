@@ -26,11 +26,34 @@ import type { TokenSink } from './token-sink.js';
 import type { KvSite, ServingActorStats, ServingInit } from '../protocol.js';
 
 /**
- * Models loaded in this thread, by actor name. NOTE: a crash in a handler restarts the actor in
- * place (same thread, new instance); the dead instance never runs onStop, so the new one disposes
+ * Models loaded in this thread (or process), by model key, with the actors holding each. Actors
+ * with one key share the model: an elastic instance's prefill and decode actors, so a role flip
+ * reloads nothing. NOTE: a crash in a handler restarts the actor in place (same thread, new
+ * instance); the dead instance never runs onStop, so an actor that held its model alone disposes
  * its predecessor's model here, or every restart would leak a model's tensors.
  */
-const threadModels = new Map<string, Gpt>();
+const threadModels = new Map<string, { model: Promise<Gpt>; holders: Set<string> }>();
+
+/** The model for `key`, loaded once per thread; `name` becomes one of its holders. */
+function holdModel(key: string, name: string, model: string): Promise<Gpt> {
+  const held = threadModels.get(key);
+  if (held !== undefined && !(held.holders.size === 1 && held.holders.has(name))) {
+    held.holders.add(name);
+    return held.model;
+  }
+  if (held !== undefined) void held.model.then((m) => m.dispose(), () => undefined);
+  const loading = loadModel(model);
+  threadModels.set(key, { model: loading, holders: new Set([name]) });
+  return loading;
+}
+
+/** `name` lets go of the model for `key`; the last holder disposes it. */
+function releaseModel(key: string, name: string): void {
+  const held = threadModels.get(key);
+  if (held === undefined || !held.holders.delete(name) || held.holders.size > 0) return;
+  threadModels.delete(key);
+  void held.model.then((m) => m.dispose(), () => undefined);
+}
 
 /** Base of the actors that run the model. */
 export abstract class ServingActor<P extends Message, Init extends ServingInit> extends Actor<P, Init> {
@@ -58,10 +81,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   override async onStart(): Promise<void> {
     const info = await initBackend(this.init.setup.backend);
     this.backend = info.name;
-    threadModels.get(this.context.name)?.dispose();
-    threadModels.delete(this.context.name);
-    this.model = await loadModel(this.init.setup.model);
-    threadModels.set(this.context.name, this.model);
+    this.model = await holdModel(this.init.modelKey, this.context.name, this.init.setup.model);
     const source = this.init.pool;
     // NOTE: a restart in place (same thread) attaches the engine's pool again; an own pool is made anew per incarnation.
     this.pool = source.kind === 'shared' ? BlockPool.attach(source.handle, { owner: this.init.owner }) : BlockPool.create(source.options).withOwner(0);
@@ -74,8 +94,7 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
 
   /** Releases the model's tensors and the lower tiers. */
   override onStop(): void {
-    this.model?.dispose();
-    threadModels.delete(this.context.name);
+    releaseModel(this.init.modelKey, this.context.name);
     this.shipper?.close();
     void this.mem?.close();
   }

@@ -1,0 +1,185 @@
+/**
+ * ElasticControl: the scheduler's side of role flips. It keeps the role table (ElasticRoles),
+ * answers which actors take new work, starts a flip (the old role's actor is told to retire: a
+ * decode actor gets the serving decode actors it may hand sequences to, with their free KV),
+ * follows what retiring actors report (sequences moved, prompts given back, retired) and completes
+ * the flip once nothing is left placed on the old role, when the new role's actor is activated.
+ *
+ * Invariants: it never awaits another actor; prompts given back are routed again to a serving
+ * prefill actor with their decode choice, if made, re-sent there (the request keeps its wire id,
+ * so its tokens still find the caller); an actor of a flipping instance that restarts is told to
+ * retire again (its new incarnation knows nothing of the flip).
+ */
+import type { ActorRef } from '@baton/actors';
+import type { ElasticOptions } from '../elastic-options.js';
+import type { ElasticStats, ElasticView, FlipRecord, FlipReply, ServingRole } from '../elastic-protocol.js';
+import { ElasticRoles } from '../elastic-roles.js';
+import type { ClientMsg, SchedulerMsg, SchedulerWiring, WireRequest } from '../protocol.js';
+import { choosePrefill, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
+
+/** What the scheduler keeps per request that a flip reads and updates. */
+export interface PlacedRequest {
+  request: WireRequest;
+  target: number;
+  decode: number | null;
+}
+
+/** The scheduler state ElasticControl works on. */
+export interface ElasticControlDeps {
+  refs: () => SchedulerWiring;
+  prefillLoads: () => PrefillLoad[];
+  decodeLoads: () => DecodeLoad[];
+  inFlight: ReadonlyMap<string, PlacedRequest>;
+  isDown: (actor: string) => boolean;
+  client: ActorRef<ClientMsg>;
+  now: () => number;
+}
+
+type Msg<T extends SchedulerMsg['type']> = Extract<SchedulerMsg, { type: T }>;
+
+/** The elastic part of one scheduler. */
+export class ElasticControl {
+  readonly #roles: ElasticRoles;
+
+  constructor(roles: readonly ServingRole[], private readonly options: ElasticOptions, private readonly deps: ElasticControlDeps) {
+    this.#roles = new ElasticRoles(roles, options);
+  }
+
+  /** True when the `role` actor at `index` takes new work. */
+  serves(role: ServingRole, index: number): boolean {
+    return this.#roles.serves(role, index);
+  }
+
+  /** With no decode choice from the policy: the serving decode actor with the fewest sequences, preferring ones that are up. */
+  fallbackDecode(): number | null {
+    const loads = this.deps.decodeLoads();
+    const serving = this.#roles.serving('decode');
+    const rank = (i: number): [number, number] => [this.deps.isDown(loads[i]?.id ?? '') ? 1 : 0, (loads[i]?.running ?? 0) + (loads[i]?.queued ?? 0)];
+    const best = serving.sort((a, b) => rank(a)[0] - rank(b)[0] || rank(a)[1] - rank(b)[1] || a - b)[0];
+    return best ?? null;
+  }
+
+  /** Starts a flip; the reply says whether it began. */
+  flip(m: Msg<'flip'>): FlipReply {
+    const refused = this.#roles.begin(m.instance, m.to, m.reason, m.decidedMs);
+    if (refused !== null) return { accepted: false, reason: refused };
+    this.#retire(m.instance);
+    this.check();
+    return { accepted: true };
+  }
+
+  /** A retiring decode actor handed `requestId` to decode actor `to`. */
+  moved(m: Msg<'moved'>): void {
+    const f = this.deps.inFlight.get(m.requestId);
+    if (f !== undefined && f.decode === m.from) {
+      f.decode = m.to;
+      const load = this.deps.decodeLoads()[m.to];
+      if (load !== undefined) load.queued += 1;
+    }
+    this.#roles.count(m.from, 'handedOver');
+    this.check();
+  }
+
+  /** A retiring prefill actor gave back prompts it had not started: each goes to a serving prefill actor. */
+  requeue(m: Msg<'requeue'>): void {
+    const refs = this.deps.refs();
+    const loads = this.deps.prefillLoads();
+    for (const request of m.requests) {
+      const f = this.deps.inFlight.get(request.id);
+      if (f === undefined || f.target !== m.from) continue;
+      const serving = this.#roles.serving('prefill').map((i) => loads[i]).filter((l) => l !== undefined);
+      const up = serving.filter((l) => !this.deps.isDown(l.id));
+      const picked = choosePrefill(request, up.length > 0 ? up : serving, () => 0);
+      const target = picked === null ? -1 : loads.findIndex((l) => l.id === picked.actorId);
+      if (target < 0) continue;
+      f.target = target;
+      loads[target].queuedRequests += 1;
+      loads[target].queuedPromptTokens += request.promptIds.length;
+      this.deps.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: 'prefill' });
+      // NOTE: a variable, not a literal, so this stays valid whatever optional fields `prefill` carries.
+      const prefill = { type: 'prefill' as const, request, awaitsPrefix: false };
+      refs.prefill[target].tell(prefill);
+      if (f.decode !== null) refs.prefill[target].tell({ type: 'assignDecode', requestId: request.id, decode: f.decode });
+      this.#roles.count(m.from, 'requeued');
+    }
+    this.check();
+  }
+
+  /** A retiring actor holds nothing of its old role. */
+  retired(m: Msg<'retired'>): void {
+    this.#roles.retired(m.role, m.index);
+    this.check();
+  }
+
+  /** An actor is back (restarted, or answering again): if its instance is flipping away from its role, it retires again. */
+  actorUp(actor: string): void {
+    for (const index of this.#roles.pending) {
+      const from = this.#roles.flipping(index)?.from;
+      const ref = from === 'decode' ? this.deps.refs().decode[index] : this.deps.refs().prefill[index];
+      if (ref?.name !== actor) continue;
+      this.#roles.restarted(index);
+      this.#retire(index);
+    }
+  }
+
+  /** A request left the scheduler (finished): a sequence that finished on a retiring decode actor drained there. */
+  finished(f: PlacedRequest): void {
+    if (f.decode !== null && this.#roles.flipping(f.decode)?.from === 'decode') this.#roles.count(f.decode, 'drained');
+    this.check();
+  }
+
+  /** Completes every flip whose old role holds nothing placed any more. */
+  check(): FlipRecord[] {
+    const done: FlipRecord[] = [];
+    for (const index of this.#roles.pending) {
+      const from = this.#roles.flipping(index)?.from;
+      const placed = [...this.deps.inFlight.values()].some((f) => (from === 'decode' ? f.decode === index : false));
+      const record = this.#roles.complete(index, placed, this.deps.now());
+      if (record === null) continue;
+      const refs = this.deps.refs();
+      (record.to === 'decode' ? refs.decode[index] : refs.prefill[index])?.tell({ type: 'activate' });
+      done.push(record);
+    }
+    return done;
+  }
+
+  /** What the planner reads. */
+  view(): ElasticView {
+    const p = this.#roles.serving('prefill').map((i) => this.deps.prefillLoads()[i]).filter((l) => l !== undefined);
+    const d = this.#roles.serving('decode').map((i) => this.deps.decodeLoads()[i]).filter((l) => l !== undefined);
+    const total = d.reduce((n, l) => n + l.totalKvBlocks, 0);
+    const steps = d.flatMap((l) => (l.stepMs === null ? [] : [l.stepMs]));
+    return {
+      instances: this.#roles.instances(),
+      prefill: {
+        queuedRequests: p.reduce((n, l) => n + l.queuedRequests, 0),
+        queuedPromptTokens: p.reduce((n, l) => n + l.queuedPromptTokens, 0),
+        tokensPerSecond: p.reduce((n, l) => n + l.tokensPerSecond, 0),
+      },
+      decode: {
+        queued: d.reduce((n, l) => n + l.queued, 0),
+        running: d.reduce((n, l) => n + l.running, 0),
+        kvUsage: total === 0 ? 0 : 1 - d.reduce((n, l) => n + l.freeKvBlocks, 0) / total,
+        stepMs: steps.length === 0 ? null : Math.max(...steps),
+      },
+    };
+  }
+
+  stats(): ElasticStats {
+    return this.#roles.stats();
+  }
+
+  /** Tells the old role's actor of `index` to retire. */
+  #retire(index: number): void {
+    const flip = this.#roles.flipping(index);
+    if (flip === null) return;
+    const refs = this.deps.refs();
+    if (flip.from === 'prefill') {
+      refs.prefill[index]?.tell({ type: 'retire', policy: this.options.policy });
+      return;
+    }
+    const loads = this.deps.decodeLoads();
+    const targets = this.#roles.serving('decode').map((i) => ({ index: i, freeKvBlocks: loads[i]?.freeKvBlocks ?? 0 }));
+    refs.decode[index]?.tell({ type: 'retire', policy: this.options.policy, decoders: refs.decode, targets });
+  }
+}
