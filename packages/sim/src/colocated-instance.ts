@@ -2,26 +2,26 @@
  * ColocatedInstance: a simulated colocated actor, both phases on one instance with continuous
  * batching, in the engine's two flavours:
  *  - `colocated` (prefill first): when prompts wait and KV allows, a step prefills them (the head
- *    of the queue, then more while they fit the token budget) one after another; running decodes
- *    stall for that step. Otherwise one decode step.
+ *    of the queue, then more while the step policy's `takesPrompt` accepts them) one after
+ *    another; running decodes stall for that step. Otherwise one decode step.
  *  - `chunked` (Sarathi-Serve): every step decodes the whole running batch plus one chunk of the
- *    oldest waiting prompt, `min(tokenBudget − batch, prefillChunkSize)` tokens, in one model call
- *    whose time is the chunk's prefill plus the batch's decode (the model runs them in sequence).
+ *    oldest waiting prompt (the step policy's `chunkTokens`), in one model call whose time is the
+ *    chunk's prefill plus the batch's decode (the model runs them in sequence).
  *
  * Invariants: a prompt is admitted only when its KV can be reserved; its first token is emitted
  * when its (last) prefill piece ends, and it joins the batch then.
  */
 import { ThroughputEstimator } from '@baton/engine';
 import type { CellHost } from './cell-host.js';
-import type { EventTarget } from './event-queue.js';
-import { SimBatch, chunkedPrefillMs, type RunningSeq } from './sim-batch.js';
+import { chunkedPrefillMs, type RunningSeq, type SimBatch } from './sim-batch.js';
+import { SimInstance } from './sim-instance.js';
 import type { SimKvPool } from './sim-kv-pool.js';
+import { SIM_POLICY } from './sim-policy.js';
 import type { SimRequest } from './sim-request.js';
 
 const PREFILL_DONE = 0;
 const STEP_END = 1;
 const RETRY = 2;
-const RETRY_MS = 2;
 
 /** Load figures of a colocated instance, as its report carries them. */
 export interface ColocatedLoad {
@@ -33,13 +33,11 @@ export interface ColocatedLoad {
 }
 
 /** One colocated or chunked instance. */
-export class ColocatedInstance implements EventTarget {
-  readonly id: string;
-  readonly batch: SimBatch;
+export class ColocatedInstance extends SimInstance {
+  declare readonly batch: SimBatch;
   readonly #waiting: SimRequest[] = [];
   #waitingTokens = 0;
   readonly throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
-  #busy = false;
   /** Prefill-first step: prompts being prefilled one after another. */
   #prefills: Array<{ seq: RunningSeq; startMs: number; computed: number }> = [];
   #prefillsDone = 0;
@@ -48,20 +46,14 @@ export class ColocatedInstance implements EventTarget {
   #chunk = 0;
   #stepStart = 0;
   #batchNow: RunningSeq[] = [];
-  steps = 0;
-  busyMs = 0;
 
   constructor(
-    readonly index: number,
-    private readonly cell: CellHost,
-    readonly pool: SimKvPool,
+    index: number,
+    cell: CellHost,
+    pool: SimKvPool,
     readonly chunked: boolean,
   ) {
-    this.id = `${chunked ? 'chunked' : 'colocated'}-${index}`;
-    this.batch = new SimBatch(pool, cell.config, cell.times, {
-      finished: (req, now) => cell.ended(req, 'finished', now),
-      failed: (req, now) => cell.ended(req, 'failed', now),
-    });
+    super(index, cell, pool, chunked ? 'chunked' : 'colocated', true);
   }
 
   /**
@@ -110,7 +102,7 @@ export class ColocatedInstance implements EventTarget {
         }
       }
     }
-    this.#busy = false;
+    this.busy = false;
     this.#kick(now);
   }
 
@@ -137,23 +129,24 @@ export class ColocatedInstance implements EventTarget {
   }
 
   #kick(now: number): void {
-    if (this.#busy) return;
+    if (this.busy) return;
     if (this.chunked) this.#chunkedStep(now);
     else this.#prefillFirstStep(now);
   }
 
   #prefillFirstStep(now: number): void {
     const cfg = this.cell.config;
-    let budget = cfg.tokenBudget;
+    const step = { budget: cfg.tokenBudget, taken: 0, blockedAt: Infinity };
     let t = now;
     let blocked = false;
-    while (this.#waiting.length > 0 && (this.#prefills.length === 0 || this.#waiting[0].promptTokens <= budget)) {
+    while (this.#waiting.length > 0 && SIM_POLICY.takesPrompt(this.#waiting[0].promptTokens, step)) {
       const seq = this.#admit(t);
       if (seq === null) {
         blocked = true;
         break;
       }
-      budget -= seq.req.promptTokens;
+      step.budget -= seq.req.promptTokens;
+      step.taken++;
       const computed = seq.req.promptTokens - seq.len;
       const ms = chunkedPrefillMs(this.cell.times, computed, seq.len, cfg.prefillChunkSize);
       this.#prefills.push({ seq, startMs: t, computed });
@@ -162,11 +155,12 @@ export class ColocatedInstance implements EventTarget {
       this.cell.queue.push(t, this, PREFILL_DONE);
     }
     if (this.#prefills.length > 0) {
-      this.#start(now, t - now);
+      this.occupy(t - now);
+      this.countSteps(1, this.#prefills.length);
       return;
     }
     if (this.#decodeStep(now)) return;
-    if (blocked) this.#retry(now);
+    if (blocked) this.retryLater(now, RETRY);
   }
 
   #chunkedStep(now: number): void {
@@ -178,10 +172,9 @@ export class ColocatedInstance implements EventTarget {
       blocked = this.#chunking === null;
     }
     const p = this.#chunking;
-    const room = Math.min(cfg.tokenBudget - batch.length, cfg.prefillChunkSize);
-    const chunk = p === null || room <= 0 ? 0 : Math.min(room, p.req.promptTokens - p.len);
+    const chunk = p === null ? 0 : SIM_POLICY.chunkTokens({ tokenBudget: cfg.tokenBudget, chunkSize: cfg.prefillChunkSize }, batch.length, p.req.promptTokens - p.len);
     if (batch.length === 0 && chunk === 0 && extraMs === 0) {
-      if (blocked || this.batch.preemptedCount > 0) this.#retry(now);
+      if (blocked || this.batch.preemptedCount > 0) this.retryLater(now, RETRY);
       return;
     }
     const prefillMs = chunk > 0 && p !== null ? this.cell.times.prefillMs(chunk, p.len) : 0;
@@ -189,7 +182,8 @@ export class ColocatedInstance implements EventTarget {
     this.#stepStart = now;
     this.#batchNow = batch;
     const ms = extraMs + prefillMs + this.cell.times.decodeMs(batch.length, sumContext);
-    this.#start(now, ms);
+    this.occupy(ms);
+    this.countSteps(1, batch.length + (chunk > 0 ? 1 : 0));
     this.cell.queue.push(now + ms, this, STEP_END);
   }
 
@@ -198,24 +192,14 @@ export class ColocatedInstance implements EventTarget {
     if (!this.batch.hasWork) return false;
     const { batch, extraMs, sumContext } = this.batch.schedule(now);
     if (batch.length === 0 && extraMs === 0) {
-      if (this.batch.preemptedCount > 0) this.#retry(now);
+      if (this.batch.preemptedCount > 0) this.retryLater(now, RETRY);
       return true;
     }
     const ms = extraMs + this.cell.times.decodeMs(batch.length, sumContext);
     this.#batchNow = batch;
-    this.#start(now, ms);
+    this.occupy(ms);
+    this.countSteps(1, batch.length);
     this.cell.queue.push(now + ms, this, STEP_END);
     return true;
-  }
-
-  #start(now: number, ms: number): void {
-    this.#busy = true;
-    this.steps++;
-    this.busyMs += ms;
-  }
-
-  #retry(now: number): void {
-    this.#busy = true;
-    this.cell.queue.push(now + RETRY_MS, this, RETRY);
   }
 }

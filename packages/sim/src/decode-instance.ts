@@ -9,9 +9,10 @@
  */
 import { Ewma, type DecodeLoad } from '@baton/engine';
 import type { CellHost } from './cell-host.js';
-import type { EventTarget } from './event-queue.js';
-import { SimBatch, type RunningSeq } from './sim-batch.js';
-import { SimKvPool, type KvHolding } from './sim-kv-pool.js';
+import type { RunningSeq, SimBatch } from './sim-batch.js';
+import { SimInstance } from './sim-instance.js';
+import type { KvHolding, SimKvPool } from './sim-kv-pool.js';
+import { SIM_POLICY } from './sim-policy.js';
 import type { SimRequest } from './sim-request.js';
 
 const LOAD_END = 1;
@@ -19,8 +20,6 @@ const LOAD_END = 1;
 const STEP_BASE = 2;
 /** Longest run of identical steps simulated as one event. */
 const MAX_RUN = 256;
-/** Retry delay when KV is exhausted (the prefill actor's BLOCKED_RETRY_MS). */
-const RETRY_MS = 2;
 
 interface Arrival {
   req: SimRequest;
@@ -30,32 +29,19 @@ interface Arrival {
 }
 
 /** One decode instance. */
-export class DecodeInstance implements EventTarget {
-  readonly id: string;
-  readonly batch: SimBatch;
+export class DecodeInstance extends SimInstance {
+  declare readonly batch: SimBatch;
   readonly #arrivals = new Map<number, Arrival>();
   #ready: Arrival[] = [];
-  #busy = false;
   #batchNow: RunningSeq[] = [];
   /** End time of each step of the current run (one entry for a single step). */
   #ends: number[] = [];
   #runSteps = 0;
   #gen = 0;
-  readonly #stepMs = new Ewma(0.2);
-  steps = 0;
-  busyMs = 0;
-  batchTotal = 0;
+  readonly #stepMs = new Ewma(SIM_POLICY.stepEwmaAlpha);
 
-  constructor(
-    readonly index: number,
-    private readonly cell: CellHost,
-    readonly pool: SimKvPool,
-  ) {
-    this.id = `decode-${index}`;
-    this.batch = new SimBatch(pool, cell.config, cell.times, {
-      finished: (req, now) => cell.ended(req, 'finished', now),
-      failed: (req, now) => cell.ended(req, 'failed', now),
-    });
+  constructor(index: number, cell: CellHost, pool: SimKvPool) {
+    super(index, cell, pool, 'decode', true);
   }
 
   /** The load report the scheduler reads. */
@@ -84,7 +70,7 @@ export class DecodeInstance implements EventTarget {
     a.holding = holding;
     a.ready = true;
     this.#ready.push(a);
-    if (this.#busy) this.#truncate(now);
+    if (this.busy) this.#truncate(now);
     else this.#kick(now);
   }
 
@@ -98,12 +84,10 @@ export class DecodeInstance implements EventTarget {
       if (tag !== STEP_BASE + this.#gen) return;
       const batch = this.#batchNow;
       this.#batchNow = [];
-      this.#busy = false;
-      this.steps += this.#runSteps;
-      this.batchTotal += batch.length * this.#runSteps;
+      this.countSteps(this.#runSteps, batch.length);
       this.batch.complete(batch, now, this.#runSteps);
     }
-    this.#busy = false;
+    this.busy = false;
     this.#kick(now);
   }
 
@@ -113,7 +97,7 @@ export class DecodeInstance implements EventTarget {
     let j = 0;
     while (j < this.#runSteps - 1 && this.#ends[j] <= now) j++;
     if (j + 1 === this.#runSteps) return;
-    this.busyMs -= this.#ends[this.#runSteps - 1] - this.#ends[j];
+    this.unoccupy(this.#ends[this.#runSteps - 1] - this.#ends[j]);
     this.#runSteps = j + 1;
     this.#gen++;
     this.cell.queue.push(this.#ends[j], this, STEP_BASE + this.#gen);
@@ -121,7 +105,7 @@ export class DecodeInstance implements EventTarget {
 
   /** Starts the next piece of work: pending KV loads first, then a step. */
   #kick(now: number): void {
-    if (this.#busy) return;
+    if (this.busy) return;
     const cell = this.cell;
     if (this.#ready.length > 0) {
       let ms = 0;
@@ -144,8 +128,7 @@ export class DecodeInstance implements EventTarget {
       }
       this.#ready = waiting;
       if (ms > 0) {
-        this.#busy = true;
-        this.busyMs += ms;
+        this.occupy(ms);
         cell.queue.push(now + ms, this, LOAD_END);
         return;
       }
@@ -154,10 +137,7 @@ export class DecodeInstance implements EventTarget {
     if (batch.length === 0 && extraMs === 0) {
       // NOTE: nothing could run (KV exhausted for every waiting sequence): retry shortly, as the
       // engine's actors do, unless there is nothing at all to wait for.
-      if (this.#ready.length > 0 || this.batch.preemptedCount > 0) {
-        this.#busy = true;
-        cell.queue.push(now + RETRY_MS, this, LOAD_END);
-      }
+      if (this.#ready.length > 0 || this.batch.preemptedCount > 0) this.retryLater(now, LOAD_END);
       return;
     }
     const steps = extraMs === 0 && this.#ready.length === 0 ? this.batch.planRun(batch, MAX_RUN) : 1;
@@ -169,10 +149,9 @@ export class DecodeInstance implements EventTarget {
       this.#ends.push(t);
       if (batch.length > 0) this.#stepMs.update(ms + (i === 0 ? extraMs : 0));
     }
-    this.#busy = true;
+    this.occupy(t - now);
     this.#batchNow = batch;
     this.#runSteps = steps;
-    this.busyMs += t - now;
     this.#gen++;
     cell.queue.push(t, this, STEP_BASE + this.#gen);
   }

@@ -15,7 +15,8 @@ export { measureProfile, modelSource, type ProfileOptions } from './profiler.js'
 /** The scheduler's decision time. */
 export { measureSchedulerCost, timeDecisionUs } from './scheduler-cost.js';
 /** The simulator. */
-export { simulate, type SimulateOptions, type SimResult, type InstanceStats } from './simulator.js';
+export { simulate, type SimulateOptions, type SimResult } from './simulator.js';
+export type { InstanceStats } from './sim-instance.js';
 /** Simulation options. */
 export { resolveSimConfig, instancesPerCell, type SimConfig, type SimConfigInput, type SimMode, type SchedulerCostMode } from './sim-config.js';
 /** Arrivals and per-request results. */
@@ -24,7 +25,7 @@ export { RequestLog, type SimSummary } from './request-log.js';
 /** Scheduler counters of a run. */
 export type { SchedulerCounters, DecisionTrace } from './sim-cell.js';
 /** The engine policy code the simulator runs (identity-checked by tests). */
-export { SIM_POLICY, toDecodePrediction, leastOutstanding } from './sim-policy.js';
+export { SIM_POLICY } from './sim-policy.js';
 /** Placement search (`baton plan`). */
 export { searchPlacement, goodputOf, defaultCandidate, describeCandidate, type PlanCandidate, type PlanResult, type PlanOptions } from './plan-search.js';
 /** Streaming Poisson arrivals for long spans. */

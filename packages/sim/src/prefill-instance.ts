@@ -1,55 +1,48 @@
 /**
- * PrefillInstance: a simulated prefill actor. Each step takes waiting prompts under the token
- * budget exactly as the engine's PrefillActor does (a job whose decode instance is not chosen yet
- * is skipped; after the first prompt, one that does not fit the remaining budget is skipped),
- * reserves their KV (reusing cached prefix blocks; the last prompt token is always recomputed),
- * and prefills them one after another in chunks of prefillChunkSize; each prompt's first token is
+ * PrefillInstance: a simulated prefill actor. Each step walks the waiting prompts as the engine's
+ * PrefillActor does (the step policy's `takesPrompt`: the first prompt always, later ones within
+ * the token budget; a prompt that cannot get KV does not block shorter ones behind it), reserves
+ * their KV (reusing cached prefix blocks; the last prompt token is always recomputed), and
+ * prefills them one after another in chunks of prefillChunkSize; each prompt's first token is
  * emitted when its own prefill ends, and its KV is handed to the chosen decode instance.
  *
- * Invariants: a prompt whose KV cannot be reserved stays queued (retry after 2 ms); the measured
- * throughput the scheduler routes on is the engine's ThroughputEstimator fed with simulated times.
+ * Invariants: a prompt whose KV cannot be reserved stays queued (the step retries after the
+ * engine's retry delay); the throughput the scheduler routes on is the engine's
+ * ThroughputEstimator fed with simulated times. Not modelled: the actor's ask to a decode actor to
+ * preempt for a prompt blocked on KV for 100 ms.
  */
 import { ThroughputEstimator, type PrefillLoad } from '@baton/engine';
 import type { CellHost } from './cell-host.js';
 import type { EventTarget } from './event-queue.js';
 import { chunkedPrefillMs } from './sim-batch.js';
+import { SimInstance } from './sim-instance.js';
 import type { KvHolding, SimKvPool } from './sim-kv-pool.js';
+import { SIM_POLICY } from './sim-policy.js';
 import type { SimRequest } from './sim-request.js';
 
 const JOB_DONE = 0;
 const RETRY = 1;
-/** The prefill actor's BLOCKED_RETRY_MS. */
-const RETRY_MS = 2;
 
 interface Job {
   req: SimRequest;
-  holding: KvHolding | null;
+  holding: KvHolding;
   startMs: number;
   cached: number;
 }
 
 /** One prefill instance. */
-export class PrefillInstance implements EventTarget {
-  readonly id: string;
+export class PrefillInstance extends SimInstance {
   readonly #queue: SimRequest[] = [];
   #step: Job[] = [];
   #stepDone = 0;
-  #busy = false;
   #retryArmed = false;
   readonly throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
   /** Prompt tokens of the jobs in the current step (still in the last report the scheduler saw). */
   #stepTokens = 0;
   #queuedTokens = 0;
-  steps = 0;
-  busyMs = 0;
-  tokens = 0;
 
-  constructor(
-    readonly index: number,
-    private readonly cell: CellHost,
-    readonly pool: SimKvPool,
-  ) {
-    this.id = `prefill-${index}`;
+  constructor(index: number, cell: CellHost, pool: SimKvPool) {
+    super(index, cell, pool, 'prefill', false);
   }
 
   /** The load the scheduler routes on: queued prompts, counting the step in progress. */
@@ -80,33 +73,35 @@ export class PrefillInstance implements EventTarget {
     this.#step = [];
     this.#stepDone = 0;
     this.#stepTokens = 0;
-    this.#busy = false;
+    this.busy = false;
     this.#kick(now);
   }
 
   #kick(now: number): void {
-    if (this.#busy || this.#retryArmed || this.#queue.length === 0) return;
+    if (this.busy || this.#retryArmed || this.#queue.length === 0) return;
     const cfg = this.cell.config;
     const bs = cfg.kv.blockSize;
-    let budget = cfg.tokenBudget;
+    const step = { budget: cfg.tokenBudget, taken: 0, blockedAt: Infinity };
     let t = now;
     const jobs: Job[] = [];
     for (let i = 0; i < this.#queue.length; ) {
       const req = this.#queue[i];
       const cost = req.promptTokens;
-      if (jobs.length > 0 && cost > budget) {
+      if (!SIM_POLICY.takesPrompt(cost, step)) {
         i++;
         continue;
       }
       const matched = Math.min(this.pool.matchLength(req.hashes), Math.floor((cost - 1) / bs));
       const holding = this.pool.reserve(req.hashes, matched, cost, bs);
       if (holding === null) {
-        this.#retryArmed = true;
-        break;
+        step.blockedAt = cost;
+        i++;
+        continue;
       }
       this.#queue.splice(i, 1);
       this.#queuedTokens -= cost;
-      budget -= cost;
+      step.budget -= cost;
+      step.taken++;
       jobs.push({ req, holding, startMs: t, cached: matched * bs });
       const ms = chunkedPrefillMs(this.cell.times, cost - matched * bs, matched * bs, cfg.prefillChunkSize);
       req.prefillStartMs = t;
@@ -114,25 +109,23 @@ export class PrefillInstance implements EventTarget {
       t += ms;
       this.cell.queue.push(t, this, JOB_DONE);
     }
-    if (jobs.length === 0) {
-      if (this.#retryArmed) this.cell.queue.push(now + RETRY_MS, this, RETRY);
-      return;
+    // NOTE: the engine arms its retry timer when the step ends (the prefills run inside the step).
+    if (step.blockedAt !== Infinity) {
+      this.#retryArmed = true;
+      this.cell.queue.push(t + SIM_POLICY.blockedRetryMs, this, RETRY);
     }
-    if (this.#retryArmed) this.cell.queue.push(t + RETRY_MS, this, RETRY);
-    this.#busy = true;
+    if (jobs.length === 0) return;
+    this.occupy(t - now);
+    this.countSteps(1, jobs.length);
     this.#step = jobs;
     this.#stepTokens = jobs.reduce((n, j) => n + j.req.promptTokens, 0);
-    this.steps++;
-    this.busyMs += t - now;
   }
 
   /** A prompt's prefill ended: first token, prefix publication, handoff to decode. */
   #finishJob(job: Job, now: number): void {
-    const { req } = job;
+    const { req, holding } = job;
     const computed = req.promptTokens - job.cached;
     this.throughput.observe(computed, now - job.startMs);
-    this.tokens += computed;
-    const holding = job.holding as KvHolding;
     this.pool.publish(holding, req.hashes);
     req.emitted = 1;
     req.firstTokenMs = now;

@@ -2,13 +2,15 @@
  * SimBatch: continuous batching of running sequences as the engine's DecodeBatch does it, on
  * simulated time — each step first recomputes the oldest preempted sequence if its KV fits again
  * (at most one per step), then gives each of the first `maxBatch` running sequences room for one
- * more token, preempting the youngest when the pool runs out (vLLM's recompute preemption).
+ * more token, preempting the engine's victim (the youngest) when the pool runs out (vLLM's
+ * recompute preemption).
  *
  * Invariants: `running` is in admission order (the youngest is the victim); a sequence's holding
  * is released exactly once (finish, preemption, failure); token i of a request is emitted once.
  */
 import type { SimConfig } from './sim-config.js';
 import { SimKvPool, type KvHolding } from './sim-kv-pool.js';
+import { SIM_POLICY } from './sim-policy.js';
 import type { SimRequest } from './sim-request.js';
 import type { StepTimes } from './step-times.js';
 
@@ -126,8 +128,9 @@ export class SimBatch {
     const bs = this.config.kv.blockSize;
     while (SimKvPool.blocks(r.holding) * bs < r.len + 1) {
       if (this.pool.grow(r.holding)) continue;
-      const victim = this.running.pop();
+      const victim = SIM_POLICY.preemptionVictim(this.running);
       if (victim === undefined) return false;
+      this.running.pop();
       this.pool.release(victim.holding);
       this.#preempted.push({ req: victim.req, since: now });
       this.preemptions++;

@@ -11,7 +11,7 @@
  * placement until it reaches its instance (one hop); the predictor learns every finished request's
  * real length, in finishing order.
  */
-import type { DecodeLoad, DecodePrediction, LengthPrediction, PrefillLoad } from '@baton/engine';
+import type { AdmissionPolicy, DecodeLoad, DecodePrediction, LengthPrediction, PrefillLoad } from '@baton/engine';
 import { ColocatedInstance } from './colocated-instance.js';
 import type { CellHost } from './cell-host.js';
 import { DecodeInstance } from './decode-instance.js';
@@ -20,7 +20,7 @@ import { PrefillInstance } from './prefill-instance.js';
 import { RequestLog } from './request-log.js';
 import { instancesPerCell, type SimConfig } from './sim-config.js';
 import { SimKvPool } from './sim-kv-pool.js';
-import { SIM_POLICY, leastOutstanding, toDecodePrediction } from './sim-policy.js';
+import { SIM_POLICY } from './sim-policy.js';
 import type { SimOutcome, SimRequest } from './sim-request.js';
 import type { StepTimes } from './step-times.js';
 
@@ -68,6 +68,7 @@ export class SimCell implements CellHost, EventTarget {
   /** In-flight predicted-long requests per decode instance. */
   readonly #longs: number[];
   readonly #instances: number;
+  readonly #admission: AdmissionPolicy;
 
   constructor(
     readonly queue: EventQueue,
@@ -88,6 +89,7 @@ export class SimCell implements CellHost, EventTarget {
     this.#instances = instancesPerCell(config);
     this.#inTransit = Array.from({ length: Math.max(this.prefills.length, this.colocated.length) }, () => ({ requests: 0, tokens: 0 }));
     this.#longs = this.decoders.map(() => 0);
+    this.#admission = { slo: config.slo, maxQueuedRequests: config.queue.maxRequests, maxQueuedPromptTokens: config.queue.maxPromptTokens };
   }
 
   /** A request arrives at the engine at `now` (it reaches the scheduler one hop later). */
@@ -178,27 +180,21 @@ export class SimCell implements CellHost, EventTarget {
     const choice = SIM_POLICY.choosePrefill(req, loads, (id) => cached[id]);
     if (choice === null) return null;
     const decodeLoads = this.decoders.map((d, i) => d.load(this.#longs[i]));
-    let bestTpot: number | null = null;
-    for (const d of decodeLoads) {
-      const t = SIM_POLICY.estimateDecodeTpotMs(d, { joining: 1 });
-      if (t !== null && (bestTpot === null || t < bestTpot)) bestTpot = t;
-    }
     const decision = SIM_POLICY.admit({ promptTokens: req.promptTokens }, {
       ttftMs: choice.ttftMs,
       queueMs: choice.queueMs,
-      tpotMs: bestTpot,
-      queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
-      queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
-    }, { slo: cfg.slo, maxQueuedRequests: cfg.queue.maxRequests, maxQueuedPromptTokens: cfg.queue.maxPromptTokens });
+      tpotMs: SIM_POLICY.bestDecodeTpotMs(decodeLoads),
+      ...SIM_POLICY.queueTotals(loads),
+    }, this.#admission);
     if (!decision.admitted) {
       this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads, prediction: null, target: null, decode: null });
       return null;
     }
     const target = indexOf(choice.actorId);
     const prediction: LengthPrediction | null = this.config.lengthPrediction === 'engine' ? this.#predictor.predict(req.promptIds) : null;
-    const hint = prediction === null ? null : toDecodePrediction(prediction, req.maxTokens);
+    const hint = prediction === null ? null : SIM_POLICY.toDecodePrediction(prediction, req.maxTokens);
     const d = SIM_POLICY.chooseDecode(req, hint, decodeLoads, { blockSize: cfg.kv.blockSize, maxBatch: cfg.maxBatch });
-    req.decode = d === null ? leastLoadedDecode(decodeLoads) : indexOf(d.actorId);
+    req.decode = d === null ? SIM_POLICY.leastLoadedDecode(decodeLoads) : indexOf(d.actorId);
     req.isLong = hint?.isLong ?? false;
     if (req.isLong) this.#longs[req.decode]++;
     this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads, prediction: hint, target: choice.actorId, decode: this.decoders[req.decode].id });
@@ -206,22 +202,17 @@ export class SimCell implements CellHost, EventTarget {
   }
 
   #placeColocated(req: SimRequest): number | null {
-    const cfg = this.config;
-    const loads = this.colocated.map((c, i) => {
-      const l = c.load();
-      return this.#withTransit({ id: l.id, queuedPromptTokens: l.queuedPromptTokens, queuedRequests: l.queuedRequests + l.running, tokensPerSecond: l.tokensPerSecond }, i);
-    });
+    const loads = this.colocated.map((c, i) => this.#withTransit(SIM_POLICY.colocatedRoutingLoad(c.load()), i));
     const cached: Record<string, number> = {};
     for (const c of this.colocated) cached[c.id] = this.#cachedTokens(c.pool, req);
-    const choice = SIM_POLICY.choosePrefill(req, [leastOutstanding(loads)], (id) => cached[id]);
+    const choice = SIM_POLICY.choosePrefill(req, [SIM_POLICY.leastOutstanding(loads)], (id) => cached[id]);
     if (choice === null) return null;
     const decision = SIM_POLICY.admit({ promptTokens: req.promptTokens }, {
       ttftMs: choice.ttftMs,
       queueMs: choice.queueMs,
       tpotMs: null,
-      queuedRequests: loads.reduce((n, l) => n + l.queuedRequests, 0),
-      queuedPromptTokens: loads.reduce((n, l) => n + l.queuedPromptTokens, 0),
-    }, { slo: cfg.slo, maxQueuedRequests: cfg.queue.maxRequests, maxQueuedPromptTokens: cfg.queue.maxPromptTokens });
+      ...SIM_POLICY.queueTotals(loads),
+    }, this.#admission);
     this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads: [], prediction: null, target: decision.admitted ? choice.actorId : null, decode: null });
     return decision.admitted ? indexOf(choice.actorId) : null;
   }
@@ -230,16 +221,6 @@ export class SimCell implements CellHost, EventTarget {
 /** Instance index from an id like `prefill-3`. */
 function indexOf(id: string): number {
   return Number(id.slice(id.lastIndexOf('-') + 1));
-}
-
-/** NOTE: mirrors the scheduler actor's private fallback when no decode instance has KV room. */
-function leastLoadedDecode(loads: ReadonlyArray<{ running: number; queued: number }>): number {
-  let best = 0;
-  loads.forEach((d, i) => {
-    const b = loads[best];
-    if (d.running + d.queued < b.running + b.queued) best = i;
-  });
-  return best;
 }
 
 /** A request on its way to the scheduler. */

@@ -14,6 +14,7 @@ import { SimCell, type DecisionTrace, type SchedulerCounters } from './sim-cell.
 import { resolveSimConfig, type SimConfig, type SimConfigInput } from './sim-config.js';
 import { blockHashes } from './sim-kv-pool.js';
 import { arrayArrivals, SimRequest, type ArrivalSource, type SimArrival } from './sim-request.js';
+import type { InstanceStats } from './sim-instance.js';
 import type { StepTimes } from './step-times.js';
 
 /** Inputs of {@link simulate}. */
@@ -24,17 +25,6 @@ export interface SimulateOptions {
   arrivals: readonly SimArrival[] | ArrivalSource;
   /** Called with every scheduling decision and its inputs. */
   onDecision?: (d: DecisionTrace) => void;
-}
-
-/** Per-instance figures of a run. */
-export interface InstanceStats {
-  cell: number;
-  id: string;
-  /** Busy share of the simulated span. */
-  utilization: number;
-  steps: number;
-  meanBatch: number | null;
-  preemptions: number;
 }
 
 /** What a simulation produced. */
@@ -72,11 +62,7 @@ export function simulate(opts: SimulateOptions): SimResult {
     }
   }
   const span = Math.max(0, queue.now - feeder.firstMs);
-  const instances: InstanceStats[] = cells.flatMap((c, ci) => [
-    ...c.prefills.map((p) => ({ cell: ci, id: p.id, utilization: util(p.busyMs, span), steps: p.steps, meanBatch: null, preemptions: 0 })),
-    ...c.decoders.map((d) => ({ cell: ci, id: d.id, utilization: util(d.busyMs, span), steps: d.steps, meanBatch: d.steps === 0 ? null : d.batchTotal / d.steps, preemptions: d.batch.preemptions })),
-    ...c.colocated.map((k) => ({ cell: ci, id: k.id, utilization: util(k.busyMs, span), steps: k.steps, meanBatch: null, preemptions: k.batch.preemptions })),
-  ]);
+  const instances = cells.flatMap((c, ci) => [...c.prefills, ...c.decoders, ...c.colocated].map((i) => i.stats(ci, span)));
   const scheduler = cells.reduce<SchedulerCounters>((a, c) => ({
     decisions: a.decisions + c.counters.decisions,
     rejected: a.rejected + c.counters.rejected,
@@ -94,10 +80,6 @@ export function simulate(opts: SimulateOptions): SimResult {
     instances,
     scheduler,
   };
-}
-
-function util(busy: number, span: number): number {
-  return span > 0 ? Math.min(1, busy / span) : 0;
 }
 
 const ARRIVAL = 0;
