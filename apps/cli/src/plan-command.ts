@@ -6,9 +6,10 @@
  * configuration for the same devices. `--trace FILE` plans for a Mooncake-format trace instead.
  */
 import { parseArgs } from 'node:util';
-import { BenchError, generateWorkload, readTrace, traceToWorkload, type MixName, type Workload } from '@baton/bench';
-import { SimError, defaultCandidate, describeCandidate, goodputOf, profileStepTimes, readProfile, searchPlacement, type PlanResult } from '@baton/sim';
+import { generateWorkload, readTrace, traceToWorkload, type MixName, type Workload } from '@baton/bench';
+import { defaultCandidate, describeCandidate, goodputOf, profileStepTimes, readProfile, searchPlacement, type PlanResult } from '@baton/sim';
 import { CliError, parseNumber } from './cli-error.js';
+import { withSimErrors } from './with-sim-errors.js';
 import { formatTable } from './text-table.js';
 
 /** One-line usage of the command. */
@@ -17,14 +18,8 @@ export const PLAN_USAGE = 'baton plan --profile FILE (--workload chat|summarize|
 const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
 
 /** Runs the plan command; returns the table (or JSON with --json). */
-export async function planCommand(args: string[]): Promise<string> {
-  try {
-    return await run(args);
-  } catch (e) {
-    // NOTE: typed errors of the simulator and the bench become one-line CLI errors (main prints those).
-    if (e instanceof SimError || e instanceof BenchError) throw new CliError(e.message);
-    throw e;
-  }
+export function planCommand(args: string[]): Promise<string> {
+  return withSimErrors(() => run(args));
 }
 
 async function run(args: string[]): Promise<string> {

@@ -7,22 +7,16 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseBackendName } from '@baton/model';
-import { BenchError } from '@baton/bench';
-import { measureProfile, SimError } from '@baton/sim';
+import { measureProfile } from '@baton/sim';
 import { CliError } from './cli-error.js';
+import { withSimErrors } from './with-sim-errors.js';
 
 /** One-line usage of the command. */
 export const PROFILE_USAGE = 'baton profile --model NAME|DIR|baton-LxW --backend wasm|cpu|webgpu|tensorflow [--out FILE] [--quick]';
 
 /** Runs the profile command; returns the profile JSON (also written to --out when given). */
-export async function profileCommand(args: string[]): Promise<string> {
-  try {
-    return await run(args);
-  } catch (e) {
-    // NOTE: typed errors of the simulator and the bench become one-line CLI errors (main prints those).
-    if (e instanceof SimError || e instanceof BenchError) throw new CliError(e.message);
-    throw e;
-  }
+export function profileCommand(args: string[]): Promise<string> {
+  return withSimErrors(() => run(args));
 }
 
 async function run(args: string[]): Promise<string> {
