@@ -1,17 +1,20 @@
 /**
  * `npm run bench:context`: context caching on multi-turn conversations. One seeded conversation
  * workload (sessions of 3–8 turns, Poisson session arrivals, think time between turns, each turn's
- * prompt = the whole conversation so far + a new message, replies as the model really gave them)
- * runs, in one process and one run, against four engines of the same shape (disaggregated,
- * 2 prefill actors + 1 decode actor, every actor in its own child process, so each prefill has a
- * pool of its own and routing decides what is reused):
+ * prompt = one of a few shared system prompts + the whole conversation so far + a new message,
+ * replies as the model really gave them) runs, in one process and one run, against four engines
+ * of the same shape (disaggregated, `--prefill` prefill actors + `--decode` decode actors, every
+ * actor in its own child process, so each prefill has a pool of its own and routing decides what
+ * is reused; decode actors send a finished turn's KV back to its prefill actor):
  *   (a) no context caching, (b) caching + least-load routing, (c) session-id routing,
- *   (d) prompt-tree routing.
+ *   (d) prompt-tree routing (with Mooncake's transfer rule).
+ * With `--trace FILE` it replays a Mooncake-format trace instead (open loop: each entry at its
+ * timestamp; equal hash ids are equal token blocks of Baton's 16-token KV block, lengths scaled by
+ * 16 / `--trace-block`; an entry's session id is its first two hash ids, since Mooncake traces carry
+ * none). `--write-trace FILE` writes the conversation workload as such a trace and exits.
  * It prints TTFT mean and p99, TTFT-SLO attainment at the fixed session rate, the share of prompt
- * tokens served from cache, hits per tier, and the reductions against MemServe's reported ones.
- *
- * Usage: node apps/bench/dist/context-bench.js [--sessions N] [--rate SESSIONS_PER_S] [--seed N]
- *        [--think-ms MS] [--ttft-slo-ms MS] [--host-blocks N] [--kv-blocks N] [--reps N] [--model NAME]
+ * tokens served from cache, hits per tier, prefix transfers, and the reductions against MemServe's
+ * reported ones. Usage: CONTEXT_USAGE (context-bench-args.ts).
  * NOTE: the machine's background load changes over minutes, so the configurations run in `reps`
  * interleaved rounds (the order rotates each round) and each one's turns are pooled over rounds.
  */
@@ -19,13 +22,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type EngineOptionsInput, type EngineStats } from '@baton/engine';
-import { BenchArgumentError } from './bench-errors.js';
-import { generateConversations, nextPrompt, type ConversationSession } from './conversation-workload.js';
+import { BenchArgumentError, TraceLineError } from './bench-errors.js';
+import { CONTEXT_USAGE, parseContextArgs, type ContextBenchArgs as Args } from './context-bench-args.js';
+import { conversationTrace, generateConversations, nextPrompt, type ConversationSession, type ConversationWorkload } from './conversation-workload.js';
 import { table } from './text-table.js';
-
-interface Args { sessions: number; rate: number; seed: number; thinkMs: number; sloMs: number; hostBlocks: number; kvBlocks: number; reps: number; model: string }
-
-const DEFAULTS: Args = { sessions: 12, rate: 0.5, seed: 7, thinkMs: 1000, sloMs: 1000, hostBlocks: 256, kvBlocks: 160, reps: 2, model: 'baton-tiny' };
+import { readTrace, traceToWorkload, writeTrace, type TraceEntry } from './trace.js';
 
 /** One configuration's outcome. */
 interface RunResult {
@@ -37,73 +38,80 @@ interface RunResult {
   hot: number;
   host: number;
   disk: number;
+  transfers: number;
 }
 
-function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { ...DEFAULTS };
-  const keys: Record<string, keyof Args> = {
-    '--sessions': 'sessions', '--rate': 'rate', '--seed': 'seed', '--think-ms': 'thinkMs', '--ttft-slo-ms': 'sloMs',
-    '--host-blocks': 'hostBlocks', '--kv-blocks': 'kvBlocks', '--reps': 'reps', '--model': 'model',
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = keys[argv[i]];
-    const value = argv[i + 1];
-    if (key === undefined) throw new BenchArgumentError(argv[i], `unknown argument (known: ${Object.keys(keys).join(' ')})`);
-    if (value === undefined) throw new BenchArgumentError(argv[i], 'needs a value');
-    if (key === 'model') a.model = value;
-    else {
-      const n = Number(value);
-      if (!(Number.isFinite(n) && n >= 0)) throw new BenchArgumentError(argv[i], `must be a non-negative number, got "${value}"`);
-      a[key] = n;
-    }
-  }
-  return a;
-}
+/** Baton's KV block size (the engine default): one trace hash id is replayed as one such block. */
+const BLOCK_TOKENS = 16;
 
-/** Runs every session closed-loop against `options`' engine; returns per-turn TTFTs and the cache accounting. */
-async function run(name: string, options: EngineOptionsInput, args: Args): Promise<RunResult> {
-  const workload = generateConversations({ sessions: args.sessions, seed: args.seed, sessionRate: args.rate, meanThinkMs: args.thinkMs });
+/** What one run drives: the closed-loop conversations, or an open-loop trace replay. */
+type Load = { kind: 'conversations'; workload: ConversationWorkload } | { kind: 'trace'; entries: TraceEntry[] };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Runs the load against `options`' engine; returns per-turn TTFTs and the cache accounting. */
+async function run(name: string, options: EngineOptionsInput, args: Args, load: Load): Promise<RunResult> {
   const engine = await createEngine({
-    model: args.model, backend: 'wasm', mode: 'disaggregated', prefill: 2, decode: 1, placement: 'process',
+    model: args.model, backend: 'wasm', mode: 'disaggregated', prefill: args.prefill, decode: args.decode, placement: 'process',
     kv: { numBlocks: args.kvBlocks }, ...options,
   });
-  const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0 };
+  const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0 };
   try {
-    // NOTE: warm every actor (model load, first-call compilation) on prompts no session shares.
-    await Promise.all([0, 1, 2, 3].map((i) => engine.generate({ prompt: [1 + i, 2, 3], maxTokens: 2 }).result));
+    // NOTE: warm every actor (model load, first-call compilation, measured throughput) on prompts no session shares.
+    await Promise.all(Array.from({ length: 2 * args.prefill }, (_, i) => engine.generate({ prompt: [1 + i, 2, 3], maxTokens: 2 }).result));
     const before = prefillCounters(await engine.stats());
     const start = performance.now();
-    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-    const session = async (s: ConversationSession): Promise<void> => {
-      await sleep(s.arrivalMs - (performance.now() - start));
-      let history = workload.systemIds;
-      for (const turn of s.turns) {
-        const prompt = nextPrompt(history, turn);
-        const r = await engine.generate({ prompt, maxTokens: turn.maxTokens, session: s.id }).result.catch(() => null);
-        if (r === null || r.finishReason === 'error' || r.metrics.ttftMs === null) {
-          result.failed += 1;
-          return;
-        }
-        result.ttfts.push(r.metrics.ttftMs);
-        result.promptTokens += prompt.length;
-        history = [...prompt, ...r.ids];
-        await sleep(turn.thinkMs);
+    /** One request; false when it failed. */
+    const send = async (prompt: number[], maxTokens: number, session: string): Promise<number[] | null> => {
+      const r = await engine.generate({ prompt, maxTokens, session }).result.catch(() => null);
+      if (r === null || r.finishReason === 'error' || r.metrics.ttftMs === null) {
+        result.failed += 1;
+        return null;
       }
+      result.ttfts.push(r.metrics.ttftMs);
+      result.promptTokens += prompt.length;
+      return r.ids;
     };
-    await Promise.all(workload.sessions.map(session));
+    if (load.kind === 'conversations') await Promise.all(load.workload.sessions.map((s) => conversation(s, start, send)));
+    else await replay(load.entries, args.traceBlock, start, send);
     const after = prefillCounters(await engine.stats());
     result.computedTokens = after.computed - before.computed;
     result.hot = after.hot - before.hot;
     result.host = after.host - before.host;
     result.disk = after.disk - before.disk;
+    result.transfers = after.transfers - before.transfers;
   } finally {
     await engine.close({ deadlineMs: 0 });
   }
   return result;
 }
 
-/** Prompt tokens the prefill actors computed, and cached blocks they reused per tier. */
-function prefillCounters(stats: EngineStats): { computed: number; hot: number; host: number; disk: number } {
+type Send = (prompt: number[], maxTokens: number, session: string) => Promise<number[] | null>;
+
+/** One session, closed loop: each turn's prompt is the conversation so far (replies as generated) + its message. */
+async function conversation(s: ConversationSession, start: number, send: Send): Promise<void> {
+  await sleep(s.arrivalMs - (performance.now() - start));
+  let history = s.systemIds;
+  for (const turn of s.turns) {
+    const prompt = nextPrompt(history, turn);
+    const ids = await send(prompt, turn.maxTokens, s.id);
+    if (ids === null) return;
+    history = [...prompt, ...ids];
+    await sleep(turn.thinkMs);
+  }
+}
+
+/** The trace, open loop: each entry at its timestamp. */
+async function replay(entries: readonly TraceEntry[], traceBlockTokens: number, start: number, send: Send): Promise<void> {
+  const w = traceToWorkload(entries, { blockTokens: BLOCK_TOKENS, traceBlockTokens });
+  await Promise.all(w.requests.map(async (r) => {
+    await sleep(r.arrivalMs - (performance.now() - start));
+    await send(r.promptIds, r.maxTokens, (entries[r.index].hash_ids ?? [r.index]).slice(0, 2).join('/'));
+  }));
+}
+
+/** Prompt tokens the prefill actors computed, cached blocks they reused per tier, and prefix transfers. */
+function prefillCounters(stats: EngineStats): { computed: number; hot: number; host: number; disk: number; transfers: number } {
   const prefill = stats.actors.filter((a) => a.role === 'prefill');
   const sum = (f: (a: (typeof prefill)[number]) => number): number => prefill.reduce((n, a) => n + f(a), 0);
   return {
@@ -111,6 +119,7 @@ function prefillCounters(stats: EngineStats): { computed: number; hot: number; h
     hot: sum((a) => a.tiers?.hot.hits ?? a.ownPool?.hits ?? 0),
     host: sum((a) => a.tiers?.host.hits ?? 0),
     disk: sum((a) => a.tiers?.disk?.hits ?? 0),
+    transfers: stats.scheduler.prefixTransfers.asked,
   };
 }
 
@@ -129,27 +138,41 @@ const ms = (x: number): string => x.toFixed(0);
 const cut = (base: number, x: number): string => `${(100 * (1 - x / base)).toFixed(0)}%`;
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseContextArgs(process.argv.slice(2));
+  const workload = generateConversations({
+    sessions: args.sessions, seed: args.seed, sessionRate: args.rate, meanThinkMs: args.thinkMs, systemPrompts: args.systems, systemTokens: args.systemTokens,
+  });
+  if (args.writeTrace !== null) {
+    const entries = conversationTrace(workload, { blockTokens: BLOCK_TOKENS, traceBlockTokens: args.traceBlock });
+    await writeTrace(args.writeTrace, entries);
+    console.log(`wrote ${args.writeTrace}: ${entries.length} requests of ${args.sessions} sessions (Mooncake format, ${args.traceBlock} tokens per hash id)`);
+    return;
+  }
+  const load: Load = args.trace === null ? { kind: 'conversations', workload } : { kind: 'trace', entries: await loadTrace(args.trace) };
   const diskDir = mkdtempSync(join(tmpdir(), 'baton-context-bench-'));
   const cache = { hostBlocks: args.hostBlocks, diskDir, diskMaxBytes: 256 << 20 };
-  console.log(`bench:context  ${args.reps} rounds x ${args.sessions} sessions (3-8 turns), ${args.rate} sessions/s Poisson, think ${args.thinkMs} ms, seed ${args.seed}, ` +
-    `${args.model}/wasm, disaggregated 2 prefill + 1 decode, placement process, kv ${args.kvBlocks} blocks/pool, host tier ${args.hostBlocks} blocks, disk tier on`);
+  const what = load.kind === 'trace'
+    ? `trace ${args.trace} (${load.entries.length} requests, ${args.traceBlock} tokens per hash id -> ${BLOCK_TOKENS})`
+    : `${args.sessions} sessions (3-8 turns, ${args.systems} shared system prompts of ${args.systemTokens} tokens), ${args.rate} sessions/s Poisson, think ${args.thinkMs} ms, seed ${args.seed}`;
+  console.log(`bench:context  ${args.reps} rounds x ${what}, ${args.model}/wasm, disaggregated ${args.prefill} prefill + ${args.decode} decode, ` +
+    `placement process, kv ${args.kvBlocks} blocks/pool, host tier ${args.hostBlocks} blocks, disk tier on`);
   const configs: Array<[string, EngineOptionsInput]> = [
     ['(a) no caching', { cache: { enabled: false }, routing: 'least-load' }],
     ['(b) caching + least-load', { cache, routing: 'least-load' }],
     ['(c) caching + session', { cache, routing: 'session' }],
     ['(d) caching + prompt-tree', { cache, routing: 'prompt-tree' }],
   ];
-  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0 }));
+  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0 }));
   try {
-    for (let round = 0; round < Math.max(1, args.reps); round++) {
+    for (let round = 0; round < args.reps; round++) {
       for (let k = 0; k < configs.length; k++) {
-        const i = (k + round) % configs.length;
-        const r = await run(configs[i][0], configs[i][1], args);
+        // NOTE: the order also rotates with the seed, so runs of several seeds do not always start with (a).
+        const i = (k + round + args.seed) % configs.length;
+        const r = await run(configs[i][0], configs[i][1], args, load);
         const into = results[i];
         into.ttfts.push(...r.ttfts);
-        for (const key of ['failed', 'promptTokens', 'computedTokens', 'hot', 'host', 'disk'] as const) into[key] += r[key];
-        console.log(`  round ${round + 1} ${r.name}: ${r.ttfts.length} turns, TTFT mean ${ms(mean(r.ttfts))} ms`);
+        for (const key of ['failed', 'promptTokens', 'computedTokens', 'hot', 'host', 'disk', 'transfers'] as const) into[key] += r[key];
+        console.log(`  round ${round + 1} ${r.name}: ${r.ttfts.length} turns, TTFT mean ${ms(mean(r.ttfts))} ms, p99 ${ms(quantile(r.ttfts, 0.99))} ms`);
       }
     }
   } finally {
@@ -161,12 +184,12 @@ async function main(): Promise<void> {
     return [
       r.name, String(r.ttfts.length), String(r.failed), ms(mean(r.ttfts)), ms(quantile(r.ttfts, 0.99)),
       pct(r.ttfts.filter((t) => t <= args.sloMs).length / Math.max(1, r.ttfts.length + r.failed)),
-      pct(Math.max(0, reused)), `${r.hot}/${r.host}/${r.disk}`,
+      pct(Math.max(0, reused)), `${r.hot}/${r.host}/${r.disk}`, String(r.transfers),
       cut(mean(a.ttfts), mean(r.ttfts)), cut(quantile(a.ttfts, 0.99), quantile(r.ttfts, 0.99)), cut(quantile(c.ttfts, 0.99), quantile(r.ttfts, 0.99)),
     ];
   });
   console.log(table(
-    ['config', 'turns', 'failed', 'TTFT mean ms', 'TTFT p99 ms', `TTFT<=${args.sloMs}ms`, 'prompt reused', 'hits hot/host/disk (blocks)', 'mean vs (a)', 'p99 vs (a)', 'p99 vs (c)'],
+    ['config', 'turns', 'failed', 'TTFT mean ms', 'TTFT p99 ms', `TTFT<=${args.sloMs}ms`, 'prompt reused', 'hits hot/host/disk (blocks)', 'transfers', 'mean vs (a)', 'p99 vs (a)', 'p99 vs (c)'],
     rows,
   ));
   const best = results.slice(1);
@@ -181,7 +204,21 @@ async function main(): Promise<void> {
   ]));
 }
 
+/** Reads a trace file; unreadable files and bad lines are argument errors naming the file (and line). */
+async function loadTrace(file: string): Promise<TraceEntry[]> {
+  try {
+    const entries = await readTrace(file);
+    if (entries.length === 0) throw new BenchArgumentError('--trace', `${file} holds no requests`);
+    return entries;
+  } catch (e) {
+    if (e instanceof TraceLineError) throw new BenchArgumentError('--trace', `${file}: ${e.message}`);
+    if (e instanceof BenchArgumentError) throw e;
+    throw new BenchArgumentError('--trace', `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 main().catch((e: unknown) => {
   console.error(`bench:context: ${e instanceof Error ? e.message : String(e)}`);
+  if (e instanceof BenchArgumentError) console.error(CONTEXT_USAGE);
   process.exitCode = e instanceof BenchArgumentError ? 2 : 1;
 });

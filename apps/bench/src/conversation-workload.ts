@@ -5,13 +5,18 @@
  * the conversation so far (every earlier prompt and the tokens the model really answered) + turn
  * k's message — see {@link nextPrompt}. Unlike the open-loop `multiturn` mix, a cached
  * conversation then matches the KV a serving instance actually computed, output included.
+ * Sessions share prefixes across sessions the way chat deployments do: each one starts with one
+ * of `systemPrompts` system prompts (several apps or assistants behind one endpoint).
+ * {@link conversationTrace} writes the same sessions as a Mooncake-format trace (open loop, with
+ * synthetic replies) whose hash ids carry that prefix sharing.
  *
  * Invariants: the same options always give the same sessions; a session's last turn still fits
  * `maxContext` with the longest replies (turns that would not fit are cut off at generation).
  */
 import { createRng, type Rng } from '@baton/model';
 import { WorkloadError } from './bench-errors.js';
-import { arrivalTimes } from './workload.js';
+import { workloadToTrace, type TraceEntry } from './trace.js';
+import { arrivalTimes, type BenchRequest } from './workload.js';
 
 /** One turn: the user's new message, the reply length and the pause after the reply. */
 export interface ConversationTurn {
@@ -26,6 +31,8 @@ export interface ConversationSession {
   id: string;
   /** When its first turn arrives, relative to the start of the run, ms. */
   arrivalMs: number;
+  /** The system prompt it starts with (one of the workload's `systems`, shared with other sessions). */
+  systemIds: number[];
   turns: ConversationTurn[];
 }
 
@@ -39,13 +46,15 @@ export interface ConversationOptions {
   meanThinkMs?: number;
   /** Longest prompt + output (the model's context). Default 1024. */
   maxContext?: number;
-  /** Shared system prompt in front of every conversation, tokens. Default 32. */
+  /** Length of each system prompt, tokens. Default 32. */
   systemTokens?: number;
+  /** Distinct system prompts; each session starts with one, drawn uniformly. Default 1. */
+  systemPrompts?: number;
 }
 
-/** A conversation workload: the system prompt every session starts with, and the sessions. */
+/** A conversation workload: the system prompts sessions start with, and the sessions. */
 export interface ConversationWorkload {
-  systemIds: number[];
+  systems: number[][];
   sessions: ConversationSession[];
 }
 
@@ -60,9 +69,12 @@ export function generateConversations(opts: ConversationOptions): ConversationWo
   const maxContext = opts.maxContext ?? 1024;
   const meanThink = opts.meanThinkMs ?? 1000;
   const rng = createRng(opts.seed ^ 0x6c0ffee);
-  const systemIds = tokens(opts.systemTokens ?? 32, rng);
+  const systemPrompts = opts.systemPrompts ?? 1;
+  if (!Number.isSafeInteger(systemPrompts) || systemPrompts < 1) throw new WorkloadError('systemPrompts', `must be a positive integer, got ${systemPrompts}`);
+  const systems = Array.from({ length: systemPrompts }, () => tokens(opts.systemTokens ?? 32, rng));
   const arrivals = arrivalTimes(opts.sessions, { kind: 'poisson' }, createRng(opts.seed ^ 0x5e55)).map((t) => t / opts.sessionRate);
   const sessions = arrivals.map((arrivalMs, s): ConversationSession => {
+    const systemIds = systems[Math.floor(rng.next() * systems.length)];
     const count = between(TURNS.min, TURNS.max, rng);
     const turns: ConversationTurn[] = [];
     let length = systemIds.length;
@@ -74,9 +86,48 @@ export function generateConversations(opts: ConversationOptions): ConversationWo
       length += userIds.length + maxTokens;
       turns.push({ userIds, maxTokens, thinkMs: -Math.log(1 - rng.next()) * meanThink });
     }
-    return { id: `session-${s}`, arrivalMs, turns };
+    return { id: `session-${s}`, arrivalMs, systemIds, turns };
   });
-  return { systemIds, sessions };
+  return { systems, sessions };
+}
+
+/** Options of {@link conversationTrace}. */
+export interface ConversationTraceOptions {
+  /** Baton tokens per hash id (the KV block size the trace will be replayed at). Default 16. */
+  blockTokens?: number;
+  /** Tokens per hash id in the written trace (Mooncake's blocks are 512). Default 512. */
+  traceBlockTokens?: number;
+  /** Time a turn is assumed to take before its think time starts, ms (open loop). Default 500. */
+  serviceMs?: number;
+}
+
+/**
+ * The sessions as a Mooncake-format trace: one entry per turn, open loop (turn k at the session's
+ * arrival + k x (serviceMs + think times so far)), replies replaced by seeded synthetic tokens of
+ * each turn's `maxTokens`. Hash ids name chained blocks of `blockTokens` tokens, lengths are
+ * scaled by traceBlockTokens / blockTokens, so a replay at `blockTokens` per hash id gets the
+ * prompts' lengths and prefix sharing back. Entries are in timestamp order.
+ */
+export function conversationTrace(workload: ConversationWorkload, opts: ConversationTraceOptions = {}): TraceEntry[] {
+  const blockTokens = opts.blockTokens ?? 16;
+  const scale = (opts.traceBlockTokens ?? 512) / blockTokens;
+  const serviceMs = opts.serviceMs ?? 500;
+  const requests: BenchRequest[] = [];
+  workload.sessions.forEach((s, si) => {
+    const rng = createRng(0x7ace ^ si);
+    let history = s.systemIds;
+    let at = s.arrivalMs;
+    for (const turn of s.turns) {
+      const promptIds = nextPrompt(history, turn);
+      requests.push({ index: requests.length, arrivalMs: at, promptIds, maxTokens: turn.maxTokens });
+      history = [...promptIds, ...tokens(turn.maxTokens, rng)];
+      at += serviceMs + turn.thinkMs;
+    }
+  });
+  requests.sort((a, b) => a.arrivalMs - b.arrivalMs || a.index - b.index);
+  return workloadToTrace({ name: 'conversations', nominalRate: 1, requests }, { blockTokens }).map((e) => ({
+    ...e, input_length: e.input_length * scale, output_length: e.output_length * scale,
+  }));
 }
 
 /** Turn k's prompt: the conversation so far (`history`: system prompt, earlier prompts' messages and replies) + its message. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TraceLineError } from './bench-errors.js';
 import { formatTrace, parseTrace, traceToWorkload, workloadToTrace } from './trace.js';
@@ -60,4 +61,46 @@ describe('Mooncake traces', () => {
       expect((e as Error).message).toContain(`line ${line}`);
     }
   });
+
+  describe('the shipped sample (apps/bench/traces/mooncake-sample.jsonl, written by bench:context --write-trace)', () => {
+    const text = readFileSync(new URL('../traces/mooncake-sample.jsonl', import.meta.url), 'utf8');
+
+    it('parses, and replays at 16 tokens per 512-token hash id with shared system prompts and conversation prefixes', () => {
+      const entries = parseTrace(text);
+      expect(entries.length).toBeGreaterThan(40);
+      for (const e of entries) expect(e.hash_ids).toHaveLength(Math.floor(e.input_length / 512));
+      const w = traceToWorkload(entries, { blockTokens: 16, traceBlockTokens: 512 });
+      expect(w.requests.map((r) => r.promptIds.length)).toEqual(entries.map((e) => Math.min(1024 - r16(e.output_length), r16(e.input_length))));
+      // 4 system prompts of 128 tokens = 8 blocks: at most 4 distinct heads across 12 sessions.
+      expect(new Set(entries.map((e) => e.hash_ids!.slice(0, 8).join(','))).size).toBeLessThanOrEqual(4);
+      // A later turn extends an earlier one: its hash ids start with every id of the earlier prompt.
+      const earlier = (i: number): number => entries.findIndex((p, j) => j < i && p.hash_ids!.length > 8 && p.hash_ids!.every((h, k) => entries[i].hash_ids![k] === h));
+      const pairs = entries.map((_, i) => [earlier(i), i]).filter(([j]) => j >= 0);
+      expect(pairs.length).toBeGreaterThan(10);
+      // ... and its replayed prompt starts with the earlier prompt's blocks, token for token.
+      for (const [j, i] of pairs) {
+        const n = 16 * entries[j].hash_ids!.length;
+        expect(w.requests[i].promptIds.slice(0, n)).toEqual(w.requests[j].promptIds.slice(0, n));
+      }
+    });
+
+    it('a bad line is a TraceLineError naming that line and field', () => {
+      const lines = text.trim().split('\n');
+      lines[2] = lines[2].replace('"output_length":', '"output_length":-');
+      let error: unknown = null;
+      try {
+        parseTrace(lines.join('\n'));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TraceLineError);
+      expect(error).toMatchObject({ line: 3, field: 'output_length' });
+      expect(String((error as Error).message)).toMatch(/line 3/);
+    });
+  });
 });
+
+/** A trace length scaled from 512-token to 16-token blocks. */
+function r16(n: number): number {
+  return Math.max(1, Math.round(n / 32));
+}

@@ -23,8 +23,14 @@ export interface TraceEntry {
 
 /** How trace entries become requests. */
 export interface TraceReplayOptions {
-  /** Prompt tokens per hash id (Mooncake's blocks are 512 tokens; scale with `lengthScale`). Default 16. */
+  /** Prompt tokens per hash id in the replay (Baton's KV block size, so one hash id is one cached block). Default 16. */
   blockTokens?: number;
+  /**
+   * Tokens per hash id in the trace itself (Mooncake's traces: 512). When given, lengths are
+   * scaled by blockTokens / traceBlockTokens (e.g. 16 / 512), so a prompt keeps its length in
+   * blocks and its prefix sharing; `lengthScale` is then ignored.
+   */
+  traceBlockTokens?: number;
   /** Multiplies input and output lengths (e.g. 1/16 to fit real Mooncake traces in 1024 tokens). Default 1. */
   lengthScale?: number;
   /** Longest prompt + output; longer requests keep their prompt's start. Default 1024. */
@@ -91,7 +97,7 @@ export async function writeTrace(file: string, entries: readonly TraceEntry[]): 
 /** Turns trace entries into a workload whose equal hash ids are equal token blocks. */
 export function traceToWorkload(entries: readonly TraceEntry[], opts: TraceReplayOptions = {}): Workload {
   const blockTokens = opts.blockTokens ?? 16;
-  const scale = opts.lengthScale ?? 1;
+  const scale = opts.traceBlockTokens === undefined ? opts.lengthScale ?? 1 : blockTokens / opts.traceBlockTokens;
   const maxContext = opts.maxContext ?? 1024;
   const seed = opts.seed ?? 0;
   const blocks = new Map<number, number[]>();
