@@ -2,6 +2,8 @@
  * Test support: a real `nats-server` on a free loopback port, started and stopped by the test.
  * A missing binary is an error saying how to install it (tests never skip silently).
  * `restart()` stops the server and starts a new one on the same port (clients reconnect).
+ * `clients()` reads the broker's monitoring endpoint: the client connections still open and
+ * their subscriptions (the tests' "nothing left behind" check).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -15,7 +17,8 @@ export function natsServerBinary(): string {
   throw new Error('nats-server not found: install it (`sudo apt-get install nats-server`) or set NATS_SERVER to its path');
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on loopback right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -26,28 +29,37 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A client connection as the broker's monitoring endpoint lists it. */
+export interface BrokerClient {
+  readonly name: string;
+  readonly subscriptions: readonly string[];
+}
+
 /** A running broker. */
 export class NatsServer {
   readonly port: number;
+  /** Its HTTP monitoring port. */
+  readonly monitorPort: number;
   readonly url: string;
   readonly #binary: string;
   #child: ChildProcess | null = null;
 
-  private constructor(binary: string, port: number) {
+  private constructor(binary: string, port: number, monitorPort: number) {
     this.#binary = binary;
     this.port = port;
+    this.monitorPort = monitorPort;
     this.url = `nats://127.0.0.1:${port}`;
   }
 
   /** Starts a broker on a free loopback port; resolves once it accepts clients. */
   static async start(): Promise<NatsServer> {
-    const server = new NatsServer(natsServerBinary(), await freePort());
+    const server = new NatsServer(natsServerBinary(), await freePort(), await freePort());
     await server.#launch();
     return server;
   }
 
   async #launch(): Promise<void> {
-    const child = spawn(this.#binary, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(this.#binary, ['-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort)], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     let log = '';
     await new Promise<void>((resolve, reject) => {
@@ -72,6 +84,13 @@ export class NatsServer {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
     await exited;
+  }
+
+  /** The client connections open now, with their subscriptions. */
+  async clients(): Promise<BrokerClient[]> {
+    const response = await fetch(`http://127.0.0.1:${this.monitorPort}/connz?subs=1`);
+    const body = (await response.json()) as { connections?: Array<{ name?: string; subscriptions_list?: string[] }> };
+    return (body.connections ?? []).map((c) => ({ name: c.name ?? '', subscriptions: c.subscriptions_list ?? [] }));
   }
 
   /** Stops it, waits `downMs`, and starts it again on the same port. */

@@ -3,6 +3,7 @@
  * started on their own) keep the actor contract — typed tell/ask, per-sender order, ask
  * timeouts, refs in messages — and a node that is SIGKILLed or hangs (SIGSTOP) is declared dead:
  * its pending asks reject with ActorCrashedError and its actors restart on another node.
+ * A system whose own event loop was blocked past the deadline declares no live node dead.
  * Malformed heartbeats are logged and ignored.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +111,17 @@ describe('placement remote (nats-server)', () => {
     victim.kill('SIGCONT');
     await exited(victim);
     expect(victim.exitCode).toBe(1);
+  });
+
+  it('a system whose event loop was blocked past the deadline declares no live node dead', async () => {
+    const { system } = await cluster('b1');
+    const counter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'c', placement: 'remote', group: 'g', init: { start: 2 } });
+    // NOTE: a long synchronous step in the system's own process (heartbeats queue unread meanwhile).
+    const until = Date.now() + 3 * DEAD_AFTER_MS;
+    while (Date.now() < until) { /* busy */ }
+    await new Promise((resolve) => setTimeout(resolve, 2 * DEAD_AFTER_MS));
+    expect(logs.filter((m) => m.includes('declared dead'))).toEqual([]);
+    expect(await counter.ask({ type: 'get' })).toBe(2);
   });
 
   it('malformed heartbeats are logged and ignored; nothing else is disturbed', async () => {

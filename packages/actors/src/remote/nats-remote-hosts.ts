@@ -6,8 +6,9 @@
  * Invariants: silence is only counted while this system's own broker connection is up — while
  * the broker is away nobody hears anybody, so on reconnect every node gets a fresh window instead
  * of being declared dead (actors keep serving meanwhile: the data plane does not use the broker);
- * a malformed heartbeat is reported to `log` and ignored; a dead node is not chosen again until it
- * sends a heartbeat with a new pid.
+ * a node is declared dead only if it is still silent after a round trip to the broker (heartbeats
+ * that queued unread while this process was busy count); a malformed heartbeat is reported to
+ * `log` and ignored; a dead node is not chosen again until it sends a heartbeat with a new pid.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { ActorHost, HostHooks } from '../actor-host.js';
@@ -50,6 +51,8 @@ export class NatsRemoteHosts implements RemoteHostProvider {
   readonly #subscription: Subscription;
   readonly #timer: NodeJS.Timeout;
   #connected = true;
+  /** A sweep's broker round trip is in flight (see `#sweep`). */
+  #confirming = false;
 
   constructor(options: NatsRemoteHostsOptions) {
     this.#nc = options.connection;
@@ -135,9 +138,28 @@ export class NatsRemoteHosts implements RemoteHostProvider {
   }
 
   #sweep(): void {
-    if (!this.#connected) return;
+    if (!this.#connected || this.#confirming) return;
     const now = Date.now();
-    for (const [id, node] of this.#nodes) if (now - node.lastSeen > this.#deadAfterMs) this.#declareDead(id, `silent for ${now - node.lastSeen} ms`);
+    const silent = [...this.#nodes].filter(([, node]) => now - node.lastSeen > this.#deadAfterMs).map(([id]) => id);
+    if (silent.length === 0) return;
+    // NOTE: a silence may be this process's own: while its event loop was blocked (a long
+    // synchronous step) heartbeats waited unread in its socket, and this timer runs before they
+    // are read. A round trip to the broker delivers everything sent before it, so only the nodes
+    // still silent once it returns are declared dead.
+    this.#confirming = true;
+    this.#nc.flush().then(
+      () => {
+        this.#confirming = false;
+        if (!this.#connected) return;
+        const t = Date.now();
+        for (const id of silent) {
+          const node = this.#nodes.get(id);
+          if (node !== undefined && t - node.lastSeen > this.#deadAfterMs) this.#declareDead(id, `silent for ${t - node.lastSeen} ms`);
+        }
+      },
+      // NOTE: the broker went away meanwhile: `#watchStatus` gives every node a fresh window on reconnect.
+      () => (this.#confirming = false),
+    );
   }
 
   #declareDead(nodeId: string, why: string): void {
