@@ -6,6 +6,7 @@
  */
 import type { ServingActorStats } from '@baton/engine';
 import { hasEnded, type DemoSnapshot, type RequestProgress } from './demo-session.js';
+import { elasticLines } from './elastic-lines.js';
 import { escapeBytes } from './escape-text.js';
 import { formatTable, ms, pct } from './text-table.js';
 
@@ -29,7 +30,8 @@ export function renderLiveFrame(s: DemoSnapshot, width: number): string[] {
   );
   const textWidth = Math.max(8, width - (reqTable[0]?.length ?? 0) - 3);
   const withText = reqTable.map((line, i) => (i === 0 ? `${line}  text (latest bytes)` : `${line}  ${tail(s.requests[i - 1], textWidth)}`));
-  return [headline(s), '', ...actorTable, '', ...withText].map((l) => cut(l, width));
+  const elastic = elasticLines(s.stats);
+  return [headline(s), '', ...actorTable, ...(elastic.length > 0 ? ['', ...elastic] : []), '', ...withText].map((l) => cut(l, width));
 }
 
 /** The compact periodic lines (not a TTY): one per actor, one for the requests. */
@@ -38,7 +40,7 @@ export function renderPlainTick(s: DemoSnapshot): string[] {
   const actors = (s.stats?.actors ?? []).map((a) => `${t} ${actorLine(a)}`);
   const tokens = s.requests.map((p) => `${p.request.id}:${p.ids.length}${hasEnded(p.state) ? STATE_MARK[p.state] : ''}`).join(' ');
   // NOTE: the stamp already says when; the headline's own time would repeat it.
-  return [`${t} ${headline(s, false)}`, ...actors, `${t} tokens ${tokens}`];
+  return [`${t} ${headline(s, false)}`, ...actors, ...elasticLines(s.stats).map((l) => `${t} ${l}`), `${t} tokens ${tokens}`];
 }
 
 /** One line when a request ends (not a TTY). */

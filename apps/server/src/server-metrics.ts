@@ -8,6 +8,7 @@
  * Invariant: a request is counted exactly once, under its final outcome.
  */
 import { Histogram, type EngineStats, type RequestMetrics } from '@baton/engine';
+import { elasticGauges } from './elastic-gauges.js';
 
 /** How a request ended, from the server's point of view. */
 export type RequestOutcome = 'length' | 'stop' | 'abort' | 'error' | 'invalid' | 'overloaded' | 'unavailable';
@@ -83,5 +84,6 @@ function engineGauges(stats: EngineStats): string[] {
   gauge('baton_kv_tier_bytes', 'Bytes held by the lower tiers.', tiered.flatMap(({ a, t }): Array<[string, number]> => [
     [tier(a, 'host'), t.host.bytes], ...(t.disk === null ? [] : [[tier(a, 'disk'), t.disk.bytes] as [string, number]]),
   ]));
+  elasticGauges(stats, gauge);
   return out;
 }
