@@ -6,7 +6,9 @@
  * confusion matrix, then takes one AdaGrad step.
  *
  * Invariants: fully deterministic for a given seed and sequence of calls (seeded init, no
- * Math.random, no clocks); memory is O(buckets × hashDim) whatever the traffic.
+ * Math.random, no clocks); memory is O(buckets × hashDim) whatever the traffic, plus the features
+ * of prompt arrays still alive elsewhere (a weak cache: a prompt predicted and later learned is
+ * hashed once).
  */
 import { EngineError } from './errors.js';
 
@@ -52,8 +54,8 @@ export interface LengthPredictorStats {
 }
 
 interface SparseVector {
-  index: number[];
-  value: number[];
+  index: Int32Array;
+  value: Float64Array;
 }
 
 /** Online output-length bucket classifier (see file header). */
@@ -63,11 +65,17 @@ export class LengthPredictor {
   readonly #lr: number;
   readonly #l2: number;
   readonly #edge: number;
-  /** Row-major [bucket][feature]. */
+  /**
+   * Weights, [feature][bucket] (a feature's weights side by side: one cache line per feature).
+   * NOTE: initialized in [bucket][feature] order, and every sum and update keeps its order per
+   * weight, so the results are those of the plain [bucket][feature] loops.
+   */
   readonly #w: Float64Array;
   /** AdaGrad accumulators of squared gradients, same layout as #w. */
   readonly #g2: Float64Array;
   readonly #confusion: number[][];
+  /** Features by prompt array. NOTE: prompt arrays are never written after submission (readonly). */
+  readonly #featureCache = new WeakMap<readonly number[], SparseVector>();
   #examples = 0;
 
   constructor(opts: LengthPredictorOptions = {}) {
@@ -87,7 +95,7 @@ export class LengthPredictor {
     this.#w = new Float64Array(k * this.#dim);
     this.#g2 = new Float64Array(k * this.#dim);
     const rand = mulberry32(opts.seed ?? 1);
-    for (let i = 0; i < this.#w.length; i++) this.#w[i] = (rand() - 0.5) * 0.02;
+    for (let c = 0; c < k; c++) for (let f = 0; f < this.#dim; f++) this.#w[f * k + c] = (rand() - 0.5) * 0.02;
     this.#confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   }
 
@@ -116,14 +124,22 @@ export class LengthPredictor {
     this.#examples++;
     // AdaGrad: per-weight step sizes, so rare but decisive features learn fast while common,
     // uninformative ones settle. L2 is applied lazily to the weights this step touches.
-    for (let k = 0; k < this.buckets.length; k++) {
-      const err = prior.probabilities[k] - (k === actual ? 1 : 0);
-      const row = k * this.#dim;
-      for (let j = 0; j < x.index.length; j++) {
-        const at = row + x.index[j];
-        const g = err * x.value[j] + this.#l2 * this.#w[at];
-        this.#g2[at] += g * g;
-        this.#w[at] -= (this.#lr * g) / (Math.sqrt(this.#g2[at]) + 1e-8);
+    const w = this.#w;
+    const g2 = this.#g2;
+    const l2 = this.#l2;
+    const lr = this.#lr;
+    const { index, value } = x;
+    const n = index.length;
+    const k = this.buckets.length;
+    const err = prior.probabilities.map((p, c) => p - (c === actual ? 1 : 0));
+    for (let j = 0; j < n; j++) {
+      const base = index[j] * k;
+      const v = value[j];
+      for (let c = 0; c < k; c++) {
+        const at = base + c;
+        const g = err[c] * v + l2 * w[at];
+        g2[at] += g * g;
+        w[at] -= (lr * g) / (Math.sqrt(g2[at]) + 1e-8);
       }
     }
     return prior;
@@ -147,9 +163,13 @@ export class LengthPredictor {
   #predict(x: SparseVector): LengthPrediction {
     const k = this.buckets.length;
     const logits = new Array<number>(k).fill(0);
-    for (let c = 0; c < k; c++) {
-      const row = c * this.#dim;
-      for (let j = 0; j < x.index.length; j++) logits[c] += this.#w[row + x.index[j]] * x.value[j];
+    const w = this.#w;
+    const { index, value } = x;
+    const n = index.length;
+    for (let j = 0; j < n; j++) {
+      const base = index[j] * k;
+      const v = value[j];
+      for (let c = 0; c < k; c++) logits[c] += w[base + c] * v;
     }
     const probabilities = softmax(logits);
     let bucket = 0;
@@ -164,24 +184,32 @@ export class LengthPredictor {
    * position (instructions tend to sit at the edges).
    */
   #features(ids: readonly number[]): SparseVector {
-    const index: number[] = [];
-    const value: number[] = [];
-    const add = (h: number, v: number): void => {
-      index.push(h % this.#dim);
-      value.push(v);
-    };
+    const cached = this.#featureCache.get(ids);
+    if (cached !== undefined) return cached;
+    const unique = new Set(ids);
     const n = ids.length;
+    const size = 3 + unique.size + Math.max(0, n - 1) + 2 * Math.min(this.#edge, n);
+    const index = new Int32Array(size);
+    const value = new Float64Array(size);
+    let at = 0;
+    const dim = this.#dim;
+    const add = (h: number, v: number): void => {
+      index[at] = h % dim;
+      value[at++] = v;
+    };
     add(hash3(1, 0, 0), 1);
     add(hash3(2, 0, 0), Math.log1p(n) / Math.log(4096));
     add(hash3(3, Math.floor(Math.log2(n + 1)), 0), 1);
-    for (const id of new Set(ids)) add(hash3(4, id, 0), 1);
+    for (const id of unique) add(hash3(4, id, 0), 1);
     const scale = 1 / Math.sqrt(Math.max(1, n - 1));
     for (let i = 1; i < n; i++) add(hash3(5, ids[i - 1], ids[i]), scale);
     for (let i = 0; i < Math.min(this.#edge, n); i++) {
       add(hash3(6, i, ids[i]), 1);
       add(hash3(7, i, ids[n - 1 - i]), 1);
     }
-    return { index, value };
+    const x = { index, value };
+    this.#featureCache.set(ids, x);
+    return x;
   }
 }
 
@@ -192,16 +220,16 @@ function softmax(logits: number[]): number[] {
   return e.map((v) => v / s);
 }
 
-/** FNV-1a over three 32-bit words; non-negative. */
+/** FNV-1a over three 32-bit words, byte by byte (low byte first); non-negative. */
 function hash3(a: number, b: number, c: number): number {
-  let h = 0x811c9dc5;
-  for (const word of [a, b, c]) {
-    for (let s = 0; s < 32; s += 8) {
-      h ^= (word >>> s) & 0xff;
-      h = Math.imul(h, 0x01000193);
-    }
-  }
-  return h >>> 0;
+  return fnvWord(fnvWord(fnvWord(0x811c9dc5, a), b), c) >>> 0;
+}
+
+function fnvWord(h: number, word: number): number {
+  h = Math.imul(h ^ (word & 0xff), 0x01000193);
+  h = Math.imul(h ^ ((word >>> 8) & 0xff), 0x01000193);
+  h = Math.imul(h ^ ((word >>> 16) & 0xff), 0x01000193);
+  return Math.imul(h ^ (word >>> 24), 0x01000193);
 }
 
 /** Small seeded PRNG (mulberry32) in [0, 1). */
