@@ -150,7 +150,7 @@ export type SchedulerMsg =
    */
   | { type: 'cacheEvents'; site: KvSite; reset: boolean; events: KvPoolEvent[] }
   /** A transfer the scheduler asked for (`sendPrefix`) ended: `tokens` cached tokens now sit in the target's pool (0: none, it recomputes). */
-  | { type: 'prefixSent'; requestId: string; tokens: number; ms: number }
+  | { type: 'prefixSent'; requestId: string; tokens: number }
   /** Elastic: instance `instance` changes role to `to` (decided at `decidedMs`, engine clock). */
   | Ask<{ type: 'flip'; instance: number; to: ServingRole; reason: string; decidedMs: number }, FlipReply>
   /** A retiring decode actor handed a running sequence to decode actor `to`. */

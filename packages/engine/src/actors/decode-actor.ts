@@ -78,7 +78,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
     incoming: (m: Extract<DecodeMsg, { type: 'incoming' }>) => this.#incoming(m.request, m),
     sendPrefix: (m: Extract<DecodeMsg, { type: 'sendPrefix' }>): void => {
       if (this.shipper !== null) this.shipper.sendCached(m);
-      else this.init.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens: 0, ms: 0 });
+      else this.init.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens: 0 });
     },
     kvRoute: (): DecodeKvRoute => ({ poolId: this.init.poolId, endpoint: this.#endpoint?.descriptor ?? null }),
     prefilled: (m: Extract<DecodeMsg, { type: 'prefilled' }>) => this.#prefilled(m),

@@ -252,7 +252,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   /** The scheduler moves a cached prefix of ours to another instance. */
   #sendPrefix(m: Extract<PrefillMsg, { type: 'sendPrefix' }>): void {
     if (this.shipper !== null) this.shipper.sendCached(m);
-    else this.init.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens: 0, ms: 0 });
+    else this.init.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens: 0 });
   }
 
   #assign(requestId: string, decode: number): void {

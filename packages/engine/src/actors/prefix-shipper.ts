@@ -15,7 +15,6 @@
  */
 import type { ActorRef } from '@baton/actors';
 import { KvConnector, type BlockTable, type KvEndpointDescriptor, type KvMemPool } from '@baton/kv-cache';
-import { engineNow } from '../clock.js';
 import type { SchedulerMsg, SendPrefixMsg } from '../protocol.js';
 
 /** A shipment that is not acknowledged within this long is abandoned (the receiver recomputes). */
@@ -39,8 +38,7 @@ export class PrefixShipper {
 
   /** Sends what this pool holds of `m.promptIds`' cached prefix to `m.to`, then tells the scheduler how many tokens arrived. */
   sendCached(m: SendPrefixMsg): void {
-    const start = engineNow();
-    void this.#sendCached(m).then((tokens) => this.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens, ms: engineNow() - start }));
+    void this.#sendCached(m).then((tokens) => this.scheduler.tell({ type: 'prefixSent', requestId: m.requestId, tokens }));
   }
 
   /** Sends `table`'s KV of `tokens` (every layer written) to `to`, to be cached there under those tokens. */

@@ -13,7 +13,7 @@
  * costs less than recomputing it, the expected TTFT counts the transfer instead, and when such a
  * candidate wins, the holder is told to send that prefix (`sendPrefix`, transfer-with-insert) and
  * the chosen prefill actor waits for it (`prefixSent` -> `prefixArrived`). Transfer throughput is
- * measured from those transfers (a prior before the first).
+ * measured from those transfers, from the ask to the answer (so a busy holder's queue counts; a prior before the first).
  *
  * Invariants: it never awaits another actor inside a handler (predictions come back as
  * `predicted` messages), so a slow actor can never stall admission; load it routes on is the
@@ -80,6 +80,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   readonly #sites = new Map<number, KvSite>();
   readonly #transferRate = new ThroughputEstimator({ priorTokensPerSecond: PRIOR_TRANSFER_TOKENS_PER_S });
   #transfers = { asked: 0, arrivedTokens: 0 };
+  /** When each transfer in flight was asked for, by request id. */
+  readonly #askedAt = new Map<string, number>();
   #credited = 0;
   #routedTokens = 0;
   /** Elastic instances (null when roles are fixed): which actors take new work, and the flips. */
@@ -112,7 +114,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       if (m.reset) this.#tree.forget(instance);
       this.#tree.applyBatch(instance, m.events);
     },
-    prefixSent: (m: Extract<SchedulerMsg, { type: 'prefixSent' }>) => this.#prefixSent(m.requestId, m.tokens, m.ms),
+    prefixSent: (m: Extract<SchedulerMsg, { type: 'prefixSent' }>) => this.#prefixSent(m.requestId, m.tokens),
     health: (m: Extract<SchedulerMsg, { type: 'health' }>): void => {
       if (m.up) {
         this.#elastic?.actorUp(m.actor);
@@ -216,15 +218,18 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const ref = site === undefined ? undefined : site.role === 'decode' ? this.#refs.decode[site.index] : this.#refs.prefill[site.index];
     if (ref === undefined || to === null) return null;
     this.#transfers.asked += 1;
+    this.#askedAt.set(request.id, engineNow());
     ref.tell({ type: 'sendPrefix', requestId: request.id, promptIds: request.promptIds.slice(0, tokens), to });
     return true;
   }
 
   /** A transfer ended: the waiting prefill actor goes on (with what arrived; it matches its own pool). */
-  #prefixSent(requestId: string, tokens: number, ms: number): void {
-    if (tokens > 0) {
+  #prefixSent(requestId: string, tokens: number): void {
+    const askedAt = this.#askedAt.get(requestId);
+    this.#askedAt.delete(requestId);
+    if (tokens > 0 && askedAt !== undefined) {
       this.#transfers.arrivedTokens += tokens;
-      this.#transferRate.observe(tokens, ms);
+      this.#transferRate.observe(tokens, engineNow() - askedAt);
     }
     const f = this.#inFlight.get(requestId);
     if (f !== undefined && this.#refs.colocated.length === 0) this.#refs.prefill[f.target]?.tell({ type: 'prefixArrived', requestId });
@@ -321,6 +326,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   }
 
   #abort(requestId: string): void {
+    this.#askedAt.delete(requestId);
     const f = this.#inFlight.get(requestId);
     if (f === undefined) {
       // NOTE: unknown here (finished, or this scheduler restarted and lost it): every actor drops it.
