@@ -1,8 +1,8 @@
 /**
  * WasmForward: the CPU fast path of the forward pass (reference-forward.ts is the reference it is
  * tested against), computing entirely in the KvArena's WebAssembly memory with the model's own
- * kernels: GEMMs (wasm/gemm-kernel.ts), LayerNorm normalisation and gelu_new (wasm/row-kernels.ts)
- * and attention (wasm/attention-kernel.ts). Weights are packed once at load into that memory;
+ * kernels: GEMMs (wasm/gemm-kernel.ts; mlp.c_fc's with gelu_new in its epilogue), LayerNorm
+ * normalisation (wasm/row-kernels.ts) and attention (wasm/attention-kernel.ts). Weights are packed once at load into that memory;
  * per call only embeddings go in and logits (plus each new K/V row, to the KvBacking) come out,
  * with no tfjs op and no copy across the JS/wasm boundary in between.
  * Folded at load, and why:
@@ -20,7 +20,7 @@ import { embedRows } from './embedding.js';
 import type { ForwardHost, ForwardPass, LogitRows, Segment } from './forward-pass.js';
 import type { KvArena } from './kv-arena.js';
 import { foldWeights } from './model-tensors.js';
-import { packedSize, packPanels, PANEL, roundUp } from './wasm/gemm-kernel.js';
+import { COLUMN_ALIGN, packedSize, packPanels, roundUp } from './wasm/gemm-kernel.js';
 import { GemmPool } from './wasm/gemm-pool.js';
 import { createRowKernels, type RowKernels } from './wasm/row-kernels.js';
 import { relaxedSimdSupported } from './wasm/simd-features.js';
@@ -48,7 +48,7 @@ class Layout {
 function plan(config: GptConfig, base: number): { layout: Layout; blocks: Block[]; head: Dense; scratch: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'y' | 'f' | 'logits', number>; maxRows: number } {
   const { nEmbd: C, nInner: I, vocabSize: V, nLayer: L, nPositions } = config;
   const layout = new Layout(base);
-  const dense = (k: number, n: number): Dense => ({ w: layout.take(packedSize(k, n)), b: layout.take(roundUp(n, PANEL)), k, n: roundUp(n, PANEL) });
+  const dense = (k: number, n: number): Dense => ({ w: layout.take(packedSize(k, n)), b: layout.take(roundUp(n, COLUMN_ALIGN)), k, n: roundUp(n, COLUMN_ALIGN) });
   const blocks = Array.from({ length: L }, (): Block => ({ q: dense(C, C), k: dense(C, C), v: dense(C, C), proj: dense(C, C), fc: dense(C, I), mlp: dense(I, C) }));
   const head = dense(C, V);
   const maxRows = nPositions;
@@ -128,7 +128,7 @@ export class WasmForward implements ForwardPass {
   /** ForwardPass.forward, for at most maxRows tokens in all. */
   forward(segments: readonly Segment[], logits: LogitRows, onLayerDone?: (layer: number) => void): Float32Array | null {
     const { nEmbd: C, nInner: I, layerNormEpsilon: eps } = this.config;
-    const { gemm, gemmAdd } = this.gemm;
+    const { gemm, gemmAdd, gemmGelu } = this.gemm;
     const s = this.s;
     const n = segments.reduce((sum, g) => sum + g.tokens.length, 0);
     // NOTE: pages first: nothing below may grow the memory, so one view serves the whole call.
@@ -168,10 +168,9 @@ export class WasmForward implements ForwardPass {
       onLayerDone?.(l);
       if (m === 0) continue;
       gemmAdd(s.y, C, b.proj.w, b.proj.b, s.x, C, m, C, C); // x += attn.c_proj(y)
-      // ln_2 -> mlp.c_fc -> gelu -> mlp.c_proj, added to x
+      // ln_2 -> mlp.c_fc with gelu (one kernel) -> mlp.c_proj, added to x
       this.rowK.normalize(s.x, s.h, m, C, 1 / C, eps);
-      gemm(s.h, C, b.fc.w, b.fc.b, s.f, I, m, C, I);
-      this.rowK.geluNew(s.f, s.f, m * I);
+      gemmGelu(s.h, C, b.fc.w, b.fc.b, s.f, I, m, C, I);
       gemmAdd(s.f, I, b.mlp.w, b.mlp.b, s.x, C, m, I, C);
     }
     for (const g of segments) g.seq.len += g.tokens.length;

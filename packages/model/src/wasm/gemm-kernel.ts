@@ -2,47 +2,63 @@
  * Register-blocked GEMM kernels in WebAssembly SIMD for the model's dense layers:
  *   out[M, N] (row stride ldc) = A[M, K] (row stride lda) · B[K, N] + bias[N]      ('gemm')
  *   out[M, N] += A · B + bias                                                     ('gemmAdd': residual)
- * B is packed at load into column panels of PANEL (8) floats: panel p holds B[k, 8p .. 8p + 8) for
- * every k, contiguously ([N / 8][K][8], see packPanels), so the inner loop streams one panel.
- * The micro-kernel keeps a tile of MR (4) rows x 8 columns in 8 v128 accumulators: each k loads
- * two B vectors and splats one A float per row (4 x 8 multiply-adds per 6 loads). Rows are taken
- * in blocks of ROW_BLOCK (64) so the A block stays in cache while every panel streams past it.
+ *   out[M, N] = gelu_new(A · B + bias)                                          ('gemmGelu': mlp.c_fc)
+ * B is packed at load into column panels of PANEL (12) floats: panel p holds B[k, 12p .. 12p + 12)
+ * for every k, contiguously, and the last N % 12 columns (4 or 8) form one narrower panel of that
+ * width ([K][N % 12], see packPanels); so panel p starts at float 12p * K in every case and the
+ * inner loop streams one panel.
+ * The micro-kernel keeps a tile of MR (3) rows x 12 columns in 9 v128 accumulators: each k loads
+ * three B vectors and splats one A float per row (9 multiply-adds per 6 loads), 15 of x64's 16
+ * SIMD registers. Rows are taken in blocks of ROW_BLOCK (48) so the A block stays in cache while
+ * every panel streams past it.
  * The multiply-add is `f32x4.mul` + `f32x4.add`, or `f32x4.relaxed_madd` (FMA where the CPU has
  * it) when the runtime supports relaxed SIMD (simd-features.ts): the two differ in rounding only.
- * NOTE: the k loop is not unrolled: unrolled by 4, V8 hoisted the loads of all four steps and
- * spilled accumulators (3x slower); it peels the loop once by itself. Tiles of 5 or 6 rows (10-12
- * accumulators) measured 2x slower than 4 for the same reason, on x64's 16 SIMD registers.
- * Invariants: N % 8 == 0 (callers pad the columns); every output element is the sum over k in
+ * NOTE: the k loop is not unrolled: unrolled, V8 hoisted the loads of several steps and spilled
+ * accumulators (3x slower); it peels the loop once by itself. For the same reason (V8 schedules
+ * all of a step's loads before its multiply-adds) tiles needing more than 16 registers (4 x 12,
+ * 5 x 8, 6 x 8: 17-20) measured 2x slower. 3 x 12 runs 512-row GEMMs at the speed of 4 x 8 (~49
+ * GFLOP/s here, ~90% of a loop of nothing but independent FMAs) and single rows (decode) about
+ * 2x faster (their 2 x 12 columns fit the registers; 4 x 8 columns did not).
+ * Invariants: N % 4 == 0 (callers pad the columns); every output element is the sum over k in
  * order 0..K-1 from one accumulator, then + bias (then + out): a row's result never depends on M
  * or on which tile it falls in, so batched rows are bitwise equal to the same rows alone.
  * All pointers are byte addresses in the imported memory; counts are in floats.
  */
+import { geluConsts, geluNewF32x4, initGeluConsts, type GeluConsts } from './simd-math.js';
 import { assembleModule, FunctionBuilder, type Local } from './wasm-assembler.js';
 import { isShared, wasmApi, type WasmMemory } from './wasm-runtime.js';
 
-/** Columns per packed B panel. */
-export const PANEL = 8;
+/** Columns per packed B panel (three vectors). */
+export const PANEL = 12;
+/** Callers pad N (and bias, ldc) to a multiple of this: one vector. */
+export const COLUMN_ALIGN = 4;
 /** Rows per register tile. */
-const MR = 4;
-/** Rows per cache block. */
-const ROW_BLOCK = 64;
+export const MR = 3;
+/** Rows per cache block (a multiple of MR). */
+const ROW_BLOCK = 48;
 
 /** gemm(A, lda, B, bias, out, ldc, M, K, N): see the header. */
 export type GemmFn = (a: number, lda: number, b: number, bias: number, out: number, ldc: number, m: number, k: number, n: number) => void;
+
+/** What a tile does with its sums (+ bias): store them, add them to out, or store their gelu_new. */
+type Epilogue = 'store' | 'add' | 'gelu';
 
 /** The compiled kernels. */
 export interface GemmKernels {
   gemm: GemmFn;
   gemmAdd: GemmFn;
+  /** gelu_new in the epilogue: the same values as gemm then gelu, in one pass. */
+  gemmGelu: GemmFn;
   /** Whether the multiply-adds are relaxed (fused) ones. */
   readonly fma: boolean;
 }
 
 /** Compiles the kernels against `memory`; `fma` needs a runtime with relaxed SIMD. */
 export function createGemmKernels(memory: WasmMemory, fma: boolean): GemmKernels {
-  const bytes = assembleModule([{ name: 'gemm', fn: buildGemm(fma, false) }, { name: 'gemmAdd', fn: buildGemm(fma, true) }], isShared(memory));
+  const names = { gemm: 'store', gemmAdd: 'add', gemmGelu: 'gelu' } as const;
+  const bytes = assembleModule(Object.entries(names).map(([name, epilogue]) => ({ name, fn: buildGemm(fma, epilogue) })), isShared(memory));
   const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
-  return { gemm: exports['gemm'] as GemmFn, gemmAdd: exports['gemmAdd'] as GemmFn, fma };
+  return { gemm: exports['gemm'] as GemmFn, gemmAdd: exports['gemmAdd'] as GemmFn, gemmGelu: exports['gemmGelu'] as GemmFn, fma };
 }
 
 /** Rounds n up to a multiple of `step`. */
@@ -58,118 +74,140 @@ export interface PanelSource {
 }
 
 /**
- * Packs w [k, n] (read from `src`) into panels [nP / 8][k][8] in `out` at float offset `at`
- * (nP = roundUp(n, 8); pad columns are zero), each value multiplied by `scale`.
+ * Packs w [k, n] (read from `src`) into panels in `out` at float offset `at` (see the header:
+ * full panels of 12 columns, then one of the remaining nP % 12; nP = roundUp(n, 4), pad columns
+ * are zero), each value multiplied by `scale`.
  */
 export function packPanels(src: PanelSource, k: number, n: number, out: Float32Array, at: number, scale = 1): void {
-    const nP = roundUp(n, PANEL);
+  const nP = roundUp(n, COLUMN_ALIGN);
   out.fill(0, at, at + k * nP);
-  for (let p = 0; p < nP / PANEL; p++) {
+  for (let c0 = 0; c0 < nP; c0 += PANEL) {
+    const width = Math.min(PANEL, nP - c0);
     for (let r = 0; r < k; r++) {
-      const dst = at + (p * k + r) * PANEL;
-      const row = r * src.ld + src.col0;
-      for (let c = 0; c < PANEL && p * PANEL + c < n; c++) out[dst + c] = src.data[row + p * PANEL + c] * scale;
+      const dst = at + c0 * k + r * width;
+      const row = r * src.ld + src.col0 + c0;
+      for (let c = 0; c < width && c0 + c < n; c++) out[dst + c] = src.data[row + c] * scale;
     }
   }
 }
 
 /** Floats packPanels writes for w [k, n]. */
 export function packedSize(k: number, n: number): number {
-  return k * roundUp(n, PANEL);
+  return k * roundUp(n, COLUMN_ALIGN);
 }
 
 interface Regs {
   f: FunctionBuilder;
   fma: boolean;
-  add: boolean;
-  a: Local; lda: Local; bias: Local; out: Local; ldc: Local;
-  i: Local; n0: Local; panel: Local; panelBytes: Local; bp: Local; kEnd: Local; av: Local; t: Local;
+  epilogue: Epilogue;
+  /** gelu_new's constants and scratch (the 'gelu' epilogue only). */
+  gelu: { k: GeluConsts; x: Local; t1: Local; t2: Local } | null;
+  a: Local; lda: Local; b: Local; bias: Local; out: Local; ldc: Local; K: Local;
+  i: Local; n0: Local; panel: Local; fullBytes: Local; bp: Local; kEnd: Local; av: Local; t: Local;
   ap: Local[]; bv: Local[]; acc: Local[];
 }
 
+/** panel = B + n0 * K * 4: where the panel of column n0 starts (every panel before it is full). */
+function setPanel(g: Regs): void {
+  g.f.get(g.n0).get(g.K).i32op('mul').i32(2).i32op('shl').get(g.b).i32op('add').set(g.panel);
+}
+
 /**
- * One tile: R rows (from row i) x G panels (columns n0 .. n0 + 8G) in 2RG accumulators. NOTE: rows
- * short of a full MR tile take G > 1 panels at once, so that a single row (batch-1 decode) still
- * has 8 independent multiply-add chains; each output's arithmetic is the same in every tile shape.
+ * One tile: R rows (from row i) x G panels of W vectors each (columns n0 .. n0 + 4WG) in RWG
+ * accumulators; G > 1 only for full panels (W = 3), which lie fullBytes apart. NOTE: a single row
+ * (batch-1 decode, remainders) takes G = 2 panels at once, so that it still has 6 independent
+ * multiply-add chains; each output's arithmetic is the same in every tile shape.
  */
-function tile(g: Regs, R: number, G: number): void {
+function tile(g: Regs, R: number, W: number, G: number): void {
   const { f } = g;
+  const V = W * G;
+  setPanel(g);
   for (let r = 0; r < R; r++) {
     // ap[r] = A + (i + r) * lda * 4
     f.get(g.i).i32(r).i32op('add').get(g.lda).i32op('mul').i32(2).i32op('shl').get(g.a).i32op('add').set(g.ap[r]);
   }
-  for (let j = 0; j < 2 * R * G; j++) f.f32x4Const(0).set(g.acc[j]);
-  f.get(g.panel).get(g.panelBytes).i32op('add').set(g.kEnd);
-  f.forLoop(g.bp, () => f.get(g.panel), () => f.get(g.kEnd), PANEL * 4, () => {
+  for (let j = 0; j < R * V; j++) f.f32x4Const(0).set(g.acc[j]);
+  // kEnd = panel + K * W * 16
+  f.get(g.K).i32(W * 16).i32op('mul').get(g.panel).i32op('add').set(g.kEnd);
+  f.forLoop(g.bp, () => f.get(g.panel), () => f.get(g.kEnd), W * 16, () => {
     for (let p = 0; p < G; p++) {
-      // Panel p of the tile starts p * panelBytes after the first; bp walks the first.
-      const at = (v: number): void => {
-        if (p === 0) f.get(g.bp).v128Load(16 * v);
-        else f.get(g.bp).get(g.panelBytes).i32(p).i32op('mul').i32op('add').v128Load(16 * v);
-      };
-      at(0); f.set(g.bv[2 * p]);
-      at(1); f.set(g.bv[2 * p + 1]);
+      for (let w = 0; w < W; w++) {
+        // Panel p of the tile starts p * fullBytes after the first; bp walks the first.
+        if (p === 0) f.get(g.bp);
+        else f.get(g.bp).get(g.fullBytes).i32(p).i32op('mul').i32op('add');
+        f.v128Load(16 * w).set(g.bv[p * W + w]);
+      }
     }
     for (let r = 0; r < R; r++) {
       f.get(g.ap[r]).load32Splat().set(g.av);
-      for (let v = 0; v < 2 * G; v++) {
-        const acc = g.acc[2 * G * r + v];
+      for (let v = 0; v < V; v++) {
+        const acc = g.acc[V * r + v];
         if (g.fma) f.get(g.av).get(g.bv[v]).get(acc).v('f32x4.relaxed_madd').set(acc);
         else f.get(acc).get(g.av).get(g.bv[v]).v('f32x4.mul').v('f32x4.add').set(acc);
       }
     }
     for (let r = 0; r < R; r++) f.get(g.ap[r]).i32(4).i32op('add').set(g.ap[r]);
   });
-  // Epilogue: + bias (+ out); bias vectors reuse the B registers.
+  // Epilogue: + bias (+ out, or gelu); bias vectors reuse the B registers. Vector v covers columns n0 + 4v.
   f.get(g.n0).i32(2).i32op('shl').get(g.bias).i32op('add').set(g.t);
-  for (let v = 0; v < 2 * G; v++) f.get(g.t).v128Load(16 * v).set(g.bv[v]);
+  for (let v = 0; v < V; v++) f.get(g.t).v128Load(16 * v).set(g.bv[v]);
+  if (g.gelu !== null) initGeluConsts(f, g.gelu.k);
   for (let r = 0; r < R; r++) {
     // t = out + ((i + r) * ldc + n0) * 4
     f.get(g.i).i32(r).i32op('add').get(g.ldc).i32op('mul').get(g.n0).i32op('add').i32(2).i32op('shl').get(g.out).i32op('add').set(g.t);
-    for (let v = 0; v < 2 * G; v++) {
+    for (let v = 0; v < V; v++) {
       f.get(g.t);
-      if (g.add) f.get(g.t).v128Load(16 * v);
-      f.get(g.acc[2 * G * r + v]).get(g.bv[v]).v('f32x4.add');
-      if (g.add) f.v('f32x4.add');
+      if (g.epilogue === 'add') f.get(g.t).v128Load(16 * v);
+      f.get(g.acc[V * r + v]).get(g.bv[v]).v('f32x4.add');
+      if (g.epilogue === 'add') f.v('f32x4.add');
+      if (g.gelu !== null) {
+        const { k, x, t1, t2 } = g.gelu;
+        f.set(x);
+        geluNewF32x4(f, k, x, t1, t2);
+      }
       f.v128Store(16 * v);
     }
   }
 }
 
-/** Panels per tile for R remainder rows (about 8 accumulators). */
-const GROUP: Record<number, number> = { 1: 4, 2: 2, 3: 1 };
-
-function buildGemm(fma: boolean, add: boolean): FunctionBuilder {
+function buildGemm(fma: boolean, epilogue: Epilogue): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [a, lda, b, bias, out, ldc, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((x) => f.param(x));
   const i32 = (): Local => f.local('i32');
   const v128 = (): Local => f.local('v128');
-  const [i0, iEnd, i, n0, panel, bp, kEnd, t, panelBytes, full, nG] = Array.from({ length: 11 }, i32);
+  const [i0, iEnd, i, n0, panel, bp, kEnd, t, fullBytes, full, nFull, nPair, tail] = Array.from({ length: 13 }, i32);
   const g: Regs = {
-    f, fma, add, a, lda, bias, out, ldc, i, n0, panel, panelBytes, bp, kEnd, t, av: v128(),
-    ap: Array.from({ length: MR }, i32), bv: Array.from({ length: 8 }, v128), acc: Array.from({ length: 8 }, v128),
+    f, fma, epilogue, gelu: epilogue === 'gelu' ? { k: geluConsts(f), x: v128(), t1: v128(), t2: v128() } : null, a, lda, b, bias, out, ldc, K, i, n0, panel, fullBytes, bp, kEnd, t, av: v128(),
+    ap: Array.from({ length: MR }, i32), bv: Array.from({ length: 6 }, v128), acc: Array.from({ length: 9 }, v128),
   };
-  // panel = B + (n0 / 8) * K * 32 = B + n0 * K * 4
-  const setPanel = (): void => { f.get(n0).get(K).i32op('mul').i32(2).i32op('shl').get(b).i32op('add').set(panel); };
-  f.get(K).i32(PANEL * 4).i32op('mul').set(panelBytes);
+  f.get(K).i32(PANEL * 4).i32op('mul').set(fullBytes);
+  // nFull = N - N % 12: columns in full panels; tail = N % 12 (0, 4 or 8); nPair: full panels in pairs.
+  f.get(N).get(N).i32(PANEL).i32op('rem_u').tee(tail).i32op('sub').set(nFull);
+  f.get(nFull).get(nFull).i32(2 * PANEL).i32op('rem_u').i32op('sub').set(nPair);
+  /** Rows [i, i + R) over every column; a single row takes full panels two at a time. */
+  const rows = (R: number): void => {
+    const G = R === 1 ? 2 : 1;
+    if (G > 1) f.forLoop(n0, () => f.i32(0), () => f.get(nPair), PANEL * G, () => tile(g, R, 3, G));
+    f.forLoop(n0, () => (G > 1 ? f.get(nPair) : f.i32(0)), () => f.get(nFull), PANEL, () => tile(g, R, 3, 1));
+    f.get(nFull).set(n0);
+    f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => tile(g, R, 2, 1));
+    f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => tile(g, R, 1, 1));
+  };
   f.forLoop(i0, () => f.i32(0), () => f.get(M), ROW_BLOCK, () => {
     // iEnd = min(i0 + ROW_BLOCK, M); full tiles of MR rows cover [i0, full).
     f.get(i0).i32(ROW_BLOCK).i32op('add').tee(iEnd).get(M).get(iEnd).get(M).i32op('lt_s').select().set(iEnd);
-    f.get(iEnd).get(i0).i32op('sub').i32(-MR).i32op('and').get(i0).i32op('add').set(full);
-    f.forLoop(n0, () => f.i32(0), () => f.get(N), PANEL, () => {
-      setPanel();
-      f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, 1));
+    f.get(iEnd).get(iEnd).get(i0).i32op('sub').i32(MR).i32op('rem_u').i32op('sub').set(full);
+    // Column panels outside, row tiles inside: a panel stays in cache while the block's rows pass.
+    f.forLoop(n0, () => f.i32(0), () => f.get(nFull), PANEL, () => {
+      f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, 3, 1));
+    });
+    f.ifThen(() => { f.get(tail).i32(0).i32op('gt_s'); }, () => {
+      f.get(nFull).set(n0);
+      f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, 2, 1)));
+      f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, 1, 1)));
     });
     f.get(full).set(i);
-    for (let R = MR - 1; R >= 1; R--) {
-      const G = GROUP[R];
-      f.ifThen(() => { f.get(iEnd).get(full).i32op('sub').i32(R).i32op('eq'); }, () => {
-        // Groups of G panels, then the last N % (8G) columns one panel at a time.
-        f.get(N).i32(-PANEL * G).i32op('and').set(nG);
-        f.forLoop(n0, () => f.i32(0), () => f.get(nG), PANEL * G, () => { setPanel(); tile(g, R, G); });
-        if (G > 1) f.forLoop(n0, () => f.get(nG), () => f.get(N), PANEL, () => { setPanel(); tile(g, R, 1); });
-      });
-    }
+    for (let R = MR - 1; R >= 1; R--) f.ifThen(() => { f.get(iEnd).get(full).i32op('sub').i32(R).i32op('eq'); }, () => rows(R));
   });
   return f;
 }

@@ -6,7 +6,7 @@ import { wasmApi } from './wasm-runtime.js';
 
 // NOTE: the workers run dist/wasm/gemm-worker.js: build the package before this test.
 describe('GEMMs split across worker threads', () => {
-  it('give bitwise the same rows as one thread, for gemm and gemmAdd', () => {
+  it('give bitwise the same rows as one thread, for gemm, gemmAdd and gemmGelu', () => {
     const memory = new wasmApi.Memory({ initial: 64, maximum: 1024, shared: true });
     const one = new GemmPool(memory, false, 1);
     const three = new GemmPool(memory, false, 3);
@@ -23,10 +23,10 @@ describe('GEMMs split across worker threads', () => {
     packPanels({ data: Float32Array.from({ length: K * N }, () => rng.next() - 0.5), ld: N, col0: 0 }, K, N, mem, W);
     for (let j = 0; j < N; j++) mem[bias + j] = rng.next();
     try {
-      for (const add of [false, true]) {
+      for (const kind of ['gemm', 'gemmAdd', 'gemmGelu'] as const) {
         for (const [pool, at] of [[one, out1], [three, out3]] as const) {
           mem.fill(0.25, at, at + M * N);
-          (add ? pool.gemmAdd : pool.gemm)(A * 4, K, W * 4, bias * 4, at * 4, N, M, K, N);
+          pool[kind](A * 4, K, W * 4, bias * 4, at * 4, N, M, K, N);
         }
         expect(mem.slice(out3, out3 + M * N)).toEqual(mem.slice(out1, out1 + M * N));
         expect(mem[out1 + (M - 1) * N]).not.toBe(0.25);

@@ -15,13 +15,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
-import { createGemmKernels, type GemmFn, type GemmKernels } from './gemm-kernel.js';
+import { createGemmKernels, MR, type GemmFn, type GemmKernels } from './gemm-kernel.js';
 import type { WasmMemory } from './wasm-runtime.js';
 
 /** Control words of one worker. */
 export const CTL = { SEQ: 0, DONE: 1, KIND: 2, ARGS: 3, WORDS: 12 } as const;
 /** Job kinds. */
-export const JOB = { GEMM: 0, GEMM_ADD: 1, STOP: 2 } as const;
+export const JOB = { GEMM: 0, GEMM_ADD: 1, GEMM_GELU: 2, STOP: 3 } as const;
 /** GEMMs with fewer rows run on the calling thread alone. */
 const SPLIT_ROWS = 64;
 /** How long a worker may take before the call fails. */
@@ -44,6 +44,7 @@ export interface GemmWorkerData {
 export class GemmPool {
   readonly gemm: GemmFn;
   readonly gemmAdd: GemmFn;
+  readonly gemmGelu: GemmFn;
   private readonly local: GemmKernels;
   private readonly workers: Array<{ worker: Worker; ctl: Int32Array }>;
 
@@ -58,6 +59,7 @@ export class GemmPool {
     });
     this.gemm = (...args) => this.run(JOB.GEMM, this.local.gemm, args);
     this.gemmAdd = (...args) => this.run(JOB.GEMM_ADD, this.local.gemmAdd, args);
+    this.gemmGelu = (...args) => this.run(JOB.GEMM_GELU, this.local.gemmGelu, args);
   }
 
   /** Whether the multiply-adds are relaxed (fused) ones. */
@@ -85,7 +87,7 @@ export class GemmPool {
     const [a, lda, b, bias, out, ldc, m, k, n] = args;
     if (this.workers.length === 0 || m < SPLIT_ROWS) return fn(a, lda, b, bias, out, ldc, m, k, n);
     const parts = this.workers.length + 1;
-    const rows = Math.ceil(m / parts / 4) * 4;
+    const rows = Math.ceil(m / parts / MR) * MR; // whole register tiles per thread
     this.workers.forEach(({ ctl }, j) => {
       const r0 = j * rows;
       ctl.set([kind, a + r0 * lda * 4, lda, b, bias, out + r0 * ldc * 4, ldc, Math.max(0, Math.min(rows, m - r0)), k, n], CTL.KIND);

@@ -17,7 +17,8 @@ for (;;) {
   if (kind === JOB.STOP) break;
   const [a, lda, b, bias, out, ldc, m, k, n] = ctl.subarray(CTL.ARGS, CTL.ARGS + 9);
   try {
-    if (m > 0) (kind === JOB.GEMM_ADD ? kernels.gemmAdd : kernels.gemm)(a, lda, b, bias, out, ldc, m, k, n);
+    const fn = kind === JOB.GEMM_ADD ? kernels.gemmAdd : kind === JOB.GEMM_GELU ? kernels.gemmGelu : kernels.gemm;
+    if (m > 0) fn(a, lda, b, bias, out, ldc, m, k, n);
     Atomics.store(ctl, CTL.DONE, 1);
   } catch {
     Atomics.store(ctl, CTL.DONE, -1);

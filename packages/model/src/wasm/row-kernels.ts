@@ -1,31 +1,28 @@
 /**
- * Generated WebAssembly SIMD kernels for the element-wise parts of a GPT-2 block, each one pass
- * over float32 rows instead of several tfjs ops: LayerNorm's normalisation of each row, and the
- * tanh-approximated GELU (gelu_new) in its exactly equal sigmoid form
- * x * sigmoid(1.5957691216 * (x + 0.044715 x^3)). Widths need not be multiples of 4 (scalar tails).
+ * Generated WebAssembly SIMD kernels for the row-wise parts of a GPT-2 block, each one pass over
+ * float32 rows instead of several tfjs ops: LayerNorm's normalisation of each row (its gamma and
+ * beta are folded into the next dense layer; gelu_new runs in that layer's GEMM epilogue, see
+ * gemm-kernel.ts). Widths need not be multiples of 4 (scalar tails).
  * Invariants: each output row depends only on its input row (batch composition never changes a
  * row's bits); inputs and outputs are byte addresses in the imported memory, may not overlap.
  */
-import { expConsts, expF32x4, horizontal } from './simd-math.js';
+import { horizontal } from './simd-math.js';
 import { assembleModule, FunctionBuilder, type Local } from './wasm-assembler.js';
 import { isShared, wasmApi, type WasmMemory } from './wasm-runtime.js';
 
 /** normalize(x, out, rows, cols, 1 / cols, eps): out row = (x - mean) / sqrt(var + eps). */
 export type NormalizeFn = (x: number, out: number, rows: number, cols: number, invCols: number, eps: number) => void;
-/** geluNew(x, out, n). */
-export type GeluFn = (x: number, out: number, n: number) => void;
 
 /** The compiled kernels. */
 export interface RowKernels {
   normalize: NormalizeFn;
-  geluNew: GeluFn;
 }
 
 /** Compiles the kernels against `memory`. */
 export function createRowKernels(memory: WasmMemory): RowKernels {
-  const bytes = assembleModule([{ name: 'normalize', fn: buildNormalize() }, { name: 'geluNew', fn: buildGelu() }], isShared(memory));
+  const bytes = assembleModule([{ name: 'normalize', fn: buildNormalize() }], isShared(memory));
   const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
-  return { normalize: exports['normalize'] as NormalizeFn, geluNew: exports['geluNew'] as GeluFn };
+  return { normalize: exports['normalize'] as NormalizeFn };
 }
 
 /** Loops `a` over [from, end4) by vectors, then [end4, end) by floats. */
@@ -66,31 +63,5 @@ function buildNormalize(): FunctionBuilder {
       () => { f.get(a).get(delta).i32op('add').get(a).v128Load().get(mv).v('f32x4.sub').get(rv).v('f32x4.mul').v128Store(); },
       () => { f.get(a).get(delta).i32op('add').get(a).f32Load().get(mean).f32op('sub').get(d).f32op('mul').f32Store(); });
   });
-  return f;
-}
-
-const GELU_A = 2 * Math.sqrt(2 / Math.PI); // 1.5957691216...
-const GELU_B = GELU_A * 0.044715;
-
-function buildGelu(): FunctionBuilder {
-  const f = new FunctionBuilder(['i32', 'i32', 'i32']);
-  const [x, out, n] = [0, 1, 2].map((i) => f.param(i));
-  const [a, end4, end, delta] = [0, 1, 2, 3].map(() => f.local('i32'));
-  const [xv, t1, t2, ga, gb, zero] = [0, 1, 2, 3, 4, 5].map(() => f.local('v128'));
-  const k = expConsts(f);
-  f.f32x4Const(GELU_A).set(ga).f32x4Const(GELU_B).set(gb).f32x4Const(0).set(zero);
-  f.get(out).get(x).i32op('sub').set(delta);
-  f.get(x).get(n).i32(-4).i32op('and').i32(2).i32op('shl').i32op('add').set(end4);
-  f.get(x).get(n).i32(2).i32op('shl').i32op('add').set(end);
-  // gelu(v) for the f32x4 in xv, left on the stack: xv / (1 + exp(-xv * (A + B xv^2)))
-  const gelu = (): void => {
-    f.get(xv).get(zero).get(xv).get(xv).v('f32x4.mul').get(gb).v('f32x4.mul').get(ga).v('f32x4.add');
-    f.get(xv).v('f32x4.mul').v('f32x4.sub');
-    expF32x4(f, k, t1, t2);
-    f.get(k.one).v('f32x4.add').v('f32x4.div');
-  };
-  sweep(f, a, x, end4, end,
-    () => { f.get(a).get(delta).i32op('add').get(a).v128Load().set(xv); gelu(); f.v128Store(); },
-    () => { f.get(a).get(delta).i32op('add').get(a).load32Splat().set(xv); gelu(); f.extractLane(0).f32Store(); });
   return f;
 }

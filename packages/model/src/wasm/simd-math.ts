@@ -1,6 +1,6 @@
 /**
- * SIMD math shared by the generated kernels: exp on f32x4 (wasm has no transcendental
- * instructions) and horizontal reductions. Emitters push instructions onto a FunctionBuilder;
+ * SIMD math shared by the generated kernels: exp and gelu_new on f32x4 (wasm has no
+ * transcendental instructions) and horizontal reductions. Emitters push instructions onto a FunctionBuilder;
  * they consume and produce values on the wasm stack as documented per function.
  */
 import type { FunctionBuilder, Local } from './wasm-assembler.js';
@@ -17,17 +17,55 @@ const EXP_CONSTS = {
 /** Splatted constants of expF32x4, held in v128 locals. */
 export type ExpConsts = Record<keyof typeof EXP_CONSTS, Local>;
 
+/** Declares one v128 local per constant of `values`; initConsts sets them. */
+function declareConsts<K extends string>(f: FunctionBuilder, values: Record<K, number>): Record<K, Local> {
+  const out = {} as Record<K, Local>;
+  for (const name of Object.keys(values) as K[]) out[name] = f.local('v128');
+  return out;
+}
+
+/** Sets each constant's local (the splat of its value). */
+function initConsts<K extends string>(f: FunctionBuilder, values: Record<K, number>, locals: Record<K, Local>): void {
+  for (const name of Object.keys(values) as K[]) f.f32x4Const(values[name]).set(locals[name]);
+}
+
 /**
  * Declares and initialises exp's constants; emit once at function entry. NOTE: V8 materialises
  * each v128.const with several instructions, so constants inside a hot loop cost more than the math.
  */
 export function expConsts(f: FunctionBuilder): ExpConsts {
-  const out = {} as ExpConsts;
-  for (const [name, value] of Object.entries(EXP_CONSTS) as Array<[keyof typeof EXP_CONSTS, number]>) {
-    out[name] = f.local('v128');
-    f.f32x4Const(value).set(out[name]);
-  }
+  const out = declareConsts(f, EXP_CONSTS);
+  initConsts(f, EXP_CONSTS, out);
   return out;
+}
+
+/** gelu_new's constants: 2 sqrt(2 / pi) (1.5957691216...) and that times 0.044715. */
+const GELU_A = 2 * Math.sqrt(2 / Math.PI);
+const GELU_CONSTS = { ...EXP_CONSTS, ga: GELU_A, gb: GELU_A * 0.044715, zero: 0 };
+
+/** Splatted constants of geluNewF32x4 (exp's included). */
+export type GeluConsts = Record<keyof typeof GELU_CONSTS, Local>;
+
+/** Declares gelu's constants as v128 locals, unset: emit initGeluConsts where they are needed. */
+export function geluConsts(f: FunctionBuilder): GeluConsts {
+  return declareConsts(f, GELU_CONSTS);
+}
+
+/** Sets gelu's constants. NOTE: set right before use, their live ranges stay out of hot loops. */
+export function initGeluConsts(f: FunctionBuilder, k: GeluConsts): void {
+  initConsts(f, GELU_CONSTS, k);
+}
+
+/**
+ * Pushes gelu_new(x) for the f32x4 in local `x`, in its exactly equal sigmoid form
+ * x / (1 + exp(-x (A + B x^2))); `t1`, `t2`: v128 scratch locals.
+ */
+export function geluNewF32x4(f: FunctionBuilder, k: GeluConsts, x: Local, t1: Local, t2: Local): void {
+  f.get(x);
+  f.get(k.zero).get(x).get(x).v('f32x4.mul').get(k.gb).v('f32x4.mul').get(k.ga).v('f32x4.add');
+  f.get(x).v('f32x4.mul').v('f32x4.sub');
+  expF32x4(f, k, t1, t2);
+  f.get(k.one).v('f32x4.add').v('f32x4.div');
 }
 
 /**
