@@ -33,8 +33,8 @@ export async function runEngineGenerate(run: EngineGenerateRun): Promise<string>
   const totalPromptTokens = prompts.reduce((n, p) => n + p.ids.length, 0);
   const engine = await createEngine({
     ...run.engineOptions,
-    // NOTE: the CLI submits everything at once; the queue must hold it all rather than reject.
-    queue: { maxRequests: Math.max(256, prompts.length), maxPromptTokens: Math.max(65_536, totalPromptTokens) },
+    // NOTE: the CLI submits everything at once; the queue must hold it all rather than reject, however long it waits.
+    queue: { maxRequests: Math.max(256, prompts.length), maxPromptTokens: Math.max(65_536, totalPromptTokens), maxWaitMs: null },
   });
   const shape = { mode: engine.options.mode, backend: engine.backend };
   try {

@@ -9,7 +9,7 @@ import { renderLiveFrame, renderPlainTick, renderRequestEnd } from './progress-v
 const actor = (name: string, role: ServingActorStats['role']): ServingActorStats => ({
   name, role, activity: role === 'prefill' ? 'prefilling 312 tokens' : 'decoding 3 seq', queueLength: 1, running: 3, kvBlocksUsed: 12,
   utilization: 0.5, steps: 40, meanBatchSize: 2.5, maxBatchSize: 4, tokensProcessed: 99, preemptions: 0, backend: 'wasm', tensors: 34,
-  ownPool: null, pid: 1, tiers: null,
+  ownPool: null, pid: 1, tiers: null, memory: null,
 }) as ServingActorStats;
 
 function snapshot(): DemoSnapshot {

@@ -21,6 +21,11 @@ export interface ActorHost {
   readonly knownAddress: string | null;
   /** Ends the host (no death report); resolves after its exit hooks ran. */
   terminate(): Promise<void>;
+  /**
+   * Ends a host whose actors stopped answering, as a death: `onDeath` runs with `cause`, so the
+   * system restarts its actors. Works on a host stuck in synchronous code. No-op once it ended.
+   */
+  abandon(cause: Error): void;
 }
 
 /** Callbacks of a host. */

@@ -177,6 +177,20 @@ export class ActorSystem {
     this.#finishStop(record, 'killed', null);
   }
 
+  /**
+   * Restarts an actor that stopped answering: its host is ended as a crash with `cause` (a thread
+   * by `Worker.terminate()`, a process by SIGKILL, a remote node declared dead), and supervision
+   * restarts it — and any other actor of that host — as after any crash. False when the actor is
+   * not running (unknown, stopping, or already restarting).
+   */
+  restartUnresponsive<P extends Message>(ref: ActorRef<P>, cause: Error): boolean {
+    const record = this.#records.get(linkOf(ref).id);
+    const host = record?.host ?? null;
+    if (record === undefined || record.state !== 'running' || host === null || !host.alive) return false;
+    host.abandon(cause);
+    return true;
+  }
+
   /** Counters of every live actor (queue length, messages handled, state). */
   async stats(): Promise<ActorStats[]> {
     const all = await Promise.all(this.#pool.hosts.map((host) => host.call((control) => control.stats()).catch(() => [])));

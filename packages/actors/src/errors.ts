@@ -133,6 +133,16 @@ export class WorkerExitedError extends ActorError {
   }
 }
 
+/**
+ * An actor stopped answering (its owner's heartbeats went unanswered), so its host was ended to
+ * restart it: the cause of the crash that supervision then handles.
+ */
+export class ActorUnresponsiveError extends ActorError {
+  constructor(readonly actor: string, readonly silentMs: number) {
+    super('ACTOR_UNRESPONSIVE', `actor '${actor}' did not answer for ${Math.round(silentMs)} ms; its host was ended to restart it`);
+  }
+}
+
 /** An actor's child process ended unexpectedly (it exited, crashed or was killed by a signal). */
 export class ProcessExitedError extends ActorError {
   constructor(readonly pid: number, readonly exitCode: number | null, readonly signal: string | null) {

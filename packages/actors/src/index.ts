@@ -24,6 +24,7 @@ export {
   ActorModuleNotFoundError,
   ActorStartError,
   ActorStoppedError,
+  ActorUnresponsiveError,
   AskTimeoutError,
   InvalidActorOptionsError,
   MailboxFullError,

@@ -139,6 +139,13 @@ export class ProcessHost implements ActorHost {
     return Promise.race([this.#ready.then(() => fn(this.#control)), this.#dead]);
   }
 
+  /** Kills the child (SIGKILL: it may be stopped or stuck) as a death with `cause`. */
+  abandon(cause: Error): void {
+    if (!this.#alive || this.#terminating) return;
+    this.#fatal ??= cause;
+    this.#child.kill('SIGKILL');
+  }
+
   async terminate(): Promise<void> {
     if (this.#alive) {
       this.#terminating = true;

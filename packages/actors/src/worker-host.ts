@@ -91,6 +91,16 @@ export class WorkerHost implements ActorHost {
   }
 
   /**
+   * Ends the thread as a death with `cause`. NOTE: `Worker.terminate()` stops a thread even inside
+   * a busy loop or an `Atomics.wait`, so a frozen actor's thread can be replaced.
+   */
+  abandon(cause: Error): void {
+    if (!this.#alive || this.#terminating) return;
+    this.#lastError = cause;
+    void this.#worker.terminate();
+  }
+
+  /**
    * Ends the thread (no death report) and closes its control ports. Resolves only after the exit
    * hooks ran. NOTE: awaits the exit event rather than `worker.terminate()`'s promise, because a
    * second terminate (kill, then shutdown) can resolve before the thread's 'exit' is emitted.

@@ -74,12 +74,15 @@ export class ActiveRequest {
   /** Tokens delivered when the current attempt started. */
   #attemptStart = 0;
   #lastProgressMs: number;
+  /** When the current attempt was queued, while it waits to start (no prefill began, nothing streamed); else null. */
+  #queuedSinceMs: number | null;
   /** True while the attempt waits for a crashed actor to come back (the stall watchdog skips it). */
   parked = false;
 
   constructor(deps: ActiveRequestDeps) {
     this.#deps = deps;
     this.#lastProgressMs = deps.arrivalMs;
+    this.#queuedSinceMs = deps.arrivalMs;
     this.stream = new TokenStream<GenerationResult>({
       decoder: deps.decoder,
       capacity: deps.request.maxTokens + 2,
@@ -99,6 +102,14 @@ export class ActiveRequest {
   /** When this request last made progress (arrival, placement, prefill start, a token). */
   get lastProgressMs(): number {
     return this.#lastProgressMs;
+  }
+
+  /**
+   * When the current attempt was queued, while it still waits to start: no prefill began and no
+   * token arrived. Null once it started, and for an attempt that resumes a stream (it keeps its place).
+   */
+  get queuedSinceMs(): number | null {
+    return this.#queuedSinceMs;
   }
 
   /** The current attempt's id on the wire (the request id for the first attempt). */
@@ -133,6 +144,7 @@ export class ActiveRequest {
     this.#placement = { prefill: null, decode: null, colocated: null };
     this.#attemptStart = this.#ids.length;
     this.#lastProgressMs = this.#deps.now();
+    this.#queuedSinceMs = this.#ids.length === 0 ? this.#lastProgressMs : null;
     this.parked = false;
     return { ...first, id: this.wireId, promptIds: [...first.promptIds, ...this.#ids], emitted: this.#ids.length };
   }
@@ -156,7 +168,10 @@ export class ActiveRequest {
     if (this.#done) return;
     this.#lastProgressMs = this.#deps.now();
     if (msg.type === 'tokens') throw new EngineError('tokens are routed per item');
-    if (msg.type === 'prefillStarted') this.#prefillStartMs ??= msg.time;
+    if (msg.type === 'prefillStarted') {
+      this.#prefillStartMs ??= msg.time;
+      this.#queuedSinceMs = null;
+    }
     else if (msg.type === 'kvTransfer') this.#kv = { startMs: msg.startMs, endMs: msg.endMs };
     else if (msg.type === 'placed') this.#placement[msg.role] = msg.actor;
     else this.#finished(msg);
@@ -166,6 +181,7 @@ export class ActiveRequest {
   token(item: TokenItem): void {
     if (this.#done) return;
     this.#lastProgressMs = this.#deps.now();
+    this.#queuedSinceMs = null;
     this.#early.set(item.index, item);
     for (let next = this.#early.get(this.#ids.length); next !== undefined; next = this.#early.get(this.#ids.length)) {
       this.#early.delete(next.index);

@@ -98,6 +98,13 @@ export interface EngineOptions {
     maxRequests: number;
     /** Prompt tokens waiting for prefill, engine-wide, before new ones are rejected. */
     maxPromptTokens: number;
+    /**
+     * A request whose prefill has not started after this long (it waits for KV or behind other
+     * prompts; a full KV cache) is refused with a retryable OverloadedError (HTTP 429 with
+     * Retry-After) instead of waiting without bound; null: wait as long as it takes. Only an
+     * attempt that has streamed nothing is refused (a resumed stream keeps its place). Default 5 000 ms.
+     */
+    maxWaitMs: number | null;
   };
   /** A KV handoff from prefill to decode that takes longer fails the attempt (it is retried). */
   handoffTimeoutMs: number;
@@ -172,7 +179,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   tokenBudget: 512,
   maxBatch: 32,
   slo: null,
-  queue: Object.freeze({ maxRequests: 256, maxPromptTokens: 65_536 }),
+  queue: Object.freeze({ maxRequests: 256, maxPromptTokens: 65_536, maxWaitMs: 5_000 }),
   handoffTimeoutMs: 5_000,
   stallTimeoutMs: 60_000,
   prefillNice: null,
@@ -201,7 +208,7 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
   const kv = record(o.kv ?? {}, 'kv');
   rejectUnknown(kv, ['blockSize', 'numBlocks'], 'kv.');
   const queue = record(o.queue ?? {}, 'queue');
-  rejectUnknown(queue, ['maxRequests', 'maxPromptTokens'], 'queue.');
+  rejectUnknown(queue, ['maxRequests', 'maxPromptTokens', 'maxWaitMs'], 'queue.');
   const resolved: EngineOptions = {
     mode: oneOf(o.mode ?? d.mode, MODES, 'mode'),
     prefill: posInt(o.prefill ?? d.prefill, 'prefill'),
@@ -220,6 +227,7 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
     queue: {
       maxRequests: posInt(queue.maxRequests ?? d.queue.maxRequests, 'queue.maxRequests'),
       maxPromptTokens: posInt(queue.maxPromptTokens ?? d.queue.maxPromptTokens, 'queue.maxPromptTokens'),
+      maxWaitMs: queue.maxWaitMs === undefined ? d.queue.maxWaitMs : queue.maxWaitMs === null ? null : posNumber(queue.maxWaitMs, 'queue.maxWaitMs'),
     },
     handoffTimeoutMs: posNumber(o.handoffTimeoutMs ?? d.handoffTimeoutMs, 'handoffTimeoutMs'),
     stallTimeoutMs: posNumber(o.stallTimeoutMs ?? d.stallTimeoutMs, 'stallTimeoutMs'),

@@ -10,13 +10,13 @@
  * times, then it ends with an error): nothing hangs, no token is duplicated or lost. After `close`
  * begins, `generate` throws EngineClosedError.
  */
-import { ActorSystem, type ActorRef } from '@baton/actors';
+import { ActorSystem, ActorUnresponsiveError, type ActorRef } from '@baton/actors';
 import { BlockPool, type PoolStats } from '@baton/kv-cache';
 import { defaultBackendName, describeModel, type BackendName, type GptConfig, type ModelDescription } from '@baton/model';
 import { ActiveRequest, bindAbortSignal, type Generation, type GenerationResult } from './active-request.js';
 import { engineNow } from './clock.js';
 import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './engine-options.js';
-import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, engineErrorFromJSON } from './errors.js';
+import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, OverloadedError, engineErrorFromJSON } from './errors.js';
 import { createFaultFlags } from './fault-plan.js';
 import { drainThenAbort, FinishedRequests } from './finished-requests.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -37,6 +37,8 @@ export interface EngineStats {
   completed: number;
   /** Attempts restarted after an actor crash or a failed KV handoff. */
   retried: number;
+  /** Requests refused after waiting past `queue.maxWaitMs` to start. */
+  refusedQueued: number;
   /** Summary of the most recent completed requests (TTFT, TPOT, ITL, JCT distributions). */
   summary: RunSummary;
   scheduler: SchedulerStats;
@@ -83,6 +85,8 @@ interface EngineParts {
 const MAX_RETRIES = 3;
 const WATCHDOG_INTERVAL_MS = 250;
 const SUBMIT_TIMEOUT_MS = 30_000;
+/** Retry-after hint of a request refused for waiting past `queue.maxWaitMs`. */
+const QUEUE_RETRY_AFTER_MS = 1_000;
 /** An actor's stats answer later than this are taken from its last heartbeat. */
 const STATS_TIMEOUT_MS = 2_000;
 /** How often `flip` looks whether its flip completed. */
@@ -95,6 +99,7 @@ export class Engine {
   readonly #wire = new Map<string, ActiveRequest>();
   readonly #finished = new FinishedRequests();
   #retried = 0;
+  #refusedQueued = 0;
   /** Requests waiting for a crashed actor's restart, by actor name. */
   readonly #parked = new Map<string, ActiveRequest[]>();
   #watchdog: NodeJS.Timeout | null = null;
@@ -134,7 +139,7 @@ export class Engine {
     this.#health = new HealthMonitor(this.topology.serving, this.options.health, {
       onDown: (actor) => this.#actorDown(actor),
       onUp: (actor) => this.topology.scheduler.tell({ type: 'health', actor, up: true, reason: 'unresponsive' }),
-      restart: (actor, last) => this.#restartFrozen(actor, last),
+      restart: (actor, silentMs) => this.#restartFrozen(actor, silentMs),
     }, engineNow);
     this.#health.start();
   }
@@ -168,6 +173,7 @@ export class Engine {
       active: this.#active.size,
       completed: this.#finished.completed,
       retried: this.#retried,
+      refusedQueued: this.#refusedQueued,
       summary: this.#finished.summary(this.options.slo),
       scheduler,
       actors,
@@ -276,15 +282,14 @@ export class Engine {
     }
   }
 
-  /** An actor silent past `health.restartAfterMs`: its process is killed so its supervisor restarts it. */
-  #restartFrozen(actor: string, last: ServingActorStats | null): void {
-    // NOTE: an actor on one of this process's threads cannot be killed alone; it stays routed around.
-    if (last === null || last.pid === process.pid) return;
-    try {
-      process.kill(last.pid, 'SIGKILL');
-    } catch {
-      // Already gone: its supervisor has seen the exit.
-    }
+  /**
+   * An actor silent past `health.restartAfterMs`: its host is ended (a thread terminated, a process
+   * killed, a remote node declared dead) so its supervisor restarts it; its requests already
+   * resumed elsewhere when it went down.
+   */
+  #restartFrozen(actor: string, silentMs: number): void {
+    const ref = this.topology.serving.find((r) => r.name === actor);
+    if (ref !== undefined) this.system.restartUnresponsive(ref, new ActorUnresponsiveError(actor, silentMs));
   }
 
   /** A crashed actor is back: its requests resume. */
@@ -308,14 +313,35 @@ export class Engine {
     for (const a of requests) a.complete('error', error, true);
   }
 
-  /** Periodic upkeep: sweeps expired KV handoffs; retries (or fails) requests that stalled. */
+  /**
+   * Periodic upkeep: sweeps expired KV handoffs; refuses requests queued past `queue.maxWaitMs`
+   * (OverloadedError); retries (or fails) requests that stalled.
+   */
   #patrol(): void {
     this.pool.sweepExpiredHandoffs();
-    const limit = engineNow() - this.options.stallTimeoutMs;
+    const now = engineNow();
+    const maxWait = this.options.queue.maxWaitMs;
+    const limit = now - this.options.stallTimeoutMs;
     for (const a of [...this.#active.values()]) {
+      const queued = a.queuedSinceMs;
+      if (maxWait !== null && !a.parked && queued !== null && now - queued > maxWait) {
+        this.#refuseQueued(a, now - queued);
+        continue;
+      }
       if (a.parked || a.lastProgressMs > limit) continue;
       if (!this.#retry(a)) a.complete('error', new EngineError(`request "${a.id}" made no progress for ${this.options.stallTimeoutMs} ms`), true);
     }
+  }
+
+  /** Ends a request that waited too long to start: its attempt is dropped everywhere and its caller gets a retryable refusal. */
+  #refuseQueued(active: ActiveRequest, waitedMs: number): void {
+    this.topology.scheduler.tell({ type: 'abort', requestId: active.wireId });
+    this.#refusedQueued += 1;
+    active.refuse(new OverloadedError({
+      estimate: 'queue',
+      retryAfterMs: QUEUE_RETRY_AFTER_MS,
+      message: `engine overloaded: request "${active.id}" waited ${Math.round(waitedMs)} ms to start (queue.maxWaitMs ${this.options.queue.maxWaitMs}; the KV cache is full or the queue long); retry after ${QUEUE_RETRY_AFTER_MS} ms`,
+    }));
   }
 
   #track(req: NormalizedRequest, arrivalMs: number): ActiveRequest {
@@ -434,7 +460,7 @@ function placeholderStats(name: string): ServingActorStats {
   const role: ServingActorStats['role'] = name.startsWith('prefill') ? 'prefill' : name.startsWith('decode') ? 'decode' : 'colocated';
   return {
     name, role, activity: 'unresponsive', queueLength: 0, running: 0, kvBlocksUsed: 0, utilization: 0, steps: 0, meanBatchSize: null,
-    maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'unknown', tensors: 0, ownPool: null, pid: 0, tiers: null,
+    maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'unknown', tensors: 0, ownPool: null, pid: 0, tiers: null, memory: null,
   };
 }
 

@@ -19,8 +19,12 @@ export interface CrashRule {
   /** Actor index within its role (default 0). */
   index: number;
   afterSteps: number;
-  /** 'throw': the step handler throws (in-place restart); 'exit': the worker thread exits. */
-  kind: 'throw' | 'exit';
+  /**
+   * 'throw': the step handler throws (in-place restart); 'exit': the worker thread (or process)
+   * exits; 'freeze': the actor's thread blocks forever in `Atomics.wait` (no CPU used), answering
+   * nothing, as a deadlocked or stopped worker would, until health checks restart it.
+   */
+  kind: 'throw' | 'exit' | 'freeze';
 }
 
 /** Faults to inject. */
@@ -46,7 +50,7 @@ export const NO_FAULTS: Readonly<FaultPlan> = Object.freeze({
 });
 
 const ROLES: readonly FaultRole[] = ['prefill', 'decode', 'colocated'];
-const KINDS: ReadonlyArray<CrashRule['kind']> = ['throw', 'exit'];
+const KINDS: ReadonlyArray<CrashRule['kind']> = ['throw', 'exit', 'freeze'];
 
 /** Validates a fault plan (`faults` option); throws InvalidOptionsError naming the field. */
 export function resolveFaults(value: unknown): FaultPlan {
@@ -115,9 +119,15 @@ export class CrashTrigger {
       if (!this.#claim(i)) return;
       const what = `${this.role}-${this.index} crashed (${rule.kind}) after ${steps} steps`;
       if (rule.kind === 'exit') process.exit(1);
+      if (rule.kind === 'freeze') freeze();
       throw new InjectedFaultError(what);
     });
   }
+}
+
+/** Blocks this thread for good: nothing ever notifies a fresh word (only termination ends it). */
+function freeze(): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
 /** Creates `path` exclusively: true for the one caller (in any process) that created it. */

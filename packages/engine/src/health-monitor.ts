@@ -18,7 +18,7 @@ export interface HealthOptions {
   intervalMs: number;
   /** An actor silent this long is declared unhealthy, ms. */
   unhealthyAfterMs: number;
-  /** An actor unhealthy this long is restarted (its process killed, so its supervisor starts a new one), ms. */
+  /** An actor unhealthy this long is restarted (its thread or process ended, so its supervisor starts a new one), ms. */
   restartAfterMs: number;
 }
 
@@ -26,7 +26,8 @@ export interface HealthOptions {
 export interface HealthEvents {
   onDown(actor: string, silentMs: number): void;
   onUp(actor: string): void;
-  restart(actor: string, last: ServingActorStats | null): void;
+  /** `actor` has been silent for `silentMs`, past `restartAfterMs` of its outage. */
+  restart(actor: string, silentMs: number): void;
 }
 
 interface Beat {
@@ -75,11 +76,16 @@ export class HealthMonitor {
     return this.#beats.get(actor)?.last ?? null;
   }
 
-  /** A crashed actor was restarted: it starts a fresh record (its outage, if any, ends with its next answer). */
+  /**
+   * A crashed actor was restarted: it starts a fresh record (its outage, if any, ends with its next
+   * answer). NOTE: the outage clock restarts too, or the new incarnation — still loading its model
+   * — would be ended again at the next tick for its predecessor's silence.
+   */
   restarted(actor: string): void {
     const b = this.#beats.get(actor);
     if (b === undefined) return;
     b.lastAnswerMs = this.now();
+    b.downSinceMs = b.lastAnswerMs;
     b.restarted = false;
   }
 
@@ -94,7 +100,7 @@ export class HealthMonitor {
       }
       if (b.down && !b.restarted && t - b.downSinceMs > this.options.restartAfterMs) {
         b.restarted = true;
-        this.events.restart(name, b.last);
+        this.events.restart(name, silent);
       }
       if (!b.inFlight) this.#beat(name, b);
     }

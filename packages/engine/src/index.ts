@@ -15,7 +15,7 @@ export type { ElasticStats, ElasticView, FlipRecord, InstanceState, PlannerDecis
 /** What `generate()` returns. */
 export type { Generation, GenerationResult } from './active-request.js';
 /** Statistics shapes reported by the actors. */
-export type { SchedulerStats, ServingActorStats } from './protocol.js';
+export type { ActorMemoryStats, SchedulerStats, ServingActorStats } from './protocol.js';
 /** The events a generation yields. */
 
 /** Typed errors with stable codes; `engineErrorFromJSON` rebuilds them after crossing a thread. */

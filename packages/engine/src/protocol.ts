@@ -108,6 +108,22 @@ export interface ServingActorStats {
   pid: number;
   /** Its cached-prefix tiers (hot, host, disk), or null when it keeps none below the pool. */
   tiers: KvMemPoolStats | null;
+  /** Memory of the actor's thread, or null when the actor never answered. */
+  memory: ActorMemoryStats | null;
+}
+
+/** One actor thread's memory, in bytes (its own V8 isolate; `rss` is its whole process's). */
+export interface ActorMemoryStats {
+  heapUsed: number;
+  heapTotal: number;
+  /** Memory of C++ objects bound to the isolate's JS objects (ArrayBuffers included). */
+  external: number;
+  arrayBuffers: number;
+  /** The model's wasm-kernel memory (weights, scratch, attached KV pages); never shrinks. */
+  kernelWasm: number;
+  /** The tfjs-wasm backend's heap (0 on other backends); never shrinks. */
+  tfjsWasm: number;
+  rss: number;
 }
 
 /** Scheduler statistics. */

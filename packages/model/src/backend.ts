@@ -153,8 +153,20 @@ export async function initBackend(name: BackendName = defaultBackendName(), opts
   return { name, tfBackend: tfName, detail: `@tensorflow/tfjs-core ${tf.version_core}, backend ${tfName}` };
 }
 
-/** Tensors and bytes the active backend holds in this thread (leak checks, stats). */
-export function backendMemory(): { numTensors: number; numBytes: number } {
+/**
+ * Tensors and bytes the active backend holds in this thread (leak checks, stats), and the size of
+ * the tfjs-wasm backend's WebAssembly heap (0 on other backends). NOTE: a WebAssembly memory never
+ * shrinks: `wasmHeapBytes` is the high-water mark of what the backend ever needed at once.
+ */
+export function backendMemory(): { numTensors: number; numBytes: number; wasmHeapBytes: number } {
   const m = tf.memory();
-  return { numTensors: m.numTensors, numBytes: m.numBytes };
+  return { numTensors: m.numTensors, numBytes: m.numBytes, wasmHeapBytes: wasmHeapBytes(tf.backend()) };
+}
+
+/** The tfjs-wasm backend's heap size (its `wasm.HEAPU8`), or 0 for a backend without one. */
+function wasmHeapBytes(backend: object): number {
+  const wasm: unknown = Reflect.get(backend, 'wasm');
+  if (typeof wasm !== 'object' || wasm === null) return 0;
+  const heap: unknown = Reflect.get(wasm, 'HEAPU8');
+  return heap instanceof Uint8Array ? heap.buffer.byteLength : 0;
 }

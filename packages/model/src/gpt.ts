@@ -106,6 +106,15 @@ export class Gpt implements SequenceHost, ForwardHost {
     return this.cpu === null ? 'webgpu' : 'tfjs';
   }
 
+  /**
+   * Bytes of the wasm kernels' WebAssembly memory (weights, scratch and the attached sequences'
+   * KV pages). NOTE: it never shrinks; released pages are reused, so it tracks the most positions
+   * ever attached at once.
+   */
+  get wasmMemoryBytes(): number {
+    return this.arena.wasmMemory.buffer.byteLength;
+  }
+
   /** Number of layers (SequenceHost). */
   get nLayer(): number {
     return this.config.nLayer;

@@ -93,6 +93,11 @@ export class RemoteHost implements ActorHost {
     this.#init.hooks.onExit(this);
   }
 
+  /** A remote node cannot be killed from here: it is declared dead (and fenced), as a silent one. */
+  abandon(cause: Error): void {
+    this.declareDead(cause);
+  }
+
   async terminate(): Promise<void> {
     if (!this.#alive) return;
     this.#alive = false;

@@ -224,6 +224,8 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   /** Stats snapshot. */
   protected snapshot(): ServingActorStats {
     const wall = Math.max(1e-9, engineNow() - this.#startedAt);
+    const backend = backendMemory();
+    const usage = process.memoryUsage();
     return {
       name: this.context.name,
       role: this.role,
@@ -236,10 +238,14 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
       tokensProcessed: this.#tokens,
       preemptions: this.preemptions,
       backend: this.backend,
-      tensors: backendMemory().numTensors,
+      tensors: backend.numTensors,
       ownPool: this.init.pool.kind === 'own' ? this.pool.stats() : null,
       pid: process.pid,
       tiers: this.mem?.stats() ?? null,
+      memory: {
+        heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, arrayBuffers: usage.arrayBuffers,
+        kernelWasm: this.model?.wasmMemoryBytes ?? 0, tfjsWasm: backend.wasmHeapBytes, rss: usage.rss,
+      },
     };
   }
 }

@@ -1,0 +1,104 @@
+/**
+ * Probe: memory after a full-KV-cache load. Many concurrent greedy streams, long enough to fill
+ * the KV pool, run twice, identically, on one engine. After each load the probe records the
+ * process's RSS, the main thread's heap and every serving actor's thread memory (V8 heap,
+ * external and ArrayBuffer bytes, the model's wasm-kernel memory and the tfjs-wasm heap), and
+ * prints a table.
+ *
+ * Asserted (behaviour, not timing): both loads complete with no error, the pool is back to 0
+ * blocks in use, and the second identical load grows RSS and every actor's WebAssembly memory by
+ * little compared with the first: what the first load made the process take is reused, not taken
+ * again (WebAssembly memories can never shrink, so they must stop growing).
+ *
+ * Quick by default (24 streams of 200 tokens over a 256-block pool). The full probe,
+ * `npm run reliability:memory` (BATON_MEMORY_FULL=1), runs 100 streams of 900 tokens over the
+ * default 1,024-block pool.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine, type ServingActorStats } from '@baton/engine';
+import { mixedPrompts } from '../support/reference.js';
+
+const FULL = process.env.BATON_MEMORY_FULL === '1';
+const STREAMS = FULL ? 100 : 24;
+const MAX_TOKENS = FULL ? 900 : 200;
+const NUM_BLOCKS = FULL ? 1024 : 256;
+const MIB = 2 ** 20;
+
+let engine: Engine | null = null;
+afterAll(async () => {
+  await engine?.close({ deadlineMs: 0 });
+  engine = null;
+});
+
+interface Sample {
+  phase: string;
+  rss: number;
+  mainHeap: number;
+  mainExternal: number;
+  actors: ServingActorStats[];
+}
+
+async function sample(e: Engine, phase: string): Promise<Sample> {
+  globalThis.gc?.();
+  const usage = process.memoryUsage();
+  const { actors } = await e.stats();
+  return { phase, rss: usage.rss, mainHeap: usage.heapUsed, mainExternal: usage.external, actors };
+}
+
+/** Every stream of one load, read to the end; resolves with the number that ended in error. */
+async function load(e: Engine, prompts: readonly number[][]): Promise<{ errors: string[]; tokens: number }> {
+  const results = await Promise.all(prompts.map(async (prompt) => {
+    const gen = e.generate({ prompt, maxTokens: MAX_TOKENS });
+    for await (const _ of gen) void _;
+    return gen.result;
+  }));
+  return {
+    errors: results.filter((r) => r.finishReason === 'error').map((r) => r.error?.message ?? 'error'),
+    tokens: results.reduce((n, r) => n + r.ids.length, 0),
+  };
+}
+
+const mib = (bytes: number): string => (bytes / MIB).toFixed(1);
+
+function table(samples: readonly Sample[]): string {
+  const names = samples[0].actors.map((a) => a.name);
+  const head = ['phase', 'RSS', 'main heap', 'main external', ...names.flatMap((n) => [`${n} heap`, `${n} ext`, `${n} kernel wasm`, `${n} tfjs wasm`])];
+  const rows = samples.map((s) => [
+    s.phase, mib(s.rss), mib(s.mainHeap), mib(s.mainExternal),
+    ...names.flatMap((n) => {
+      const m = s.actors.find((a) => a.name === n)?.memory ?? null;
+      return m === null ? ['?', '?', '?', '?'] : [mib(m.heapUsed), mib(m.external), mib(m.kernelWasm), mib(m.tfjsWasm)];
+    }),
+  ]);
+  return [head, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+describe('memory after a full KV cache', () => {
+  it(`a second identical load of ${STREAMS} streams x ${MAX_TOKENS} tokens takes little more memory than the first`, { timeout: FULL ? 1_500_000 : 300_000 }, async () => {
+    engine = await createEngine({ model: 'baton-tiny', backend: 'wasm', prefill: 1, decode: 1, kv: { numBlocks: NUM_BLOCKS } });
+    const e = engine;
+    const prompts = mixedPrompts(STREAMS, 24, 60);
+    const samples: Sample[] = [await sample(e, 'started')];
+    const first = await load(e, prompts);
+    samples.push(await sample(e, 'after load 1'));
+    const second = await load(e, prompts);
+    samples.push(await sample(e, 'after load 2'));
+    console.log(`memory probe: ${STREAMS} streams x ${MAX_TOKENS} tokens, ${NUM_BLOCKS} KV blocks, 1P/1D threads, MiB\n${table(samples)}`);
+    expect(first.errors).toEqual([]);
+    expect(second.errors).toEqual([]);
+    expect(second.tokens).toBe(first.tokens);
+    expect((await e.stats()).pool.used).toBe(0);
+    const [start, afterFirst, afterSecond] = samples;
+    const grewFirst = afterFirst.rss - start.rss;
+    const grewSecond = afterSecond.rss - afterFirst.rss;
+    console.log(`memory probe: RSS +${mib(grewFirst)} MiB in load 1, +${mib(grewSecond)} MiB in load 2`);
+    // NOTE: generous: allocator noise and lazily returned pages move RSS by tens of MiB.
+    expect(grewSecond, 'RSS growth of the second identical load').toBeLessThanOrEqual(Math.max(64 * MIB, grewFirst / 2));
+    for (const a of afterSecond.actors) {
+      const before = afterFirst.actors.find((b) => b.name === a.name)?.memory;
+      expect(before, a.name).toBeDefined();
+      expect(a.memory!.kernelWasm, `${a.name} wasm-kernel memory grew in the second load`).toBe(before!.kernelWasm);
+      expect(a.memory!.tfjsWasm, `${a.name} tfjs-wasm heap grew in the second load`).toBe(before!.tfjsWasm);
+    }
+  });
+});
