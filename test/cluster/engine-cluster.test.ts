@@ -73,8 +73,8 @@ async function expectPoolsBack(e: Engine): Promise<void> {
   }, { what: 'every request ended and every pool is back at its start (fresh stats)', timeoutMs: 20_000 });
 }
 
-async function worker(role: 'prefill' | 'decode', id: string, model = MODEL): Promise<ChildProcess> {
-  const child = await startChild([BATON, 'worker', '--nats', nats.url, '--role', role, '--node-id', id, '--model', model, '--backend', 'wasm', '--heartbeat-ms', '100'], /registered/);
+async function worker(role: 'prefill' | 'decode', id: string, model = MODEL, extra: readonly string[] = ['--backend', 'wasm']): Promise<ChildProcess> {
+  const child = await startChild([BATON, 'worker', '--nats', nats.url, '--role', role, '--node-id', id, '--model', model, '--heartbeat-ms', '100', ...extra], /registered/);
   pids.push(child.pid as number);
   return child;
 }
@@ -113,6 +113,29 @@ describe('engine on a NATS cluster (nats-server, baton worker processes)', () =>
     expect(serving).toHaveLength(4);
     for (const a of serving) expect(pids.has(a.pid), `${a.name} runs in a worker process`).toBe(true);
     const prompts = mixedPrompts(8, 7, 100);
+    await expectReference(prompts, await run(e, prompts));
+  });
+
+  it("applies a worker's --backend, and its KV endpoint listens and is reached where it advertises", async () => {
+    // NOTE: 127.0.0.2 is another loopback address: a KV stream sent to the hard-coded 127.0.0.1
+    // would find no listener there, so completing requests shows the advertised address is used.
+    const other = ['--backend', 'cpu', '--listen-host', '127.0.0.2', '--advertise-host', '127.0.0.2'];
+    await Promise.all([worker('prefill', 'hp0'), worker('decode', 'hd0', MODEL, other)]);
+    const seen = new Map<string, { host?: unknown; backend?: unknown; address?: unknown }>();
+    const nc = await connect({ servers: nats.url });
+    nc.subscribe('baton.node.*.hb', { callback: (_e, msg) => {
+      const h = JSON.parse(msg.string()) as { node: string; address: string; meta: { host?: unknown; backend?: unknown } };
+      seen.set(h.node, { ...h.meta, address: h.address });
+    } });
+    const e = await start(1, 1);
+    const byRole = new Map((await e.stats()).actors.map((a) => [a.role, a.backend]));
+    expect(byRole.get('decode')).toBe('cpu');
+    expect(byRole.get('prefill')).toBe('wasm');
+    await eventually(() => seen.has('hd0'));
+    expect(seen.get('hd0')).toMatchObject({ host: '127.0.0.2', backend: 'cpu' });
+    expect(seen.get('hd0')?.address).toMatch(/^tcp:\/\/127\.0\.0\.2:\d+$/);
+    await nc.close();
+    const prompts = mixedPrompts(4, 13, 60);
     await expectReference(prompts, await run(e, prompts));
   });
 

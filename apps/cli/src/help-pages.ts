@@ -95,6 +95,8 @@ export const SERVE_HELP: CommandHelp = {
     'idle-timeout-ms': { value: 'MS', text: 'how long an idle keep-alive connection stays open', default: '5000' },
     'max-connections': { value: 'N', text: 'most open connections at once', default: '512' },
     nats: { value: 'URL', text: 'serve with the prefill and decode workers registered on this NATS broker (baton worker)', default: 'none: actors start here' },
+    'listen-host': { value: 'H', text: 'with --nats: interface the actors\' sockets listen on (TCP), for workers on other hosts', default: 'local sockets' },
+    'advertise-host': { value: 'H', text: 'with --nats: address workers on other hosts reach this one at (listens on 0.0.0.0 unless --listen-host)', default: 'none' },
   },
   notes: [
     'Routes: POST /v1/completions and /v1/chat/completions (streaming with "stream": true), GET /v1/models, /health and /metrics (Prometheus text).',

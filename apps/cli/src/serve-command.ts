@@ -7,13 +7,15 @@
  * `--api-key KEY` (or BATON_API_KEY) requires `Authorization: Bearer KEY`; a `--host` beyond
  * loopback prints a warning and needs a key unless `--insecure`. `--headers-timeout-ms`,
  * `--body-timeout-ms`, `--idle-timeout-ms` and `--max-connections` bound what clients can hold.
- * `--nats URL` serves with the prefill and decode workers registered on that broker (`baton worker`).
+ * `--nats URL` serves with the prefill and decode workers registered on that broker (`baton worker`);
+ * with workers on other hosts, `--listen-host` / `--advertise-host` make its actors reachable.
  * `--placement process` (or `--processes`) runs each prefill and decode actor in its own OS process
  * (named `--role R --index I` on its command line) with the same scheduler and policies.
  */
 import { createServer, DEFAULT_SERVER_OPTIONS, isLoopbackHost, type BatonServer, type ServerOptions } from '@baton/server';
 import { createEngine } from '@baton/engine';
 import { parseNumber } from './cli-error.js';
+import { applyClusterHosts } from './cluster-hosts.js';
 import { parseCommandArgs } from './command-args.js';
 import { CliError } from './cli-error.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
@@ -33,6 +35,8 @@ export const SERVE_OPTIONS = {
   'idle-timeout-ms': { type: 'string' },
   'max-connections': { type: 'string' },
   nats: { type: 'string' },
+  'listen-host': { type: 'string' },
+  'advertise-host': { type: 'string' },
 } as const;
 
 /** Runs the server until a shutdown signal; `write` gets the status lines. */
@@ -45,6 +49,10 @@ export async function serveCommand(args: string[], write: (text: string) => void
   const shutdownDeadlineMs = parseNumber(v['shutdown-deadline-ms'], '--shutdown-deadline-ms', { min: 0, integer: true, fallback: 10_000 });
   const access = accessOptions(v, host);
   // NOTE: `--nats URL`: prefill and decode actors run on the workers registered there (`baton worker`).
+  if (v.nats === undefined && (v['listen-host'] !== undefined || v['advertise-host'] !== undefined)) {
+    throw new CliError('--listen-host and --advertise-host apply to a cluster: give --nats URL too');
+  }
+  if (v.nats !== undefined) applyClusterHosts({ listenHost: v['listen-host'], advertiseHost: v['advertise-host'] });
   const engine = v.nats === undefined ? undefined : await createEngine({ ...engineOptions, cluster: { nats: v.nats } });
   const server = await createServer({ engineOptions, engine, shutdownDeadlineMs, ...access });
   const stopped = untilSignal(server, write);

@@ -1,22 +1,25 @@
 /**
  * `baton worker --nats URL --role prefill|decode [--count N] [--model DIR|NAME] [--backend B]
- * [--node-id ID] [--heartbeat-ms N] [--slots N]`: starts this host's serving workers. Each worker
+ * [--node-id ID] [--heartbeat-ms N] [--slots N] [--listen-host H] [--kv-host H]
+ * [--advertise-host H]`: starts this host's serving workers. Each worker
  * is one process that registers with the cluster through NATS (its heartbeat carries role, model
  * id, backend and capacity) and hosts the prefill or decode actors a `baton serve --nats URL`
  * scheduler places on it. `--count N` starts N worker processes (children of this one, ids
  * `<node-id>-<i>`), all stopped with it on SIGINT/SIGTERM. A worker refused by the scheduler (its
- * model differs) exits with status 1 and the reason.
+ * model differs) exits with status 1 and the reason. `--backend` is the backend its actors run;
+ * the host flags say where its sockets listen and what other hosts connect to (cluster-hosts.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
-import { DEFAULT_MODEL, defaultBackendName } from '@baton/model';
+import { DEFAULT_MODEL, defaultBackendName, parseBackendName } from '@baton/model';
 import { startClusterWorker, type WorkerRole } from '@baton/engine';
 import { CliError, parseNumber } from './cli-error.js';
+import { applyClusterHosts } from './cluster-hosts.js';
 import { parseCommandArgs } from './command-args.js';
 
 /** Usage of the command. */
 export const WORKER_USAGE =
-  'usage: baton worker --nats URL --role prefill|decode [--count N] [--model DIR|NAME] [--backend B] [--node-id ID] [--heartbeat-ms N] [--slots N]';
+  'usage: baton worker --nats URL --role prefill|decode [--count N] [--model DIR|NAME] [--backend B] [--node-id ID] [--heartbeat-ms N] [--slots N] [--listen-host H] [--kv-host H] [--advertise-host H]';
 
 const WORKER_OPTIONS = {
   nats: { type: 'string' },
@@ -27,6 +30,9 @@ const WORKER_OPTIONS = {
   'node-id': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   slots: { type: 'string' },
+  'listen-host': { type: 'string' },
+  'kv-host': { type: 'string' },
+  'advertise-host': { type: 'string' },
 } as const;
 
 /** Runs the workers until a signal (or a refusal); `write` gets the status lines. */
@@ -36,14 +42,17 @@ export async function workerCommand(args: string[], write: (text: string) => voi
   if (v.role !== 'prefill' && v.role !== 'decode') throw new CliError(`--role must be prefill or decode, got ${JSON.stringify(v.role)}\n${WORKER_USAGE}`);
   const role: WorkerRole = v.role;
   const count = parseNumber(v.count, '--count', { min: 1, max: 64, integer: true, fallback: 1 });
+  const backend = parseBackendName(v.backend ?? defaultBackendName(), '--backend');
+  const hosts = applyClusterHosts({ listenHost: v['listen-host'], kvHost: v['kv-host'], advertiseHost: v['advertise-host'] });
   const nodeId = v['node-id'] ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${role}-${process.pid}`;
   if (count > 1) return runChildren(args, count, nodeId, write);
   const heartbeatMs = parseNumber(v['heartbeat-ms'], '--heartbeat-ms', { min: 10, max: 60_000, integer: true, fallback: 500 });
   const slots = parseNumber(v.slots, '--slots', { min: 1, max: 64, integer: true, fallback: 1 });
   const worker = await startClusterWorker({
-    nats: v.nats, role, model: v.model ?? DEFAULT_MODEL, backend: v.backend ?? defaultBackendName(), nodeId, heartbeatMs, slots,
+    nats: v.nats, role, model: v.model ?? DEFAULT_MODEL, backend, nodeId, heartbeatMs, slots, kvHost: hosts.kvHost, advertiseHost: hosts.advertiseHost ?? undefined,
   });
-  write(`baton worker: ${worker.nodeId} registered · role ${role} · model ${v.model ?? DEFAULT_MODEL} · pid ${process.pid}\n`);
+  const at = hosts.advertiseHost === null ? '' : ` · at ${hosts.advertiseHost}`;
+  write(`baton worker: ${worker.nodeId} registered · role ${role} · model ${v.model ?? DEFAULT_MODEL} · backend ${backend}${at} · pid ${process.pid}\n`);
   const signal = new Promise<null>((resolve) => {
     process.once('SIGINT', () => resolve(null));
     process.once('SIGTERM', () => resolve(null));

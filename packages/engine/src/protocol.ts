@@ -313,6 +313,14 @@ export interface PrefillInit extends ServingInit {
 export interface DecodeInit extends ServingInit {
   /** Listen for KV streams (some prefill actor does not share this actor's pool). */
   kvEndpoint: boolean;
+  /** Where that endpoint listens and what it advertises (set by a cluster worker; default loopback). */
+  kvListen?: KvListen;
+}
+
+/** The interface a decode actor's KV endpoint listens on, and the host its descriptor names (null: the listen host). */
+export interface KvListen {
+  host: string;
+  advertiseHost: string | null;
 }
 
 /** Init of a colocated actor: `chunked` mixes prefill chunks into decode steps (Sarathi-Serve). */

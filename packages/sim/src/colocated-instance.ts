@@ -137,7 +137,7 @@ export class ColocatedInstance extends SimInstance {
   #prefillFirstStep(now: number): void {
     const cfg = this.cell.config;
     const step = { budget: cfg.tokenBudget, taken: 0, blockedAt: Infinity };
-    let t = now;
+    let t = now + this.cell.times.stepOverheadMs;
     let blocked = false;
     while (this.#waiting.length > 0 && SIM_POLICY.takesPrompt(this.#waiting[0].promptTokens, step)) {
       const seq = this.#admit(t);
@@ -181,7 +181,7 @@ export class ColocatedInstance extends SimInstance {
     this.#chunk = chunk;
     this.#stepStart = now;
     this.#batchNow = batch;
-    const ms = extraMs + prefillMs + this.cell.times.decodeMs(batch.length, sumContext);
+    const ms = extraMs + prefillMs + this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs;
     this.occupy(ms);
     this.countSteps(1, batch.length + (chunk > 0 ? 1 : 0));
     this.cell.queue.push(now + ms, this, STEP_END);
@@ -195,7 +195,7 @@ export class ColocatedInstance extends SimInstance {
       if (this.batch.preemptedCount > 0) this.retryLater(now, RETRY);
       return true;
     }
-    const ms = extraMs + this.cell.times.decodeMs(batch.length, sumContext);
+    const ms = extraMs + this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs;
     this.#batchNow = batch;
     this.occupy(ms);
     this.countSteps(1, batch.length);

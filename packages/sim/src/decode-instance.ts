@@ -143,8 +143,9 @@ export class DecodeInstance extends SimInstance {
     const steps = extraMs === 0 && this.#ready.length === 0 ? this.batch.planRun(batch, MAX_RUN) : 1;
     this.#ends = [];
     let t = now + extraMs;
+    const overhead = cell.times.stepOverheadMs;
     for (let i = 0; i < steps; i++) {
-      const ms = cell.times.decodeMs(batch.length, sumContext + i * batch.length);
+      const ms = cell.times.decodeMs(batch.length, sumContext + i * batch.length) + overhead;
       t += ms;
       this.#ends.push(t);
       if (batch.length > 0) this.#stepMs.update(ms + (i === 0 ? extraMs : 0));

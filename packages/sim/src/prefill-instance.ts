@@ -82,7 +82,7 @@ export class PrefillInstance extends SimInstance {
     const cfg = this.cell.config;
     const bs = cfg.kv.blockSize;
     const step = { budget: cfg.tokenBudget, taken: 0, blockedAt: Infinity };
-    let t = now;
+    let t = now + this.cell.times.stepOverheadMs;
     const jobs: Job[] = [];
     for (let i = 0; i < this.#queue.length; ) {
       const req = this.#queue[i];

@@ -50,6 +50,11 @@ export interface Profile {
   transfer: { fixedMs: number; msPerToken: number };
   /** One message between two threads (half a round trip), ms. */
   hopMs: number;
+  /**
+   * What an actor's step costs besides the model call: the event-loop turn before it, the step
+   * message, the token message after it, ms. Absent in profiles measured before it was (then 0).
+   */
+  stepOverheadMs?: number;
   scheduler: SchedulerCost;
 }
 
@@ -101,6 +106,7 @@ export function parseProfile(v: unknown): Profile {
     }),
     transfer: { fixedMs: nonNeg(transfer.fixedMs, 'transfer.fixedMs'), msPerToken: nonNeg(transfer.msPerToken, 'transfer.msPerToken') },
     hopMs: nonNeg(o.hopMs, 'hopMs'),
+    ...(o.stepOverheadMs === undefined ? {} : { stepOverheadMs: nonNeg(o.stepOverheadMs, 'stepOverheadMs') }),
     scheduler: { baseUs: nonNeg(scheduler.baseUs, 'scheduler.baseUs'), perInstanceUs: nonNeg(scheduler.perInstanceUs, 'scheduler.perInstanceUs') },
   };
   if (new Set(p.prefill.filter((q) => q.prefix === 0).map((q) => q.tokens)).size < 2) {

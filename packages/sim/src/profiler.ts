@@ -2,14 +2,15 @@
  * The profiler behind `baton profile`: loads a model on a backend in this thread and times what
  * the engine's actors run — prefill calls by chunk length (and after a cached prefix), greedy
  * decode steps by batch size and context, the decode side's load of a handed-off sequence — plus
- * one message hop between two threads and the scheduler's decision time. Medians of repeated,
- * interleaved samples (the machine may be shared).
+ * one message hop between two threads, what an actor's step loop costs around the model call, and
+ * the scheduler's decision time. Medians of repeated, interleaved samples (the machine may be
+ * shared).
  *
  * Invariants: every sequence and model it creates is released/disposed; the decode grid is full
  * (every batch at every context), capped so the model's KV arena stays within `arenaBudgetBytes`.
  */
 import { cpus } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { ArrayKvBacking, BUILTIN_MODELS, createRng, initBackend, loadModel, type BackendName, type Gpt, type ModelSpec } from '@baton/model';
 import { PROFILE_FORMAT, type DecodePoint, type PrefillPoint, type Profile } from './profile.js';
 import { measureSchedulerCost } from './scheduler-cost.js';
@@ -99,6 +100,8 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
     log(`KV load: ${transfer.fixedMs.toFixed(3)} ms + ${(transfer.msPerToken * 1000).toFixed(2)} µs/token`);
     const hopMs = await measureHopMs();
     log(`message hop: ${(hopMs * 1000).toFixed(0)} µs`);
+    const stepOverheadMs = await measureStepOverheadMs();
+    log(`step loop overhead: ${(stepOverheadMs * 1000).toFixed(0)} µs per step`);
     const scheduler = measureSchedulerCost(opts.quick ? 3 : 5);
     log(`scheduler decision: ${scheduler.baseUs.toFixed(1)} µs + ${scheduler.perInstanceUs.toFixed(3)} µs/instance`);
     return {
@@ -112,6 +115,7 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
       decode,
       transfer,
       hopMs,
+      stepOverheadMs,
       scheduler,
     };
   } finally {
@@ -205,6 +209,41 @@ async function measureHopMs(): Promise<number> {
     return median(samples) / 2;
   } finally {
     await worker.terminate();
+  }
+}
+
+/**
+ * An actor's step loop without the model call, as ServingActor runs it: a full event-loop turn
+ * (setImmediate), the `step` message through the actor's port, and the step's `tokens` message to
+ * the client; median over batches of 100 steps, ms per step.
+ */
+async function measureStepOverheadMs(): Promise<number> {
+  const mailbox = new MessageChannel();
+  const client = new MessageChannel();
+  client.port2.on('message', () => {});
+  try {
+    const batchMs = (steps: number): Promise<number> => new Promise((resolve) => {
+      let left = steps;
+      const t0 = performance.now();
+      const onStep = (): void => {
+        client.port1.postMessage({ type: 'tokens', items: [{ requestId: 'profile', id: left, index: left, time: t0 }] });
+        if (--left === 0) {
+          mailbox.port2.off('message', onStep);
+          resolve((performance.now() - t0) / steps);
+          return;
+        }
+        setImmediate(() => mailbox.port1.postMessage({ type: 'step' }));
+      };
+      mailbox.port2.on('message', onStep);
+      mailbox.port1.postMessage({ type: 'step' });
+    });
+    await batchMs(100);
+    const samples: number[] = [];
+    for (let i = 0; i < 15; i++) samples.push(await batchMs(100));
+    return median(samples);
+  } finally {
+    mailbox.port1.close();
+    client.port1.close();
   }
 }
 

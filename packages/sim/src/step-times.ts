@@ -20,6 +20,8 @@ export interface StepTimes {
   transferMs(tokens: number): number;
   /** One message between threads. */
   hopMs: number;
+  /** An actor step's cost besides the model call (event-loop turn, step and token messages). */
+  stepOverheadMs: number;
   /** One scheduling decision over `instances` serving instances, µs. */
   schedulerUs(instances: number): number;
 }
@@ -53,6 +55,7 @@ export function profileStepTimes(p: Profile): StepTimes {
     },
     transferMs: (tokens) => transfer.fixedMs + transfer.msPerToken * tokens,
     hopMs: p.hopMs,
+    stepOverheadMs: p.stepOverheadMs ?? 0,
     schedulerUs: (n) => scheduler.baseUs + scheduler.perInstanceUs * n,
   };
 }
@@ -65,6 +68,7 @@ export function constantStepTimes(c: {
   decodeMsPerSeq?: number;
   transferMs?: number;
   hopMs?: number;
+  stepOverheadMs?: number;
   schedulerUs?: number;
 }): StepTimes {
   const pf = c.prefillFixedMs ?? 0;
@@ -76,6 +80,7 @@ export function constantStepTimes(c: {
     decodeMs: (batch) => (batch <= 0 ? 0 : df + ds * batch),
     transferMs: () => c.transferMs ?? 0,
     hopMs: c.hopMs ?? 0,
+    stepOverheadMs: c.stepOverheadMs ?? 0,
     schedulerUs: () => c.schedulerUs ?? 0,
   };
 }

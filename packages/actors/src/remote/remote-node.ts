@@ -3,7 +3,8 @@
  * an actor process, started on its own on any host. Its actors run on this thread: one
  * `WireNode` serves them on a socket (the data plane), the actor runtime's control plane is
  * exposed as comlink over the node's NATS subjects, and a heartbeat carrying the application's
- * `meta` (e.g. a worker registration) is published every `heartbeatMs`.
+ * `meta` (e.g. a worker registration) is published every `heartbeatMs`; `localInit` lets the node
+ * apply what only it knows to each actor's init.
  * Invariants: one node per thread (the wire node and actor runtime are per thread); a `fence`
  * (the system declared this node dead) ends every hosted actor and then calls `onFenced`;
  * `close()` ends the actors, the heartbeat and the subscriptions, not the NATS connection.
@@ -35,6 +36,12 @@ export interface RemoteNodeOptions {
   readonly onFenced?: () => void;
   /** Where undecodable traffic is reported (default console.warn). */
   readonly log?: (message: string) => void;
+  /**
+   * Applied to every actor's decoded `init` before the actor starts here: what only this node
+   * knows (e.g. its own backend, the interface its sockets listen on). Refs in the init are still
+   * encoded at this point; return the init to use. Default: unchanged.
+   */
+  readonly localInit?: (init: unknown) => unknown;
 }
 
 /** A running remote node. */
@@ -64,7 +71,7 @@ export async function startRemoteNode(options: RemoteNodeOptions): Promise<Remot
   const runtime = createActorRuntime({
     host: Comlink.wrap<HostApi>(hostEndpoint),
     placement: 'remote',
-    readInit: (init) => fromWire((init as WireInit).wire),
+    readInit: (init) => (options.localInit ?? ((value: unknown) => value))(fromWire((init as WireInit).wire)),
   });
   const actorIds = new Set<string>();
   const control: WorkerControl = {

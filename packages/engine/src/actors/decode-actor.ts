@@ -61,7 +61,10 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   override async onStart(): Promise<void> {
     await super.onStart();
     this.#batch = this.decodeBatch(this.#sink, (table, written, requestId) => this.#cacheFinished(table, written, requestId));
-    if (this.init.kvEndpoint) this.#endpoint = await KvEndpoint.listen({ pool: this.pool, host: '127.0.0.1' });
+    if (this.init.kvEndpoint) {
+      const at = this.init.kvListen;
+      this.#endpoint = await KvEndpoint.listen({ pool: this.pool, host: at?.host ?? '127.0.0.1', advertiseHost: at?.advertiseHost ?? undefined });
+    }
     this.#report(null);
   }
 

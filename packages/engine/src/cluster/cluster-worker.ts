@@ -4,12 +4,16 @@
  * the free KV blocks of the actors it hosts). The engine's scheduler places prefill or decode
  * actors on it; they run on this process's main thread and stream KV over their own TCP
  * endpoints. A refusal (model mismatch) or a fence (declared dead) resolves `ended` with the reason.
+ * What only this host knows is applied to every actor placed here (`localInit`): its model
+ * backend (`backend`, initialized before it registers, so a missing one fails here and now), and
+ * for decode actors the interface their KV endpoint listens on and the host it advertises.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { hostname } from 'node:os';
 import { DEFAULT_SUBJECT_PREFIX, startRemoteNode, type RemoteNode } from '@baton/actors';
+import { initBackend, type BackendName } from '@baton/model';
 import { EngineError } from '../errors.js';
-import type { ServingActorStats } from '../protocol.js';
+import type { KvListen, ServingActorStats } from '../protocol.js';
 import { refusedSubject, type WorkerRegistration, type WorkerRole } from './worker-registration.js';
 
 /** The scheduler refused this worker (e.g. its model differs). */
@@ -20,7 +24,16 @@ export interface ClusterWorkerOptions {
   readonly nats: string;
   readonly role: WorkerRole;
   readonly model: string;
-  readonly backend: string;
+  /** The model backend every actor on this worker runs (whatever the scheduler's engine uses). */
+  readonly backend: BackendName;
+  /** Interface the decode actors' KV endpoints listen on (default 127.0.0.1; '0.0.0.0' for every one). */
+  readonly kvHost?: string;
+  /**
+   * Host other hosts reach this worker at: written into its registration and its KV endpoints'
+   * descriptors (default: `kvHost`, or 127.0.0.1 when that is a wildcard). NOTE: the actors'
+   * message sockets take theirs from BATON_ACTORS_TCP_HOST / BATON_ACTORS_ADVERTISE_HOST.
+   */
+  readonly advertiseHost?: string;
   /** Unique in the cluster (default `<host>-<role>-<pid>`). */
   readonly nodeId?: string;
   readonly prefix?: string;
@@ -45,6 +58,8 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
   const host = hostname();
   const nodeId = o.nodeId ?? `${host.replace(/[^A-Za-z0-9_-]/g, '_')}-${o.role}-${process.pid}`;
   const log = o.log ?? ((message: string) => console.warn(`[worker ${nodeId}] ${message}`));
+  await initBackend(o.backend);
+  const kvListen: KvListen = { host: o.kvHost ?? '127.0.0.1', advertiseHost: o.advertiseHost ?? null };
   const connection: NatsConnection = await connect({ servers: o.nats, name: `baton-worker-${nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   let end: (reason: Error) => void = () => {};
   const ended = new Promise<Error>((resolve) => (end = resolve));
@@ -72,11 +87,12 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
     return free;
   };
   const registration = async (): Promise<WorkerRegistration> => ({
-    v: 1, role: o.role, model: o.model, backend: o.backend, host,
+    v: 1, role: o.role, model: o.model, backend: o.backend, host: o.advertiseHost ?? host,
     capacity: { slots: o.slots ?? 1, actors: node?.actorIds.size ?? 0, freeKvBlocks: await freeKvBlocks() },
   });
   node = await startRemoteNode({
     connection, servers: [o.nats], nodeId, prefix, heartbeatMs: o.heartbeatMs, log, meta: registration,
+    localInit: (init) => localInit(init, o.backend, kvListen),
     onFenced: () => end(new WorkerRefusedError(`worker '${nodeId}' was declared dead by its scheduler (silent too long)`)),
   });
   const started = node;
@@ -90,4 +106,14 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
       await connection.close();
     },
   };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A serving actor's init as this worker runs it: its backend, and (decode) where its KV endpoint listens. */
+function localInit(init: unknown, backend: BackendName, kvListen: KvListen): unknown {
+  if (!isRecord(init) || !isRecord(init.setup)) return init;
+  const local: Record<string, unknown> = { ...init, setup: { ...init.setup, backend } };
+  if (init.kvEndpoint === true) local.kvListen = kvListen;
+  return local;
 }

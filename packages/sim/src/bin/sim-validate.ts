@@ -11,6 +11,7 @@
  * figures and profile: the requests are regenerated from the same seeds; no real run).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { atRate, attainment, generateWorkload, runAtRate, type BenchRequest, type MixName, type RunResult } from '@baton/bench';
 import { createEngine, summarize, type Engine, type SloTargets } from '@baton/engine';
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
   const rows: ValidationRow[] = [];
   try {
     for (const mode of MODES) {
-      engines.set(mode, await createEngine({ mode, prefill: 1, decode: 1, colocated: 2, slo: null, backend: 'wasm' }));
+      // NOTE: the engine runs the profile's model (its default model is another one, of another size).
+      engines.set(mode, await createEngine({ mode, prefill: 1, decode: 1, colocated: 2, slo: null, backend: 'wasm', model: profile.model }));
       await warmUp(engines.get(mode) as Engine, mode);
     }
     let run = 0;
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([...engines.values()].map((e) => e.close({ deadlineMs: 1_000 })));
   }
-  process.stdout.write(`sim:validate ${new Date().toISOString()} profile ${profile.model}/${profile.backend} measured ${profile.date}\n`);
+  process.stdout.write(`sim:validate ${new Date().toISOString()} profile ${profile.model}/${profile.backend} measured ${profile.date}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   process.stdout.write(formatValidation(rows) + '\n');
   if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ profile, rows }, null, 1));
 }
