@@ -3,7 +3,9 @@
 # `webgpu` package stays external, with only its linux-x64 dawn.node), and the training file,
 # for a GPU machine that has no npm. Usage, from the repo root after `npm run build -w @baton/train`:
 #   packages/train/scripts/bundle-device.sh DATA_FILE
-# then on that machine: `node .gpu-train/train.mjs --data .gpu-train/data.txt --backend webgpu ...`
+# then on that machine: `source .gpu-train/unpack.sh; node .gpu-train/train.mjs --data .gpu-train/data.txt --backend webgpu ...`
+# NOTE: dawn.node and the data travel xz-compressed (a transfer limit counts the whole working
+# tree); unpack.sh, sourced there, restores them.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=.gpu-train
@@ -14,6 +16,11 @@ npx esbuild packages/train/scripts/train-device.mjs --bundle --format=esm --plat
   --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --outfile="$OUT/train.mjs" --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
 cp node_modules/webgpu/{package.json,index.js} "$OUT/node_modules/webgpu/"
-cp node_modules/webgpu/dist/linux-x64/dawn.node "$OUT/node_modules/webgpu/dist/linux-x64/"
-cp "$1" "$OUT/data.txt"
+xz -T2 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$OUT/dawn.node.xz"
+xz -T2 -6 -c "$1" > "$OUT/data.txt.xz"
+cat > "$OUT/unpack.sh" <<'UNPACK'
+_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[ -f "$_here/node_modules/webgpu/dist/linux-x64/dawn.node" ] || xz -dc "$_here/dawn.node.xz" > "$_here/node_modules/webgpu/dist/linux-x64/dawn.node"
+[ -f "$_here/data.txt" ] || xz -dc "$_here/data.txt.xz" > "$_here/data.txt"
+UNPACK
 du -sh "$OUT"

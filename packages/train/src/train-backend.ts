@@ -30,9 +30,10 @@ async function startWebGpu(): Promise<string> {
   return `webgpu ${i.vendor ?? '?'} ${i.device ?? ''} ${i.description ?? ''}`.replace(/\s+/g, ' ').trim();
 }
 
-/** Activates `name` for training in this thread; returns a one-line description. */
-export async function initTrainBackend(name: TrainBackend): Promise<string> {
-  await registerGradients();
+/** The backend this thread already trains on, so that a second run in it starts nothing again. */
+let active: { name: TrainBackend; tfBackend: string; detail: string } | null = null;
+
+async function start(name: TrainBackend): Promise<string> {
   if (name === 'webgpu') {
     if (process.env['BATON_GPU_HOST_BACKEND'] === 'cpu') {
       await initBackend('cpu');
@@ -42,4 +43,13 @@ export async function initTrainBackend(name: TrainBackend): Promise<string> {
   }
   const info = await initBackend(name as BackendName);
   return info.detail;
+}
+
+/** Activates `name` for training in this thread (once; later calls reuse it); returns a one-line description. */
+export async function initTrainBackend(name: TrainBackend): Promise<string> {
+  await registerGradients();
+  if (active !== null && active.name === name && tf.getBackend() === active.tfBackend) return active.detail;
+  const detail = await start(name);
+  active = { name, tfBackend: tf.getBackend(), detail };
+  return detail;
 }
