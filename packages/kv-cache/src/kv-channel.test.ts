@@ -70,6 +70,34 @@ function open(s: Sides, table: BlockTable, deadlineMs?: number): KvWriter {
   return writer;
 }
 
+/** One open channel: both sides of `kind`, a table filled for `layers` layers, its writer and its reader. */
+interface Channel {
+  s: Sides;
+  /** Free counts of both pools before the channel was opened. */
+  start: [number, number];
+  table: BlockTable;
+  writer: KvWriter;
+  reader: KvReader;
+  /** Waits until both pools' free counts are back at `start`. */
+  backToStart(): Promise<void>;
+}
+
+async function channel(kind: Kind, opts: { layers?: number; deadlineMs?: number; decodeGeometry?: typeof geometry } = {}): Promise<Channel> {
+  const s = await sides(kind, opts.decodeGeometry);
+  const start = s.free();
+  const table = filledTable(s.prefill, opts.layers ?? geometry.layers);
+  const writer = open(s, table, opts.deadlineMs);
+  return {
+    s, start, table, writer, reader: s.reader(writer),
+    backToStart: () => backTo(s, start),
+  };
+}
+
+/** Waits until both pools' free counts are back at `start`. */
+function backTo(s: Sides, start: [number, number]): Promise<void> {
+  return eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+}
+
 const checksumOf = (reader: { read: BlockTable['read'] }, layer: number): number => layerChecksum(reader, { layer, tokenCount: TOKENS, nEmbd });
 
 /** Waits until `check` holds (stream failures settle on the other side a few ticks later). */
@@ -80,11 +108,7 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 
 describe.each(['shared', 'stream'] as const)('KV channel (%s)', (kind) => {
   it('delivers layer i before layer i+1 is written, byte-for-byte, then adopts; free counts return', async () => {
-    const s = await sides(kind);
-    const start = s.free();
-    const table = filledTable(s.prefill, 0);
-    const writer = open(s, table);
-    const reader = s.reader(writer);
+    const { s, table, writer, reader, backToStart } = await channel(kind, { layers: 0 });
     expect(reader.tokenCount).toBe(TOKENS);
     for (let layer = 0; layer < geometry.layers; layer++) {
       fillLayer(table, { layer, tokenCount: TOKENS, nEmbd, seed: 3 });
@@ -99,16 +123,12 @@ describe.each(['shared', 'stream'] as const)('KV channel (%s)', (kind) => {
     for (let layer = 0; layer < geometry.layers; layer++) expect(checksumOf(adopted, layer)).toBe(checksumOf(table, layer));
     table.release();
     adopted.release();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
     if (s.endpoint !== null) expect(s.endpoint.openChannels).toBe(0);
   });
 
   it.each([0, 1])('writer cancels after %i layers: the reader rejects, both pools free', async (layers) => {
-    const s = await sides(kind);
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table);
-    const reader = s.reader(writer);
+    const { table, writer, reader, backToStart } = await channel(kind);
     for (let layer = 0; layer < layers; layer++) writer.publishLayer(layer);
     if (layers > 0) await reader.waitForLayer(layers - 1, { timeoutMs: 5000 });
     table.release();
@@ -118,15 +138,11 @@ describe.each(['shared', 'stream'] as const)('KV channel (%s)', (kind) => {
     const waited = reader.waitForLayer(geometry.layers - 1, { timeoutMs: 5000 });
     await expect(waited).rejects.toBeInstanceOf(kind === 'shared' ? HandoffCancelledError : TransferPeerClosedError);
     expect(() => writer.publishLayer(layers)).toThrow(HandoffCancelledError);
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
   });
 
   it.each([0, 1])('reader cancels after %i layers: the writer fails, both pools free', async (layers) => {
-    const s = await sides(kind);
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table);
-    const reader = s.reader(writer);
+    const { table, writer, reader, backToStart } = await channel(kind);
     for (let layer = 0; layer < layers; layer++) writer.publishLayer(layer);
     if (layers > 0) await reader.waitForLayer(layers - 1, { timeoutMs: 5000 });
     expect(reader.cancel()).toBe(true);
@@ -136,48 +152,36 @@ describe.each(['shared', 'stream'] as const)('KV channel (%s)', (kind) => {
     await expect(reader.waitForLayer(0)).rejects.toBeInstanceOf(HandoffCancelledError);
     expect(() => reader.adopt()).toThrow(HandoffCancelledError);
     table.release();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
   });
 
   it('a reader that times out waiting ends the channel; the writer fails, both pools free', async () => {
-    const s = await sides(kind);
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table, 300);
-    const reader = s.reader(writer);
+    const { table, writer, reader, backToStart } = await channel(kind, { deadlineMs: 300 });
     writer.publishLayer(0);
     await expect(reader.waitForLayer(1, { timeoutMs: 30 })).rejects.toBeInstanceOf(HandoffTimeoutError);
     table.release();
     await expect(writer.done).rejects.toBeInstanceOf(kind === 'shared' ? HandoffCancelledError : TransferRejectedError);
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
   });
 
   it('an abort signal ends the channel like a cancel', async () => {
-    const s = await sides(kind);
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table, 300);
-    const reader = s.reader(writer);
+    const { table, writer, reader, backToStart } = await channel(kind, { deadlineMs: 300 });
     const abort = new AbortController();
     const waited = reader.waitForLayer(0, { signal: abort.signal });
     abort.abort();
     await expect(waited).rejects.toBeInstanceOf(HandoffCancelledError);
     table.release();
     await expect(writer.done).rejects.toBeDefined();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
   });
 
   it('a writer that stalls past its deadline fails; nothing leaks', async () => {
-    const s = await sides(kind);
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table, 60);
-    const reader = s.reader(writer);
+    const { table, writer, reader, backToStart } = await channel(kind, { deadlineMs: 60 });
     writer.publishLayer(0);
     table.release();
     await expect(writer.done).rejects.toBeDefined();
     await expect(reader.waitForLayer(2, { timeoutMs: 5000 })).rejects.toBeDefined();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
   });
 
   it('a complete channel nobody adopts is cancelled at its deadline', async () => {
@@ -188,40 +192,32 @@ describe.each(['shared', 'stream'] as const)('KV channel (%s)', (kind) => {
     for (let layer = 0; layer < geometry.layers; layer++) writer.publishLayer(layer);
     table.release();
     await writer.done;
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backTo(s, start);
     if (s.endpoint !== null) expect(s.endpoint.openChannels).toBe(0);
   });
 });
 
 describe('KV channel (stream) failures', () => {
   it('the connection closing mid-stream fails both sides; both pools free', async () => {
-    const s = await sides('stream');
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table);
-    const reader = s.reader(writer);
+    const { s, table, writer, reader, backToStart } = await channel('stream');
     writer.publishLayer(0);
     await reader.waitForLayer(0, { timeoutMs: 5000 });
     s.connector.close();
     await expect(writer.done).rejects.toBeInstanceOf(TransferPeerClosedError);
     await expect(reader.waitForLayer(1, { timeoutMs: 5000 })).rejects.toBeInstanceOf(TransferPeerClosedError);
     table.release();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
   });
 
   it('the endpoint closing mid-stream fails both sides', async () => {
-    const s = await sides('stream');
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table);
-    const reader = s.reader(writer);
+    const { s, table, writer, reader, backToStart } = await channel('stream');
     writer.publishLayer(0);
     await reader.waitForLayer(0, { timeoutMs: 5000 });
     await s.endpoint?.close();
     await expect(writer.done).rejects.toBeInstanceOf(TransferPeerClosedError);
     await expect(reader.waitForLayer(1)).rejects.toBeDefined();
     table.release();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backToStart();
   });
 
   it('a byte corrupted in transit is a checksum failure on both sides; nothing adoptable, pools free', async () => {
@@ -240,15 +236,11 @@ describe('KV channel (stream) failures', () => {
     await expect(reader.waitForLayer(geometry.layers - 1, { timeoutMs: 5000 })).rejects.toBeInstanceOf(TransferChecksumError);
     expect(() => reader.adopt()).toThrow(TransferChecksumError);
     table.release();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backTo(s, start);
   });
 
   it('a full receiving pool is a typed rejection (no-blocks) on both sides', async () => {
-    const s = await sides('stream', { ...geometry, totalBlocks: 4 });
-    const start = s.free();
-    const table = filledTable(s.prefill, geometry.layers);
-    const writer = open(s, table);
-    const reader = s.reader(writer);
+    const { s, start, table, writer, reader } = await channel('stream', { decodeGeometry: { ...geometry, totalBlocks: 4 } });
     await expect(writer.done).rejects.toMatchObject({ name: 'TransferRejectedError', reason: 'no-blocks' });
     await expect(reader.waitForLayer(0, { timeoutMs: 5000 })).rejects.toMatchObject({ name: 'TransferRejectedError', reason: 'no-blocks' });
     expect(() => writer.publishLayer(0)).toThrow(HandoffCancelledError);
@@ -284,7 +276,7 @@ describe('KV channel (stream) failures', () => {
       adopted.release();
     }
     for (const table of tables) table.release();
-    await eventually(() => s.free()[0] === start[0] && s.free()[1] === start[1], 'free counts back at start');
+    await backTo(s, start);
   });
 });
 
