@@ -50,6 +50,40 @@ describe('closed-form cases', () => {
     expect(r.tpotMs).toBeCloseTo((hop + 0.5 + 10 * 2) / 10, 9);
   });
 
+  it('charges the actor step overhead once per step', () => {
+    const run = simulate({
+      config: { mode: 'disaggregated', prefill: 1, decode: 1, schedulerCost: 'none' },
+      times: constantStepTimes({ prefillFixedMs: 5, decodeFixedMs: 2, stepOverheadMs: 0.25 }),
+      arrivals: [{ index: 0, arrivalMs: 0, promptIds: [1, 2, 3], maxTokens: 11 }],
+    });
+    const r = run.log.at(0);
+    expect(r.ttftMs).toBeCloseTo(5.25, 9);
+    expect(r.tpotMs).toBeCloseTo(2.25, 9);
+  });
+
+  it('a prompt that cannot get KV does not hold back a shorter one behind it (the engine rule)', () => {
+    // One shared pool of 4 blocks of 16 tokens. The first request's 3 blocks stay held while it
+    // decodes; the 60-token prompt behind it needs all 4 and waits, the 10-token one after it needs
+    // 1 and is prefilled at once in the next step.
+    const prompt = (n: number, base: number): number[] => Array.from({ length: n }, (_, i) => base + i);
+    const arrivals = [
+      { index: 0, arrivalMs: 0, promptIds: prompt(40, 0), maxTokens: 5 },
+      { index: 1, arrivalMs: 0.001, promptIds: prompt(60, 100), maxTokens: 1 },
+      { index: 2, arrivalMs: 0.002, promptIds: prompt(10, 200), maxTokens: 1 },
+    ];
+    const run = simulate({
+      config: { mode: 'disaggregated', prefill: 1, decode: 1, schedulerCost: 'none', kv: { blockSize: 16, numBlocks: 4, scope: 'shared' } },
+      times: constantStepTimes({ prefillFixedMs: 10, decodeFixedMs: 1 }),
+      arrivals,
+    });
+    const ttft: number[] = [];
+    for (let i = 0; i < run.log.size; i++) ttft[run.log.at(i).index] = run.log.at(i).ttftMs as number;
+    expect(ttft[0]).toBeCloseTo(10, 6);
+    expect(ttft[2]).toBeCloseTo(20, 2);
+    expect(ttft[1]).toBeGreaterThan(ttft[2]);
+    expect(run.summary(null).outcomes.finished).toBe(3);
+  });
+
   it('a decode batch of n fixed-cost sequences advances together: TPOT = step time', () => {
     const arrivals = Array.from({ length: 8 }, (_, index) => ({ index, arrivalMs: 0, promptIds: [index, 1, 2], maxTokens: 50 }));
     const run = simulate({
