@@ -39,4 +39,4 @@ cp node_modules/webgpu/{package.json,index.js} "$OUT/node_modules/webgpu/"
 cp node_modules/webgpu/dist/linux-x64/dawn.node "$OUT/node_modules/webgpu/dist/linux-x64/"
 cp -r ../shared/fixtures/gpt2-tiny-bytes "$OUT/fixtures/"
 npx esbuild gpu/run-gpu-checks.ts --format=esm --platform=node --target=node20 --outfile="$OUT/gpu/run-gpu-checks.mjs" --log-level=warning
-du -sh "$OUT" .gpu
+du -sh "$OUT"

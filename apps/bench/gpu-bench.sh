@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `baton bench` on the GPU machine (16 CPU cores + one H200), 8x512 bench model, chat mix,
 # slowdown SLOs (TPOT 2x, TTFT 8x uncontended), 3 interleaved repetitions, --quick, fixed rates
-# (the SLO-scale sweep at each rate, goodput = highest passing rate of the list):
-#  (a) CPU only: 16 wasm threads; disaggregated with the best of the listed P:D splits vs 16
-#      colocated vs 16 chunked (chunk size tuned);
-#  (b) heterogeneous: disaggregated prefill on the GPU (webgpu) and decode on wasm threads, vs
-#      colocated and chunked on the same devices (their first P actors on the GPU, the rest on wasm).
+# (the SLO-scale sweep at each rate; goodput = highest passing rate of the list):
+#  (a) CPU only: 16 wasm threads; disaggregated with the best of the P:D splits 8:8 and 10:6 vs 16
+#      colocated vs 16 chunked (chunk 128 or 256, the better kept), at 6 and 12 req/s;
+#  (b) heterogeneous: disaggregated 1P+15D, prefill on the GPU (webgpu) and decode on wasm threads,
+#      vs colocated and chunked on the same devices (their first actor on the GPU, 15 on wasm), at
+#      8 and 16 req/s. One GPU prefill actor: a 256-token 8x512 prefill takes a few ms there.
 # Each run is capped with `timeout` (LIMIT_A, LIMIT_B seconds) so both fit one call of ten minutes;
 # every repetition is also logged to stderr as it ends, so a capped run still reports what it
 # finished. The SM clock is logged every 500 ms beside the runs (clocks.csv).
@@ -17,13 +18,14 @@
 #   BUNDLE=<bundle> bash apps/bench/gpu-bench.sh
 # Dry run anywhere (tiny settings, GPU host thread on tfjs cpu):
 #   BATON_GPU_HOST_BACKEND=cpu MODEL=baton-tiny THREADS=4 SPLITS_A=2:2 SPLITS_B=1:3 CHUNKS=64 REPS=1 \
-#     RATES_A=4 RATES_B=4 LIMIT_A=200 LIMIT_B=200 BUNDLE=.gpu-bundle bash apps/bench/gpu-bench.sh
+#     RATES_A=4 RATES_B=4 EXTRA_B=--no-roofline BUNDLE=.gpu-bundle bash apps/bench/gpu-bench.sh
+# (EXTRA_A / EXTRA_B: more bench arguments of run a / b; the tfjs-cpu GPU host makes b's roofline very slow)
 set -uo pipefail
 bundle=${BUNDLE:-.gpu-bundle}
 out=${OUT:-gpu-bench-out}
 work=${WORK:-/tmp/gpu-bench}
 mkdir -p "$out" "$work"
-common=(--model "${MODEL:-baton-8x512}" --workload chat --threads "${THREADS:-16}" --slo-scale 2 --slo-scale-ttft 8
+common=(--model "${MODEL:-baton-8x512}" --workload "${WORKLOAD:-chat}" --threads "${THREADS:-16}" --slo-scale 2 --slo-scale-ttft 8
   --quick --reps "${REPS:-3}" --seed 1 --run-seconds "${RUN_SECONDS:-4}" --chunks "${CHUNKS:-128,256}")
 log() { echo "$(date -u +%T) $*" | tee -a "$out/run.log"; }
 log "start; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -40,8 +42,8 @@ run() {
     > "$out/$name.txt" 2> "$out/$name-stderr.txt"
   log "($name) rc=$? load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
-run a "${LIMIT_A:-270}" --backend wasm --splits "${SPLITS_A:-6:10,8:8}" --rates "${RATES_A:-4,8}" --tune-rate "${TUNE_A:-8}"
-run b "${LIMIT_B:-250}" --backend wasm --prefill-backend webgpu --decode-backend wasm --splits "${SPLITS_B:-1:15,2:14}" --rates "${RATES_B:-4,8}" --tune-rate "${TUNE_B:-8}"
+run a "${LIMIT_A:-270}" --backend wasm --splits "${SPLITS_A:-8:8,10:6}" --rates "${RATES_A:-6,12}" --tune-rate "${TUNE_A:-12}" ${EXTRA_A:-}
+run b "${LIMIT_B:-250}" --backend wasm --prefill-backend webgpu --decode-backend wasm --splits "${SPLITS_B:-1:15}" --rates "${RATES_B:-8,16}" --tune-rate "${TUNE_B:-16}" ${EXTRA_B:-}
 if [ -n "$clock_pid" ]; then
   kill "$clock_pid"
   log "SM clock MHz (min / median / max over the runs): $(awk -F', ' '{print $2+0}' "$out/clocks.csv" | sort -n | awk '{v[NR]=$1} END {if (NR) print v[1], "/", v[int((NR+1)/2)], "/", v[NR]}')"
