@@ -10,6 +10,7 @@
  */
 import { createAttentionKernel, KEY_TILE, layerBytes, PAGE_POSITIONS, PAGE_SHIFT, type AttendFn } from './wasm/attention-kernel.js';
 import { ModelError } from './errors.js';
+import { createKvWriteKernel, type WriteKvFn } from './wasm/kv-write-kernel.js';
 import { wasmApi, WASM_PAGE_BYTES as WASM_PAGE, type WasmMemory } from './wasm/wasm-runtime.js';
 
 const P = PAGE_POSITIONS;
@@ -58,6 +59,7 @@ function roundUp(n: number, step: number): number {
 export class KvArena {
   private readonly memory: WasmMemory;
   private readonly attendFn: AttendFn;
+  private readonly writeKvFn: WriteKvFn;
   private readonly hdP: number;
   private readonly nEmbd: number;
   private readonly pageBytes: number;
@@ -96,6 +98,7 @@ export class KvArena {
     if (this.pagesAddr > MAX_BYTES) throw new ModelError('KV_ARENA_FULL', `the model needs ${this.pagesAddr} bytes of WebAssembly memory before any KV page (limit ${MAX_BYTES})`);
     this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1, maximum: MAX_BYTES / WASM_PAGE, shared: shape.shared ?? false });
     this.attendFn = createAttentionKernel({ nHead: H, hdP: this.hdP, lmax, scoresAddr, invAddr }, this.memory, shape.fma ?? false);
+    this.writeKvFn = createKvWriteKernel(H, hd, this.hdP, this.memory);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
   }
@@ -141,6 +144,12 @@ export class KvArena {
     const C = this.nEmbd;
     const n = k.length / C;
     const pages = this.ensurePages(slot, start + n);
+    if (k.buffer === this.memory.buffer && v.buffer === this.memory.buffer) {
+      // Rows already in this memory (the wasm forward pass): the kernel writes them, no JS loop.
+      this.i32.set(pages, this.ptAddr >> 2);
+      this.writeKvFn(k.byteOffset, v.byteOffset, this.ptAddr, layer * this.layerBytes, start, n);
+      return;
+    }
     const f32 = this.f32;
     const hdP = this.hdP;
     const vOff = H * hdP * P;
