@@ -24,6 +24,11 @@ export interface SuiteOptions {
   rigs: readonly Rig[];
   slo: SloSpec;
   rates: SuiteRates;
+  /**
+   * Fixed rates: the rig that runs first at rate k is rig (k + rotation) mod n, so over rates and
+   * repetitions (the comparison passes the repetition index) every rig takes every slot. Default 0.
+   */
+  rotation?: number;
 }
 
 /** One rig's results. */
@@ -60,7 +65,7 @@ export interface SuiteResult {
 
 /** Runs one repetition over `rigs` and derives goodput, reference rate and sweeps. */
 export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
-  const modes = opts.rates.kind === 'search' ? await searchLockstep(opts, opts.rates) : await interleave(opts, opts.rates.rates);
+  const modes = opts.rates.kind === 'search' ? await searchLockstep(opts, opts.rates) : await interleave(opts, opts.rates.rates, opts.rotation ?? 0);
   return summarizeSuite(modes, opts.slo);
 }
 
@@ -82,11 +87,19 @@ export function summarizeSuite(modes: ModeResult[], slo: SloSpec): SuiteResult {
   return { modes, referenceRate, sweeps: byRate.find((b) => b.rate === referenceRate)?.sweeps ?? sweepsAt(referenceRate), byRate };
 }
 
-/** Fixed rates: each rate runs every rig in turn. */
-async function interleave(opts: SuiteOptions, rates: readonly number[]): Promise<ModeResult[]> {
+/**
+ * Fixed rates: each rate runs every rig in turn, the first rig rotating.
+ * NOTE: a fixed order would put one mode always first after a change of rate and always next to the
+ * same neighbour; on a machine whose load drifts over minutes that biases the comparison.
+ */
+async function interleave(opts: SuiteOptions, rates: readonly number[], rotation: number): Promise<ModeResult[]> {
+  const n = opts.rigs.length;
   const runs = opts.rigs.map(() => [] as RunResult[]);
-  for (const rate of rates) {
-    for (const [i, rig] of opts.rigs.entries()) runs[i].push(await rig.measure(rate, opts.slo));
+  for (const [k, rate] of rates.entries()) {
+    for (let j = 0; j < n; j++) {
+      const i = (k + rotation + j) % n;
+      runs[i].push(await opts.rigs[i].measure(rate, opts.slo));
+    }
   }
   return opts.rigs.map((rig, i) => {
     const points = runs[i].map((r) => ({ rate: r.rate, attainment: r.attainment }));

@@ -165,7 +165,7 @@ export async function runComparison(opts: ComparisonOptions): Promise<Comparison
     const admission: AdmissionCheck[] = [];
     for (let r = 0; r < opts.reps; r++) {
       opts.rig.log(`repetition ${r + 1}/${opts.reps}`);
-      const result = await runSuite({ rigs: admit === null ? rigs : [...rigs, admit], slo: spec, rates: opts.rates });
+      const result = await runSuite({ rigs: admit === null ? rigs : [...rigs, admit], slo: spec, rates: opts.rates, rotation: r });
       const main = result.modes.filter((m) => !m.label.endsWith('+admission'));
       const on = result.modes.find((m) => m.label.endsWith('+admission'));
       const off = main.find((m) => m.mode === 'disaggregated');
