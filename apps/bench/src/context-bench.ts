@@ -25,6 +25,7 @@ import { createEngine, type EngineOptionsInput, type EngineStats } from '@baton/
 import { BenchArgumentError, TraceLineError } from './bench-errors.js';
 import { CONTEXT_USAGE, parseContextArgs, type ContextBenchArgs as Args } from './context-bench-args.js';
 import { conversationTrace, generateConversations, nextPrompt, type ConversationSession, type ConversationWorkload } from './conversation-workload.js';
+import { BENCH_HEALTH } from './rig.js';
 import { table } from './text-table.js';
 import { readTrace, traceToWorkload, writeTrace, type TraceEntry } from './trace.js';
 
@@ -39,6 +40,8 @@ interface RunResult {
   host: number;
   disk: number;
   transfers: number;
+  /** Failed turns by error code (a failed turn ends its session). */
+  failures: Record<string, number>;
 }
 
 /** Baton's KV block size (the engine default): one trace hash id is replayed as one such block. */
@@ -53,9 +56,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Ma
 async function run(name: string, options: EngineOptionsInput, args: Args, load: Load): Promise<RunResult> {
   const engine = await createEngine({
     model: args.model, backend: 'wasm', mode: 'disaggregated', prefill: args.prefill, decode: args.decode, placement: 'process',
-    kv: { numBlocks: args.kvBlocks }, ...options,
+    kv: { numBlocks: args.kvBlocks }, health: BENCH_HEALTH,
+    // NOTE: no request is refused or timed out in the queue: every configuration serves every turn, so TTFTs compare like with like.
+    queue: { maxRequests: 4096, maxPromptTokens: 1 << 24 }, ...options,
   });
-  const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0 };
+  const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, failures: {} };
   try {
     // NOTE: warm every actor (model load, first-call compilation, measured throughput) on prompts no session shares.
     await Promise.all(Array.from({ length: 2 * args.prefill }, (_, i) => engine.generate({ prompt: [1 + i, 2, 3], maxTokens: 2 }).result));
@@ -63,8 +68,10 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
     const start = performance.now();
     /** One request; false when it failed. */
     const send = async (prompt: number[], maxTokens: number, session: string): Promise<number[] | null> => {
-      const r = await engine.generate({ prompt, maxTokens, session }).result.catch(() => null);
-      if (r === null || r.finishReason === 'error' || r.metrics.ttftMs === null) {
+      const r = await engine.generate({ prompt, maxTokens, session }).result.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      if (r instanceof Error || r.finishReason === 'error' || r.metrics.ttftMs === null) {
+        const code = r instanceof Error ? (r as Error & { code?: string }).code ?? r.name : r.error?.code ?? r.finishReason;
+        result.failures[code] = (result.failures[code] ?? 0) + 1;
         result.failed += 1;
         return null;
       }
@@ -162,7 +169,7 @@ async function main(): Promise<void> {
     ['(c) caching + session', { cache, routing: 'session' }],
     ['(d) caching + prompt-tree', { cache, routing: 'prompt-tree' }],
   ];
-  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0 }));
+  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, failures: {} }));
   try {
     for (let round = 0; round < args.reps; round++) {
       for (let k = 0; k < configs.length; k++) {
@@ -172,7 +179,9 @@ async function main(): Promise<void> {
         const into = results[i];
         into.ttfts.push(...r.ttfts);
         for (const key of ['failed', 'promptTokens', 'computedTokens', 'hot', 'host', 'disk', 'transfers'] as const) into[key] += r[key];
-        console.log(`  round ${round + 1} ${r.name}: ${r.ttfts.length} turns, TTFT mean ${ms(mean(r.ttfts))} ms, p99 ${ms(quantile(r.ttfts, 0.99))} ms`);
+        for (const [code, n] of Object.entries(r.failures)) into.failures[code] = (into.failures[code] ?? 0) + n;
+        const failures = Object.entries(r.failures).map(([code, n]) => `${n} ${code}`).join(', ');
+        console.log(`  round ${round + 1} ${r.name}: ${r.ttfts.length} turns, TTFT mean ${ms(mean(r.ttfts))} ms, p99 ${ms(quantile(r.ttfts, 0.99))} ms${failures === '' ? '' : `, failed: ${failures}`}`);
       }
     }
   } finally {
