@@ -40,6 +40,8 @@ interface RunResult {
   host: number;
   disk: number;
   transfers: number;
+  /** Per run: prompt tokens computed by the busiest prefill actor / the mean over prefill actors (1 = balanced). */
+  imbalance: number[];
   /** Failed turns by error code (a failed turn ends its session). */
   failures: Record<string, number>;
 }
@@ -60,7 +62,7 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
     // NOTE: no request is refused or timed out in the queue: every configuration serves every turn, so TTFTs compare like with like.
     queue: { maxRequests: 4096, maxPromptTokens: 1 << 24 }, ...options,
   });
-  const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, failures: {} };
+  const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {} };
   try {
     // NOTE: warm every actor (model load, first-call compilation, measured throughput) on prompts no session shares.
     await Promise.all(Array.from({ length: 2 * args.prefill }, (_, i) => engine.generate({ prompt: [1 + i, 2, 3], maxTokens: 2 }).result));
@@ -83,6 +85,8 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
     else await replay(load.entries, args.traceBlock, start, send);
     const after = prefillCounters(await engine.stats());
     result.computedTokens = after.computed - before.computed;
+    const per = after.perActor.map((n, i) => n - (before.perActor[i] ?? 0));
+    result.imbalance.push(Math.max(...per) / Math.max(1, mean(per)));
     result.hot = after.hot - before.hot;
     result.host = after.host - before.host;
     result.disk = after.disk - before.disk;
@@ -118,11 +122,12 @@ async function replay(entries: readonly TraceEntry[], traceBlockTokens: number, 
 }
 
 /** Prompt tokens the prefill actors computed, cached blocks they reused per tier, and prefix transfers. */
-function prefillCounters(stats: EngineStats): { computed: number; hot: number; host: number; disk: number; transfers: number } {
+function prefillCounters(stats: EngineStats): { computed: number; perActor: number[]; hot: number; host: number; disk: number; transfers: number } {
   const prefill = stats.actors.filter((a) => a.role === 'prefill');
   const sum = (f: (a: (typeof prefill)[number]) => number): number => prefill.reduce((n, a) => n + f(a), 0);
   return {
     computed: sum((a) => a.tokensProcessed),
+    perActor: prefill.map((a) => a.tokensProcessed),
     hot: sum((a) => a.tiers?.hot.hits ?? a.ownPool?.hits ?? 0),
     host: sum((a) => a.tiers?.host.hits ?? 0),
     disk: sum((a) => a.tiers?.disk?.hits ?? 0),
@@ -169,7 +174,7 @@ async function main(): Promise<void> {
     ['(c) caching + session', { cache, routing: 'session' }],
     ['(d) caching + prompt-tree', { cache, routing: 'prompt-tree' }],
   ];
-  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, failures: {} }));
+  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {} }));
   try {
     for (let round = 0; round < args.reps; round++) {
       for (let k = 0; k < configs.length; k++) {
@@ -178,6 +183,7 @@ async function main(): Promise<void> {
         const r = await run(configs[i][0], configs[i][1], args, load);
         const into = results[i];
         into.ttfts.push(...r.ttfts);
+        into.imbalance.push(...r.imbalance);
         for (const key of ['failed', 'promptTokens', 'computedTokens', 'hot', 'host', 'disk', 'transfers'] as const) into[key] += r[key];
         for (const [code, n] of Object.entries(r.failures)) into.failures[code] = (into.failures[code] ?? 0) + n;
         const failures = Object.entries(r.failures).map(([code, n]) => `${n} ${code}`).join(', ');
@@ -193,12 +199,12 @@ async function main(): Promise<void> {
     return [
       r.name, String(r.ttfts.length), String(r.failed), ms(mean(r.ttfts)), ms(quantile(r.ttfts, 0.99)),
       pct(r.ttfts.filter((t) => t <= args.sloMs).length / Math.max(1, r.ttfts.length + r.failed)),
-      pct(Math.max(0, reused)), `${r.hot}/${r.host}/${r.disk}`, String(r.transfers),
+      pct(Math.max(0, reused)), `${r.hot}/${r.host}/${r.disk}`, String(r.transfers), mean(r.imbalance).toFixed(2),
       cut(mean(a.ttfts), mean(r.ttfts)), cut(quantile(a.ttfts, 0.99), quantile(r.ttfts, 0.99)), cut(quantile(c.ttfts, 0.99), quantile(r.ttfts, 0.99)),
     ];
   });
   console.log(table(
-    ['config', 'turns', 'failed', 'TTFT mean ms', 'TTFT p99 ms', `TTFT<=${args.sloMs}ms`, 'prompt reused', 'hits hot/host/disk (blocks)', 'transfers', 'mean vs (a)', 'p99 vs (a)', 'p99 vs (c)'],
+    ['config', 'turns', 'failed', 'TTFT mean ms', 'TTFT p99 ms', `TTFT<=${args.sloMs}ms`, 'prompt reused', 'hits hot/host/disk (blocks)', 'transfers', 'busiest prefill / mean', 'mean vs (a)', 'p99 vs (a)', 'p99 vs (c)'],
     rows,
   ));
   const best = results.slice(1);
