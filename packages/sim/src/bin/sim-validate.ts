@@ -6,7 +6,9 @@
  * of load from elsewhere falls on every mode alike); every engine is closed, also on failure.
  *
  * Flags: --profile FILE (use a saved profile instead of measuring one), --quick (one workload,
- * two rates), --only chat,generate (a subset of the workloads), --json FILE (every row as JSON),
+ * two rates), --only chat,generate (a subset of the workloads), --rates 0.5,1 and --requests N
+ * (replace each chosen workload's rates and request count: a loaded machine saturates far below
+ * the defaults), --json FILE (every row as JSON),
  * --seed S, --replay FILE (re-simulate the runs of an earlier --json file against its real
  * figures and profile: the requests are regenerated from the same seeds; no real run).
  */
@@ -32,7 +34,13 @@ const PLAN: ReadonlyArray<{ mix: MixName; slo: SloTargets; rates: number[]; coun
 ];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { profile: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, seed: { type: 'string' }, only: { type: 'string' }, replay: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    options: {
+      profile: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, seed: { type: 'string' }, only: { type: 'string' }, replay: { type: 'string' },
+      rates: { type: 'string' }, requests: { type: 'string' },
+    },
+    strict: true,
+  });
   if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'));
   const seed = Number(values.seed ?? '1');
   const log = (s: string): void => void process.stderr.write(`sim:validate: ${s}\n`);
@@ -44,7 +52,11 @@ async function main(): Promise<void> {
   }
   const times = profileStepTimes(profile);
   const only = values.only?.split(',') ?? null;
-  const chosen = only === null ? PLAN : PLAN.filter((w) => only.includes(w.mix));
+  const rates = values.rates?.split(',').map(Number) ?? null;
+  if (rates !== null && rates.some((r) => !(r > 0))) throw new Error(`--rates: expected positive numbers separated by commas, got "${values.rates}"`);
+  const requests = values.requests === undefined ? null : Number(values.requests);
+  if (requests !== null && !(Number.isInteger(requests) && requests >= 4)) throw new Error(`--requests: expected an integer >= 4, got "${values.requests}"`);
+  const chosen = (only === null ? PLAN : PLAN.filter((w) => only.includes(w.mix))).map((w) => ({ ...w, rates: rates ?? w.rates, count: requests ?? w.count }));
   if (chosen.length === 0) throw new Error(`--only: no workload among ${PLAN.map((w) => w.mix).join(', ')}`);
   const plan = values.quick === true ? [{ ...chosen[0], rates: chosen[0].rates.slice(0, 2), count: 48 }] : chosen;
   const engines = new Map<Mode, Engine>();
