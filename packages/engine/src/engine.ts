@@ -374,10 +374,16 @@ export class Engine {
   #submit(active: ActiveRequest, wire: WireRequest): void {
     this.topology.scheduler.ask({ type: 'submit', request: wire }, { timeoutMs: SUBMIT_TIMEOUT_MS }).then(
       (reply) => {
-        if (!reply.accepted) active.refuse(engineErrorFromJSON(reply.error));
+        if (!reply.accepted) active.refuse(this.#refused(engineErrorFromJSON(reply.error)));
       },
       (error: unknown) => active.refuse(error),
     );
+  }
+
+  /** NOTE: early rejection hides overload from measured latencies: the planner counts a refusal as a miss of the SLO whose estimate broke. */
+  #refused(error: EngineError): EngineError {
+    if (error instanceof OverloadedError) this.topology.planner?.tell({ type: 'refused', timeMs: engineNow(), slo: error.estimate === 'tpot' ? 'tpot' : 'ttft' });
+    return error;
   }
 
   #done(active: ActiveRequest, result: GenerationResult | null): void {

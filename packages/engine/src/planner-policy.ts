@@ -52,7 +52,9 @@ export function decideFlip(input: PlannerInput): PlannerVerdict {
   const decodeWhy = (stepMs ?? 0) > slo.tpotMs ? `decode step ${round(stepMs ?? 0)} ms > TPOT target ${slo.tpotMs} ms` : `decode KV ${Math.round(view.decode.kvUsage * 100)}% used`;
   const decodeShort = short(input.tpotAttainment, o.lowAttainment, decodeLoadMiss, 'TPOT attainment', decodeWhy);
   if (prefillShort !== null && decodeShort !== null) return hold(`both roles short (${prefillShort}; ${decodeShort})`);
-  if (prefillShort === null && decodeShort === null) return hold('both SLOs met');
+  if (prefillShort === null && decodeShort === null) {
+    return hold(input.ttftAttainment === null && input.tpotAttainment === null ? 'too few finished requests in the window, no load signal' : 'both SLOs met');
+  }
   const to: ServingRole = prefillShort !== null ? 'prefill' : 'decode';
   const from: ServingRole = to === 'prefill' ? 'decode' : 'prefill';
   const why = prefillShort ?? decodeShort ?? '';

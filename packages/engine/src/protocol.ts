@@ -364,6 +364,8 @@ export interface SchedulerInit {
 export type PlannerMsg =
   /** A finished request's measured TTFT and TPOT (null with one output token), engine clock. */
   | { type: 'observe'; timeMs: number; ttftMs: number; tpotMs: number | null }
+  /** A request refused at admission because the estimate of `slo` broke its target: a miss of that SLO. */
+  | { type: 'refused'; timeMs: number; slo: 'ttft' | 'tpot' }
   | { type: 'tick' }
   | Ask<{ type: 'stats' }, PlannerStats>;
 

@@ -26,6 +26,11 @@ export class SloWindow {
     this.#samples.push({ timeMs, ttftOk: ttftMs <= this.opts.slo.ttftMs, tpotOk: tpotMs === null ? null : tpotMs <= this.opts.slo.tpotMs });
   }
 
+  /** A request refused at admission for `slo`: it missed that target (and has no measure of the other). */
+  addMiss(timeMs: number, slo: 'ttft' | 'tpot'): void {
+    this.#samples.push(slo === 'ttft' ? { timeMs, ttftOk: false, tpotOk: null } : { timeMs, ttftOk: true, tpotOk: false });
+  }
+
   /** Forgets every sample before `timeMs` (the split changed then). */
   cut(timeMs: number): void {
     this.#cutMs = Math.max(this.#cutMs, timeMs);

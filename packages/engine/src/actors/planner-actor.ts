@@ -34,6 +34,7 @@ export default class PlannerActor extends Actor<PlannerMsg, PlannerInit> {
 
   readonly handlers = {
     observe: (m: Extract<PlannerMsg, { type: 'observe' }>): void => this.#window.add(m.timeMs, m.ttftMs, m.tpotMs),
+    refused: (m: Extract<PlannerMsg, { type: 'refused' }>): void => this.#window.addMiss(m.timeMs, m.slo),
     tick: (): void => this.#tick(),
     stats: (): PlannerStats => {
       const a = this.#window.attainment(engineNow());
