@@ -28,7 +28,7 @@ mkdir -p "$out" "$work"
 common=(--model "${MODEL:-baton-8x512}" --workload "${WORKLOAD:-chat}" --threads "${THREADS:-16}" --slo-scale 2 --slo-scale-ttft 8
   --quick --reps "${REPS:-3}" --seed 1 --run-seconds "${RUN_SECONDS:-4}" --chunks "${CHUNKS:-128,256}")
 log() { echo "$(date -u +%T) $*" | tee -a "$out/run.log"; }
-log "start; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+log "start; $(nproc) cores ($(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2)); node $(node --version); load $(cut -d' ' -f1-3 /proc/loadavg)"
 clock_pid=
 if command -v nvidia-smi > /dev/null; then
   nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,memory.used --format=csv,noheader | tee -a "$out/run.log"
