@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptionsInput, type EngineStats } from '@baton/engine';
+import { eventually } from '../support/eventually.js';
 import { mixedPrompts, referenceIds } from '../support/reference.js';
 
 let engine: Engine | null = null;
@@ -45,6 +46,9 @@ const sized = (seed: number, n: number): number[] => {
 /** Prompt tokens the prefill actors computed. */
 const computed = (stats: EngineStats): number => stats.actors.filter((a) => a.role === 'prefill').reduce((n, a) => n + a.tokensProcessed, 0);
 
+/** Blocks indexed in the pool of the (only) actor of `role`. */
+const indexed = (stats: EngineStats, role: 'prefill' | 'decode'): number => stats.actors.find((a) => a.role === role)?.tiers?.hot.indexed ?? 0;
+
 function expectPoolsUnreferenced(stats: EngineStats): void {
   for (const p of stats.pools) {
     expect(p.stats.used, `pool ${p.name}`).toBe(0);
@@ -64,12 +68,18 @@ describe('context caching across processes', () => {
   it('decode returns a finished turn\'s KV to its prefill process: the next turn reuses the reply, tokens unchanged', async () => {
     const messages = Array.from({ length: 6 }, (_, i) => sized(41 + i, 40));
     const spent: number[] = [];
+    // NOTE: session routing moves nothing between instances, so only the decode actor's return differs.
     for (const returnFromDecode of [false, true]) {
-      const e = await start({ prefill: 1, cache: { returnFromDecode } });
+      const e = await start({ prefill: 1, routing: 'session', cache: { returnFromDecode } });
       for (let s = 0; s < 2; s++) {
         let context: number[] = [];
         // NOTE: 24-token replies cross a block boundary every turn, so the returned KV holds blocks the prefill never computed.
-        for (let t = 0; t < 3; t++) context = await turn(e, [...context, ...messages[s * 3 + t]], `return ${returnFromDecode} session ${s} turn ${t}`, 24);
+        for (let t = 0; t < 3; t++) {
+          context = await turn(e, [...context, ...messages[s * 3 + t]], `return ${returnFromDecode} session ${s} turn ${t}`, 24);
+          // NOTE: the returned KV travels while the client hears of the finish; a user's think time
+          // covers that, here the test waits until the prefill pool indexes every block the decode pool does.
+          if (returnFromDecode) await eventually(() => e.stats(), { until: (st) => indexed(st, 'prefill') >= indexed(st, 'decode'), what: 'returned blocks indexed by the prefill pool' });
+        }
       }
       const stats = await e.stats();
       expectPoolsUnreferenced(stats);
@@ -79,6 +89,19 @@ describe('context caching across processes', () => {
     }
     // NOTE: without the return, every turn recomputes the previous reply (and the partial block before it).
     expect(spent[1], 'prompt tokens computed with the decode return vs without').toBeLessThan(spent[0]);
+  }, 300_000);
+
+  it('without the return, prompt-tree routing pulls the reply from the decode process (a remote match by transfer)', async () => {
+    const e = await start({ prefill: 1, cache: { returnFromDecode: false } });
+    let context: number[] = [];
+    for (let t = 0; t < 4; t++) {
+      context = await turn(e, [...context, ...sized(51 + t, 40)], `turn ${t}`, 24);
+      await eventually(() => e.stats(), { until: (st) => st.scheduler.promptTree.perInstance[1] >= indexed(st, 'decode'), what: 'the decode pool\'s blocks in the prompt tree' });
+    }
+    const stats = await e.stats();
+    expect(stats.scheduler.prefixTransfers.asked, 'transfers asked of the decode actor').toBeGreaterThan(0);
+    expect(stats.scheduler.prefixTransfers.arrivedTokens).toBeGreaterThan(0);
+    expectPoolsUnreferenced(stats);
   }, 300_000);
 
   it('Mooncake\'s rule moves a cached prefix to the idle prefill process instead of queueing behind its holder', async () => {
