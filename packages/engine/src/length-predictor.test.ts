@@ -99,4 +99,16 @@ describe('LengthPredictor', () => {
     expect(s).toMatchObject({ examples: 0, accuracy: null });
     expect(s.confusion).toEqual([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
   });
+
+  it('predicts and learns the same whether a prompt array is seen again or its content comes in a new array', () => {
+    const prompts = Array.from({ length: 20 }, (_, k) => Array.from({ length: 30 + 13 * k }, (_, i) => (i * 7 + k * 31) % 251));
+    const reused = new LengthPredictor({ seed: 4 });
+    const fresh = new LengthPredictor({ seed: 4 });
+    for (let i = 0; i < 200; i++) {
+      const q = prompts[i % prompts.length];
+      expect(reused.predict(q)).toEqual(fresh.predict([...q]));
+      expect(reused.learn(q, (i * 37) % 700)).toEqual(fresh.learn([...q], (i * 37) % 700));
+    }
+    expect(reused.stats()).toEqual(fresh.stats());
+  });
 });
