@@ -5,6 +5,9 @@
  * external and ArrayBuffer bytes, the model's wasm-kernel memory and the tfjs-wasm heap), and
  * prints a table.
  *
+ * While the pool is full, a few 8-token requests are sent; each must be served or refused with
+ * OverloadedError (the engine's bounded wait), never hang; how long they took is printed.
+ *
  * Asserted (behaviour, not timing): both loads complete with no error, the pool is back to 0
  * blocks in use, and the second identical load grows RSS and every actor's WebAssembly memory by
  * little compared with the first: what the first load made the process take is reused, not taken
@@ -15,13 +18,14 @@
  * default 1,024-block pool.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine, type ServingActorStats } from '@baton/engine';
+import { createEngine, OverloadedError, type Engine, type ServingActorStats } from '@baton/engine';
 import { mixedPrompts } from '../support/reference.js';
 
 const FULL = process.env.BATON_MEMORY_FULL === '1';
 const STREAMS = FULL ? 100 : 24;
 const MAX_TOKENS = FULL ? 900 : 200;
 const NUM_BLOCKS = FULL ? 1024 : 256;
+const SHORT_REQUESTS = FULL ? 15 : 4;
 const MIB = 2 ** 20;
 
 let engine: Engine | null = null;
@@ -45,17 +49,52 @@ async function sample(e: Engine, phase: string): Promise<Sample> {
   return { phase, rss: usage.rss, mainHeap: usage.heapUsed, mainExternal: usage.external, actors };
 }
 
-/** Every stream of one load, read to the end; resolves with the number that ended in error. */
-async function load(e: Engine, prompts: readonly number[][]): Promise<{ errors: string[]; tokens: number }> {
-  const results = await Promise.all(prompts.map(async (prompt) => {
+/** What became of the short requests sent while the pool was full. */
+interface ShortOutcomes {
+  completedMs: number[];
+  refused: number;
+  other: string[];
+}
+
+/**
+ * Every stream of one load, read to the end; meanwhile, once the pool is nearly full, SHORT_REQUESTS
+ * 8-token requests, one every 250 ms (they must be served or refused with OverloadedError, never hang).
+ */
+async function load(e: Engine, prompts: readonly number[][]): Promise<{ errors: string[]; tokens: number; shorts: ShortOutcomes }> {
+  let done = false;
+  const streams = Promise.all(prompts.map(async (prompt) => {
     const gen = e.generate({ prompt, maxTokens: MAX_TOKENS });
     for await (const _ of gen) void _;
     return gen.result;
-  }));
+  })).finally(() => (done = true));
+  const shorts: ShortOutcomes = { completedMs: [], refused: 0, other: [] };
+  const sent: Promise<void>[] = [];
+  for (;;) {
+    const pool = (await e.stats()).pool;
+    if (done || pool.used >= 0.9 * pool.total) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  for (let i = 0; i < SHORT_REQUESTS && !done; i++) {
+    const started = performance.now();
+    sent.push(e.generate({ prompt: [72, 105, 32, 48 + i], maxTokens: 8 }).result.then(
+      (r) => void (r.finishReason === 'length' ? shorts.completedMs.push(performance.now() - started) : shorts.other.push(r.error?.message ?? r.finishReason)),
+      (error: unknown) => void (error instanceof OverloadedError ? (shorts.refused += 1) : shorts.other.push(String(error))),
+    ));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const results = await streams;
+  await Promise.all(sent);
   return {
     errors: results.filter((r) => r.finishReason === 'error').map((r) => r.error?.message ?? 'error'),
     tokens: results.reduce((n, r) => n + r.ids.length, 0),
+    shorts,
   };
+}
+
+function describeShorts(s: ShortOutcomes): string {
+  const sorted = [...s.completedMs].sort((x, y) => x - y);
+  const at = (q: number): string => (sorted.length === 0 ? '-' : `${(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000).toFixed(2)} s`);
+  return `${s.completedMs.length} served (p50 ${at(0.5)}, max ${at(1)}), ${s.refused} refused with OverloadedError, ${s.other.length} other`;
 }
 
 const mib = (bytes: number): string => (bytes / MIB).toFixed(1);
@@ -92,6 +131,8 @@ describe('memory after a full KV cache', () => {
     const grewFirst = afterFirst.rss - start.rss;
     const grewSecond = afterSecond.rss - afterFirst.rss;
     console.log(`memory probe: RSS +${mib(grewFirst)} MiB in load 1, +${mib(grewSecond)} MiB in load 2`);
+    console.log(`memory probe: 8-token requests sent while the pool was full: load 1 ${describeShorts(first.shorts)}; load 2 ${describeShorts(second.shorts)}`);
+    for (const s of [first.shorts, second.shorts]) expect(s.other, 'short requests served or refused with OverloadedError').toEqual([]);
     // NOTE: generous: allocator noise and lazily returned pages move RSS by tens of MiB.
     expect(grewSecond, 'RSS growth of the second identical load').toBeLessThanOrEqual(Math.max(64 * MIB, grewFirst / 2));
     for (const a of afterSecond.actors) {

@@ -16,6 +16,8 @@ import { wasmApi, WASM_PAGE_BYTES as WASM_PAGE, type WasmMemory } from './wasm/w
 const P = PAGE_POSITIONS;
 /** NOTE: the kernels compare addresses as signed i32, so the arena stays below 2 GiB. */
 const MAX_BYTES = 2 ** 31;
+/** The memory grows in steps of this many bytes (64 wasm pages), so it ends at most this far above the KV it holds. */
+export const GROW_STEP_BYTES = 4 * 2 ** 20;
 
 /** Shape parameters of an arena. */
 export interface ArenaShape {
@@ -219,8 +221,11 @@ export class KvArena {
     const need = addr + this.pageBytes - this.memory.buffer.byteLength;
     if (addr + this.pageBytes > MAX_BYTES) throw this.full();
     if (need > 0) {
-      // NOTE: grow geometrically (at least 1/4 more) so appends stay amortised O(1).
-      const grow = Math.max(Math.ceil(need / WASM_PAGE), Math.ceil(this.memory.buffer.byteLength / WASM_PAGE / 4));
+      // NOTE: grown by what is needed, in GROW_STEP_BYTES steps, not geometrically: a WebAssembly
+      // memory never shrinks, so an overshoot (a quarter of the most KV ever attached, before) is
+      // held for good. Growth is in place (V8 reserves a wasm32 memory's address range up front):
+      // a step costs re-taking the views, not a copy.
+      const grow = Math.ceil(need / GROW_STEP_BYTES) * (GROW_STEP_BYTES / WASM_PAGE);
       const more = Math.min(grow, MAX_BYTES / WASM_PAGE - this.memory.buffer.byteLength / WASM_PAGE);
       try {
         this.memory.grow(more);
