@@ -2,8 +2,9 @@
  * Context caching across requests and instances: multi-turn conversations (each turn's prompt =
  * the conversation so far + a new message) give exactly the greedy tokens of the plain generate
  * whatever caching does — prefixes reused from the hot pool, swapped back in from the host or
- * disk tier, or routed by a prompt tree that went stale (blocks evicted without it hearing) — and
- * every pool's blocks are back once the sessions end.
+ * disk tier (under prefill, decode and colocated actors), or shared by threads of one pool — and
+ * every pool's blocks are back once the sessions end. Transfers between processes and stale trees:
+ * context-caching-transfer.test.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,9 +69,18 @@ describe('multi-turn context caching keeps greedy tokens identical', () => {
     const lowerHits = tiers.reduce((n, t) => n + (t?.host.hits ?? 0) + (t?.disk?.hits ?? 0), 0);
     expect(swappedOut, 'blocks moved down a tier').toBeGreaterThan(0);
     expect(lowerHits, 'a later turn reused swapped-out blocks').toBeGreaterThan(0);
+    // NOTE: the decode actor has a pool of its own in its process, so it keeps lower tiers too.
+    expect(stats.actors.find((a) => a.role === 'decode')?.tiers?.host.capacity).toBe(4);
   }, 300_000);
 
-  it('a stale tree only costs a recompute: threads share a pool whose decode-side evictions the tree never hears of', async () => {
+  it('a colocated actor keeps host and disk tiers too: swapped-out prefixes come back with identical tokens', async () => {
+    await conversations({ mode: 'colocated', colocated: 1, kv: { numBlocks: 14 }, cache: { hostBlocks: 4, diskDir, diskMaxBytes: 64 << 20 } }, 4, 'rounds');
+    const tiers = (await engine!.stats()).actors.find((a) => a.role === 'colocated')?.tiers;
+    expect(tiers?.swappedOut ?? 0, 'blocks moved down a tier').toBeGreaterThan(0);
+    expect((tiers?.host.hits ?? 0) + (tiers?.disk?.hits ?? 0), 'a later turn reused swapped-out blocks').toBeGreaterThan(0);
+  }, 300_000);
+
+  it('threads sharing one pool: every actor reports its view\'s events (the decode actor\'s finished turns too), tokens identical', async () => {
     await conversations({ prefill: 2, decode: 1, kv: { numBlocks: 40 }, routing: 'prompt-tree' }, 3);
   }, 300_000);
 
