@@ -9,12 +9,11 @@
  * Reports medians, the spread (25th-75th percentile) and Baton / ORT-1-thread-new-rows ratios of
  * wall time (the goals), and the medians of process CPU time (all threads), which a shared,
  * loaded machine distorts less for single-threaded runners.
- * Baton runs with its plain-SIMD kernels, with relaxed-SIMD (FMA) kernels (Node 20 compiles them
- * only behind `--experimental-wasm-relaxed-simd`, which this script sets) and with prefill GEMMs
- * on two threads; ratios compare each with ORT on one thread (new-rows graph).
+ * Baton runs with its plain-SIMD kernels, with relaxed-SIMD (FMA) kernels (on Node 20 the model's
+ * detection turns V8's `--experimental-wasm-relaxed-simd` on, as in every entry point) and with
+ * prefill GEMMs on two threads; ratios compare each with ORT on one thread (new-rows graph).
  * Usage: node bench/peers/dist/peers-bench.js [--rounds N] [--models tiny,8x512]
  */
-import { setFlagsFromString } from 'node:v8';
 import * as ort from 'onnxruntime-node';
 import { ArrayKvBacking, BUILTIN_MODELS, initBackend, loadModel, type Gpt, type GptConfig, type ModelSequence, type ModelSpec } from '@baton/model';
 import { buildGpt2Onnx, kvOutputNames, type KvOutputs } from './gpt2-onnx.js';
@@ -273,8 +272,6 @@ async function benchModel(name: string, batons: Map<string, Gpt>): Promise<strin
 }
 
 async function main(): Promise<void> {
-  // NOTE: set before any module compiles; Node 22+ compiles relaxed SIMD without it.
-  setFlagsFromString('--experimental-wasm-relaxed-simd');
   const info = await initBackend('wasm');
   console.log(`bench:peers ${new Date().toISOString()} node ${process.version} onnxruntime-node ${ort.env.versions.node ?? '?'} Baton backend ${info.detail}`);
   console.log(`${ROUNDS} interleaved rounds; prefill 1 rep, decode 5 reps per round and runner; ratio = median / median of ORT 1t new-rows`);

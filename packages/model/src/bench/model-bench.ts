@@ -4,6 +4,8 @@
  * against the same backend's 1024x1024x1024 matMul rate measured in the same run.
  * FLOPs = 2 x matMul parameters x tokens + attention (4 x nEmbd x visible keys per query per layer).
  * Goals: prefill >= 60% and batch-32 decode >= 30% of the matMul rate. The cpu part is kept short.
+ * wasm runs twice: with the kernels as detected (relaxed-SIMD FMA where the runtime compiles it,
+ * `wasm (wasm-fma)`) and with the plain-SIMD kernels (`wasm (wasm-simd)`, BATON_WASM_FMA=0).
  * Samples: 7 interleaved rounds x 3 reps per case on wasm (medians of 21), 1 round on cpu.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,13 +15,15 @@ import { DEFAULT_MODEL, loadModel } from '../checkpoint.js';
 import type { Gpt } from '../gpt.js';
 import { createRng } from '../rng.js';
 
-interface Plan { backend: BackendName; rounds: number; reps: number }
+/** A backend to measure; `plainSimd`: the wasm kernels without relaxed-SIMD FMA (BATON_WASM_FMA=0). */
+interface Plan { backend: BackendName; plainSimd: boolean; rounds: number; reps: number }
 // NOTE: the machine is shared and its speed drifts; cases are measured in interleaved rounds
 // (matMul, prefill, decode b=1/8/32, then again) so the baseline and each case see the same
 // load, and each case reports the median over all its samples.
 const PLANS: Plan[] = [
-  { backend: 'wasm', rounds: 7, reps: 3 },
-  { backend: 'cpu', rounds: 1, reps: 1 },
+  { backend: 'wasm', plainSimd: false, rounds: 7, reps: 3 },
+  { backend: 'wasm', plainSimd: true, rounds: 7, reps: 3 },
+  { backend: 'cpu', plainSimd: false, rounds: 1, reps: 1 },
 ];
 const PROMPT = 512;
 const CTX = 256;
@@ -101,7 +105,9 @@ async function main(): Promise<void> {
   const rows: string[][] = [['backend', 'case', 'median ms', 'GFLOP/s', '% of matMul', 'goal']];
   for (const plan of PLANS) {
     await initBackend(plan.backend);
-    const m = await loadModel(DEFAULT_MODEL);
+    if (plan.plainSimd) process.env['BATON_WASM_FMA'] = '0';
+    const m = await loadModel(DEFAULT_MODEL).finally(() => { if (plan.plainSimd) delete process.env['BATON_WASM_FMA']; });
+    const label = plan.backend === 'wasm' ? `wasm (${m.forwardPath})` : plan.backend;
     const cases = [matmulCase(), prefillCase(m), ...BATCHES.map((b) => decodeCase(m, b))];
     const samples = cases.map((c) => { c.run(1); return [] as number[]; }); // warm-up
     for (let r = 0; r < plan.rounds; r++) cases.forEach((c, i) => samples[i].push(...c.run(plan.reps)));
@@ -111,11 +117,11 @@ async function main(): Promise<void> {
       const gf = c.flops / ms / 1e6;
       const pct = (100 * gf) / mm;
       const verdict = c.goal === null ? (i === 0 ? 'baseline' : '') : `>= ${c.goal}% ${pct >= c.goal ? 'MET' : `MISSED by ${(c.goal - pct).toFixed(0)} pts`}`;
-      rows.push([plan.backend, c.name, ms.toFixed(2), gf.toFixed(1), `${pct.toFixed(0)}%`, verdict]);
+      rows.push([label, c.name, ms.toFixed(2), gf.toFixed(1), `${pct.toFixed(0)}%`, verdict]);
       c.done();
     });
     m.dispose();
-    console.log(`  ${plan.backend} done (tensors alive: ${tf.memory().numTensors})`);
+    console.log(`  ${label} done (tensors alive: ${tf.memory().numTensors})`);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join(' | '));
