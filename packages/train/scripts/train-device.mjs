@@ -9,7 +9,9 @@
 // --steps to what that rate trains in --plan-seconds (so the cosine schedule spans the planned
 // stretches); the probe's table goes to stderr and, with --export, to DIR/probe.json.
 // NOTE: a probe step counts the batch's held-out eval of one batch too (the same share for each
-// batch size, so the ranking holds); a batch whose loss is not finite is skipped.
+// batch size, so the ranking holds). Probing stops at the first batch that is not 5% faster than
+// the best before it; a batch that fails (on the GPU: out of memory, seen as a NaN loss) ends the
+// program, since the device is unusable afterwards.
 import '../dist/tfjs-gradients.cjs';
 import { readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,19 +56,17 @@ async function probeBatches(list) {
       const r = await trainer.run();
       const t1 = performance.now();
       const tps = (STEPS * batch * context) / ((t1 - t0) / 1000);
-      const ok = Number.isFinite(r.loss) && r.loss < 8;
-      rows.push({ batch, context, secondsPerStep: (t1 - t0) / 1000 / STEPS, tokensPerSecond: Math.round(tps), loss: r.loss, ok });
-      log(`probe: batch ${batch} x ${context}: ${((t1 - t0) / 1000 / STEPS).toFixed(3)} s/step, ${Math.round(tps)} tokens/s, loss ${r.loss.toFixed(3)}${ok ? '' : ' (not finite: skipped)'}`);
-      if (ok && rows.length > 1 && tps < 1.05 * Math.max(...rows.slice(0, -1).filter((x) => x.ok).map((x) => x.tokensPerSecond))) break;
+      rows.push({ batch, context, secondsPerStep: (t1 - t0) / 1000 / STEPS, tokensPerSecond: Math.round(tps), loss: r.loss });
+      log(`probe: batch ${batch} x ${context}: ${((t1 - t0) / 1000 / STEPS).toFixed(3)} s/step, ${Math.round(tps)} tokens/s, loss ${r.loss.toFixed(3)}`);
+      if (rows.length > 1 && tps < 1.05 * Math.max(...rows.slice(0, -1).map((x) => x.tokensPerSecond))) break;
     } catch (e) {
-      rows.push({ batch, context, error: String(e), ok: false });
-      log(`probe: batch ${batch} failed: ${e}`);
-      break;
+      // NOTE: a GPU that ran out of memory stays broken for this process (every later result is NaN), so nothing more runs here.
+      throw new Error(`probe: batch ${batch} x ${context} failed (${e instanceof Error ? e.message : e}); rerun with a --probe list that stops below ${batch}`);
     } finally {
       trainer.dispose();
     }
   }
-  const best = rows.filter((r) => r.ok).sort((a, b) => b.tokensPerSecond - a.tokensPerSecond)[0];
+  const best = [...rows].sort((a, b) => b.tokensPerSecond - a.tokensPerSecond)[0];
   if (best === undefined) throw new Error('probe: no batch size trained');
   const steps = Math.max(1, Math.round((planSeconds * best.tokensPerSecond) / (best.batch * context)));
   log(`probe: chose batch ${best.batch}; ${steps} steps fill ${planSeconds} s at ${best.tokensPerSecond} tokens/s`);

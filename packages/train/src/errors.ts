@@ -34,3 +34,10 @@ export class TrainCheckpointError extends TrainError {
     super(`${dir}: ${message}`, 'TRAIN_CHECKPOINT');
   }
 }
+
+/** The training loss stopped being finite (the weights diverged, or a GPU device error such as running out of memory broke the computation). */
+export class TrainDivergedError extends TrainError {
+  constructor(readonly step: number, readonly loss: number) {
+    super(`step ${step}: the training loss is ${loss}, not finite (on a GPU this follows a device error such as running out of memory: try a smaller --batch; otherwise a lower --lr)`, 'TRAIN_DIVERGED');
+  }
+}

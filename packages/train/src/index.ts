@@ -23,4 +23,4 @@ export { saveTrainCheckpoint, loadTrainCheckpoint, type TrainState, type History
 export { initTrainBackend, TRAIN_BACKENDS, type TrainBackend } from './train-backend.js';
 export { formatProgress, type ProgressReport } from './progress-bar.js';
 /** Errors. */
-export { TrainError, TrainOptionError, TrainDataError, TrainCheckpointError } from './errors.js';
+export { TrainError, TrainOptionError, TrainDataError, TrainCheckpointError, TrainDivergedError } from './errors.js';

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArrayKvBacking, loadModel } from '@baton/model';
+import { ArrayKvBacking, loadModel, randomWeights } from '@baton/model';
 import { ADAMW_DEFAULTS } from './adamw.js';
 import { formatProgress, type ProgressReport } from './progress-bar.js';
 import { initTrainBackend } from './train-backend.js';
+import { TrainDivergedError } from './errors.js';
 import { loadTrainCheckpoint } from './train-checkpoint.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 import { tinyConfig, tinyCorpus } from './testing/tiny-corpus.js';
@@ -90,5 +91,20 @@ describe('Trainer', () => {
     expect(saved.optimizer).not.toBeNull();
     const resumed = await run(options({ resume: saved, out }));
     expect(resumed.losses).toEqual(straight.losses);
+  });
+
+  it('stops with TrainDivergedError at the first step whose loss is not finite', async () => {
+    const config = tinyConfig();
+    const weights = randomWeights(config, 3);
+    weights.get('wte.weight')!.data.fill(Number.NaN);
+    const t = new Trainer(options({ resume: { config, weights, optimizer: null, state: null } }));
+    try {
+      const err = await t.run().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TrainDivergedError);
+      expect((err as TrainDivergedError).step).toBe(1);
+      expect((err as TrainDivergedError).message).toMatch(/step 1: the training loss is NaN/);
+    } finally {
+      t.dispose();
+    }
   });
 });

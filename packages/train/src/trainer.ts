@@ -13,7 +13,7 @@ import { randomWeights, type GptConfig, type SafetensorsDtype } from '@baton/mod
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { evalBatches, trainBatch, type Batch } from './batch-sampler.js';
 import type { Corpus } from './corpus.js';
-import { TrainCheckpointError, TrainOptionError } from './errors.js';
+import { TrainCheckpointError, TrainDivergedError, TrainOptionError } from './errors.js';
 import { learningRate, type LrSchedule } from './lr-schedule.js';
 import type { ProgressReport } from './progress-bar.js';
 import { saveTrainCheckpoint, type HistoryPoint, type LoadedCheckpoint, type TrainState } from './train-checkpoint.js';
@@ -161,6 +161,8 @@ export class Trainer {
     const record = async (p: { step: number; loss: tf.Scalar; lr: number }): Promise<void> => {
       const loss = (await p.loss.data())[0];
       p.loss.dispose();
+      // NOTE: nothing recovers from a non-finite loss (every later step is NaN too), so the run stops instead of spending its time.
+      if (!Number.isFinite(loss)) throw new TrainDivergedError(p.step + 1, loss);
       ema = Number.isNaN(ema) ? loss : 0.9 * ema + 0.1 * loss;
       const point: HistoryPoint = { step: p.step + 1, loss, lr: p.lr };
       this.#state.history.push(point);
