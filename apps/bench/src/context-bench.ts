@@ -64,8 +64,10 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
   });
   const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {} };
   try {
-    // NOTE: warm every actor (model load, first-call compilation, measured throughput) on prompts no session shares.
-    await Promise.all(Array.from({ length: 2 * args.prefill }, (_, i) => engine.generate({ prompt: [1 + i, 2, 3], maxTokens: 2 }).result));
+    // NOTE: warm every actor (model load, first-call compilation, a throughput measured on prompts of
+    // a conversation turn's size) on prompts no session shares.
+    const warm = (i: number): number[] => Array.from({ length: 192 }, (_, k) => 1 + ((i * 37 + k * 11) % 250));
+    await Promise.all(Array.from({ length: 2 * args.prefill }, (_, i) => engine.generate({ prompt: warm(i), maxTokens: 2 }).result));
     const before = prefillCounters(await engine.stats());
     const start = performance.now();
     /** One request; false when it failed. */

@@ -165,7 +165,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const healthy = up.length > 0 ? up : routable.filter((l) => this.#restarting.has(l.id));
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
     const { credit, transfer } = this.#creditFor(request, loads);
-    const candidates = colocated ? [leastOutstanding(healthy)] : this.#candidates(request, healthy);
+    const candidates = colocated ? [leastOutstanding(healthy)] : pooledRate(this.#candidates(request, healthy));
     const route = this.init.routing === 'least-load' ? () => 0 : credit;
     // NOTE: Mooncake's transfer rule belongs to prompt-tree routing (session routing is MemServe's baseline, least-load credits nothing).
     const rule = !colocated && this.init.routing === 'prompt-tree' ? transfer : null;
@@ -370,6 +370,22 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       this.#colocated[report.index] = colocatedRoutingLoad(report.load);
     }
   }
+}
+
+/**
+ * The candidates with one throughput, the median of theirs.
+ * NOTE: the prefill actors of one engine run the same model on the same kind of core, but each one
+ * measures its rate on what it happened to prefill: an actor that served cache hits computed short
+ * suffixes, whose fixed per-call cost makes it look slow, and an actor never chosen keeps the rate
+ * of its first (warm-up) call. Routing on per-actor rates then sends everything to whichever actor
+ * measured a long prompt last and avoids the actors that hold the cache; one rate leaves the
+ * choice to what differs: queued tokens and the uncached suffix.
+ */
+function pooledRate(loads: readonly PrefillLoad[]): PrefillLoad[] {
+  const rates = loads.map((l) => l.tokensPerSecond).sort((a, b) => a - b);
+  const mid = rates.length >> 1;
+  const rate = rates.length === 0 ? 0 : rates.length % 2 === 1 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+  return loads.map((l) => ({ ...l, tokensPerSecond: rate }));
 }
 
 /** FNV-1a of a string (stable across processes and runs). */
