@@ -75,6 +75,7 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
       const r = await engine.generate({ prompt, maxTokens, session }).result.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       if (r instanceof Error || r.finishReason === 'error' || r.metrics.ttftMs === null) {
         const code = r instanceof Error ? (r as Error & { code?: string }).code ?? r.name : r.error?.code ?? r.finishReason;
+        if (result.failures[code] === undefined) console.log(`    first ${code} in ${name}: ${r instanceof Error ? r.message : r.error?.message ?? r.finishReason}`);
         result.failures[code] = (result.failures[code] ?? 0) + 1;
         result.failed += 1;
         return null;
