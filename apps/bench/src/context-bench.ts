@@ -60,7 +60,7 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
     model: args.model, backend: 'wasm', mode: 'disaggregated', prefill: args.prefill, decode: args.decode, placement: 'process',
     kv: { numBlocks: args.kvBlocks }, health: BENCH_HEALTH,
     // NOTE: no request is refused or timed out in the queue: every configuration serves every turn, so TTFTs compare like with like.
-    queue: { maxRequests: 4096, maxPromptTokens: 1 << 24 }, ...options,
+    queue: { maxRequests: 4096, maxPromptTokens: 1 << 24, maxWaitMs: null }, ...options,
   });
   const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {} };
   try {
