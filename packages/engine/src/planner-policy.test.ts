@@ -17,7 +17,7 @@ function view(roles: ServingRole[], over: { queuedPromptTokens?: number; stepMs?
 
 function input(over: Partial<PlannerInput>): PlannerInput {
   return {
-    nowMs: 100_000, ttftAttainment: 1, tpotAttainment: 1, view: view(['prefill', 'decode', 'decode']), slo: SLO, lastFlip: null,
+    nowMs: 100_000, ttftAttainment: 1, tpotAttainment: 1, view: view(['prefill', 'decode', 'decode']), slo: SLO, lastFlip: null, blocked: null,
     options: { ...defaultElastic(1, 2), mode: 'planner' }, ...over,
   };
 }
@@ -59,9 +59,26 @@ describe('decideFlip', () => {
 
   it('cooldown: no flip soon after the last one, twice as long for a flip back', () => {
     const short = { ttftAttainment: 0.5 };
-    expect(decideFlip(input({ ...short, lastFlip: { atMs: 99_000, to: 'prefill' } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/cooling down \(1000 of 2000 ms/) });
-    expect(decideFlip(input({ ...short, lastFlip: { atMs: 97_500, to: 'prefill' } }))).toMatchObject({ kind: 'flip' });
-    expect(decideFlip(input({ ...short, lastFlip: { atMs: 97_500, to: 'decode' } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/of 4000 ms/) });
+    expect(decideFlip(input({ ...short, lastFlip: { atMs: 99_000, to: 'prefill', attainment: null } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/cooling down \(1000 of 2000 ms/) });
+    expect(decideFlip(input({ ...short, lastFlip: { atMs: 97_500, to: 'prefill', attainment: null } }))).toMatchObject({ kind: 'flip' });
+    expect(decideFlip(input({ ...short, lastFlip: { atMs: 97_500, to: 'decode', attainment: null } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/of 4000 ms/) });
+  });
+
+  it('undoes a flip that did not help while its donor role now misses, and says so', () => {
+    const lastFlip = { atMs: 97_000, to: 'prefill' as const, attainment: 0.67 };
+    const roles: ServingRole[] = ['prefill', 'decode', 'prefill'];
+    const v = decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.7, view: view(roles), lastFlip }));
+    expect(v).toMatchObject({ kind: 'flip', instance: 2, from: 'prefill', to: 'decode', revert: true });
+    if (v.kind === 'flip') expect(v.reason).toMatch(/the flip to prefill did not help \(TTFT attainment 50%, was 67%\) and decode now misses \(70%\)/);
+    // It helped (TTFT up 20 points), or the donor still meets its SLO, or too soon: no undo.
+    expect(decideFlip(input({ ttftAttainment: 0.87, tpotAttainment: 0.7, view: view(roles), lastFlip }))).not.toMatchObject({ revert: true });
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.97, view: view(roles), lastFlip }))).not.toMatchObject({ revert: true });
+    expect(decideFlip(input({ nowMs: 98_000, ttftAttainment: 0.5, tpotAttainment: 0.7, view: view(roles), lastFlip }))).not.toMatchObject({ revert: true });
+  });
+
+  it('a blocked direction holds, and says for how long', () => {
+    expect(decideFlip(input({ ttftAttainment: 0.5, blocked: { to: 'prefill', untilMs: 103_000 } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/flips to prefill are blocked for 3000 ms more/) });
+    expect(decideFlip(input({ ttftAttainment: 0.5, blocked: { to: 'prefill', untilMs: 99_000 } }))).toMatchObject({ kind: 'flip', to: 'prefill' });
   });
 
   it('does not oscillate: attainment wandering inside the hysteresis band never flips; alternating misses flip back at most once per 2 x cooldown', () => {
@@ -74,7 +91,7 @@ describe('decideFlip', () => {
         if (v.kind !== 'flip') continue;
         at.push({ t, to: v.to });
         roles = roles.map((r, i) => (i === v.instance ? v.to : r));
-        last = { atMs: t, to: v.to };
+        last = { atMs: t, to: v.to, attainment: null };
       }
       return at;
     };

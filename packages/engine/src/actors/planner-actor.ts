@@ -24,7 +24,8 @@ const ASK_TIMEOUT_MS = 2_000;
 export default class PlannerActor extends Actor<PlannerMsg, PlannerInit> {
   readonly #window = new SloWindow({ windowMs: this.init.options.windowMs, minSamples: this.init.options.minSamples, slo: this.init.slo });
   readonly #decisions: PlannerDecision[] = [];
-  #lastFlip: { atMs: number; to: ServingRole } | null = null;
+  #lastFlip: { atMs: number; to: ServingRole; attainment: number | null } | null = null;
+  #blocked: { to: ServingRole; untilMs: number } | null = null;
   #holding: string | null = 'starting';
   #ticking = false;
 
@@ -50,19 +51,23 @@ export default class PlannerActor extends Actor<PlannerMsg, PlannerInit> {
       (view) => {
         const now = engineNow();
         const a = this.#window.attainment(now);
-        const verdict = decideFlip({ nowMs: now, ttftAttainment: a.ttft, tpotAttainment: a.tpot, view, slo: this.init.slo, lastFlip: this.#lastFlip, options: this.init.options });
+        const verdict = decideFlip({
+          nowMs: now, ttftAttainment: a.ttft, tpotAttainment: a.tpot, view, slo: this.init.slo, lastFlip: this.#lastFlip, blocked: this.#blocked, options: this.init.options,
+        });
         if (verdict.kind === 'hold') {
           this.#holding = verdict.reason;
           this.#ticking = false;
           return;
         }
         this.#holding = null;
-        const { instance, from, to, reason } = verdict;
+        const { instance, from, to, reason, revert } = verdict;
         scheduler.ask({ type: 'flip', instance, to, reason, decidedMs: now }, { timeoutMs: ASK_TIMEOUT_MS }).then(
           (reply) => {
             this.#record({ timeMs: now, instance, from, to, reason: reply.accepted ? reason : `${reason} (refused: ${reply.reason})`, accepted: reply.accepted });
             if (reply.accepted) {
-              this.#lastFlip = { atMs: now, to };
+              // NOTE: an undone flip blocks its direction; the undo itself is judged like any flip.
+              if (revert) this.#blocked = { to: from, untilMs: now + 4 * this.init.options.cooldownMs };
+              this.#lastFlip = { atMs: now, to, attainment: revert ? null : to === 'prefill' ? a.ttft : a.tpot };
               this.#window.cut(now);
             }
             this.#ticking = false;
