@@ -200,8 +200,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       this.#refs.colocated[target].tell({ type: 'submit', request });
       return { accepted: true };
     }
-    const moved = choice.transfer === null ? null : this.#sendPrefix(request, Number(choice.transfer.source), target, choice.transfer.tokens);
-    this.#refs.prefill[target].tell({ type: 'prefill', request, awaitsPrefix: moved !== null });
+    const awaitsPrefix = choice.transfer !== null && this.#sendPrefix(request, Number(choice.transfer.source), target, choice.transfer.tokens);
+    this.#refs.prefill[target].tell({ type: 'prefill', request, awaitsPrefix });
     this.#predict(request);
     return { accepted: true };
   }
@@ -211,12 +211,12 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     return role === 'decode' ? 2 * index + 1 : 2 * index;
   }
 
-  /** Tells the instance holding the prefix to send it into prefill actor `target`'s pool; null when it cannot be asked. */
-  #sendPrefix(request: WireRequest, source: number, target: number, tokens: number): true | null {
+  /** Tells the instance holding the prefix to send it into prefill actor `target`'s pool; false when it cannot be asked. */
+  #sendPrefix(request: WireRequest, source: number, target: number, tokens: number): boolean {
     const site = this.#sites.get(source);
     const to = this.#sites.get(this.#instanceOf('prefill', target))?.endpoint ?? null;
     const ref = site === undefined ? undefined : site.role === 'decode' ? this.#refs.decode[site.index] : this.#refs.prefill[site.index];
-    if (ref === undefined || to === null) return null;
+    if (ref === undefined || to === null) return false;
     this.#transfers.asked += 1;
     this.#askedAt.set(request.id, engineNow());
     ref.tell({ type: 'sendPrefix', requestId: request.id, promptIds: request.promptIds.slice(0, tokens), to });
@@ -255,7 +255,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const remoteFor = (id: string): RemotePrefix | null => {
       const i = this.#instanceOf('prefill', loads.findIndex((l) => l.id === id));
       const mine = this.#sites.get(i);
-      if (mine?.endpoint === null || mine === undefined) return null;
+      if (mine === undefined || mine.endpoint === null) return null;
       let best: RemotePrefix | null = null;
       for (const [j, site] of sites) {
         if (site.poolId !== mine.poolId && runs[j].tokens > (best?.tokens ?? 0)) best = { source: String(j), tokens: runs[j].tokens };
