@@ -24,9 +24,9 @@ import type { RunSummary } from './metrics.js';
 import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
 import { spawnTopology, type Topology } from './topology.js';
-import type { FlipRecord, PlannerStats, ServingRole } from './elastic-protocol.js';
+import type { FlipRecord, PlannerStats } from './elastic-protocol.js';
 import { isElastic } from './elastic-options.js';
-import { FlipRefusedError } from './flip-refused-error.js';
+import { flipInstance, type FlipRequest } from './engine-flip.js';
 import { clusterEngineInput, openCluster, type ClusterOptions } from './cluster/engine-cluster.js';
 
 /** Everything `engine.stats()` reports. */
@@ -51,14 +51,6 @@ export interface EngineStats {
   planner: PlannerStats | null;
 }
 
-/** What `engine.flip` asks for. */
-export interface FlipRequest {
-  /** The elastic instance (0 .. prefill + decode - 1). */
-  instance: number;
-  to: ServingRole;
-  /** Give up waiting for the flip to complete after this long (default 60 000 ms; the flip itself goes on). */
-  timeoutMs?: number;
-}
 
 /** Options of `engine.close`. */
 export interface CloseOptions {
@@ -89,8 +81,6 @@ const SUBMIT_TIMEOUT_MS = 30_000;
 const QUEUE_RETRY_AFTER_MS = 1_000;
 /** An actor's stats answer later than this are taken from its last heartbeat. */
 const STATS_TIMEOUT_MS = 2_000;
-/** How often `flip` looks whether its flip completed. */
-const FLIP_POLL_MS = 10;
 
 /** A running Baton engine. Create with {@link createEngine}. */
 export class Engine {
@@ -193,25 +183,7 @@ export class Engine {
    */
   async flip(request: FlipRequest): Promise<FlipRecord> {
     if (this.#closing !== null) throw new EngineClosedError();
-    const r: unknown = request;
-    if (typeof r !== 'object' || r === null) throw new InvalidRequestError('flip', 'must be an object { instance, to }');
-    const { instance, to, timeoutMs = 60_000 } = request;
-    if (!Number.isSafeInteger(instance) || instance < 0) throw new InvalidRequestError('instance', `must be an integer >= 0, got ${String(instance)}`);
-    if (to !== 'prefill' && to !== 'decode') throw new InvalidRequestError('to', `must be 'prefill' or 'decode', got ${String(to)}`);
-    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new InvalidRequestError('timeoutMs', `must be a positive number, got ${String(timeoutMs)}`);
-    if (!isElastic(this.options.elastic)) throw new FlipRefusedError(instance, "roles are fixed (set elastic.mode to 'manual' or 'planner')");
-    const decidedMs = engineNow();
-    const reply = await this.topology.scheduler.ask({ type: 'flip', instance, to, reason: 'api', decidedMs }, { timeoutMs: 5_000 });
-    if (!reply.accepted) throw new FlipRefusedError(instance, reply.reason);
-    const deadline = decidedMs + timeoutMs;
-    while (engineNow() < deadline) {
-      if (this.#closing !== null) throw new EngineClosedError();
-      const stats = await this.topology.scheduler.ask({ type: 'stats' }, { timeoutMs: 5_000 });
-      const done = stats.elastic?.flips.find((f) => f.instance === instance && f.decidedMs === decidedMs);
-      if (done !== undefined) return done;
-      await new Promise((resolve) => setTimeout(resolve, FLIP_POLL_MS));
-    }
-    throw new EngineError(`flip of instance ${instance} to ${to} did not complete within ${timeoutMs} ms (it goes on)`);
+    return flipInstance(this.topology.scheduler, request, { elastic: isElastic(this.options.elastic), closing: () => this.#closing !== null });
   }
 
   /**

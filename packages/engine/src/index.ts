@@ -5,7 +5,8 @@
  */
 
 /** The embeddable engine. */
-export { createEngine, Engine, type CloseOptions, type EngineStats, type FlipRequest } from './engine.js';
+export { createEngine, Engine, type CloseOptions, type EngineStats } from './engine.js';
+export type { FlipRequest } from './engine-flip.js';
 /** Elastic prefill:decode: options, the planner's pure decision, flip records and planner stats. */
 export { defaultElastic, resolveElastic } from './elastic-options.js';
 export type { ElasticMode, ElasticOptions, ElasticOptionsInput, FlipPolicy } from './elastic-options.js';

@@ -13,7 +13,7 @@
  * retryable HandoffFailedError: the engine resumes it after the tokens already streamed. An abort
  * for a sequence that moved is forwarded to where it went.
  */
-import { HandoffCancelledError, KvConnector, type BlockPool } from '@baton/kv-cache';
+import { HandoffCancelledError, KvConnector, type BlockPool, type KvTarget } from '@baton/kv-cache';
 import type { ActorRef } from '@baton/actors';
 import { engineNow } from '../clock.js';
 import { HandoffFailedError } from '../errors.js';
@@ -119,7 +119,7 @@ export class DecodeHandover {
    * The next target (round robin) whose route is known and that has room: a target sharing this
    * pool always has (the blocks themselves move); a stream target needs `blocks` free blocks.
    */
-  #pick(blocks: number): { index: number; target: ReturnType<DecodeRoutes['target']> & object } | null {
+  #pick(blocks: number): { index: number; target: KvTarget } | null {
     const indices = [...this.#room.keys()];
     for (let k = 0; k < indices.length; k++) {
       const index = indices[(this.#next + k) % indices.length];
