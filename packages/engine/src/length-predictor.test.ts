@@ -110,5 +110,9 @@ describe('LengthPredictor', () => {
       expect(reused.learn(q, (i * 37) % 700)).toEqual(fresh.learn([...q], (i * 37) % 700));
     }
     expect(reused.stats()).toEqual(fresh.stats());
+    // Predictors with another feature space share the arrays and still get their own features.
+    const small = new LengthPredictor({ seed: 4, hashDim: 512, edgeTokens: 2 });
+    const smallFresh = new LengthPredictor({ seed: 4, hashDim: 512, edgeTokens: 2 });
+    for (const q of prompts) expect(small.predict(q)).toEqual(smallFresh.predict([...q]));
   });
 });

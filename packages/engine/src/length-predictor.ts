@@ -7,8 +7,8 @@
  *
  * Invariants: fully deterministic for a given seed and sequence of calls (seeded init, no
  * Math.random, no clocks); memory is O(buckets × hashDim) whatever the traffic, plus the features
- * of prompt arrays still alive elsewhere (a weak cache: a prompt predicted and later learned is
- * hashed once).
+ * of prompt arrays still alive elsewhere (a weak cache shared by the predictors of a thread: a
+ * prompt predicted and later learned, or seen by several predictors, is hashed once).
  */
 import { EngineError } from './errors.js';
 
@@ -58,6 +58,12 @@ interface SparseVector {
   value: Float64Array;
 }
 
+/**
+ * Features by prompt array, for the (hashDim, edgeTokens) they were computed with.
+ * NOTE: prompt arrays are never written after submission (readonly), so the array is the key.
+ */
+const featureCache = new WeakMap<readonly number[], SparseVector & { dim: number; edge: number }>();
+
 /** Online output-length bucket classifier (see file header). */
 export class LengthPredictor {
   readonly buckets: readonly LengthBucket[];
@@ -74,8 +80,6 @@ export class LengthPredictor {
   /** AdaGrad accumulators of squared gradients, same layout as #w. */
   readonly #g2: Float64Array;
   readonly #confusion: number[][];
-  /** Features by prompt array. NOTE: prompt arrays are never written after submission (readonly). */
-  readonly #featureCache = new WeakMap<readonly number[], SparseVector>();
   #examples = 0;
 
   constructor(opts: LengthPredictorOptions = {}) {
@@ -184,8 +188,8 @@ export class LengthPredictor {
    * position (instructions tend to sit at the edges).
    */
   #features(ids: readonly number[]): SparseVector {
-    const cached = this.#featureCache.get(ids);
-    if (cached !== undefined) return cached;
+    const cached = featureCache.get(ids);
+    if (cached !== undefined && cached.dim === this.#dim && cached.edge === this.#edge) return cached;
     const unique = new Set(ids);
     const n = ids.length;
     const size = 3 + unique.size + Math.max(0, n - 1) + 2 * Math.min(this.#edge, n);
@@ -207,8 +211,8 @@ export class LengthPredictor {
       add(hash3(6, i, ids[i]), 1);
       add(hash3(7, i, ids[n - 1 - i]), 1);
     }
-    const x = { index, value };
-    this.#featureCache.set(ids, x);
+    const x = { index, value, dim, edge: this.#edge };
+    featureCache.set(ids, x);
     return x;
   }
 }
