@@ -1,7 +1,7 @@
 /**
  * A full KV cache: requests that cannot start are refused early, with a retryable error, instead
  * of queueing without bound. With most of the pool held (`faults.reserveKvBlocks`), a prompt that
- * needs more blocks than are free waits for KV; past `queue.maxWaitMs` (on by default, 5 s) it is
+ * needs more blocks than are free waits for KV; past `queue.maxWaitMs` (on by default, 10 s) it is
  * refused with `OverloadedError` (HTTP 429 with Retry-After), while a short request that fits is
  * still served with its reference tokens. In a child process (placement 'process') the same
  * bound refuses a prompt its process's own pool cannot take. Nothing stays in use afterwards.
@@ -28,7 +28,7 @@ const FULL = { kv: { blockSize: 16, numBlocks: 64 }, faults: { reserveKvBlocks: 
 
 describe('a request that cannot start under a full KV cache', () => {
   it('is bounded by default', () => {
-    expect(resolveOptions({}).queue.maxWaitMs).toBe(5_000);
+    expect(resolveOptions({}).queue.maxWaitMs).toBe(10_000);
     expect(resolveOptions({ queue: { maxWaitMs: null } }).queue.maxWaitMs).toBeNull();
   });
 

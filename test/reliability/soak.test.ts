@@ -49,7 +49,9 @@ describe(`soak: ${REQUESTS} mixed requests with random aborts and injected fault
   it('loses nothing and leaves no KV, threads, handles or heap behind', { timeout: 120_000 * SCALE }, async () => {
     await referenceModel('baton-tiny');
     const start = await snapshot();
-    engine = await createEngine({ model: 'baton-tiny', backend: 'wasm', mode: 'disaggregated', prefill: 1, decode: 2, ...FAULTS });
+    // NOTE: the soak counts losses, not refusals: its 24 clients never overload the engine, but on a
+    // busy machine the default bounded wait (queue.maxWaitMs) would turn slow prefills into refusals.
+    engine = await createEngine({ model: 'baton-tiny', backend: 'wasm', mode: 'disaggregated', prefill: 1, decode: 2, queue: { maxWaitMs: null }, ...FAULTS });
     await Promise.all(Array.from({ length: 4 }, (_, i) => engine!.generate({ prompt: `warm ${i}`, maxTokens: 4 }).result));
     const warm = await snapshot();
     const warmTensors = tensorsByActor(await engine.stats());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EngineClosedError, InvalidRequestError, OverloadedError } from '@baton/engine';
+import { EngineClosedError, InvalidRequestError, OverloadedError, UnavailableError } from '@baton/engine';
 import { completionRequestSchema } from './request-schemas.js';
 import { formatPath, toApiError } from './openai-error.js';
 
@@ -27,6 +27,13 @@ describe('toApiError', () => {
     expect(e.status).toBe(429);
     expect(e.headers['retry-after']).toBe('2');
     expect(toApiError(new EngineClosedError()).status).toBe(503);
+  });
+
+  it('gives 503 unavailable with Retry-After when every actor a request needs is down', () => {
+    const e = toApiError(new UnavailableError({ actors: ['decode-0', 'decode-1'], retryAfterMs: 2_000 }));
+    expect(e.status).toBe(503);
+    expect(e.errorCode).toBe('unavailable');
+    expect(e.headers['retry-after']).toBe('2');
   });
 
   it('hides unknown errors behind a 500', () => {

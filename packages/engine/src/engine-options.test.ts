@@ -29,7 +29,7 @@ describe('resolveOptions', () => {
     });
     expect(o.mode).toBe('chunked');
     expect(o.kv).toEqual({ blockSize: 16, numBlocks: 64 });
-    expect(o.queue).toEqual({ maxRequests: 8, maxPromptTokens: 65_536, maxWaitMs: 5_000 });
+    expect(o.queue).toEqual({ maxRequests: 8, maxPromptTokens: 65_536, maxWaitMs: 10_000 });
     expect(o.slo).toEqual({ ttftMs: 500, tpotMs: 50 });
     expect([o.prefill, o.decode]).toEqual([2, 3]);
   });

@@ -102,7 +102,7 @@ export interface EngineOptions {
      * A request whose prefill has not started after this long (it waits for KV or behind other
      * prompts; a full KV cache) is refused with a retryable OverloadedError (HTTP 429 with
      * Retry-After) instead of waiting without bound; null: wait as long as it takes. Only an
-     * attempt that has streamed nothing is refused (a resumed stream keeps its place). Default 5 000 ms.
+     * attempt that has streamed nothing is refused (a resumed stream keeps its place). Default 10 000 ms.
      */
     maxWaitMs: number | null;
   };
@@ -179,7 +179,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   tokenBudget: 512,
   maxBatch: 32,
   slo: null,
-  queue: Object.freeze({ maxRequests: 256, maxPromptTokens: 65_536, maxWaitMs: 5_000 }),
+  queue: Object.freeze({ maxRequests: 256, maxPromptTokens: 65_536, maxWaitMs: 10_000 }),
   handoffTimeoutMs: 5_000,
   stallTimeoutMs: 60_000,
   prefillNice: null,
