@@ -92,6 +92,7 @@ export {
   colocatedRoutingLoad,
   leastLoadedDecode,
   leastOutstanding,
+  pooledRate,
   preemptionVictim,
   queueTotals,
   takesPrompt,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
-import { bestDecodeTpotMs, chunkTokens, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, preemptionVictim, queueTotals, takesPrompt, toDecodePrediction } from './step-policy.js';
+import { bestDecodeTpotMs, chunkTokens, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, pooledRate, preemptionVictim, queueTotals, takesPrompt, toDecodePrediction } from './step-policy.js';
 import { LengthPredictor } from './length-predictor.js';
 
 const prefill = (id: string, queuedRequests: number, queuedPromptTokens: number): PrefillLoad => ({ id, queuedRequests, queuedPromptTokens, tokensPerSecond: 1000 });
@@ -24,6 +24,13 @@ describe('step policy', () => {
     expect(chunkTokens(limits, 10, 40)).toBe(40);
     expect(chunkTokens(limits, 600, 40)).toBe(0);
     expect(chunkTokens(limits, 10, 0)).toBe(0);
+  });
+
+  it('weighs prefill candidates at the median of their throughputs', () => {
+    const at = (id: string, tokensPerSecond: number): PrefillLoad => ({ ...prefill(id, 0, 0), tokensPerSecond });
+    expect(pooledRate([at('a', 100), at('b', 900), at('c', 300)]).map((l) => l.tokensPerSecond)).toEqual([300, 300, 300]);
+    expect(pooledRate([at('a', 100), at('b', 300)]).map((l) => l.tokensPerSecond)).toEqual([200, 200]);
+    expect(pooledRate([])).toEqual([]);
   });
 
   it('preempts the youngest sequence', () => {

@@ -2,9 +2,9 @@
  * Step policy: the pure decisions the engine's actors take every step and every placement, kept
  * out of the actors so that anything replaying the engine (the simulator) runs the same code:
  * which waiting prompt a prefill step takes under its token budget, how long a chunked step's
- * prefill chunk is, which running sequence is preempted, how a length prediction becomes a decode
- * hint, which instance the least-loaded fallbacks pick, and the queue totals and TPOT figure
- * admission is judged on.
+ * prefill chunk is, which running sequence is preempted, the one throughput prefill candidates are
+ * weighed at, how a length prediction becomes a decode hint, which instance the least-loaded
+ * fallbacks pick, and the queue totals and TPOT figure admission is judged on.
  *
  * Invariants: no I/O, no clocks, no state; ties go to the first candidate in the order given.
  */
@@ -62,6 +62,22 @@ export function toDecodePrediction(p: LengthPrediction, maxTokens: number): Deco
   const { min, max } = p.range;
   const expected = max === null ? min * 2 : (min + max) / 2;
   return { isLong: max === null || p.bucket >= 2, expectedOutputTokens: Math.min(maxTokens, Math.max(1, expected)) };
+}
+
+/**
+ * The prefill candidates with one throughput, the median of theirs.
+ * NOTE: the prefill actors of one engine run the same model on the same kind of core, but each one
+ * measures its rate on what it happened to prefill: an actor that served cache hits computed short
+ * suffixes, whose fixed per-call cost makes it look slow, and an actor never chosen keeps the rate
+ * of its first (warm-up) call. Routing on per-actor rates then sends everything to whichever actor
+ * measured a long prompt last and avoids the actors that hold the cache; one rate leaves the
+ * choice to what differs: queued tokens and the uncached suffix.
+ */
+export function pooledRate(loads: readonly PrefillLoad[]): PrefillLoad[] {
+  const rates = loads.map((l) => l.tokensPerSecond).sort((a, b) => a - b);
+  const mid = rates.length >> 1;
+  const rate = rates.length === 0 ? 0 : rates.length % 2 === 1 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+  return loads.map((l) => ({ ...l, tokensPerSecond: rate }));
 }
 
 /**

@@ -177,7 +177,7 @@ export class SimCell implements CellHost, EventTarget {
     const loads = this.prefills.map((p, i) => this.#withTransit(p.load(), i));
     const cached: Record<string, number> = {};
     for (const p of this.prefills) cached[p.id] = this.#cachedTokens(p.pool, req);
-    const choice = SIM_POLICY.choosePrefill(req, loads, (id) => cached[id]);
+    const choice = SIM_POLICY.choosePrefill(req, SIM_POLICY.pooledRate(loads), (id) => cached[id]);
     if (choice === null) return null;
     const decodeLoads = this.decoders.map((d, i) => d.load(this.#longs[i]));
     const decision = SIM_POLICY.admit({ promptTokens: req.promptTokens }, {

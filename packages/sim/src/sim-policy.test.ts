@@ -15,7 +15,7 @@ const times = constantStepTimes({ prefillFixedMs: 2, prefillMsPerToken: 0.2, dec
 describe('the simulator runs the engine policy code', () => {
   it('references the engine exports themselves', () => {
     const fns = Object.entries(SIM_POLICY).filter(([, v]) => typeof v === 'function');
-    expect(fns.length).toBe(14);
+    expect(fns.length).toBe(15);
     const exports = engine as unknown as Record<string, unknown>;
     for (const [name, fn] of fns) expect(fn, name).toBe(exports[name]);
     expect(SIM_POLICY.blockedRetryMs).toBe(engine.BLOCKED_RETRY_MS);
@@ -41,7 +41,7 @@ describe('the simulator runs the engine policy code', () => {
     const spread = new Set<string>();
     for (const d of decisions) {
       const req = w.requests[d.request];
-      const again = engine.choosePrefill(req, d.prefillLoads, (id) => d.cached[id]);
+      const again = engine.choosePrefill(req, engine.pooledRate(d.prefillLoads), (id) => d.cached[id]);
       expect(again?.actorId).toBe(d.target);
       if (Object.values(d.cached).some((c) => c > 0)) hits++;
       expect(d.prediction).not.toBeNull();

@@ -33,7 +33,7 @@ import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { PromptTree } from '../prompt-tree.js';
 import { ElasticControl } from './elastic-control.js';
 import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad, type RemotePrefix, type TransferRule } from '../scheduler-policy.js';
-import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, queueTotals, toDecodePrediction } from '../step-policy.js';
+import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, pooledRate, queueTotals, toDecodePrediction } from '../step-policy.js';
 
 interface InFlight {
   request: WireRequest;
@@ -370,22 +370,6 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       this.#colocated[report.index] = colocatedRoutingLoad(report.load);
     }
   }
-}
-
-/**
- * The candidates with one throughput, the median of theirs.
- * NOTE: the prefill actors of one engine run the same model on the same kind of core, but each one
- * measures its rate on what it happened to prefill: an actor that served cache hits computed short
- * suffixes, whose fixed per-call cost makes it look slow, and an actor never chosen keeps the rate
- * of its first (warm-up) call. Routing on per-actor rates then sends everything to whichever actor
- * measured a long prompt last and avoids the actors that hold the cache; one rate leaves the
- * choice to what differs: queued tokens and the uncached suffix.
- */
-function pooledRate(loads: readonly PrefillLoad[]): PrefillLoad[] {
-  const rates = loads.map((l) => l.tokensPerSecond).sort((a, b) => a - b);
-  const mid = rates.length >> 1;
-  const rate = rates.length === 0 ? 0 : rates.length % 2 === 1 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
-  return loads.map((l) => ({ ...l, tokensPerSecond: rate }));
 }
 
 /** FNV-1a of a string (stable across processes and runs). */
