@@ -42,6 +42,8 @@ export interface ElasticOptions {
   lowAttainment: number;
   /** An instance is taken only from a role whose attainment is at least this (0..1, >= lowAttainment). */
   highAttainment: number;
+  /** The planner's targets; null: the engine's `slo` (which also drives early rejection). */
+  slo: { ttftMs: number; tpotMs: number } | null;
 }
 
 /** Elastic options as a caller writes them (every field optional). */
@@ -49,14 +51,14 @@ export type ElasticOptionsInput = Partial<ElasticOptions>;
 
 const MODES: readonly ElasticMode[] = ['fixed', 'manual', 'planner'];
 const POLICIES: readonly FlipPolicy[] = ['handover', 'drain'];
-const KEYS = ['mode', 'policy', 'minPrefill', 'maxPrefill', 'minDecode', 'maxDecode', 'windowMs', 'intervalMs', 'cooldownMs', 'minSamples', 'lowAttainment', 'highAttainment'];
+const KEYS = ['mode', 'policy', 'minPrefill', 'maxPrefill', 'minDecode', 'maxDecode', 'windowMs', 'intervalMs', 'cooldownMs', 'minSamples', 'lowAttainment', 'highAttainment', 'slo'];
 
 /** Defaults for an engine starting with `prefill` + `decode` instances. */
 export function defaultElastic(prefill: number, decode: number): ElasticOptions {
   const total = prefill + decode;
   return {
     mode: 'fixed', policy: 'handover', minPrefill: 1, maxPrefill: total - 1, minDecode: 1, maxDecode: total - 1,
-    windowMs: 4_000, intervalMs: 500, cooldownMs: 2_000, minSamples: 8, lowAttainment: 0.9, highAttainment: 0.95,
+    windowMs: 4_000, intervalMs: 500, cooldownMs: 2_000, minSamples: 8, lowAttainment: 0.9, highAttainment: 0.95, slo: null,
   };
 }
 
@@ -79,6 +81,7 @@ export function resolveElastic(value: unknown, prefill: number, decode: number):
     minSamples: posInt(o.minSamples ?? d.minSamples, 'elastic.minSamples'),
     lowAttainment: fraction(o.lowAttainment ?? d.lowAttainment, 'elastic.lowAttainment'),
     highAttainment: fraction(o.highAttainment ?? d.highAttainment, 'elastic.highAttainment'),
+    slo: o.slo === undefined || o.slo === null ? null : targets(o.slo),
   };
   checkBound(e.minPrefill, prefill, e.maxPrefill, 'Prefill', 'prefill');
   checkBound(e.minDecode, decode, e.maxDecode, 'Decode', 'decode');
@@ -96,6 +99,12 @@ export function isElastic(e: ElasticOptions): boolean {
 function checkBound(min: number, start: number, max: number, role: string, option: string): void {
   if (min > start) throw new InvalidOptionsError(`elastic.min${role}`, `(${min}) exceeds the starting ${option} count (${start})`);
   if (max < start) throw new InvalidOptionsError(`elastic.max${role}`, `(${max}) is below the starting ${option} count (${start})`);
+}
+
+function targets(value: unknown): { ttftMs: number; tpotMs: number } {
+  const t = record(value, 'elastic.slo');
+  rejectUnknown(t, ['ttftMs', 'tpotMs'], 'elastic.slo.');
+  return { ttftMs: posNumber(t.ttftMs, 'elastic.slo.ttftMs'), tpotMs: posNumber(t.tpotMs, 'elastic.slo.tpotMs') };
 }
 
 function fraction(value: unknown, name: string): number {

@@ -244,8 +244,8 @@ export function resolveOptions(input: unknown = {}): EngineOptions {
   if (resolved.elastic.mode !== 'fixed' && resolved.mode !== 'disaggregated') {
     throw new InvalidOptionsError('elastic.mode', `'${resolved.elastic.mode}' needs mode 'disaggregated' (got '${resolved.mode}'): only prefill and decode instances change role`);
   }
-  if (resolved.elastic.mode === 'planner' && resolved.slo === null) {
-    throw new InvalidOptionsError('elastic.mode', "'planner' needs slo targets ({ ttftMs, tpotMs }): it flips instances to keep them");
+  if (resolved.elastic.mode === 'planner' && resolved.slo === null && resolved.elastic.slo === null) {
+    throw new InvalidOptionsError('elastic.mode', "'planner' needs SLO targets (slo or elastic.slo: { ttftMs, tpotMs }): it flips instances to keep them");
   }
   if (resolved.prefillChunkSize > resolved.tokenBudget) {
     throw new InvalidOptionsError(

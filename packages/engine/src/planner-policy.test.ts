@@ -135,5 +135,8 @@ describe('resolveElastic', () => {
     expect(() => resolveElastic({ windowMs: 0 }, 1, 1)).toThrow(InvalidOptionsError);
     expect(() => resolveElastic({ every: 1 }, 1, 1)).toThrow(/elastic\.every/);
     expect(() => resolveElastic('planner', 1, 1)).toThrow(/elastic/);
+    expect(resolveElastic({ slo: { ttftMs: 500, tpotMs: 40 } }, 1, 1).slo).toEqual({ ttftMs: 500, tpotMs: 40 });
+    expect(() => resolveElastic({ slo: { ttftMs: 0, tpotMs: 40 } }, 1, 1)).toThrow(/elastic\.slo\.ttftMs/);
+    expect(() => resolveElastic({ slo: { ttft: 1 } }, 1, 1)).toThrow(/elastic\.slo\.ttft/);
   });
 });

@@ -129,7 +129,7 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
 async function spawnPlanner(deps: TopologyDeps, scheduler: ActorRef<SchedulerMsg>): Promise<ActorRef<PlannerMsg>> {
   const o = deps.options;
   // NOTE: resolveOptions refuses the planner without SLO targets.
-  const slo = o.slo ?? { ttftMs: 1_000, tpotMs: 100 };
+  const slo = o.elastic.slo ?? o.slo ?? { ttftMs: 1_000, tpotMs: 100 };
   return deps.system.spawn<PlannerMsg, PlannerInit>({
     module: actorModule('planner-actor.js'), name: 'planner', init: { scheduler, options: o.elastic, slo }, supervision: SUPERVISION,
     ...controlPlacement(o.placement.scheduler),
