@@ -1,11 +1,17 @@
 /**
  * Test support: child processes that print a ready line, and their cleanup.
  * `startChild` resolves once a stdout line matches `ready`; `stopAll` kills what is left (SIGKILL
- * after a grace period) and waits for every exit, so no process outlives a test.
+ * after a grace period) and waits for every exit, so no process outlives a test; any still
+ * running when this process exits is killed then.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const children = new Set<ChildProcess>();
+// NOTE: should a test's cleanup never run (a hook timed out, the test runner ends the process),
+// nothing it started outlives it.
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
 
 /** Spawns `node args…` and waits for its ready line (rejects if it exits first). */
 export async function startChild(args: readonly string[], ready: RegExp, env?: NodeJS.ProcessEnv): Promise<ChildProcess> {

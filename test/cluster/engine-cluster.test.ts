@@ -43,18 +43,20 @@ beforeEach(() => {
 afterEach(async () => {
   const e = engine;
   engine = null;
-  if (e !== null) {
-    await expectPoolsBack(e);
-    await e.close({ deadlineMs: 0 });
+  try {
+    if (e !== null) await expectPoolsBack(e);
+  } finally {
+    // NOTE: whatever the checks found, everything the test started is stopped.
+    await e?.close({ deadlineMs: 0 });
+    await stopAll();
+    logs.length = 0;
   }
-  await stopAll();
-  logs.length = 0;
   // Nothing left behind: no worker process, no client connection (nor its subscriptions) at the
   // broker, no socket in this process beyond those open before the test.
   for (const pid of pids.splice(0)) expect(pidAlive(pid), `worker pid ${pid} ended`).toBe(false);
   await eventually(() => nats.clients(), { until: (c) => c.length === 0, what: 'no client connection left at the broker' });
   await eventually(() => openSockets(), { until: (n) => n <= sockets, what: `no socket left beyond the ${sockets} open before the test` });
-});
+}, 180_000);
 
 /** Sockets and servers this process holds open. */
 function openSockets(): number {
@@ -68,9 +70,13 @@ function openSockets(): number {
 async function expectPoolsBack(e: Engine): Promise<void> {
   await eventually(async () => {
     const s = await e.stats();
-    const fresh = s.actors.every((a) => a.activity !== 'unresponsive');
-    return fresh && s.active === 0 && s.pools.every((p) => p.stats.used === 0 && p.stats.free + p.stats.cached === p.stats.total) ? s : null;
-  }, { what: 'every request ended and every pool is back at its start (fresh stats)', timeoutMs: 20_000 });
+    // NOTE: an actor whose worker is gone (left, killed) took its pool with it.
+    const live = s.actors.filter((a) => pidAlive(a.pid));
+    const names = new Set(live.map((a) => a.name));
+    const fresh = live.every((a) => a.activity !== 'unresponsive');
+    const pools = s.pools.filter((p) => names.has(p.name));
+    return fresh && s.active === 0 && pools.every((p) => p.stats.used === 0 && p.stats.free + p.stats.cached === p.stats.total) ? s : null;
+  }, { what: 'every request ended and every pool is back at its start (fresh stats)', timeoutMs: 60_000 });
 }
 
 async function worker(role: 'prefill' | 'decode', id: string, model = MODEL, extra: readonly string[] = ['--backend', 'wasm']): Promise<ChildProcess> {
@@ -104,7 +110,8 @@ async function expectReference(prompts: number[][], ids: number[][]): Promise<vo
   for (const [i, got] of ids.entries()) expect(got, `request ${i}`).toEqual(await referenceIds(MODEL, prompts[i] as number[], MAX_TOKENS));
 }
 
-describe('engine on a NATS cluster (nats-server, baton worker processes)', () => {
+// NOTE: generous limits: each test starts several worker processes, each loading the model.
+describe('engine on a NATS cluster (nats-server, baton worker processes)', { timeout: 240_000 }, () => {
   it('serves concurrent mixed-length requests with the greedy tokens of plain generate', async () => {
     const workers = await Promise.all([worker('prefill', 'p0'), worker('prefill', 'p1'), worker('decode', 'd0'), worker('decode', 'd1')]);
     const e = await start(2, 2);
@@ -163,6 +170,34 @@ describe('engine on a NATS cluster (nats-server, baton worker processes)', () =>
     }, { what: 'decode actor restarted on the spare worker', timeoutMs: 20_000 });
     // NOTE: a KV stream opened towards a decode actor for an attempt that then resumed elsewhere is
     // released at the latest by the handoff deadline (30 s by default).
+  });
+
+  it('a worker that joins while serving gets new work; one that leaves is routed around', async () => {
+    const [, first] = await Promise.all([worker('prefill', 'jp0'), worker('decode', 'jd0')]);
+    const e = await start(1, 1);
+    const before = mixedPrompts(2, 17, 50);
+    await expectReference(before, await run(e, before));
+    const late = await worker('decode', 'jd1');
+    const decodeOnLate = async () => (await e.stats()).actors.find((a) => a.role === 'decode' && a.pid === late.pid) ?? null;
+    await eventually(decodeOnLate, { what: 'a decode actor placed on the worker that joined', timeoutMs: 20_000 });
+    expect(logs.some((m) => m.includes('a decode worker joined'))).toBe(true);
+    const during = mixedPrompts(6, 19, 60);
+    await expectReference(during, await run(e, during));
+    expect((await decodeOnLate())?.tokensProcessed, 'tokens decoded on the new worker').toBeGreaterThan(0);
+    // The first decode worker leaves (SIGTERM) mid-stream: its requests finish on the one that joined.
+    const leaving = mixedPrompts(3, 23, 60);
+    let left = false;
+    const ids = await run(e, leaving, (total) => {
+      if (!left && total >= 20) {
+        left = true;
+        first.kill('SIGTERM');
+      }
+    });
+    expect(left).toBe(true);
+    await expectReference(leaving, ids);
+    await exited(first);
+    const after = mixedPrompts(2, 29, 40);
+    await expectReference(after, await run(e, after));
   });
 
   it('refuses a worker with another model and ignores a malformed registration', async () => {

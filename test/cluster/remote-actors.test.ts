@@ -3,13 +3,15 @@
  * started on their own) keep the actor contract — typed tell/ask, per-sender order, ask
  * timeouts, refs in messages — and a node that is SIGKILLed or hangs (SIGSTOP) is declared dead:
  * its pending asks reject with ActorCrashedError and its actors restart on another node.
- * A system whose own event loop was blocked past the deadline declares no live node dead.
- * Malformed heartbeats are logged and ignored.
+ * A system whose own event loop was blocked past the deadline declares no live node dead. During a
+ * broker outage a new control call ends with a retryable error while actors keep serving.
+ * Malformed heartbeats and control messages (both directions) are logged as typed errors and ignored.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { serialize } from 'node:v8';
 import { ActorCrashedError, ActorSystem, AskTimeoutError, NatsRemoteHosts, type ActorRef } from '@baton/actors';
 import type { CounterEvent, CounterProtocol } from '../../packages/actors/dist/testing/counter-actor.js';
 import { eventually } from '../support/eventually.js';
@@ -19,6 +21,7 @@ import { NatsServer } from './nats-server.js';
 const COUNTER = new URL('../../packages/actors/dist/testing/counter-actor.js', import.meta.url);
 const NODE_MAIN = fileURLToPath(new URL('../../packages/actors/dist/remote/remote-node-main.js', import.meta.url));
 const DEAD_AFTER_MS = 800;
+const CONTROL_TIMEOUT_MS = 3_000;
 
 let nats: NatsServer;
 let nc: NatsConnection;
@@ -47,7 +50,7 @@ async function startNode(id: string): Promise<ChildProcess> {
 }
 
 async function cluster(...ids: string[]): Promise<{ system: ActorSystem; hosts: NatsRemoteHosts; nodes: ChildProcess[] }> {
-  hosts = new NatsRemoteHosts({ connection: nc, deadAfterMs: DEAD_AFTER_MS, log: (m) => logs.push(m) });
+  hosts = new NatsRemoteHosts({ connection: nc, deadAfterMs: DEAD_AFTER_MS, controlTimeoutMs: CONTROL_TIMEOUT_MS, log: (m) => logs.push(m) });
   await hosts.ready();
   const nodes = await Promise.all(ids.map(startNode));
   const h = hosts;
@@ -124,16 +127,46 @@ describe('placement remote (nats-server)', () => {
     expect(await counter.ask({ type: 'get' })).toBe(2);
   });
 
-  it('malformed heartbeats are logged and ignored; nothing else is disturbed', async () => {
-    const { system, hosts } = await cluster('m1');
+  it('a broker outage: a new control call ends with a retryable error, actors keep serving, control works again after', async () => {
+    const { system } = await cluster('o1');
+    const counter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'c', placement: 'remote', group: 'g', init: { start: 4 } });
+    await nats.stop();
+    const spawnOther = (name: string) => system.spawn<CounterProtocol>({ module: COUNTER, name, placement: 'remote', group: 'g2', init: { start: 9 } });
+    const error = await spawnOther('during').then(() => null, (e: unknown) => e);
+    expect(error, 'a spawn during the outage fails').not.toBeNull();
+    const chain: Array<{ code?: unknown; retryable?: unknown; message?: unknown }> = [];
+    for (let e = error as { cause?: unknown } | undefined; e !== undefined && e !== null; e = e.cause as { cause?: unknown } | undefined) chain.push(e as never);
+    expect(chain.some((e) => e.code === 'REMOTE_CONTROL_UNAVAILABLE' && e.retryable === true), JSON.stringify(chain.map((e) => e.message))).toBe(true);
+    // The data plane does not go through the broker.
+    expect(await counter.ask({ type: 'get' })).toBe(4);
+    await nats.restart(0);
+    const again = await eventually(() => spawnOther(`after-${Date.now()}`).catch(() => null), { what: 'control works after the broker is back', timeoutMs: 20_000, intervalMs: 250 });
+    expect(await again?.ask({ type: 'get' })).toBe(9);
+    expect(logs.filter((m) => m.includes('declared dead'))).toEqual([]);
+  });
+
+  it('malformed heartbeats and control messages are logged as typed errors and ignored; nothing else is disturbed', async () => {
+    const { system, hosts, nodes } = await cluster('m1');
+    let nodeLog = '';
+    nodes[0]?.stderr?.on('data', (chunk: Buffer) => (nodeLog += chunk.toString()));
     const counter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'c', placement: 'remote', init: {} });
     nc.publish('baton.node.bogus.hb', new TextEncoder().encode('{not json'));
     nc.publish('baton.node.bogus.hb', new TextEncoder().encode(JSON.stringify({ v: 1, node: 'bad node!', address: 'x', pid: 1, seq: 0, intervalMs: 1 })));
+    // To the system: an undecodable reply, and a request for an operation that may not cross hosts.
     nc.publish('baton.node.m1.ctl.out', new Uint8Array([1, 2, 3]));
-    await eventually(() => logs.filter((m) => m.includes('ignored')).length >= 2);
-    expect(logs.filter((m) => m.includes('ignored'))).toHaveLength(2);
+    nc.publish('baton.node.m1.host.in', serialize({ id: 'x', type: 'SET', path: ['locate'], value: { type: 'RAW', value: 1 } }));
+    // To the node: a call whose argument list comlink itself would throw on, and a reply without a wire value.
+    nc.publish('baton.node.m1.ctl.in', serialize({ id: 'y', type: 'APPLY', path: ['spawn'], argumentList: 5 }));
+    nc.publish('baton.node.m1.host.out', serialize({ id: 'z' }));
+    await eventually(() => logs.filter((m) => m.includes('ignored')).length >= 4 && (nodeLog.match(/ignored: /g) ?? []).length >= 2, { what: 'every malformed message logged' });
+    expect(logs.filter((m) => m.startsWith('ignored a message on baton.node.bogus.hb'))).toHaveLength(2);
+    expect(logs.filter((m) => m.startsWith('ignored: undecodable message on baton.node.m1.ctl.out'))).toHaveLength(1);
+    expect(logs.filter((m) => m.startsWith('ignored: message on baton.node.m1.host.in: type'))).toHaveLength(1);
+    expect(nodeLog).toContain('ignored: message on baton.node.m1.ctl.in: argumentList: expected an array');
+    expect(nodeLog).toContain('ignored: message on baton.node.m1.host.out');
     expect(hosts.live.map((n) => n.node)).toEqual(['m1']);
     counter.tell({ type: 'inc', by: 1 });
     expect(await counter.ask({ type: 'get' })).toBe(1);
+    expect(nodes[0]?.exitCode).toBeNull();
   });
 });

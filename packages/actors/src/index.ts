@@ -62,5 +62,5 @@ export type { SupervisionOptions } from './supervision.js';
 export { NatsRemoteHosts, type NatsRemoteHostsOptions } from './remote/nats-remote-hosts.js';
 export { startRemoteNode, type RemoteNode, type RemoteNodeOptions } from './remote/remote-node.js';
 export type { RemoteHostProvider, RemotePlacementRequest } from './remote/remote-host-provider.js';
-export { NoRemoteNodeError, RemoteNodeLostError, RemoteProtocolError } from './remote/remote-errors.js';
+export { NoRemoteNodeError, RemoteControlUnavailableError, RemoteNodeLostError, RemoteProtocolError } from './remote/remote-errors.js';
 export { allHeartbeats, nodeSubjects, parseHeartbeat, DEFAULT_SUBJECT_PREFIX, type NodeHeartbeat } from './remote/remote-subjects.js';

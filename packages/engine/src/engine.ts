@@ -234,7 +234,7 @@ export class Engine {
     }
     const affected = [...this.#active.values()].filter((a) => a.dependsOn(actor));
     if (!willRestart) {
-      this.#fail(affected, actor, cause);
+      this.#resumeElsewhere(affected, actor, cause);
       return;
     }
     for (const a of affected) a.parked = true;
@@ -275,14 +275,21 @@ export class Engine {
 
   /** A crashed actor was given up on (too many restarts): its waiting requests end with an error. */
   actorEscalated(actor: string, cause: unknown): void {
-    const parked = this.#parked.get(actor) ?? [];
+    // NOTE: each failed restart parked the same requests again; those already resumed elsewhere are left alone.
+    const parked = [...new Set(this.#parked.get(actor) ?? [])].filter((a) => !a.done && a.dependsOn(actor));
     this.#parked.delete(actor);
-    this.#fail(parked, actor, cause);
+    this.topology.scheduler.tell({ type: 'health', actor, up: false, reason: 'unresponsive' });
+    this.#resumeElsewhere(parked, actor, cause);
   }
 
-  #fail(requests: readonly ActiveRequest[], actor: string, cause: unknown): void {
+  /**
+   * The requests of an actor given up on resume on the other actors, which the scheduler routes
+   * to instead (e.g. a cluster worker left and no other has room for its actor); each ends with an
+   * error only once its retries are spent.
+   */
+  #resumeElsewhere(requests: readonly ActiveRequest[], actor: string, cause: unknown): void {
     const error = new ActorFailedError(actor, cause instanceof Error ? cause.message : String(cause));
-    for (const a of requests) a.complete('error', error, true);
+    for (const a of requests) if (!this.#retry(a)) a.complete('error', error, true);
   }
 
   /**
@@ -407,6 +414,7 @@ export async function createEngine(input: EngineOptionsInput & { cluster?: Clust
   const faultFlags = createFaultFlags(options.faults, usesProcesses(options));
   try {
     const topology = await spawnTopology({ system, options, setup, pool, client, faultFlags: faultFlags.flags, remote: cluster !== null });
+    cluster?.attach(topology, system);
     engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved, disposeFaultFlags: faultFlags.dispose, afterShutdown: cluster?.close });
     const current = engine;
     system.events.on('crashed', (e) => current.actorCrashed(e.name, e.cause, e.willRestart));

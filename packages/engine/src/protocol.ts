@@ -208,6 +208,8 @@ export type PrefillMsg =
   | SendPrefixMsg
   /** The decode choice (it may arrive before, during or after the prefill). */
   | { type: 'assignDecode'; requestId: string; decode: number }
+  /** Every decode actor, by index (a cluster grew, or this actor restarted): later ones are added. */
+  | Ask<{ type: 'decoders'; decoders: ActorRef<DecodeMsg>[] }, void>
   | { type: 'abort'; requestId: string }
   /** Elastic: stop serving prefill (finish or give back the queue, by policy), then say `retired`. */
   | { type: 'retire'; policy: FlipPolicy }

@@ -40,6 +40,14 @@ export interface Topology {
   owners: ReadonlyMap<string, number>;
   /** The planner actor (elastic mode `planner`), or null. */
   planner: ActorRef<PlannerMsg> | null;
+  /**
+   * On a cluster (remote placement, fixed roles): adds one more actor of `role` on a free worker,
+   * for a worker that joined while serving. Prefill actors learn of a new decode actor before the
+   * scheduler is rewired to route to it. Resolves with its name. Null on other topologies.
+   */
+  grow: ((role: 'prefill' | 'decode') => Promise<string>) | null;
+  /** Tells the prefill actors every decode actor (a restarted one starts from its first init). */
+  resendDecoders: () => Promise<void>;
 }
 
 /** What spawning needs. */
@@ -78,25 +86,27 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
   const common = { limits, client: deps.client, scheduler, faults: options.faults, faultFlags: deps.faultFlags, threadNice: null, cache: options.cache };
   const owners = new Map<string, number>();
   const elastic = options.mode === 'disaggregated' && isElastic(options.elastic);
+  type InitOf<I> = (index: number, base: typeof common & { index: number; owner: number; pool: PoolSource; poolId: string; setup: ModelSetup; modelKey: string }) => I;
   const many = <P extends Message, I>(
-    n: number, file: string, name: string, role: 'prefill' | 'decode' | 'colocated', placement: ActorPlacement,
-    init: (index: number, base: typeof common & { index: number; owner: number; pool: PoolSource; poolId: string; setup: ModelSetup; modelKey: string }) => I,
-  ): Promise<ActorRef<P>[]> =>
-    Promise.all(Array.from({ length: n }, (_, index) => {
-      const actor = `${name}-${index}`;
-      const onThread = placement === 'thread';
-      const owner = onThread ? owners.size : 0;
-      if (onThread) owners.set(actor, owner);
-      const pool: PoolSource = onThread ? { kind: 'shared', handle: deps.pool.handle } : { kind: 'own', options: ownPoolOptions(options, deps.pool) };
-      const setup: ModelSetup = { ...deps.setup, backend: concreteBackend(actorBackend(options, role, index)) };
-      const spawn: SpawnOptions<I> = {
-        module: actorModule(file), name: actor,
-        init: init(index, { ...common, index, owner, pool, poolId: onThread ? SHARED_POOL_ID : actor, setup, modelKey: elastic ? `instance-${index}` : actor }),
-        supervision: SUPERVISION,
-        ...(deps.remote === true && role !== 'colocated' ? { placement: 'remote' as const, group: `${role}-${index}` } : elastic ? instancePlacement(placement, index) : placementOptions(placement, role, index)),
-      };
-      return system.spawn<P, I>(spawn);
-    }));
+    n: number, file: string, name: string, role: 'prefill' | 'decode' | 'colocated', placement: ActorPlacement, init: InitOf<I>,
+  ): Promise<ActorRef<P>[]> => Promise.all(Array.from({ length: n }, (_, index) => one<P, I>(index, file, name, role, placement, init)));
+  const one = <P extends Message, I>(
+    index: number, file: string, name: string, role: 'prefill' | 'decode' | 'colocated', placement: ActorPlacement, init: InitOf<I>,
+  ): Promise<ActorRef<P>> => {
+    const actor = `${name}-${index}`;
+    const onThread = placement === 'thread';
+    const owner = onThread ? owners.size : 0;
+    if (onThread) owners.set(actor, owner);
+    const pool: PoolSource = onThread ? { kind: 'shared', handle: deps.pool.handle } : { kind: 'own', options: ownPoolOptions(options, deps.pool) };
+    const setup: ModelSetup = { ...deps.setup, backend: concreteBackend(actorBackend(options, role, index)) };
+    const spawn: SpawnOptions<I> = {
+      module: actorModule(file), name: actor,
+      init: init(index, { ...common, index, owner, pool, poolId: onThread ? SHARED_POOL_ID : actor, setup, modelKey: elastic ? `instance-${index}` : actor }),
+      supervision: SUPERVISION,
+      ...(deps.remote === true && role !== 'colocated' ? { placement: 'remote' as const, group: `${role}-${index}` } : elastic ? instancePlacement(placement, index) : placementOptions(placement, role, index)),
+    };
+    return system.spawn<P, I>(spawn);
+  };
   const place = options.placement;
   if (options.mode === 'disaggregated') {
     if (elastic) checkElasticPlacement(options, deps.remote === true);
@@ -104,10 +114,10 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     const instances = options.prefill + options.decode;
     // NOTE: a decode actor listens for KV streams only when some prefill actor cannot share its pool.
     const kvEndpoint = place.prefill === 'process' || place.decode === 'process';
-    const decode = await many<DecodeMsg, DecodeInit>(elastic ? instances : options.decode, 'decode-actor.js', 'decode', 'decode', place.decode, (_i, base) => ({ ...base, kvEndpoint }));
-    const prefill = await many<PrefillMsg, PrefillInit>(elastic ? instances : options.prefill, 'prefill-actor.js', 'prefill', 'prefill', place.prefill, (_i, base) => ({
-      ...base, decoders: decode, threadNice: options.prefillNice,
-    }));
+    const decodeInit: InitOf<DecodeInit> = (_i, base) => ({ ...base, kvEndpoint });
+    const decode = await many<DecodeMsg, DecodeInit>(elastic ? instances : options.decode, 'decode-actor.js', 'decode', 'decode', place.decode, decodeInit);
+    const prefillInit: InitOf<PrefillInit> = (_i, base) => ({ ...base, decoders: [...decode], threadNice: options.prefillNice });
+    const prefill = await many<PrefillMsg, PrefillInit>(elastic ? instances : options.prefill, 'prefill-actor.js', 'prefill', 'prefill', place.prefill, prefillInit);
     const predictor = await system.spawn<PredictorMsg, PredictorInit>({
       module: actorModule('length-predictor-actor.js'), name: 'length-predictor', init: { seed: 0, fails: options.faults.predictorFails },
       ...controlPlacement(place.predictor),
@@ -115,14 +125,34 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
     const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill, decode, colocated: [], predictor });
     await rewire();
     const planner = options.elastic.mode === 'planner' ? await spawnPlanner(deps, scheduler) : null;
-    return { scheduler, serving: [...prefill, ...decode].map(asStatsRef), rewire, owners, planner };
+    const serving = [...prefill, ...decode].map(asStatsRef);
+    // NOTE: an unanswered ask (a prefill actor down or restarting) is not waited for: it is told again when it restarts.
+    const resendDecoders = async (): Promise<void> => {
+      await Promise.all(prefill.map((p) => p.ask({ type: 'decoders', decoders: [...decode] }, { timeoutMs: 5_000 }).catch(() => undefined)));
+    };
+    const grow = deps.remote !== true || elastic ? null : async (role: 'prefill' | 'decode'): Promise<string> => {
+      if (role === 'decode') {
+        const ref = await one<DecodeMsg, DecodeInit>(decode.length, 'decode-actor.js', 'decode', 'decode', place.decode, decodeInit);
+        decode.push(ref);
+        serving.push(asStatsRef(ref));
+        await resendDecoders();
+        await rewire();
+        return ref.name;
+      }
+      const ref = await one<PrefillMsg, PrefillInit>(prefill.length, 'prefill-actor.js', 'prefill', 'prefill', place.prefill, prefillInit);
+      prefill.push(ref);
+      serving.push(asStatsRef(ref));
+      await rewire();
+      return ref.name;
+    };
+    return { scheduler, serving, rewire, owners, planner, grow, resendDecoders };
   }
   const count = options.mode === 'single' ? 1 : options.colocated;
   const chunked = options.mode === 'chunked';
   const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, 'colocated', place.colocated, (_i, base) => ({ ...base, chunked }));
   const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill: [], decode: [], colocated, predictor: null });
   await rewire();
-  return { scheduler, serving: colocated.map(asStatsRef), rewire, owners, planner: null };
+  return { scheduler, serving: colocated.map(asStatsRef), rewire, owners, planner: null, grow: null, resendDecoders: () => Promise.resolve() };
 }
 
 /** The planner actor, in the control group (it only reads the scheduler and measured latencies). */

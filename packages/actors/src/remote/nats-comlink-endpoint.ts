@@ -2,12 +2,15 @@
  * `natsComlinkEndpoint`: a comlink endpoint over two NATS subjects — it publishes on `publish`
  * and listens on `subscribe`, V8-serializing every comlink message (no MessagePort can cross).
  * Invariants: the subscription exists before `ready` resolves (the server has seen it), so a
- * peer that waits for it loses no call; a message that cannot be decoded is dropped (comlink
- * would not understand it either) and reported to `onMalformed`.
+ * peer that waits for it loses no call; a message that cannot be decoded, or is not a comlink
+ * message of the kind this end receives (`direction`, see comlink-message-check.ts), is dropped
+ * and reported to `onMalformed` as a `RemoteProtocolError` — nothing else is disturbed.
  */
 import type { Endpoint as ComlinkEndpoint } from 'comlink/dist/esm/comlink.mjs';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { deserialize, serialize } from 'node:v8';
+import { checkComlinkMessage, type ComlinkDirection } from './comlink-message-check.js';
+import { RemoteProtocolError } from './remote-errors.js';
 
 type Listener = Parameters<ComlinkEndpoint['addEventListener']>[1];
 
@@ -19,8 +22,10 @@ export interface NatsComlinkEndpoint extends ComlinkEndpoint {
   close(): void;
 }
 
-/** An endpoint publishing on `publish` and receiving on `subscribe`. */
-export function natsComlinkEndpoint(nc: NatsConnection, publish: string, subscribe: string, onMalformed: (error: Error) => void): NatsComlinkEndpoint {
+/** An endpoint publishing on `publish` and receiving `direction` messages on `subscribe`. */
+export function natsComlinkEndpoint(
+  nc: NatsConnection, publish: string, subscribe: string, direction: ComlinkDirection, onMalformed: (error: RemoteProtocolError) => void,
+): NatsComlinkEndpoint {
   const listeners = new Set<Listener>();
   let closed = false;
   const subscription: Subscription = nc.subscribe(subscribe, {
@@ -30,7 +35,13 @@ export function natsComlinkEndpoint(nc: NatsConnection, publish: string, subscri
       try {
         data = deserialize(msg.data);
       } catch (cause) {
-        onMalformed(new Error(`undecodable message on ${subscribe}`, { cause }));
+        onMalformed(new RemoteProtocolError(`undecodable message on ${subscribe}: ${(cause as Error).message}`));
+        return;
+      }
+      try {
+        checkComlinkMessage(data, direction, subscribe);
+      } catch (error) {
+        onMalformed(error as RemoteProtocolError);
         return;
       }
       const event = { data } as MessageEvent;

@@ -29,6 +29,8 @@ export interface NatsRemoteHostsOptions {
   readonly select?: (actor: RemotePlacementRequest, live: readonly NodeHeartbeat[], load: ReadonlyMap<string, number>) => string | null;
   /** Where malformed traffic and deaths are reported (default: console.warn). */
   readonly log?: (message: string) => void;
+  /** A control call (spawn, stop, kill…) unanswered this long fails as retryable (default 15 000 ms). */
+  readonly controlTimeoutMs?: number;
 }
 
 interface NodeState {
@@ -43,6 +45,7 @@ export class NatsRemoteHosts implements RemoteHostProvider {
   readonly #deadAfterMs: number;
   readonly #select: NonNullable<NatsRemoteHostsOptions['select']>;
   readonly #log: (message: string) => void;
+  readonly #controlTimeoutMs: number;
   readonly #nodes = new Map<string, NodeState>();
   /** pid of each node declared dead: its later heartbeats are ignored unless the pid changes. */
   readonly #dead = new Map<string, number>();
@@ -60,6 +63,7 @@ export class NatsRemoteHosts implements RemoteHostProvider {
     this.#deadAfterMs = options.deadAfterMs ?? 3_000;
     this.#select = options.select ?? ((actor, live, load) => this.#defaultSelect(actor, live, load));
     this.#log = options.log ?? ((message) => console.warn(message));
+    this.#controlTimeoutMs = options.controlTimeoutMs ?? 15_000;
     this.#subscription = this.#nc.subscribe(allHeartbeats(this.#prefix), {
       callback: (error, msg) => {
         if (error !== null) return;
@@ -85,12 +89,16 @@ export class NatsRemoteHosts implements RemoteHostProvider {
     return [...this.#nodes.values()].map((n) => n.heartbeat);
   }
 
+  /** Actors this system runs on each node it placed some on, by node id. */
+  get load(): ReadonlyMap<string, number> {
+    return new Map([...this.#hosts].map(([id, host]) => [id, host.actorIds.size]));
+  }
+
   hostFor(actor: RemotePlacementRequest, hostApi: HostApi, hooks: HostHooks<ActorHost>): ActorHost {
     const previous = actor.group === null ? undefined : this.#groups.get(actor.group);
     const existing = previous === undefined ? undefined : this.#hosts.get(previous);
     if (existing !== undefined && existing.alive) return existing;
-    const load = new Map([...this.#hosts].map(([id, host]) => [id, host.actorIds.size]));
-    const nodeId = this.#select(actor, this.live, load);
+    const nodeId = this.#select(actor, this.live, this.load);
     const node = nodeId === null ? undefined : this.#nodes.get(nodeId);
     if (nodeId === null || node === undefined) throw new NoRemoteNodeError(actor.name, actor.group);
     if (actor.group !== null) this.#groups.set(actor.group, nodeId);
@@ -108,7 +116,9 @@ export class NatsRemoteHosts implements RemoteHostProvider {
             hooks.onExit(ended);
           },
         },
-        onMalformed: (error) => this.#log(error.message),
+        onMalformed: (error) => this.#log(`ignored: ${error.message}`),
+        connected: () => this.#connected,
+        controlTimeoutMs: this.#controlTimeoutMs,
       });
       this.#hosts.set(nodeId, host);
     }

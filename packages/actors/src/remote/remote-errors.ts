@@ -23,6 +23,20 @@ export class NoRemoteNodeError extends ActorError {
   }
 }
 
+/**
+ * A control call to a remote node (spawn, restart, stop, kill, stats) could not be made or did not
+ * complete in time because the NATS broker is unreachable. Retryable: once the broker is back,
+ * control works again (actors kept serving meanwhile: their messages do not go through it).
+ */
+export class RemoteControlUnavailableError extends ActorError {
+  readonly retryable = true;
+  readonly nodeId: string;
+  constructor(nodeId: string, why: string) {
+    super('REMOTE_CONTROL_UNAVAILABLE', `control call to remote node '${nodeId}' failed: ${why} (retry once the NATS broker is reachable)`);
+    this.nodeId = nodeId;
+  }
+}
+
 /** A message on a remote node's subjects that does not follow the protocol (logged and ignored). */
 export class RemoteProtocolError extends ActorError {
   constructor(message: string) {

@@ -7,7 +7,8 @@
  * Invariants: the death is reported once; after it every control call rejects with the cause and
  * the data-plane socket to the node is closed, so asks waiting on it reject with
  * `ActorCrashedError` instead of hanging (a stopped — SIGSTOP — node keeps its socket open);
- * `terminate()` kills the actors this system started there and leaves the node running.
+ * `terminate()` kills the actors this system started there and leaves the node running; a
+ * control call never hangs on a broker outage (see `call`).
  */
 import * as Comlink from 'comlink/dist/esm/comlink.mjs';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -15,6 +16,7 @@ import type { ActorHost, HostHooks } from '../actor-host.js';
 import type { HostApi, WorkerControl } from '../protocol.js';
 import { wireNode } from '../wire-node.js';
 import { natsComlinkEndpoint, type NatsComlinkEndpoint } from './nats-comlink-endpoint.js';
+import { RemoteControlUnavailableError } from './remote-errors.js';
 import { nodeSubjects } from './remote-subjects.js';
 
 /** How long `terminate()` waits for the node to confirm each kill. */
@@ -29,6 +31,10 @@ export interface RemoteHostInit {
   readonly hostApi: HostApi;
   readonly hooks: HostHooks<ActorHost>;
   readonly onMalformed: (error: Error) => void;
+  /** Whether the system's broker connection is up now. */
+  readonly connected: () => boolean;
+  /** A control call not answered within this long rejects with `RemoteControlUnavailableError`. */
+  readonly controlTimeoutMs: number;
 }
 
 /** One remote node as one system sees it. */
@@ -53,8 +59,8 @@ export class RemoteHost implements ActorHost {
     this.nodeId = init.nodeId;
     this.knownAddress = init.address;
     const s = nodeSubjects(init.prefix, init.nodeId);
-    const control = natsComlinkEndpoint(init.connection, s.controlIn, s.controlOut, init.onMalformed);
-    const host = natsComlinkEndpoint(init.connection, s.hostOut, s.hostIn, init.onMalformed);
+    const control = natsComlinkEndpoint(init.connection, s.controlIn, s.controlOut, 'replies', init.onMalformed);
+    const host = natsComlinkEndpoint(init.connection, s.hostOut, s.hostIn, 'requests', init.onMalformed);
     this.#endpoints = [control, host];
     this.#control = Comlink.wrap<WorkerControl>(control);
     Comlink.expose(init.hostApi, host);
@@ -73,9 +79,21 @@ export class RemoteHost implements ActorHost {
     return this.#alive ? Promise.resolve(this.knownAddress) : this.#dead;
   }
 
+  /**
+   * A control call. NOTE: one made while the broker is away rejects at once, before anything is
+   * published (a buffered call would run whenever the broker returns, after its caller gave up);
+   * one the outage catches in flight completes after the reconnect, or rejects at its deadline.
+   */
   call<T>(fn: (control: Comlink.Remote<WorkerControl>) => Promise<T>): Promise<T> {
     if (!this.#alive) return this.#dead;
-    return Promise.race([this.#ready.then(() => fn(this.#tracked)), this.#dead]);
+    if (!this.#init.connected()) return Promise.reject(new RemoteControlUnavailableError(this.nodeId, 'the NATS broker is unreachable'));
+    let timer: NodeJS.Timeout | undefined;
+    const ms = this.#init.controlTimeoutMs;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RemoteControlUnavailableError(this.nodeId, `no answer within ${ms} ms`)), ms);
+      timer.unref();
+    });
+    return Promise.race([this.#ready.then(() => fn(this.#tracked)), this.#dead, deadline]).finally(() => clearTimeout(timer));
   }
 
   /** The node is gone (silent past the deadline, or fenced): report it as a host death. */

@@ -66,8 +66,8 @@ export async function startRemoteNode(options: RemoteNodeOptions): Promise<Remot
   const log = options.log ?? ((message: string) => console.warn(message));
   const s = nodeSubjects(prefix, nodeId);
   const address = await wireNode().listen();
-  const hostEndpoint = natsComlinkEndpoint(nc, s.hostIn, s.hostOut, (e) => log(e.message));
-  const controlEndpoint = natsComlinkEndpoint(nc, s.controlOut, s.controlIn, (e) => log(e.message));
+  const hostEndpoint = natsComlinkEndpoint(nc, s.hostIn, s.hostOut, 'replies', (e) => log(`ignored: ${e.message}`));
+  const controlEndpoint = natsComlinkEndpoint(nc, s.controlOut, s.controlIn, 'requests', (e) => log(`ignored: ${e.message}`));
   const runtime = createActorRuntime({
     host: Comlink.wrap<HostApi>(hostEndpoint),
     placement: 'remote',

@@ -118,6 +118,10 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       this.#retireProgress();
     },
     retire: (m: Extract<PrefillMsg, { type: 'retire' }>) => this.#retire(m.policy),
+    decoders: (m: Extract<PrefillMsg, { type: 'decoders' }>): void => {
+      // NOTE: DecodeRoutes and every send read this one array: decode actors added later join it.
+      for (const ref of m.decoders.slice(this.init.decoders.length)) this.init.decoders.push(ref);
+    },
     activate: (): void => {
       this.#retiring = null;
     },

@@ -4,7 +4,7 @@
  * engine's (tells it on its `refused` subject, once per pid, and never places an actor there),
  * logs and ignores malformed registrations, and chooses nodes for the engine's remote actors:
  * a `prefill-<i>` / `decode-<i>` group goes to a live worker of that role with a free slot, the
- * least loaded first.
+ * least loaded first. `onJoin` reports workers accepted for the first time (see ClusterGrowth).
  * Invariant: liveness is the remote placement's (`NatsRemoteHosts`); this registry only filters
  * and ranks what that sees as live.
  */
@@ -29,6 +29,9 @@ export class ClusterRegistry {
   /** `nodeId:pid` of refused workers (told once). */
   readonly #refused = new Set<string>();
   readonly #subscription: Subscription;
+  /** `nodeId:pid` of every worker accepted so far (a join is a new one). */
+  readonly #seen = new Set<string>();
+  readonly #joinListeners = new Set<(worker: RegisteredWorker) => void>();
 
   constructor(options: { connection: NatsConnection; prefix: string; model: string; log: (message: string) => void }) {
     this.#nc = options.connection;
@@ -69,7 +72,14 @@ export class ClusterRegistry {
     return candidates[0]?.nodeId ?? null;
   }
 
+  /** Calls `listener` for each worker accepted from now on that was never accepted before; returns the unsubscribe. */
+  onJoin(listener: (worker: RegisteredWorker) => void): () => void {
+    this.#joinListeners.add(listener);
+    return () => this.#joinListeners.delete(listener);
+  }
+
   close(): void {
+    this.#joinListeners.clear();
     if (!this.#nc.isClosed()) this.#subscription.unsubscribe();
   }
 
@@ -92,7 +102,12 @@ export class ClusterRegistry {
       this.#nc.publish(refusedSubject(this.#prefix, h.node), JSON.stringify({ reason }));
       return;
     }
-    this.#workers.set(h.node, { nodeId: h.node, pid: h.pid, registration });
+    const worker: RegisteredWorker = { nodeId: h.node, pid: h.pid, registration };
+    this.#workers.set(h.node, worker);
+    const key = `${h.node}:${h.pid}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    for (const listener of this.#joinListeners) listener(worker);
   }
 }
 

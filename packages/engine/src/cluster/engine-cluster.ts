@@ -2,7 +2,8 @@
  * `openCluster`: the engine's side of a NATS cluster (`createEngine({ cluster: { nats } })`). It
  * connects to the broker, watches the workers (`ClusterRegistry`) and their nodes
  * (`NatsRemoteHosts`, which declares a silent node dead after `deadAfterMs`), waits until enough
- * workers of each role registered, and says how many prefill and decode actors to place on them.
+ * workers of each role registered, and says how many prefill and decode actors to place on them;
+ * once serving (`attach`), workers that register later get actors of their own (ClusterGrowth).
  * Invariants: KV never goes through the broker (decode actors stream it from prefill actors over
  * their own TCP endpoint); `close()` ends the subscriptions and the connection, after the engine's
  * actor system released its remote hosts.
@@ -11,6 +12,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_SUBJECT_PREFIX, NatsRemoteHosts } from '@baton/actors';
 import type { EngineOptionsInput } from '../engine-options.js';
 import { EngineError, InvalidOptionsError } from '../errors.js';
+import type { ActorSystem } from '@baton/actors';
+import type { Topology } from '../topology.js';
+import { ClusterGrowth } from './cluster-growth.js';
 import { ClusterRegistry } from './cluster-registry.js';
 import type { WorkerRole } from './worker-registration.js';
 
@@ -43,6 +47,8 @@ export interface EngineCluster {
   readonly registry: ClusterRegistry;
   readonly prefill: number;
   readonly decode: number;
+  /** Starts serving `topology`: workers that join from now on get actors (ClusterGrowth). */
+  attach(topology: Pick<Topology, 'grow' | 'resendDecoders'>, system: ActorSystem): void;
   close(): Promise<void>;
 }
 
@@ -71,7 +77,13 @@ export async function openCluster(options: ClusterOptions, model: string): Promi
   }
   const registry = new ClusterRegistry({ connection, prefix, model, log });
   const hosts = new NatsRemoteHosts({ connection, prefix, deadAfterMs: options.deadAfterMs, log, select: (a, live, load) => registry.select(a, live, load) });
+  let growth: ClusterGrowth | null = null;
+  const attach = (topology: Pick<Topology, 'grow' | 'resendDecoders'>, system: ActorSystem): void => {
+    growth?.close();
+    growth = new ClusterGrowth({ registry, hosts, topology, system, log });
+  };
   const close = async (): Promise<void> => {
+    growth?.close();
     await hosts.close();
     registry.close();
     if (!connection.isClosed()) await connection.close();
@@ -94,7 +106,7 @@ export async function openCluster(options: ClusterOptions, model: string): Promi
       // NOTE: without fixed counts every worker that registers within one more heartbeat window joins.
       await new Promise((resolve) => setTimeout(resolve, 600));
     }
-    return { connection, hosts, registry, prefill: wantPrefill ?? slots('prefill'), decode: wantDecode ?? slots('decode'), close };
+    return { connection, hosts, registry, prefill: wantPrefill ?? slots('prefill'), decode: wantDecode ?? slots('decode'), attach, close };
   } catch (error) {
     await close();
     throw error;
