@@ -10,8 +10,8 @@
  *   (d) prompt-tree routing (with Mooncake's transfer rule).
  * With `--trace FILE` it replays a Mooncake-format trace instead (open loop: each entry at its
  * timestamp; equal hash ids are equal token blocks of Baton's 16-token KV block, lengths scaled by
- * 16 / `--trace-block`; an entry's session id is its first two hash ids, since Mooncake traces carry
- * none). `--write-trace FILE` writes the conversation workload as such a trace and exits.
+ * 16 / `--trace-block`; Mooncake traces carry no session ids, so an entry's session is named by
+ * its first hash id that at most 8 entries share, see traceSessions). `--write-trace FILE` writes the conversation workload as such a trace and exits.
  * It prints TTFT mean and p99, TTFT-SLO attainment at the fixed session rate, the share of prompt
  * tokens served from cache, hits per tier, prefix transfers, and the reductions against MemServe's
  * reported ones. Usage: CONTEXT_USAGE (context-bench-args.ts).
@@ -118,10 +118,28 @@ async function conversation(s: ConversationSession, start: number, send: Send): 
 /** The trace, open loop: each entry at its timestamp. */
 async function replay(entries: readonly TraceEntry[], traceBlockTokens: number, start: number, send: Send): Promise<void> {
   const w = traceToWorkload(entries, { blockTokens: BLOCK_TOKENS, traceBlockTokens });
+  const sessions = traceSessions(entries);
   await Promise.all(w.requests.map(async (r) => {
     await sleep(r.arrivalMs - (performance.now() - start));
-    await send(r.promptIds, r.maxTokens, (entries[r.index].hash_ids ?? [r.index]).slice(0, 2).join('/'));
+    await send(r.promptIds, r.maxTokens, sessions[r.index]);
   }));
+}
+
+/** A conversation has at most this many turns: a hash id in more entries is a prefix shared across conversations. */
+const MAX_TURNS = 8;
+
+/**
+ * Session ids for a trace that has none: an entry's conversation is named by its first hash id
+ * that at most MAX_TURNS entries share (hash ids before it are a shared system prompt); an entry
+ * with no such id is a conversation of its own.
+ */
+function traceSessions(entries: readonly TraceEntry[]): string[] {
+  const uses = new Map<number, number>();
+  for (const e of entries) for (const h of e.hash_ids ?? []) uses.set(h, (uses.get(h) ?? 0) + 1);
+  return entries.map((e, i) => {
+    const own = (e.hash_ids ?? []).find((h) => (uses.get(h) ?? 0) <= MAX_TURNS);
+    return own === undefined ? `entry-${i}` : `block-${own}`;
+  });
 }
 
 /** Prompt tokens the prefill actors computed, cached blocks they reused per tier, and prefix transfers. */

@@ -40,6 +40,8 @@ type Msg<T extends SchedulerMsg['type']> = Extract<SchedulerMsg, { type: T }>;
 /** The elastic part of one scheduler. */
 export class ElasticControl {
   readonly #roles: ElasticRoles;
+  /** Requests whose decode choice moved off a retiring decode instance, with that instance (aborts go there too). */
+  readonly #reassigned = new Map<string, number>();
 
   constructor(roles: readonly ServingRole[], private readonly options: ElasticOptions, private readonly deps: ElasticControlDeps) {
     this.#roles = new ElasticRoles(roles, options);
@@ -68,10 +70,11 @@ export class ElasticControl {
     return { accepted: true };
   }
 
-  /** A retiring decode actor handed `requestId` to decode actor `to`. */
+  /** A retiring decode actor handed `requestId` to decode actor `to` (where it runs now, whatever was chosen before). */
   moved(m: Msg<'moved'>): void {
     const f = this.deps.inFlight.get(m.requestId);
-    if (f !== undefined && f.decode === m.from) {
+    this.#reassigned.delete(m.requestId);
+    if (f !== undefined) {
       f.decode = m.to;
       const load = this.deps.decodeLoads()[m.to];
       if (load !== undefined) load.queued += 1;
@@ -122,8 +125,17 @@ export class ElasticControl {
     }
   }
 
+  /** A request was aborted: one whose decode choice moved off a retiring instance may still reach it, so it hears the abort too. */
+  aborted(requestId: string): void {
+    const from = this.#reassigned.get(requestId);
+    this.#reassigned.delete(requestId);
+    if (from !== undefined) this.deps.refs().decode[from]?.tell({ type: 'abort', requestId });
+    this.check();
+  }
+
   /** A request left the scheduler (finished): a sequence that finished on a retiring decode actor drained there. */
   finished(f: PlacedRequest): void {
+    this.#reassigned.delete(f.request.id);
     if (f.decode !== null && this.#roles.flipping(f.decode)?.from === 'decode') this.#roles.count(f.decode, 'drained');
     this.check();
   }
@@ -181,5 +193,27 @@ export class ElasticControl {
     const loads = this.deps.decodeLoads();
     const targets = this.#roles.serving('decode').map((i) => ({ index: i, freeKvBlocks: loads[i]?.freeKvBlocks ?? 0 }));
     refs.decode[index]?.tell({ type: 'retire', policy: this.options.policy, decoders: refs.decode, targets });
+    this.#reassign(index);
+  }
+
+  /**
+   * Requests placed on retiring decode instance `index` whose prompt may still be queued get
+   * another decode choice: a prefill actor still holding the prompt hands it there, so the flip
+   * need not wait for the prefill queue. NOTE: one whose prefill already started still reaches
+   * `index`, which hands it over (`moved` then says where it runs).
+   */
+  #reassign(index: number): void {
+    const refs = this.deps.refs();
+    for (const [requestId, f] of this.deps.inFlight) {
+      if (f.decode !== index) continue;
+      const to = this.fallbackDecode();
+      if (to === null) return;
+      f.decode = to;
+      this.#reassigned.set(requestId, index);
+      const load = this.deps.decodeLoads()[to];
+      if (load !== undefined) load.queued += 1;
+      refs.prefill[f.target]?.tell({ type: 'assignDecode', requestId, decode: to });
+      this.deps.client.tell({ type: 'placed', requestId, actor: refs.decode[to]?.name ?? `decode-${to}`, role: 'decode' });
+    }
   }
 }

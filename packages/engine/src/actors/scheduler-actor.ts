@@ -334,7 +334,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       return;
     }
     this.#inFlight.delete(requestId);
-    this.#elastic?.check();
+    this.#elastic?.aborted(requestId);
     if (this.#refs.colocated.length > 0) {
       this.#refs.colocated[f.target].tell({ type: 'abort', requestId });
       return;
