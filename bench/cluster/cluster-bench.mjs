@@ -1,12 +1,18 @@
-// bench:cluster — TTFT and TPOT of the engine on a NATS cluster (nats-server on loopback, one
-// prefill and one decode `baton worker` process, KV over TCP between them) against the
-// single-process engine (threads, shared pool) and the child-process engine, measured in the same
-// run at a fixed low rate: one request at a time, the engines interleaved request by request.
-// Prints medians and the ratio to the single-process engine. Stops everything it started.
+// bench:cluster — on one machine with emulated hosts (each worker's sockets on a loopback address
+// of its own: 127.0.0.2 prefill, 127.0.0.3 decode):
+// 1. TTFT and TPOT of the engine on a NATS cluster (nats-server on loopback, one prefill and one
+//    decode `baton worker` process, KV over TCP between them) against the single-process engine
+//    (threads, shared pool) and the child-process engine, measured in the same run at a fixed low
+//    rate: one request at a time, the engines interleaved request by request. Goal: TTFT p50
+//    within 1.3x of the single-process engine.
+// 2. The KV stream between hosts against a plain TCP copy of the same bytes (kv-stream-bench.mjs).
+//    Goal: >= 80% of the plain copy's throughput.
+// Prints medians and ratios to the baselines. Stops everything it started.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '@baton/engine';
+import { benchKvStream } from './kv-stream-bench.mjs';
 
 const ROUNDS = Number(process.env.BATON_BENCH_ROUNDS ?? 12);
 const PROMPT_TOKENS = 64;
@@ -29,8 +35,8 @@ const waitFor = (child, text) => new Promise((resolve, reject) => {
 const broker = spawn(binary, ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
 children.push(broker);
 await waitFor(broker, 'Server is ready');
-for (const [role, id] of [['prefill', 'bench-p0'], ['decode', 'bench-d0']]) {
-  const w = spawn(process.execPath, [BATON, 'worker', '--nats', url, '--role', role, '--node-id', id, '--model', MODEL, '--backend', 'wasm'], { stdio: ['ignore', 'pipe', 'pipe'] });
+for (const [role, id, host] of [['prefill', 'bench-p0', '127.0.0.2'], ['decode', 'bench-d0', '127.0.0.3']]) {
+  const w = spawn(process.execPath, [BATON, 'worker', '--nats', url, '--role', role, '--node-id', id, '--model', MODEL, '--backend', 'wasm', '--listen-host', host, '--advertise-host', host], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(w);
   await waitFor(w, 'registered');
 }
@@ -58,6 +64,7 @@ try {
   await Promise.all(Object.values(engines).map((e) => e.close({ deadlineMs: 0 })));
   for (const c of children.reverse()) c.kill('SIGTERM');
 }
+const kv = await benchKvStream({ model: MODEL, tokens: 1024, rounds: Number(process.env.BATON_BENCH_KV_ROUNDS ?? 20), host: '127.0.0.3' });
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const base = samples['single process (threads)'];
 console.log(`bench:cluster  ${ROUNDS} rounds · ${PROMPT_TOKENS}-token prompts · ${MAX_TOKENS} tokens · one request at a time, engines interleaved`);
@@ -66,4 +73,6 @@ console.log('|---|---|---|---|---|');
 for (const [name, s] of Object.entries(samples)) {
   console.log(`| ${name} | ${median(s.ttft).toFixed(1)} | ${(median(s.ttft) / median(base.ttft)).toFixed(2)}x | ${median(s.tpot).toFixed(2)} | ${(median(s.tpot) / median(base.tpot)).toFixed(2)}x |`);
 }
+console.log('');
+console.log(kv.lines.join('\n'));
 process.exit(0);

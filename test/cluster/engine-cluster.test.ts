@@ -3,8 +3,11 @@
  * process tree) register through a real nats-server and `createEngine({ cluster })` serves with
  * them. Greedy tokens equal plain `generate` for concurrent mixed-length requests; a decode worker
  * SIGKILLed mid-stream is declared dead, its actor restarts on a spare worker and every request
- * still completes with the same tokens; a worker with another model is refused (it exits with the
- * reason); a malformed registration is logged and ignored; a broker restart mid-run is survived.
+ * still completes with the same tokens, and so does one that hangs (SIGSTOP: declared dead after
+ * `deadAfterMs` of silence, fenced when it resumes); a worker's --backend and advertised host are
+ * used; a worker that joins while serving gets new work and one that leaves is routed around; a
+ * worker with another model is refused (it exits with the reason); a malformed registration is
+ * logged and ignored; a broker restart mid-run is survived.
  * After each test every pool's free count is back at its start, and no worker process, broker
  * connection (so no subscription) or socket remains.
  */
@@ -170,6 +173,32 @@ describe('engine on a NATS cluster (nats-server, baton worker processes)', { tim
     }, { what: 'decode actor restarted on the spare worker', timeoutMs: 20_000 });
     // NOTE: a KV stream opened towards a decode actor for an attempt that then resumed elsewhere is
     // released at the latest by the handoff deadline (30 s by default).
+  });
+
+  it('a decode worker that hangs (SIGSTOP) is declared dead in time; its requests complete elsewhere with the same tokens', async () => {
+    const workers = await Promise.all([worker('prefill', 'sp0'), worker('decode', 'sd0'), worker('decode', 'sd1'), worker('decode', 'sd2')]);
+    const e = await start(1, 2);
+    const decodePid = (await e.stats()).actors.find((a) => a.name === 'decode-0')?.pid;
+    const victim = workers.find((w) => w.pid === decodePid) as ChildProcess;
+    const prompts = mixedPrompts(6, 31, 80);
+    let stopped = false;
+    try {
+      const ids = await run(e, prompts, (total) => {
+        if (!stopped && total >= 40) {
+          stopped = true;
+          victim.kill('SIGSTOP');
+        }
+      });
+      expect(stopped).toBe(true);
+      await expectReference(prompts, ids);
+      expect(logs.some((m) => /remote node 'sd\d' declared dead \(silent for \d+ ms\)/.test(m))).toBe(true);
+      await eventually(async () => !(await e.stats()).actors.some((a) => a.pid === victim.pid), { what: 'decode-0 restarted away from the hung worker', timeoutMs: 30_000 });
+    } finally {
+      // Resumed, the hung worker finds itself fenced: it ends its actors and exits.
+      victim.kill('SIGCONT');
+    }
+    await exited(victim);
+    expect(victim.exitCode).toBe(1);
   });
 
   it('a worker that joins while serving gets new work; one that leaves is routed around', async () => {
