@@ -137,7 +137,7 @@ export interface SchedulerStats {
   down: string[];
   predictor: LengthPredictorStats | null;
   routing: RoutingPolicy;
-  /** The global prompt tree (cached prefixes of the prefill actors, from their pool events). */
+  /** The global prompt tree (cached prefixes of every serving actor, from their pool events; instance 2i = prefill or colocated actor i, 2d + 1 = decode actor d). */
   promptTree: PromptTreeStats;
   /** Cached prefix tokens the routing rule credited to the actors it chose (0 for least-load and without caching), and prompt tokens routed. */
   creditedTokens: number;
