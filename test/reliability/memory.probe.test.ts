@@ -20,6 +20,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, OverloadedError, type Engine, type GenerationResult, type ServingActorStats } from '@baton/engine';
 import { mixedPrompts } from '../support/reference.js';
+import { mib, snapshot } from './support/resource-probe.js';
 
 const FULL = process.env.BATON_MEMORY_FULL === '1';
 const STREAMS = FULL ? 100 : 24;
@@ -42,11 +43,11 @@ interface Sample {
   actors: ServingActorStats[];
 }
 
+/** RSS and the main thread's heap after a full GC, and every actor's memory. */
 async function sample(e: Engine, phase: string): Promise<Sample> {
-  globalThis.gc?.();
-  const usage = process.memoryUsage();
+  const snap = await snapshot();
   const { actors } = await e.stats();
-  return { phase, rss: usage.rss, mainHeap: usage.heapUsed, mainExternal: usage.external, actors };
+  return { phase, rss: snap.rssBytes, mainHeap: snap.heapUsedBytes, mainExternal: process.memoryUsage().external, actors };
 }
 
 /** What became of the short requests sent while the pool was full. */
@@ -111,7 +112,6 @@ function describeShorts(s: ShortOutcomes): string {
   return `${s.completedMs.length} served (p50 ${at(0.5)}, max ${at(1)}), ${s.refused} refused with OverloadedError, ${s.other.length} other`;
 }
 
-const mib = (bytes: number): string => (bytes / MIB).toFixed(1);
 
 function table(samples: readonly Sample[]): string {
   const names = samples[0].actors.map((a) => a.name);

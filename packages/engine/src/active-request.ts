@@ -149,6 +149,13 @@ export class ActiveRequest {
     return { ...first, id: this.wireId, promptIds: [...first.promptIds, ...this.#ids], emitted: this.#ids.length };
   }
 
+  /** The actor that produces token `index` of the current attempt (its first comes from prefill), or null when not placed yet. */
+  producerOf(index: number): string | null {
+    const p = this.#placement;
+    if (p.colocated !== null) return p.colocated;
+    return index === this.#attemptStart ? p.prefill : p.decode;
+  }
+
   /** True when actor `name` going down loses this request's current attempt. */
   dependsOn(name: string): boolean {
     const p = this.#placement;

@@ -212,6 +212,11 @@ export class Engine {
   /** Routes a message from the actors (called by the client inbox). */
   deliver(msg: ClientMsg): void {
     if (msg.type === 'tokens') {
+      // NOTE: one message's tokens come from one actor; its output is a sign of life as good as a
+      // heartbeat answer (a busy actor on a loaded machine may answer heartbeats late, never a frozen one).
+      const first = msg.items[0];
+      const producer = first === undefined ? null : this.#wire.get(first.requestId)?.producerOf(first.index) ?? null;
+      if (producer !== null) this.#health.alive(producer);
       for (const item of msg.items) this.#wire.get(item.requestId)?.token(item);
       return;
     }

@@ -1,6 +1,7 @@
 /**
  * HealthMonitor: heartbeats to every serving actor. Each tick it asks every actor that has no
- * heartbeat in flight for its stats; an actor that has not answered for `unhealthyAfterMs` is
+ * heartbeat in flight for its stats; the engine also reports each actor's output as it arrives
+ * (`alive`). An actor that has neither answered nor sent anything for `unhealthyAfterMs` is
  * declared down (it gets no new work and its requests resume elsewhere), one that answers again is
  * declared up, and one still down after `restartAfterMs` is handed to `restart` (once per outage).
  * The last stats each actor sent are kept, so `engine.stats()` never waits on a frozen actor.
@@ -77,6 +78,15 @@ export class HealthMonitor {
   }
 
   /**
+   * `actor`'s output arrived: as good as a heartbeat answer (an actor busy on a loaded machine may
+   * answer heartbeats late; a frozen one sends nothing). Ends its outage if it had one.
+   */
+  alive(actor: string): void {
+    const b = this.#beats.get(actor);
+    if (b !== undefined) this.#answered(actor, b);
+  }
+
+  /**
    * A crashed actor was restarted: it starts a fresh record (its outage, if any, ends with its next
    * answer). NOTE: the outage clock restarts too, or the new incarnation — still loading its model
    * — would be ended again at the next tick for its predecessor's silence.
@@ -106,18 +116,21 @@ export class HealthMonitor {
     }
   }
 
+  #answered(name: string, b: Beat): void {
+    b.lastAnswerMs = this.now();
+    if (!b.down) return;
+    b.down = false;
+    b.restarted = false;
+    this.events.onUp(name);
+  }
+
   #beat(name: string, b: Beat): void {
     b.inFlight = true;
     b.ref.ask({ type: 'stats' }, { timeoutMs: this.options.unhealthyAfterMs + this.options.restartAfterMs }).then(
       (stats) => {
         b.inFlight = false;
         b.last = stats;
-        b.lastAnswerMs = this.now();
-        if (b.down) {
-          b.down = false;
-          b.restarted = false;
-          this.events.onUp(name);
-        }
+        this.#answered(name, b);
       },
       () => {
         b.inFlight = false;
