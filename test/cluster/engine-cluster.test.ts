@@ -83,7 +83,7 @@ async function expectPoolsBack(e: Engine): Promise<void> {
 }
 
 async function worker(role: 'prefill' | 'decode', id: string, model = MODEL, extra: readonly string[] = ['--backend', 'wasm']): Promise<ChildProcess> {
-  const child = await startChild([BATON, 'worker', '--nats', nats.url, '--role', role, '--node-id', id, '--model', model, '--heartbeat-ms', '100', ...extra], /registered/);
+  const child = await startChild([BATON, 'worker', '--nats', nats.url, '--role', role, '--node-id', id, '--model', model, '--heartbeat-ms', '250', ...extra], /registered/);
   pids.push(child.pid as number);
   return child;
 }
@@ -91,7 +91,7 @@ async function worker(role: 'prefill' | 'decode', id: string, model = MODEL, ext
 async function start(prefill: number, decode: number): Promise<Engine> {
   engine = await createEngine({
     model: MODEL, backend: 'wasm', stallTimeoutMs: 20_000,
-    cluster: { nats: nats.url, prefill, decode, deadAfterMs: 1_000, waitMs: 30_000, log: (m) => logs.push(m) },
+    cluster: { nats: nats.url, prefill, decode, deadAfterMs: 3_000, waitMs: 60_000, log: (m) => logs.push(m) },
   });
   return engine;
 }

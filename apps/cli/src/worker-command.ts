@@ -21,6 +21,9 @@ import { parseCommandArgs } from './command-args.js';
 export const WORKER_USAGE =
   'usage: baton worker --nats URL --role prefill|decode [--count N] [--model DIR|NAME] [--backend B] [--node-id ID] [--heartbeat-ms N] [--slots N] [--listen-host H] [--kv-host H] [--advertise-host H]';
 
+/** How long a worker that ended may take to exit on its own before it is made to. */
+const EXIT_GRACE_MS = 2_000;
+
 const WORKER_OPTIONS = {
   nats: { type: 'string' },
   role: { type: 'string' },
@@ -59,6 +62,9 @@ export async function workerCommand(args: string[], write: (text: string) => voi
   });
   const reason = await Promise.race([worker.ended, signal]);
   await worker.close();
+  // NOTE: a worker that was told to end (fenced, refused, a signal) ends now, even if a socket or
+  // a backend thread of its ended actors would keep the process up a while longer.
+  setTimeout(() => process.exit(reason === null ? 0 : 1), EXIT_GRACE_MS).unref();
   if (reason !== null) {
     write(`baton worker: ${worker.nodeId}: ${reason.message}\n`);
     return { exitCode: 1 };
