@@ -9,7 +9,7 @@ import { createEngine, type Engine } from '@baton/engine';
 import { DEFAULT_MODEL, describeModel } from '@baton/model';
 import { parseNumber } from './cli-error.js';
 import { parseCommandArgs } from './command-args.js';
-import { runDemoSession, type DemoSnapshot } from './demo-session.js';
+import { runDemoSession, tokenBytesOf, type DemoSnapshot } from './demo-session.js';
 import { demoWorkload } from './demo-workload.js';
 import { ENGINE_OPTIONS, engineOptionsFromFlags, parseMode } from './engine-flags.js';
 import { MODEL_OPTIONS } from './model-options.js';
@@ -53,6 +53,7 @@ export async function demoCommand(args: string[], write: (text: string) => void,
       engine,
       requests: workload,
       encode: (text) => tokenizer.encode(text),
+      tokenBytes: tokenBytesOf(tokenizer),
       pollMs: terminal.isTTY ? TTY_POLL_MS : PLAIN_POLL_MS,
       signal: abort.signal,
       onFrame: (s: DemoSnapshot) =>

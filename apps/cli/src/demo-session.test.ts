@@ -2,7 +2,7 @@
 import { createEngine, type Engine } from '@baton/engine';
 import { describeModel } from '@baton/model';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runDemoSession, type DemoSnapshot } from './demo-session.js';
+import { runDemoSession, tokenBytesOf, type DemoSnapshot } from './demo-session.js';
 import { demoWorkload } from './demo-workload.js';
 
 let engine: Engine | null = null;
@@ -13,13 +13,14 @@ afterEach(async () => {
 
 const { tokenizer } = describeModel('baton-tiny');
 const encode = (text: string): number[] => tokenizer.encode(text);
+const tokenBytes = tokenBytesOf(tokenizer);
 
 describe('demo session', () => {
   it('every frame shows no more tokens than its actors have steps for, and TTFT from the first token on', async () => {
     engine = await createEngine({ mode: 'disaggregated', prefill: 1, decode: 1, model: 'baton-tiny', backend: 'wasm' });
     const frames: DemoSnapshot[] = [];
     const requests = demoWorkload({ requests: 6, maxTokens: 24, contextTokens: 1024 });
-    const outcome = await runDemoSession({ engine, requests, encode, pollMs: 5, signal: new AbortController().signal, onFrame: (s) => frames.push(s) });
+    const outcome = await runDemoSession({ engine, requests, encode, tokenBytes, pollMs: 5, signal: new AbortController().signal, onFrame: (s) => frames.push(s) });
     expect(outcome.requests.every((p) => p.state === 'done')).toBe(true);
     const withStats = frames.filter((f) => f.stats !== null);
     expect(withStats.length).toBeGreaterThan(1);
@@ -41,7 +42,7 @@ describe('demo session', () => {
     const abort = new AbortController();
     const requests = demoWorkload({ requests: 4, maxTokens: 400, contextTokens: 1024 });
     const outcome = await runDemoSession({
-      engine, requests, encode, pollMs: 5, signal: abort.signal,
+      engine, requests, encode, tokenBytes, pollMs: 5, signal: abort.signal,
       onFrame: (s) => {
         if (s.requests.some((p) => p.ids.length >= 3)) abort.abort();
       },

@@ -9,6 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine, EngineStats, GenerationResult } from '@baton/engine';
+import type { GptTokenizer } from '@baton/model';
 import type { DemoRequest } from './demo-workload.js';
 
 /** Where a request is: not arrived yet, queued (no token yet), streaming, or how it ended. */
@@ -26,6 +27,8 @@ export interface RequestProgress {
   state: RequestState;
   /** Generated ids so far. */
   ids: number[];
+  /** What those ids display as, in UTF-8 bytes (an end-of-text id adds none). */
+  bytes: number[];
   /** Time to first token, ms: set when the first token arrives (the result's TTFT once it ends). */
   ttftMs: number | null;
   result: GenerationResult | null;
@@ -46,6 +49,8 @@ export interface DemoSessionOptions {
   engine: Engine;
   requests: readonly DemoRequest[];
   encode: (text: string) => readonly number[];
+  /** The UTF-8 bytes one generated id displays as (see {@link tokenBytesOf}). */
+  tokenBytes: (id: number) => readonly number[];
   /** Pause between stats polls. */
   pollMs: number;
   /** Called after every poll, and once more at the end. */
@@ -65,11 +70,21 @@ export interface DemoOutcome {
   interrupted: boolean;
 }
 
+/**
+ * The display bytes of one id under `tokenizer`: a byte id is its byte (a multi-byte character
+ * spans several ids, so ids are not decoded one by one); any other id is its decoded text (none
+ * for end-of-text, `<|ID|>` for an id past the byte range, a BPE token's characters).
+ */
+export function tokenBytesOf(tokenizer: GptTokenizer): (id: number) => readonly number[] {
+  const utf8 = new TextEncoder();
+  return (id) => (tokenizer.kind === 'bytes' && id < 256 ? [id] : Array.from(utf8.encode(tokenizer.decode([id]))));
+}
+
 /** Runs the demo's requests through `engine` with live progress callbacks. */
 export async function runDemoSession(o: DemoSessionOptions): Promise<DemoOutcome> {
   const started = performance.now();
   const progress: RequestProgress[] = o.requests.map((request) => ({
-    request, promptTokens: o.encode(request.prompt).length, state: 'waiting', ids: [], ttftMs: null, result: null, error: null,
+    request, promptTokens: o.encode(request.prompt).length, state: 'waiting', ids: [], bytes: [], ttftMs: null, result: null, error: null,
   }));
   let stats: EngineStats | null = null;
   const snapshot = (): DemoSnapshot => ({ elapsedMs: performance.now() - started, requests: progress, stats });
@@ -110,6 +125,7 @@ async function follow(o: DemoSessionOptions, p: RequestProgress): Promise<void> 
       if (event.type === 'token') {
         if (p.ids.length === 0) p.ttftMs = Math.max(0, event.time - submittedMs);
         p.ids.push(event.id);
+        p.bytes.push(...o.tokenBytes(event.id));
         p.state = 'streaming';
       } else {
         p.result = event.result;
@@ -134,5 +150,5 @@ async function follow(o: DemoSessionOptions, p: RequestProgress): Promise<void> 
 
 /** A copy that later tokens do not change. */
 function copyProgress(p: RequestProgress): RequestProgress {
-  return { ...p, ids: p.ids.slice() };
+  return { ...p, ids: p.ids.slice(), bytes: p.bytes.slice() };
 }

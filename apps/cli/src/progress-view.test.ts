@@ -15,6 +15,7 @@ const actor = (name: string, role: ServingActorStats['role']): ServingActorStats
 function snapshot(): DemoSnapshot {
   const requests: RequestProgress[] = demoWorkload({ requests: 3, maxTokens: 8, contextTokens: 1024 }).map((request, i) => ({
     request, promptTokens: 10 + i, state: i === 0 ? 'streaming' : 'waiting', ids: i === 0 ? [0x1b, 0x5b, 0x32, 0x4a, 0x41, 0x07] : [],
+    bytes: i === 0 ? [0x1b, 0x5b, 0x32, 0x4a, 0x41, 0x07] : [],
     ttftMs: i === 0 ? 42.4 : null, result: null, error: null,
   }));
   const stats = {

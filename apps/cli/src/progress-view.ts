@@ -48,7 +48,7 @@ export function renderRequestEnd(p: RequestProgress, s: DemoSnapshot): string {
   const m = p.result?.metrics;
   const how = p.state === 'failed' ? `failed (${p.error ?? 'unknown'})` : p.state;
   const head = `${stamp(s.elapsedMs)} ${p.request.id} ${how}`;
-  return `${head}: ${p.ids.length} tokens, ttft ${ms(m?.ttftMs ?? p.ttftMs)} ms, tpot ${ms(m?.tpotMs, 1)} ms  "${escapeBytes(Uint8Array.from(p.ids), { maxWidth: 48 })}"`;
+  return `${head}: ${p.ids.length} tokens, ttft ${ms(m?.ttftMs ?? p.ttftMs)} ms, tpot ${ms(m?.tpotMs, 1)} ms  "${escapeBytes(Uint8Array.from(p.bytes), { maxWidth: 48 })}"`;
 }
 
 function headline(s: DemoSnapshot, withTime = true): string {
@@ -66,10 +66,10 @@ function actorLine(a: ServingActorStats): string {
   return `${a.name}: ${a.activity} · queue ${a.queueLength} · running ${a.running} · kv ${a.kvBlocksUsed} · util ${pct(a.utilization)}`;
 }
 
-// NOTE: the built-in tokenizer maps ids to bytes one to one, so ids are escaped as bytes (invalid
-// UTF-8 shows as \xNN instead of collapsing into U+FFFD).
+// NOTE: the text is escaped from the ids' display bytes, not from decoded text, so invalid UTF-8
+// shows as \xNN instead of collapsing into U+FFFD.
 function tail(p: RequestProgress | undefined, width: number): string {
-  return p === undefined ? '' : escapeBytes(Uint8Array.from(p.ids), { maxWidth: width, keep: 'tail' });
+  return p === undefined ? '' : escapeBytes(Uint8Array.from(p.bytes), { maxWidth: width, keep: 'tail' });
 }
 
 function stamp(elapsedMs: number): string {

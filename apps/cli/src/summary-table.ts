@@ -31,7 +31,7 @@ function requestTable(requests: readonly RequestProgress[]): string[] {
     const m = p.result?.metrics;
     return [
       p.request.id, p.request.kind, String(p.promptTokens), String(p.ids.length), ms(m?.ttftMs), ms(m?.tpotMs, 1),
-      p.state === 'aborted' ? 'aborted' : p.result?.finishReason ?? p.state, escapeBytes(Uint8Array.from(p.ids), { maxWidth: TEXT_COLUMNS }),
+      p.state === 'aborted' ? 'aborted' : p.result?.finishReason ?? p.state, escapeBytes(Uint8Array.from(p.bytes), { maxWidth: TEXT_COLUMNS }),
     ];
   });
   return formatTable(
