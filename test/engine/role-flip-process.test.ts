@@ -20,7 +20,9 @@ afterEach(async () => {
 });
 
 async function start(prefill: number, decode: number): Promise<Engine> {
-  engine = await createEngine({ model: MODEL, backend: 'wasm', prefill, decode, placement: 'process', stallTimeoutMs: 20_000, elastic: { mode: 'manual' } });
+  engine = await createEngine({ model: MODEL, backend: 'wasm', prefill, decode, placement: 'process', stallTimeoutMs: 20_000, elastic: { mode: 'manual' },
+    // NOTE: heartbeats are not under test here: on a loaded machine a busy actor may miss the default 5 s and be routed around.
+    health: { unhealthyAfterMs: 60_000, restartAfterMs: 120_000 } });
   return engine;
 }
 

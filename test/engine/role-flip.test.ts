@@ -20,7 +20,8 @@ afterEach(async () => {
 });
 
 async function start(options: EngineOptionsInput): Promise<Engine> {
-  engine = await createEngine({ model: MODEL, backend: 'wasm', stallTimeoutMs: 20_000, ...options });
+  // NOTE: heartbeats are not under test here: on a loaded machine a busy actor may miss the default 5 s and be routed around.
+  engine = await createEngine({ model: MODEL, backend: 'wasm', stallTimeoutMs: 20_000, health: { unhealthyAfterMs: 60_000, restartAfterMs: 120_000 }, ...options });
   return engine;
 }
 
