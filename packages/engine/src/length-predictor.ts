@@ -72,13 +72,12 @@ export class LengthPredictor {
   readonly #l2: number;
   readonly #edge: number;
   /**
-   * Weights, [feature][bucket] (a feature's weights side by side: one cache line per feature).
+   * Weights and their AdaGrad accumulators of squared gradients, interleaved [feature][bucket]
+   * [weight, accumulator]: what a feature's predict and update touch is one cache line.
    * NOTE: initialized in [bucket][feature] order, and every sum and update keeps its order per
    * weight, so the results are those of the plain [bucket][feature] loops.
    */
-  readonly #w: Float64Array;
-  /** AdaGrad accumulators of squared gradients, same layout as #w. */
-  readonly #g2: Float64Array;
+  readonly #wg: Float64Array;
   readonly #confusion: number[][];
   #examples = 0;
 
@@ -96,10 +95,9 @@ export class LengthPredictor {
     if (!(this.#l2 >= 0 && this.#l2 < 1)) throw new EngineError(`LengthPredictor: l2 must be in [0, 1), got ${this.#l2}`);
     this.#edge = opts.edgeTokens ?? 4;
     const k = this.buckets.length;
-    this.#w = new Float64Array(k * this.#dim);
-    this.#g2 = new Float64Array(k * this.#dim);
+    this.#wg = new Float64Array(2 * k * this.#dim);
     const rand = mulberry32(opts.seed ?? 1);
-    for (let c = 0; c < k; c++) for (let f = 0; f < this.#dim; f++) this.#w[f * k + c] = (rand() - 0.5) * 0.02;
+    for (let c = 0; c < k; c++) for (let f = 0; f < this.#dim; f++) this.#wg[2 * (f * k + c)] = (rand() - 0.5) * 0.02;
     this.#confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   }
 
@@ -128,8 +126,7 @@ export class LengthPredictor {
     this.#examples++;
     // AdaGrad: per-weight step sizes, so rare but decisive features learn fast while common,
     // uninformative ones settle. L2 is applied lazily to the weights this step touches.
-    const w = this.#w;
-    const g2 = this.#g2;
+    const wg = this.#wg;
     const l2 = this.#l2;
     const lr = this.#lr;
     const { index, value } = x;
@@ -137,13 +134,13 @@ export class LengthPredictor {
     const k = this.buckets.length;
     const err = prior.probabilities.map((p, c) => p - (c === actual ? 1 : 0));
     for (let j = 0; j < n; j++) {
-      const base = index[j] * k;
+      const base = 2 * index[j] * k;
       const v = value[j];
       for (let c = 0; c < k; c++) {
-        const at = base + c;
-        const g = err[c] * v + l2 * w[at];
-        g2[at] += g * g;
-        w[at] -= (lr * g) / (Math.sqrt(g2[at]) + 1e-8);
+        const at = base + 2 * c;
+        const g = err[c] * v + l2 * wg[at];
+        wg[at + 1] += g * g;
+        wg[at] -= (lr * g) / (Math.sqrt(wg[at + 1]) + 1e-8);
       }
     }
     return prior;
@@ -167,13 +164,13 @@ export class LengthPredictor {
   #predict(x: SparseVector): LengthPrediction {
     const k = this.buckets.length;
     const logits = new Array<number>(k).fill(0);
-    const w = this.#w;
+    const wg = this.#wg;
     const { index, value } = x;
     const n = index.length;
     for (let j = 0; j < n; j++) {
-      const base = index[j] * k;
+      const base = 2 * index[j] * k;
       const v = value[j];
-      for (let c = 0; c < k; c++) logits[c] += w[base + c] * v;
+      for (let c = 0; c < k; c++) logits[c] += wg[base + 2 * c] * v;
     }
     const probabilities = softmax(logits);
     let bucket = 0;
