@@ -20,7 +20,8 @@ describe('backends', () => {
     const err = await initBackend('webgpu').catch((e: unknown) => e);
     if (err instanceof Error) {
       expect(err).toBeInstanceOf(BackendUnavailableError);
-      expect(err.message).toMatch(/backend "webgpu" cannot load: .*Install it with: npm install/);
+      // Either the packages are missing (install hint) or they load and the machine has no adapter.
+      expect(err.message).toMatch(/backend "webgpu"( cannot load: .*Install it with: npm install|: no GPU adapter was found \()/);
     }
   });
 
