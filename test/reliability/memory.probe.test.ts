@@ -136,17 +136,19 @@ describe('memory after a full KV cache', () => {
     samples.push(await sample(e, 'after load 1'));
     const second = await load(e, prompts);
     samples.push(await sample(e, 'after load 2'));
-    console.log(`memory probe: ${STREAMS} streams x ${MAX_TOKENS} tokens, ${NUM_BLOCKS} KV blocks, 1P/1D threads, MiB\n${table(samples)}`);
+    const [start, afterFirst, afterSecond] = samples;
+    const grewFirst = afterFirst.rss - start.rss;
+    const grewSecond = afterSecond.rss - afterFirst.rss;
+    console.log(
+      `memory probe: ${STREAMS} streams x ${MAX_TOKENS} tokens, ${NUM_BLOCKS} KV blocks, 1P/1D threads, MiB\n${table(samples)}\n` +
+        `memory probe: RSS +${mib(grewFirst)} MiB in load 1, +${mib(grewSecond)} MiB in load 2; streams ending in error: ${first.errors.length}, ${second.errors.length}\n` +
+        `memory probe: 8-token requests sent while the pool was full: load 1 ${describeShorts(first.shorts)}; load 2 ${describeShorts(second.shorts)}\n` +
+        `memory probe: long streams refused (could not start within queue.maxWaitMs) and sent again: load 1 ${first.refusedStreams}, load 2 ${second.refusedStreams}`,
+    );
     expect(first.errors).toEqual([]);
     expect(second.errors).toEqual([]);
     expect(second.tokens).toBe(first.tokens);
     expect((await e.stats()).pool.used).toBe(0);
-    const [start, afterFirst, afterSecond] = samples;
-    const grewFirst = afterFirst.rss - start.rss;
-    const grewSecond = afterSecond.rss - afterFirst.rss;
-    console.log(`memory probe: RSS +${mib(grewFirst)} MiB in load 1, +${mib(grewSecond)} MiB in load 2`);
-    console.log(`memory probe: 8-token requests sent while the pool was full: load 1 ${describeShorts(first.shorts)}; load 2 ${describeShorts(second.shorts)}`);
-    console.log(`memory probe: long streams refused (could not start within queue.maxWaitMs) and sent again: load 1 ${first.refusedStreams}, load 2 ${second.refusedStreams}`);
     for (const s of [first.shorts, second.shorts]) expect(s.other, 'short requests served or refused with OverloadedError').toEqual([]);
     // NOTE: generous: allocator noise and lazily returned pages move RSS by tens of MiB.
     expect(grewSecond, 'RSS growth of the second identical load').toBeLessThanOrEqual(Math.max(64 * MIB, grewFirst / 2));
