@@ -58,9 +58,27 @@ export interface Rig {
  */
 export const BENCH_HEALTH = Object.freeze({ unhealthyAfterMs: 60_000, restartAfterMs: 120_000 });
 
-/** A rig's engine options as created: the spec's, with {@link BENCH_HEALTH} unless the spec sets health itself. */
+/**
+ * Queue and handoff limits of every bench engine.
+ * NOTE: the engine refuses a request whose prefill has not started after `queue.maxWaitMs` (10 s by
+ * default) and fails a KV handoff slower than `handoffTimeoutMs` (5 s; the attempt is retried, its
+ * prefill redone). On a loaded 2-core machine with baton-8x512 that refused 9-15 of 24 requests per
+ * run of the one-prefill-thread disaggregated engine and few of the baselines': load shedding, which
+ * the bench keeps out of every mode (a refused request is a miss). Requests wait as long as it takes.
+ */
+export const BENCH_QUEUE = Object.freeze({ maxWaitMs: null, handoffTimeoutMs: 60_000 });
+
+/**
+ * A rig's engine options as created: the spec's, with {@link BENCH_HEALTH}, no queue-wait limit and
+ * {@link BENCH_QUEUE}'s handoff timeout, each unless the spec sets it itself.
+ */
 export function benchEngineOptions(options: EngineOptionsInput): EngineOptionsInput {
-  return { ...options, health: { ...BENCH_HEALTH, ...options.health } };
+  return {
+    ...options,
+    health: { ...BENCH_HEALTH, ...options.health },
+    queue: { maxWaitMs: BENCH_QUEUE.maxWaitMs, ...options.queue },
+    handoffTimeoutMs: options.handoffTimeoutMs ?? BENCH_QUEUE.handoffTimeoutMs,
+  };
 }
 
 /** Minimum requests per run when `maxRunSeconds` caps a run. */
