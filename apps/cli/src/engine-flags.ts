@@ -1,8 +1,10 @@
 /**
  * Engine flags shared by `generate`, `demo` and `serve`: `--mode`, `--prefill`, `--decode`,
- * `--colocated`, `--placement` (`--processes` = `--placement process`) and `--backend`, turned into
- * `createEngine` options. Invariant: a count flag is accepted only
- * with a mode that uses it, so a misapplied flag is an error instead of being silently ignored.
+ * `--colocated`, `--placement` (`--processes` = `--placement process`), `--elastic` with the planner's
+ * targets (`--planner-ttft`, `--planner-tpot`) and `--backend`, turned into `createEngine` options.
+ * Invariant: a count or elastic flag is accepted only with a mode that uses it, and the planner's
+ * targets only with `--elastic planner`, so a misapplied flag is an error instead of being silently
+ * ignored.
  */
 import type { ActorPlacement, EngineMode, EngineOptionsInput } from '@baton/engine';
 import { parseBackendName } from '@baton/model';
@@ -16,7 +18,13 @@ export const ENGINE_OPTIONS = {
   colocated: { type: 'string' },
   placement: { type: 'string' },
   processes: { type: 'boolean' },
+  elastic: { type: 'string' },
+  'planner-ttft': { type: 'string' },
+  'planner-tpot': { type: 'string' },
 } as const;
+
+/** What `--elastic` may say: fixed roles, or the planner flipping instances between roles. */
+export const ELASTIC_MODES = ['fixed', 'planner'] as const;
 
 /** Where `--placement` may put the serving actors. */
 export const PLACEMENTS: readonly ActorPlacement[] = ['thread', 'process'];
@@ -32,6 +40,9 @@ export interface EngineFlagValues {
   colocated?: string;
   placement?: string;
   processes?: boolean;
+  elastic?: string;
+  'planner-ttft'?: string;
+  'planner-tpot'?: string;
   backend?: string;
   model?: string;
 }
@@ -64,6 +75,9 @@ export function engineOptionsFromFlags(v: EngineFlagValues, mode: EngineMode, de
     decode: count(v.decode, '--decode', defaults.decode),
     colocated: count(v.colocated, '--colocated', defaults.colocated),
   };
+  requireMode(v.elastic, '--elastic', mode, ['disaggregated']);
+  const elastic = parseElastic(v);
+  if (elastic !== null) options.elastic = elastic;
   const placement = parsePlacement(v);
   if (placement !== 'thread') options.placement = placement;
   if (v.model !== undefined) options.model = v.model;
@@ -78,6 +92,25 @@ export function parsePlacement(v: Pick<EngineFlagValues, 'placement' | 'processe
   if (placement === undefined) throw new CliError(`--placement: expected one of ${PLACEMENTS.join(' | ')}, got "${v.placement}"`);
   if (v.processes === true && placement !== 'process') throw new CliError(`--processes: means --placement process, but --placement is ${placement}`);
   return placement;
+}
+
+/**
+ * `--elastic planner --planner-ttft MS --planner-tpot MS`: the planner flips instances between
+ * prefill and decode to keep those targets (they are the planner's own: no request is rejected for
+ * them). null for `--elastic fixed` or no flag.
+ */
+export function parseElastic(v: Pick<EngineFlagValues, 'elastic' | 'planner-ttft' | 'planner-tpot'>): EngineOptionsInput['elastic'] | null {
+  const targets = (['planner-ttft', 'planner-tpot'] as const).filter((flag) => v[flag] !== undefined);
+  if (v.elastic === undefined || v.elastic === 'fixed') {
+    if (targets.length > 0) throw new CliError(`--${targets[0]}: applies to --elastic planner only`);
+    return null;
+  }
+  if (v.elastic !== 'planner') throw new CliError(`--elastic: expected one of ${ELASTIC_MODES.join(' | ')}, got "${v.elastic}"`);
+  const target = (flag: 'planner-ttft' | 'planner-tpot'): number => {
+    if (v[flag] === undefined) throw new CliError(`--${flag}: required with --elastic planner (the planner's target, ms)`);
+    return parseNumber(v[flag], `--${flag}`, { min: Number.MIN_VALUE, fallback: 0 });
+  };
+  return { mode: 'planner', slo: { ttftMs: target('planner-ttft'), tpotMs: target('planner-tpot') } };
 }
 
 function requireMode(value: string | undefined, flag: string, mode: EngineMode, modes: readonly EngineMode[]): void {

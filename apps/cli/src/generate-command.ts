@@ -58,7 +58,7 @@ export async function generateCommand(args: string[], write: (text: string) => v
   // file of prompts is meant to run concurrently.
   const mode = parseMode(v.mode, 'disaggregated');
   const engineOptions = useEngine ? engineOptionsFromFlags(v, mode, { prefill: 1, decode: 1, colocated: 2 }) : null;
-  for (const flag of ['prefill', 'decode', 'colocated'] as const) {
+  for (const flag of ['prefill', 'decode', 'colocated', 'elastic'] as const) {
     if (!useEngine && v[flag] !== undefined) throw new CliError(`--${flag}: needs --mode`);
   }
   const { config, tokenizer } = describeModel(v.model ?? DEFAULT_MODEL);

@@ -22,6 +22,9 @@ function engineFlags(d: { mode: string; prefill: number; decode: number; colocat
     colocated: { value: 'N', text: 'actors that both prefill and decode, 1 to 64 (--mode colocated or chunked)', default: String(d.colocated) },
     placement: { value: 'thread|process', text: 'where the serving actors run: worker threads of this process, or one child process each', default: 'thread' },
     processes: { text: 'the same as --placement process' },
+    elastic: { value: 'fixed|planner', text: 'planner: each instance can hold either role, and the planner flips instances between prefill and decode to keep --planner-ttft and --planner-tpot (--mode disaggregated)', default: 'fixed' },
+    'planner-ttft': { value: 'MS', text: "the planner's time-to-first-token target in ms (required with --elastic planner)" },
+    'planner-tpot': { value: 'MS', text: "the planner's time-per-output-token target in ms (required with --elastic planner)" },
   };
 }
 
