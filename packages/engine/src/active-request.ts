@@ -78,6 +78,7 @@ export class ActiveRequest {
   #queuedSinceMs: number | null;
   /** True while the attempt waits for a crashed actor to come back (the stall watchdog skips it). */
   parked = false;
+  #waitingForKv = false;
 
   constructor(deps: ActiveRequestDeps) {
     this.#deps = deps;
@@ -102,6 +103,15 @@ export class ActiveRequest {
   /** When this request last made progress (arrival, placement, prefill start, a token). */
   get lastProgressMs(): number {
     return this.#lastProgressMs;
+  }
+
+  /**
+   * True while the attempt was preempted and waits for its KV to be recomputed (until its next
+   * token): it waits for room in a full pool, it is not stalled (the stall watchdog skips it; the
+   * decode side bounds that wait itself).
+   */
+  get waitingForKv(): boolean {
+    return this.#waitingForKv;
   }
 
   /**
@@ -146,6 +156,7 @@ export class ActiveRequest {
     this.#lastProgressMs = this.#deps.now();
     this.#queuedSinceMs = this.#ids.length === 0 ? this.#lastProgressMs : null;
     this.parked = false;
+    this.#waitingForKv = false;
     return { ...first, id: this.wireId, promptIds: [...first.promptIds, ...this.#ids], emitted: this.#ids.length };
   }
 
@@ -180,6 +191,7 @@ export class ActiveRequest {
       this.#queuedSinceMs = null;
     }
     else if (msg.type === 'kvTransfer') this.#kv = { startMs: msg.startMs, endMs: msg.endMs };
+    else if (msg.type === 'kvWait') this.#waitingForKv = true;
     else if (msg.type === 'placed') this.#placement[msg.role] = msg.actor;
     else this.#finished(msg);
   }
@@ -189,6 +201,7 @@ export class ActiveRequest {
     if (this.#done) return;
     this.#lastProgressMs = this.#deps.now();
     this.#queuedSinceMs = null;
+    this.#waitingForKv = false;
     this.#early.set(item.index, item);
     for (let next = this.#early.get(this.#ids.length); next !== undefined; next = this.#early.get(this.#ids.length)) {
       this.#early.delete(next.index);

@@ -299,7 +299,7 @@ export class Engine {
 
   /**
    * Periodic upkeep: sweeps expired KV handoffs; refuses requests queued past `queue.maxWaitMs`
-   * (OverloadedError); retries (or fails) requests that stalled.
+   * (OverloadedError); retries (or fails) requests that stalled (not those waiting for KV).
    */
   #patrol(): void {
     this.pool.sweepExpiredHandoffs();
@@ -312,7 +312,8 @@ export class Engine {
         this.#refuseQueued(a, now - queued);
         continue;
       }
-      if (a.parked || a.lastProgressMs > limit) continue;
+      // NOTE: a preempted request waiting for KV is not stalled: its decode actor recomputes it when room frees up, or fails it itself when none will (kvWaitMs with nothing running).
+      if (a.parked || a.waitingForKv || a.lastProgressMs > limit) continue;
       if (!this.#retry(a)) a.complete('error', new EngineError(`request "${a.id}" made no progress for ${this.options.stallTimeoutMs} ms`), true);
     }
   }

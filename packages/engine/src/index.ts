@@ -98,7 +98,7 @@ export {
   takesPrompt,
   toDecodePrediction,
 } from './step-policy.js';
-export type { PromptStep } from './step-policy.js';
+export type { PromptStep, VictimView } from './step-policy.js';
 
 /** SLO-aware early admission (raises OverloadedError with a retry-after hint). */
 export { admit } from './admission.js';

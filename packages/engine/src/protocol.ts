@@ -65,7 +65,9 @@ export type ClientMsg =
   | { type: 'finished'; requestId: string; reason: WorkerFinish; time: number; error: SerializedEngineError | null; outputTokens: number }
   | { type: 'prefillStarted'; requestId: string; time: number }
   | { type: 'placed'; requestId: string; actor: string; role: 'prefill' | 'decode' | 'colocated' }
-  | { type: 'kvTransfer'; requestId: string; startMs: number; endMs: number };
+  | { type: 'kvTransfer'; requestId: string; startMs: number; endMs: number }
+  /** The request was preempted and waits for KV to be recomputed (until its next token it is waiting, not stalled). */
+  | { type: 'kvWait'; requestId: string };
 
 /** Load of one serving actor as the scheduler sees it. */
 export type LoadReport =

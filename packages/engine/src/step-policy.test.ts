@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
-import { bestDecodeTpotMs, chunkTokens, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, pooledRate, preemptionVictim, queueTotals, takesPrompt, toDecodePrediction } from './step-policy.js';
+import { bestDecodeTpotMs, chunkTokens, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, pooledRate, NEAR_FINISH_BLOCKS, PREEMPT_GRACE_TOKENS, preemptionVictim, queueTotals, takesPrompt, toDecodePrediction, type VictimView } from './step-policy.js';
 import { LengthPredictor } from './length-predictor.js';
 
 const prefill = (id: string, queuedRequests: number, queuedPromptTokens: number): PrefillLoad => ({ id, queuedRequests, queuedPromptTokens, tokensPerSecond: 1000 });
@@ -33,9 +33,30 @@ describe('step policy', () => {
     expect(pooledRate([])).toEqual([]);
   });
 
-  it('preempts the youngest sequence', () => {
+  it('preempts the youngest sequence when it knows nothing else', () => {
     expect(preemptionVictim(['old', 'mid', 'young'])).toBe('young');
     expect(preemptionVictim([])).toBeUndefined();
+  });
+
+  it('preempts the sequence with most left to produce, never a short or just-resumed one while another can go', () => {
+    type Seq = { id: string } & VictimView;
+    const seq = (id: string, remainingTokens: number, blocksToFinish: number, tokensSinceResume: number | null = null): Seq => ({ id, remainingTokens, blocksToFinish, tokensSinceResume });
+    const pick = (running: Seq[]): string | undefined => preemptionVictim(running, (r) => r)?.id;
+    const longA = seq('longA', 500, 32);
+    const longB = seq('longB', 700, 44);
+    const short = seq('short', 8, 1);
+    // The new short request is the youngest, yet the long request with most left goes.
+    expect(pick([longA, longB, short])).toBe('longB');
+    // Ties go to the youngest.
+    expect(pick([longA, seq('longA2', 500, 32), short])).toBe('longA2');
+    // A sequence resumed within the grace window is spared while another can go; after it, not.
+    expect(pick([longA, seq('resumed', 900, 56, PREEMPT_GRACE_TOKENS - 1), short])).toBe('longA');
+    expect(pick([longA, seq('resumed', 900, 56, PREEMPT_GRACE_TOKENS), short])).toBe('resumed');
+    // Only sequences near their end or in grace: the grace one goes before a nearly finished one.
+    expect(pick([seq('resumed', 900, 56, 0), short])).toBe('resumed');
+    // Nothing but nearly finished ones: still a victim (the most left), so the pool can never deadlock.
+    expect(pick([short, seq('tiny', 2, NEAR_FINISH_BLOCKS)])).toBe('short');
+    expect(preemptionVictim([], (r: Seq) => r)).toBeUndefined();
   });
 
   it('maps a length bucket to a decode hint', () => {

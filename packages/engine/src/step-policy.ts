@@ -49,9 +49,44 @@ export function chunkTokens(limits: { tokenBudget: number; chunkSize: number }, 
   return room <= 0 ? 0 : Math.max(0, Math.min(room, remaining));
 }
 
-/** The running sequence preempted when the pool runs out: the youngest (running is in admission order). */
-export function preemptionVictim<T>(running: readonly T[]): T | undefined {
-  return running[running.length - 1];
+/** How a running sequence looks to the preemption policy. */
+export interface VictimView {
+  /** Tokens it may still produce before its max_tokens. */
+  remainingTokens: number;
+  /** KV blocks it still needs to reach its max_tokens (0 when it holds them all). */
+  blocksToFinish: number;
+  /** Tokens it produced since it was last resumed after a preemption; null when it never was. */
+  tokensSinceResume: number | null;
+}
+
+/** A sequence that needs at most this many more blocks to finish is preempted only when nothing else can be. */
+export const NEAR_FINISH_BLOCKS = 2;
+
+/** A sequence resumed after a preemption is not preempted again before it produced this many tokens (no thrashing). */
+export const PREEMPT_GRACE_TOKENS = 32;
+
+/**
+ * The running sequence preempted when the pool runs out (`running` is in admission order).
+ * Without `view`: the youngest. With it: the sequence with the most tokens left to produce (ties:
+ * the youngest), among those neither near their end ({@link NEAR_FINISH_BLOCKS}) nor resumed
+ * within {@link PREEMPT_GRACE_TOKENS}; failing that among those not near their end; failing that
+ * among all. A short request is then never preempted while a long one could be, so its wait
+ * behind a full pool is bounded by its own length, not by the long requests'.
+ */
+export function preemptionVictim<T>(running: readonly T[], view?: (r: T) => VictimView): T | undefined {
+  if (view === undefined) return running[running.length - 1];
+  const views = running.map(view);
+  const nearEnd = (v: VictimView): boolean => v.blocksToFinish <= NEAR_FINISH_BLOCKS;
+  const inGrace = (v: VictimView): boolean => v.tokensSinceResume !== null && v.tokensSinceResume < PREEMPT_GRACE_TOKENS;
+  const tiers: ((v: VictimView) => boolean)[] = [(v) => !nearEnd(v) && !inGrace(v), (v) => !nearEnd(v), () => true];
+  for (const eligible of tiers) {
+    let best = -1;
+    views.forEach((v, i) => {
+      if (eligible(v) && (best < 0 || v.remainingTokens >= views[best].remainingTokens)) best = i;
+    });
+    if (best >= 0) return running[best];
+  }
+  return undefined;
 }
 
 /**

@@ -1,13 +1,15 @@
 /**
  * DecodeBatch: continuous batching of running sequences, shared by decode and colocated actors.
  * Each step: schedule (give every running sequence room for one more token, preempting the
- * youngest when the pool runs out), run (one batched decode for all of them), postprocess (sample,
+ * policy's victim when the pool runs out: the one with most left to produce, never one near its
+ * end or just resumed while another can go), run (one batched decode for all of them), postprocess (sample,
  * stream, finish). Preempted sequences are recomputed later from prompt + tokens already emitted
  * (vLLM's recompute preemption), so their streams continue with nothing duplicated or lost.
  *
  * Invariants: a running sequence owns its block table and model sequence and releases both exactly
- * once (finish, abort, preemption); `running` is in admission order (oldest first), which makes the
- * youngest the preemption victim; at most one recompute per step bounds a step's latency.
+ * once (finish, abort, preemption); `running` is in admission order (oldest first); a preempted
+ * sequence's client is told it waits for KV (it is not stalled); at most one recompute per step
+ * bounds a step's latency.
  */
 import type { BlockPool, BlockTable } from '@baton/kv-cache';
 import type { Gpt, ModelSequence } from '@baton/model';
@@ -15,7 +17,7 @@ import { engineNow } from '../clock.js';
 import { KvExhaustedError } from '../errors.js';
 import type { WireRequest } from '../protocol.js';
 import { logitsRow, RequestSampler, type SampledToken } from '../request-sampler.js';
-import { preemptionVictim } from '../step-policy.js';
+import { preemptionVictim, type VictimView } from '../step-policy.js';
 import type { TokenSink } from './token-sink.js';
 
 /** A sequence in the decode batch. */
@@ -57,6 +59,8 @@ export interface DecodeBatchDeps {
 export class DecodeBatch {
   readonly running: RunningSeq[] = [];
   readonly #preempted: Preempted[] = [];
+  /** Tokens a resumed (recomputed) sequence had when it rejoined the batch: its grace against another preemption. */
+  readonly #resumedAt = new WeakMap<RunningSeq, number>();
 
   constructor(private readonly deps: DecodeBatchDeps) {}
 
@@ -136,19 +140,18 @@ export class DecodeBatch {
   }
 
   /**
-   * Preempts the youngest running sequences until `blocks` blocks went back to the pool (or none is
-   * left running), for a prefill that waits for KV: it bounds a new request's wait behind a full
-   * pool. The victims are recomputed later, oldest first, with nothing lost or duplicated.
+   * Preempts the policy's victims until `blocks` blocks went back to the pool (or none is left
+   * running), for a prefill that waits for KV: it bounds a new request's wait behind a full pool.
+   * The victims are recomputed later, oldest first, with nothing lost or duplicated.
    * Returns the blocks freed.
    */
   yieldBlocks(blocks: number): number {
     let freed = 0;
-    while (freed < blocks && this.running.length > 0) {
-      const victim = this.running.pop()!;
+    while (freed < blocks) {
+      const victim = this.#victim();
+      if (victim === undefined) break;
       freed += victim.table.blockIds.length;
-      this.#release(victim);
-      this.#preempted.push({ request: victim.request, tokens: victim.tokens, since: engineNow() });
-      this.deps.onPreempt();
+      this.#preempt(victim);
     }
     return freed;
   }
@@ -168,18 +171,37 @@ export class DecodeBatch {
     this.#preempted.length = 0;
   }
 
-  /** Room for one more token; preempts the youngest sequences until there is. False if `r` itself was preempted. */
+  /** Room for one more token; preempts the policy's victims until there is. False if `r` itself was preempted. */
   #reserve(r: RunningSeq): boolean {
     while (!r.table.ensureCapacity(r.seq.length + 1)) {
-      const victim = preemptionVictim(this.running);
+      const victim = this.#victim();
       if (victim === undefined) return false;
-      this.running.pop();
-      this.#release(victim);
-      this.#preempted.push({ request: victim.request, tokens: victim.tokens, since: engineNow() });
-      this.deps.onPreempt();
+      this.#preempt(victim);
       if (victim === r) return false;
     }
     return true;
+  }
+
+  #victim(): RunningSeq | undefined {
+    const blockSize = this.deps.pool.layout.geometry.blockSize;
+    return preemptionVictim(this.running, (r): VictimView => {
+      const remainingTokens = Math.max(0, r.request.maxTokens - r.sampler.produced);
+      const resumedAt = this.#resumedAt.get(r);
+      return {
+        remainingTokens,
+        blocksToFinish: Math.max(0, Math.ceil((r.seq.length + remainingTokens) / blockSize) - r.table.blockIds.length),
+        tokensSinceResume: resumedAt === undefined ? null : r.tokens.length - resumedAt,
+      };
+    });
+  }
+
+  /** Releases a running sequence's KV and queues it for recompute; its client learns it waits for KV. */
+  #preempt(victim: RunningSeq): void {
+    this.running.splice(this.running.indexOf(victim), 1);
+    this.#release(victim);
+    this.#preempted.push({ request: victim.request, tokens: victim.tokens, since: engineNow() });
+    this.deps.sink.kvWait(victim.request.id);
+    this.deps.onPreempt();
   }
 
   /** Rebuilds the KV of the oldest preempted sequence (prompt + emitted tokens but the last). */
@@ -197,14 +219,16 @@ export class DecodeBatch {
     this.#preempted.shift();
     const seq = model.attach(match.table, { length: match.cachedTokens });
     if (match.cachedTokens < context.length) model.prefill(seq, context.slice(match.cachedTokens), { chunkSize });
-    this.running.push({
+    const resumed: RunningSeq = {
       request: p.request,
       seq,
       table: match.table,
       sampler: new RequestSampler(p.request, p.tokens.length),
       lastToken: p.tokens[p.tokens.length - 1],
       tokens: p.tokens,
-    });
+    };
+    this.#resumedAt.set(resumed, p.tokens.length);
+    this.running.push(resumed);
   }
 
   #failPreempted(p: Preempted): void {

@@ -1,7 +1,7 @@
 /**
- * TokenSink: collects what one engine step produced (tokens, finished requests) and sends it in
- * as few messages as possible: one `tokens` message per step to the client, then one `finished`
- * per request, then the scheduler's bookkeeping.
+ * TokenSink: collects what one engine step produced (tokens, preempted and finished requests)
+ * and sends it in as few messages as possible: one `tokens` message per step to the client, one
+ * `kvWait` per preempted request, then one `finished` per request, then the scheduler's bookkeeping.
  *
  * Invariant: a request's tokens always reach the client before its `finished` message (same
  * sender, tokens flushed first), so the client never sees a token after the end.
@@ -22,6 +22,7 @@ interface Finish {
 export class TokenSink {
   #tokens: TokenItem[] = [];
   #finishes: Finish[] = [];
+  #kvWaits: string[] = [];
 
   constructor(
     private readonly client: ActorRef<ClientMsg>,
@@ -32,6 +33,11 @@ export class TokenSink {
     this.#tokens.push({ requestId, id, index, time });
   }
 
+  /** Request `requestId` was preempted: it waits for KV to be recomputed (it is not stalled). */
+  kvWait(requestId: string): void {
+    this.#kvWaits.push(requestId);
+  }
+
   finish(f: Finish): void {
     this.#finishes.push(f);
   }
@@ -40,6 +46,8 @@ export class TokenSink {
   flush(): void {
     if (this.#tokens.length > 0) this.client.tell({ type: 'tokens', items: this.#tokens });
     this.#tokens = [];
+    for (const requestId of this.#kvWaits) this.client.tell({ type: 'kvWait', requestId });
+    this.#kvWaits = [];
     const finishes = this.#finishes;
     this.#finishes = [];
     for (const f of finishes) {
