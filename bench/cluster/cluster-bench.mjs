@@ -8,6 +8,8 @@
 // 2. The KV stream between hosts against a plain TCP copy of the same bytes (kv-stream-bench.mjs).
 //    Goal: >= 80% of the plain copy's throughput.
 // Prints medians and ratios to the baselines. Stops everything it started.
+// Env knobs: BATON_BENCH_ROUNDS (part 1, default 12), BATON_BENCH_KV_ROUNDS (part 2, default 20),
+// BATON_BENCH_KV_ONLY=1 (part 2 alone).
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +22,13 @@ const MAX_TOKENS = 32;
 const MODEL = 'baton-tiny';
 const BATON = fileURLToPath(new URL('../../apps/cli/bin/baton.js', import.meta.url));
 
+const KV_ONLY = process.env.BATON_BENCH_KV_ONLY === '1';
+const kvRounds = Number(process.env.BATON_BENCH_KV_ROUNDS ?? 20);
+if (KV_ONLY) {
+  const kv = await benchKvStream({ model: MODEL, tokens: 1024, rounds: kvRounds, host: '127.0.0.3' });
+  console.log(kv.lines.join('\n'));
+  process.exit(0);
+}
 const binary = [process.env.NATS_SERVER, 'nats-server', '/usr/sbin/nats-server'].find((b) => b && spawnSync(b, ['--version']).status === 0);
 if (binary === undefined) throw new Error('nats-server not found: install it (`sudo apt-get install nats-server`) or set NATS_SERVER');
 const port = await new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
@@ -64,7 +73,7 @@ try {
   await Promise.all(Object.values(engines).map((e) => e.close({ deadlineMs: 0 })));
   for (const c of children.reverse()) c.kill('SIGTERM');
 }
-const kv = await benchKvStream({ model: MODEL, tokens: 1024, rounds: Number(process.env.BATON_BENCH_KV_ROUNDS ?? 20), host: '127.0.0.3' });
+const kv = await benchKvStream({ model: MODEL, tokens: 1024, rounds: kvRounds, host: '127.0.0.3' });
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const base = samples['single process (threads)'];
 console.log(`bench:cluster  ${ROUNDS} rounds · ${PROMPT_TOKENS}-token prompts · ${MAX_TOKENS} tokens · one request at a time, engines interleaved`);

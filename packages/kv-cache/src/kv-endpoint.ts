@@ -2,7 +2,8 @@
  * KvEndpoint: the decode side's listener for 'stream' KV channels. It listens on TCP (any host
  * that can reach it; loopback by default) or a Unix socket, publishes a plain descriptor (address
  * + a random token every connection must present in its Hello frame), and writes each arriving
- * sequence into its own pool through a KvTransferReceiver (checksummed, layer by layer).
+ * sequence into its own pool through a KvTransferReceiver (checksummed, layer by layer), whose
+ * socket reads payloads straight into the pool's pages (no per-chunk buffers or copies).
  * `reader(ticket)` claims a channel by the id the writer put in its ticket; the claim and the
  * arrival may come in either order.
  *
@@ -73,7 +74,9 @@ export class KvEndpoint {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new KvArgumentError(`KvEndpoint.listen: port must be in 0..65535, got ${String(port)}`);
     const token = options.token ?? randomBytes(16).toString('hex');
     if (typeof token !== 'string' || token === '') throw new KvArgumentError('KvEndpoint.listen: token must be a non-empty string');
-    const server = createServer();
+    // NOTE: paused on connect, so each receiver can take its connection over for in-place reads
+    // (in-place-socket.ts) before a byte is read.
+    const server = createServer({ pauseOnConnect: true });
     if (path !== undefined) server.listen(path);
     else server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error as Error))]);
@@ -137,17 +140,18 @@ export class KvEndpoint {
   #accept(socket: Socket): void {
     if (this.#closed) return void socket.destroy();
     socket.on('error', () => undefined);
-    if (this.descriptor.transport === 'tcp') socket.setNoDelay(true);
     const receiver: KvTransferReceiver = new KvTransferReceiver({
       pool: this.#pool,
-      socket,
+      accepted: socket,
       token: this.descriptor.token,
       idleTimeoutMs: this.#idleTimeoutMs,
       onSequence: (incoming) => this.#arrived(receiver, incoming),
       onReject: (rejection) => this.#rejected(rejection),
     });
+    // NOTE: the receiver may read on a socket of its own (it takes the accepted one over), so its
+    // end, not the accepted socket's, is what removes it.
     this.#receivers.add(receiver);
-    socket.on('close', () => this.#receivers.delete(receiver));
+    void receiver.closed.then(() => this.#receivers.delete(receiver));
   }
 
   #arrived(receiver: KvTransferReceiver, incoming: IncomingSequence): void {

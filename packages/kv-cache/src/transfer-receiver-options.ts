@@ -2,6 +2,7 @@
  * Options and public value types of KvTransferReceiver (transfer-receiver.ts): what a receiver is
  * built from and what it hands its caller for each arriving or refused sequence.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BlockPool } from './block-pool.js';
 import type { HandoffConsumer } from './handoff.js';
@@ -30,18 +31,30 @@ export interface TransferEndpoint {
   readonly host?: string;
 }
 
-/** Options of the KvTransferReceiver constructor: exactly one of `socket` and `connect`. */
+/** Options of the KvTransferReceiver constructor: exactly one of `socket`, `accepted` and `connect`. */
 export type KvTransferReceiverOptions = ReceiverCommonOptions &
   (
     | {
-        /** A connected net.Socket (e.g. accepted by a server) or any Duplex byte stream; chunks are copied into the pool. */
+        /** A connected net.Socket or any Duplex byte stream; chunks are copied into the pool. */
         readonly socket: Duplex;
+        readonly accepted?: undefined;
+        readonly connect?: undefined;
+      }
+    | {
+        /**
+         * A socket accepted by a net.Server created with `pauseOnConnect: true`: the receiver takes
+         * its connection over and reads payloads straight into the pool's memory (in-place-socket.ts;
+         * where that is not possible it copies the socket's chunks, as for `socket`).
+         */
+        readonly accepted: Socket;
+        readonly socket?: undefined;
         readonly connect?: undefined;
       }
     | {
         /** Dial the sender; payloads are read straight into the pool's memory. */
         readonly connect: TransferEndpoint;
         readonly socket?: undefined;
+        readonly accepted?: undefined;
       }
   );
 

@@ -6,12 +6,13 @@
  * in-process handoff (waitForLayer, read, adopt). A failed sequence (checksum, peer gone, timeout,
  * sender abort) cancels its handoff and releases its blocks: nothing half-written is adoptable.
  *
- * Two ways in: given a `socket` (e.g. one a server accepted), it copies the socket's chunks into
- * the spans; told to `connect` to the sender, it dials with net.Socket `onread`, so the kernel
- * reads payloads straight into the pool's memory (no copy; NOTE: Node 20's net.Server cannot
- * read into caller memory, hence the receiver dials).
+ * Three ways in: given a `socket` (any Duplex), it copies the socket's chunks into the spans;
+ * given a socket a server `accepted` (paused on connect), it takes the connection over with
+ * net.Socket `onread` (in-place-socket.ts); told to `connect` to the sender, it dials with
+ * `onread`. With `onread` the kernel reads payloads straight into the pool's memory: no copy and
+ * no per-chunk allocation.
  */
-import { connect } from 'node:net';
+import { connect, type OnReadOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BlockPool } from './block-pool.js';
 import type { BlockTable } from './block-table.js';
@@ -32,6 +33,7 @@ import { SharedCopier } from './shared-copy.js';
 import { SpanChecksums } from './span-checksums.js';
 import { hashRuns } from './span-hash.js';
 import { IdleTimer } from './idle-timer.js';
+import { takeOverForInPlaceReads } from './in-place-socket.js';
 import type { HandoffProducer } from './handoff.js';
 import type { IncomingSequence, KvTransferReceiverOptions, SequenceRejection, TransferEndpoint } from './transfer-receiver-options.js';
 import {
@@ -93,6 +95,8 @@ export class KvTransferReceiver {
 
   /** Resolves once the socket is connected (at once for a given socket); rejects if dialing fails. */
   readonly ready: Promise<void>;
+  /** Resolves once the connection closed (every in-flight sequence failed and released by then). */
+  readonly closed: Promise<void>;
 
   constructor(options: KvTransferReceiverOptions) {
     this.pool = options.pool;
@@ -108,9 +112,16 @@ export class KvTransferReceiver {
     this.copier = new SharedCopier(this.pool.handle.data);
     this.bytes = new Uint8Array(this.pool.handle.data);
     this.reader = new FrameReader((header) => this.onFrame(header));
-    if (options.socket !== undefined) {
+    if (options.accepted !== undefined) {
+      const taken = takeOverForInPlaceReads(options.accepted, this.inPlaceReads());
+      this.socket = taken ?? options.accepted;
+      if (taken === null) this.copyChunks(options.accepted);
+      // NOTE: acks go out at once (a no-op on a Unix socket).
+      (taken ?? options.accepted).setNoDelay(true);
+      this.ready = Promise.resolve();
+    } else if (options.socket !== undefined) {
       this.socket = options.socket;
-      this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      this.copyChunks(this.socket);
       this.ready = Promise.resolve();
     } else {
       this.socket = this.dial(options.connect);
@@ -121,10 +132,13 @@ export class KvTransferReceiver {
       this.ready.catch(() => undefined);
     }
     this.socket.on('end', () => this.onEnd());
+    let closed: () => void = () => undefined;
+    this.closed = new Promise<void>((resolve) => (closed = resolve));
     this.socket.on('close', () => {
       this.failAll(new TransferPeerClosedError('the sender closed the connection'));
       this.releaseDeferred();
       this.verifier?.close();
+      closed();
     });
     this.socket.on('error', (error) => this.failAll(new TransferPeerClosedError(`socket error: ${error.message}`)));
   }
@@ -151,34 +165,44 @@ export class KvTransferReceiver {
     if (!Number.isInteger(endpoint.port) || endpoint.port <= 0 || endpoint.port > 65535) {
       throw new KvArgumentError(`KvTransferReceiver: connect.port must be an integer in 1..65535, got ${String(endpoint.port)}`);
     }
-    const socket = connect({
-      port: endpoint.port,
-      host: endpoint.host ?? '127.0.0.1',
-      onread: {
-        buffer: () => this.reader.nextReadBuffer(),
-        callback: (bytes: number) => {
-          this.onBytes(() => this.reader.didRead(bytes));
-          return true;
-        },
-      },
-    });
+    const socket = connect({ port: endpoint.port, host: endpoint.host ?? '127.0.0.1', onread: this.inPlaceReads() });
     socket.setNoDelay(true);
     return socket;
   }
 
-  private onData(chunk: Buffer): void {
-    this.onBytes(() => this.reader.push(chunk));
+  /** `onread` options that read headers into the frame reader and payloads into their spans. */
+  private inPlaceReads(): OnReadOpts {
+    return {
+      buffer: () => this.reader.nextReadBuffer(),
+      callback: (bytes: number) => {
+        this.idle.touch();
+        try {
+          this.reader.didRead(bytes);
+        } catch (error) {
+          this.consumeFailed(error);
+        }
+        return true;
+      },
+    };
   }
 
-  private onBytes(consume: () => void): void {
-    this.idle.touch();
-    try {
-      consume();
-    } catch (error) {
-      const failure = error instanceof TransferError ? error : new TransferProtocolError(String(error));
-      this.failAll(failure);
-      this.socket.destroy();
-    }
+  /** Copies each chunk of `socket` into place (for streams that cannot read in place). */
+  private copyChunks(socket: Duplex): void {
+    socket.on('data', (chunk: Buffer) => {
+      this.idle.touch();
+      try {
+        this.reader.push(chunk);
+      } catch (error) {
+        this.consumeFailed(error);
+      }
+    });
+    // NOTE: an accepted socket that could not be taken over is still paused on connect.
+    socket.resume();
+  }
+
+  private consumeFailed(error: unknown): void {
+    this.failAll(error instanceof TransferError ? error : new TransferProtocolError(String(error)));
+    this.socket.destroy();
   }
 
   private onEnd(): void {
