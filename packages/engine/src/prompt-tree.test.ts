@@ -14,7 +14,7 @@ describe('PromptTree', () => {
     tree.apply(1, { type: 'insert', tier: 'hot', keys: keys.slice(0, 2) });
     tree.apply(0, { type: 'swap', from: 'hot', to: 'host', keys: [keys[0]] });
     const runs = tree.cachedRuns(tree.keysOf(prompt), 3);
-    expect(runs[0]).toEqual({ instance: 0, tokens: 16, hotTokens: 0, blocks: { hot: 3, host: 1, disk: 0 } });
+    expect(runs[0]).toEqual({ instance: 0, tokens: 16, hotTokens: 0, heldTokens: 16, blocks: { hot: 3, host: 1, disk: 0 } });
     expect(runs[1]).toMatchObject({ tokens: 8, hotTokens: 8 });
     expect(runs[2].tokens).toBe(0);
     expect(tree.cachedTokens(0, prompt.slice(0, 9))).toBe(8);
@@ -82,5 +82,40 @@ describe('PromptTree', () => {
     expect(runs[0].blocks.host).toBe(truth.blocks.host);
     truth.table.release();
     await mem.close();
+  });
+
+  it('a prompt routed to an instance counts as held there until its last block is inserted', () => {
+    const tree = new PromptTree(BS);
+    const turn1 = tokens(12);
+    const turn2 = [...turn1, ...tokens(8, 100)];
+    const keys = tree.keysOf(turn1);
+    tree.apply(0, { type: 'insert', tier: 'hot', keys: keys.slice(0, 1) });
+    tree.addPending('r1', 1, keys);
+    const runs = tree.cachedRuns(tree.keysOf(turn2), 2);
+    // Instance 1 is about to hold all of turn 1 (it is queued there), though nothing is inserted yet.
+    expect(runs[1]).toMatchObject({ tokens: 12, hotTokens: 12, heldTokens: 0 });
+    expect(runs[0]).toMatchObject({ tokens: 4, heldTokens: 4 });
+    expect(tree.stats().pending).toBe(1);
+    tree.apply(1, { type: 'insert', tier: 'hot', keys: keys.slice(0, 2) });
+    expect(tree.stats().pending).toBe(1);
+    tree.apply(1, { type: 'insert', tier: 'hot', keys: keys.slice(2) });
+    expect(tree.stats().pending).toBe(0);
+    expect(tree.cachedRuns(tree.keysOf(turn2), 2)[1]).toMatchObject({ tokens: 12, heldTokens: 12 });
+  });
+
+  it('settling a pending prompt (failed or aborted) takes its credit away; forget drops an instance\'s pending prompts', () => {
+    const tree = new PromptTree(BS);
+    const a = tokens(8);
+    tree.addPending('r1', 0, tree.keysOf(a));
+    tree.addPending('r2', 0, tree.keysOf(a));
+    tree.settle('r1');
+    expect(tree.cachedTokens(0, a)).toBe(8);
+    tree.settle('r2');
+    expect(tree.cachedTokens(0, a)).toBe(0);
+    tree.addPending('r3', 1, tree.keysOf(a));
+    tree.forget(1);
+    expect(tree.cachedTokens(1, a)).toBe(0);
+    expect(tree.stats()).toMatchObject({ nodes: 0, pending: 0 });
+    tree.settle('unknown');
   });
 });

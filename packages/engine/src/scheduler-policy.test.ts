@@ -46,6 +46,45 @@ describe('choosePrefill', () => {
   });
 });
 
+describe('choosePrefill: a hot holder with a long queue', () => {
+  // Both weighed at one (pooled) rate of 2,000 tokens/s: the queue term is time (tokens still to compute / rate).
+  const rate = 2_000;
+  const prompt = req(600);
+  const holderHolds = (id: string): number => (id === 'holder' ? 560 : 0);
+
+  it('loses to an idle instance when recomputing the prefix is cheaper than waiting', () => {
+    // holder: 1,200 queued tokens = 600 ms + 40 / 2000 s = 620 ms; idle: 0 + 600 / 2000 s = 300 ms.
+    const loads: PrefillLoad[] = [
+      { id: 'holder', queuedPromptTokens: 1_200, queuedRequests: 3, tokensPerSecond: rate },
+      { id: 'idle', queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: rate },
+    ];
+    const c = choosePrefill(prompt, loads, holderHolds)!;
+    expect(c).toMatchObject({ actorId: 'idle', cachedTokens: 0, transfer: null });
+    expect(c.ttftMs).toBeCloseTo(300);
+  });
+
+  it('keeps the turn on the holder while its queue is shorter than the recompute', () => {
+    // holder: 400 tokens = 200 ms + 20 ms = 220 ms < idle's 300 ms.
+    const loads: PrefillLoad[] = [
+      { id: 'holder', queuedPromptTokens: 400, queuedRequests: 3, tokensPerSecond: rate },
+      { id: 'idle', queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: rate },
+    ];
+    expect(choosePrefill(prompt, loads, holderHolds)).toMatchObject({ actorId: 'holder', cachedTokens: 560 });
+  });
+
+  it('with the transfer rule, an idle instance pulls the prefix instead of recomputing it when that is faster', () => {
+    const loads: PrefillLoad[] = [
+      { id: 'holder', queuedPromptTokens: 1_200, queuedRequests: 3, tokensPerSecond: rate },
+      { id: 'idle', queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: rate },
+    ];
+    const rule: TransferRule = { remoteFor: (id) => (id === 'idle' ? { source: 'holder', tokens: 560 } : null), tokensPerSecond: 28_000 };
+    // idle: 560 / 28000 s = 20 ms + 40 / 2000 s = 20 ms = 40 ms.
+    const c = choosePrefill(prompt, loads, holderHolds, rule)!;
+    expect(c).toMatchObject({ actorId: 'idle', cachedTokens: 560, transfer: { source: 'holder', tokens: 560 } });
+    expect(c.ttftMs).toBeCloseTo(40);
+  });
+});
+
 describe('choosePrefill with Mooncake\'s transfer rule', () => {
   // p0 holds 900 tokens but has a 200 ms queue; p1 holds nothing and has a 100 ms queue.
   const loads: PrefillLoad[] = [

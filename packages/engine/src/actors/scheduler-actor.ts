@@ -14,6 +14,12 @@
  * candidate wins, the holder is told to send that prefix (`sendPrefix`, transfer-with-insert) and
  * the chosen prefill actor waits for it (`prefixSent` -> `prefixArrived`). Transfer throughput is
  * measured from those transfers, from the ask to the answer (so a busy holder's queue counts; a prior before the first).
+ * Two things keep the tree from piling turns onto the instances that hold their prefixes: a prompt
+ * routed to an instance counts as cached there from that moment (a pending prefix in the tree,
+ * until its blocks are inserted), and the queue it is weighed on is the scheduler's own ledger of
+ * tokens still to compute there (every request routed to it without a first token yet, the one
+ * prefilling included, each at its uncached length), divided by the pooled prefill rate: time, not
+ * a count, and never behind a load report still in the post.
  *
  * Invariants: it never awaits another actor inside a handler (predictions come back as
  * `predicted` messages), so a slow actor can never stall admission; load it routes on is the
@@ -43,6 +49,8 @@ interface InFlight {
   target: number;
   decode: number | null;
   isLong: boolean;
+  /** Prompt tokens the target still has to compute for it (routed, no first token yet); null once prefilled. */
+  prefillTokens: number | null;
 }
 
 const PREDICT_TIMEOUT_MS = 250;
@@ -165,10 +173,11 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const healthy = up.length > 0 ? up : routable.filter((l) => this.#restarting.has(l.id));
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
     const { credit, transfer } = this.#creditFor(request, loads);
-    const candidates = colocated ? [leastOutstanding(healthy)] : pooledRate(this.#candidates(request, healthy));
+    const tree = !colocated && this.init.routing === 'prompt-tree';
+    const candidates = colocated ? [leastOutstanding(healthy)] : pooledRate(tree ? this.#ledgerLoads(healthy) : this.#candidates(request, healthy));
     const route = this.init.routing === 'least-load' ? () => 0 : credit;
     // NOTE: Mooncake's transfer rule belongs to prompt-tree routing (session routing is MemServe's baseline, least-load credits nothing).
-    const rule = !colocated && this.init.routing === 'prompt-tree' ? transfer : null;
+    const rule = tree ? transfer : null;
     const picked = choosePrefill(request, candidates, route, rule);
     // NOTE: the admission estimate counts what the chosen actor holds whatever the routing rule.
     const choice = picked === null ? null : choosePrefill(request, candidates.filter((c) => c.id === picked.actorId), credit, rule);
@@ -193,7 +202,9 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     loads[target].queuedPromptTokens += request.promptIds.length - choice.cachedTokens;
     this.#credited += picked?.cachedTokens ?? 0;
     this.#routedTokens += request.promptIds.length;
-    this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.transferMs + choice.prefillMs }, target, decode: null, isLong: false });
+    const prefillTokens = request.promptIds.length - choice.cachedTokens;
+    this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.transferMs + choice.prefillMs }, target, decode: null, isLong: false, prefillTokens });
+    if (tree && this.init.cacheEnabled) this.#tree.addPending(request.id, this.#instanceOf('prefill', target), this.#tree.keysOf(request.promptIds));
     this.#accepted += 1;
     this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
     if (colocated) {
@@ -204,6 +215,29 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     this.#refs.prefill[target].tell({ type: 'prefill', request, awaitsPrefix });
     this.#predict(request);
     return { accepted: true };
+  }
+
+  /**
+   * Prefill loads as prompt-tree routing weighs them: each actor's queue is the ledger of prompt
+   * tokens routed to it that it has not prefilled yet (in flight included).
+   * NOTE: an actor's own report counts a queued turn at the length it could not match when it
+   * arrived, which is the whole prompt when the previous turn is still ahead of it in the same
+   * queue; the ledger counts what routing credited (pending prefixes included), and it is current
+   * the moment a request is routed, where a report lags by its interval and the message's trip.
+   */
+  #ledgerLoads(loads: readonly PrefillLoad[]): PrefillLoad[] {
+    const work = new Map<number, { tokens: number; requests: number }>();
+    for (const f of this.#inFlight.values()) {
+      if (f.prefillTokens === null) continue;
+      const w = work.get(f.target) ?? { tokens: 0, requests: 0 };
+      w.tokens += f.prefillTokens;
+      w.requests += 1;
+      work.set(f.target, w);
+    }
+    return loads.map((l) => {
+      const w = work.get(this.#prefill.findIndex((p) => p.id === l.id));
+      return { ...l, queuedPromptTokens: w?.tokens ?? 0, queuedRequests: w?.requests ?? 0 };
+    });
   }
 
   /** Tree instance of a serving actor's KV site. NOTE: interleaved, so it is known before the scheduler is wired (sites report on start). */
@@ -258,7 +292,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       if (mine === undefined || mine.endpoint === null) return null;
       let best: RemotePrefix | null = null;
       for (const [j, site] of sites) {
-        if (site.poolId !== mine.poolId && runs[j].tokens > (best?.tokens ?? 0)) best = { source: String(j), tokens: runs[j].tokens };
+        if (site.poolId !== mine.poolId && runs[j].heldTokens > (best?.tokens ?? 0)) best = { source: String(j), tokens: runs[j].heldTokens };
       }
       return best;
     };
@@ -327,6 +361,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
 
   #abort(requestId: string): void {
     this.#askedAt.delete(requestId);
+    this.#tree.settle(requestId);
     const f = this.#inFlight.get(requestId);
     if (f === undefined) {
       // NOTE: unknown here (finished, or this scheduler restarted and lost it): every actor drops it.
@@ -348,11 +383,13 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   /** Folds a measured TTFT into the calibration factor (fresh attempts only: a resumed one's clock started earlier). */
   #calibrate(requestId: string, ttftMs: number): void {
     const f = this.#inFlight.get(requestId);
+    if (f !== undefined) f.prefillTokens = null;
     if (f === undefined || f.request.emitted > 0) return;
     this.#calibrator.observe(f.estimate, ttftMs);
   }
 
   #finished(requestId: string, outputTokens: number): void {
+    this.#tree.settle(requestId);
     const f = this.#inFlight.get(requestId);
     if (f === undefined) return;
     this.#inFlight.delete(requestId);
