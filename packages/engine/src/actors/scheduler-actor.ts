@@ -14,12 +14,9 @@
  * candidate wins, the holder is told to send that prefix (`sendPrefix`, transfer-with-insert) and
  * the chosen prefill actor waits for it (`prefixSent` -> `prefixArrived`). Transfer throughput is
  * measured from those transfers, from the ask to the answer (so a busy holder's queue counts; a prior before the first).
- * Two things keep the tree from piling turns onto the instances that hold their prefixes: a prompt
- * routed to an instance counts as cached there from that moment (a pending prefix in the tree,
- * until its blocks are inserted), and the queue it is weighed on is the scheduler's own ledger of
- * tokens still to compute there (every request routed to it without a first token yet, the one
- * prefilling included, each at its uncached length), divided by the pooled prefill rate: time, not
- * a count, and never behind a load report still in the post.
+ * A prompt routed to an instance counts as cached there at once (a pending prefix in the tree until
+ * inserted), and prompt-tree routing weighs each queue as the scheduler's ledger of tokens still to
+ * compute there (routed, no first token yet, the one prefilling included) / the pooled rate.
  *
  * Invariants: it never awaits another actor inside a handler (predictions come back as
  * `predicted` messages), so a slow actor can never stall admission; load it routes on is the
@@ -218,12 +215,9 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   }
 
   /**
-   * Prefill loads as prompt-tree routing weighs them: each actor's queue is the ledger of prompt
-   * tokens routed to it that it has not prefilled yet (in flight included).
-   * NOTE: an actor's own report counts a queued turn at the length it could not match when it
-   * arrived, which is the whole prompt when the previous turn is still ahead of it in the same
-   * queue; the ledger counts what routing credited (pending prefixes included), and it is current
-   * the moment a request is routed, where a report lags by its interval and the message's trip.
+   * Prefill loads with each queue from the ledger: prompt tokens routed there, not yet prefilled.
+   * NOTE: a report counts a queued turn whole when the turn before it is still queued there, and
+   * lags by its interval and trip; the ledger counts what routing credited, current at once.
    */
   #ledgerLoads(loads: readonly PrefillLoad[]): PrefillLoad[] {
     const work = new Map<number, { tokens: number; requests: number }>();
