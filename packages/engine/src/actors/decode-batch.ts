@@ -99,9 +99,10 @@ export class DecodeBatch {
   schedule(): RunningSeq[] {
     this.#recomputeOne();
     const batch: RunningSeq[] = [];
-    for (let i = 0; i < this.running.length && batch.length < this.deps.maxBatch; i++) {
-      const r = this.running[i];
-      if (this.#reserve(r)) batch.push(r);
+    for (const r of [...this.running]) {
+      if (batch.length >= this.deps.maxBatch) break;
+      // NOTE: an earlier reservation of this step may have preempted it.
+      if (this.running.includes(r) && this.#reserve(r, batch)) batch.push(r);
     }
     return batch;
   }
@@ -171,12 +172,17 @@ export class DecodeBatch {
     this.#preempted.length = 0;
   }
 
-  /** Room for one more token; preempts the policy's victims until there is. False if `r` itself was preempted. */
-  #reserve(r: RunningSeq): boolean {
+  /**
+   * Room for one more token; preempts the policy's victims until there is (a victim already in
+   * this step's `batch` leaves it). False if `r` itself was preempted.
+   */
+  #reserve(r: RunningSeq, batch: RunningSeq[]): boolean {
     while (!r.table.ensureCapacity(r.seq.length + 1)) {
       const victim = this.#victim();
       if (victim === undefined) return false;
       this.#preempt(victim);
+      const k = batch.indexOf(victim);
+      if (k >= 0) batch.splice(k, 1);
       if (victim === r) return false;
     }
     return true;

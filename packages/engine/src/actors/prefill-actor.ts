@@ -482,7 +482,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   /**
    * The oldest prompt blocked on KV has waited past RECLAIM_AFTER_MS: a decode actor sharing this
-   * pool preempts its youngest sequences to make room (round robin, at most one ask per interval),
+   * pool preempts sequences to make room (the step policy's victims; round robin, at most one ask per interval),
    * so a new request's wait behind a full pool stays bounded.
    */
   #reclaimFor(job: Job): void {
