@@ -13,7 +13,8 @@ describe('runAtRate (real engine)', () => {
 
   it('sends 3 requests at their arrival times and records every one', async () => {
     const startMs = performance.timeOrigin + performance.now();
-    engine = await createEngine({ mode: 'colocated', colocated: 1, backend: 'wasm' });
+    // NOTE: baton-tiny (random weights, no end-of-text id) always runs to maxTokens; the trained default may stop early.
+    engine = await createEngine({ mode: 'colocated', colocated: 1, backend: 'wasm', model: 'baton-tiny' });
     const workload = generateWorkload({ mix: 'chat', count: 3, seed: 1 });
     const requests = atRate(workload, 20).map((r) => ({ ...r, promptIds: r.promptIds.slice(0, 24), maxTokens: 4 }));
     const progress: number[] = [];
