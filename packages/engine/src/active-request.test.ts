@@ -19,6 +19,19 @@ function make(over: Partial<NormalizedRequest> = {}) {
 const tok = (index: number, id: number, time: number) => ({ requestId: 'r1', index, id, time });
 
 describe('ActiveRequest', () => {
+  it('waits for KV from a preemption until its next token or attempt (the stall watchdog skips it meanwhile)', () => {
+    const { active } = make();
+    active.token(tok(0, 97, 110));
+    expect(active.waitingForKv).toBe(false);
+    active.receive({ type: 'kvWait', requestId: 'r1' });
+    expect(active.waitingForKv).toBe(true);
+    active.token(tok(1, 98, 120));
+    expect(active.waitingForKv).toBe(false);
+    active.receive({ type: 'kvWait', requestId: 'r1' });
+    active.nextAttempt();
+    expect(active.waitingForKv).toBe(false);
+  });
+
   it('puts tokens from different actors back in order and waits for all of them before finishing', async () => {
     const { active, done } = make();
     active.token(tok(1, 98, 130));
