@@ -5,9 +5,10 @@
  * more token, preempting the engine's victim (the youngest) when the pool runs out (vLLM's
  * recompute preemption).
  *
- * Invariants: `running` is in admission order (the youngest is the victim); a sequence's holding
+ * Invariants: `running` is in admission order (the victim is the engine policy's); a sequence's holding
  * is released exactly once (finish, preemption, failure); token i of a request is emitted once.
  */
+import type { VictimView } from '@baton/engine';
 import type { SimConfig } from './sim-config.js';
 import { SimKvPool, type KvHolding } from './sim-kv-pool.js';
 import { SIM_POLICY } from './sim-policy.js';
@@ -41,6 +42,8 @@ export function chunkedPrefillMs(times: StepTimes, tokens: number, prefix: numbe
 export class SimBatch {
   readonly running: RunningSeq[] = [];
   readonly #preempted: Array<{ req: SimRequest; since: number }> = [];
+  /** Tokens a resumed sequence had emitted when it rejoined: its grace against another preemption. */
+  readonly #resumedAt = new WeakMap<RunningSeq, number>();
   preemptions = 0;
 
   constructor(
@@ -66,15 +69,13 @@ export class SimBatch {
   schedule(now: number): { batch: RunningSeq[]; extraMs: number; sumContext: number } {
     const extraMs = this.#recomputeOne(now);
     const batch: RunningSeq[] = [];
-    let sumContext = 0;
     const max = this.config.maxBatch;
-    for (let i = 0; i < this.running.length && batch.length < max; i++) {
-      const r = this.running[i];
-      if (this.#reserve(r, now)) {
-        batch.push(r);
-        sumContext += r.len;
-      }
+    for (const r of [...this.running]) {
+      if (batch.length >= max) break;
+      // NOTE: an earlier reservation of this step may have preempted it.
+      if (this.running.includes(r) && this.#reserve(r, now, batch)) batch.push(r);
     }
+    const sumContext = batch.reduce((n, r) => n + r.len, 0);
     return { batch, extraMs, sumContext };
   }
 
@@ -124,19 +125,33 @@ export class SimBatch {
     if (r.req.emitted >= r.req.maxTokens) this.#finish(r, now);
   }
 
-  #reserve(r: RunningSeq, now: number): boolean {
+  /** Room for one more token; preempts the policy's victims until there is (a victim already in `batch` leaves it). */
+  #reserve(r: RunningSeq, now: number, batch: RunningSeq[]): boolean {
     const bs = this.config.kv.blockSize;
     while (SimKvPool.blocks(r.holding) * bs < r.len + 1) {
       if (this.pool.grow(r.holding)) continue;
-      const victim = SIM_POLICY.preemptionVictim(this.running);
+      const victim = SIM_POLICY.preemptionVictim(this.running, (s) => this.#view(s));
       if (victim === undefined) return false;
-      this.running.pop();
+      this.running.splice(this.running.indexOf(victim), 1);
+      const k = batch.indexOf(victim);
+      if (k >= 0) batch.splice(k, 1);
       this.pool.release(victim.holding);
       this.#preempted.push({ req: victim.req, since: now });
       this.preemptions++;
       if (victim === r) return false;
     }
     return true;
+  }
+
+  /** A running sequence as the engine's preemption policy sees it. */
+  #view(s: RunningSeq): VictimView {
+    const remainingTokens = Math.max(0, s.req.maxTokens - s.req.emitted);
+    const resumedAt = this.#resumedAt.get(s);
+    return {
+      remainingTokens,
+      blocksToFinish: Math.max(0, Math.ceil((s.len + remainingTokens) / this.config.kv.blockSize) - SimKvPool.blocks(s.holding)),
+      tokensSinceResume: resumedAt === undefined ? null : s.req.emitted - resumedAt,
+    };
   }
 
   /** Rebuilds the KV of the oldest preempted sequence; returns the prefill time it costs. */
@@ -157,7 +172,9 @@ export class SimBatch {
     }
     this.#preempted.shift();
     const cached = matched * bs;
-    this.running.push({ req, len: context, holding });
+    const resumed: RunningSeq = { req, len: context, holding };
+    this.#resumedAt.set(resumed, req.emitted);
+    this.running.push(resumed);
     return cached < context ? chunkedPrefillMs(this.times, context - cached, cached, this.config.prefillChunkSize) : 0;
   }
 }
