@@ -33,11 +33,6 @@ describe('step policy', () => {
     expect(pooledRate([])).toEqual([]);
   });
 
-  it('preempts the youngest sequence when it knows nothing else', () => {
-    expect(preemptionVictim(['old', 'mid', 'young'])).toBe('young');
-    expect(preemptionVictim([])).toBeUndefined();
-  });
-
   it('preempts the sequence with most left to produce, never a short or just-resumed one while another can go', () => {
     type Seq = { id: string } & VictimView;
     const seq = (id: string, remainingTokens: number, blocksToFinish: number, tokensSinceResume: number | null = null): Seq => ({ id, remainingTokens, blocksToFinish, tokensSinceResume });

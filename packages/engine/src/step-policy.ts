@@ -66,15 +66,13 @@ export const NEAR_FINISH_BLOCKS = 2;
 export const PREEMPT_GRACE_TOKENS = 32;
 
 /**
- * The running sequence preempted when the pool runs out (`running` is in admission order).
- * Without `view`: the youngest. With it: the sequence with the most tokens left to produce (ties:
- * the youngest), among those neither near their end ({@link NEAR_FINISH_BLOCKS}) nor resumed
+ * The running sequence preempted when the pool runs out (`running` is in admission order): the
+ * sequence with the most tokens left to produce (ties: the youngest), among those neither near their end ({@link NEAR_FINISH_BLOCKS}) nor resumed
  * within {@link PREEMPT_GRACE_TOKENS}; failing that among those not near their end; failing that
  * among all. A short request is then never preempted while a long one could be, so its wait
  * behind a full pool is bounded by its own length, not by the long requests'.
  */
-export function preemptionVictim<T>(running: readonly T[], view?: (r: T) => VictimView): T | undefined {
-  if (view === undefined) return running[running.length - 1];
+export function preemptionVictim<T>(running: readonly T[], view: (r: T) => VictimView): T | undefined {
   const views = running.map(view);
   const nearEnd = (v: VictimView): boolean => v.blocksToFinish <= NEAR_FINISH_BLOCKS;
   const inGrace = (v: VictimView): boolean => v.tokensSinceResume !== null && v.tokensSinceResume < PREEMPT_GRACE_TOKENS;

@@ -2,7 +2,7 @@
  * SimBatch: continuous batching of running sequences as the engine's DecodeBatch does it, on
  * simulated time — each step first recomputes the oldest preempted sequence if its KV fits again
  * (at most one per step), then gives each of the first `maxBatch` running sequences room for one
- * more token, preempting the engine's victim (the youngest) when the pool runs out (vLLM's
+ * more token, preempting the engine policy's victim when the pool runs out (vLLM's
  * recompute preemption).
  *
  * Invariants: `running` is in admission order (the victim is the engine policy's); a sequence's holding
