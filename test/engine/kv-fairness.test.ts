@@ -1,7 +1,7 @@
 /**
  * A full KV pool does not starve short requests: while long greedy streams hold the pool and a
  * long prompt waits for KV at the head of the prefill queue, a short request that arrives later is
- * prefilled past it (and a decode actor preempts its youngest sequences when a prompt waits too
+ * prefilled past it (and a decode actor preempts sequences — the policy's victims — when a prompt waits too
  * long) and finishes while the long streams still run; every stream keeps its reference tokens;
  * no block stays in use.
  */
