@@ -334,7 +334,9 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     try {
       const first = this.#run(request, table, match.cachedTokens, writer);
       if (writer !== null && decode !== null) this.#announce(request, decode, first);
-      else {
+      else if (!first.finished) {
+        // NOTE: a request that ended at its first token needs no decode actor; once it finished the
+        // scheduler forgets it and sends no `assignDecode`, so keeping it here would hold its blocks for good.
         this.#awaiting.set(request.id, { request, table, first, decode });
         keep = true;
       }
