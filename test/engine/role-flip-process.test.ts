@@ -6,11 +6,11 @@
  * request ends with the tokens of plain `generate`, streamed once each, and no pool keeps a block.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEngine, type Engine, type FlipRecord } from '@baton/engine';
+import { createEngine, type Engine } from '@baton/engine';
 import { eventually } from '../support/eventually.js';
 import { pidAlive } from '../support/processes.js';
 import { mixedPrompts } from '../support/reference.js';
-import { expectPoolsFree, expectReference, poolsNow, streamAll } from '../support/flip-load.js';
+import { expectPoolsFree, expectReference, onceAt, poolsNow, streamAll } from '../support/flip-load.js';
 
 const MODEL = 'baton-tiny';
 let engine: Engine | null = null;
@@ -44,11 +44,9 @@ describe('role flip in child processes', () => {
     const e = await start(1, 2);
     const before = await poolsNow(e);
     const prompts = mixedPrompts(8, 211, 80);
-    let flip: Promise<FlipRecord> | null = null;
-    const outcomes = await streamAll(e, prompts, 64, (n) => {
-      if (flip === null && n >= 60) flip = e.flip({ instance: 2, to: 'prefill' });
-    });
-    const record = await flip!;
+    const flip = onceAt(60, () => e.flip({ instance: 2, to: 'prefill' }));
+    const outcomes = await streamAll(e, prompts, 64, flip.onTokens);
+    const record = await flip.fired();
     expect(record).toMatchObject({ instance: 2, from: 'decode', to: 'prefill' });
     expect(record.handedOver + record.drained).toBeGreaterThan(0);
     await expectReference(MODEL, prompts, 64, outcomes);
@@ -73,13 +71,13 @@ describe('role flip in child processes', () => {
     const e = await start(1, 2);
     const victim = await pidOf(e, 'decode-2');
     const prompts = mixedPrompts(8, 239, 80);
-    let flip: Promise<FlipRecord> | null = null;
-    const outcomes = await streamAll(e, prompts, 64, (n) => {
-      if (flip !== null || n < 50) return;
-      flip = e.flip({ instance: 2, to: 'prefill' });
+    const flip = onceAt(50, () => {
+      const flipped = e.flip({ instance: 2, to: 'prefill' });
       process.kill(victim, 'SIGKILL');
+      return flipped;
     });
-    const record = await flip!;
+    const outcomes = await streamAll(e, prompts, 64, flip.onTokens);
+    const record = await flip.fired();
     expect(record.instance).toBe(2);
     await expectReference(MODEL, prompts, 64, outcomes);
     expect(pidAlive(victim)).toBe(false);

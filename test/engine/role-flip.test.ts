@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, FlipRefusedError, InvalidOptionsError, InvalidRequestError, type Engine, type EngineOptionsInput, type FlipRecord } from '@baton/engine';
 import { mixedPrompts } from '../support/reference.js';
-import { expectPoolsFree, expectReference, poolsNow, streamAll } from '../support/flip-load.js';
+import { expectPoolsFree, expectReference, onceAt, poolsNow, streamAll } from '../support/flip-load.js';
 
 const MODEL = 'baton-tiny';
 let engine: Engine | null = null;
@@ -30,12 +30,9 @@ describe('role flip on threads, under load', () => {
     const e = await start({ prefill: 1, decode: 2, elastic: { mode: 'manual', policy: 'handover' } });
     const before = await poolsNow(e);
     const prompts = mixedPrompts(8, 161, 80);
-    let flip: Promise<FlipRecord> | null = null;
-    const outcomes = await streamAll(e, prompts, 64, (n) => {
-      if (flip === null && n >= 60) flip = e.flip({ instance: 2, to: 'prefill' });
-    });
-    expect(flip).not.toBeNull();
-    const record = await flip!;
+    const flip = onceAt(60, () => e.flip({ instance: 2, to: 'prefill' }));
+    const outcomes = await streamAll(e, prompts, 64, flip.onTokens);
+    const record = await flip.fired();
     expect(record).toMatchObject({ instance: 2, from: 'decode', to: 'prefill', policy: 'handover', reason: 'api' });
     expect(record.costMs).toBeGreaterThanOrEqual(0);
     expect(record.handedOver, 'sequences handed over mid-stream').toBeGreaterThan(0);
@@ -58,11 +55,9 @@ describe('role flip on threads, under load', () => {
     const e = await start({ prefill: 1, decode: 2, elastic: { mode: 'manual', policy: 'drain' } });
     const before = await poolsNow(e);
     const prompts = mixedPrompts(6, 17, 60);
-    let flip: Promise<FlipRecord> | null = null;
-    const outcomes = await streamAll(e, prompts, 48, (n) => {
-      if (flip === null && n >= 30) flip = e.flip({ instance: 1, to: 'prefill' });
-    });
-    const record = await flip!;
+    const flip = onceAt(30, () => e.flip({ instance: 1, to: 'prefill' }));
+    const outcomes = await streamAll(e, prompts, 48, flip.onTokens);
+    const record = await flip.fired();
     expect(record).toMatchObject({ instance: 1, to: 'prefill', policy: 'drain', handedOver: 0 });
     await expectReference(MODEL, prompts, 48, outcomes);
     await expectPoolsFree(e, before);
@@ -93,13 +88,13 @@ describe('role flip racing with faults', () => {
     const prompts = mixedPrompts(8, 41, 60);
     const controllers = prompts.map(() => new AbortController());
     const aborted = new Set([0, 2, 4, 6]);
-    let flip: Promise<FlipRecord> | null = null;
-    const outcomes = await streamAll(e, prompts, 64, (n) => {
-      if (flip !== null || n < 40) return;
-      flip = e.flip({ instance: 2, to: 'prefill' });
+    const flip = onceAt(40, () => {
+      const flipped = e.flip({ instance: 2, to: 'prefill' });
       for (const i of aborted) controllers[i].abort();
-    }, controllers.map((c) => c.signal));
-    await flip!;
+      return flipped;
+    });
+    const outcomes = await streamAll(e, prompts, 64, flip.onTokens, controllers.map((c) => c.signal));
+    await flip.fired();
     await expectReference(MODEL, prompts, 64, outcomes, aborted);
     await expectPoolsFree(e, before);
   });
@@ -133,11 +128,9 @@ describe('role flip racing with faults', () => {
       faults: { crashes: [{ role: 'decode', index: 2, afterSteps: 20, kind: 'throw' }] },
     });
     const prompts = mixedPrompts(8, 67, 60);
-    let flip: Promise<FlipRecord> | null = null;
-    const outcomes = await streamAll(e, prompts, 64, (n) => {
-      if (flip === null && n >= 16) flip = e.flip({ instance: 2, to: 'prefill' });
-    });
-    const record = await flip!;
+    const flip = onceAt(16, () => e.flip({ instance: 2, to: 'prefill' }));
+    const outcomes = await streamAll(e, prompts, 64, flip.onTokens);
+    const record = await flip.fired();
     expect(record.instance).toBe(2);
     await expectReference(MODEL, prompts, 64, outcomes);
     const stats = await e.stats();
@@ -149,11 +142,9 @@ describe('role flip racing with faults', () => {
     const e = await start({ prefill: 1, decode: 2, kv: { numBlocks: 96 }, faults: { reserveKvBlocks: 40 }, elastic: { mode: 'manual' } });
     const before = await poolsNow(e);
     const prompts = mixedPrompts(8, 79, 90);
-    let flip: Promise<FlipRecord> | null = null;
-    const outcomes = await streamAll(e, prompts, 64, (n) => {
-      if (flip === null && n >= 40) flip = e.flip({ instance: 1, to: 'prefill' });
-    });
-    await flip!;
+    const flip = onceAt(40, () => e.flip({ instance: 1, to: 'prefill' }));
+    const outcomes = await streamAll(e, prompts, 64, flip.onTokens);
+    await flip.fired();
     await expectReference(MODEL, prompts, 64, outcomes);
     await expectPoolsFree(e, before);
   });

@@ -40,6 +40,23 @@ export async function streamAll(
   }));
 }
 
+/**
+ * A {@link streamAll} callback that runs `action` once, when `atTotal` tokens have streamed;
+ * `fired()` is what it returned, and throws if it never ran (too few tokens streamed).
+ */
+export function onceAt<T>(atTotal: number, action: () => T): { onTokens: (total: number) => void; fired: () => T } {
+  let ran: { value: T } | null = null;
+  return {
+    onTokens: (total) => {
+      if (ran === null && total >= atTotal) ran = { value: action() };
+    },
+    fired: () => {
+      if (ran === null) throw new Error(`fewer than ${atTotal} tokens streamed: the action never ran`);
+      return ran.value;
+    },
+  };
+}
+
 /** Every outcome (but those in `aborted`) has the reference tokens, streamed exactly once. */
 export async function expectReference(model: string, prompts: readonly number[][], maxTokens: number, outcomes: readonly Outcome[], aborted: ReadonlySet<number> = new Set()): Promise<void> {
   for (const [i, { result, streamed }] of outcomes.entries()) {
