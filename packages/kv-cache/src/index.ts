@@ -53,6 +53,6 @@ export { KvEndpoint } from './kv-endpoint.js';
 export type { KvEndpointOptions } from './kv-endpoint.js';
 /** Tiered memory pool for cached prefixes (hot shared pool, host memory, disk) with pool events. */
 export { KvMemPool } from './kv-mem-pool.js';
-export type { KvMemPoolOptions, KvMemPoolStats, KvPoolEvent, KvTier, TieredMatch } from './kv-mem-pool.js';
+export type { KvMemPoolOptions, KvMemPoolStats, KvPoolEvent, KvTier, KvTierCounts, TieredMatch } from './kv-mem-pool.js';
 /** Printable chain keys of a prompt's full blocks (the names pool events use). */
 export { prefixKeys } from './block-key.js';

@@ -238,6 +238,33 @@ describe('KvMemPool transfer', () => {
     expect([a.pool.stats().free, b.pool.stats().free]).toEqual([geometry.totalBlocks, geometry.totalBlocks]);
   });
 
+  it('clear drops every unreferenced cached block of every tier (files too), one evict event per tier; referenced blocks stay', async () => {
+    const mem = memPool({ hostBlocks: 1, disk: { maxBytes: 1 << 20 } });
+    const seen = events(mem);
+    const lower = prompt(3, 21);
+    cachePrompt(mem, lower, 23);
+    expect(mem.swapOut(3)).toBe(3);
+    await mem.flush();
+    const hot = prompt(2, 22);
+    cachePrompt(mem, hot, 24);
+    const held = prompt(1, 25);
+    const table = mem.pool.createTable();
+    table.ensureCapacity(held.length);
+    mem.insert(table, held);
+    const dir = mem.diskPath('x')?.replace(/x\.kvb$/, '') ?? '';
+    expect(mem.clear()).toEqual({ hot: 2, host: 1, disk: 2 });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.kvb'))).toHaveLength(0);
+    const after = mem.stats();
+    expect([after.host.blocks, after.disk?.blocks, after.hot.cached, after.hot.used]).toEqual([0, 0, 0, 1]);
+    await tick();
+    const evicted = (tier: string): string[] => seen.flatMap((e) => (e.type === 'evict' && e.tier === tier ? e.keys : []));
+    expect(evicted('hot').sort()).toEqual(prefixKeys(hot, geometry.blockSize).sort());
+    expect([...evicted('host'), ...evicted('disk')].sort()).toEqual(prefixKeys(lower, geometry.blockSize).sort());
+    table.release();
+    expect(mem.clear()).toEqual({ hot: 1, host: 0, disk: 0 });
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+
   it('transfer-with-insert into the shared pool indexes the blocks', async () => {
     const { KvConnector } = await import('./kv-connector.js');
     const mem = memPool({ hostBlocks: 0 });

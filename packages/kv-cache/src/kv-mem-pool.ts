@@ -47,6 +47,13 @@ export interface KvMemPoolOptions {
   readonly hotReserveBlocks?: number;
 }
 
+/** A number of blocks per tier. */
+export interface KvTierCounts {
+  readonly hot: number;
+  readonly host: number;
+  readonly disk: number;
+}
+
 /** A prefix match across tiers; `table` holds a reference on each block. */
 export interface TieredMatch extends PrefixMatch {
   /** Matched blocks by the tier they were found in. */
@@ -232,16 +239,24 @@ export class KvMemPool {
     return hot + host.length + disk.length;
   }
 
-  /** Drops every cached block of every tier (idle hot ones freed now). */
-  clear(): void {
+  /**
+   * Drops every unreferenced cached block of every tier: idle hot ones are freed now, host and
+   * disk blocks dropped (their files removed); each drop is an `evict` event. Referenced hot blocks
+   * stay with their holders. Returns how many blocks left each tier.
+   */
+  clear(): KvTierCounts {
     this.#dropping = true;
+    let hot = 0;
     try {
-      this.pool.evictAllCached();
+      hot = this.pool.evictAllCached();
     } finally {
       this.#dropping = false;
     }
-    this.#dropKeys('host', this.#host.clear());
-    if (this.#disk !== null) this.#dropKeys('disk', this.#disk.clear());
+    const host = this.#host.clear();
+    const disk = this.#disk?.clear() ?? [];
+    this.#dropKeys('host', host);
+    this.#dropKeys('disk', disk);
+    return { hot, host: host.length, disk: disk.length };
   }
 
   /** Waits for disk writes in flight. */
