@@ -1,8 +1,7 @@
 /**
- * Engine: Baton embedded in the caller's process. `createEngine` builds the KV pool, spawns the
- * actors of the chosen mode and returns an Engine whose `generate` streams tokens back through a
- * main-thread inbox; `stats` gathers every actor's numbers; `close` drains, then aborts what is
- * left after a deadline, and stops every thread.
+ * Engine: Baton embedded in the caller's process (built by `createEngine`). Its `generate` streams
+ * tokens back through a main-thread inbox; `stats` gathers every actor's numbers; `close` drains,
+ * then aborts what is left after a deadline, and stops every thread.
  *
  * Invariants: every accepted request ends exactly once (length, stop, abort or error). When a
  * serving actor crashes (its supervisor restarts it), or a KV handoff fails, each request it held
@@ -10,47 +9,22 @@
  * times, then it ends with an error): nothing hangs, no token is duplicated or lost. After `close`
  * begins, `generate` throws EngineClosedError.
  */
-import { ActorSystem, ActorUnresponsiveError, type ActorRef } from '@baton/actors';
-import { BlockPool, type PoolStats } from '@baton/kv-cache';
-import { defaultBackendName, describeModel, type BackendName, type GptConfig, type ModelDescription } from '@baton/model';
+import { ActorUnresponsiveError, type ActorSystem } from '@baton/actors';
+import type { BlockPool } from '@baton/kv-cache';
+import type { BackendName, GptConfig, ModelDescription } from '@baton/model';
 import { ActiveRequest, bindAbortSignal, type Generation, type GenerationResult } from './active-request.js';
 import { engineNow } from './clock.js';
-import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './engine-options.js';
-import { ActorFailedError, EngineClosedError, EngineError, InvalidOptionsError, InvalidRequestError, OverloadedError, engineErrorFromJSON } from './errors.js';
-import { createFaultFlags } from './fault-plan.js';
+import type { EngineOptions } from './engine-options.js';
+import { ActorFailedError, EngineClosedError, EngineError, InvalidRequestError, OverloadedError, engineErrorFromJSON } from './errors.js';
 import { drainThenAbort, FinishedRequests } from './finished-requests.js';
 import { HealthMonitor } from './health-monitor.js';
-import type { RunSummary } from './metrics.js';
-import type { ClientMsg, SchedulerStats, ServingActorStats, WireRequest } from './protocol.js';
+import type { ClientMsg, ServingActorStats, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
-import { spawnTopology, type Topology } from './topology.js';
-import type { FlipRecord, PlannerStats } from './elastic-protocol.js';
+import type { Topology } from './topology.js';
+import type { FlipRecord } from './elastic-protocol.js';
 import { isElastic } from './elastic-options.js';
 import { flipInstance, type FlipRequest } from './engine-flip.js';
-import { clusterEngineInput, openCluster, type ClusterOptions } from './cluster/engine-cluster.js';
-
-/** Everything `engine.stats()` reports. */
-export interface EngineStats {
-  mode: EngineOptions['mode'];
-  backend: BackendName;
-  active: number;
-  completed: number;
-  /** Attempts restarted after an actor crash or a failed KV handoff. */
-  retried: number;
-  /** Requests refused after waiting past `queue.maxWaitMs` to start. */
-  refusedQueued: number;
-  /** Summary of the most recent completed requests (TTFT, TPOT, ITL, JCT distributions). */
-  summary: RunSummary;
-  scheduler: SchedulerStats;
-  actors: ServingActorStats[];
-  /** Every KV pool of the engine added up (the shared pool of its threads and each child process's own). */
-  pool: PoolStats;
-  /** Each KV pool on its own: `engine` (shared by the actors on threads) and one per actor in a child process. */
-  pools: Array<{ name: string; stats: PoolStats }>;
-  /** The planner's window and decisions (elastic mode `planner`), or null. */
-  planner: PlannerStats | null;
-}
-
+import { placeholderStats, sumPoolStats, type EngineStats } from './engine-stats.js';
 
 /** Options of `engine.close`. */
 export interface CloseOptions {
@@ -58,8 +32,8 @@ export interface CloseOptions {
   deadlineMs?: number;
 }
 
-/** What createEngine assembles. */
-interface EngineParts {
+/** What createEngine assembles. @internal */
+export interface EngineParts {
   options: EngineOptions;
   config: GptConfig;
   backend: BackendName;
@@ -391,88 +365,4 @@ export class Engine {
     this.#disposeFaultFlags();
     if (this.reserved.length > 0) this.pool.release(this.reserved);
   }
-}
-
-/** Builds the KV pool, spawns the actors of `options.mode` and returns the engine. */
-export async function createEngine(input: EngineOptionsInput & { cluster?: ClusterOptions } = {}): Promise<Engine> {
-  // NOTE: anything but a plain object is refused by resolveOptions before it is taken apart below.
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) resolveOptions(input);
-  // NOTE: with `cluster`, prefill and decode actors run on the workers registered through NATS.
-  const { cluster: clusterInput, ...plain } = input;
-  const cluster = clusterInput === undefined ? null : await openCluster(clusterInput, resolveOptions(plain).model);
-  const options = resolveOptions(cluster === null ? plain : clusterEngineInput(plain, cluster));
-  const { config, tokenizer } = describeModel(options.model);
-  const backend: BackendName = options.backend === 'auto' ? defaultBackendName() : options.backend;
-  const pool = BlockPool.create({
-    blockSize: options.kv.blockSize,
-    layers: config.nLayer,
-    heads: config.nHead,
-    headDim: config.nEmbd / config.nHead,
-    totalBlocks: options.kv.numBlocks,
-    maxOwners: servingActorCount(options),
-    handoffSlots: Math.max(64, options.maxBatch * options.decode * 2),
-  });
-  const reserved = reserveBlocks(pool, options.faults.reserveKvBlocks);
-  const system = new ActorSystem(cluster === null ? undefined : { remote: cluster.hosts });
-  let engine: Engine | null = null;
-  const client: ActorRef<ClientMsg> = system.inbox<ClientMsg>((msg) => engine?.deliver(msg), { name: 'client' });
-  const setup = { model: options.model, chunkSize: options.prefillChunkSize };
-  const faultFlags = createFaultFlags(options.faults, usesProcesses(options));
-  try {
-    const topology = await spawnTopology({ system, options, setup, pool, client, faultFlags: faultFlags.flags, remote: cluster !== null });
-    cluster?.attach(topology, system);
-    engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved, disposeFaultFlags: faultFlags.dispose, afterShutdown: cluster?.close });
-    const current = engine;
-    system.events.on('crashed', (e) => current.actorCrashed(e.name, e.cause, e.willRestart));
-    system.events.on('escalated', (e) => current.actorEscalated(e.name, e.cause));
-    system.events.on('restarted', (e) => {
-      // NOTE: a restarted scheduler is constructed from its init alone; its routing refs come by message.
-      if (e.name === 'scheduler') void topology.rewire().catch(() => undefined);
-      current.actorRestarted(e.name);
-    });
-    return engine;
-  } catch (e) {
-    await system.shutdown();
-    await cluster?.close();
-    faultFlags.dispose();
-    throw e;
-  }
-}
-
-/** Fault injection: takes `n` blocks out of the pool until close. */
-function reserveBlocks(pool: BlockPool, n: number): number[] {
-  if (n === 0) return [];
-  const ids = pool.allocate(n);
-  if (ids === null) throw new InvalidOptionsError('faults.reserveKvBlocks', `${n} exceeds the pool (${pool.stats().free} blocks free)`);
-  return ids;
-}
-
-/** Stats of an actor that never answered. */
-function placeholderStats(name: string): ServingActorStats {
-  const role: ServingActorStats['role'] = name.startsWith('prefill') ? 'prefill' : name.startsWith('decode') ? 'decode' : 'colocated';
-  return {
-    name, role, activity: 'unresponsive', queueLength: 0, running: 0, kvBlocksUsed: 0, utilization: 0, steps: 0, meanBatchSize: null,
-    maxBatchSize: 0, tokensProcessed: 0, preemptions: 0, backend: 'unknown', tensors: 0, ownPool: null, pid: 0, tiers: null, memory: null,
-  };
-}
-
-/** Pool statistics added field by field. */
-function sumPoolStats(all: readonly PoolStats[]): PoolStats {
-  const sum = (key: keyof PoolStats): number => all.reduce((n, p) => n + p[key], 0);
-  return {
-    total: sum('total'), free: sum('free'), used: sum('used'), cached: sum('cached'), indexed: sum('indexed'),
-    hits: sum('hits'), misses: sum('misses'), evictions: sum('evictions'),
-  };
-}
-
-/** True when any actor of `o` runs in a child process. */
-function usesProcesses(o: EngineOptions): boolean {
-  return Object.values(o.placement).some((p) => p === 'process');
-}
-
-/** Model-running actors of a mode (each gets a pool owner id). */
-function servingActorCount(o: EngineOptions): number {
-  // NOTE: an elastic instance holds a prefill and a decode actor.
-  if (o.mode === 'disaggregated') return (isElastic(o.elastic) ? 2 : 1) * (o.prefill + o.decode);
-  return o.mode === 'single' ? 1 : o.colocated;
 }

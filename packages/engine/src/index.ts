@@ -5,7 +5,9 @@
  */
 
 /** The embeddable engine. */
-export { createEngine, Engine, type CloseOptions, type EngineStats } from './engine.js';
+export { Engine, type CloseOptions } from './engine.js';
+export { createEngine } from './create-engine.js';
+export type { EngineStats } from './engine-stats.js';
 export type { FlipRequest } from './engine-flip.js';
 /** Elastic prefill:decode: options, the planner's pure decision, flip records and planner stats. */
 export { defaultElastic, resolveElastic } from './elastic-options.js';

@@ -12,16 +12,15 @@
  * on another instance (another pool: a prefill or decode actor in another process) and moving it
  * costs less than recomputing it, the expected TTFT counts the transfer instead, and when such a
  * candidate wins, the holder is told to send that prefix (`sendPrefix`, transfer-with-insert) and
- * the chosen prefill actor waits for it (`prefixSent` -> `prefixArrived`). Transfer throughput is
- * measured from those transfers, from the ask to the answer (so a busy holder's queue counts; a prior before the first).
- * A prompt routed to an instance counts as cached there at once (a pending prefix in the tree until
- * inserted), and prompt-tree routing weighs each queue as the scheduler's ledger of tokens still to
- * compute there (routed, no first token yet, the one prefilling included) / the pooled rate.
+ * the chosen prefill actor waits for it (`prefixSent` -> `prefixArrived`); the PrefixLocator keeps
+ * the tree, the sites and the measured transfer throughput. A prompt routed to an instance counts
+ * as cached there at once (a pending prefix in the tree until inserted), and prompt-tree routing
+ * weighs each queue as the scheduler's ledger of tokens still to compute there (routed, no first
+ * token yet, the one prefilling included) / the pooled rate.
  *
  * Invariants: it never awaits another actor inside a handler (predictions come back as
  * `predicted` messages), so a slow actor can never stall admission; load it routes on is the
- * latest report plus its own optimistic increments since then. The prompt tree is a hint: a stale
- * entry makes the chosen actor recompute (it always matches its own pool), never reuse wrong KV.
+ * latest report plus its own optimistic increments since then.
  */
 import { Actor } from '@baton/actors';
 import { BlockPool } from '@baton/kv-cache';
@@ -31,11 +30,10 @@ import { EngineError, UnavailableError } from '../errors.js';
 import type { LengthPrediction } from '../length-predictor.js';
 import type { KvSite, LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
 import type { ElasticView, FlipReply } from '../elastic-protocol.js';
-import { ThroughputEstimator } from '../throughput-estimator.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
-import { PromptTree } from '../prompt-tree.js';
+import { PrefixLocator } from './prefix-locator.js';
 import { ElasticControl } from './elastic-control.js';
-import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad, type RemotePrefix, type TransferRule } from '../scheduler-policy.js';
+import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
 import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, pooledRate, queueTotals, toDecodePrediction } from '../step-policy.js';
 
 interface InFlight {
@@ -51,19 +49,11 @@ interface InFlight {
 }
 
 const PREDICT_TIMEOUT_MS = 250;
-/**
- * KV transfer throughput between instances before one is measured, tokens/s.
- * NOTE: about 8x the prefill prior's share on a loopback stream (bench:kv moves a 512-token
- * prompt's KV in tens of ms); measured transfers replace it.
- */
-const PRIOR_TRANSFER_TOKENS_PER_S = 20_000;
 /** Retry-after hint when every actor of a role is down (a restart takes about this long). */
 const UNAVAILABLE_RETRY_MS = 2_000;
 
 /** Scheduler actor (module default export, spawned by the engine). */
 export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
-  /** The prefill actors' pool, when the scheduler shares it (it reads prefix-cache credit there). */
-  readonly #pool: BlockPool | null = this.init.pool === null ? null : BlockPool.attach(this.init.pool);
   readonly #inFlight = new Map<string, InFlight>();
   #refs: SchedulerWiring = { prefill: [], decode: [], colocated: [], predictor: null };
   #prefill: PrefillLoad[] = [];
@@ -79,14 +69,16 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   readonly #isDown = (id: string): boolean => this.#down.has(id);
   /** Corrects admission's TTFT estimates with measured first-token times. */
   readonly #calibrator = new TtftCalibrator({ now: engineNow });
-  /** Which serving actor holds which cached prefix (instance = prefill index, or prefill count + decode index). */
-  readonly #tree = new PromptTree(this.init.blockSize);
-  /** KV sites of the serving actors, by tree instance (from their event batches). */
-  readonly #sites = new Map<number, KvSite>();
-  readonly #transferRate = new ThroughputEstimator({ priorTokensPerSecond: PRIOR_TRANSFER_TOKENS_PER_S });
-  #transfers = { asked: 0, arrivedTokens: 0 };
-  /** When each transfer in flight was asked for, by request id. */
-  readonly #askedAt = new Map<string, number>();
+  /** Which serving actor holds which cached prefix, and prefix transfers between them. */
+  readonly #prefixes = new PrefixLocator({
+    blockSize: this.init.blockSize,
+    cacheEnabled: this.init.cacheEnabled,
+    // NOTE: the prefill actors' pool, when the scheduler shares it (it reads prefix-cache credit there).
+    pool: this.init.pool === null ? null : BlockPool.attach(this.init.pool),
+    siteActor: (site) => this.#siteActor(site),
+    isDown: (actor) => this.#down.has(actor),
+    now: engineNow,
+  });
   #credited = 0;
   #routedTokens = 0;
   /** Elastic instances (null when roles are fixed): which actors take new work, and the flips. */
@@ -113,12 +105,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     finished: (m: Extract<SchedulerMsg, { type: 'finished' }>) => this.#finished(m.requestId, m.outputTokens),
     firstToken: (m: Extract<SchedulerMsg, { type: 'firstToken' }>) => this.#calibrate(m.requestId, m.ttftMs),
     predicted: (m: Extract<SchedulerMsg, { type: 'predicted' }>) => this.#predicted(m.requestId, m.prediction),
-    cacheEvents: (m: Extract<SchedulerMsg, { type: 'cacheEvents' }>): void => {
-      const instance = this.#instanceOf(m.site.role, m.site.index);
-      this.#sites.set(instance, m.site);
-      if (m.reset) this.#tree.forget(instance);
-      this.#tree.applyBatch(instance, m.events);
-    },
+    cacheEvents: (m: Extract<SchedulerMsg, { type: 'cacheEvents' }>) => this.#prefixes.cacheEvents(m),
     prefixSent: (m: Extract<SchedulerMsg, { type: 'prefixSent' }>) => this.#prefixSent(m.requestId, m.tokens),
     health: (m: Extract<SchedulerMsg, { type: 'health' }>): void => {
       if (m.up) {
@@ -138,9 +125,9 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       down: [...this.#down],
       predictor: this.#refs.predictor === null ? null : await this.#refs.predictor.ask({ type: 'stats' }, { timeoutMs: 2_000 }),
       routing: this.init.routing,
-      promptTree: this.#tree.stats(),
+      promptTree: this.#prefixes.treeStats(),
       creditedTokens: this.#credited,
-      prefixTransfers: { ...this.#transfers },
+      prefixTransfers: this.#prefixes.transferStats(),
       routedPromptTokens: this.#routedTokens,
       elastic: this.#elastic?.stats() ?? null,
     }),
@@ -169,7 +156,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const up = routable.filter((l) => !this.#down.has(l.id));
     const healthy = up.length > 0 ? up : routable.filter((l) => this.#restarting.has(l.id));
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
-    const { credit, transfer } = this.#creditFor(request, loads);
+    const { credit, transfer } = this.#prefixes.creditFor(request, loads, this.#decode.length);
     const tree = !colocated && this.init.routing === 'prompt-tree';
     const candidates = colocated ? [leastOutstanding(healthy)] : pooledRate(tree ? this.#ledgerLoads(healthy) : this.#candidates(request, healthy));
     const route = this.init.routing === 'least-load' ? () => 0 : credit;
@@ -201,14 +188,14 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     this.#routedTokens += request.promptIds.length;
     const prefillTokens = request.promptIds.length - choice.cachedTokens;
     this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.transferMs + choice.prefillMs }, target, decode: null, isLong: false, prefillTokens });
-    if (tree && this.init.cacheEnabled) this.#tree.addPending(request.id, this.#instanceOf('prefill', target), this.#tree.keysOf(request.promptIds));
+    if (tree && this.init.cacheEnabled) this.#prefixes.addPending(request.id, target, request.promptIds);
     this.#accepted += 1;
     this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
     if (colocated) {
       this.#refs.colocated[target].tell({ type: 'submit', request });
       return { accepted: true };
     }
-    const awaitsPrefix = choice.transfer !== null && this.#sendPrefix(request, Number(choice.transfer.source), target, choice.transfer.tokens);
+    const awaitsPrefix = choice.transfer !== null && this.#prefixes.sendPrefix(this.#refs, request, Number(choice.transfer.source), target, choice.transfer.tokens);
     this.#refs.prefill[target].tell({ type: 'prefill', request, awaitsPrefix });
     this.#predict(request);
     return { accepted: true };
@@ -234,76 +221,17 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     });
   }
 
-  /** Tree instance of a serving actor's KV site. NOTE: interleaved, so it is known before the scheduler is wired (sites report on start). */
-  #instanceOf(role: KvSite['role'], index: number): number {
-    return role === 'decode' ? 2 * index + 1 : 2 * index;
-  }
-
-  /** Tells the instance holding the prefix to send it into prefill actor `target`'s pool; false when it cannot be asked. */
-  #sendPrefix(request: WireRequest, source: number, target: number, tokens: number): boolean {
-    const site = this.#sites.get(source);
-    const to = this.#sites.get(this.#instanceOf('prefill', target))?.endpoint ?? null;
-    const ref = site === undefined ? undefined : site.role === 'decode' ? this.#refs.decode[site.index] : this.#refs.prefill[site.index];
-    if (ref === undefined || to === null) return false;
-    this.#transfers.asked += 1;
-    this.#askedAt.set(request.id, engineNow());
-    ref.tell({ type: 'sendPrefix', requestId: request.id, promptIds: request.promptIds.slice(0, tokens), to });
-    return true;
-  }
-
   /** A transfer ended: the waiting prefill actor goes on (with what arrived; it matches its own pool). */
   #prefixSent(requestId: string, tokens: number): void {
-    const askedAt = this.#askedAt.get(requestId);
-    this.#askedAt.delete(requestId);
-    if (tokens > 0 && askedAt !== undefined) {
-      this.#transfers.arrivedTokens += tokens;
-      this.#transferRate.observe(tokens, engineNow() - askedAt);
-    }
+    this.#prefixes.prefixSent(requestId, tokens);
     const f = this.#inFlight.get(requestId);
     if (f !== undefined && this.#refs.colocated.length === 0) this.#refs.prefill[f.target]?.tell({ type: 'prefixArrived', requestId });
-  }
-
-  /**
-   * Prefix credit per prefill (or colocated) actor — what the prompt tree says it holds in any tier,
-   * what actors sharing its pool hold hot, or the shared pool's hot prefix when the scheduler shares
-   * it — and the transfer rule's view: the longest prefix held in another pool, by an actor that is up.
-   */
-  #creditFor(request: WireRequest, loads: readonly PrefillLoad[]): { credit: (id: string) => number; transfer: TransferRule } {
-    const none = { credit: () => 0, transfer: { remoteFor: () => null, tokensPerSecond: this.#transferRate.tokensPerSecond } };
-    if (!this.init.cacheEnabled) return none;
-    const instances = 2 * Math.max(loads.length, this.#decode.length);
-    const runs = this.#tree.cachedRuns(this.#tree.keysOf(request.promptIds), instances);
-    const shared = this.#sharedCredit(request.promptIds);
-    const sites = [...this.#sites].filter(([i, site]) => i < instances && !this.#down.has(this.#siteActor(site)));
-    const local = (i: number): number => {
-      const pool = this.#sites.get(i)?.poolId;
-      const sharing = sites.filter(([j, site]) => j !== i && site.poolId === pool).map(([j]) => runs[j].hotTokens);
-      return Math.max(shared, runs[i]?.tokens ?? 0, ...sharing);
-    };
-    const remoteFor = (id: string): RemotePrefix | null => {
-      const i = this.#instanceOf('prefill', loads.findIndex((l) => l.id === id));
-      const mine = this.#sites.get(i);
-      if (mine === undefined || mine.endpoint === null) return null;
-      let best: RemotePrefix | null = null;
-      for (const [j, site] of sites) {
-        if (site.poolId !== mine.poolId && runs[j].heldTokens > (best?.tokens ?? 0)) best = { source: String(j), tokens: runs[j].heldTokens };
-      }
-      return best;
-    };
-    return {
-      credit: (id) => local(this.#instanceOf('prefill', loads.findIndex((l) => l.id === id))),
-      transfer: { remoteFor, tokensPerSecond: this.#transferRate.tokensPerSecond },
-    };
   }
 
   /** The actor name of a KV site (as load reports and health name it). */
   #siteActor(site: KvSite): string {
     const loads = site.role === 'decode' ? this.#decode : site.role === 'prefill' ? this.#prefill : this.#colocated;
     return loads[site.index]?.id ?? `${site.role}-${site.index}`;
-  }
-
-  #sharedCredit(prompt: readonly number[]): number {
-    return this.init.cacheEnabled ? this.#pool?.cachedPrefixLength(prompt) ?? 0 : 0;
   }
 
   /** Session routing: a request with a session goes to the healthy actor its session hashes to; otherwise all are candidates. */
@@ -354,8 +282,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   }
 
   #abort(requestId: string): void {
-    this.#askedAt.delete(requestId);
-    this.#tree.settle(requestId);
+    this.#prefixes.settle(requestId);
     const f = this.#inFlight.get(requestId);
     if (f === undefined) {
       // NOTE: unknown here (finished, or this scheduler restarted and lost it): every actor drops it.
@@ -383,7 +310,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   }
 
   #finished(requestId: string, outputTokens: number): void {
-    this.#tree.settle(requestId);
+    this.#prefixes.settle(requestId);
     const f = this.#inFlight.get(requestId);
     if (f === undefined) return;
     this.#inFlight.delete(requestId);
