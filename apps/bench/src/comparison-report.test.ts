@@ -29,6 +29,14 @@ describe('repFigures / ratioStats', () => {
     expect(repFigures(rep(null, 2, null, 1)).goodputRatio.colocated).toBeNull();
   });
 
+  it('a run stopped early (no sweep) leaves the scale ratio unknown, not a bound', () => {
+    const r = rep(4, null, 0.5, null);
+    const f = repFigures({ ...r, sweeps: [r.sweeps[0], { mode: 'colocated', sweep: null }] });
+    expect(f.swept).toEqual({ disaggregated: true, colocated: false });
+    expect(f.scaleRatio.colocated).toBeNull();
+    expect(f.goodputRatio.colocated).toEqual({ value: 4, bound: true });
+  });
+
   it('median and spread over repetitions', () => {
     const s = ratioStats([{ value: 3, bound: false }, { value: 1, bound: false }, { value: 2, bound: true }]);
     expect(s).toEqual({ median: 2, min: 1, max: 3, bound: true });

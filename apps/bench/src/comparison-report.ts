@@ -5,7 +5,9 @@
  * and the roofline chart.
  *
  * Invariants: nothing here measures. A ratio whose baseline failed even the loosest point is a
- * lower bound (printed with ">", and counted at the bound in medians).
+ * lower bound (printed with ">", and counted at the bound in medians); a mode whose run at the
+ * reference rate stopped early has no SLO-scale sweep, and its scale ratio is unknown (null), not a
+ * bound.
  */
 import type { AdmissionCheck } from './admission-check.js';
 import { renderLineChart } from './charts.js';
@@ -28,6 +30,8 @@ export interface RepFigures {
   /** Lowest rate measured per mode (a null goodput is "below" it). */
   lowestRate: Record<string, number>;
   tightestScale: Record<string, number | null>;
+  /** Whether the mode has an SLO-scale sweep at the reference rate (false: its run there stopped early or is missing). */
+  swept: Record<string, boolean>;
   /** Baseline goodput / ... : disaggregated goodput / baseline goodput, per baseline mode. */
   goodputRatio: Record<string, Ratio | null>;
   /** Baseline tightest scale / disaggregated tightest scale: how much tighter an SLO disaggregated meets. */
@@ -41,10 +45,13 @@ export function repFigures(rep: SuiteResult): RepFigures {
   const goodput: RepFigures['goodput'] = {};
   const lowestRate: RepFigures['lowestRate'] = {};
   const tightestScale: RepFigures['tightestScale'] = {};
+  const swept: RepFigures['swept'] = {};
   for (const m of rep.modes) {
     goodput[m.mode] = m.goodput;
     lowestRate[m.mode] = Math.min(...m.points.map((p) => p.rate));
-    tightestScale[m.mode] = rep.sweeps.find((s) => s.mode === m.mode)?.sweep?.tightestScale ?? null;
+    const sweep = rep.sweeps.find((s) => s.mode === m.mode)?.sweep ?? null;
+    swept[m.mode] = sweep !== null;
+    tightestScale[m.mode] = sweep?.tightestScale ?? null;
   }
   const goodputRatio: RepFigures['goodputRatio'] = {};
   const scaleRatio: RepFigures['scaleRatio'] = {};
@@ -54,10 +61,10 @@ export function repFigures(rep: SuiteResult): RepFigures {
     if (m.mode === 'disaggregated' || !('disaggregated' in goodput)) continue;
     const b = goodput[m.mode];
     goodputRatio[m.mode] = d === null || d === undefined ? null : b === null ? { value: d / lowestRate[m.mode], bound: true } : { value: d / b, bound: false };
-    const bs = tightestScale[m.mode];
-    scaleRatio[m.mode] = scaleRatioOf(ds, bs);
+    // NOTE: a goodput search stops a failing run early; such a run has no sweep, which says nothing about the loosest scale.
+    scaleRatio[m.mode] = swept[m.mode] && swept['disaggregated'] ? scaleRatioOf(ds, tightestScale[m.mode]) : null;
   }
-  return { goodput, lowestRate, tightestScale, goodputRatio, scaleRatio };
+  return { goodput, lowestRate, tightestScale, swept, goodputRatio, scaleRatio };
 }
 
 /**
@@ -99,7 +106,7 @@ export function formatComparison(result: ComparisonResult): string {
     figures.map((f, i) => [
       String(i + 1),
       ...modes.map((m) => (f.goodput[m] === null ? `< ${fmt(f.lowestRate[m])}` : fmt(f.goodput[m] ?? NaN))),
-      ...modes.map((m) => (f.tightestScale[m] === null ? `> ${LOOSEST}` : `${f.tightestScale[m]}`)),
+      ...modes.map((m) => (!f.swept[m] ? 'n/a (stopped early)' : f.tightestScale[m] === null ? `> ${LOOSEST}` : `${f.tightestScale[m]}`)),
       ...baselines.flatMap((b) => [ratio(f.goodputRatio[b] ?? null), ratio(f.scaleRatio[b] ?? null)]),
     ]),
   ));
@@ -171,7 +178,7 @@ function ratio(r: Ratio | null): string {
 
 /** A ratio's median and spread as text ("2.10x [1.50, 3.00]"). */
 export function stats(s: ReturnType<typeof ratioStats>): string {
-  return s === null ? 'n/a (disaggregated failed a repetition)' : `${s.bound ? '>= ' : ''}${s.median.toFixed(2)}x [${s.min.toFixed(2)}, ${s.max.toFixed(2)}]`;
+  return s === null ? 'n/a (no value in some repetition: disaggregated failed it, or a run stopped early)' : `${s.bound ? '>= ' : ''}${s.median.toFixed(2)}x [${s.min.toFixed(2)}, ${s.max.toFixed(2)}]`;
 }
 
 function fmt(x: number): string {
