@@ -18,7 +18,7 @@ export type BenchMode = Extract<EngineMode, 'disaggregated' | 'colocated' | 'chu
 /** Parsed `baton bench` arguments. */
 export interface BenchArgs {
   /** A mix to generate, or null when replaying `trace`. */
-  workload: MixName | null;
+  workload: BenchMix | null;
   trace: string | null;
   writeTrace: string | null;
   modes: BenchMode[];
@@ -66,18 +66,23 @@ export interface BenchArgs {
 }
 
 /** Usage text. */
-export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate|multiturn | --trace FILE
+export const BENCH_USAGE = `usage: baton bench --workload chat|summarize|generate | --trace FILE
   --slo-ttft MS --slo-tpot MS | --slo-scale K [--slo-scale-ttft K2]  [--model NAME|DIR] [--modes disaggregated,colocated,chunked]
   [--rate R | --rates a,b,c] [--quick] [--reps N] [--seed S] [--requests N] [--arrival poisson|gamma --cv X]
   [--threads N [--splits P:D,...] | --prefill N --decode M [--colocated K]] [--chunk TOKENS | --chunks a,b,c]
   [--tune-rate R] [--run-seconds S]
   [--backend B] [--prefill-backend B] [--decode-backend B] [--placement thread|process] [--processes] [--prefill-nice N|off] [--admission] [--no-roofline]
-  [--json FILE] [--out DIR] [--write-trace FILE]`;
+  [--json FILE] [--out DIR] [--write-trace FILE]
+       baton bench --workload multiturn [--sessions N] [--rate SESSIONS_PER_S] [--seed N] [--think-ms MS] [--prefill N] [--decode N]
+  [--kv-blocks N] [--host-blocks N] [--systems N] [--system-tokens N] [--reps N] [--model NAME] [--ttft-slo-ms MS]
+  [--trace FILE [--trace-block TOKENS]] [--write-trace FILE]   (context caching on conversations, as npm run bench:context)`;
 
-const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
+/** Mixes of the mode comparison (`multiturn` runs the context-caching comparison instead, see bench-command.ts). */
+export type BenchMix = Exclude<MixName, 'multiturn'>;
+const MIXES: readonly BenchMix[] = ['chat', 'summarize', 'generate'];
 const MODES: readonly BenchMode[] = ['disaggregated', 'colocated', 'chunked'];
 /** Default first rate of the goodput search per mix (requests/s), sized for baton-tiny on 2 cores. */
-const START_RATE: Record<MixName | 'trace', number> = { chat: 4, summarize: 2, generate: 2, multiturn: 4, trace: 1 };
+const START_RATE: Record<BenchMix | 'trace', number> = { chat: 4, summarize: 2, generate: 2, trace: 1 };
 const FLAGS_WITH_VALUE = new Set([
   '--workload', '--trace', '--write-trace', '--modes', '--slo-ttft', '--slo-tpot', '--rate', '--rates', '--seed',
   '--requests', '--arrival', '--cv', '--json', '--out', '--prefill', '--decode', '--colocated', '--chunk',

@@ -5,6 +5,11 @@
  * SLO-scale sweep, the median ratios with their spread and the admission check; writes charts,
  * raw records and a JSON summary.
  *
+ * `--workload multiturn` is the conversation workload instead: sessions of 3–8 turns whose every
+ * turn re-sends the whole conversation, against no caching and three routing rules of context
+ * caching (context-comparison.ts, the same as `npm run bench:context` and with its arguments,
+ * `--trace FILE` included).
+ *
  * Invariants: never throws; returns the exit code (0 done, 2 bad arguments with a one-line error
  * naming the argument, 1 any other failure). Progress goes to stderr, the tables to stdout.
  */
@@ -14,6 +19,7 @@ import { writeFile } from 'node:fs/promises';
 import { BENCH_USAGE, parseBenchArgs, type BenchArgs } from './bench-args.js';
 import { BenchArgumentError, TraceLineError } from './bench-errors.js';
 import { benchDefaults } from './bench-help.js';
+import { contextBench } from './context-comparison.js';
 import { formatTables, summaryJson, writeOutputs, type ReportContext } from './bench-report.js';
 import { defaultBackendName } from '@baton/model';
 import { runComparison } from './comparison.js';
@@ -39,6 +45,8 @@ const DEFAULT_IO: BenchIo = {
 
 /** Runs `baton bench` with `argv` (arguments after `bench`); resolves to the exit code. */
 export async function benchCommand(argv: string[], io: BenchIo = DEFAULT_IO): Promise<number> {
+  const conversations = multiturnArgs(argv);
+  if (conversations !== null) return contextBench(conversations, { name: 'baton bench', out: (line) => io.stdout(`${line}\n`), err: (line) => io.stderr(`${line}\n`) });
   let args: BenchArgs;
   try {
     args = parseBenchArgs(argv);
@@ -157,6 +165,13 @@ async function run(args: BenchArgs, argv: string[], io: BenchIo): Promise<number
   if (args.json !== null) await writeFile(args.json, JSON.stringify(summary, null, 2) + '\n');
   io.stdout(`\nwrote ${files.join(', ')}${args.json === null ? '' : `, ${args.json}`}\n`);
   return 0;
+}
+
+/** The arguments after `--workload multiturn` taken out (the context-caching comparison's), or null for another workload. */
+function multiturnArgs(argv: readonly string[]): string[] | null {
+  const at = argv.findIndex((a, i) => a === '--workload=multiturn' || (a === '--workload' && argv[i + 1] === 'multiturn'));
+  if (at < 0) return null;
+  return [...argv.slice(0, at), ...argv.slice(at + (argv[at] === '--workload' ? 2 : 1))];
 }
 
 async function loadWorkload(args: BenchArgs): Promise<Workload> {

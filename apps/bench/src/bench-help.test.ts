@@ -11,7 +11,7 @@ describe('baton bench --help defaults', () => {
     expect(text).toContain(`--requests ${a.requests} (64 with --quick)`);
     expect(text).toContain(`--reps ${a.reps}`);
     expect(text).toContain('--arrival poisson (--cv 2 with gamma)');
-    expect(text).toMatch(/--rate 4 \(chat, multiturn\); 2 \(summarize, generate\); 1 \(a trace\) req\/s/);
+    expect(text).toMatch(/--rate 4 \(chat\); 2 \(summarize, generate\); 1 \(a trace\) req\/s/);
     expect(text).toContain('--run-seconds: 10 with --quick, else no cap');
   });
 

@@ -3,11 +3,10 @@
  * usage text above it lists the flags). Invariant: the values are read from parseBenchArgs itself
  * (arguments parsed with only the required flags), so the help cannot drift from the parser.
  */
-import { parseBenchArgs, type BenchArgs } from './bench-args.js';
-import type { MixName } from './workload.js';
+import { parseBenchArgs, type BenchArgs, type BenchMix } from './bench-args.js';
 
 const REQUIRED = ['--slo-ttft', '1', '--slo-tpot', '1'];
-const MIXES: readonly MixName[] = ['chat', 'summarize', 'generate', 'multiturn'];
+const MIXES: readonly BenchMix[] = ['chat', 'summarize', 'generate'];
 
 /** The defaults of every optional flag, as printed after the usage by `baton bench --help`. */
 export function benchDefaults(): string {
