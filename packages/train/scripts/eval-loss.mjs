@@ -2,7 +2,9 @@
 // nats per token over `--batches` fixed batches of `--batch` x `--context` tokens spread evenly
 // over the held-out split), so that checkpoints trained with different batch sizes compare on one
 // set. Usage: node packages/train/scripts/eval-loss.mjs --data FILE --model DIR [--model DIR ...]
-//   [--batch 32] [--context 256] [--batches 8] [--rows 4] [--eval-fraction 0.05] [--backend wasm|cpu]
+//   [--batch 32] [--context 256] [--batches 8] [--rows 4] [--eval-fraction 0.05] [--backend wasm|cpu|webgpu]
+// NOTE: the gradients are imported for the single-file GPU build (bundle-device.sh), where initTrainBackend finds no dist/ beside it.
+import '../dist/tfjs-gradients.cjs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { evalBatches, initTrainBackend, loadTrainCheckpoint, readCorpus, TrainModel } from '../dist/index.js';
