@@ -2,7 +2,8 @@
 # One training stretch on a GPU machine from the .gpu-train/ bundle (bundle-device.sh), with its
 # results in $OUT: the float16 export (w/model.safetensors.partN, w/train_state.json), the progress
 # log (train.log), the run's summary (summary.json), and the held-out loss of the starting weights
-# and of the new checkpoint on one set of batches (eval.json).
+# and of the new checkpoint on one set of batches (eval.json), and the dense layers' matMul
+# forms timed on the GPU (matmul.json).
 # Usage there, after `source .gpu/setup.sh`:
 #   packages/train/scripts/device-stretch.sh FROM_DIR SECONDS <train.mjs flags>
 # FROM_DIR: the checkpoint to resume (one without optimizer.safetensors, such as a float16 export,
@@ -25,4 +26,5 @@ node .gpu-train/train.mjs --data .gpu-train/data.txt --backend webgpu --resume "
 # NOTE: the eval runs in its own bounded process, so a slow eval cannot cost the stretch its export.
 timeout 60 node .gpu-train/eval.mjs --data .gpu-train/data.txt --backend webgpu --model "$from" --model /tmp/stretch-ckpt \
   ${EVAL_ARGS:---batch 64 --batches 8 --rows 64} | tee "$OUT/eval.json"
+timeout 40 node .gpu-train/matmul.mjs --backend webgpu --rows 32768 | tee "$OUT/matmul.json"
 ls -la "$OUT" "$OUT/w"
