@@ -43,6 +43,21 @@ describe('PromptTree', () => {
     expect(tree.stats().nodes).toBe(0);
   });
 
+  it('instances sharing one pool: a block leaving its hot tier through one view leaves it for all; their lower tiers are their own', () => {
+    const tree = new PromptTree(BS);
+    const keys = prefixKeys(tokens(12), BS);
+    for (const i of [0, 1, 2]) tree.apply(i, { type: 'insert', tier: 'hot', keys });
+    // NOTE: instances 0 and 1 share a pool; 2 has its own.
+    tree.applyBatch(0, [{ type: 'swap', from: 'hot', to: 'host', keys: [keys[2]] }, { type: 'evict', tier: 'hot', keys: [keys[1]] }], [1]);
+    const runs = tree.cachedRuns(keys, 3);
+    expect(runs.map((r) => r.tokens)).toEqual([4, 4, 12]);
+    expect(runs[0].blocks).toEqual({ hot: 1, host: 0, disk: 0 });
+    tree.applyBatch(0, [{ type: 'evict', tier: 'hot', keys: [keys[0]] }, { type: 'evict', tier: 'host', keys: [keys[2]] }], [1]);
+    expect(tree.cachedRuns(keys, 3).map((r) => r.tokens)).toEqual([0, 0, 12]);
+    tree.applyBatch(2, [{ type: 'evict', tier: 'hot', keys }], []);
+    expect(tree.stats().nodes).toBe(0);
+  });
+
   it('different prompts sharing a prefix share nodes; a diverging block is its own node', () => {
     const tree = new PromptTree(BS);
     const a = tokens(12);

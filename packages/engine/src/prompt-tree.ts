@@ -73,14 +73,23 @@ export class PromptTree {
     this.#blockSize = blockSize;
   }
 
-  /** Applies one batch of pool events from `instance`. */
-  applyBatch(instance: number, events: readonly KvPoolEvent[]): void {
+  /**
+   * Applies one batch of pool events from `instance`; `sharing`: the other instances attached to
+   * the same pool (see apply).
+   */
+  applyBatch(instance: number, events: readonly KvPoolEvent[], sharing: readonly number[] = []): void {
     this.#batches += 1;
-    for (const e of events) this.apply(instance, e);
+    for (const e of events) this.apply(instance, e, sharing);
   }
 
-  /** Applies one pool event from `instance`. */
-  apply(instance: number, event: KvPoolEvent): void {
+  /**
+   * Applies one pool event from `instance`. A block that leaves the hot tier (evicted, or swapped
+   * down) leaves it for every instance in `sharing` too. NOTE: instances attached to one pool
+   * share its hot blocks (one block per key), but only the view that evicted a block hears of it.
+   */
+  apply(instance: number, event: KvPoolEvent, sharing: readonly number[] = []): void {
+    const leavesHot = (event.type === 'evict' && event.tier === 'hot') || (event.type === 'swap' && event.from === 'hot');
+    if (leavesHot) for (const j of sharing) if (j !== instance) for (const k of event.keys) this.#drop(j, k, 'hot');
     if (event.type === 'insert') {
       for (const k of event.keys) this.#set(instance, k, 'hot');
       for (const k of event.keys) for (const id of [...(this.#pendingByLast.get(`${instance}:${k}`) ?? [])]) this.settle(id);

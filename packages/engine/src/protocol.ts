@@ -8,7 +8,7 @@
  * message: a `KvTicket` names it (block ids in a shared pool, or a channel of the transfer stream).
  */
 import type { ActorRef, Ask } from '@baton/actors';
-import type { BlockPoolHandle, BlockPoolOptions, KvEndpointDescriptor, KvMemPoolStats, KvPoolEvent, KvTicket, PoolStats } from '@baton/kv-cache';
+import type { BlockPoolHandle, BlockPoolOptions, KvEndpointDescriptor, KvMemPoolStats, KvPoolEvent, KvTicket, KvTierCounts, PoolStats } from '@baton/kv-cache';
 import type { CacheOptions, RoutingPolicy } from './engine-options.js';
 import type { PromptTreeStats } from './prompt-tree.js';
 import type { BackendName } from '@baton/model';
@@ -17,7 +17,7 @@ import type { FaultPlan } from './fault-plan.js';
 import type { LengthPrediction, LengthPredictorStats } from './length-predictor.js';
 import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
 import type { ElasticOptions, FlipPolicy } from './elastic-options.js';
-import type { ElasticStats, ElasticView, FlipReply, MigrationTarget, PlannerStats, ServingRole } from './elastic-protocol.js';
+import type { ElasticClientMsg, ElasticSchedulerMsg, ElasticStats, ElasticView, FlipReply, MigrationTarget, PlannerStats, ServingRole } from './elastic-protocol.js';
 
 /** A validated request as the actors see it (no signal, no text: ids only). */
 export interface WireRequest {
@@ -153,6 +153,8 @@ export interface SchedulerStats {
 /** Messages of the scheduler actor. */
 export type SchedulerMsg =
   | Ask<{ type: 'wire' } & SchedulerWiring, void>
+  /** Elastic: roles restored after a restart, spawns and retirements. */
+  | ElasticSchedulerMsg
   | Ask<{ type: 'submit'; request: WireRequest }, SubmitReply>
   | { type: 'abort'; requestId: string }
   | { type: 'load'; report: LoadReport }
@@ -202,6 +204,15 @@ export interface SendPrefixMsg {
 /** The scheduler's answer to a submit. */
 export type SubmitReply = { accepted: true } | { accepted: false; error: SerializedEngineError };
 
+/** Drops every unreferenced cached block of the actor's pool and tiers (`engine.dropCaches`); answers what went. */
+export type DropCachesMsg = Ask<{ type: 'dropCaches' }, CachesDropped>;
+
+/** What one serving actor dropped: blocks per tier (the hot count is its pool's, which actors on threads share). */
+export interface CachesDropped {
+  actor: string;
+  dropped: KvTierCounts;
+}
+
 /** Messages of a prefill actor. */
 export type PrefillMsg =
   /** `awaitsPrefix`: a cached prefix is being transferred here for it (prefixArrived or a timeout ends the wait). */
@@ -218,6 +229,7 @@ export type PrefillMsg =
   /** Elastic: serve prefill again. */
   | { type: 'activate' }
   | { type: 'step' }
+  | DropCachesMsg
   | Ask<{ type: 'stats' }, ServingActorStats>;
 
 /** Messages of a decode actor. */
@@ -240,6 +252,7 @@ export type DecodeMsg =
   /** Elastic: serve decode again. */
   | { type: 'activate' }
   | { type: 'step' }
+  | DropCachesMsg
   | Ask<{ type: 'stats' }, ServingActorStats>;
 
 /**
@@ -256,6 +269,7 @@ export type ColocatedMsg =
   | { type: 'submit'; request: WireRequest }
   | { type: 'abort'; requestId: string }
   | { type: 'step' }
+  | DropCachesMsg
   | Ask<{ type: 'stats' }, ServingActorStats>;
 
 /** Messages of the length-predictor actor. */
@@ -306,6 +320,8 @@ export interface ServingInit {
   cache: CacheOptions;
   /** Actors of one thread or process with the same key share one loaded model (an elastic instance's prefill and decode actors). */
   modelKey: string;
+  /** Where the actor's KV endpoint (if it has one) listens and what it advertises (set by a cluster worker; default loopback). */
+  kvListen?: KvListen;
 }
 
 /** Init of a prefill actor: it hands sequences to these decode actors. */
@@ -317,11 +333,9 @@ export interface PrefillInit extends ServingInit {
 export interface DecodeInit extends ServingInit {
   /** Listen for KV streams (some prefill actor does not share this actor's pool). */
   kvEndpoint: boolean;
-  /** Where that endpoint listens and what it advertises (set by a cluster worker; default loopback). */
-  kvListen?: KvListen;
 }
 
-/** The interface a decode actor's KV endpoint listens on, and the host its descriptor names (null: the listen host). */
+/** The interface a serving actor's KV endpoint listens on, and the host its descriptor names (null: the listen host). */
 export interface KvListen {
   host: string;
   advertiseHost: string | null;
@@ -360,8 +374,8 @@ export interface SchedulerInit {
   routing: RoutingPolicy;
   /** Prefix reuse is on (off: routing credits no cached prefix). */
   cacheEnabled: boolean;
-  /** Elastic instances: the role each starts in and the bounds; null when roles are fixed. */
-  elastic: { roles: ServingRole[]; options: ElasticOptions } | null;
+  /** Elastic instances: the role each starts in, the bounds, and the engine's inbox for the role table, spawns and retirements; null when roles are fixed. */
+  elastic: { roles: ServingRole[]; options: ElasticOptions; host: ActorRef<ElasticClientMsg> } | null;
 }
 
 /** Messages of the planner actor. */

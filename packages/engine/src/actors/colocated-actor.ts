@@ -64,6 +64,7 @@ export default class ColocatedActor extends ServingActor<ColocatedMsg, Colocated
     submit: (m: Extract<ColocatedMsg, { type: 'submit' }>) => this.#submit(m.request),
     abort: (m: Extract<ColocatedMsg, { type: 'abort' }>) => this.#abort(m.requestId),
     step: () => this.onStep(),
+    dropCaches: () => this.dropCaches(),
     stats: (): ServingActorStats => this.snapshot(),
   };
 

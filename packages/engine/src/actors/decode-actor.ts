@@ -96,6 +96,7 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
       this.#retiring = null;
     },
     step: () => this.onStep(),
+    dropCaches: () => this.dropCaches(),
     stats: (): ServingActorStats => this.snapshot(),
   };
 

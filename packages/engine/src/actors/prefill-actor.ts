@@ -126,6 +126,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       this.#retiring = null;
     },
     step: () => this.onStep(),
+    dropCaches: () => this.dropCaches(),
     stats: (): ServingActorStats => this.snapshot(),
   };
 
@@ -135,7 +136,11 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     this.#routes.prefetch();
     const mem = this.mem;
     if (mem !== null) {
-      this.#endpoint = await KvEndpoint.listen({ pool: this.pool, host: '127.0.0.1', insert: (table, tokens) => void mem.insert(table, tokens) });
+      // NOTE: on a cluster worker it listens where the worker says (--kv-host / --advertise-host): decode actors on other hosts return KV here.
+      const at = this.init.kvListen;
+      this.#endpoint = await KvEndpoint.listen({
+        pool: this.pool, host: at?.host ?? '127.0.0.1', advertiseHost: at?.advertiseHost ?? undefined, insert: (table, tokens) => void mem.insert(table, tokens),
+      });
       this.announceSite();
     }
   }

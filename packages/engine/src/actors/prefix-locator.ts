@@ -65,7 +65,8 @@ export class PrefixLocator {
     const instance = PrefixLocator.instanceOf(m.site.role, m.site.index);
     this.#sites.set(instance, m.site);
     if (m.reset) this.#tree.forget(instance);
-    this.#tree.applyBatch(instance, m.events);
+    const sharing = [...this.#sites].filter(([i, site]) => i !== instance && site.poolId === m.site.poolId).map(([i]) => i);
+    this.#tree.applyBatch(instance, m.events, sharing);
   }
 
   /** A prompt routed to prefill actor `target` counts as cached there until inserted. */

@@ -23,7 +23,7 @@ import { CrashTrigger } from '../fault-plan.js';
 import { DecodeBatch } from './decode-batch.js';
 import { PrefixShipper } from './prefix-shipper.js';
 import type { TokenSink } from './token-sink.js';
-import type { KvSite, ServingActorStats, ServingInit } from '../protocol.js';
+import type { CachesDropped, KvSite, ServingActorStats, ServingInit } from '../protocol.js';
 
 /**
  * Models loaded in this thread (or process), by model key, with the actors holding each. Actors
@@ -206,6 +206,19 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
   protected cachePrefix(table: BlockTable, tokens: readonly number[]): void {
     if (this.mem !== null) this.mem.insert(table, tokens);
     else this.pool.publish(table, tokens);
+  }
+
+  /**
+   * Drops every unreferenced cached block of this actor's pool and tiers (`engine.dropCaches`).
+   * NOTE: the evict events are sent to the scheduler before this answers (delivered a microtask
+   * after the drop, then sent at once instead of at the next turn), so the prompt tree hears of
+   * them ahead of anything routed after the drop.
+   */
+  protected async dropCaches(): Promise<CachesDropped> {
+    const dropped = this.mem !== null ? this.mem.clear() : { hot: this.pool.evictAllCached(), host: 0, disk: 0 };
+    await Promise.resolve();
+    if (this.mem !== null) this.#sendEvents(false);
+    return { actor: this.context.name, dropped };
   }
 
   /** What the actor reports doing when no step has work (default 'idle'). */

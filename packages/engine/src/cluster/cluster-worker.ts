@@ -6,7 +6,7 @@
  * endpoints. A refusal (model mismatch) or a fence (declared dead) resolves `ended` with the reason.
  * What only this host knows is applied to every actor placed here (`localInit`): its model
  * backend (`backend`, initialized before it registers, so a missing one fails here and now), and
- * for decode actors the interface their KV endpoint listens on and the host it advertises.
+ * the interface its actors' KV endpoints listen on and the host they advertise.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { hostname } from 'node:os';
@@ -26,7 +26,7 @@ export interface ClusterWorkerOptions {
   readonly model: string;
   /** The model backend every actor on this worker runs (whatever the scheduler's engine uses). */
   readonly backend: BackendName;
-  /** Interface the decode actors' KV endpoints listen on (default 127.0.0.1; '0.0.0.0' for every one). */
+  /** Interface the actors' KV endpoints listen on (decode: KV handoffs; prefill: KV returned or moved to it; default 127.0.0.1; '0.0.0.0' for every one). */
   readonly kvHost?: string;
   /**
    * Host other hosts reach this worker at: written into its registration and its KV endpoints'
@@ -110,10 +110,11 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A serving actor's init as this worker runs it: its backend, and (decode) where its KV endpoint listens. */
+/**
+ * A serving actor's init as this worker runs it: its backend, and where its KV endpoint listens
+ * (a decode actor's for handoffs, a prefill actor's for returned and transferred prefixes).
+ */
 function localInit(init: unknown, backend: BackendName, kvListen: KvListen): unknown {
   if (!isRecord(init) || !isRecord(init.setup)) return init;
-  const local: Record<string, unknown> = { ...init, setup: { ...init.setup, backend } };
-  if (init.kvEndpoint === true) local.kvListen = kvListen;
-  return local;
+  return { ...init, setup: { ...init.setup, backend }, kvListen };
 }
