@@ -19,11 +19,11 @@ import { Trainer, type TrainResult } from './trainer.js';
 
 /** One-line usage. */
 export const TRAIN_USAGE =
-  'baton train --data FILE|DIR --model-config LxCxH|CONFIG.json --steps N --out DIR [--batch B] [--context T] [--positions P] [--lr LR] [--min-lr LR] [--warmup N] [--weight-decay W] [--clip G] [--eval-every N] [--eval-batches N] [--eval-fraction F] [--seed S] [--checkpoint-every N] [--dtype F32|F16|BF16] [--max-minutes M] [--stretch-steps N] [--resume DIR] [--backend webgpu|wasm|cpu]';
+  'baton train --data FILE|DIR --model-config LxCxH|CONFIG.json --steps N --out DIR [--batch B] [--accumulate N] [--context T] [--positions P] [--lr LR] [--min-lr LR] [--warmup N] [--weight-decay W] [--clip G] [--eval-every N] [--eval-batches N] [--eval-fraction F] [--seed S] [--checkpoint-every N] [--dtype F32|F16|BF16] [--max-minutes M] [--stretch-steps N] [--resume DIR] [--backend webgpu|wasm|cpu]';
 
 const OPTIONS = {
   data: { type: 'string' }, 'model-config': { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' },
-  batch: { type: 'string' }, context: { type: 'string' }, positions: { type: 'string' }, lr: { type: 'string' }, 'min-lr': { type: 'string' },
+  batch: { type: 'string' }, accumulate: { type: 'string' }, context: { type: 'string' }, positions: { type: 'string' }, lr: { type: 'string' }, 'min-lr': { type: 'string' },
   warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, 'eval-every': { type: 'string' },
   'eval-batches': { type: 'string' }, 'eval-fraction': { type: 'string' }, seed: { type: 'string' },
   'checkpoint-every': { type: 'string' }, dtype: { type: 'string' }, 'max-minutes': { type: 'string' }, 'stretch-steps': { type: 'string' },
@@ -78,6 +78,7 @@ export async function trainCommand(args: string[], progress: (line: string) => v
   const trainer = new Trainer({
     corpus, config, steps, context,
     batch: num(v.batch, '--batch', { fallback: 32, min: 1, integer: true }),
+    accumulate: num(v.accumulate, '--accumulate', { fallback: 1, min: 1, integer: true }),
     schedule: { peak: lr, min: num(v['min-lr'], '--min-lr', { fallback: lr / 10, min: 0 }), warmup: num(v.warmup, '--warmup', { fallback: Math.min(100, Math.ceil(steps / 10)), min: 1, integer: true }) },
     adamw: { ...ADAMW_DEFAULTS, weightDecay: num(v['weight-decay'], '--weight-decay', { fallback: ADAMW_DEFAULTS.weightDecay, min: 0 }), clipNorm: num(v.clip, '--clip', { fallback: ADAMW_DEFAULTS.clipNorm, min: 0 }) },
     evalEvery: num(v['eval-every'], '--eval-every', { fallback: Math.max(1, Math.ceil(steps / 10)), min: 1, integer: true }),

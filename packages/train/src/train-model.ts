@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GptConfig, GptWeights } from '@baton/model';
+import { trainMatMul } from './mat-mul.js';
 
 const LM_HEAD = 'lm_head.weight';
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -58,7 +59,7 @@ export class TrainModel {
   }
 
   private dense(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    return tf.add(tf.matMul(x, this.v(`${prefix}.weight`)), this.v(`${prefix}.bias`));
+    return tf.add(trainMatMul(x, this.v(`${prefix}.weight`) as tf.Tensor2D), this.v(`${prefix}.bias`));
   }
 
   private activate(x: tf.Tensor2D): tf.Tensor2D {
@@ -83,8 +84,8 @@ export class TrainModel {
     const D = C / H;
     const qkv = this.dense(h, `${layer}.attn.c_attn`);
     const [q, k, v] = tf.split(qkv, 3, 1).map((t) => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D);
-    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), this.mask(T));
-    const y = tf.matMul(tf.softmax(scores, -1), v);
+    const scores = tf.add(tf.mul(trainMatMul(q, k, false, true), 1 / Math.sqrt(D)), this.mask(T));
+    const y = trainMatMul(tf.softmax(scores, -1) as tf.Tensor4D, v);
     const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
     return this.dense(merged, `${layer}.attn.c_proj`);
   }
@@ -99,11 +100,11 @@ export class TrainModel {
     // NOTE: the lookup is a one-hot matmul: its gradient is a matmul too, where gather's
     // (UnsortedSegmentSum) is slow on tfjs cpu and scatters on the GPU.
     const onehot = tf.oneHot(tf.reshape(ids, [B * T]), this.config.vocabSize);
-    const tok = tf.reshape(tf.matMul(onehot, this.v('wte.weight')), [B, T, C]);
+    const tok = tf.reshape(trainMatMul(onehot as tf.Tensor2D, this.v('wte.weight') as tf.Tensor2D), [B, T, C]);
     const wpe = this.v('wpe.weight');
     const pos = offsets === undefined
       ? tf.slice(wpe, [0, 0], [T, C])
-      : tf.reshape(tf.matMul(tf.oneHot(tf.reshape(tf.add(tf.reshape(offsets, [B, 1]), tf.range(0, T, 1, 'int32')), [B * T]), this.config.nPositions), wpe), [B, T, C]);
+      : tf.reshape(trainMatMul(tf.oneHot(tf.reshape(tf.add(tf.reshape(offsets, [B, 1]), tf.range(0, T, 1, 'int32')), [B * T]), this.config.nPositions) as tf.Tensor2D, wpe as tf.Tensor2D), [B, T, C]);
     let x = tf.reshape(tf.add(tok, pos), [B * T, C]) as tf.Tensor2D;
     for (let i = 0; i < this.config.nLayer; i++) {
       const p = `h.${i}`;
@@ -112,7 +113,7 @@ export class TrainModel {
     }
     const f = this.layerNorm(x, 'ln_f');
     const head = this.variables.get(LM_HEAD) ?? this.v('wte.weight');
-    return tf.matMul(f, head, false, true);
+    return trainMatMul(f, head as tf.Tensor2D, false, true);
   }
 
   /** Mean cross-entropy (nats per token) of predicting `targets` [B, T] from `ids` [B, T] (at `offsets`, see forward). */

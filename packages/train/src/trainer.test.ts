@@ -93,6 +93,17 @@ describe('Trainer', () => {
     expect(resumed.losses).toEqual(straight.losses);
   });
 
+  it('with gradient accumulation, trains the same rows to the same curve, within rounding, and frees its tensors', async () => {
+    const before = tf.memory().numTensors;
+    const whole = await run(options());
+    const split = await run(options({ accumulate: 2 }));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(split.losses).toHaveLength(whole.losses.length);
+    for (const [i, l] of split.losses.entries()) expect(Math.abs(l - whole.losses[i])).toBeLessThan(1e-4);
+    expect(Math.abs(split.evalLoss - whole.evalLoss)).toBeLessThan(1e-4);
+    expect(() => new Trainer(options({ accumulate: 3 }))).toThrow(/--accumulate: 3 must be a positive integer that divides --batch 4/);
+  });
+
   it('stops with TrainDivergedError at the first step whose loss is not finite', async () => {
     const config = tinyConfig();
     const weights = randomWeights(config, 3);

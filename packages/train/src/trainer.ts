@@ -26,7 +26,15 @@ export interface TrainerOptions {
   config: GptConfig;
   /** Total optimiser steps of the run (a resume continues up to this). */
   steps: number;
+  /** Rows (windows) per optimiser step. */
   batch: number;
+  /**
+   * Micro-batches per step (default 1): the step's `batch` rows are run as `accumulate` forward and
+   * backward passes of `batch / accumulate` rows whose gradients are averaged, so a large batch
+   * fits a device's memory. The same rows are drawn either way, so the curve does not depend on it
+   * beyond rounding.
+   */
+  accumulate?: number;
   context: number;
   schedule: Omit<LrSchedule, 'total'>;
   adamw: AdamWOptions;
@@ -64,6 +72,15 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
+/** Rows `from` .. `from + rows - 1` of a batch. */
+function microBatch(b: Batch, from: number, rows: number): Batch {
+  const T = b.context;
+  return {
+    inputs: b.inputs.subarray(from * T, (from + rows) * T), targets: b.targets.subarray(from * T, (from + rows) * T),
+    batch: rows, context: T, offsets: b.offsets.subarray(from, from + rows),
+  };
+}
+
 /** A training run over one model. */
 export class Trainer {
   readonly model: TrainModel;
@@ -83,12 +100,15 @@ export class Trainer {
       if (r.state.step > o.steps) throw new TrainOptionError('--steps', `${o.steps} is below the checkpoint's ${r.state.step} steps`);
     }
     const config = r?.config ?? o.config;
+    const acc = o.accumulate ?? 1;
+    if (!Number.isInteger(acc) || acc < 1 || o.batch % acc !== 0) throw new TrainOptionError('--accumulate', `${acc} must be a positive integer that divides --batch ${o.batch}`);
     if (o.context > config.nPositions) throw new TrainOptionError('--context', `${o.context} exceeds the model's ${config.nPositions} positions`);
     this.model = new TrainModel(config, r?.weights ?? randomWeights(config, o.seed));
     this.#opt = new AdamW(this.model.variables, o.adamw);
     if (r?.optimizer != null && r.state !== null) this.#opt.restore(r.state.step, r.optimizer);
     this.#state = r?.state != null ? structuredClone(r.state) : { step: 0, run, history: [], seconds: 0, tokensSeen: 0 };
-    this.#evalSet = evalBatches(o.corpus.eval, { batch: o.batch, context: o.context, count: o.evalBatches });
+    // NOTE: eval batches have the micro-batch's rows; the windows are the same as `evalBatches` batches of `batch` rows.
+    this.#evalSet = evalBatches(o.corpus.eval, { batch: o.batch / acc, context: o.context, count: o.evalBatches * acc });
   }
 
   /** Steps done so far. */
@@ -125,17 +145,50 @@ export class Trainer {
   /** Queues one optimiser step; returns its loss (a scalar tensor the caller reads and disposes). */
   private queueStep(): tf.Scalar {
     const step = this.#state.step;
+    const acc = this.#o.accumulate ?? 1;
     const b = trainBatch(this.#o.corpus.train, { batch: this.#o.batch, context: this.#o.context, seed: this.#o.seed, step, positions: this.model.config.nPositions });
-    const { ids, targets, offsets } = this.tensors(b);
     const vars = [...this.model.variables.values()];
-    const { value, grads } = tf.variableGrads(() => this.model.loss(ids, targets, offsets), vars);
-    const byName = new Map<string, tf.Tensor>();
-    for (const [name, v] of this.model.variables) byName.set(name, grads[v.name]);
-    const { gradNorm } = this.#opt.apply(byName, learningRate(this.schedule(), step));
-    for (const t of [ids, targets, gradNorm, ...byName.values()]) t.dispose();
-    offsets?.dispose();
+    const rows = b.batch / acc;
+    const sums = new Map<string, tf.Tensor>();
+    let lossSum: tf.Scalar | null = null;
+    for (let m = 0; m < acc; m++) {
+      const part = acc === 1 ? b : microBatch(b, m * rows, rows);
+      const { ids, targets, offsets } = this.tensors(part);
+      const { value, grads } = tf.variableGrads(() => this.model.loss(ids, targets, offsets), vars);
+      for (const [name, v] of this.model.variables) {
+        const g = grads[v.name];
+        const prev = sums.get(name);
+        if (prev === undefined) {
+          sums.set(name, g);
+        } else {
+          sums.set(name, tf.add(prev, g));
+          prev.dispose();
+          g.dispose();
+        }
+      }
+      const prevLoss: tf.Scalar | null = lossSum;
+      lossSum = prevLoss === null ? value : (tf.add(prevLoss, value) as tf.Scalar);
+      if (prevLoss !== null) {
+        prevLoss.dispose();
+        value.dispose();
+      }
+      for (const t of [ids, targets]) t.dispose();
+      offsets?.dispose();
+    }
+    if (acc > 1) {
+      for (const [name, g] of sums) {
+        sums.set(name, tf.mul(g, 1 / acc));
+        g.dispose();
+      }
+    }
+    const { gradNorm } = this.#opt.apply(sums, learningRate(this.schedule(), step));
+    for (const t of [gradNorm, ...sums.values()]) t.dispose();
     this.#state.step += 1;
-    return value;
+    const total = lossSum as tf.Scalar;
+    if (acc === 1) return total;
+    const mean = tf.mul(total, 1 / acc) as tf.Scalar;
+    total.dispose();
+    return mean;
   }
 
   /** Saves a checkpoint of the current state to `dir` (default: the run's out directory). */
