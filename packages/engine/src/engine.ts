@@ -21,14 +21,11 @@ import { HealthMonitor } from './health-monitor.js';
 import type { ClientMsg, ServingActorStats, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
 import type { Topology } from './topology.js';
-import type { FlipRecord, ScaleRecord } from './elastic-protocol.js';
-import { retireInstance, spawnInstance, type RetireRequest, type ScaleDeps, type SpawnRequest } from './engine-scale.js';
+import type { FlipRecord } from './elastic-protocol.js';
 import { isElastic } from './elastic-options.js';
 import { flipInstance, type FlipRequest } from './engine-flip.js';
 import { dropServingCaches, type DropCachesResult } from './drop-caches.js';
 import { placeholderStats, sumPoolStats, type EngineStats } from './engine-stats.js';
-import type { ElasticClientMsg } from './elastic-protocol.js';
-import { ElasticHost } from './elastic-host.js';
 
 /** Options of `engine.close`. */
 export interface CloseOptions {
@@ -88,8 +85,6 @@ export class Engine {
   readonly #disposeFaultFlags: () => void;
   readonly #afterShutdown: (() => Promise<void>) | undefined;
   readonly #health: HealthMonitor;
-  /** Elastic instances: the role table copy, spawns and retirements (null when roles are fixed). */
-  readonly #elastic: ElasticHost | null;
 
   /** @internal use createEngine. */
   constructor(parts: EngineParts) {
@@ -112,18 +107,6 @@ export class Engine {
       restart: (actor, silentMs) => this.#restartFrozen(actor, silentMs),
     }, engineNow);
     this.#health.start();
-    const instances = this.topology.instances;
-    this.#elastic = instances === null ? null : new ElasticHost({
-      scheduler: this.topology.scheduler,
-      instances,
-      added: (refs) => {
-        for (const ref of refs) this.#health.watch(ref);
-      },
-      removed: (names) => {
-        for (const name of names) this.#health.forget(name);
-      },
-      closing: () => this.#closing !== null,
-    });
   }
 
   /** Starts a request; iterate the result for tokens. Throws InvalidRequestError / EngineClosedError at once. */
@@ -189,31 +172,6 @@ export class Engine {
   }
 
   /**
-   * Elastic: adds an instance serving `role` (a new worker thread or child process holding a
-   * prefill and a decode actor, as the placement says), within `elastic.maxInstances` and the
-   * role's maximum. Resolves with its record once it serves. Throws InvalidRequestError on a bad
-   * request, ScaleRefusedError when it cannot be added now, EngineError past `timeoutMs`.
-   */
-  async spawn(request: SpawnRequest): Promise<ScaleRecord> {
-    if (this.#closing !== null) throw new EngineClosedError();
-    return spawnInstance(this.topology.scheduler, request, this.#scaleDeps());
-  }
-
-  /**
-   * Elastic: retires live instance `instance` (its role hands over or drains as in a flip, then its
-   * actors stop, its thread or process ends and its KV returns to the pool), within the role's
-   * minimum. Resolves with its record once its actors stopped. Throws as `spawn` does.
-   */
-  async retire(request: RetireRequest): Promise<ScaleRecord> {
-    if (this.#closing !== null) throw new EngineClosedError();
-    return retireInstance(this.topology.scheduler, request, this.#scaleDeps());
-  }
-
-  #scaleDeps(): ScaleDeps {
-    return { elastic: isElastic(this.options.elastic), closing: () => this.#closing !== null, settled: () => this.#elastic?.settled() ?? Promise.resolve() };
-  }
-
-  /**
    * One actor's stats without waiting on an unhealthy one: its last known stats (activity
    * `unresponsive`) are reported instead, so metrics never block on a frozen worker.
    */
@@ -248,16 +206,6 @@ export class Engine {
       return;
     }
     this.#wire.get(msg.requestId)?.receive(msg);
-  }
-
-  /** Routes an elastic message from the scheduler (called by the elastic inbox). */
-  deliverElastic(msg: ElasticClientMsg): void {
-    this.#elastic?.receive(msg);
-  }
-
-  /** The scheduler restarted and was rewired: it gets back the roles instances serve now. */
-  restoreRoles(): void {
-    this.#elastic?.restore();
   }
 
   /**
