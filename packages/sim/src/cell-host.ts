@@ -1,6 +1,6 @@
 /**
  * What a simulated serving instance needs from the cell it belongs to: the clock and event queue,
- * options and step times, the decode instances (prefill hands KV to them), and the scheduler's
+ * options and step times, the machine its instances share, the decode instances (prefill hands KV to them), and the scheduler's
  * end-of-request hooks.
  */
 import type { EventQueue } from './event-queue.js';
@@ -8,6 +8,7 @@ import type { SimConfig } from './sim-config.js';
 import type { SimOutcome, SimRequest } from './sim-request.js';
 import type { StepTimes } from './step-times.js';
 import type { DecodeInstance } from './decode-instance.js';
+import type { HostCpu } from './host-cpu.js';
 
 /** The cell an instance belongs to. */
 export interface CellHost {
@@ -15,6 +16,8 @@ export interface CellHost {
   readonly config: SimConfig;
   readonly times: StepTimes;
   readonly decoders: readonly DecodeInstance[];
+  /** The machine the cell's instances share. */
+  readonly cpu: HostCpu;
   /** A request ended at `now`. */
   ended(req: SimRequest, outcome: SimOutcome, now: number): void;
 }

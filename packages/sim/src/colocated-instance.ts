@@ -39,7 +39,7 @@ export class ColocatedInstance extends SimInstance {
   #waitingTokens = 0;
   readonly throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
   /** Prefill-first step: prompts being prefilled one after another. */
-  #prefills: Array<{ seq: RunningSeq; startMs: number; computed: number }> = [];
+  #prefills: Array<{ seq: RunningSeq; startMs: number; computed: number; ms: number }> = [];
   #prefillsDone = 0;
   /** Chunked: the prompt being prefilled, its chunk in this step, and this step's decode batch. */
   #chunking: RunningSeq | null = null;
@@ -84,7 +84,11 @@ export class ColocatedInstance extends SimInstance {
       const p = this.#prefills[this.#prefillsDone++];
       this.throughput.observe(p.computed, now - p.startMs);
       this.#firstToken(p.seq, now);
-      if (this.#prefillsDone < this.#prefills.length) return;
+      if (this.#prefillsDone < this.#prefills.length) {
+        // NOTE: the step's prompts are prefilled one after another, each starting when the last ends.
+        this.#startPrefill(this.#prefillsDone, now, 0);
+        return;
+      }
       this.#prefills = [];
       this.#prefillsDone = 0;
     } else if (tag === STEP_END) {
@@ -137,10 +141,9 @@ export class ColocatedInstance extends SimInstance {
   #prefillFirstStep(now: number): void {
     const cfg = this.cell.config;
     const step = { budget: cfg.tokenBudget, taken: 0, blockedAt: Infinity };
-    let t = now + this.cell.times.stepOverheadMs;
     let blocked = false;
     while (this.#waiting.length > 0 && SIM_POLICY.takesPrompt(this.#waiting[0].promptTokens, step)) {
-      const seq = this.#admit(t);
+      const seq = this.#admit(now);
       if (seq === null) {
         blocked = true;
         break;
@@ -149,14 +152,12 @@ export class ColocatedInstance extends SimInstance {
       step.taken++;
       const computed = seq.req.promptTokens - seq.len;
       const ms = chunkedPrefillMs(this.cell.times, computed, seq.len, cfg.prefillChunkSize);
-      this.#prefills.push({ seq, startMs: t, computed });
+      this.#prefills.push({ seq, startMs: now, computed, ms });
       seq.len = seq.req.promptTokens;
-      t += ms;
-      this.cell.queue.push(t, this, PREFILL_DONE);
     }
     if (this.#prefills.length > 0) {
-      this.occupy(t - now);
       this.countSteps(1, this.#prefills.length);
+      this.#startPrefill(0, now, this.cell.times.stepOverheadMs);
       return;
     }
     if (this.#decodeStep(now)) return;
@@ -181,10 +182,16 @@ export class ColocatedInstance extends SimInstance {
     this.#chunk = chunk;
     this.#stepStart = now;
     this.#batchNow = batch;
-    const ms = extraMs + prefillMs + this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs;
-    this.occupy(ms);
     this.countSteps(1, batch.length + (chunk > 0 ? 1 : 0));
-    this.cell.queue.push(now + ms, this, STEP_END);
+    this.compute(now, { prefillMs: extraMs + prefillMs, decodeMs: this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs }, STEP_END);
+  }
+
+  /** Starts the prefill of the step's prompt `i` (after `overheadMs` of the step's own cost). */
+  #startPrefill(i: number, now: number, overheadMs: number): void {
+    const p = this.#prefills[i];
+    p.startMs = now + overheadMs;
+    p.seq.req.prefillStartMs = now + overheadMs;
+    this.compute(now, { prefillMs: overheadMs + p.ms, decodeMs: 0 }, PREFILL_DONE);
   }
 
   /** One decode step (prefill-first mode); false when there was nothing to run. */
@@ -195,11 +202,9 @@ export class ColocatedInstance extends SimInstance {
       if (this.batch.preemptedCount > 0) this.retryLater(now, RETRY);
       return true;
     }
-    const ms = extraMs + this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs;
     this.#batchNow = batch;
-    this.occupy(ms);
     this.countSteps(1, batch.length);
-    this.cell.queue.push(now + ms, this, STEP_END);
+    this.compute(now, { prefillMs: extraMs, decodeMs: this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs }, STEP_END);
     return true;
   }
 }

@@ -38,6 +38,10 @@ export class DecodeInstance extends SimInstance {
   #ends: number[] = [];
   #runSteps = 0;
   #gen = 0;
+  /** Sequences whose KV load is in progress (their load ends with it). */
+  #loading: SimRequest[] = [];
+  /** Start of the step in progress on a shared machine (its time is known when it ends). */
+  #stepStart = 0;
   readonly #stepMs = new Ewma(SIM_POLICY.stepEwmaAlpha);
 
   constructor(index: number, cell: CellHost, pool: SimKvPool) {
@@ -80,8 +84,13 @@ export class DecodeInstance extends SimInstance {
   }
 
   fire(now: number, tag: number): void {
+    if (tag === LOAD_END) {
+      for (const req of this.#loading) req.kvEndMs = now;
+      this.#loading = [];
+    }
     if (tag >= STEP_BASE) {
       if (tag !== STEP_BASE + this.#gen) return;
+      if (this.cell.cpu.contended && this.#batchNow.length > 0) this.#stepMs.update(now - this.#stepStart);
       const batch = this.#batchNow;
       this.#batchNow = [];
       this.countSteps(this.#runSteps, batch.length);
@@ -124,20 +133,31 @@ export class DecodeInstance extends SimInstance {
         ms += cell.times.transferMs(req.promptTokens);
         this.#arrivals.delete(req.index);
         req.kvEndMs = now + ms;
+        this.#loading.push(req);
         this.batch.add({ req, len: req.promptTokens, holding: a.holding });
       }
       this.#ready = waiting;
       if (ms > 0) {
-        this.occupy(ms);
-        cell.queue.push(now + ms, this, LOAD_END);
+        this.compute(now, { prefillMs: 0, decodeMs: ms }, LOAD_END);
         return;
       }
+      this.#loading = [];
     }
     const { batch, extraMs, sumContext } = this.batch.hasWork ? this.batch.schedule(now) : { batch: [], extraMs: 0, sumContext: 0 };
     if (batch.length === 0 && extraMs === 0) {
       // NOTE: nothing could run (KV exhausted for every waiting sequence): retry shortly, as the
       // engine's actors do, unless there is nothing at all to wait for.
       if (this.#ready.length > 0 || this.batch.preemptedCount > 0) this.retryLater(now, LOAD_END);
+      return;
+    }
+    if (cell.cpu.contended) {
+      // NOTE: on a shared machine every step is its own piece of work: what runs beside it can change at any step.
+      this.#ends = [];
+      this.#batchNow = batch;
+      this.#runSteps = 1;
+      this.#gen++;
+      this.#stepStart = now;
+      this.compute(now, { prefillMs: extraMs, decodeMs: cell.times.decodeMs(batch.length, sumContext) + cell.times.stepOverheadMs }, STEP_BASE + this.#gen);
       return;
     }
     const steps = extraMs === 0 && this.#ready.length === 0 ? this.batch.planRun(batch, MAX_RUN) : 1;

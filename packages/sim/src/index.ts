@@ -7,11 +7,14 @@
 /** Typed errors. */
 export { SimError, ProfileError, SimOptionsError, PlanArgumentError, type SimErrorCode } from './sim-errors.js';
 /** Profiles: format, reading and validation. */
-export { PROFILE_FORMAT, parseProfile, readProfile, type Profile, type PrefillPoint, type DecodePoint, type SchedulerCost } from './profile.js';
+export { PROFILE_FORMAT, parseProfile, readProfile, type Profile, type PrefillPoint, type DecodePoint, type SchedulerCost, type CoRun } from './profile.js';
 /** Cost models the simulator runs on. */
 export { profileStepTimes, constantStepTimes, type StepTimes } from './step-times.js';
+/** The machine a cell's instances share (co-run slowdown, cores). */
+export { HostCpu, type Contention, type Work } from './host-cpu.js';
 /** Measuring a profile on this machine. */
 export { measureProfile, modelSource, type ProfileOptions } from './profiler.js';
+export { measureCoRun } from './co-run.js';
 /** The scheduler's decision time. */
 export { measureSchedulerCost, timeDecisionUs } from './scheduler-cost.js';
 /** The simulator. */

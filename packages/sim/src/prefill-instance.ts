@@ -28,6 +28,8 @@ interface Job {
   holding: KvHolding;
   startMs: number;
   cached: number;
+  /** Its prefill's time alone. */
+  ms: number;
 }
 
 /** One prefill instance. */
@@ -36,6 +38,8 @@ export class PrefillInstance extends SimInstance {
   #step: Job[] = [];
   #stepDone = 0;
   #retryArmed = false;
+  /** A prompt of the step in progress could not get KV: the retry timer is armed when the step ends. */
+  #retryAfterStep = false;
   readonly throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
   /** Prompt tokens of the jobs in the current step (still in the last report the scheduler saw). */
   #stepTokens = 0;
@@ -69,11 +73,21 @@ export class PrefillInstance extends SimInstance {
       return;
     }
     this.#finishJob(this.#step[this.#stepDone++], now);
-    if (this.#stepDone < this.#step.length) return;
+    if (this.#stepDone < this.#step.length) {
+      // NOTE: the step's prompts are prefilled one after another, each starting when the last ends.
+      this.#start(this.#step[this.#stepDone], now, 0);
+      return;
+    }
     this.#step = [];
     this.#stepDone = 0;
     this.#stepTokens = 0;
     this.busy = false;
+    if (this.#retryAfterStep) {
+      // NOTE: the engine arms its retry timer when the step ends (the prefills run inside the step).
+      this.#retryAfterStep = false;
+      this.#retryArmed = true;
+      this.cell.queue.push(now + SIM_POLICY.blockedRetryMs, this, RETRY);
+    }
     this.#kick(now);
   }
 
@@ -82,7 +96,6 @@ export class PrefillInstance extends SimInstance {
     const cfg = this.cell.config;
     const bs = cfg.kv.blockSize;
     const step = { budget: cfg.tokenBudget, taken: 0, blockedAt: Infinity };
-    let t = now + this.cell.times.stepOverheadMs;
     const jobs: Job[] = [];
     for (let i = 0; i < this.#queue.length; ) {
       const req = this.#queue[i];
@@ -102,23 +115,29 @@ export class PrefillInstance extends SimInstance {
       this.#queuedTokens -= cost;
       step.budget -= cost;
       step.taken++;
-      jobs.push({ req, holding, startMs: t, cached: matched * bs });
       const ms = chunkedPrefillMs(this.cell.times, cost - matched * bs, matched * bs, cfg.prefillChunkSize);
-      req.prefillStartMs = t;
+      jobs.push({ req, holding, startMs: now, cached: matched * bs, ms });
       this.cell.decoders[req.decode].incoming(req);
-      t += ms;
-      this.cell.queue.push(t, this, JOB_DONE);
     }
-    // NOTE: the engine arms its retry timer when the step ends (the prefills run inside the step).
-    if (step.blockedAt !== Infinity) {
-      this.#retryArmed = true;
-      this.cell.queue.push(t + SIM_POLICY.blockedRetryMs, this, RETRY);
+    if (jobs.length === 0) {
+      if (step.blockedAt !== Infinity) {
+        this.#retryArmed = true;
+        this.cell.queue.push(now + SIM_POLICY.blockedRetryMs, this, RETRY);
+      }
+      return;
     }
-    if (jobs.length === 0) return;
-    this.occupy(t - now);
+    this.#retryAfterStep = step.blockedAt !== Infinity;
     this.countSteps(1, jobs.length);
     this.#step = jobs;
     this.#stepTokens = jobs.reduce((n, j) => n + j.req.promptTokens, 0);
+    this.#start(jobs[0], now, this.cell.times.stepOverheadMs);
+  }
+
+  /** Starts one prompt's prefill (after `overheadMs` of the step's own cost). */
+  #start(job: Job, now: number, overheadMs: number): void {
+    job.startMs = now + overheadMs;
+    job.req.prefillStartMs = now + overheadMs;
+    this.compute(now, { prefillMs: overheadMs + job.ms, decodeMs: 0 }, JOB_DONE);
   }
 
   /** A prompt's prefill ended: first token, prefix publication, handoff to decode. */

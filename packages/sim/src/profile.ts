@@ -2,7 +2,7 @@
  * Step-time profiles: what `baton profile` measures on a machine and the simulator reads — prefill
  * time by chunk length and the context already cached before it, decode step time by batch size
  * and context, the KV handoff's per-token load time, the message hop between threads and the
- * scheduler's own decision time.
+ * scheduler's own decision time, and the slowdown of a model call beside another busy model thread.
  *
  * Invariants of a parsed {@link Profile}: every duration is finite and >= 0; prefill points are at
  * least two distinct chunk lengths at prefix 0; decode points form a full grid (every batch size at
@@ -34,6 +34,16 @@ export interface SchedulerCost {
   perInstanceUs: number;
 }
 
+/**
+ * How much longer a model call takes while one other model thread of the engine is busy beside it
+ * on the same machine (shared cores, caches, memory bandwidth): prefill calls beside a decoding
+ * neighbour, decode steps beside a prefilling one. 1 = no slowdown.
+ */
+export interface CoRun {
+  prefillFactor: number;
+  decodeFactor: number;
+}
+
 /** A machine's measured step times for one model and backend. */
 export interface Profile {
   format: typeof PROFILE_FORMAT;
@@ -55,6 +65,8 @@ export interface Profile {
    * message, the token message after it, ms. Absent in profiles measured before it was (then 0).
    */
   stepOverheadMs?: number;
+  /** Co-run slowdown on this machine; absent in profiles measured before it was (then none). */
+  coRun?: CoRun;
   scheduler: SchedulerCost;
 }
 
@@ -107,6 +119,7 @@ export function parseProfile(v: unknown): Profile {
     transfer: { fixedMs: nonNeg(transfer.fixedMs, 'transfer.fixedMs'), msPerToken: nonNeg(transfer.msPerToken, 'transfer.msPerToken') },
     hopMs: nonNeg(o.hopMs, 'hopMs'),
     ...(o.stepOverheadMs === undefined ? {} : { stepOverheadMs: nonNeg(o.stepOverheadMs, 'stepOverheadMs') }),
+    ...(o.coRun === undefined ? {} : { coRun: coRun(o.coRun) }),
     scheduler: { baseUs: nonNeg(scheduler.baseUs, 'scheduler.baseUs'), perInstanceUs: nonNeg(scheduler.perInstanceUs, 'scheduler.perInstanceUs') },
   };
   if (new Set(p.prefill.filter((q) => q.prefix === 0).map((q) => q.tokens)).size < 2) {
@@ -124,6 +137,16 @@ export function parseProfile(v: unknown): Profile {
 }
 
 type Obj = Record<string, unknown>;
+
+function coRun(v: unknown): CoRun {
+  const c = obj(v, 'coRun');
+  const f = (x: unknown, field: string): number => {
+    const n = nonNeg(x, field);
+    if (n < 1) throw new ProfileError(field, `must be >= 1 (a slowdown), got ${n}`);
+    return n;
+  };
+  return { prefillFactor: f(c.prefillFactor, 'coRun.prefillFactor'), decodeFactor: f(c.decodeFactor, 'coRun.decodeFactor') };
+}
 
 function obj(v: unknown, field: string): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProfileError(field, 'must be an object');

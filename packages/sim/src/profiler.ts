@@ -2,16 +2,19 @@
  * The profiler behind `baton profile`: loads a model on a backend in this thread and times what
  * the engine's actors run — prefill calls by chunk length (and after a cached prefix), greedy
  * decode steps by batch size and context, the decode side's load of a handed-off sequence — plus
- * one message hop between two threads, what an actor's step loop costs around the model call, and
- * the scheduler's decision time. Medians of repeated, interleaved samples (the machine may be
- * shared).
+ * one message hop between two threads, what an actor's step loop costs around the model call, the
+ * slowdown of model calls beside another busy model thread (co-run), and the scheduler's decision
+ * time. Model calls: means of repeated, interleaved samples (the stalls a shared machine causes
+ * count, as they do in the engine's token gaps); hop and loop overhead: medians.
  *
  * Invariants: every sequence and model it creates is released/disposed; the decode grid is full
  * (every batch at every context), capped so the model's KV arena stays within `arenaBudgetBytes`.
  */
 import { cpus } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { ArrayKvBacking, BUILTIN_MODELS, createRng, initBackend, loadModel, type BackendName, type Gpt, type ModelSpec } from '@baton/model';
+import { BUILTIN_MODELS, initBackend, loadModel, type BackendName, type Gpt, type ModelSpec } from '@baton/model';
+import { measureCoRun } from './co-run.js';
+import { decodeRig, filledBacking, prefillOnce } from './profile-rigs.js';
 import { PROFILE_FORMAT, type DecodePoint, type PrefillPoint, type Profile } from './profile.js';
 import { measureSchedulerCost } from './scheduler-cost.js';
 import { PlanArgumentError } from './sim-errors.js';
@@ -68,14 +71,16 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
     const budget = opts.arenaBudgetBytes ?? 2 ** 30;
     const batches = [1, 2, 4, 8, 16, 32, 64].filter((b) => b * (Math.max(...contexts) + 8) * bytesPerToken <= budget);
     // NOTE: every case is sampled once per round, rounds interleaved, so a burst of load from
-    // elsewhere on the machine spreads over all cases instead of skewing one; medians per case.
+    // elsewhere on the machine spreads over all cases instead of skewing one. Means per case, not
+    // medians: TPOT is a mean of token gaps, so the stalls a busy machine puts into some steps
+    // (the thread descheduled mid-call) belong in the step time the simulation charges.
     const prefillCases = [...tokenSizes.map((t) => [t, 0] as [number, number]), ...prefixed];
     const pSamples = prefillCases.map(() => [] as number[]);
     for (let r = -1; r < rounds; r++) {
       prefillCases.forEach(([t, p], i) => { const ms = prefillOnce(model, t, p); if (r >= 0) pSamples[i].push(ms); });
       if (r >= 0) log(`prefill round ${r + 1}/${rounds}: 256 tokens ${ms2(pSamples[tokenSizes.indexOf(256)])} ms`);
     }
-    prefill.push(...prefillCases.map(([tokens, prefix], i) => ({ tokens, prefix, ms: median(pSamples[i]) })));
+    prefill.push(...prefillCases.map(([tokens, prefix], i) => ({ tokens, prefix, ms: mean(pSamples[i]) })));
     for (const context of contexts) {
       // NOTE: one context at a time keeps the arena small (every rig of a context is alive at once).
       const rigs = batches.map((batch) => decodeRig(model, batch, context, (rounds + 1) * (WARM_STEPS + WARM_UP) + 2));
@@ -86,11 +91,11 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
         for (let r = -1; r < rounds; r++) {
           rigs.forEach((rig, i) => {
             for (let w = 0; w < WARM_UP; w++) rig.step();
-            const ms = median(Array.from({ length: WARM_STEPS }, () => rig.step()));
-            if (r >= 0) dSamples[i].push(ms);
+            const steps = Array.from({ length: WARM_STEPS }, () => rig.step());
+            if (r >= 0) dSamples[i].push(...steps);
           });
         }
-        decode.push(...batches.map((batch, i) => ({ batch, context, ms: median(dSamples[i]) })));
+        decode.push(...batches.map((batch, i) => ({ batch, context, ms: mean(dSamples[i]) })));
         log(`decode at context ${context}: ${batches.map((b, i) => `b${b} ${ms2(dSamples[i])}`).join(', ')} ms`);
       } finally {
         for (const rig of rigs) rig.release();
@@ -102,6 +107,8 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
     log(`message hop: ${(hopMs * 1000).toFixed(0)} µs`);
     const stepOverheadMs = await measureStepOverheadMs();
     log(`step loop overhead: ${(stepOverheadMs * 1000).toFixed(0)} µs per step`);
+    const coRun = await measureCoRun(model, { model: opts.model, backend: opts.backend }, opts.quick ? 3 : 5);
+    log(`co-run slowdown beside a busy model thread: prefill x${coRun.prefillFactor.toFixed(2)}, decode x${coRun.decodeFactor.toFixed(2)}`);
     const scheduler = measureSchedulerCost(opts.quick ? 3 : 5);
     log(`scheduler decision: ${scheduler.baseUs.toFixed(1)} µs + ${scheduler.perInstanceUs.toFixed(3)} µs/instance`);
     return {
@@ -116,61 +123,12 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
       transfer,
       hopMs,
       stepOverheadMs,
+      coRun,
       scheduler,
     };
   } finally {
     model.dispose();
   }
-}
-
-function tokensOf(n: number, seed: number, vocab: number): number[] {
-  const rng = createRng(seed);
-  return Array.from({ length: n }, () => Math.floor(rng.next() * vocab));
-}
-
-/** A backing holding `length` random K/V rows (a handed-off or cached sequence). */
-function filledBacking(model: Gpt, length: number, extra: number): ArrayKvBacking {
-  const { nLayer, nEmbd } = model.config;
-  const backing = new ArrayKvBacking({ nLayer, nEmbd, capacity: length + extra });
-  if (length > 0) {
-    const rng = createRng(length);
-    const rows = Float32Array.from({ length: length * nEmbd }, () => rng.next() - 0.5);
-    for (let l = 0; l < nLayer; l++) {
-      backing.write(l, 'k', 0, rows);
-      backing.write(l, 'v', 0, rows);
-    }
-  }
-  return backing;
-}
-
-/** One timed prefill of `tokens` after `prefix` cached tokens (the prefix load is not timed). */
-function prefillOnce(model: Gpt, tokens: number, prefix: number): number {
-  const seq = model.attach(filledBacking(model, prefix, tokens), { length: prefix });
-  try {
-    for (let l = 0; l < model.config.nLayer; l++) seq.loadLayer(l);
-    const ids = tokensOf(tokens, tokens + prefix, model.config.vocabSize);
-    const t0 = performance.now();
-    model.prefill(seq, ids, { chunkSize: tokens });
-    return performance.now() - t0;
-  } finally {
-    seq.release();
-  }
-}
-
-/** `batch` sequences at `context` (one shared backing: rows are never read back); `step` times one greedy decode step. */
-function decodeRig(model: Gpt, batch: number, context: number, steps: number): { step: () => number; release: () => void } {
-  const backing = filledBacking(model, context, steps + 2);
-  const seqs = Array.from({ length: batch }, () => model.attach(backing, { length: context }));
-  for (const s of seqs) for (let l = 0; l < model.config.nLayer; l++) s.loadLayer(l);
-  return {
-    step: () => {
-      const items = seqs.map((seq, i) => ({ seq, token: (i * 7) % model.config.vocabSize }));
-      const t0 = performance.now();
-      model.decodeGreedy(items);
-      return performance.now() - t0;
-    },
-    release: () => { for (const s of seqs) s.release(); },
-  };
 }
 
 /** Time to load every layer of a handed-off sequence, fitted over two lengths. */
@@ -257,6 +215,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
 function ms2(xs: number[]): string {
-  return xs.length === 0 ? '-' : median(xs).toFixed(2);
+  return xs.length === 0 ? '-' : mean(xs).toFixed(2);
 }

@@ -15,6 +15,7 @@ import type { AdmissionPolicy, DecodeLoad, DecodePrediction, LengthPrediction, P
 import { ColocatedInstance } from './colocated-instance.js';
 import type { CellHost } from './cell-host.js';
 import { DecodeInstance } from './decode-instance.js';
+import { HostCpu } from './host-cpu.js';
 import type { EventQueue, EventTarget } from './event-queue.js';
 import { PrefillInstance } from './prefill-instance.js';
 import { RequestLog } from './request-log.js';
@@ -69,6 +70,7 @@ export class SimCell implements CellHost, EventTarget {
   readonly #longs: number[];
   readonly #instances: number;
   readonly #admission: AdmissionPolicy;
+  readonly cpu: HostCpu;
 
   constructor(
     readonly queue: EventQueue,
@@ -78,6 +80,7 @@ export class SimCell implements CellHost, EventTarget {
     private readonly onEnd: (req: SimRequest, now: number) => void,
     private readonly trace: ((d: DecisionTrace) => void) | null = null,
   ) {
+    this.cpu = new HostCpu(queue, config.cpu === 'shared' ? times.contention : null);
     const shared = config.kv.scope === 'shared' ? new SimKvPool(config.kv.numBlocks) : null;
     const pool = (): SimKvPool => shared ?? new SimKvPool(config.kv.numBlocks);
     if (config.mode === 'disaggregated') {

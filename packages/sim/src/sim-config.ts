@@ -45,6 +45,12 @@ export interface SimConfig {
    * spans where the predictor's own cost would dominate the simulation's wall time.
    */
   lengthPrediction: 'engine' | 'off';
+  /**
+   * `shared`: a cell's instances are threads of one process on the profile's machine, as the
+   * engine runs them, so instances computing at once slow each other (the profile's co-run
+   * factors); `own`: every instance has a device of its own.
+   */
+  cpu: 'shared' | 'own';
   /** Unfinished requests are aborted this long after the last arrival (the bench runner's drain). */
   drainMs: number;
   /** A preempted sequence that cannot get KV back for this long, with nothing running, fails. */
@@ -80,10 +86,12 @@ export function resolveSimConfig(input: SimConfigInput = {}): SimConfig {
     cells: posInt(input.cells ?? 1, 'cells'),
     schedulerCost: input.schedulerCost ?? 'profile',
     lengthPrediction: input.lengthPrediction ?? 'engine',
+    cpu: input.cpu ?? 'shared',
     drainMs: nonNeg(input.drainMs ?? 20_000, 'drainMs'),
     kvWaitMs: nonNeg(input.kvWaitMs ?? d.stallTimeoutMs, 'kvWaitMs'),
   };
   if (c.kv.scope !== 'shared' && c.kv.scope !== 'instance') throw new SimOptionsError('kv.scope', `must be shared or instance, got "${String(c.kv.scope)}"`);
+  if (c.cpu !== 'shared' && c.cpu !== 'own') throw new SimOptionsError('cpu', `must be shared or own, got "${String(c.cpu)}"`);
   if (c.lengthPrediction !== 'engine' && c.lengthPrediction !== 'off') throw new SimOptionsError('lengthPrediction', `must be engine or off, got "${String(c.lengthPrediction)}"`);
   if (!['profile', 'measured', 'none'].includes(c.schedulerCost)) throw new SimOptionsError('schedulerCost', `must be profile, measured or none, got "${String(c.schedulerCost)}"`);
   if (c.prefillChunkSize > c.tokenBudget) throw new SimOptionsError('prefillChunkSize', `(${c.prefillChunkSize}) must not exceed tokenBudget (${c.tokenBudget})`);

@@ -9,6 +9,7 @@
  */
 import type { CellHost } from './cell-host.js';
 import type { EventTarget } from './event-queue.js';
+import type { Work } from './host-cpu.js';
 import { SimBatch } from './sim-batch.js';
 import type { SimKvPool } from './sim-kv-pool.js';
 import { SIM_POLICY } from './sim-policy.js';
@@ -30,6 +31,8 @@ export abstract class SimInstance implements EventTarget {
   readonly id: string;
   /** The continuous-batching set of an instance that decodes; null on prefill instances. */
   readonly batch: SimBatch | null;
+  /** This instance's slot on the cell's machine. */
+  protected readonly slot: number;
   protected busy = false;
   #steps = 0;
   #batchTotal = 0;
@@ -43,6 +46,7 @@ export abstract class SimInstance implements EventTarget {
     decodes: boolean,
   ) {
     this.id = `${role}-${index}`;
+    this.slot = cell.cpu.register();
     this.batch = decodes
       ? new SimBatch(pool, cell.config, cell.times, {
           finished: (req, now) => cell.ended(req, 'finished', now),
@@ -57,6 +61,12 @@ export abstract class SimInstance implements EventTarget {
   protected occupy(ms: number): void {
     this.busy = true;
     this.#busyMs += ms;
+  }
+
+  /** Runs model `work` (as timed alone) on the cell's machine from `now`; `fire(end, tag)` when done. */
+  protected compute(now: number, work: Work, tag: number): void {
+    this.busy = true;
+    this.cell.cpu.run(this.slot, now, work, this, tag);
   }
 
   /** Gives back `ms` of scheduled work that will not run (a run of steps cut short). */
@@ -81,7 +91,7 @@ export abstract class SimInstance implements EventTarget {
     return {
       cell,
       id: this.id,
-      utilization: spanMs > 0 ? Math.min(1, this.#busyMs / spanMs) : 0,
+      utilization: spanMs > 0 ? Math.min(1, (this.#busyMs + this.cell.cpu.busyMs(this.slot)) / spanMs) : 0,
       steps: this.#steps,
       meanBatch: this.#steps === 0 ? null : this.#batchTotal / this.#steps,
       preemptions: this.batch?.preemptions ?? 0,

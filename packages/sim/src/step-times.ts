@@ -1,6 +1,6 @@
 /**
  * StepTimes: the cost model the simulator runs on — how long a prefill chunk, a decode step, a KV
- * handoff, a message hop and a scheduling decision take. `profileStepTimes` interpolates a measured
+ * handoff, a message hop and a scheduling decision take, and how instances on one machine slow each other. `profileStepTimes` interpolates a measured
  * {@link Profile}; `constantStepTimes` gives fixed costs (closed-form tests, what-if studies).
  *
  * Interpolation: prefill is piecewise linear in the chunk length (measured at prefix 0) plus an
@@ -8,6 +8,7 @@
  * is bilinear in (batch, mean context) over the measured grid. Both extrapolate linearly from
  * their last two points and never go below zero.
  */
+import type { Contention } from './host-cpu.js';
 import type { Profile } from './profile.js';
 
 /** Costs the simulator charges, all in ms except the scheduler (µs, as it is measured). */
@@ -24,6 +25,8 @@ export interface StepTimes {
   stepOverheadMs: number;
   /** One scheduling decision over `instances` serving instances, µs. */
   schedulerUs(instances: number): number;
+  /** How instances computing at once on one machine slow each other; null: they do not. */
+  contention: Contention | null;
 }
 
 /** Interpolated step times of a measured profile. */
@@ -57,6 +60,7 @@ export function profileStepTimes(p: Profile): StepTimes {
     hopMs: p.hopMs,
     stepOverheadMs: p.stepOverheadMs ?? 0,
     schedulerUs: (n) => scheduler.baseUs + scheduler.perInstanceUs * n,
+    contention: p.coRun === undefined ? null : { ...p.coRun, cores: p.machine.cores },
   };
 }
 
@@ -70,6 +74,7 @@ export function constantStepTimes(c: {
   hopMs?: number;
   stepOverheadMs?: number;
   schedulerUs?: number;
+  contention?: Contention;
 }): StepTimes {
   const pf = c.prefillFixedMs ?? 0;
   const pt = c.prefillMsPerToken ?? 0;
@@ -82,6 +87,7 @@ export function constantStepTimes(c: {
     hopMs: c.hopMs ?? 0,
     stepOverheadMs: c.stepOverheadMs ?? 0,
     schedulerUs: () => c.schedulerUs ?? 0,
+    contention: c.contention ?? null,
   };
 }
 

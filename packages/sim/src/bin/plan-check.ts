@@ -9,15 +9,19 @@
  * is the median over repetitions of recommended / default, with its spread, and the attainment at
  * every rate summed over repetitions.
  *
- * Flags: --profile FILE (required), --workload MIX (default chat), --slo-ttft MS, --slo-tpot MS,
+ * Flags: --profile FILE (else a profile of --model, default baton-tiny, on wasm is measured at the
+ * start of the run: the plan is made for the machine as loaded now), --profile-out FILE (save it),
+ * --workload MIX (default chat), --slo-ttft MS, --slo-tpot MS,
  * --devices N (default 2), --requests N (per run, default 32), --reps N (default 3), --seed S.
  */
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { atRate, attainment, generateWorkload, goodputOf as measuredGoodput, runAtRate, type MixName, type RatePoint } from '@baton/bench';
 import { createEngine, type Engine } from '@baton/engine';
 import { defaultCandidate, describeCandidate, goodputOf, searchPlacement, type PlanCandidate } from '../plan-search.js';
-import { readProfile } from '../profile.js';
+import { measureProfile } from '../profiler.js';
+import { readProfile, type Profile } from '../profile.js';
 import { simulate } from '../simulator.js';
 import { profileStepTimes } from '../step-times.js';
 
@@ -34,11 +38,18 @@ async function main(): Promise<void> {
     options: {
       profile: { type: 'string' }, workload: { type: 'string' }, 'slo-ttft': { type: 'string' }, 'slo-tpot': { type: 'string' },
       devices: { type: 'string' }, requests: { type: 'string' }, reps: { type: 'string' }, seed: { type: 'string' },
+      model: { type: 'string' }, 'profile-out': { type: 'string' },
     },
     strict: true,
   });
-  if (values.profile === undefined) throw new Error('--profile FILE is required');
-  const profile = readProfile(values.profile);
+  let profile: Profile;
+  if (values.profile !== undefined) profile = readProfile(values.profile);
+  else {
+    const model = values.model ?? 'baton-tiny';
+    process.stderr.write(`sim:plan-check: measuring a profile (${model}, wasm) in this run\n`);
+    profile = await measureProfile({ model, backend: 'wasm', onProgress: (l) => void process.stderr.write(`  ${l}\n`) });
+    if (values['profile-out'] !== undefined) writeFileSync(values['profile-out'], JSON.stringify(profile, null, 1) + '\n');
+  }
   const times = profileStepTimes(profile);
   const mix = (values.workload ?? 'chat') as MixName;
   const slo = { ttftMs: Number(values['slo-ttft'] ?? 500), tpotMs: Number(values['slo-tpot'] ?? 8) };
