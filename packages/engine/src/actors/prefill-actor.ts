@@ -27,80 +27,46 @@
  * waits (`awaitsPrefix`) until the scheduler says the transfer ended, or PREFIX_WAIT_MS passed,
  * and then matches its own pool as always: a transfer that brought less (a stale tree entry) or
  * nothing costs a recompute.
+ *
+ * The handoff side (routes, channels, prompts kept for their decode choice) is PrefillHandoffs
+ * (prefill-handoffs.ts); a queued prompt and its prefix match, PrefillJob (prefill-job.ts).
  */
-import { HandoffCancelledError, KvConnector, KvEndpoint, type BlockTable, type KvEndpointDescriptor, type KvTarget, type KvWriter, type PrefixMatch } from '@baton/kv-cache';
+import { HandoffCancelledError, KvConnector, KvEndpoint, type BlockTable, type KvEndpointDescriptor, type KvWriter, type PrefixMatch } from '@baton/kv-cache';
 import { engineNow } from '../clock.js';
-import { ActorFailedError, HandoffFailedError } from '../errors.js';
+import { ActorFailedError } from '../errors.js';
 import type { FlipPolicy } from '../elastic-options.js';
 import type { PrefillInit, PrefillMsg, ServingActorStats, WireRequest } from '../protocol.js';
 import { RequestSampler } from '../request-sampler.js';
 import { BLOCKED_RETRY_MS, takesPrompt } from '../step-policy.js';
 import { ThroughputEstimator } from '../throughput-estimator.js';
-import { DecodeRoutes } from './decode-routes.js';
 import { LoadReporter } from './load-reporter.js';
+import { PrefillHandoffs, type FirstToken } from './prefill-handoffs.js';
+import { dropMatch, takeMatch, type PrefillJob } from './prefill-job.js';
 import { ServingActor } from './serving-actor.js';
 import { Tombstones } from './tombstones.js';
 import { TokenSink } from './token-sink.js';
-
-interface Job {
-  request: WireRequest;
-  decode: number | null;
-  /** When it was queued (engine clock). */
-  since: number;
-  /** A prefix match taken ahead of its step (it holds references), or null. */
-  match: PrefixMatch | null;
-  /** An asynchronous (tiered) match is running for it. */
-  matching: boolean;
-  /** A cached prefix is being transferred into this pool for it. */
-  awaitsPrefix: boolean;
-  /** Prompt tokens to compute: the prompt less its prefix cached in the hot pool when queued (load reports). */
-  uncached: number;
-}
-
-/** A prefilled prompt waiting for its decode choice or the route to it; holds a reference on its blocks. */
-interface Awaiting {
-  request: WireRequest;
-  table: BlockTable;
-  first: FirstToken;
-  decode: number | null;
-}
-
-/** What the decode actor hears once the first token is out. */
-interface FirstToken {
-  id: number;
-  finished: boolean;
-  time: number;
-  /** Fault injection dropped this handoff: its layers are never written to the channel. */
-  dropped: boolean;
-}
 
 /** A prompt blocked on KV this long makes a decode actor preempt to free room. */
 const RECLAIM_AFTER_MS = 100;
 /** A job waits at most this long for a cached prefix transferred to it, then recomputes what is missing. */
 const PREFIX_WAIT_MS = 1_000;
-/** Channels remembered for cancellation on abort. */
-const RECENT_HANDOFFS = 256;
 
 /** Prefill actor (module default export, spawned by the engine). */
 export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> {
   protected readonly role = 'prefill';
-  readonly #queue: Job[] = [];
+  readonly #queue: PrefillJob[] = [];
   readonly #tombstones = new Tombstones();
   readonly #sink = new TokenSink(this.init.client, this.init.scheduler);
   readonly #reporter = new LoadReporter(this.init.scheduler);
   readonly #throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
-  readonly #routes = new DecodeRoutes(this.init.decoders, this.init.poolId, () => this.#shipAwaiting());
   #connector!: KvConnector;
+  #handoffs!: PrefillHandoffs;
   /** Accepts cached prefixes transferred into this pool (caching on). */
   #endpoint: KvEndpoint | null = null;
   #retryArmed = false;
-  #handoffs = 0;
+  #prefills = 0;
   #lastReclaim = -Infinity;
   #reclaims = 0;
-  /** Recent channels by request id, so an abort can cancel one its decode actor never adopted. */
-  readonly #recent = new Map<string, KvWriter>();
-  /** Prefilled prompts not handed over yet, by request id. */
-  readonly #awaiting = new Map<string, Awaiting>();
   /** Elastic: the policy this actor gives up the prefill role by (null while it serves it). */
   #retiring: FlipPolicy | null = null;
   #retiredSent = false;
@@ -133,7 +99,14 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   override async onStart(): Promise<void> {
     await super.onStart();
     this.#connector = new KvConnector({ pool: this.pool });
-    this.#routes.prefetch();
+    this.#handoffs = new PrefillHandoffs({
+      decoders: this.init.decoders, poolId: this.init.poolId, connector: this.#connector, sink: this.#sink, name: this.context.name,
+      layers: this.model.config.nLayer, handoffTimeoutMs: this.init.limits.handoffTimeoutMs,
+      returnTo: () => (this.init.cache.returnFromDecode ? this.#endpoint?.descriptor ?? null : null),
+      setTimeout: (fn, ms) => this.context.setTimeout(fn, ms),
+      failed: (request, e) => this.#failed(request, e),
+    });
+    this.#handoffs.prefetch();
     const mem = this.mem;
     if (mem !== null) {
       // NOTE: on a cluster worker it listens where the worker says (--kv-host / --advertise-host): decode actors on other hosts return KV here.
@@ -151,10 +124,8 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   override onStop(): void {
     this.#reporter.close();
-    this.#routes.close();
-    for (const a of this.#awaiting.values()) a.table.release();
-    this.#awaiting.clear();
-    for (const j of this.#queue) this.#dropMatch(j);
+    this.#handoffs?.close();
+    for (const j of this.#queue) dropMatch(j);
     this.#connector?.close();
     void this.#endpoint?.close();
     super.onStop();
@@ -165,7 +136,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   }
 
   protected counts(): { queueLength: number; running: number; kvBlocksUsed: number } {
-    return { queueLength: this.#queue.length, running: this.#awaiting.size, kvBlocksUsed: 0 };
+    return { queueLength: this.#queue.length, running: this.#handoffs.awaiting, kvBlocksUsed: 0 };
   }
 
   protected runStep(): number {
@@ -180,7 +151,10 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
         i++;
         continue;
       }
-      const match = this.#matchOf(job);
+      const match = takeMatch(job, {
+        caching: this.init.cache.enabled, pool: this.pool, mem: this.mem, queue: this.#queue,
+        wake: () => this.wake(), failed: (request, e) => this.#failed(request, e),
+      });
       if (match === null) {
         i++;
         continue;
@@ -219,7 +193,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       const give = this.#queue.filter((j) => !j.matching);
       for (const j of give) {
         this.#queue.splice(this.#queue.indexOf(j), 1);
-        this.#dropMatch(j);
+        dropMatch(j);
       }
       if (give.length > 0) this.init.scheduler.tell({ type: 'requeue', from: this.init.index, requests: give.map((j) => j.request) });
       this.#report(null);
@@ -229,13 +203,13 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
 
   /** Says `retired` once nothing of the prefill role is left here (no queued prompt, none awaiting its handoff). */
   #retireProgress(): void {
-    if (this.#retiring === null || this.#retiredSent || this.#queue.length > 0 || this.#awaiting.size > 0) return;
+    if (this.#retiring === null || this.#retiredSent || this.#queue.length > 0 || this.#handoffs.awaiting > 0) return;
     this.#retiredSent = true;
     this.init.scheduler.tell({ type: 'retired', role: 'prefill', index: this.init.index });
   }
 
   protected override idleActivity(): string {
-    if (this.#queue.length === 0) return this.#awaiting.size > 0 ? `${this.#awaiting.size} waiting for decode placement` : 'idle';
+    if (this.#queue.length === 0) return this.#handoffs.awaiting > 0 ? `${this.#handoffs.awaiting} waiting for decode placement` : 'idle';
     return this.#retryArmed ? `waiting for KV (${this.#queue.length} queued)` : `${this.#queue.length} queued`;
   }
 
@@ -243,7 +217,7 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     if (this.#tombstones.take(request.id)) return;
     const prompt = request.promptIds;
     const cached = this.init.cache.enabled ? this.pool.cachedPrefixLength(prompt.slice(0, -1)) : 0;
-    const job: Job = { request, decode: null, since: engineNow(), match: null, matching: false, awaitsPrefix, uncached: prompt.length - cached };
+    const job: PrefillJob = { request, decode: null, since: engineNow(), match: null, matching: false, awaitsPrefix, uncached: prompt.length - cached };
     this.#queue.push(job);
     if (awaitsPrefix) this.context.setTimeout(() => this.#prefixArrived(request.id), PREFIX_WAIT_MS);
     this.#report(null);
@@ -270,48 +244,14 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
       job.decode = decode;
       return;
     }
-    const waiting = this.#awaiting.get(requestId);
-    if (waiting === undefined) return;
-    waiting.decode = decode;
-    this.#ship(waiting);
+    this.#handoffs.assign(requestId, decode);
   }
 
   #abort(requestId: string): void {
     const i = this.#queue.findIndex((j) => j.request.id === requestId);
-    if (i >= 0) this.#dropMatch(this.#queue.splice(i, 1)[0]);
+    if (i >= 0) dropMatch(this.#queue.splice(i, 1)[0]);
     else this.#tombstones.add(requestId);
-    // NOTE: cancelling an adopted or finished channel changes nothing; a pending one frees its blocks now.
-    this.#recent.get(requestId)?.cancel();
-    this.#recent.delete(requestId);
-    const waiting = this.#awaiting.get(requestId);
-    if (waiting !== undefined) {
-      this.#awaiting.delete(requestId);
-      waiting.table.release();
-    }
-  }
-
-  #remember(requestId: string, writer: KvWriter): void {
-    this.#recent.set(requestId, writer);
-    if (this.#recent.size > RECENT_HANDOFFS) this.#recent.delete(this.#recent.keys().next().value as string);
-  }
-
-  /** The channel target toward `decode`, or null while it is unknown (no decode choice, or its route is being asked). */
-  #targetOf(decode: number | null): KvTarget | null {
-    return decode === null ? null : this.#routes.target(decode);
-  }
-
-  /** Opens a channel to `decode` for `table` and tells the decode actor; null when no handoff slot is free. */
-  #open(request: WireRequest, table: BlockTable, decode: number, target: KvTarget): KvWriter | null {
-    const writer = this.#connector.openWriter(target, {
-      table, tokenCount: request.promptIds.length, sequenceId: request.id, deadlineMs: 2 * this.init.limits.handoffTimeoutMs,
-    });
-    if (writer === null) return null;
-    this.#remember(request.id, writer);
-    writer.done.catch((e: unknown) => this.#channelFailed(request, decode, e));
-    // NOTE: a decode actor in another pool sends the finished turn's KV back here (the shared pool already holds it).
-    const returnTo = target.kind === 'stream' && this.init.cache.returnFromDecode ? this.#endpoint?.descriptor ?? null : null;
-    this.init.decoders[decode].tell({ type: 'incoming', request, ticket: writer.ticket, returnTo });
-    return writer;
+    this.#handoffs.abort(requestId);
   }
 
   /**
@@ -321,13 +261,13 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   #prefill(request: WireRequest, decode: number | null, match: PrefixMatch): 'done' | 'blocked' {
     const prompt = request.promptIds;
     const table = match.table;
-    const target = this.#targetOf(decode);
+    const target = this.#handoffs.targetOf(decode);
     if (!table.ensureCapacity(prompt.length)) {
       table.release();
       return 'blocked';
     }
     // NOTE: with the decode actor known, it hears of the channel first and adopts layer i while later layers compute.
-    const writer = decode !== null && target !== null ? this.#open(request, table, decode, target) : null;
+    const writer = decode !== null && target !== null ? this.#handoffs.open(request, table, decode, target) : null;
     if (target !== null && writer === null) {
       table.release();
       return 'blocked';
@@ -338,16 +278,16 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     let keep = false;
     try {
       const first = this.#run(request, table, match.cachedTokens, writer);
-      if (writer !== null && decode !== null) this.#announce(request, decode, first);
+      if (writer !== null && decode !== null) this.#handoffs.announce(request, decode, first);
       else if (!first.finished) {
         // NOTE: a request that ended at its first token needs no decode actor; once it finished the
         // scheduler forgets it and sends no `assignDecode`, so keeping it here would hold its blocks for good.
-        this.#awaiting.set(request.id, { request, table, first, decode });
+        this.#handoffs.keep({ request, table, first, decode });
         keep = true;
       }
     } catch (e) {
       writer?.cancel();
-      if (writer !== null && decode !== null) this.init.decoders[decode].tell({ type: 'prefillFailed', requestId: request.id });
+      if (writer !== null && decode !== null) this.#handoffs.prefillFailed(decode, request.id);
       // NOTE: a channel cancelled under us means the consumer side already settled this attempt
       // (decode timed out and reported a retryable failure, the request was aborted, or the
       // engine is recovering it from a dead decode actor): reporting an error here would end it.
@@ -365,10 +305,10 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
   #run(request: WireRequest, table: BlockTable, cached: number, writer: KvWriter | null): FirstToken {
     const prompt = request.promptIds;
     const seq = this.model.attach(table, { length: cached });
-    this.#handoffs += 1;
+    this.#prefills += 1;
     const every = this.init.faults.dropHandoffEvery;
     // NOTE: fault injection: a dropped handoff never publishes its layers; the decode side times out.
-    const drop = every !== null && this.#handoffs % every === 0;
+    const drop = every !== null && this.#prefills % every === 0;
     try {
       const logits = this.model.prefill(seq, prompt.slice(cached), {
         chunkSize: this.init.setup.chunkSize,
@@ -389,98 +329,6 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
     }
   }
 
-  /**
-   * The job's prefix match, taking it from the job; null while a tiered match has to run first
-   * (it is started here, and wakes the actor when done). Without caching: nothing is reused.
-   */
-  #matchOf(job: Job): PrefixMatch | null {
-    const context = job.request.promptIds.slice(0, -1);
-    if (job.match !== null) {
-      const m = job.match;
-      job.match = null;
-      return m;
-    }
-    if (!this.init.cache.enabled) return { table: this.pool.createTable(), cachedTokens: 0 };
-    const mem = this.mem;
-    const t = mem?.stats();
-    // NOTE: with nothing in the lower tiers the hot pool's synchronous match is the whole answer.
-    if (mem === null || t === undefined || (t.host.blocks === 0 && (t.disk?.blocks ?? 0) === 0)) return this.pool.match(context);
-    job.matching = true;
-    mem.match(context).then(
-      (m) => {
-        job.matching = false;
-        if (this.#queue.includes(job)) job.match = m;
-        else m.table.release();
-        this.wake();
-      },
-      (e: unknown) => {
-        job.matching = false;
-        const i = this.#queue.indexOf(job);
-        if (i >= 0) this.#queue.splice(i, 1);
-        this.#failed(job.request, e);
-        this.wake();
-      },
-    );
-    return null;
-  }
-
-  #dropMatch(job: Job): void {
-    job.match?.table.release();
-    job.match = null;
-  }
-
-  /** Hands over every awaiting prompt whose decode actor and route are known now. */
-  #shipAwaiting(): void {
-    for (const a of [...this.#awaiting.values()]) this.#ship(a);
-  }
-
-  /** Hands over one prefilled prompt, every layer at once, if its decode actor and route are known. */
-  #ship(a: Awaiting): void {
-    const target = this.#targetOf(a.decode);
-    if (a.decode === null || target === null) return;
-    const decode = a.decode;
-    try {
-      const writer = this.#open(a.request, a.table, decode, target);
-      if (writer === null) {
-        // NOTE: no handoff slot free right now: try again shortly (the blocks stay held).
-        this.context.setTimeout(() => this.#awaiting.get(a.request.id) === a && this.#ship(a), BLOCKED_RETRY_MS);
-        return;
-      }
-      this.#awaiting.delete(a.request.id);
-      if (!a.first.dropped) {
-        for (let layer = 0; layer < this.model.config.nLayer; layer++) writer.publishLayer(layer);
-      }
-      this.#announce(a.request, decode, a.first);
-    } catch (e) {
-      this.#awaiting.delete(a.request.id);
-      this.init.decoders[decode].tell({ type: 'prefillFailed', requestId: a.request.id });
-      if (!(e instanceof HandoffCancelledError)) this.#failed(a.request, e);
-    } finally {
-      if (!this.#awaiting.has(a.request.id)) a.table.release();
-    }
-  }
-
-  /** Tells decode actor `decode` the prompt is prefilled: it continues from the first token. */
-  #announce(request: WireRequest, decode: number, first: FirstToken): void {
-    this.init.decoders[decode].tell({ type: 'prefilled', requestId: request.id, firstToken: first.id, finished: first.finished, time: first.time });
-  }
-
-  /**
-   * A channel ended without the decode side holding the KV. Cancelled = settled elsewhere (abort,
-   * decode-side timeout, recovery). Anything else (the stream broke, the decode side's pool refused
-   * it) ends this attempt with a retryable handoff failure, and the route is asked again: the
-   * decode actor may have restarted on a new endpoint.
-   */
-  #channelFailed(request: WireRequest, decode: number, e: unknown): void {
-    this.#routes.forget(decode);
-    if (e instanceof HandoffCancelledError) return;
-    this.init.decoders[decode].tell({ type: 'prefillFailed', requestId: request.id });
-    const cause = e instanceof Error ? e.message : String(e);
-    const error = new HandoffFailedError(request.id, `KV handoff of request "${request.id}" from ${this.context.name} failed: ${cause}`);
-    this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: error.toJSON(), outputTokens: request.emitted });
-    this.#sink.flush();
-  }
-
   #failed(request: WireRequest, e: unknown): void {
     const cause = e instanceof Error ? e.message : String(e);
     this.#sink.finish({ requestId: request.id, reason: 'error', time: engineNow(), error: new ActorFailedError(this.context.name, cause).toJSON(), outputTokens: request.emitted });
@@ -492,10 +340,10 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
    * pool preempts sequences to make room (the step policy's victims; round robin, at most one ask per interval),
    * so a new request's wait behind a full pool stays bounded.
    */
-  #reclaimFor(job: Job): void {
+  #reclaimFor(job: PrefillJob): void {
     const now = engineNow();
     if (now - job.since < RECLAIM_AFTER_MS || now - this.#lastReclaim < RECLAIM_AFTER_MS) return;
-    const shared = this.init.decoders.map((_, i) => i).filter((i) => this.#routes.target(i)?.kind === 'shared');
+    const shared = this.#handoffs.sharedDecoders();
     if (shared.length === 0) return;
     this.#lastReclaim = now;
     const decode = shared[this.#reclaims++ % shared.length];
