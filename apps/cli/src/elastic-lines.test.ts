@@ -3,8 +3,8 @@ import type { EngineStats } from '@baton/engine';
 import { elasticLines } from './elastic-lines.js';
 
 const elastic = {
-  mode: 'planner', prefill: 1, decode: 1, completedFlips: 1,
-  instances: [{ index: 0, role: 'prefill', flippingTo: null }, { index: 1, role: 'decode', flippingTo: null }, { index: 2, role: 'decode', flippingTo: 'prefill' }],
+  mode: 'planner', prefill: 1, decode: 1, completedFlips: 1, scaling: [],
+  instances: [{ index: 0, role: 'prefill', flippingTo: null, retiring: false }, { index: 1, role: 'decode', flippingTo: null, retiring: false }, { index: 2, role: 'decode', flippingTo: 'prefill', retiring: false }],
   flips: [{ instance: 1, from: 'prefill', to: 'decode', reason: 'decode step 80 ms > TPOT target 50 ms', policy: 'handover', decidedMs: 0, servingMs: 12, costMs: 12, handedOver: 0, drained: 0, requeued: 3 }],
 };
 const planner = { ttftAttainment: 0.8, tpotAttainment: null, samples: 12, holding: 'a flip is in progress', decisions: [] };

@@ -13,7 +13,7 @@ describe('elasticGauges', () => {
     const lines = render({
       scheduler: {
         elastic: {
-          mode: 'planner', prefill: 2, decode: 1, completedFlips: 1, instances: [{ index: 0, role: 'prefill', flippingTo: null }, { index: 1, role: 'prefill', flippingTo: null }, { index: 2, role: 'decode', flippingTo: null }],
+          mode: 'planner', prefill: 2, decode: 1, completedFlips: 1, scaling: [], instances: [{ index: 0, role: 'prefill', flippingTo: null, retiring: false }, { index: 1, role: 'prefill', flippingTo: null, retiring: false }, { index: 2, role: 'decode', flippingTo: null, retiring: false }],
           flips: [{ instance: 1, from: 'decode', to: 'prefill', reason: 'r', policy: 'handover', decidedMs: 0, servingMs: 7, costMs: 7, handedOver: 2, drained: 0, requeued: 0 }],
         },
       },

@@ -13,6 +13,7 @@ import { resolveOptions, type EngineOptions, type EngineOptionsInput } from './e
 import { InvalidOptionsError } from './errors.js';
 import { createFaultFlags } from './fault-plan.js';
 import type { ClientMsg } from './protocol.js';
+import type { ElasticClientMsg } from './elastic-protocol.js';
 import { spawnTopology } from './topology.js';
 import { isElastic } from './elastic-options.js';
 import { clusterEngineInput, openCluster, type ClusterOptions } from './cluster/engine-cluster.js';
@@ -41,10 +42,13 @@ export async function createEngine(input: EngineOptionsInput & { cluster?: Clust
   const system = new ActorSystem(cluster === null ? undefined : { remote: cluster.hosts });
   let engine: Engine | null = null;
   const client: ActorRef<ClientMsg> = system.inbox<ClientMsg>((msg) => engine?.deliver(msg), { name: 'client' });
+  const elasticHost = isElastic(options.elastic) && options.mode === 'disaggregated'
+    ? system.inbox<ElasticClientMsg>((msg) => engine?.deliverElastic(msg), { name: 'elastic-host' })
+    : null;
   const setup = { model: options.model, chunkSize: options.prefillChunkSize };
   const faultFlags = createFaultFlags(options.faults, usesProcesses(options));
   try {
-    const topology = await spawnTopology({ system, options, setup, pool, client, faultFlags: faultFlags.flags, remote: cluster !== null });
+    const topology = await spawnTopology({ system, options, setup, pool, client, elasticHost, faultFlags: faultFlags.flags, remote: cluster !== null });
     cluster?.attach(topology, system);
     engine = new Engine({ options, config, backend, system, topology, tokenizer, pool, reserved, disposeFaultFlags: faultFlags.dispose, afterShutdown: cluster?.close });
     const current = engine;
@@ -52,7 +56,8 @@ export async function createEngine(input: EngineOptionsInput & { cluster?: Clust
     system.events.on('escalated', (e) => current.actorEscalated(e.name, e.cause));
     system.events.on('restarted', (e) => {
       // NOTE: a restarted scheduler is constructed from its init alone; its routing refs come by message.
-      if (e.name === 'scheduler') void topology.rewire().catch(() => undefined);
+      // NOTE: a restarted scheduler is given back the roles instances serve now (after flips), once it has its refs.
+      if (e.name === 'scheduler') void topology.rewire().then(() => current.restoreRoles(), () => undefined);
       current.actorRestarted(e.name);
     });
     return engine;
@@ -79,7 +84,7 @@ function usesProcesses(o: EngineOptions): boolean {
 
 /** Model-running actors of a mode (each gets a pool owner id). */
 function servingActorCount(o: EngineOptions): number {
-  // NOTE: an elastic instance holds a prefill and a decode actor.
-  if (o.mode === 'disaggregated') return (isElastic(o.elastic) ? 2 : 1) * (o.prefill + o.decode);
+  // NOTE: an elastic instance holds a prefill and a decode actor; live instances are bounded by elastic.maxInstances.
+  if (o.mode === 'disaggregated') return isElastic(o.elastic) ? 2 * o.elastic.maxInstances : o.prefill + o.decode;
   return o.mode === 'single' ? 1 : o.colocated;
 }

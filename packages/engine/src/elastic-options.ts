@@ -1,12 +1,13 @@
 /**
  * Elastic prefill:decode options: whether serving instances may change role while the engine
  * serves, who decides (nobody, the caller through `engine.flip`, or the planner actor), how a
- * decode instance gives up its running sequences, the bounds on each role's count and the planner's
- * window, interval, cooldown and thresholds.
+ * decode instance gives up its running sequences, the bounds on each role's count and on the
+ * instances in all (above the starting count the planner spawns instances, and retires them again
+ * when idle), and the planner's window, interval, cooldown and thresholds.
  *
  * Invariants: the bounds always admit the starting split (minPrefill <= prefill <= maxPrefill, the
- * same for decode) and keep at least one instance of each role; every violation is an
- * InvalidOptionsError naming the option by its dotted path.
+ * same for decode, prefill + decode <= maxInstances) and keep at least one instance of each role;
+ * every violation is an InvalidOptionsError naming the option by its dotted path.
  */
 import { InvalidOptionsError } from './errors.js';
 import { oneOf, posInt, posNumber, record, rejectUnknown } from './option-checks.js';
@@ -30,6 +31,12 @@ export interface ElasticOptions {
   maxPrefill: number;
   minDecode: number;
   maxDecode: number;
+  /**
+   * Live instances in all. Above the starting prefill + decode (the default: no spawning) the
+   * planner may spawn an instance (a new thread or process) of a role that misses its SLO when no
+   * instance can be flipped to it, and retires spawned capacity when both SLOs hold with room.
+   */
+  maxInstances: number;
   /** Sliding window of the planner's TTFT / TPOT attainment, ms. */
   windowMs: number;
   /** How often the planner looks, ms. */
@@ -51,23 +58,27 @@ export type ElasticOptionsInput = Partial<ElasticOptions>;
 
 const MODES: readonly ElasticMode[] = ['fixed', 'manual', 'planner'];
 const POLICIES: readonly FlipPolicy[] = ['handover', 'drain'];
-const KEYS = ['mode', 'policy', 'minPrefill', 'maxPrefill', 'minDecode', 'maxDecode', 'windowMs', 'intervalMs', 'cooldownMs', 'minSamples', 'lowAttainment', 'highAttainment', 'slo'];
+const KEYS = ['mode', 'policy', 'minPrefill', 'maxPrefill', 'minDecode', 'maxDecode', 'maxInstances', 'windowMs', 'intervalMs', 'cooldownMs', 'minSamples', 'lowAttainment', 'highAttainment', 'slo'];
 
-/** Defaults for an engine starting with `prefill` + `decode` instances. */
-export function defaultElastic(prefill: number, decode: number): ElasticOptions {
-  const total = prefill + decode;
+/** Defaults for an engine starting with `prefill` + `decode` instances (and at most `maxInstances`). */
+export function defaultElastic(prefill: number, decode: number, maxInstances = prefill + decode): ElasticOptions {
+  const total = Math.max(maxInstances, prefill + decode);
   return {
-    mode: 'fixed', policy: 'handover', minPrefill: 1, maxPrefill: total - 1, minDecode: 1, maxDecode: total - 1,
+    mode: 'fixed', policy: 'handover', minPrefill: 1, maxPrefill: total - 1, minDecode: 1, maxDecode: total - 1, maxInstances: total,
     windowMs: 4_000, intervalMs: 500, cooldownMs: 2_000, minSamples: 8, lowAttainment: 0.9, highAttainment: 0.95, slo: null,
   };
 }
 
 /** Validates `elastic` against the starting split; throws InvalidOptionsError naming the bad field. */
 export function resolveElastic(value: unknown, prefill: number, decode: number): ElasticOptions {
-  const d = defaultElastic(prefill, decode);
-  if (value === undefined) return d;
+  if (value === undefined) return defaultElastic(prefill, decode);
   const o = record(value, 'elastic');
   rejectUnknown(o, KEYS, 'elastic.');
+  const maxInstances = posInt(o.maxInstances ?? prefill + decode, 'elastic.maxInstances');
+  if (maxInstances < prefill + decode) {
+    throw new InvalidOptionsError('elastic.maxInstances', `(${maxInstances}) is below the starting instance count (${prefill} prefill + ${decode} decode)`);
+  }
+  const d = defaultElastic(prefill, decode, maxInstances);
   const e: ElasticOptions = {
     mode: oneOf(o.mode ?? d.mode, MODES, 'elastic.mode'),
     policy: oneOf(o.policy ?? d.policy, POLICIES, 'elastic.policy'),
@@ -75,6 +86,7 @@ export function resolveElastic(value: unknown, prefill: number, decode: number):
     maxPrefill: posInt(o.maxPrefill ?? d.maxPrefill, 'elastic.maxPrefill'),
     minDecode: posInt(o.minDecode ?? d.minDecode, 'elastic.minDecode'),
     maxDecode: posInt(o.maxDecode ?? d.maxDecode, 'elastic.maxDecode'),
+    maxInstances,
     windowMs: posNumber(o.windowMs ?? d.windowMs, 'elastic.windowMs'),
     intervalMs: posNumber(o.intervalMs ?? d.intervalMs, 'elastic.intervalMs'),
     cooldownMs: posNumber(o.cooldownMs ?? d.cooldownMs, 'elastic.cooldownMs'),

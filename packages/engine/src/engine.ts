@@ -18,14 +18,17 @@ import type { EngineOptions } from './engine-options.js';
 import { ActorFailedError, EngineClosedError, EngineError, InvalidRequestError, OverloadedError, engineErrorFromJSON } from './errors.js';
 import { drainThenAbort, FinishedRequests } from './finished-requests.js';
 import { HealthMonitor } from './health-monitor.js';
-import type { ClientMsg, ServingActorStats, WireRequest } from './protocol.js';
+import type { ClientMsg, WireRequest } from './protocol.js';
 import { limitsFor, validateRequest, type GenerateRequest, type NormalizedRequest } from './request.js';
 import type { Topology } from './topology.js';
-import type { FlipRecord } from './elastic-protocol.js';
+import type { FlipRecord, ScaleRecord } from './elastic-protocol.js';
+import { retireInstance, spawnInstance, type RetireRequest, type ScaleDeps, type SpawnRequest } from './engine-scale.js';
 import { isElastic } from './elastic-options.js';
 import { flipInstance, type FlipRequest } from './engine-flip.js';
 import { dropServingCaches, type DropCachesResult } from './drop-caches.js';
-import { placeholderStats, sumPoolStats, type EngineStats } from './engine-stats.js';
+import { collectStats, type EngineStats } from './engine-stats.js';
+import type { ElasticClientMsg } from './elastic-protocol.js';
+import { ElasticHost } from './elastic-host.js';
 
 /** Options of `engine.close`. */
 export interface CloseOptions {
@@ -54,8 +57,6 @@ const WATCHDOG_INTERVAL_MS = 250;
 const SUBMIT_TIMEOUT_MS = 30_000;
 /** Retry-after hint of a request refused for waiting past `queue.maxWaitMs`. */
 const QUEUE_RETRY_AFTER_MS = 1_000;
-/** An actor's stats answer later than this are taken from its last heartbeat. */
-const STATS_TIMEOUT_MS = 2_000;
 
 /** A running Baton engine. Create with {@link createEngine}. */
 export class Engine {
@@ -85,6 +86,8 @@ export class Engine {
   readonly #disposeFaultFlags: () => void;
   readonly #afterShutdown: (() => Promise<void>) | undefined;
   readonly #health: HealthMonitor;
+  /** Elastic instances: the role table copy, spawns and retirements (null when roles are fixed). */
+  readonly #elastic: ElasticHost | null;
 
   /** @internal use createEngine. */
   constructor(parts: EngineParts) {
@@ -107,6 +110,7 @@ export class Engine {
       restart: (actor, silentMs) => this.#restartFrozen(actor, silentMs),
     }, engineNow);
     this.#health.start();
+    this.#elastic = ElasticHost.forEngine(this.topology, this.#health, () => this.#closing !== null);
   }
 
   /** Starts a request; iterate the result for tokens. Throws InvalidRequestError / EngineClosedError at once. */
@@ -123,29 +127,12 @@ export class Engine {
   /** Numbers from every actor and the latest completed requests. Throws EngineClosedError once `close` began. */
   async stats(): Promise<EngineStats> {
     if (this.#closing !== null) throw new EngineClosedError();
-    const [scheduler, actors, planner] = await Promise.all([
-      this.topology.scheduler.ask({ type: 'stats' }, { timeoutMs: 5_000 }),
-      Promise.all(this.topology.serving.map((ref) => this.#actorStats(ref))),
-      this.topology.planner === null ? null : this.topology.planner.ask({ type: 'stats' }, { timeoutMs: 5_000 }).catch(() => null),
-    ]);
-    const pools = [
-      ...(this.topology.owners.size > 0 ? [{ name: 'engine', stats: this.pool.stats() }] : []),
-      ...actors.flatMap((a) => (a.ownPool === null ? [] : [{ name: a.name, stats: a.ownPool }])),
-    ];
-    return {
-      mode: this.options.mode,
-      backend: this.backend,
-      active: this.#active.size,
-      completed: this.#finished.completed,
-      retried: this.#retried,
-      refusedQueued: this.#refusedQueued,
+    return collectStats({
+      options: this.options, backend: this.backend, topology: this.topology, pool: this.pool, health: this.#health,
+      closing: () => this.#closing !== null,
+      counts: { active: this.#active.size, completed: this.#finished.completed, retried: this.#retried, refusedQueued: this.#refusedQueued },
       summary: this.#finished.summary(this.options.slo),
-      scheduler,
-      actors,
-      pool: sumPoolStats(pools.map((p) => p.stats)),
-      pools,
-      planner,
-    };
+    });
   }
 
   /**
@@ -172,20 +159,28 @@ export class Engine {
   }
 
   /**
-   * One actor's stats without waiting on an unhealthy one: its last known stats (activity
-   * `unresponsive`) are reported instead, so metrics never block on a frozen worker.
+   * Elastic: adds an instance serving `role` (a new worker thread or child process holding a
+   * prefill and a decode actor, as the placement says), within `elastic.maxInstances` and the
+   * role's maximum. Resolves with its record once it serves. Throws InvalidRequestError on a bad
+   * request, ScaleRefusedError when it cannot be added now, EngineError past `timeoutMs`.
    */
-  async #actorStats(ref: Topology['serving'][number]): Promise<ServingActorStats> {
-    const last = this.#health.lastStats(ref.name);
-    const stale = (): ServingActorStats => ({ ...(last ?? placeholderStats(ref.name)), activity: 'unresponsive' });
-    if (this.#health.isDown(ref.name)) return stale();
-    try {
-      return await ref.ask({ type: 'stats' }, { timeoutMs: STATS_TIMEOUT_MS });
-    } catch {
-      if (this.#closing !== null) throw new EngineClosedError();
-      // NOTE: a crashed or restarting actor is reported, not raised: stats() serves dashboards.
-      return stale();
-    }
+  async spawn(request: SpawnRequest): Promise<ScaleRecord> {
+    if (this.#closing !== null) throw new EngineClosedError();
+    return spawnInstance(this.topology.scheduler, request, this.#scaleDeps());
+  }
+
+  /**
+   * Elastic: retires live instance `instance` (its role hands over or drains as in a flip, then its
+   * actors stop, its thread or process ends and its KV returns to the pool), within the role's
+   * minimum. Resolves with its record once its actors stopped. Throws as `spawn` does.
+   */
+  async retire(request: RetireRequest): Promise<ScaleRecord> {
+    if (this.#closing !== null) throw new EngineClosedError();
+    return retireInstance(this.topology.scheduler, request, this.#scaleDeps());
+  }
+
+  #scaleDeps(): ScaleDeps {
+    return { elastic: isElastic(this.options.elastic), closing: () => this.#closing !== null, settled: () => this.#elastic?.settled() ?? Promise.resolve() };
   }
 
   /** Stops accepting, lets requests finish until the deadline, aborts the rest, stops every actor. */
@@ -206,6 +201,16 @@ export class Engine {
       return;
     }
     this.#wire.get(msg.requestId)?.receive(msg);
+  }
+
+  /** Routes an elastic message from the scheduler (called by the elastic inbox). */
+  deliverElastic(msg: ElasticClientMsg): void {
+    this.#elastic?.receive(msg);
+  }
+
+  /** The scheduler restarted and was rewired: it gets back the roles instances serve now. */
+  restoreRoles(): void {
+    this.#elastic?.restore();
   }
 
   /**

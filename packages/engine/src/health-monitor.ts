@@ -56,6 +56,16 @@ export class HealthMonitor {
     for (const ref of refs) this.#beats.set(ref.name, { ref, lastAnswerMs: t, inFlight: false, down: false, downSinceMs: 0, restarted: false, last: null });
   }
 
+  /** Watches one more actor (an elastic instance spawned while serving). */
+  watch(ref: ActorRef<StatsProtocol>): void {
+    this.#beats.set(ref.name, { ref, lastAnswerMs: this.now(), inFlight: false, down: false, downSinceMs: 0, restarted: false, last: null });
+  }
+
+  /** Stops watching `actor` (it was stopped on purpose). */
+  forget(actor: string): void {
+    this.#beats.delete(actor);
+  }
+
   /** Starts the heartbeats (unref'd: an idle engine does not keep the process alive). */
   start(): void {
     this.#timer = setInterval(() => this.#tick(), this.options.intervalMs);

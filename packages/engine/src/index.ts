@@ -9,13 +9,15 @@ export { Engine, type CloseOptions } from './engine.js';
 export { createEngine } from './create-engine.js';
 export type { EngineStats } from './engine-stats.js';
 export type { FlipRequest } from './engine-flip.js';
+export type { RetireRequest, SpawnRequest } from './engine-scale.js';
+export { ScaleRefusedError } from './scale-refused-error.js';
 export type { DropCachesResult } from './drop-caches.js';
 /** Elastic prefill:decode: options, the planner's pure decision, flip records and planner stats. */
 export { defaultElastic, resolveElastic } from './elastic-options.js';
 export type { ElasticMode, ElasticOptions, ElasticOptionsInput, FlipPolicy } from './elastic-options.js';
 export { decideFlip, type PlannerInput, type PlannerVerdict } from './planner-policy.js';
 export { FlipRefusedError } from './flip-refused-error.js';
-export type { ElasticStats, ElasticView, FlipRecord, InstanceState, PlannerDecision, PlannerStats, ServingRole } from './elastic-protocol.js';
+export type { ElasticStats, ElasticView, FlipRecord, InstanceState, PlannerDecision, PlannerStats, RoleTable, ScaleRecord, ServingRole } from './elastic-protocol.js';
 /** What `generate()` returns. */
 export type { Generation, GenerationResult } from './active-request.js';
 /** Statistics shapes reported by the actors. */

@@ -17,7 +17,7 @@ import type { FaultPlan } from './fault-plan.js';
 import type { LengthPrediction, LengthPredictorStats } from './length-predictor.js';
 import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
 import type { ElasticOptions, FlipPolicy } from './elastic-options.js';
-import type { ElasticStats, ElasticView, FlipReply, MigrationTarget, PlannerStats, ServingRole } from './elastic-protocol.js';
+import type { ElasticClientMsg, ElasticSchedulerMsg, ElasticStats, ElasticView, FlipReply, MigrationTarget, PlannerStats, ServingRole } from './elastic-protocol.js';
 
 /** A validated request as the actors see it (no signal, no text: ids only). */
 export interface WireRequest {
@@ -153,6 +153,8 @@ export interface SchedulerStats {
 /** Messages of the scheduler actor. */
 export type SchedulerMsg =
   | Ask<{ type: 'wire' } & SchedulerWiring, void>
+  /** Elastic: roles restored after a restart, spawns and retirements. */
+  | ElasticSchedulerMsg
   | Ask<{ type: 'submit'; request: WireRequest }, SubmitReply>
   | { type: 'abort'; requestId: string }
   | { type: 'load'; report: LoadReport }
@@ -372,8 +374,8 @@ export interface SchedulerInit {
   routing: RoutingPolicy;
   /** Prefix reuse is on (off: routing credits no cached prefix). */
   cacheEnabled: boolean;
-  /** Elastic instances: the role each starts in and the bounds; null when roles are fixed. */
-  elastic: { roles: ServingRole[]; options: ElasticOptions } | null;
+  /** Elastic instances: the role each starts in, the bounds, and the engine's inbox for the role table, spawns and retirements; null when roles are fixed. */
+  elastic: { roles: ServingRole[]; options: ElasticOptions; host: ActorRef<ElasticClientMsg> } | null;
 }
 
 /** Messages of the planner actor. */

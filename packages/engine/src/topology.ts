@@ -12,19 +12,23 @@
  * Elastic (`elastic.mode` manual or planner): each of the P + D instances is one worker thread or
  * child process (group `instance-<i>`) holding both a prefill actor `prefill-<i>` and a decode actor
  * `decode-<i>` that share one loaded model; the scheduler routes to whichever role the instance
- * serves. With `planner`, the planner actor joins the control group.
+ * serves. With `planner`, the planner actor joins the control group. `instances` adds an instance
+ * while serving (both actors in a new thread or process; prefill actors learn its decode actor, then
+ * the scheduler is rewired) and removes one (both actors stopped, its thread or process ends, its
+ * pool owner id reclaimed and free for a later one). Instance indices are never reused.
  */
 import type { ActorRef, ActorSystem, Ask, Message, SpawnOptions, SupervisionOptions } from '@baton/actors';
 import type { BlockPool, BlockPoolOptions } from '@baton/kv-cache';
 import { defaultBackendName, type BackendName } from '@baton/model';
 import { actorBackend, type ActorPlacement, type EngineOptions } from './engine-options.js';
 import { isElastic } from './elastic-options.js';
-import { InvalidOptionsError } from './errors.js';
+import { EngineError, InvalidOptionsError } from './errors.js';
 import type {
   ClientMsg, ColocatedInit, ColocatedMsg, DecodeInit, DecodeMsg, FaultFlags, ModelSetup, PlannerInit, PlannerMsg, PoolSource, PredictorMsg,
   PrefillInit, PrefillMsg, SchedulerInit, SchedulerMsg, ServingActorStats, ServingLimits,
 } from './protocol.js';
 import type { PredictorInit } from './actors/length-predictor-actor.js';
+import type { ElasticClientMsg } from './elastic-protocol.js';
 
 /** Every serving actor answers `stats`. */
 export type StatsProtocol = Ask<{ type: 'stats' }, ServingActorStats>;
@@ -48,6 +52,16 @@ export interface Topology {
   grow: ((role: 'prefill' | 'decode') => Promise<string>) | null;
   /** Tells the prefill actors every decode actor (a restarted one starts from its first init). */
   resendDecoders: () => Promise<void>;
+  /** Elastic: spawns and removes instances while serving; null when roles are fixed. */
+  instances: ElasticInstanceControl | null;
+}
+
+/** Adds and removes elastic instances (see the file header). */
+export interface ElasticInstanceControl {
+  /** Spawns instance `index` (the next index: one past the last spawned) and wires it in; resolves with its two actors. */
+  spawn: (index: number) => Promise<ActorRef<StatsProtocol>[]>;
+  /** Stops instance `index`'s actors and reclaims what they held in the engine's pool; resolves with their names. */
+  remove: (index: number) => Promise<string[]>;
 }
 
 /** What spawning needs. */
@@ -61,6 +75,8 @@ export interface TopologyDeps {
   client: ActorRef<ClientMsg>;
   /** Prefill and decode actors go to remote workers (placement 'remote', one group each). */
   remote?: boolean;
+  /** Elastic: the engine's inbox for the role table, spawns and retirements (null when roles are fixed). */
+  elasticHost: ActorRef<ElasticClientMsg> | null;
 }
 
 const actorModule = (file: string): URL => new URL(`./actors/${file}`, import.meta.url);
@@ -85,6 +101,9 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
   };
   const common = { limits, client: deps.client, scheduler, faults: options.faults, faultFlags: deps.faultFlags, threadNice: null, cache: options.cache };
   const owners = new Map<string, number>();
+  // NOTE: owner ids of removed instances are taken again first (the pool has maxOwners of them).
+  const freeOwners: number[] = [];
+  let nextOwner = 0;
   const elastic = options.mode === 'disaggregated' && isElastic(options.elastic);
   type InitOf<I> = (index: number, base: typeof common & { index: number; owner: number; pool: PoolSource; poolId: string; setup: ModelSetup; modelKey: string }) => I;
   const many = <P extends Message, I>(
@@ -95,7 +114,7 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
   ): Promise<ActorRef<P>> => {
     const actor = `${name}-${index}`;
     const onThread = placement === 'thread';
-    const owner = onThread ? owners.size : 0;
+    const owner = onThread ? freeOwners.pop() ?? nextOwner++ : 0;
     if (onThread) owners.set(actor, owner);
     const pool: PoolSource = onThread ? { kind: 'shared', handle: deps.pool.handle } : { kind: 'own', options: ownPoolOptions(options, deps.pool) };
     const setup: ModelSetup = { ...deps.setup, backend: concreteBackend(actorBackend(options, role, index)) };
@@ -106,6 +125,15 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
       ...(deps.remote === true && role !== 'colocated' ? { placement: 'remote' as const, group: `${role}-${index}` } : elastic ? instancePlacement(placement, index) : placementOptions(placement, role, index)),
     };
     return system.spawn<P, I>(spawn);
+  };
+  /** A stopped actor's references in the engine's pool are reclaimed and its owner id is free again. */
+  const releaseOwner = (actor: string): void => {
+    const owner = owners.get(actor);
+    if (owner === undefined) return;
+    owners.delete(actor);
+    deps.pool.cancelHandoffsOf(owner);
+    deps.pool.reclaimOwner(owner);
+    freeOwners.push(owner);
   };
   const place = options.placement;
   if (options.mode === 'disaggregated') {
@@ -145,14 +173,43 @@ export async function spawnTopology(deps: TopologyDeps): Promise<Topology> {
       await rewire();
       return ref.name;
     };
-    return { scheduler, serving, rewire, owners, planner, grow, resendDecoders };
+    const control: ElasticInstanceControl | null = !elastic ? null : {
+      spawn: async (index) => {
+        if (index !== decode.length) throw new EngineError(`elastic instance ${index} cannot be spawned: the next one is ${decode.length}`);
+        const d = await one<DecodeMsg, DecodeInit>(index, 'decode-actor.js', 'decode', 'decode', place.decode, decodeInit);
+        const p = await one<PrefillMsg, PrefillInit>(index, 'prefill-actor.js', 'prefill', 'prefill', place.prefill, prefillInit).catch(async (e: unknown) => {
+          // NOTE: half an instance is stopped again, so the ref lists stay indexed by instance.
+          await system.stop(d);
+          releaseOwner(d.name);
+          throw e;
+        });
+        decode.push(d);
+        prefill.push(p);
+        const added = [asStatsRef(p), asStatsRef(d)];
+        serving.push(...added);
+        await resendDecoders();
+        await rewire();
+        return added;
+      },
+      remove: async (index) => {
+        const refs = [prefill[index], decode[index]].filter((r) => r !== undefined).map(asStatsRef);
+        await Promise.all(refs.map((r) => system.stop(r)));
+        for (const r of refs) {
+          const at = serving.findIndex((s) => s.name === r.name);
+          if (at >= 0) serving.splice(at, 1);
+          releaseOwner(r.name);
+        }
+        return refs.map((r) => r.name);
+      },
+    };
+    return { scheduler, serving, rewire, owners, planner, grow, resendDecoders, instances: control };
   }
   const count = options.mode === 'single' ? 1 : options.colocated;
   const chunked = options.mode === 'chunked';
   const colocated = await many<ColocatedMsg, ColocatedInit>(count, 'colocated-actor.js', options.mode, 'colocated', place.colocated, (_i, base) => ({ ...base, chunked }));
   const rewire = (): Promise<void> => scheduler.ask({ type: 'wire', prefill: [], decode: [], colocated, predictor: null });
   await rewire();
-  return { scheduler, serving: colocated.map(asStatsRef), rewire, owners, planner: null, grow: null, resendDecoders: () => Promise.resolve() };
+  return { scheduler, serving: colocated.map(asStatsRef), rewire, owners, planner: null, grow: null, resendDecoders: () => Promise.resolve(), instances: null };
 }
 
 /** The planner actor, in the control group (it only reads the scheduler and measured latencies). */
@@ -197,12 +254,18 @@ async function spawnScheduler(deps: TopologyDeps): Promise<ActorRef<SchedulerMsg
     routing: o.routing,
     cacheEnabled: o.cache.enabled,
     elastic: o.mode === 'disaggregated' && isElastic(o.elastic)
-      ? { roles: Array.from({ length: o.prefill + o.decode }, (_, i) => (i < o.prefill ? 'prefill' : 'decode')), options: o.elastic }
+      ? { roles: Array.from({ length: o.prefill + o.decode }, (_, i) => (i < o.prefill ? 'prefill' : 'decode')), options: o.elastic, host: elasticHost(deps) }
       : null,
   };
   return deps.system.spawn<SchedulerMsg, SchedulerInit>({
     module: actorModule('scheduler-actor.js'), name: 'scheduler', init, ...controlPlacement(o.placement.scheduler),
   });
+}
+
+/** The engine's elastic inbox (createEngine makes one whenever roles are elastic). */
+function elasticHost(deps: TopologyDeps): ActorRef<ElasticClientMsg> {
+  if (deps.elasticHost === null) throw new InvalidOptionsError('elastic.mode', 'elastic instances need the engine\'s elastic inbox');
+  return deps.elasticHost;
 }
 
 /** Spawn options for a serving actor: its own thread, or its own child process named after its role. */

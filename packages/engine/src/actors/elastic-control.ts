@@ -4,16 +4,22 @@
  * decode actor gets the serving decode actors it may hand sequences to, with their free KV),
  * follows what retiring actors report (sequences moved, prompts given back, retired) and completes
  * the flip once nothing is left placed on the old role, when the new role's actor is activated.
+ * Spawns and retirements go the same way: a spawn reserves the next instance index and asks the
+ * engine for the instance's actors (`spawnInstance`, answered by `instanceAdded`); a retirement
+ * gives up the instance's role like a flip, then asks the engine to stop its actors
+ * (`removeInstance`). Every change of the table is published to the engine (`roles`), which gives
+ * the table back to a restarted scheduler (`restoreRoles`).
  *
  * Invariants: it never awaits another actor; prompts given back are routed again to a serving
  * prefill actor with their decode choice, if made, re-sent there (the request keeps its wire id,
- * so its tokens still find the caller); an actor of a flipping instance that restarts is told to
- * retire again (its new incarnation knows nothing of the flip).
+ * so its tokens still find the caller); an actor of a flipping instance that restarts, or of one
+ * flipping when the scheduler restarted, is told to retire again (its new incarnation, or the
+ * scheduler's, knows nothing of the flip).
  */
 import type { ActorRef } from '@baton/actors';
 import type { ElasticOptions } from '../elastic-options.js';
-import type { ElasticStats, ElasticView, FlipRecord, FlipReply, ServingRole } from '../elastic-protocol.js';
-import { ElasticRoles } from '../elastic-roles.js';
+import type { ElasticClientMsg, ElasticStats, ElasticView, FlipReply, GrowReply, RoleTable, ServingRole } from '../elastic-protocol.js';
+import { ElasticRoles, type CompletedChange } from '../elastic-roles.js';
 import type { ClientMsg, SchedulerMsg, SchedulerWiring, WireRequest } from '../protocol.js';
 import { choosePrefill, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
 
@@ -32,6 +38,8 @@ export interface ElasticControlDeps {
   inFlight: ReadonlyMap<string, PlacedRequest>;
   isDown: (actor: string) => boolean;
   client: ActorRef<ClientMsg>;
+  /** The engine's elastic inbox: role table copies, spawns, retirements. */
+  host: ActorRef<ElasticClientMsg>;
   now: () => number;
 }
 
@@ -66,8 +74,46 @@ export class ElasticControl {
     const refused = this.#roles.begin(m.instance, m.to, m.reason, m.decidedMs);
     if (refused !== null) return { accepted: false, reason: refused };
     this.#retire(m.instance);
+    this.#publish();
     this.check();
     return { accepted: true };
+  }
+
+  /** Starts a spawn of an instance serving `role`: the engine is asked for its actors. */
+  grow(m: Msg<'grow'>): GrowReply {
+    const r = this.#roles.beginSpawn(m.role, m.reason, m.decidedMs);
+    if ('refused' in r) return { accepted: false, reason: r.refused };
+    this.#publish();
+    this.deps.host.tell({ type: 'spawnInstance', instance: r.instance, role: m.role });
+    return { accepted: true, instance: r.instance };
+  }
+
+  /** The engine spawned `instance` and wired its refs: it serves its role from now on. */
+  instanceAdded(m: Msg<'instanceAdded'>): void {
+    if (this.#roles.added(m.instance, this.deps.now()) !== null) this.#publish();
+  }
+
+  /** The engine could not spawn `instance`. */
+  spawnFailed(m: Msg<'spawnFailed'>): void {
+    this.#roles.spawnFailed(m.instance);
+    this.#publish();
+  }
+
+  /** Starts retiring an instance: its role is given up like a flip's, then the engine stops its actors. */
+  shrink(m: Msg<'shrink'>): FlipReply {
+    const refused = this.#roles.beginRetire(m.instance, m.reason, m.decidedMs);
+    if (refused !== null) return { accepted: false, reason: refused };
+    this.#retire(m.instance);
+    this.#publish();
+    this.check();
+    return { accepted: true };
+  }
+
+  /** After a scheduler restart: the engine's copy of the table; changes in progress start their retirement again. */
+  restore(table: RoleTable): void {
+    this.#roles.restore(table);
+    for (const index of this.#roles.pending) this.#retire(index);
+    this.check();
   }
 
   /** A retiring decode actor handed `requestId` to decode actor `to` (where it runs now, whatever was chosen before). */
@@ -140,18 +186,20 @@ export class ElasticControl {
     this.check();
   }
 
-  /** Completes every flip whose old role holds nothing placed any more. */
-  check(): FlipRecord[] {
-    const done: FlipRecord[] = [];
+  /** Completes every flip (and retirement) whose old role holds nothing placed any more. */
+  check(): CompletedChange[] {
+    const done: CompletedChange[] = [];
     for (const index of this.#roles.pending) {
       const from = this.#roles.flipping(index)?.from;
       const placed = [...this.deps.inFlight.values()].some((f) => (from === 'decode' ? f.decode === index : false));
-      const record = this.#roles.complete(index, placed, this.deps.now());
-      if (record === null) continue;
+      const change = this.#roles.complete(index, placed, this.deps.now());
+      if (change === null) continue;
       const refs = this.deps.refs();
-      (record.to === 'decode' ? refs.decode[index] : refs.prefill[index])?.tell({ type: 'activate' });
-      done.push(record);
+      if (change.kind === 'retire') this.deps.host.tell({ type: 'removeInstance', instance: index });
+      else (change.record.to === 'decode' ? refs.decode[index] : refs.prefill[index])?.tell({ type: 'activate' });
+      done.push(change);
     }
+    if (done.length > 0) this.#publish();
     return done;
   }
 
@@ -163,6 +211,8 @@ export class ElasticControl {
     const steps = d.flatMap((l) => (l.stepMs === null ? [] : [l.stepMs]));
     return {
       instances: this.#roles.instances(),
+      baseInstances: this.#roles.base,
+      spawning: this.#roles.spawning,
       prefill: {
         queuedRequests: p.reduce((n, l) => n + l.queuedRequests, 0),
         queuedPromptTokens: p.reduce((n, l) => n + l.queuedPromptTokens, 0),
@@ -179,6 +229,11 @@ export class ElasticControl {
 
   stats(): ElasticStats {
     return this.#roles.stats();
+  }
+
+  /** Tells the engine the table changed (it keeps the copy a restarted scheduler gets back). */
+  #publish(): void {
+    this.deps.host.tell({ type: 'roles', table: this.#roles.snapshot() });
   }
 
   /** Tells the old role's actor of `index` to retire. */

@@ -29,7 +29,7 @@ import { engineNow } from '../clock.js';
 import { EngineError, UnavailableError } from '../errors.js';
 import type { LengthPrediction } from '../length-predictor.js';
 import type { KvSite, LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, SchedulerWiring, SubmitReply, WireRequest } from '../protocol.js';
-import type { ElasticView, FlipReply } from '../elastic-protocol.js';
+import type { ElasticView, FlipReply, GrowReply } from '../elastic-protocol.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { PrefixLocator } from './prefix-locator.js';
 import { ElasticControl } from './elastic-control.js';
@@ -49,6 +49,8 @@ interface InFlight {
 }
 
 const PREDICT_TIMEOUT_MS = 250;
+/** Why an engine whose roles are fixed refuses every flip, spawn and retirement. */
+const FIXED = 'roles are fixed (elastic.mode is fixed)';
 /** Retry-after hint when every actor of a role is down (a restart takes about this long). */
 const UNAVAILABLE_RETRY_MS = 2_000;
 
@@ -89,16 +91,22 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     inFlight: this.#inFlight,
     isDown: (actor) => this.#down.has(actor),
     client: this.init.client,
+    host: this.init.elastic.host,
     now: engineNow,
   });
 
   readonly handlers = {
     wire: (m: Extract<SchedulerMsg, { type: 'wire' }>) => this.#wire(m),
-    flip: (m: Extract<SchedulerMsg, { type: 'flip' }>): FlipReply => this.#elastic?.flip(m) ?? { accepted: false, reason: 'roles are fixed (elastic.mode is fixed)' },
+    flip: (m: Extract<SchedulerMsg, { type: 'flip' }>): FlipReply => this.#elastic?.flip(m) ?? { accepted: false, reason: FIXED },
     moved: (m: Extract<SchedulerMsg, { type: 'moved' }>) => this.#elastic?.moved(m),
     requeue: (m: Extract<SchedulerMsg, { type: 'requeue' }>) => this.#elastic?.requeue(m),
     retired: (m: Extract<SchedulerMsg, { type: 'retired' }>) => this.#elastic?.retired(m),
-    elastic: (): ElasticView => this.#elastic?.view() ?? { instances: [], prefill: { queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: 0 }, decode: { queued: 0, running: 0, kvUsage: 0, stepMs: null } },
+    restoreRoles: (m: Extract<SchedulerMsg, { type: 'restoreRoles' }>) => this.#elastic?.restore(m.table),
+    grow: (m: Extract<SchedulerMsg, { type: 'grow' }>): GrowReply => this.#elastic?.grow(m) ?? { accepted: false, reason: FIXED },
+    shrink: (m: Extract<SchedulerMsg, { type: 'shrink' }>): FlipReply => this.#elastic?.shrink(m) ?? { accepted: false, reason: FIXED },
+    instanceAdded: (m: Extract<SchedulerMsg, { type: 'instanceAdded' }>) => this.#elastic?.instanceAdded(m),
+    spawnFailed: (m: Extract<SchedulerMsg, { type: 'spawnFailed' }>) => this.#elastic?.spawnFailed(m),
+    elastic: (): ElasticView => this.#elastic?.view() ?? { instances: [], baseInstances: 0, spawning: 0, prefill: { queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: 0 }, decode: { queued: 0, running: 0, kvUsage: 0, stepMs: null } },
     submit: (m: Extract<SchedulerMsg, { type: 'submit' }>): SubmitReply => this.#submit(m.request),
     abort: (m: Extract<SchedulerMsg, { type: 'abort' }>) => this.#abort(m.requestId),
     load: (m: Extract<SchedulerMsg, { type: 'load' }>) => this.#load(m.report),
