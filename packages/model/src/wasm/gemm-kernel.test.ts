@@ -61,11 +61,11 @@ describe('wasm GEMM kernels', () => {
     expect(relaxedSimdSupported()).toBe(true);
   });
 
-  // Row counts around the 3-row tile and the 48-row block; widths with every narrow last panel
+  // Row counts around the 3-row tile (remainders of 1 and 2 rows) and the 240-row block; widths with every narrow last panel
   // (N % 12 = 0, 4, 8), widths that are not multiples of 4 (padded), of 24 (the single-row
   // two-panel groups) or below one panel; and an odd K.
   const shapes: Array<[number, number, number]> = [
-    [1, 13, 8], [1, 20, 36], [1, 9, 44], [2, 32, 24], [2, 16, 30], [3, 17, 40], [4, 8, 4], [5, 64, 72], [49, 33, 19], [67, 21, 60], [100, 40, 64],
+    [1, 13, 8], [1, 20, 36], [1, 9, 44], [2, 32, 24], [2, 16, 30], [3, 17, 40], [4, 8, 4], [5, 64, 72], [7, 24, 28], [8, 40, 36], [32, 16, 44], [49, 33, 19], [67, 21, 60], [100, 40, 64], [241, 9, 20], [484, 8, 24],
   ];
   for (const [M, K, N] of shapes) {
     it(`gemm and gemmAdd [${M}, ${K}] x [${K}, ${N}] match float64, plain and relaxed`, () => {
@@ -86,13 +86,13 @@ describe('wasm GEMM kernels', () => {
   }
 
   it('a row computed within a batch is bitwise equal to the row computed alone', () => {
-    const [M, K, N] = [37, 48, 96];
+    const [M, K, N] = [245, 48, 96];
     const a = random(M * K, 9);
     const w = random(K * N, 10);
     const bias = random(N, 11);
     for (const g of [plain, fused]) {
       const batch = run(g, a, w, bias, M, K, N, null);
-      for (const i of [0, 2, 3, 35, 36]) {
+      for (const i of [0, 2, 3, 35, 36, 239, 240, 244]) {
         const alone = run(g, a.subarray(i * K, (i + 1) * K), w, bias, 1, K, N, null);
         expect(alone).toEqual(batch.subarray(i * N, (i + 1) * N));
       }

@@ -9,8 +9,10 @@
  * inner loop streams one panel.
  * The micro-kernel keeps a tile of MR (3) rows x 12 columns in 9 v128 accumulators: each k loads
  * three B vectors and splats one A float per row (9 multiply-adds per 6 loads), 15 of x64's 16
- * SIMD registers. Rows are taken in blocks of ROW_BLOCK (48) so the A block stays in cache while
- * every panel streams past it.
+ * SIMD registers. Rows are taken in blocks of ROW_BLOCK (240); within a block each panel is read
+ * once from memory (or the last-level cache) and every row tile of the block passes over it while
+ * it sits in L1/L2, the last 1-4 rows of a block in 2-row tiles on the same panel (a block of one
+ * row: the single-row path below).
  * The multiply-add is `f32x4.mul` + `f32x4.add`, or `f32x4.relaxed_madd` (FMA where the CPU has
  * it) when the runtime supports relaxed SIMD (simd-features.ts): the two differ in rounding only.
  * NOTE: the k loop is not unrolled: unrolled, V8 hoisted the loads of several steps and spilled
@@ -34,8 +36,12 @@ export const PANEL = 12;
 export const COLUMN_ALIGN = 4;
 /** Rows per register tile. */
 export const MR = 3;
-/** Rows per cache block (a multiple of MR). */
-const ROW_BLOCK = 48;
+/**
+ * Rows per cache block (a multiple of MR). NOTE: 240 rather than 48: a block re-reads every
+ * panel of B, and 48-row blocks read a 4 MB B (mlp.c_fc, mlp.c_proj of a 512-wide model) 11 times
+ * per 512-row prefill; 192-288 measured 5-12% faster on those (A/B in one process), 24 slower.
+ */
+const ROW_BLOCK = 240;
 
 /** gemm(A, lda, B, bias, out, ldc, M, K, N): see the header. */
 export type GemmFn = (a: number, lda: number, b: number, bias: number, out: number, ldc: number, m: number, k: number, n: number) => void;
@@ -184,30 +190,35 @@ function buildGemm(fma: boolean, epilogue: Epilogue): FunctionBuilder {
   // nFull = N - N % 12: columns in full panels; tail = N % 12 (0, 4 or 8); nPair: full panels in pairs.
   f.get(N).get(N).i32(PANEL).i32op('rem_u').tee(tail).i32op('sub').set(nFull);
   f.get(nFull).get(nFull).i32(2 * PANEL).i32op('rem_u').i32op('sub').set(nPair);
-  /** Rows [i, i + R) over every column; a single row takes full panels two at a time. */
-  const rows = (R: number): void => {
-    const G = R === 1 ? 2 : 1;
-    if (G > 1) f.forLoop(n0, () => f.i32(0), () => f.get(nPair), PANEL * G, () => tile(g, R, 3, G));
-    f.forLoop(n0, () => (G > 1 ? f.get(nPair) : f.i32(0)), () => f.get(nFull), PANEL, () => tile(g, R, 3, 1));
+  /** A single row (i = i0) over every column, full panels two at a time. */
+  const singleRow = (): void => {
+    f.get(i0).set(i);
+    f.forLoop(n0, () => f.i32(0), () => f.get(nPair), PANEL * 2, () => tile(g, 1, 3, 2));
+    f.forLoop(n0, () => f.get(nPair), () => f.get(nFull), PANEL, () => tile(g, 1, 3, 1));
     f.get(nFull).set(n0);
-    f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => tile(g, R, 2, 1));
-    f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => tile(g, R, 1, 1));
+    f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => tile(g, 1, 2, 1));
+    f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => tile(g, 1, 1, 1));
+  };
+  /** Every row tile of the block on the panel at n0 (W vectors wide): MR-row tiles up to `full`, then 2-row tiles. */
+  const panelTiles = (W: number): void => {
+    f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, W, 1));
+    f.forLoop(i, () => f.get(full), () => f.get(iEnd), 2, () => tile(g, 2, W, 1));
   };
   f.forLoop(i0, () => f.i32(0), () => f.get(M), ROW_BLOCK, () => {
-    // iEnd = min(i0 + ROW_BLOCK, M); full tiles of MR rows cover [i0, full).
+    // iEnd = min(i0 + ROW_BLOCK, M)
     f.get(i0).i32(ROW_BLOCK).i32op('add').tee(iEnd).get(M).get(iEnd).get(M).i32op('lt_s').select().set(iEnd);
-    f.get(iEnd).get(iEnd).get(i0).i32op('sub').i32(MR).i32op('rem_u').i32op('sub').set(full);
-    // Column panels outside, row tiles inside: a panel stays in cache while the block's rows pass.
-    f.forLoop(n0, () => f.i32(0), () => f.get(nFull), PANEL, () => {
-      f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, 3, 1));
-    });
-    f.ifThen(() => { f.get(tail).i32(0).i32op('gt_s'); }, () => {
+    f.ifThen(() => { f.get(iEnd).get(i0).i32op('sub').i32(1).i32op('eq'); }, singleRow);
+    f.ifThen(() => { f.get(iEnd).get(i0).i32op('sub').i32(1).i32op('gt_s'); }, () => {
+      // Rows [i0, full) in MR-row tiles, the last 0, 2 or 4 rows ((3 - rows % 3) * 2 % 6) in 2-row tiles.
+      f.get(iEnd).i32(MR).get(iEnd).get(i0).i32op('sub').i32(MR).i32op('rem_u').i32op('sub').i32(2).i32op('mul').i32(2 * MR).i32op('rem_u').i32op('sub').set(full);
+      // NOTE: columns outside, every row tile inside: each panel is read from memory once per
+      // block and reused from cache by the block's other tiles (a decode batch of 8 reads the
+      // weights once, not once for its 3-row tiles and again for its last 2 rows).
+      f.forLoop(n0, () => f.i32(0), () => f.get(nFull), PANEL, () => panelTiles(3));
       f.get(nFull).set(n0);
-      f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, 2, 1)));
-      f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, 1, 1)));
+      f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => panelTiles(2));
+      f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => panelTiles(1));
     });
-    f.get(full).set(i);
-    for (let R = MR - 1; R >= 1; R--) f.ifThen(() => { f.get(iEnd).get(full).i32op('sub').i32(R).i32op('eq'); }, () => rows(R));
   });
   return f;
 }
