@@ -23,9 +23,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine, type EngineOptionsInput, type EngineStats } from '@baton/engine';
+import { createEngine, type AuditTotals, type EngineOptionsInput, type EngineStats, type RoutingAuditStats } from '@baton/engine';
 import { BenchArgumentError, TraceLineError } from './bench-errors.js';
-import { parseContextArgs, type ContextBenchArgs as Args } from './context-bench-args.js';
+import { parseContextArgs, type ContextBenchArgs as Args, type ContextConfig } from './context-bench-args.js';
 import { conversationTrace, generateConversations, nextPrompt, type ConversationSession, type ConversationWorkload } from './conversation-workload.js';
 import { BENCH_HEALTH } from './rig.js';
 import { table } from './text-table.js';
@@ -46,6 +46,8 @@ interface RunResult {
   imbalance: number[];
   /** Failed turns by error code (a failed turn ends its session). */
   failures: Record<string, number>;
+  /** The scheduler's expected TTFT against the measured one, per run. */
+  audits: RoutingAuditStats[];
 }
 
 /** Baton's KV block size (the engine default): one trace hash id is replayed as one such block. */
@@ -64,13 +66,14 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
     // NOTE: no request is refused or timed out in the queue: every configuration serves every turn, so TTFTs compare like with like.
     queue: { maxRequests: 4096, maxPromptTokens: 1 << 24, maxWaitMs: null }, ...options,
   });
-  const result: RunResult = { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {} };
+  const result: RunResult = emptyResult(name);
   try {
     // NOTE: warm every actor (model load, first-call compilation, a throughput measured on prompts of
     // a conversation turn's size) on prompts no session shares.
     const warm = (i: number): number[] => Array.from({ length: 192 }, (_, k) => 1 + ((i * 37 + k * 11) % 250));
     await Promise.all(Array.from({ length: 2 * args.prefill }, (_, i) => engine.generate({ prompt: warm(i), maxTokens: 2 }).result));
-    const before = prefillCounters(await engine.stats());
+    const warmed = await engine.stats();
+    const before = prefillCounters(warmed);
     const start = performance.now();
     /** One request; false when it failed. */
     const send = async (prompt: number[], maxTokens: number, session: string): Promise<number[] | null> => {
@@ -88,7 +91,9 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
     };
     if (load.kind === 'conversations') await Promise.all(load.workload.sessions.map((s) => conversation(s, start, send)));
     else await replay(load.entries, args.traceBlock, start, send);
-    const after = prefillCounters(await engine.stats());
+    const stats = await engine.stats();
+    const after = prefillCounters(stats);
+    result.audits.push(auditSince(warmed.scheduler.routingAudit, stats.scheduler.routingAudit));
     result.computedTokens = after.computed - before.computed;
     const per = after.perActor.map((n, i) => n - (before.perActor[i] ?? 0));
     result.imbalance.push(Math.max(...per) / Math.max(1, mean(per)));
@@ -161,6 +166,40 @@ function prefillCounters(stats: EngineStats): { computed: number; perActor: numb
   };
 }
 
+function emptyResult(name: string): RunResult {
+  return { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {}, audits: [] };
+}
+
+/** The audit's sums of the requests measured between two snapshots (the warm-up left out). */
+function auditSince(from: RoutingAuditStats, to: RoutingAuditStats): RoutingAuditStats {
+  const minus = (a: AuditTotals, b: AuditTotals | undefined): AuditTotals => ({
+    requests: a.requests - (b?.requests ?? 0), measuredMs: a.measuredMs - (b?.measuredMs ?? 0), expectedMs: a.expectedMs - (b?.expectedMs ?? 0),
+    expectedQueueMs: a.expectedQueueMs - (b?.expectedQueueMs ?? 0), busyActors: a.busyActors - (b?.busyActors ?? 0),
+  });
+  return {
+    perActor: to.perActor.map((t, i) => minus(t, from.perActor[i])),
+    byTtft: to.byTtft.map((band, i) => ({ upToMs: band.upToMs, totals: minus(band.totals, from.byTtft[i]?.totals) })),
+  };
+}
+
+/**
+ * The routing audit of each run: per prefill actor (turns, mean measured / expected TTFT), and per
+ * band of measured TTFT (turns, mean measured / expected TTFT, expected queue, busy prefill actors
+ * when routed): whether the slow first tokens were foreseen.
+ */
+function auditLines(r: RunResult): string[] {
+  const m = (t: AuditTotals, x: number): string => (t.requests === 0 ? '-' : ms(x / t.requests));
+  return r.audits.flatMap((a, round) => [
+    `  ${r.name} round ${round + 1}, per prefill actor (turns measured/expected ms): ` +
+      a.perActor.map((t, i) => `p${i} ${t.requests} ${m(t, t.measuredMs)}/${m(t, t.expectedMs)}`).join(' · '),
+    '    by measured TTFT (turns measured/expected ms, expected queue ms, busy actors): ' +
+      a.byTtft.filter((b) => b.totals.requests > 0).map((b) => {
+        const t = b.totals;
+        return `${b.upToMs === null ? '>2000' : `<=${b.upToMs}`}: ${t.requests} ${m(t, t.measuredMs)}/${m(t, t.expectedMs)} q ${m(t, t.expectedQueueMs)} busy ${(t.busyActors / t.requests).toFixed(1)}`;
+      }).join(' · '),
+  ]);
+}
+
 function mean(xs: readonly number[]): number {
   return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
@@ -197,6 +236,7 @@ async function compare(argv: readonly string[], print: Print): Promise<void> {
   const args = parseContextArgs(argv);
   const workload = generateConversations({
     sessions: args.sessions, seed: args.seed, sessionRate: args.rate, meanThinkMs: args.thinkMs, systemPrompts: args.systems, systemTokens: args.systemTokens,
+    heavy: { share: args.heavyShare, scale: args.heavyScale },
   });
   if (args.writeTrace !== null) {
     const entries = conversationTrace(workload, { blockTokens: BLOCK_TOKENS, traceBlockTokens: args.traceBlock });
@@ -209,16 +249,19 @@ async function compare(argv: readonly string[], print: Print): Promise<void> {
   const cache = { hostBlocks: args.hostBlocks, diskDir, diskMaxBytes: 256 << 20 };
   const what = load.kind === 'trace'
     ? `trace ${args.trace} (${load.entries.length} requests, ${args.traceBlock} tokens per hash id -> ${BLOCK_TOKENS})`
-    : `${args.sessions} sessions (3-8 turns, ${args.systems} shared system prompts of ${args.systemTokens} tokens), ${args.rate} sessions/s Poisson, think ${args.thinkMs} ms, seed ${args.seed}`;
+    : `${args.sessions} sessions (3-8 turns, ${args.systems} shared system prompts of ${args.systemTokens} tokens${args.heavyShare > 0 ? `, ${pct(args.heavyShare)} of them with ${args.heavyScale}x longer messages` : ''}), ` +
+      `${args.rate} sessions/s Poisson, think ${args.thinkMs} ms, seed ${args.seed}`;
   print(`bench:context  ${args.reps} rounds x ${what}, ${args.model}/wasm, disaggregated ${args.prefill} prefill + ${args.decode} decode, ` +
     `placement process, kv ${args.kvBlocks} blocks/pool, host tier ${args.hostBlocks} blocks, disk tier on`);
-  const configs: Array<[string, EngineOptionsInput]> = [
-    ['(a) no caching', { cache: { enabled: false }, routing: 'least-load' }],
-    ['(b) caching + least-load', { cache, routing: 'least-load' }],
-    ['(c) caching + session', { cache, routing: 'session' }],
-    ['(d) caching + prompt-tree', { cache, routing: 'prompt-tree' }],
+  const all: Array<[ContextConfig, string, EngineOptionsInput]> = [
+    ['a', '(a) no caching', { cache: { enabled: false }, routing: 'least-load' }],
+    ['b', '(b) caching + least-load', { cache, routing: 'least-load' }],
+    ['c', '(c) caching + session', { cache, routing: 'session' }],
+    ['d', '(d) caching + prompt-tree', { cache, routing: 'prompt-tree' }],
   ];
-  const results: RunResult[] = configs.map(([name]) => ({ name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {} }));
+  const chosen = all.filter(([letter]) => args.configs.includes(letter));
+  const configs = chosen.map(([, name, options]): [string, EngineOptionsInput] => [name, options]);
+  const results: RunResult[] = configs.map(([name]) => emptyResult(name));
   try {
     for (let round = 0; round < args.reps; round++) {
       for (let k = 0; k < configs.length; k++) {
@@ -230,6 +273,7 @@ async function compare(argv: readonly string[], print: Print): Promise<void> {
         into.imbalance.push(...r.imbalance);
         for (const key of ['failed', 'promptTokens', 'computedTokens', 'hot', 'host', 'disk', 'transfers'] as const) into[key] += r[key];
         for (const [code, n] of Object.entries(r.failures)) into.failures[code] = (into.failures[code] ?? 0) + n;
+        into.audits.push(...r.audits);
         const failures = Object.entries(r.failures).map(([code, n]) => `${n} ${code}`).join(', ');
         print(`  round ${round + 1} ${r.name}: ${r.ttfts.length} turns, TTFT mean ${ms(mean(r.ttfts))} ms, p99 ${ms(quantile(r.ttfts, 0.99))} ms${failures === '' ? '' : `, failed: ${failures}`}`);
       }
@@ -237,29 +281,33 @@ async function compare(argv: readonly string[], print: Print): Promise<void> {
   } finally {
     rmSync(diskDir, { recursive: true, force: true });
   }
-  const [a, , c] = results;
+  const byLetter = (l: ContextConfig): RunResult | null => results[chosen.findIndex(([x]) => x === l)] ?? null;
+  const [a, c, d] = [byLetter('a'), byLetter('c'), byLetter('d')];
+  /** 1 - x / base, or n/a without the base configuration. */
+  const versus = (base: RunResult | null, x: number, of: (r: RunResult) => number): string => (base === null ? 'n/a' : cut(of(base), x));
+  const p99 = (r: RunResult): number => quantile(r.ttfts, 0.99);
+  const avg = (r: RunResult): number => mean(r.ttfts);
   const rows = results.map((r) => {
     const reused = r.promptTokens === 0 ? 0 : 1 - r.computedTokens / r.promptTokens;
     return [
       r.name, String(r.ttfts.length), String(r.failed), ms(mean(r.ttfts)), ms(quantile(r.ttfts, 0.99)),
       pct(r.ttfts.filter((t) => t <= args.sloMs).length / Math.max(1, r.ttfts.length + r.failed)),
       pct(Math.max(0, reused)), `${r.hot}/${r.host}/${r.disk}`, String(r.transfers), mean(r.imbalance).toFixed(2),
-      cut(mean(a.ttfts), mean(r.ttfts)), cut(quantile(a.ttfts, 0.99), quantile(r.ttfts, 0.99)), cut(quantile(c.ttfts, 0.99), quantile(r.ttfts, 0.99)),
+      versus(a, avg(r), avg), versus(a, p99(r), p99), versus(c, p99(r), p99),
     ];
   });
   print(table(
     ['config', 'turns', 'failed', 'TTFT mean ms', 'TTFT p99 ms', `TTFT<=${args.sloMs}ms`, 'prompt reused', 'hits hot/host/disk (blocks)', 'transfers', 'busiest prefill / mean', 'mean vs (a)', 'p99 vs (a)', 'p99 vs (c)'],
     rows,
   ));
-  const best = results.slice(1);
-  const bestMean = Math.max(...best.map((r) => 1 - mean(r.ttfts) / mean(a.ttfts)));
-  const bestP99 = Math.max(...best.map((r) => 1 - quantile(r.ttfts, 0.99) / quantile(a.ttfts, 0.99)));
-  const d = results[3];
-  const treeVsSession = 1 - quantile(d.ttfts, 0.99) / quantile(c.ttfts, 0.99);
+  print('routing audit (the scheduler\'s expected TTFT against the measured one):');
+  for (const r of results) for (const line of auditLines(r)) print(line);
+  const caching = results.filter((r) => r !== a);
+  const best = (of: (r: RunResult) => number): string => (a === null || caching.length === 0 ? 'n/a' : pct(Math.max(...caching.map((r) => 1 - of(r) / of(a)))));
   print(table(['reduction', 'MemServe', 'here'], [
-    ['caching: mean TTFT (best of b-d vs a)', '58%', pct(bestMean)],
-    ['caching: P99 TTFT (best of b-d vs a)', '45%', pct(bestP99)],
-    ['prompt-tree vs session: P99 TTFT (d vs c)', '59%', pct(treeVsSession)],
+    ['caching: mean TTFT (best of b-d vs a)', '58%', best(avg)],
+    ['caching: P99 TTFT (best of b-d vs a)', '45%', best(p99)],
+    ['prompt-tree vs session: P99 TTFT (d vs c)', '59%', c === null || d === null ? 'n/a' : pct(1 - p99(d) / p99(c))],
   ]));
 }
 

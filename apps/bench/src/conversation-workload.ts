@@ -10,6 +10,9 @@
  * {@link conversationTrace} writes the same sessions as a Mooncake-format trace (open loop, with
  * synthetic replies) whose hash ids carry that prefix sharing.
  *
+ * A `heavy` share of sessions can send messages several times as long (skewed session lengths:
+ * the load a session brings varies several-fold, as when some users paste documents).
+ *
  * Invariants: the same options always give the same sessions; a session's last turn still fits
  * `maxContext` with the longest replies (turns that would not fit are cut off at generation).
  */
@@ -50,6 +53,12 @@ export interface ConversationOptions {
   systemTokens?: number;
   /** Distinct system prompts; each session starts with one, drawn uniformly. Default 1. */
   systemPrompts?: number;
+  /**
+   * Skewed sessions: a `share` of the sessions (drawn per session) send messages `scale` times as
+   * long (long documents pasted into a chat), so their conversations grow that much faster.
+   * Default none (share 0).
+   */
+  heavy?: { share: number; scale: number };
 }
 
 /** A conversation workload: the system prompts sessions start with, and the sessions. */
@@ -71,15 +80,21 @@ export function generateConversations(opts: ConversationOptions): ConversationWo
   const rng = createRng(opts.seed ^ 0x6c0ffee);
   const systemPrompts = opts.systemPrompts ?? 1;
   if (!Number.isSafeInteger(systemPrompts) || systemPrompts < 1) throw new WorkloadError('systemPrompts', `must be a positive integer, got ${systemPrompts}`);
+  const heavy = opts.heavy ?? { share: 0, scale: 1 };
+  if (!(heavy.share >= 0 && heavy.share <= 1)) throw new WorkloadError('heavy.share', `must be in [0, 1], got ${heavy.share}`);
+  if (!(Number.isFinite(heavy.scale) && heavy.scale >= 1)) throw new WorkloadError('heavy.scale', `must be a number >= 1, got ${heavy.scale}`);
+  // NOTE: its own stream, so a workload without heavy sessions is the same as before they existed.
+  const heavyRng = createRng(opts.seed ^ 0x4ea7);
   const systems = Array.from({ length: systemPrompts }, () => tokens(opts.systemTokens ?? 32, rng));
   const arrivals = arrivalTimes(opts.sessions, { kind: 'poisson' }, createRng(opts.seed ^ 0x5e55)).map((t) => t / opts.sessionRate);
   const sessions = arrivals.map((arrivalMs, s): ConversationSession => {
     const systemIds = systems[Math.floor(rng.next() * systems.length)];
     const count = between(TURNS.min, TURNS.max, rng);
+    const scale = heavy.share > 0 && heavyRng.next() < heavy.share ? heavy.scale : 1;
     const turns: ConversationTurn[] = [];
     let length = systemIds.length;
     for (let t = 0; t < count; t++) {
-      const userIds = tokens(between(USER.min, USER.max, rng), rng);
+      const userIds = tokens(Math.round(between(USER.min, USER.max, rng) * scale), rng);
       const maxTokens = between(REPLY.min, REPLY.max, rng);
       // NOTE: a turn that could overflow the context with the longest reply ends the session there.
       if (length + userIds.length + maxTokens > maxContext) break;

@@ -12,6 +12,7 @@ export type { FlipRequest } from './engine-flip.js';
 export type { RetireRequest, SpawnRequest } from './engine-scale.js';
 export { ScaleRefusedError } from './scale-refused-error.js';
 export type { DropCachesResult } from './drop-caches.js';
+export type { AuditTotals, RoutingAuditStats } from './routing-audit.js';
 /** Elastic prefill:decode: options, the planner's pure decision, flip records and planner stats. */
 export { defaultElastic, resolveElastic } from './elastic-options.js';
 export type { ElasticMode, ElasticOptions, ElasticOptionsInput, FlipPolicy } from './elastic-options.js';

@@ -15,6 +15,7 @@ import type { BackendName } from '@baton/model';
 import type { SerializedEngineError } from './errors.js';
 import type { FaultPlan } from './fault-plan.js';
 import type { LengthPrediction, LengthPredictorStats } from './length-predictor.js';
+import type { RoutingAuditStats } from './routing-audit.js';
 import type { DecodeLoad, PrefillLoad } from './scheduler-policy.js';
 import type { ElasticOptions, FlipPolicy } from './elastic-options.js';
 import type { ElasticClientMsg, ElasticSchedulerMsg, ElasticStats, ElasticView, FlipReply, MigrationTarget, PlannerStats, ServingRole } from './elastic-protocol.js';
@@ -146,6 +147,8 @@ export interface SchedulerStats {
   /** Cached prefixes moved between instances by Mooncake's transfer rule: transfers asked, and tokens of KV that arrived. */
   prefixTransfers: { asked: number; arrivedTokens: number };
   routedPromptTokens: number;
+  /** Prefill routing: each decision's expected TTFT against the TTFT it got, summed per prefill actor and per band of measured TTFT. */
+  routingAudit: RoutingAuditStats;
   /** Roles of the instances and the latest flips; null unless the engine is elastic. */
   elastic: ElasticStats | null;
 }

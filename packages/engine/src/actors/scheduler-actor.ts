@@ -32,6 +32,7 @@ import type { KvSite, LoadReport, SchedulerInit, SchedulerMsg, SchedulerStats, S
 import type { ElasticView, FlipReply, GrowReply } from '../elastic-protocol.js';
 import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { PrefixLocator } from './prefix-locator.js';
+import { RoutingAudit } from '../routing-audit.js';
 import { ElasticControl } from './elastic-control.js';
 import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
 import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, pooledRate, queueTotals, toDecodePrediction } from '../step-policy.js';
@@ -71,6 +72,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   readonly #isDown = (id: string): boolean => this.#down.has(id);
   /** Corrects admission's TTFT estimates with measured first-token times. */
   readonly #calibrator = new TtftCalibrator({ now: engineNow });
+  /** Each routing decision's expected TTFT against the TTFT it got. */
+  readonly #audit = new RoutingAudit();
   /** Which serving actor holds which cached prefix, and prefix transfers between them. */
   readonly #prefixes = new PrefixLocator({
     blockSize: this.init.blockSize,
@@ -137,6 +140,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
       creditedTokens: this.#credited,
       prefixTransfers: this.#prefixes.transferStats(),
       routedPromptTokens: this.#routedTokens,
+      routingAudit: this.#audit.stats(),
       elastic: this.#elastic?.stats() ?? null,
     }),
   };
@@ -197,6 +201,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const prefillTokens = request.promptIds.length - choice.cachedTokens;
     this.#inFlight.set(request.id, { request, estimate: { queueMs: choice.queueMs, prefillMs: choice.transferMs + choice.prefillMs }, target, decode: null, isLong: false, prefillTokens });
     if (tree && this.init.cacheEnabled) this.#prefixes.addPending(request.id, target, request.promptIds);
+    if (!colocated) {
+      const busyActors = this.#ledgerLoads(healthy).filter((l) => l.queuedRequests > 0).length;
+      this.#audit.routed(request.id, { target, queueMs: choice.queueMs, transferMs: choice.transferMs, prefillMs: choice.prefillMs, busyActors });
+    }
     this.#accepted += 1;
     this.init.client.tell({ type: 'placed', requestId: request.id, actor: loads[target].id, role: colocated ? 'colocated' : 'prefill' });
     if (colocated) {
@@ -291,6 +299,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
 
   #abort(requestId: string): void {
     this.#prefixes.settle(requestId);
+    this.#audit.forget(requestId);
     const f = this.#inFlight.get(requestId);
     if (f === undefined) {
       // NOTE: unknown here (finished, or this scheduler restarted and lost it): every actor drops it.
@@ -313,12 +322,14 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #calibrate(requestId: string, ttftMs: number): void {
     const f = this.#inFlight.get(requestId);
     if (f !== undefined) f.prefillTokens = null;
-    if (f === undefined || f.request.emitted > 0) return;
+    if (f === undefined || f.request.emitted > 0) return this.#audit.forget(requestId);
     this.#calibrator.observe(f.estimate, ttftMs);
+    this.#audit.measured(requestId, ttftMs);
   }
 
   #finished(requestId: string, outputTokens: number): void {
     this.#prefixes.settle(requestId);
+    this.#audit.forget(requestId);
     const f = this.#inFlight.get(requestId);
     if (f === undefined) return;
     this.#inFlight.delete(requestId);
