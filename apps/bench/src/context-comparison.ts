@@ -35,6 +35,8 @@ import { readTrace, traceToWorkload, writeTrace, type TraceEntry } from './trace
 interface RunResult {
   name: string;
   ttfts: number[];
+  /** Per turn (same order as ttfts): time from arrival until its prefill started (queueing, prefix transfer, tiered match), ms. */
+  waits: number[];
   failed: number;
   promptTokens: number;
   computedTokens: number;
@@ -86,6 +88,7 @@ async function run(name: string, options: EngineOptionsInput, args: Args, load: 
         return null;
       }
       result.ttfts.push(r.metrics.ttftMs);
+      result.waits.push(r.metrics.queueMs ?? 0);
       result.promptTokens += prompt.length;
       return r.ids;
     };
@@ -167,7 +170,7 @@ function prefillCounters(stats: EngineStats): { computed: number; perActor: numb
 }
 
 function emptyResult(name: string): RunResult {
-  return { name, ttfts: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {}, audits: [] };
+  return { name, ttfts: [], waits: [], failed: 0, promptTokens: 0, computedTokens: 0, hot: 0, host: 0, disk: 0, transfers: 0, imbalance: [], failures: {}, audits: [] };
 }
 
 /** The audit's sums of the requests measured between two snapshots (the warm-up left out). */
@@ -270,6 +273,7 @@ async function compare(argv: readonly string[], print: Print): Promise<void> {
         const r = await run(configs[i][0], configs[i][1], args, load, print);
         const into = results[i];
         into.ttfts.push(...r.ttfts);
+        into.waits.push(...r.waits);
         into.imbalance.push(...r.imbalance);
         for (const key of ['failed', 'promptTokens', 'computedTokens', 'hot', 'host', 'disk', 'transfers'] as const) into[key] += r[key];
         for (const [code, n] of Object.entries(r.failures)) into.failures[code] = (into.failures[code] ?? 0) + n;
@@ -300,6 +304,12 @@ async function compare(argv: readonly string[], print: Print): Promise<void> {
     ['config', 'turns', 'failed', 'TTFT mean ms', 'TTFT p99 ms', `TTFT<=${args.sloMs}ms`, 'prompt reused', 'hits hot/host/disk (blocks)', 'transfers', 'busiest prefill / mean', 'mean vs (a)', 'p99 vs (a)', 'p99 vs (c)'],
     rows,
   ));
+  print(table(['config', 'slowest 2% of turns', 'TTFT mean ms', 'of it waiting to start prefill ms', 'prefill + first token ms'], results.map((r) => {
+    const slow = r.ttfts.map((t, i) => ({ t, w: r.waits[i] })).sort((x, y) => y.t - x.t).slice(0, Math.max(1, Math.ceil(0.02 * r.ttfts.length)));
+    const t = mean(slow.map((x) => x.t));
+    const w = mean(slow.map((x) => x.w));
+    return [r.name, String(slow.length), ms(t), ms(w), ms(t - w)];
+  })));
   print('routing audit (the scheduler\'s expected TTFT against the measured one):');
   for (const r of results) for (const line of auditLines(r)) print(line);
   const caching = results.filter((r) => r !== a);

@@ -67,8 +67,23 @@ describe('conversation workload', () => {
     expect(heads.size).toBeLessThanOrEqual(2);
   });
 
+  it('heavy sessions: a share of the sessions send k-times longer messages; the rest, and share 0, are unchanged', () => {
+    const base = generateConversations({ sessions: 40, seed: 8, sessionRate: 2, systemTokens: 32 });
+    expect(generateConversations({ sessions: 40, seed: 8, sessionRate: 2, systemTokens: 32, heavy: { share: 0, scale: 4 } })).toEqual(base);
+    const skewed = generateConversations({ sessions: 40, seed: 8, sessionRate: 2, systemTokens: 32, heavy: { share: 0.25, scale: 4 } });
+    const longest = (w: typeof base) => w.sessions.map((s) => Math.max(...s.turns.map((t) => t.userIds.length)));
+    const heavy = longest(skewed).filter((n, i) => n > longest(base)[i]).length;
+    expect(heavy, 'sessions with longer messages').toBeGreaterThan(3);
+    expect(heavy).toBeLessThan(20);
+    expect(Math.max(...longest(skewed))).toBeGreaterThan(72);
+    for (const s of skewed.sessions) expect(s.turns.reduce((n, t) => n + t.userIds.length + t.maxTokens, s.systemIds.length)).toBeLessThanOrEqual(1024);
+    expect(skewed.sessions.map((s) => s.arrivalMs)).toEqual(base.sessions.map((s) => s.arrivalMs));
+  });
+
   it('rejects bad options with a typed error', () => {
     expect(() => generateConversations({ sessions: 0, seed: 1, sessionRate: 1 })).toThrow(WorkloadError);
     expect(() => generateConversations({ sessions: 2, seed: 1, sessionRate: 0 })).toThrow(/sessionRate/);
+    expect(() => generateConversations({ sessions: 2, seed: 1, sessionRate: 1, heavy: { share: 2, scale: 4 } })).toThrow(/heavy.share/);
+    expect(() => generateConversations({ sessions: 2, seed: 1, sessionRate: 1, heavy: { share: 0.5, scale: 0.5 } })).toThrow(/heavy.scale/);
   });
 });

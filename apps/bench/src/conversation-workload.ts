@@ -93,13 +93,21 @@ export function generateConversations(opts: ConversationOptions): ConversationWo
     const scale = heavy.share > 0 && heavyRng.next() < heavy.share ? heavy.scale : 1;
     const turns: ConversationTurn[] = [];
     let length = systemIds.length;
+    // NOTE: `rng` is drawn exactly as without heavy sessions (a heavy message is the plain one
+    // extended from `heavyRng`, and the plain lengths decide when `rng` stops), so the other
+    // sessions do not change with the share.
+    let plainLength = length;
     for (let t = 0; t < count; t++) {
-      const userIds = tokens(Math.round(between(USER.min, USER.max, rng) * scale), rng);
+      const plain = tokens(between(USER.min, USER.max, rng), rng);
       const maxTokens = between(REPLY.min, REPLY.max, rng);
       // NOTE: a turn that could overflow the context with the longest reply ends the session there.
-      if (length + userIds.length + maxTokens > maxContext) break;
+      if (plainLength + plain.length + maxTokens > maxContext) break;
+      plainLength += plain.length + maxTokens;
+      const thinkMs = -Math.log(1 - rng.next()) * meanThink;
+      const userIds = scale === 1 ? plain : [...plain, ...tokens(Math.round(plain.length * (scale - 1)), heavyRng)];
+      if (turns.length < t || length + userIds.length + maxTokens > maxContext) continue;
       length += userIds.length + maxTokens;
-      turns.push({ userIds, maxTokens, thinkMs: -Math.log(1 - rng.next()) * meanThink });
+      turns.push({ userIds, maxTokens, thinkMs });
     }
     return { id: `session-${s}`, arrivalMs, systemIds, turns };
   });
