@@ -18,7 +18,7 @@ export function elasticLines(stats: EngineStats | null): string[] {
   if (p !== null) {
     const att = (x: number | null): string => (x === null ? '—' : `${Math.round(x * 100)}%`);
     const d = p.decisions[p.decisions.length - 1];
-    const did = p.holding !== null ? `holding: ${p.holding}` : d === undefined ? '' : `decided: ${d.instance} → ${d.to} (${d.reason})`;
+    const did = p.holding !== null ? `holding: ${p.holding}` : d === undefined ? '' : `decided: ${d.from === null ? `spawn ${d.to ?? ''}` : d.to === null ? `retire ${d.instance ?? ''}` : `${d.instance ?? ''} → ${d.to}`} (${d.reason})`;
     lines.push(`planner: TTFT ${att(p.ttftAttainment)} TPOT ${att(p.tpotAttainment)} over ${p.samples} req  ${did}`);
   }
   return lines;

@@ -27,11 +27,11 @@ export function elasticGauges(stats: EngineStats, gauge: Gauge): void {
     ...(p.ttftAttainment === null ? [] : [['{slo="ttft"}', p.ttftAttainment] as [string, number]]),
     ...(p.tpotAttainment === null ? [] : [['{slo="tpot"}', p.tpotAttainment] as [string, number]]),
   ]);
-  gauge('baton_planner_decisions', 'Flips the planner decided (accepted or refused) since start, latest kept.', [['', p.decisions.length]]);
+  gauge('baton_planner_decisions', 'Flips, spawns and retirements the planner decided (accepted or refused) since start, latest kept.', [['', p.decisions.length]]);
   const d = p.decisions[p.decisions.length - 1];
   if (d !== undefined) {
     gauge('baton_planner_last_decision', 'The planner\'s latest decision (1), labelled with its reason.', [
-      [`{instance="${d.instance}",to="${d.to}",accepted="${d.accepted}",reason="${escapeLabel(d.reason)}"}`, 1],
+      [`{instance="${d.instance ?? ''}",to="${d.to ?? 'retired'}",accepted="${d.accepted}",reason="${escapeLabel(d.reason)}"}`, 1],
     ]);
   }
 }

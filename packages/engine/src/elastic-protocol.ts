@@ -125,6 +125,8 @@ export interface ElasticView {
   /** Live instances at start (the planner retires spawned capacity back down to this), and instances being spawned now. */
   baseInstances: number;
   spawning: number;
+  /** First tokens of the last window (fresh attempts), engine clock: TTFT as soon as it is known, not when the request ends. */
+  firstTokens: Array<{ timeMs: number; ttftMs: number }>;
   /** Per role, over its serving instances: queued requests and prompt tokens, running sequences, KV in use (0..1). */
   prefill: { queuedRequests: number; queuedPromptTokens: number; tokensPerSecond: number };
   decode: { queued: number; running: number; kvUsage: number; stepMs: number | null };

@@ -7,11 +7,16 @@ import { SloWindow } from './slo-window.js';
 
 const SLO = { ttftMs: 500, tpotMs: 50 };
 
-function view(roles: ServingRole[], over: { queuedPromptTokens?: number; stepMs?: number | null; kvUsage?: number; flipping?: number } = {}): ElasticView {
+interface ViewOver { queuedPromptTokens?: number; queuedRequests?: number; running?: number; stepMs?: number | null; kvUsage?: number; flipping?: number; base?: number }
+
+function view(roles: ServingRole[], over: ViewOver = {}): ElasticView {
   return {
-    instances: roles.map((role, index) => ({ index, role, flippingTo: over.flipping === index ? (role === 'prefill' ? 'decode' : 'prefill') : null })),
-    prefill: { queuedRequests: 0, queuedPromptTokens: over.queuedPromptTokens ?? 0, tokensPerSecond: 10_000 },
-    decode: { queued: 0, running: 4, kvUsage: over.kvUsage ?? 0.2, stepMs: over.stepMs === undefined ? 10 : over.stepMs },
+    instances: roles.map((role, index) => ({ index, role, flippingTo: over.flipping === index ? (role === 'prefill' ? 'decode' : 'prefill') : null, retiring: false })),
+    baseInstances: over.base ?? roles.length,
+    spawning: 0,
+    firstTokens: [],
+    prefill: { queuedRequests: over.queuedRequests ?? 0, queuedPromptTokens: over.queuedPromptTokens ?? 0, tokensPerSecond: 10_000 },
+    decode: { queued: 0, running: over.running ?? 4, kvUsage: over.kvUsage ?? 0.2, stepMs: over.stepMs === undefined ? 10 : over.stepMs },
   };
 }
 
@@ -22,43 +27,75 @@ function input(over: Partial<PlannerInput>): PlannerInput {
   };
 }
 
+/** A view with prompts queued (TTFT misses are then a prefill shortage) and big decode batches (TPOT misses a decode shortage). */
+const busy = (roles: ServingRole[], over: ViewOver = {}): ElasticView => view(roles, { queuedRequests: 4, running: 12, ...over });
+
 describe('decideFlip', () => {
-  it('holds when both SLOs are met, and while a flip is in progress', () => {
+  it('holds when both SLOs are met, and while a change is in progress', () => {
     expect(decideFlip(input({}))).toEqual({ kind: 'hold', reason: 'both SLOs met' });
-    expect(decideFlip(input({ ttftAttainment: 0.5, view: view(['prefill', 'decode', 'decode'], { flipping: 2 }) }))).toMatchObject({ kind: 'hold', reason: 'a flip is in progress' });
+    expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { flipping: 2 }) }))).toMatchObject({ kind: 'hold', reason: 'a change is in progress' });
   });
 
-  it('flips a decode instance to prefill when TTFT misses and decode has room', () => {
-    const v = decideFlip(input({ ttftAttainment: 0.6, tpotAttainment: 1 }));
+  it('flips a decode instance to prefill when TTFT misses with prompts queued and decode has room', () => {
+    const v = decideFlip(input({ ttftAttainment: 0.6, tpotAttainment: 1, view: busy(['prefill', 'decode', 'decode'], { running: 2 }) }));
     expect(v).toMatchObject({ kind: 'flip', instance: 2, from: 'decode', to: 'prefill' });
-    if (v.kind === 'flip') expect(v.reason).toMatch(/TTFT attainment 60% < 90%/);
+    if (v.kind === 'flip') expect(v.reason).toMatch(/TTFT attainment 60% < 90% with 4 prompts queued/);
   });
 
-  it('flips a prefill instance to decode when the decode step predicts a TPOT miss', () => {
-    const v = decideFlip(input({ view: view(['prefill', 'prefill', 'decode'], { stepMs: 80 }) }));
+  it('a miss another instance of that role would not cure is no shortage: no prompt queued, or a slow step at a small batch', () => {
+    expect(decideFlip(input({ ttftAttainment: 0.6 }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/TTFT attainment 60% < 90% with 0 prompts queued \(not a prefill shortage\)/) });
+    expect(decideFlip(input({ tpotAttainment: 0.5, view: view(['prefill', 'prefill', 'decode'], { running: 2, stepMs: 80 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/at 2 sequences per decode instance \(not a decode shortage\)/) });
+  });
+
+  it('flips a prefill instance to decode when the decode step predicts a TPOT miss at a big batch, or KV is full', () => {
+    const v = decideFlip(input({ view: view(['prefill', 'prefill', 'decode'], { stepMs: 80, running: 6 }) }));
     expect(v).toMatchObject({ kind: 'flip', instance: 1, from: 'prefill', to: 'decode' });
-    if (v.kind === 'flip') expect(v.reason).toMatch(/decode step 80 ms > TPOT target 50 ms/);
-    expect(decideFlip(input({ view: view(['prefill', 'prefill', 'decode'], { kvUsage: 0.95, stepMs: 5 }) }))).toMatchObject({ kind: 'flip', to: 'decode' });
+    if (v.kind === 'flip') expect(v.reason).toMatch(/decode step 80 ms > TPOT target 50 ms at 6 sequences per decode instance/);
+    expect(decideFlip(input({ view: view(['prefill', 'prefill', 'decode'], { kvUsage: 0.95, stepMs: 5, running: 1 }) }))).toMatchObject({ kind: 'flip', to: 'decode' });
   });
 
-  it('uses the prefill queue as a leading signal of TTFT misses', () => {
-    expect(decideFlip(input({ ttftAttainment: null, tpotAttainment: null, view: view(['prefill', 'decode', 'decode'], { queuedPromptTokens: 8_000 }) }))).toMatchObject({ kind: 'flip', to: 'prefill' });
+  it('uses the prefill queue as a leading signal of TTFT misses (half the target)', () => {
+    expect(decideFlip(input({ ttftAttainment: null, tpotAttainment: null, view: view(['prefill', 'decode', 'decode'], { queuedPromptTokens: 3_000 }) }))).toMatchObject({ kind: 'flip', to: 'prefill' });
+    expect(decideFlip(input({ ttftAttainment: null, tpotAttainment: null, view: view(['prefill', 'decode', 'decode'], { queuedPromptTokens: 2_000 }) }))).toMatchObject({ kind: 'hold' });
   });
 
   it('hysteresis: takes no instance from a role below highAttainment, or one that would miss with one less', () => {
-    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.92 }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/decode attainment 92% is below 95%/) });
-    expect(decideFlip(input({ ttftAttainment: 0.5, view: view(['prefill', 'decode', 'decode'], { stepMs: 30 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/one decode instance less would step 60 ms/) });
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.92, view: busy(['prefill', 'decode', 'decode'], { running: 2 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/decode attainment 92% is below 95%/) });
+    expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { running: 2, stepMs: 30 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/one decode instance less would step 60 ms/) });
   });
 
-  it('holds when both roles are short, or a bound stops the flip', () => {
-    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.5 }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/^both roles short/) });
-    expect(decideFlip(input({ ttftAttainment: 0.5, view: view(['prefill', 'decode']) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/decode is at its minimum of 1/) });
+  it('holds when both roles are short or a bound stops the flip, and spawning is off', () => {
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.5, view: busy(['prefill', 'decode', 'decode']) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/^both roles short/) });
+    expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode'], { running: 2 }), options: { ...defaultElastic(1, 1), mode: 'planner' } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/decode is at its minimum of 1/) });
     const capped = { ...defaultElastic(1, 2), mode: 'planner' as const, maxPrefill: 1 };
-    expect(decideFlip(input({ ttftAttainment: 0.5, options: capped }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/prefill is at its maximum of 1/) });
+    expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { running: 2 }), options: capped }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/prefill is at its maximum of 1/) });
+  });
+
+  it('spawns for a short role no instance can be flipped to, within maxInstances and the role maximum', () => {
+    const room = { ...defaultElastic(1, 1, 3), mode: 'planner' as const };
+    const v = decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode'], { running: 2 }), options: room }));
+    expect(v).toMatchObject({ kind: 'spawn', role: 'prefill' });
+    if (v.kind === 'spawn') expect(v.reason).toMatch(/prefill short \(TTFT attainment 50% < 90% with 4 prompts queued\) but decode is at its minimum of 1: spawn a prefill instance/);
+    // Both short: for the role under more pressure (decode step 90/50 against a prefill queue of 400/500).
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.5, view: busy(['prefill', 'decode'], { queuedPromptTokens: 4_000, stepMs: 90 }), options: room }))).toMatchObject({ kind: 'spawn', role: 'decode' });
+    expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'prefill'], { running: 2, base: 2 }), options: room }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/instances at elastic.maxInstances \(3\)/) });
+    const capped = { ...room, maxPrefill: 1 };
+    expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode'], { running: 2 }), options: capped }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/prefill is at its maximum of 1/) });
+    expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode'], { running: 2 }), options: room, lastFlip: { atMs: 99_000, to: 'prefill', attainment: null } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/cooling down/) });
+  });
+
+  it('retires spawned capacity only when both SLOs hold with room and nothing changed for 4 x cooldown', () => {
+    const room = { ...defaultElastic(1, 1, 3), mode: 'planner' as const };
+    const grown = view(['prefill', 'decode', 'prefill'], { base: 2 });
+    const long = { atMs: 90_000, to: 'prefill' as const, attainment: null };
+    expect(decideFlip(input({ view: grown, options: room, lastFlip: long }))).toMatchObject({ kind: 'retire', instance: 2, from: 'prefill' });
+    expect(decideFlip(input({ view: grown, options: room, lastFlip: { ...long, atMs: 95_000 } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/kept for 8000 ms after the last change/) });
+    expect(decideFlip(input({ ttftAttainment: 0.93, view: grown, options: room, lastFlip: long }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/kept until both attainments reach 95%/) });
+    expect(decideFlip(input({ view: view(['prefill', 'decode', 'decode']), options: room, lastFlip: long }))).toEqual({ kind: 'hold', reason: 'both SLOs met' });
   });
 
   it('cooldown: no flip soon after the last one, twice as long for a flip back', () => {
-    const short = { ttftAttainment: 0.5 };
+    const short = { ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { running: 2 }) };
     expect(decideFlip(input({ ...short, lastFlip: { atMs: 99_000, to: 'prefill', attainment: null } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/cooling down \(1000 of 2000 ms/) });
     expect(decideFlip(input({ ...short, lastFlip: { atMs: 97_500, to: 'prefill', attainment: null } }))).toMatchObject({ kind: 'flip' });
     expect(decideFlip(input({ ...short, lastFlip: { atMs: 97_500, to: 'decode', attainment: null } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/of 4000 ms/) });
@@ -77,8 +114,9 @@ describe('decideFlip', () => {
   });
 
   it('a blocked direction holds, and says for how long', () => {
-    expect(decideFlip(input({ ttftAttainment: 0.5, blocked: { to: 'prefill', untilMs: 103_000 } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/flips to prefill are blocked for 3000 ms more/) });
-    expect(decideFlip(input({ ttftAttainment: 0.5, blocked: { to: 'prefill', untilMs: 99_000 } }))).toMatchObject({ kind: 'flip', to: 'prefill' });
+    const short = { ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { running: 2 }) };
+    expect(decideFlip(input({ ...short, blocked: { to: 'prefill', untilMs: 103_000 } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/flips to prefill are blocked for 3000 ms more/) });
+    expect(decideFlip(input({ ...short, blocked: { to: 'prefill', untilMs: 99_000 } }))).toMatchObject({ kind: 'flip', to: 'prefill' });
   });
 
   it('does not oscillate: attainment wandering inside the hysteresis band never flips; alternating misses flip back at most once per 2 x cooldown', () => {
@@ -87,7 +125,7 @@ describe('decideFlip', () => {
       let last: PlannerInput['lastFlip'] = null;
       const at: Array<{ t: number; to: ServingRole }> = [];
       for (let t = 0; t < 20_000; t += 500) {
-        const v = decideFlip(input({ nowMs: t, ttftAttainment: ttftAt(t), tpotAttainment: tpotAt(t), view: view(roles), lastFlip: last, options: { ...defaultElastic(2, 2), mode: 'planner' } }));
+        const v = decideFlip(input({ nowMs: t, ttftAttainment: ttftAt(t), tpotAttainment: tpotAt(t), view: busy(roles, { running: 8 }), lastFlip: last, options: { ...defaultElastic(2, 2), mode: 'planner' } }));
         if (v.kind !== 'flip') continue;
         at.push({ t, to: v.to });
         roles = roles.map((r, i) => (i === v.instance ? v.to : r));
@@ -118,11 +156,23 @@ describe('SloWindow', () => {
     w.cut(1_200);
     expect(w.attainment(1_250)).toEqual({ ttft: null, tpot: null, samples: 1 });
   });
+
+  it('TTFTs at first token and TPOTs at the end count apart, in time order', () => {
+    const w = new SloWindow({ windowMs: 1_000, minSamples: 2, slo: SLO });
+    w.addTtft(100, 900);
+    w.addTtft(50, 100);
+    w.addTpot(120, 10);
+    expect(w.attainment(200)).toEqual({ ttft: 0.5, tpot: null, samples: 2 });
+    w.addMiss(150, 'tpot');
+    expect(w.attainment(200).tpot).toBe(0.5);
+    expect(w.attainment(1_060)).toEqual({ ttft: null, tpot: 0.5, samples: 2 });
+  });
 });
 
 describe('resolveElastic', () => {
   it('defaults to fixed roles with bounds that keep one instance of each role', () => {
-    expect(resolveElastic(undefined, 2, 2)).toMatchObject({ mode: 'fixed', policy: 'handover', minPrefill: 1, maxPrefill: 3, minDecode: 1, maxDecode: 3 });
+    expect(resolveElastic(undefined, 2, 2)).toMatchObject({ mode: 'fixed', policy: 'handover', minPrefill: 1, maxPrefill: 3, minDecode: 1, maxDecode: 3, maxInstances: 4 });
+    expect(resolveElastic({ maxInstances: 6 }, 2, 2)).toMatchObject({ maxPrefill: 5, maxDecode: 5, maxInstances: 6 });
   });
 
   it('names the bad option', () => {
@@ -130,6 +180,7 @@ describe('resolveElastic', () => {
     expect(() => resolveElastic({ policy: 'move' }, 1, 1)).toThrow(/elastic\.policy/);
     expect(() => resolveElastic({ minPrefill: 2 }, 1, 1)).toThrow(/elastic\.minPrefill.*starting prefill count/);
     expect(() => resolveElastic({ maxDecode: 1 }, 1, 2)).toThrow(/elastic\.maxDecode/);
+    expect(() => resolveElastic({ maxInstances: 2 }, 1, 2)).toThrow(/elastic\.maxInstances.*starting instance count/);
     expect(() => resolveElastic({ lowAttainment: 1.5 }, 1, 1)).toThrow(/elastic\.lowAttainment/);
     expect(() => resolveElastic({ lowAttainment: 0.9, highAttainment: 0.8 }, 1, 1)).toThrow(/elastic\.highAttainment.*hysteresis/);
     expect(() => resolveElastic({ windowMs: 0 }, 1, 1)).toThrow(InvalidOptionsError);

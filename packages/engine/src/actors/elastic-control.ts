@@ -45,11 +45,16 @@ export interface ElasticControlDeps {
 
 type Msg<T extends SchedulerMsg['type']> = Extract<SchedulerMsg, { type: T }>;
 
+/** First tokens kept for the planner's window. */
+const FIRST_TOKENS = 1_024;
+
 /** The elastic part of one scheduler. */
 export class ElasticControl {
   readonly #roles: ElasticRoles;
   /** Requests whose decode choice moved off a retiring decode instance, with that instance (aborts go there too). */
   readonly #reassigned = new Map<string, number>();
+  /** First tokens of the last planner window, oldest first (bounded). */
+  readonly #firstTokens: Array<{ timeMs: number; ttftMs: number }> = [];
 
   constructor(roles: readonly ServingRole[], private readonly options: ElasticOptions, private readonly deps: ElasticControlDeps) {
     this.#roles = new ElasticRoles(roles, options);
@@ -203,6 +208,13 @@ export class ElasticControl {
     return done;
   }
 
+  /** A fresh attempt's first token left its prefill after `ttftMs`. */
+  firstToken(ttftMs: number): void {
+    const now = this.deps.now();
+    this.#firstTokens.push({ timeMs: now, ttftMs });
+    while (this.#firstTokens.length > 0 && (this.#firstTokens.length > FIRST_TOKENS || this.#firstTokens[0].timeMs < now - this.options.windowMs)) this.#firstTokens.shift();
+  }
+
   /** What the planner reads. */
   view(): ElasticView {
     const p = this.#roles.serving('prefill').map((i) => this.deps.prefillLoads()[i]).filter((l) => l !== undefined);
@@ -213,6 +225,7 @@ export class ElasticControl {
       instances: this.#roles.instances(),
       baseInstances: this.#roles.base,
       spawning: this.#roles.spawning,
+      firstTokens: [...this.#firstTokens],
       prefill: {
         queuedRequests: p.reduce((n, l) => n + l.queuedRequests, 0),
         queuedPromptTokens: p.reduce((n, l) => n + l.queuedPromptTokens, 0),

@@ -109,7 +109,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     shrink: (m: Extract<SchedulerMsg, { type: 'shrink' }>): FlipReply => this.#elastic?.shrink(m) ?? { accepted: false, reason: FIXED },
     instanceAdded: (m: Extract<SchedulerMsg, { type: 'instanceAdded' }>) => this.#elastic?.instanceAdded(m),
     spawnFailed: (m: Extract<SchedulerMsg, { type: 'spawnFailed' }>) => this.#elastic?.spawnFailed(m),
-    elastic: (): ElasticView => this.#elastic?.view() ?? { instances: [], baseInstances: 0, spawning: 0, prefill: { queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: 0 }, decode: { queued: 0, running: 0, kvUsage: 0, stepMs: null } },
+    elastic: (): ElasticView => this.#elastic?.view() ?? { instances: [], baseInstances: 0, spawning: 0, firstTokens: [], prefill: { queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: 0 }, decode: { queued: 0, running: 0, kvUsage: 0, stepMs: null } },
     submit: (m: Extract<SchedulerMsg, { type: 'submit' }>): SubmitReply => this.#submit(m.request),
     abort: (m: Extract<SchedulerMsg, { type: 'abort' }>) => this.#abort(m.requestId),
     load: (m: Extract<SchedulerMsg, { type: 'load' }>) => this.#load(m.report),
@@ -324,6 +324,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     if (f !== undefined) f.prefillTokens = null;
     if (f === undefined || f.request.emitted > 0) return this.#audit.forget(requestId);
     this.#calibrator.observe(f.estimate, ttftMs);
+    this.#elastic?.firstToken(ttftMs);
     this.#audit.measured(requestId, ttftMs);
   }
 
