@@ -5,13 +5,14 @@
 # would break. Kept: the workspace packages' dist/, each third-party runtime dependency, and of
 # each @tensorflow package only package.json and its Node entry (plus tfjs-wasm's .wasm files);
 # of `webgpu` only the linux-x64 dawn.node. The script itself is transpiled by esbuild.
-# Usage: gpu/bundle.sh (from the repo root, after `npx turbo run build`); then carry .gpu and .gpu-bundle.
+# Usage: gpu/bundle.sh (from the repo root, after `npx turbo run build`); then carry .gpu and .gpu-bundle
+# (GPU_BUNDLE=.other-dir builds into another git-ignored folder of the repo root instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=.gpu-bundle
+OUT=${GPU_BUNDLE:-.gpu-bundle}
 rm -rf "$OUT"
 mkdir -p "$OUT/gpu" "$OUT/node_modules/@baton" "$OUT/fixtures"
-grep -qx '/.gpu-bundle/' .git/info/exclude || echo '/.gpu-bundle/' >> .git/info/exclude
+grep -qx "/$OUT/" .git/info/exclude || echo "/$OUT/" >> .git/info/exclude
 for p in actors engine kv-cache model; do
   mkdir -p "$OUT/node_modules/@baton/$p"
   cp packages/$p/package.json "$OUT/node_modules/@baton/$p/"

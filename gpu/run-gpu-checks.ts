@@ -4,8 +4,11 @@
  *  2. Hugging Face fixture parity on the GPU (1e-4 relative on logits; greedy continuations);
  *  3. greedy token equality of every engine mode on the GPU vs plain generate on the GPU;
  *  4. speed: prefill of 512 tokens, one decode step at context ~256 (batch 1 and 32) for the
- *     4x256 and 8x512 bench models, against the PyTorch H200 reference;
- *  5. engine disaggregated vs colocated on the GPU (same workers, same fixed workload);
+ *     4x256, 8x512 and 12x768 bench models, with dispatches, command buffers and host encode and
+ *     run time per call, against PyTorch figures of the same lease (BATON_TORCH_BASELINES:
+ *     torch_baselines.py's baselines.json; --fresh adds a prefill into a fresh KvBacking);
+ *  5. engine throughput per mode on the GPU (disaggregated 1P/1D, colocated x2, chunked x2: same
+ *     model threads, same fixed workload) with each actor's per-step host time (GPU host traces);
  *  6. profile of the hand-built pipeline (8x512 and 4x256: prefill 512, decode b=32 ctx 256): host
  *     and GPU time per kernel class, now and with the earlier kernels; --sweep adds every matmul tiling;
  *  7. engine create/close in a loop on the GPU (disaggregated, colocated, chunked; requests in
@@ -13,16 +16,17 @@
  *     --close-child N) so that a native crash is reported as a failed check.
  * Prints tables and writes results.json to $OUT (or ./gpu-out). Each section reports its own
  * failure and the script goes on.
- * Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick] [--sweep] [--closes N] [--only kernels,fixture,speed,modes,disagg,profile,close]
+ * Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick] [--sweep] [--fresh] [--closes N] [--only kernels,fixture,speed,modes,disagg,profile,close]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   ArrayKvBacking, closeBackend, generate, initBackend, loadModel, type Gpt, type GptConfig, type KvBacking, type KvKind,
 } from '@baton/model';
-import { checkGpuKernels, profileGpu, warmGpu, type GpuProfileRow } from '@baton/model/gpu-checks';
+import { checkGpuKernels, profileGpu, takeGpuStepStats, warmGpu, type GpuProfileRow, type GpuStepStats } from '@baton/model/gpu-checks';
 import { createEngine, type EngineOptionsInput, type GenerationResult } from '@baton/engine';
 
 const args = process.argv.slice(2);
@@ -33,6 +37,7 @@ const argValue = (name: string, fallback: string): string => {
 const FIXTURE = argValue('--fixture', new URL('../fixtures/gpt2-tiny-bytes/', import.meta.url).pathname);
 const QUICK = args.includes('--quick');
 const SWEEP = args.includes('--sweep');
+const FRESH = args.includes('--fresh');
 const OUT = process.env['OUT'] ?? 'gpu-out';
 const results: Record<string, unknown> = { date: new Date().toISOString() };
 let failures = 0;
@@ -152,9 +157,9 @@ async function engineModes(): Promise<void> {
   table('Engine modes on the GPU: greedy ids vs plain generate on the GPU', ['model', 'mode', 'requests', 'tokens', 'KV blocks left', 'seconds', 'ok'], rows);
 }
 
-function benchConfig(nLayer: number, nEmbd: number): GptConfig {
+function benchConfig(nLayer: number, nEmbd: number, nHead: number): GptConfig {
   return {
-    vocabSize: 256, nPositions: 1024, nEmbd, nLayer, nHead: 8, nInner: 4 * nEmbd, activation: 'gelu_new',
+    vocabSize: 256, nPositions: 1024, nEmbd, nLayer, nHead, nInner: 4 * nEmbd, activation: 'gelu_new',
     layerNormEpsilon: 1e-5, initializerRange: 0.02, bosTokenId: null, eosTokenId: null,
   };
 }
@@ -187,9 +192,10 @@ function clockSamples(): Array<[number, number]> {
  * the driver took ~1 s of load to raise the SM clock from 345 to 1980 MHz and lowered it again
  * after ~1 s of near-idle GPU, which single timed calls are; the burst never overlaps a timed call.
  */
-async function measure(reps: number, f: () => void, busy: boolean): Promise<{ ms: number; mhz: number | null }> {
+async function measure(reps: number, f: () => void, busy: boolean): Promise<Timing> {
   if (busy) warmGpu(1200);
   timeIt(2, f);
+  takeGpuStepStats();
   const t0 = Date.now();
   const times: number[] = [];
   for (let i = 0; i < reps; i += 5) {
@@ -198,13 +204,21 @@ async function measure(reps: number, f: () => void, busy: boolean): Promise<{ ms
   }
   const ms = median(times);
   const t1 = Date.now();
+  const st = takeGpuStepStats();
   // NOTE: nvidia-smi samples every 100 ms; wait for the samples of the window to be written.
   await new Promise((r) => setTimeout(r, 250));
   const seen = clockSamples().filter(([t]) => t >= t0 - 100 && t <= t1 + 100).map(([, m]) => m);
-  return { ms, mhz: seen.length === 0 ? null : median(seen) };
+  return { ms, mhz: seen.length === 0 ? null : median(seen), step: st === null || st.calls === 0 ? null : perCall(st) };
 }
 
-type Timing = { ms: number; mhz: number | null };
+/** Mean per forward call of a host's totals. */
+function perCall(st: GpuStepStats): GpuStepStats {
+  const n = st.calls;
+  return { calls: n, dispatches: st.dispatches / n, submits: st.submits / n, encodeMs: st.encodeMs / n, runMs: st.runMs / n };
+}
+
+/** Median model-thread ms, SM clock seen, and the GPU host's per-call means (null off the hand-built pipeline). */
+type Timing = { ms: number; mhz: number | null; step: GpuStepStats | null };
 
 /** A KvBacking that notes when each write starts and ends (ms, performance.now()). */
 class TimedBacking implements KvBacking {
@@ -272,7 +286,8 @@ async function benchModel(model: Gpt): Promise<Record<string, { busy: Timing; as
     model.prefill(seq, prompt(512, 1), { chunkSize: 512 });
     seq.release();
   };
-  const out: Record<string, { busy: Timing; asRun: Timing }> = { prefill512: await both(prefillOnce(false)), prefill512_fresh: await both(prefillOnce(true)) };
+  const out: Record<string, { busy: Timing; asRun: Timing }> = { prefill512: await both(prefillOnce(false)) };
+  if (FRESH) out['prefill512_fresh'] = await both(prefillOnce(true));
   timelines.push(...(await prefillTimeline(model, warm, prompt(512, 1))).map(([what, ms]): [string, string, number] => [`${nLayer}x${nEmbd}`, what, ms]));
   // Each measurement decodes its own batch of fresh sequences prefilled to 256 (context 256..288).
   const decoding = async (B: number, greedy: boolean, busy: boolean): Promise<Timing> => {
@@ -295,38 +310,69 @@ async function benchModel(model: Gpt): Promise<Record<string, { busy: Timing; as
   return out;
 }
 
-const REFERENCE: Record<string, Record<string, number>> = {
-  '4x256': { prefill512: 1.6, decode_b1: 2.9, decode_b32: 1.7 },
-  '8x512': { prefill512: 2.7, decode_b1: 2.3, decode_b32: 2.4 },
-};
+/** The bench shapes (layers x width, heads), as torch_baselines.py's SHAPES. */
+const SHAPES: Array<[string, number, number, number]> = [['4x256', 4, 256, 8], ['8x512', 8, 512, 8], ['12x768', 12, 768, 12]];
+
+/**
+ * PyTorch figures measured in the same lease (`torch_baselines.py static`, its baselines.json named
+ * by BATON_TORCH_BASELINES): per shape and case, host wall ms (logits read back) of the static-KV
+ * forward captured in a CUDA graph and run eagerly, and its SM clock. Empty without the file.
+ */
+interface TorchFigure { graph: number; eager: number; mhz: number | null }
+function torchBaselines(): Record<string, Record<string, TorchFigure>> {
+  const file = process.env['BATON_TORCH_BASELINES'];
+  if (file === undefined || !existsSync(file)) return {};
+  type Fig = { wall_ms?: number; mhz?: number | null };
+  const data = JSON.parse(readFileSync(file, 'utf8')) as { static?: Record<string, Record<string, Fig>> };
+  const out: Record<string, Record<string, TorchFigure>> = {};
+  for (const [shape, r] of Object.entries(data.static ?? {})) {
+    out[shape] = {};
+    for (const key of ['prefill512', 'decode_b1', 'decode_b32']) {
+      const g = r[`${key}_graph`];
+      const e = r[`${key}_eager`];
+      if (g?.wall_ms !== undefined) out[shape][key] = { graph: g.wall_ms, eager: e?.wall_ms ?? NaN, mhz: g.mhz ?? null };
+    }
+    const kv = r['prefill512_graph_kv_to_host'];
+    if (kv?.wall_ms !== undefined) out[shape]['prefill512_kv'] = { graph: kv.wall_ms, eager: NaN, mhz: kv.mhz ?? null };
+  }
+  return out;
+}
 
 async function speed(): Promise<void> {
   const rows: Array<Array<string | number>> = [];
   const raw: Record<string, Record<string, { busy: Timing; asRun: Timing }>> = {};
-  const mhz = (t: Timing): string => (t.mhz === null ? '-' : String(Math.round(t.mhz)));
-  for (const [name, L, C] of [['4x256', 4, 256], ['8x512', 8, 512]] as const) {
-    const model = await loadModel({ config: benchConfig(L, C), seed: 1 });
+  const torch = torchBaselines();
+  results['torch'] = torch;
+  const mhz = (t: Timing | TorchFigure | undefined): string => (t === undefined || t.mhz === null ? '-' : String(Math.round(t.mhz)));
+  for (const [name, L, C, H] of SHAPES) {
+    const model = await loadModel({ config: benchConfig(L, C, H), seed: 1 });
     const r = await benchModel(model);
     model.dispose();
     raw[name] = r;
-    const ref = REFERENCE[name];
     const row = (what: string, key: string, refKey: string): void => {
       const { busy, asRun } = r[key];
-      rows.push([name, what, busy.ms, mhz(busy), busy.ms / ref[refKey], asRun.ms, mhz(asRun), asRun.ms / ref[refKey], ref[refKey]]);
+      const t = torch[name]?.[refKey];
+      const st = busy.step;
+      rows.push([
+        name, what, busy.ms, mhz(busy), asRun.ms, mhz(asRun), st?.dispatches ?? '-', st?.submits ?? '-', st?.encodeMs ?? '-', st?.runMs ?? '-',
+        t?.graph ?? '-', mhz(t), t === undefined ? '-' : `${(busy.ms / t.graph).toFixed(2)}x`, t === undefined || Number.isNaN(t.eager) ? '-' : t.eager,
+      ]);
     };
     row('prefill 512 (last logits + all K/V rows into a warm KvBacking)', 'prefill512', 'prefill512');
-    row('prefill 512 (same, fresh KvBacking per call: page faults)', 'prefill512_fresh', 'prefill512');
+    if (FRESH) row('prefill 512 (same, fresh KvBacking per call: page faults)', 'prefill512_fresh', 'prefill512');
     for (const B of [1, 32]) {
       row(`decode step b=${B}, ctx 256-288 (logits back)`, `decode_b${B}`, `decode_b${B}`);
       row(`decode step b=${B}, ctx 256-288 (greedy ids back)`, `greedy_b${B}`, `decode_b${B}`);
     }
+    const kv = torch[name]?.['prefill512_kv'];
+    if (kv !== undefined) rows.push([name, 'PyTorch only: prefill 512 graph + all K/V copied to pinned host memory', '-', '-', '-', '-', '-', '-', '-', '-', kv.graph, mhz(kv), '-', '-']);
   }
   results['speed'] = raw;
   results['prefillTimeline'] = timelines;
   results['prefillTimelineCalls'] = timelineCalls;
   table('Prefill 512 on the GPU, model thread timeline (busy clock; median ms from the call\'s start)', ['model', 'what', 'ms'], timelines);
-  table('Speed on the GPU (median ms, model thread; "busy": GPU kept at its busy clock by bursts between groups of 5 timed calls; "as run": no bursts; SM MHz seen (nvidia-smi); ratio vs PyTorch 2.11 eager H200, > 1 = slower)',
-    ['model', 'what', 'busy ms', 'SM MHz', 'ratio', 'as run ms', 'SM MHz', 'ratio', 'PyTorch ms'], rows);
+  table('Speed on the GPU (median ms, model thread; "busy": GPU kept at its busy clock by bursts between groups of 5 timed calls; "as run": no bursts; SM MHz seen (nvidia-smi); per call on the GPU host thread (busy): dispatches, command buffers, host ms to the last submit (encode), host ms of the whole call (run); PyTorch static KV + CUDA graph and eager, same lease, host wall incl. logits read-back; ratio = Baton busy / graph, > 1 = slower)',
+    ['model', 'what', 'busy ms', 'SM MHz', 'as run ms', 'SM MHz', 'dispatches', 'cmd bufs', 'encode ms', 'host run ms', 'torch graph ms', 'SM MHz', 'ratio', 'torch eager ms'], rows);
 }
 
 async function profile(): Promise<void> {
@@ -341,15 +387,63 @@ async function profile(): Promise<void> {
   }
 }
 
+/** One GPU host thread's requests from its BATON_GPU_TRACE log: type, start and end (ms since the epoch). */
+function traceCalls(file: string): Array<{ type: string; start: number; end: number }> {
+  const calls: Array<{ type: string; start: number; end: number }> = [];
+  const open = new Map<string, number>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const [t, type, what] = line.split(' ');
+    const ms = Number.parseFloat(t);
+    if (!Number.isFinite(ms) || type === 'reply') continue;
+    if (what === 'start') open.set(type, ms);
+    else if (what === 'done' && open.has(type)) calls.push({ type, start: open.get(type) as number, end: ms });
+  }
+  return calls;
+}
+
+/**
+ * Where an actor's decode steps spend host time, from its GPU host thread's trace: decode calls,
+ * the median call (encode, GPU, read-back), the median time between a call's end and the next
+ * call's start while busy (< 20 ms: the model thread's own work per step: scheduling, storing K/V,
+ * sampling, messages), prefill calls and their median, and K/V uploads (`load`: handed-over rows).
+ */
+function hostTimes(dir: string): Array<Record<string, number>> {
+  return readdirSync(dir).filter((f) => f.startsWith('gpu-host-')).map((f) => {
+    const calls = traceCalls(join(dir, f));
+    const dec = calls.filter((c) => c.type === 'decode');
+    const pre = calls.filter((c) => c.type === 'prefill');
+    const gaps: number[] = [];
+    for (let i = 1; i < calls.length; i++) {
+      const gap = calls[i].start - calls[i - 1].end;
+      if (calls[i].type === 'decode' && calls[i - 1].type === 'decode' && gap < 20) gaps.push(gap);
+    }
+    const loads = calls.filter((c) => c.type === 'load');
+    return {
+      decodes: dec.length, decodeMs: median(dec.map((c) => c.end - c.start)), betweenMs: median(gaps),
+      prefills: pre.length, prefillMs: median(pre.map((c) => c.end - c.start)), loads: loads.length, loadMs: loads.reduce((a, c) => a + c.end - c.start, 0),
+    };
+  }).filter((h) => h.decodes + h.prefills > 0);
+}
+
+/**
+ * Engine throughput per mode on the GPU (same model, same 2 model threads per mode, same fixed
+ * workload), with each actor's per-step host time from its GPU host thread's trace.
+ */
 async function disaggVsColocated(): Promise<void> {
   const prompts = mixedPrompts(QUICK ? 16 : 32, 21, 200);
   const maxTokens = 32;
   const rows: Array<Array<string | number>> = [];
+  const host: Array<Array<string | number>> = [];
   for (const [name, options] of [
     ['disaggregated 1P/1D', { mode: 'disaggregated', prefill: 1, decode: 1 }],
     ['colocated x2', { mode: 'colocated', colocated: 2 }],
+    ['chunked x2', { mode: 'chunked', colocated: 2, prefillChunkSize: 64, tokenBudget: 96 }],
   ] as Array<[string, EngineOptionsInput]>) {
+    // NOTE: the actors' GPU host threads inherit the environment: one trace file per host thread.
+    const dir = mkdtempSync(join(tmpdir(), 'baton-gpu-trace-'));
+    process.env['BATON_GPU_TRACE'] = dir;
     const engine = await createEngine({ ...options, model: 'baton-tiny', backend: 'webgpu' });
+    delete process.env['BATON_GPU_TRACE'];
     try {
       await engine.generate({ prompt: [1, 2, 3], maxTokens: 4 }).result;
       const t0 = performance.now();
@@ -359,12 +453,21 @@ async function disaggVsColocated(): Promise<void> {
       const tpot = got.map((g) => g.metrics.tpotMs).filter((v): v is number => v !== null);
       const tokens = got.reduce((a, g) => a + g.ids.length, 0);
       rows.push([name, prompts.length, tokens / sec, pct(ttft, 50), pct(ttft, 90), pct(tpot, 50), pct(tpot, 90)]);
+      const stats = await engine.stats();
+      for (const a of stats.actors) host.push([name, a.name, a.steps, a.meanBatchSize ?? '-', a.utilization]);
+      for (const [i, h] of hostTimes(dir).entries()) {
+        host.push([name, `GPU host ${i + 1}`, h.decodes, '-', '-', h.decodeMs, h.betweenMs, h.prefills, h.prefillMs, h.loads, h.loadMs]);
+      }
     } finally {
       await engine.close({ deadlineMs: 0 });
+      rmSync(dir, { recursive: true, force: true });
     }
   }
   results['disagg'] = rows;
-  table(`Engine on the GPU, baton-tiny, ${prompts.length} requests at once, prompts 3-200, ${maxTokens} tokens each, 2 workers`, ['mode', 'requests', 'tokens/s', 'TTFT p50 ms', 'TTFT p90', 'TPOT p50 ms', 'TPOT p90'], rows);
+  results['disaggHost'] = host;
+  table(`Engine on the GPU, baton-tiny, ${prompts.length} requests at once, prompts 3-200, ${maxTokens} tokens each, 2 model threads per mode`, ['mode', 'requests', 'tokens/s', 'TTFT p50 ms', 'TTFT p90', 'TPOT p50 ms', 'TPOT p90'], rows);
+  table('Engine on the GPU: per actor (engine stats) and per GPU host thread (its trace: decode calls, median call ms, median ms between consecutive decode calls = the model thread\'s own work per step, prefill calls and median ms, K/V uploads and their total ms)',
+    ['mode', 'actor / host', 'steps or decode calls', 'mean batch', 'utilization', 'decode call ms', 'between calls ms', 'prefills', 'prefill ms', 'K/V loads', 'load ms total'], host);
 }
 
 const CLOSE_MODES: Array<[string, EngineOptionsInput]> = [

@@ -7,9 +7,9 @@
  */
 import { activeGpuHost } from './backend.js';
 import { BackendUnavailableError } from './errors.js';
-import type { GpuProfileOptions, GpuProfileRow, KernelCheck } from './gpu/gpu-protocol.js';
+import type { GpuProfileOptions, GpuProfileRow, GpuStepStats, KernelCheck } from './gpu/gpu-protocol.js';
 
-export type { KernelCheck, GpuProfileOptions, GpuProfileRow };
+export type { KernelCheck, GpuProfileOptions, GpuProfileRow, GpuStepStats };
 
 /**
  * Runs the fused GPU kernels against the generic tfjs ops in this thread's GPU host thread (on its
@@ -38,4 +38,12 @@ export function profileGpu(options: GpuProfileOptions): GpuProfileRow[] {
  */
 export function warmGpu(ms: number): void {
   activeGpuHost()?.call({ type: 'spin', ms });
+}
+
+/**
+ * This thread's GPU host's forward-call totals (dispatches, submits, host encode and run ms) since
+ * the last call, restarted; null off webgpu.
+ */
+export function takeGpuStepStats(): GpuStepStats | null {
+  return activeGpuHost()?.call({ type: 'stepStats' }).stepStats ?? null;
 }

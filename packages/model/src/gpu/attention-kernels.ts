@@ -15,22 +15,23 @@ const AW = 256;
 /**
  * Causal attention over the paged pool: one workgroup of 256 per (head, row). Each key's pool row
  * is looked up once (cached in workgroup memory), scores use vec4 loads, max and sum by reduction,
- * then P·V by 256 / hd groups of hd lanes (each group a stride of keys) and a reduction over the
- * groups. Row r attends to positions [0, position] of its page-table row. maxLen <= 1024.
+ * then P·V by 256 / (hd / 4) groups of hd / 4 lanes, each lane a vec4 of V columns (each group a
+ * stride of keys: NOTE: 4x the groups of one lane per column, so each walks a quarter of the keys,
+ * whose dependent row-lookup and load latency bounds a decode step), and a reduction over the groups. Row r attends to positions [0, position] of its page-table row. maxLen <= 1024.
  */
 export function attentionWgsl(s: KernelShape, maxPages: number): string {
   const hd = s.C / s.nHead;
-  const groups = AW / hd;
   const q4 = hd / 4;
+  const groups = AW / q4;
   return `${META}
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> pool: array<f32>;
+@group(0) @binding(2) var<storage, read> pool4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> pages: array<i32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> pool4: array<vec4<f32>>;
 var<workgroup> scores: array<f32, ${s.maxLen}>;
 var<workgroup> krow: array<i32, ${s.maxLen}>;
 var<workgroup> red: array<f32, ${AW}>;
+var<workgroup> red4: array<vec4<f32>, ${AW}>;
 var<workgroup> qs: array<vec4<f32>, ${q4}>;
 fn wgReduce(v: f32, lid: i32, isMax: bool) -> f32 {
   red[lid] = v;
@@ -69,18 +70,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var sum = 0.0;
   for (var t = lid; t < len; t = t + ${AW}) { let e = exp(scores[t] - m); scores[t] = e; sum = sum + e; }
   let inv = 1.0 / wgReduce(sum, lid, false);
-  let g = lid / ${hd};
-  let d = lid % ${hd};
-  var acc = 0.0;
+  let g = lid / ${q4};
+  let d4 = lid % ${q4};
+  var acc = vec4<f32>(0.0);
   for (var t = g; t < len; t = t + ${groups}) {
-    acc = acc + scores[t] * pool[(krow[t] + ${GPU_PAGE}) * ${s.C} + h * ${hd} + d];
+    acc = acc + scores[t] * pool4[((krow[t] + ${GPU_PAGE}) * ${s.C} + h * ${hd}) / 4 + d4];
   }
-  red[lid] = acc;
+  red4[lid] = acc;
   workgroupBarrier();
   if (g == 0) {
-    var total = 0.0;
-    for (var j = 0; j < ${groups}; j = j + 1) { total = total + red[j * ${hd} + d]; }
-    y[row * ${s.C} + h * ${hd} + d] = total * inv;
+    var total = vec4<f32>(0.0);
+    for (var j = 0; j < ${groups}; j = j + 1) { total = total + red4[j * ${q4} + d4]; }
+    let o = row * ${s.C} + h * ${hd} + d4 * 4;
+    let v = total * inv;
+    y[o] = v.x;
+    y[o + 1] = v.y;
+    y[o + 2] = v.z;
+    y[o + 3] = v.w;
   }
 }`;
 }

@@ -187,3 +187,50 @@ ${Array.from({ length: split - 1 }, (_, z) => `  s = s + P[${z + 1} * M * ${N4} 
   store4(i / ${N4}, i % ${N4}, s);
 }`;
 }
+
+/** Widest row splitReduceNormWgsl serves (one vec4 per thread of a 256-thread workgroup). */
+export const REDUCE_NORM_MAX_N = 1024;
+
+/**
+ * The split-K reduce of a residual matmul fused with the LayerNorm that follows it: one workgroup
+ * per row sums the `split` partials [split, M, N], adds bias and residual R, writes the row to O
+ * and its LayerNorm (no affine, two passes over the row held in registers) to H, so the next
+ * matmul reads H and needs neither a normalize dispatch nor a LayerNorm prologue.
+ * Bindings: info, P, B, O, R, H. Needs N % 4 == 0 and N <= REDUCE_NORM_MAX_N.
+ */
+export function splitReduceNormWgsl(N: number, split: number, eps: number): string {
+  const N4 = N / 4;
+  return `${META}
+@group(0) @binding(1) var<storage, read> P: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> O: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> R: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> H: array<vec4<f32>>;
+var<workgroup> red: array<f32, 256>;
+fn rowSum(v: f32, lid: i32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = 128; s > 0; s = s / 2) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let t = red[0];
+  workgroupBarrier();
+  return t;
+}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let M = info[0];
+  let lid = i32(li);
+  let keep = lid < ${N4};
+  let i = min(i32(wg.x), M - 1) * ${N4} + min(lid, ${N4 - 1});
+  var s = P[i];
+${Array.from({ length: split - 1 }, (_, z) => `  s = s + P[${z + 1} * M * ${N4} + i];`).join('\n')}
+  let v = s + B[i % ${N4}] + R[i];
+  if (keep) { O[i] = v; }
+  let mean = rowSum(select(0.0, v.x + v.y + v.z + v.w, keep), lid) / ${f(N)};
+  let d = v - vec4<f32>(mean);
+  let inv = inverseSqrt(rowSum(select(0.0, dot(d, d), keep), lid) / ${f(N)} + ${f(eps)});
+  if (keep) { H[i] = d * inv; }
+}`;
+}

@@ -5,8 +5,8 @@
  * `info` (row data) and page-table buffers are written; embed, then per layer normalize -> qkv
  * matmul (its epilogue appends K/V to the pool and kvOut) -> attention -> proj (+residual) ->
  * normalize -> fc (+gelu) -> fc2 (+residual), then normalize -> head -> argmax.
- * K/V hand-back: decode (M <= SMALL_M) is ONE command buffer ending in copies of the output and
- * every layer's new K/V rows and one mapAsync. A prefill cuts its work into one command buffer
+ * K/V hand-back: decode (M <= SMALL_M) is ONE command buffer ending in copies of every layer's
+ * new K/V rows and the output into one staging buffer, and one mapAsync. A prefill cuts its work into one command buffer
  * per layer, each ending right after that layer's qkv matmul (whose epilogue completes its K/V
  * rows) with a copy of the rows to the layer's own staging buffer, and maps them in order: layer
  * l's rows reach the host (and `onLayer`) while the GPU computes the rest of layer l and beyond
@@ -27,6 +27,7 @@ import { readBack, type FastOutput, type FastResult, type LayerSink, type RunTim
 import { DEFAULT_VARIANT, fusesNorm, type FastVariant } from './fast-variant.js';
 import { GPU_PAGE } from './forward-ops.js';
 import type { GpuKvPool } from './gpu-kv-pool.js';
+import type { GpuStepStats } from './gpu-protocol.js';
 import { recordMatmul, SMALL_M } from './matmul-kernels.js';
 
 /** The part of tfjs-backend-webgpu's backend this module uses. */
@@ -74,7 +75,7 @@ interface Scratch {
   f: GPUBuffer; logits: GPUBuffer; ids: GPUBuffer;
   /** Per layer: the call's new K rows then V rows [2, M, C]. */
   kvOut: GPUBuffer[];
-  /** Output read-back, and all layers' K/V of a decode call. */
+  /** Output read-back, and all layers' K/V of a decode call followed by its output. */
   outStaging: GPUBuffer; kvStaging: GPUBuffer;
   /** Per layer K/V read-back of a prefill (made on first use). */
   layerStaging: GPUBuffer[] | null;
@@ -107,6 +108,9 @@ export class FastForward {
   private readonly shape: KernelShape;
   private readonly variant: FastVariant;
   private readonly blockAttention: boolean;
+  private stats: GpuStepStats = zeroStats();
+  /** While recording: the buffer whose LayerNorm the last matmul also wrote to h, or null. */
+  private normed: GPUBuffer | null = null;
 
   constructor(private readonly config: GptConfig, weights: FoldedWeights, private readonly pool: GpuKvPool, variant: Partial<FastVariant> = {}) {
     this.be = tf.backend() as unknown as WebGpuBackendInternals;
@@ -151,15 +155,26 @@ export class FastForward {
     const kvBytes = M * 2 * C * 4;
     const outBytes = output === 'none' ? 0 : output === 'ids' ? M * 4 : output === 'last' ? V * 4 : M * V * 4;
     const layerStaging = stream ? this.layerStaging() : [];
+    let submits = 1;
     let enc = this.dev.createCommandEncoder();
     let pass = enc.beginComputePass();
     encodeSteps(pass, plan.pre);
     let uncopied = 0;
+    // NOTE: a decode call's layers go in several command buffers (decodeSubmitEvery): the GPU
+    // starts on the first layers while the host still encodes the rest.
+    const early = !stream && M <= SMALL_M ? this.variant.decodeSubmitEvery : 0;
     for (let l = 0; l < L; l++) {
       const steps = plan.layers[l];
       const every = this.variant.handBackEvery;
       if (!stream || (l % every !== every - 1 && l !== L - 1)) {
         encodeSteps(pass, steps);
+        if (early > 0 && l % early === early - 1 && l < L - 1) {
+          pass.end();
+          this.dev.queue.submit([enc.finish()]);
+          submits++;
+          enc = this.dev.createCommandEncoder();
+          pass = enc.beginComputePass();
+        }
         continue;
       }
       const cut = this.variant.handBack === 'qkv' ? plan.kvAt[l] : steps.length;
@@ -167,24 +182,61 @@ export class FastForward {
       pass.end();
       for (; uncopied <= l; uncopied++) enc.copyBufferToBuffer(s.kvOut[uncopied], 0, layerStaging[uncopied], 0, kvBytes);
       this.dev.queue.submit([enc.finish()]);
+      submits++;
       enc = this.dev.createCommandEncoder();
       pass = enc.beginComputePass();
       encodeSteps(pass, steps, cut);
     }
     encodeSteps(pass, plan.post);
     pass.end();
-    if (output === 'ids') enc.copyBufferToBuffer(s.ids, 0, s.outStaging, 0, outBytes);
-    else if (output !== 'none') enc.copyBufferToBuffer(s.logits, output === 'last' ? (M - 1) * V * 4 : 0, s.outStaging, 0, outBytes);
-    if (readKv && !stream) for (let l = 0; l < L; l++) enc.copyBufferToBuffer(s.kvOut[l], 0, s.kvStaging, l * kvBytes, kvBytes);
+    // NOTE: a decode's output lands after its K/V rows in one staging buffer: one map, not two.
+    const outInKv = readKv && !stream;
+    const outDst = outInKv ? s.kvStaging : s.outStaging;
+    const outAt = outInKv ? L * kvBytes : 0;
+    if (output === 'ids') enc.copyBufferToBuffer(s.ids, 0, outDst, outAt, outBytes);
+    else if (output !== 'none') enc.copyBufferToBuffer(s.logits, output === 'last' ? (M - 1) * V * 4 : 0, outDst, outAt, outBytes);
+    if (outInKv) for (let l = 0; l < L; l++) enc.copyBufferToBuffer(s.kvOut[l], 0, s.kvStaging, l * kvBytes, kvBytes);
     this.dev.queue.submit([enc.finish()]);
+    const submitted = performance.now() - t0;
     const timeline = opts.timeline ?? null;
-    if (timeline !== null) Object.assign(timeline, { submitted: performance.now() - t0, mapped: [], copied: [], done: 0 });
+    if (timeline !== null) Object.assign(timeline, { submitted, mapped: [], copied: [], done: 0 });
     const r = await readBack({
       nLayer: L, output, outBytes, kvBytes: readKv ? kvBytes : 0, layerStaging, kvStaging: s.kvStaging, outStaging: s.outStaging,
-      onLayer: opts.onLayer ?? null, t0, timeline,
+      outInKv, onLayer: opts.onLayer ?? null, t0, timeline,
     });
-    if (timeline !== null) timeline.done = performance.now() - t0;
+    const done = performance.now() - t0;
+    if (timeline !== null) timeline.done = done;
+    const st = this.stats;
+    st.calls++;
+    st.dispatches += plan.pre.length + plan.post.length + plan.layers.reduce((a, l) => a + l.length, 0);
+    st.submits += submits;
+    st.encodeMs += submitted;
+    st.runMs += done;
     return r;
+  }
+
+  /**
+   * Writes existing K/V rows ([n, 2C]: per row K then V) of layer l into the pool at the K rows
+   * `dst` (V rows GPU_PAGE further), straight into the pool's GPUBuffer: one queue write per run of
+   * rows that are consecutive in the pool (a page's K rows, then its V rows), no tfjs op.
+   * NOTE: tfjs's pending commands are submitted first: a pool grown by the dst lookups is filled
+   * by a pending tfjs copy, which must land before these rows.
+   */
+  load(l: number, dst: readonly number[], rows: Float32Array): void {
+    const C = this.config.nEmbd;
+    this.flushTfjs();
+    const buf = this.poolBuffer(l);
+    const n = dst.length;
+    const run = new Float32Array(GPU_PAGE * C);
+    for (let i = 0; i < n;) {
+      let j = i + 1;
+      while (j < n && dst[j] === dst[j - 1] + 1 && dst[j] % (2 * GPU_PAGE) < GPU_PAGE) j++;
+      for (const [half, off] of [[0, 0], [C, GPU_PAGE]] as const) {
+        for (let t = i; t < j; t++) run.set(rows.subarray(t * 2 * C + half, t * 2 * C + half + C), (t - i) * C);
+        this.dev.queue.writeBuffer(buf, (dst[i] + off) * C * 4, run, 0, (j - i) * C);
+      }
+      i = j;
+    }
   }
 
   /**
@@ -200,11 +252,8 @@ export class FastForward {
     this.dev.queue.writeBuffer(s.meta, 0, meta);
     this.dev.queue.writeBuffer(s.pages, 0, rows.pages);
     const pools = Array.from({ length: this.config.nLayer }, (_, l) => this.poolBuffer(l));
-    // NOTE: tfjs may hold encoded but unsubmitted commands that write the pool (load, tfjs path).
-    if (this.be.commandEncoder !== null && this.be.commandEncoder !== undefined) {
-      this.be.endComputePassEncoder();
-      this.be.submitQueue();
-    }
+    // NOTE: tfjs may hold encoded but unsubmitted commands that write the pool (growth, tfjs path).
+    this.flushTfjs();
     const block = this.blockAttention && M > SMALL_M && isOnePrefill(rows);
     const key = `${M}|${output}|${block}`;
     const cached = this.plans.get(key);
@@ -213,6 +262,13 @@ export class FastForward {
     if (this.plans.size >= MAX_PLANS) this.plans.clear();
     this.plans.set(key, { pools, plan });
     return plan;
+  }
+
+  /** Call totals since the last take (GpuStepStats), restarted. */
+  takeStats(): GpuStepStats {
+    const st = this.stats;
+    this.stats = zeroStats();
+    return st;
   }
 
   /**
@@ -235,6 +291,7 @@ export class FastForward {
     const { nEmbd: C, vocabSize: V, nLayer: L, nHead } = this.config;
     const s = this.s as Scratch;
     const plan: Plan = { pre: [], layers: [], post: [], kvAt: [] };
+    this.normed = null;
     const elems = (n: number): number => Math.ceil((n * C) / 256);
     const d = (steps: Step[], kind: string, code: () => string, bufs: Binding[], grid: number[], label: string, tag?: string): void =>
       this.rec.dispatch(steps, { kind, code, bufs, grid, label, tag });
@@ -250,7 +307,7 @@ export class FastForward {
         const { bq } = flashGeometry(C / nHead);
         d(steps, 'flash', () => flashAttentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y], [nHead, Math.ceil(M / bq)], 'attention', `flash${l}`);
       } else {
-        d(steps, 'attention', () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y, poolBuf], [nHead, M], 'attention', `attention${l}`);
+        d(steps, 'attention', () => attentionWgsl(this.shape, this.pool.maxPages), [s.meta, s.qkv, poolBuf, s.pages, s.y], [nHead, M], 'attention', `attention${l}`);
       }
       this.matmul(steps, { d: b.proj, a: s.y, o: s.xb, ep: 'residual', extra: [s.xa], M, tag: `proj${l}`, label: 'proj' });
       this.normMatmul(steps, { d: b.fc, a: s.xb, o: s.f, ep: 'gelu', extra: [], M, tag: `fc${l}`, label: 'fc' });
@@ -269,22 +326,33 @@ export class FastForward {
     this.rec.dispatch(steps, { kind: 'normalize', code: () => normalizeWgsl(C, eps), bufs: [(this.s as Scratch).meta, x, y], grid: [M], label: 'ln' });
   }
 
+  /**
+   * One matmul. A residual one (proj, fc2) is always read next by a LayerNorm: its split-K reduce
+   * writes that LayerNorm into the scratch h when it can, and `normed` notes it for normMatmul.
+   */
   private matmul(steps: Step[], m: MatmulSite, ln: number | null = null): void {
     const { d, M } = m;
-    const call = { ...m, K: d.K, N: d.N, w: d.w, b: d.b, meta: (this.s as Scratch).meta, part: (n: number) => this.partBuffer(n), ln };
-    recordMatmul(this.rec, steps, this.variant.matmul(M, d.K, d.N), call);
+    const s = this.s as Scratch;
+    const normOut = m.ep === 'residual' && this.variant.fuseNorm !== 'never' ? { h: s.h, eps: this.config.layerNormEpsilon } : null;
+    const call = { ...m, K: d.K, N: d.N, w: d.w, b: d.b, meta: s.meta, part: (n: number) => this.partBuffer(n), ln, normOut };
+    this.normed = recordMatmul(this.rec, steps, this.variant.matmul(M, d.K, d.N), call) ? m.o : null;
   }
 
   /**
-   * LayerNorm (no affine: folded into the weights) of m.a, then the matmul: normalized in the
-   * matmul's A loads where that pays (fusesNorm: one dispatch less, no normalized copy), else a
-   * normalize dispatch into the scratch h first.
+   * LayerNorm (no affine: folded into the weights) of m.a, then the matmul: already in h when the
+   * matmul that wrote m.a produced it (its fused reduce), else normalized in the matmul's A loads
+   * where that pays (fusesNorm: one dispatch less, no normalized copy), else a normalize dispatch
+   * into the scratch h first.
    */
   private normMatmul(steps: Step[], m: MatmulSite): void {
-    const c = this.variant.matmul(m.M, m.d.K, m.d.N);
-    const fuse = this.variant.fuseNorm === 'always' ? c.kind === 'blocked' : this.variant.fuseNorm === 'paying' && fusesNorm(c, m.d.N);
-    if (fuse) return this.matmul(steps, m, this.config.layerNormEpsilon);
     const h = (this.s as Scratch).h;
+    if (this.normed === m.a) {
+      this.normed = null;
+      return this.matmul(steps, { ...m, a: h });
+    }
+    const c = this.variant.matmul(m.M, m.d.K, m.d.N);
+    const fuse = this.variant.fuseNorm === 'always' ? c.kind !== 'tiled' : this.variant.fuseNorm === 'paying' && fusesNorm(c, m.d.N);
+    if (fuse) return this.matmul(steps, m, this.config.layerNormEpsilon);
     this.normalize(steps, m.a, h, m.M);
     this.matmul(steps, { ...m, a: h });
   }
@@ -293,6 +361,14 @@ export class FastForward {
   private partBuffer(floats: number): GPUBuffer {
     if (this.part === null || this.part.size < floats * 4) this.part = this.dev.createBuffer({ size: Math.max(floats * 4, (this.part?.size ?? 0) * 2), usage: STORAGE() });
     return this.part;
+  }
+
+  /** Submits tfjs's encoded but unsubmitted commands. */
+  private flushTfjs(): void {
+    if (this.be.commandEncoder !== null && this.be.commandEncoder !== undefined) {
+      this.be.endComputePassEncoder();
+      this.be.submitQueue();
+    }
   }
 
   /** The GPUBuffer of layer l's pool tensor (uploaded if tfjs still holds it on the CPU). */
@@ -327,12 +403,16 @@ export class FastForward {
       cap, pagesCap, meta: buf(4 + 4 * cap), pages: buf(pagesCap), xa: buf(cap * C), xb: buf(cap * C), h: buf(cap * C),
       qkv: buf(cap * 3 * C), y: buf(cap * C), f: buf(cap * I), logits: buf(cap * V), ids: buf(cap),
       kvOut: Array.from({ length: L }, () => buf(cap * 2 * C)),
-      outStaging: buf(cap * V, READBACK()), kvStaging: buf(L * SMALL_M * 2 * C, READBACK()), layerStaging: null,
+      outStaging: buf(cap * V, READBACK()), kvStaging: buf(L * SMALL_M * 2 * C + SMALL_M * V, READBACK()), layerStaging: null,
     };
     this.rec.resetGroups();
     this.plans = new Map();
     return this.s;
   }
+}
+
+function zeroStats(): GpuStepStats {
+  return { calls: 0, dispatches: 0, submits: 0, encodeMs: 0, runMs: 0 };
 }
 
 /** Whether the rows are one sequence's consecutive positions (a prefill chunk). */

@@ -2,7 +2,7 @@
 /**
  * Parity of the hand-built pipeline's newer kernels against generic tfjs ops, run directly on the
  * tfjs WebGPU backend's device: the blocked matmul over several tilings (split-K included; every
- * epilogue; with the LayerNorm prologue) against tf.matMul + bias (+ gelu_new / residual), and the block (flash) prefill
+ * epilogue; with the LayerNorm prologue), the small-M matmul with its LayerNorm prologue, against tf.matMul + bias (+ gelu_new / residual), and the block (flash) prefill
  * attention against referenceOps.attention, for a prefill from position 0 and a continued chunk.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,6 +10,7 @@ import { createRng } from '../rng.js';
 import { flashAttentionWgsl, flashGeometry } from './attention-kernels.js';
 import { BLOCK, blockThreads, matmulBlockedWgsl, splitReduceWgsl, type BlockTile } from './blocked-matmul.js';
 import type { Epilogue } from './fast-kernels.js';
+import { matmulSmallWgsl, SMALL, smallRows } from './matmul-kernels.js';
 import { GPU_PAGE, referenceOps } from './forward-ops.js';
 import type { KernelCheck } from './gpu-protocol.js';
 
@@ -118,6 +119,33 @@ async function matmulChecks(dev: GPUDevice): Promise<KernelCheck[]> {
         { code: splitReduceWgsl(N, ep, t.split), bind: [0, 6, 3, 4, ...res], grid: [Math.ceil((M * N) / 4 / 256)] }];
     const d = rel(ref, await runKernels(dev, data, launches, 4));
     checks.push({ name: `fast kernel: blocked matmul + LayerNorm prologue ${t.BM}x64 split ${t.split}, ${ep}, ${M}x${K}x${N} (rel)`, maxAbsDiff: d, ok: d <= TOLERANCE });
+  }
+  checks.push(...(await smallNormChecks(dev, { x, xn, w, b, r, K, N })));
+  return checks;
+}
+
+/** The small-M (decode) matmul with its LayerNorm prologue, for 1, 3 and 7 rows (1, 4 and 8 rows a workgroup). */
+async function smallNormChecks(dev: GPUDevice, d: { x: Float32Array; xn: Float32Array; w: Float32Array; b: Float32Array; r: Float32Array; K: number; N: number }): Promise<KernelCheck[]> {
+  const { K, N } = d;
+  const checks: KernelCheck[] = [];
+  for (const [M, ep] of [[1, 'kv'], [3, 'gelu'], [7, 'residual']] as Array<[number, Epilogue]>) {
+    const RB = smallRows(M);
+    const info = new Int32Array(4 + 4 * M);
+    info[0] = M;
+    const x = d.x.subarray(0, M * K);
+    const r = d.r.subarray(0, M * N);
+    // NOTE: the kv epilogue writes pool and kvOut (N = 3C); here its plain output O is compared.
+    const Nk = ep === 'kv' ? 3 * 64 : N;
+    const w = d.w.subarray(0, K * Nk);
+    const b = d.b.length >= Nk ? d.b.subarray(0, Nk) : Float32Array.from({ length: Nk }, (_, i) => d.b[i % d.b.length]);
+    const ref = await matmulReference(d.xn.subarray(0, M * K), w, b, r, { M, K, N: Nk, ep: ep === 'kv' ? 'none' : ep });
+    const extra = ep === 'residual' ? [5] : ep === 'kv' ? [6, 7] : [];
+    if (ep === 'kv') for (let i = 0; i < M; i++) info[6 + 4 * i] = i;
+    const data = [info, x, w, b, new Float32Array(M * Nk), r, new Float32Array(2 * GPU_PAGE * Nk), new Float32Array(2 * M * Nk)];
+    const grid = [Math.ceil(Nk / SMALL.TN), Math.ceil(M / RB)];
+    const got = await runKernels(dev, data, [{ code: matmulSmallWgsl(K, Nk, ep, RB, 1e-5), bind: [0, 1, 2, 3, 4, ...extra], grid }], 4);
+    const diff = rel(ref, got);
+    checks.push({ name: `fast kernel: small-M matmul + LayerNorm prologue, ${RB} rows/workgroup, ${ep}, ${M}x${K}x${Nk} (rel)`, maxAbsDiff: diff, ok: diff <= TOLERANCE });
   }
   return checks;
 }

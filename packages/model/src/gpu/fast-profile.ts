@@ -92,9 +92,11 @@ const PREFILL_OPTIONS: Array<[string, Partial<FastVariant>]> = [
   ['LayerNorm fused into every blocked matmul', { fuseNorm: 'always' }],
 ];
 const DECODE_OPTIONS: Array<[string, Partial<FastVariant>]> = [
-  ['default (LayerNorm fused where it pays)', {}],
+  ['default (LayerNorm fused where it pays, 2 layers per command buffer)', {}],
   ['LayerNorm as its own dispatch', { fuseNorm: 'never' }],
-  ['LayerNorm fused into every blocked matmul', { fuseNorm: 'always' }],
+  ['LayerNorm fused into every blocked or small matmul', { fuseNorm: 'always' }],
+  ['the whole call in one command buffer', { decodeSubmitEvery: 0 }],
+  ['one command buffer per layer', { decodeSubmitEvery: 1 }],
 ];
 
 /** Host run() times and GPU one-pass times of `ff` on the call, after 3 warm-up runs. */
@@ -215,7 +217,7 @@ export async function profileFastPipeline(o: GpuProfileOptions): Promise<GpuProf
       await earlier.run(c.rows, c.output);
       await gpuTimes(earlier, timer, c, Math.min(o.reps, 3), 'earlier kernels', out);
     }
-    if (i < 2) await compareOptions({ config, weights, pool, timer, call: c, reps: o.reps, options: i === 0 ? PREFILL_OPTIONS : DECODE_OPTIONS }, out);
+    await compareOptions({ config, weights, pool, timer, call: c, reps: o.reps, options: i === 0 ? PREFILL_OPTIONS : DECODE_OPTIONS }, out);
     await compareVariants({ config, weights, pool, timer, call: c, reps: o.reps, variants: i === 0 ? PREFILL_VARIANTS : DECODE_VARIANTS }, out);
   }
   if (o.sweep) {

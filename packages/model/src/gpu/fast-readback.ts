@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 /**
  * The read-back of one hand-built forward call: maps its staging buffers in order (a streamed
- * prefill's per-layer K/V buffers, or a decode's one K/V buffer, then the output), copies the K/V
+ * prefill's per-layer K/V buffers then the output, or a decode's one buffer of K/V then output), copies the K/V
  * rows into the host thread's shared reply area (reply-area.ts) and hands streamed layers on as
  * soon as they are there. The last streamed layer goes as its K half, then its V half: the model
  * thread stores the K rows while the V rows are copied (the call's tail).
@@ -51,6 +51,8 @@ export interface ReadBackCall {
   layerStaging: GPUBuffer[];
   kvStaging: GPUBuffer;
   outStaging: GPUBuffer;
+  /** The output follows the K/V rows in kvStaging (a decode: one map) instead of being in outStaging. */
+  outInKv: boolean;
   onLayer: LayerSink | null;
   /** performance.now() at the start of the run (timeline). */
   t0: number;
@@ -63,8 +65,10 @@ export async function readBack(c: ReadBackCall): Promise<FastResult> {
   const per = c.kvBytes / 4;
   const kv = replyArea(L * per);
   const map = (b: GPUBuffer, bytes: number): { b: GPUBuffer; p: Promise<void> } => ({ b, p: b.mapAsync(GPUMapMode.READ, 0, bytes) });
-  const kvMaps = c.layerStaging.length > 0 ? c.layerStaging.map((b) => map(b, c.kvBytes)) : c.kvBytes > 0 ? [map(c.kvStaging, L * c.kvBytes)] : [];
-  const maps = c.outBytes > 0 ? [...kvMaps, map(c.outStaging, c.outBytes)] : kvMaps;
+  const together = c.outInKv && c.layerStaging.length === 0 && c.kvBytes > 0;
+  const kvMaps = c.layerStaging.length > 0 ? c.layerStaging.map((b) => map(b, c.kvBytes))
+    : c.kvBytes > 0 ? [map(c.kvStaging, L * c.kvBytes + (together ? c.outBytes : 0))] : [];
+  const maps = c.outBytes > 0 && !together ? [...kvMaps, map(c.outStaging, c.outBytes)] : kvMaps;
   // NOTE: a map that fails while an earlier one is awaited must not surface as an unhandled rejection.
   for (const m of maps) m.p.catch(() => undefined);
   let done = 0;
@@ -78,6 +82,7 @@ export async function readBack(c: ReadBackCall): Promise<FastResult> {
         m.b.unmap();
       } else if (kvMaps.length === 1) {
         kv.set(new Float32Array(m.b.getMappedRange(0, L * per * 4)));
+        if (together && c.outBytes > 0) head = m.b.getMappedRange(L * per * 4, c.outBytes).slice(0);
         m.b.unmap();
       } else handLayer(m.b, { layer: i, last: i === L - 1, dst: kv.subarray(i * per, (i + 1) * per), onLayer: c.onLayer });
       done = i + 1;

@@ -10,8 +10,9 @@ describe('fusesNorm', () => {
     expect(at(512, 512, 256)).toBe(true);
   });
 
-  it('never fuses into the kernels that have no LayerNorm prologue', () => {
-    expect(fusesNorm({ kind: 'small', rows: 8 }, 256)).toBe(false);
+  it('always fuses into the small-M decode kernel, never into the tiled one (no prologue)', () => {
+    expect(fusesNorm({ kind: 'small', rows: 8 }, 256)).toBe(true);
+    expect(fusesNorm(chooseMatmul(1, 512, 1536), 1536)).toBe(true);
     expect(fusesNorm({ kind: 'tiled', rows: 4 }, 256)).toBe(false);
   });
 });

@@ -24,7 +24,11 @@ export type HostResult = Omit<Extract<GpuReply, { type: 'result' }>, 'kv' | 'are
 /** A streamed layer's rows (KvPart) resolved to an array (valid until the next call). */
 export type HostLayer = { type: 'layer'; layer: number; part: KvPart; kv: Float32Array };
 
-const WAIT_MS = 120_000;
+/** How long a call waits for the host's reply (ms): 120 s, or BATON_GPU_WAIT_MS (slow software GPUs). */
+const WAIT_MS = ((): number => {
+  const env = Number.parseFloat(process.env['BATON_GPU_WAIT_MS'] ?? '');
+  return Number.isFinite(env) && env > 0 ? env : 120_000;
+})();
 
 /**
  * How long a wait for a reply spins before it sleeps (ms): with a GPU host on a machine with cores

@@ -17,7 +17,7 @@ import { FastForward, fastForwardFits } from './fast-forward.js';
 import type { FastOutput, LayerSink } from './fast-readback.js';
 import type { ForwardOps } from './forward-ops.js';
 import { GpuKvPool } from './gpu-kv-pool.js';
-import type { GpuDecodeItem, GpuOutput } from './gpu-protocol.js';
+import type { GpuDecodeItem, GpuOutput, GpuStepStats } from './gpu-protocol.js';
 
 /** What one forward call returns. */
 export interface ForwardResult {
@@ -79,6 +79,7 @@ export class GpuForward {
     const C = this.config.nEmbd;
     const n = rows.length / (2 * C);
     const dst = Array.from({ length: n }, (_, i) => this.pool.keyRow(slot, start + i));
+    if (this.fast !== null) return this.fast.load(layer, dst, rows);
     tf.tidy(() => this.pool.append(this.ops, layer, tf.tensor2d(rows, [n, 2 * C]), 0, C, tf.tensor1d(dst, 'int32')));
   }
 
@@ -108,6 +109,11 @@ export class GpuForward {
     };
     if (this.fast !== null) return this.runFast(rows, output, null);
     return this.forward(rows, output, false, null);
+  }
+
+  /** The hand-built pipeline's call totals since the last take (zeros on the tfjs path). */
+  takeStepStats(): GpuStepStats {
+    return this.fast?.takeStats() ?? { calls: 0, dispatches: 0, submits: 0, encodeMs: 0, runMs: 0 };
   }
 
   dispose(): void {

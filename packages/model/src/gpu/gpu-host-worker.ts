@@ -13,7 +13,7 @@ import { threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
 import { referenceOps, type ForwardOps } from './forward-ops.js';
 import { GpuForward } from './gpu-forward.js';
-import type { GpuHostData, GpuReply, GpuRequest, KvPart, WireKv } from './gpu-protocol.js';
+import type { GpuHostData, GpuReply, GpuRequest, GpuStepStats, KvPart, WireKv } from './gpu-protocol.js';
 import { isWindow, takeUnsentArea, toWire } from './reply-area.js';
 import { checkFastPipeline } from './fast-checks.js';
 import { checkFastKernels } from './fast-kernel-checks.js';
@@ -63,7 +63,7 @@ function reply(h: HostReply): void {
 }
 
 function result(partial: Partial<Extract<HostReply, { type: 'result' }>>): void {
-  reply({ type: 'result', logits: null, ids: null, kv: null, detail: '', checks: [], profile: [], ...partial });
+  reply({ type: 'result', logits: null, ids: null, kv: null, detail: '', checks: [], profile: [], stepStats: null, ...partial });
 }
 
 /** BATON_GPU_FAST=0 keeps the tfjs path (diagnosis; the hand-built pipeline is the default). */
@@ -124,6 +124,14 @@ async function handle(req: GpuRequest): Promise<void> {
       const device = await ready();
       if (device !== null) await spinGpu(device, req.ms);
       return result({});
+    }
+    case 'stepStats': {
+      const total: GpuStepStats = { calls: 0, dispatches: 0, submits: 0, encodeMs: 0, runMs: 0 };
+      for (const m of models.values()) {
+        const st = m.takeStepStats();
+        for (const k of Object.keys(total) as Array<keyof GpuStepStats>) total[k] += st[k];
+      }
+      return result({ stepStats: total });
     }
     case 'profile':
       if (data.backend !== 'webgpu') throw new ModelError('GPU_HOST_NO_PROFILE', 'the GPU profile needs the webgpu host backend');

@@ -55,6 +55,8 @@ export type GpuRequest =
   | { type: 'profile'; options: GpuProfileOptions }
   /** Keeps the GPU saturated for `ms` (clock warm-up before a measurement). */
   | { type: 'spin'; ms: number }
+  /** Answers the host's forward-call totals since the last `stepStats` (GpuStepStats) and restarts them. */
+  | { type: 'stepStats' }
   /**
    * Drops every model, waits for the queue, destroys the device and answers; the thread then only
    * waits to be terminated (GpuClient.close).
@@ -82,6 +84,23 @@ export interface GpuProfileOptions {
   reps: number;
   /** Also time every candidate matmul tiling of the profiled shapes. */
   sweep: boolean;
+}
+
+/**
+ * Totals of a host thread's forward calls (prefill and decode, every model) on the hand-built
+ * pipeline since they were last read: what one step costs the host besides the GPU's own time.
+ */
+export interface GpuStepStats {
+  /** Forward calls. */
+  calls: number;
+  /** Compute dispatches encoded. */
+  dispatches: number;
+  /** Command buffers submitted. */
+  submits: number;
+  /** Host ms from a call's start to its last submit (info and page-table writes, encoding, submits). */
+  encodeMs: number;
+  /** Host ms of the whole calls (encode, GPU, read-back into the reply area). */
+  runMs: number;
 }
 
 /** One figure of the GPU profile. */
@@ -125,5 +144,7 @@ export type GpuReply =
       checks: KernelCheck[];
       /** GPU profile figures (`profile` requests). */
       profile: GpuProfileRow[];
+      /** Forward-call totals (`stepStats` requests), else null. */
+      stepStats: GpuStepStats | null;
     }
   | { type: 'error'; code: string; message: string };

@@ -10,8 +10,8 @@
  *  - tiled: the earlier shared-memory kernel, kept for widths that are not a multiple of 4.
  * Invariants: reads are clamped to valid rows, writes guarded; barriers sit in uniform control flow.
  */
-import { BLOCK, blockFits, matmulBlockedWgsl, splitReduceWgsl, type BlockTile } from './blocked-matmul.js';
-import { META, epilogueWgsl, type Epilogue } from './fast-kernels.js';
+import { BLOCK, blockFits, matmulBlockedWgsl, REDUCE_NORM_MAX_N, splitReduceNormWgsl, splitReduceWgsl, type BlockTile } from './blocked-matmul.js';
+import { META, epilogueWgsl, f, type Epilogue } from './fast-kernels.js';
 import type { Binding, DispatchRecorder, Step } from './fast-plan.js';
 
 function bindings(ep: Epilogue, N: number): string {
@@ -33,17 +33,22 @@ export const SMALL = { TN: 8, KG: 32, U: 4, CHUNK: 8 } as const;
  * thread accumulating RB rows over its k's with U independent W loads in flight per iteration
  * (decode matmuls are bound by load latency, so many small workgroups and unrolled loads), then a
  * reduction over the K-groups, CHUNK rows at a time through workgroup memory.
+ * With `ln` (an epsilon), A is LayerNorm-normalized on the fly: every workgroup first reduces its
+ * RB rows' mean and variance over K (two passes, all rows at once through workgroup memory; a row
+ * is K floats, cheap next to streaming W), then each A load becomes (a - mean) * rstd. That
+ * removes the normalize dispatch before every decode matmul of a LayerNorm.
  */
-export function matmulSmallWgsl(K: number, N: number, ep: Epilogue, RB: number): string {
+export function matmulSmallWgsl(K: number, N: number, ep: Epilogue, RB: number, ln: number | null = null): string {
   const { TN, KG, U } = SMALL;
   const CH = Math.min(RB, SMALL.CHUNK);
+  const aAt = (r: number, idx: string): string => (ln === null ? `A[${idx}]` : `((A[${idx}] - lm${r}) * li${r})`);
   const rows = Array.from({ length: RB }, (_, r) => r);
   const us = Array.from({ length: U }, (_, u) => u);
   const step = KG * U;
   const main = Math.floor(K / step) * step;
   const chunks = Array.from({ length: RB / CH }, (_, c) => c);
   return `${bindings(ep, N)}
-var<workgroup> red: array<f32, ${KG * CH * TN}>;
+var<workgroup> red: array<f32, ${Math.max(KG * CH * TN, ln === null ? 0 : 256 * RB)}>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = info[0];
@@ -54,13 +59,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let row0 = i32(wg.y) * ${RB};
   let col = min(col0 + cl, ${N - 1});
 ${rows.map((r) => `  let ar${r} = min(row0 + ${r}, M - 1) * ${K};\n  var a${r} = 0.0;`).join('\n')}
+${ln === null ? '' : smallNormPrologue(K, RB, ln)}
   for (var k = kg; k < ${main}; k = k + ${step}) {
 ${us.map((u) => `    let w${u} = W[(k + ${u * KG}) * ${N} + col];`).join('\n')}
-${rows.map((r) => `    a${r} = a${r} + ${us.map((u) => `A[ar${r} + k + ${u * KG}] * w${u}`).join(' + ')};`).join('\n')}
+${rows.map((r) => `    a${r} = a${r} + ${us.map((u) => `${aAt(r, `ar${r} + k + ${u * KG}`)} * w${u}`).join(' + ')};`).join('\n')}
   }
   for (var k = ${main} + kg; k < ${K}; k = k + ${KG}) {
     let w = W[k * ${N} + col];
-${rows.map((r) => `    a${r} = a${r} + A[ar${r} + k] * w;`).join('\n')}
+${rows.map((r) => `    a${r} = a${r} + ${aAt(r, `ar${r} + k`)} * w;`).join('\n')}
   }
 ${chunks.map((c) => `${rows.slice(c * CH, (c + 1) * CH).map((r) => `  red[(kg * ${CH} + ${r - c * CH}) * ${TN} + cl] = a${r};`).join('\n')}
   workgroupBarrier();
@@ -76,6 +82,32 @@ fn reduceStore(lid: i32, rowBase: i32, col0: i32, M: i32) {
   let oc = col0 + c;
   if (row < M && oc < ${N}) { store(row, oc, s); }
 }`;
+}
+
+/**
+ * The small-M kernel's LayerNorm prologue: lm_r / li_r = mean and 1 / sqrt(var + eps) of row r
+ * (rows ar_r), reduced by all 256 threads for the RB rows at once (red[r * 256 + lid]); two
+ * passes like normalizeWgsl. Ends with a barrier, so `red` is free again for the K-group reduction.
+ */
+function smallNormPrologue(K: number, RB: number, eps: number): string {
+  const rows = Array.from({ length: RB }, (_, r) => r);
+  const pass = (p: string, value: (r: number) => string, out: (r: number) => string): string => `${rows.map((r) => `  var ${p}${r} = 0.0;`).join('\n')}
+  for (var k = lid; k < ${K}; k = k + 256) {
+${rows.map((r) => `    ${p}${r} = ${p}${r} + ${value(r)};`).join('\n')}
+  }
+${rows.map((r) => `  red[${r * 256} + lid] = ${p}${r};`).join('\n')}
+  workgroupBarrier();
+  for (var s = 128; s > 0; s = s / 2) {
+    if (lid < s) {
+${rows.map((r) => `      red[${r * 256} + lid] = red[${r * 256} + lid] + red[${r * 256} + lid + s];`).join('\n')}
+    }
+    workgroupBarrier();
+  }
+${rows.map((r) => `  ${out(r)}`).join('\n')}
+  workgroupBarrier();`;
+  const mean = pass('lnS', (r) => `A[ar${r} + k]`, (r) => `let lm${r} = red[${r * 256}] / ${f(K)};`);
+  const vari = pass('lnQ', (r) => `(A[ar${r} + k] - lm${r}) * (A[ar${r} + k] - lm${r})`, (r) => `let li${r} = inverseSqrt(red[${r * 256}] / ${f(K)} + ${f(eps)});`);
+  return `${mean}\n${vari}`;
 }
 
 /**
@@ -220,37 +252,53 @@ export interface MatmulCall {
   extra: Binding[];
   /** The split-K partials buffer, at least `floats` long. */
   part: (floats: number) => GPUBuffer;
-  /** LayerNorm epsilon when A is normalized on the fly (blocked kernel only), else null. */
+  /** LayerNorm epsilon when A is normalized on the fly (blocked and small kernels), else null. */
   ln: number | null;
+  /**
+   * A residual matmul whose output a LayerNorm reads next: where it is split over K, its reduce
+   * also writes that LayerNorm to `h` (see recordMatmul), else null.
+   */
+  normOut: { h: GPUBuffer; eps: number } | null;
   /** Bind-group tag (one per call site) and profile label. */
   tag: string;
   label: string;
 }
 
 /** Records the dispatches of one matmul with kernel choice `c` (two for a split-K blocked one). */
-export function recordMatmul(rec: DispatchRecorder, steps: Step[], c: MatmulChoice, m: MatmulCall): void {
+/**
+ * Records the dispatches of one matmul; returns whether its output's LayerNorm was also written to
+ * m.normOut.h (a split-K residual matmul whose rows fit the fused reduce), so the caller skips it.
+ */
+export function recordMatmul(rec: DispatchRecorder, steps: Step[], c: MatmulChoice, m: MatmulCall): boolean {
   const { M, K, N, ep, tag, label } = m;
-  if (m.ln !== null && c.kind !== 'blocked') throw new Error(`matmul ${label}: the LayerNorm prologue needs the blocked kernel, not ${c.kind}`);
+  if (m.ln !== null && c.kind === 'tiled') throw new Error(`matmul ${label}: the LayerNorm prologue needs the blocked or small kernel, not ${c.kind}`);
   const shape = `${K}_${N}_${ep}`;
   const direct = [m.meta, m.a, m.w, m.b, m.o, ...m.extra];
   if (c.kind === 'small') {
-    rec.dispatch(steps, { kind: `mms${c.rows}_${shape}`, code: () => matmulSmallWgsl(K, N, ep, c.rows), bufs: direct, grid: [Math.ceil(N / SMALL.TN), Math.ceil(M / c.rows)], tag, label });
-    return;
+    const kind = `mms${c.rows}${m.ln === null ? '' : `ln${m.ln}`}_${shape}`;
+    rec.dispatch(steps, { kind, code: () => matmulSmallWgsl(K, N, ep, c.rows, m.ln), bufs: direct, grid: [Math.ceil(N / SMALL.TN), Math.ceil(M / c.rows)], tag, label });
+    return false;
   }
   if (c.kind === 'tiled') {
     rec.dispatch(steps, { kind: `mmt${c.rows}_${shape}`, code: () => matmulTiledWgsl(K, N, ep, c.rows), bufs: direct, grid: [Math.ceil(N / TILE.BN), Math.ceil(M / (16 * c.rows))], tag, label });
-    return;
+    return false;
   }
   const t = c.tile;
   const grid = [Math.ceil(N / BLOCK.BN), Math.ceil(M / t.BM), t.split];
   const tileKey = `mmb${t.BM}x${t.TM}s${t.split}${m.ln === null ? '' : `ln${m.ln}`}`;
   if (t.split === 1) {
     rec.dispatch(steps, { kind: `${tileKey}_${shape}`, code: () => matmulBlockedWgsl(K, N, ep, t, m.ln), bufs: direct, grid, tag, label });
-    return;
+    return false;
   }
   const part = m.part(t.split * M * N);
   rec.dispatch(steps, { kind: `${tileKey}_${K}_${N}`, code: () => matmulBlockedWgsl(K, N, ep, t, m.ln), bufs: [m.meta, m.a, m.w, part], grid, tag, label });
+  const norm = m.normOut;
+  if (norm !== null && ep === 'residual' && N <= REDUCE_NORM_MAX_N) {
+    rec.dispatch(steps, { kind: `splitln${t.split}_${N}_${norm.eps}`, code: () => splitReduceNormWgsl(N, t.split, norm.eps), bufs: [m.meta, part, m.b, m.o, ...m.extra, norm.h], grid: [M], tag: `${tag}r`, label });
+    return true;
+  }
   rec.dispatch(steps, { kind: `split${t.split}_${N}_${ep}`, code: () => splitReduceWgsl(N, ep, t.split), bufs: [m.meta, part, m.b, m.o, ...m.extra], grid: [Math.ceil((M * N) / 4 / 256)], tag: `${tag}r`, label });
+  return false;
 }
 
 /** Short text of a choice (profile rows). */

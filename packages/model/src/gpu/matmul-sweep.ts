@@ -64,7 +64,7 @@ export async function sweepMatmuls(dev: GPUDevice, timer: GpuTimer, shapes: read
     const timed: Array<{ c: MatmulChoice; ms: number }> = [];
     for (const c of matmulCandidates(s.M, s.K, s.N)) {
       const steps: Step[] = [];
-      recordMatmul(rec, steps, c, { ...s, meta, a, w, b, o, extra: r === null ? [] : [r], part: partFor, tag: 'sweep', ln: null });
+      recordMatmul(rec, steps, c, { ...s, meta, a, w, b, o, extra: r === null ? [] : [r], part: partFor, tag: 'sweep', ln: null, normOut: null });
       await timer.time(steps, 1);
       const ms: number[] = [];
       for (let i = 0; i < 3; i++) ms.push(await timer.time(steps, reps));
