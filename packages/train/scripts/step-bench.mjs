@@ -6,7 +6,8 @@
 //   [--rounds 5] [--backend wasm|cpu|webgpu] [--shape 6x384x6] [--batch 4] [--context 64]
 //   [--accumulate N] [--steps 3]
 // Prints one JSON line per run and a summary (median tokens/s per build, ratio to the first).
-// NOTE: --accumulate is passed only to builds whose Trainer takes `accumulate` (older ones ignore it).
+// NOTE: --accumulate N splits each step's --batch rows into N micro-batches in builds whose Trainer
+// takes `accumulate`; older builds ignore it and run the rows as one batch.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -54,7 +55,7 @@ async function child(dist) {
   trainer.dispose();
   return {
     dist, ...opt, secondsPerStep: +(ms / 1000 / opt.steps).toFixed(4),
-    tokensPerSecond: Math.round((opt.steps * opt.batch * opt.accumulate * opt.context) / (ms / 1000)),
+    tokensPerSecond: Math.round((opt.steps * opt.batch * opt.context) / (ms / 1000)),
     kernelsPerStep: Math.round((runKernels - evalKernels) / opt.steps),
   };
 }

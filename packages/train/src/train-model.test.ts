@@ -62,6 +62,23 @@ describe('TrainModel', () => {
     shiftedModel.dispose();
   });
 
+  it('gives as loss the mean cross-entropy of its logits', async () => {
+    const ids = [[5, 6, 7], [8, 9, 256]];
+    const targets = [[6, 7, 8], [9, 256, 1]];
+    const logits = tf.tidy(() => model.forward(tf.tensor2d(ids, [2, 3], 'int32')));
+    const loss = tf.tidy(() => model.loss(tf.tensor2d(ids, [2, 3], 'int32'), tf.tensor2d(targets, [2, 3], 'int32')));
+    const [rows, got] = [(await logits.data()) as Float32Array, (await loss.data())[0]];
+    const V = config.vocabSize;
+    let want = 0;
+    targets.flat().forEach((t, r) => {
+      const row = rows.subarray(r * V, (r + 1) * V);
+      const max = Math.max(...row);
+      want -= row[t] - max - Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+    });
+    expect(Math.abs(got - want / 6)).toBeLessThan(1e-5);
+    for (const t of [logits, loss]) t.dispose();
+  });
+
   it('round-trips its parameters and frees every tensor', async () => {
     const before = tf.memory().numTensors;
     const m = new TrainModel(config, await model.toWeights());

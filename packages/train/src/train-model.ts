@@ -84,7 +84,8 @@ export class TrainModel {
     const D = C / H;
     const qkv = this.dense(h, `${layer}.attn.c_attn`);
     const [q, k, v] = tf.split(qkv, 3, 1).map((t) => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D);
-    const scores = tf.add(tf.mul(trainMatMul(q, k, false, true), 1 / Math.sqrt(D)), this.mask(T));
+    // NOTE: 1/sqrt(D) scales q [B, H, T, D] rather than the scores [B, H, T, T] (T/D times fewer elements).
+    const scores = tf.add(trainMatMul(tf.mul(q, 1 / Math.sqrt(D)) as tf.Tensor4D, k, false, true), this.mask(T));
     const y = trainMatMul(tf.softmax(scores, -1) as tf.Tensor4D, v);
     const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
     return this.dense(merged, `${layer}.attn.c_proj`);
@@ -119,9 +120,9 @@ export class TrainModel {
   /** Mean cross-entropy (nats per token) of predicting `targets` [B, T] from `ids` [B, T] (at `offsets`, see forward). */
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D, offsets?: tf.Tensor1D): tf.Scalar {
     const logits = this.forward(ids, offsets);
-    const logp = tf.logSoftmax(logits, -1);
     const onehot = tf.oneHot(tf.reshape(targets, [-1]), this.config.vocabSize);
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), -1))) as tf.Scalar;
+    // NOTE: tfjs's fused loss: its gradient is softmax(logits) - onehot in one step, not the chain rule through logSoftmax.
+    return tf.losses.softmaxCrossEntropy(onehot, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar;
   }
 
   /** The parameters as float32 arrays (a GptWeights for saveCheckpoint / loadModel). */
