@@ -16,7 +16,7 @@
  *     --close-child N) so that a native crash is reported as a failed check.
  * Prints tables and writes results.json to $OUT (or ./gpu-out). Each section reports its own
  * failure and the script goes on.
- * Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick] [--sweep] [--fresh] [--closes N] [--only kernels,fixture,speed,modes,disagg,profile,close]
+ * Usage: node gpu/run-gpu-checks.mjs [--fixture DIR] [--quick] [--sweep] [--fresh] [--shapes 4x256x8,...] [--closes N] [--only kernels,fixture,speed,modes,disagg,profile,close]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -310,8 +310,11 @@ async function benchModel(model: Gpt): Promise<Record<string, { busy: Timing; as
   return out;
 }
 
-/** The bench shapes (layers x width, heads), as torch_baselines.py's SHAPES. */
-const SHAPES: Array<[string, number, number, number]> = [['4x256', 4, 256, 8], ['8x512', 8, 512, 8], ['12x768', 12, 768, 12]];
+/** The bench shapes (layers x width, heads), as torch_baselines.py's SHAPES (`--shapes 4x256x8,...` overrides). */
+const SHAPES: Array<[string, number, number, number]> = argValue('--shapes', '4x256x8,8x512x8,12x768x12').split(',').map((sh) => {
+  const [L, C, H] = sh.split('x').map((v) => Number.parseInt(v, 10));
+  return [`${L}x${C}`, L, C, H];
+});
 
 /**
  * PyTorch figures measured in the same lease (`torch_baselines.py static`, its baselines.json named
@@ -402,25 +405,33 @@ function traceCalls(file: string): Array<{ type: string; start: number; end: num
 }
 
 /**
- * Where an actor's decode steps spend host time, from its GPU host thread's trace: decode calls,
- * the median call (encode, GPU, read-back), the median time between a call's end and the next
- * call's start while busy (< 20 ms: the model thread's own work per step: scheduling, storing K/V,
- * sampling, messages), prefill calls and their median, and K/V uploads (`load`: handed-over rows).
+ * Where an actor's steps spend host time, from its GPU host thread's trace: decode calls, the
+ * median call (encode, GPU, read-back), the median time between a decode call's end and the next
+ * one's start while busy (< 20 ms: the model thread's own work per step: scheduling, storing K/V,
+ * sampling, messages), the same for prefill calls, and K/V uploads (`load`: handed-over rows).
  */
 function hostTimes(dir: string): Array<Record<string, number>> {
   return readdirSync(dir).filter((f) => f.startsWith('gpu-host-')).map((f) => {
     const calls = traceCalls(join(dir, f));
     const dec = calls.filter((c) => c.type === 'decode');
     const pre = calls.filter((c) => c.type === 'prefill');
-    const gaps: number[] = [];
-    for (let i = 1; i < calls.length; i++) {
-      const gap = calls[i].start - calls[i - 1].end;
-      if (calls[i].type === 'decode' && calls[i - 1].type === 'decode' && gap < 20) gaps.push(gap);
-    }
+    // Between two consecutive calls of one kind (decode after decode, prefill after prefill, other
+    // requests such as loads and frees in between allowed), while busy (< 20 ms apart).
+    const gapsOf = (type: string): number[] => {
+      const gaps: number[] = [];
+      let last: number | null = null;
+      for (const c of calls) {
+        if (c.type !== type) continue;
+        if (last !== null && c.start - last < 20) gaps.push(c.start - last);
+        last = c.end;
+      }
+      return gaps;
+    };
     const loads = calls.filter((c) => c.type === 'load');
     return {
-      decodes: dec.length, decodeMs: median(dec.map((c) => c.end - c.start)), betweenMs: median(gaps),
-      prefills: pre.length, prefillMs: median(pre.map((c) => c.end - c.start)), loads: loads.length, loadMs: loads.reduce((a, c) => a + c.end - c.start, 0),
+      decodes: dec.length, decodeMs: median(dec.map((c) => c.end - c.start)), betweenMs: median(gapsOf('decode')),
+      prefills: pre.length, prefillMs: median(pre.map((c) => c.end - c.start)), prefillGapMs: median(gapsOf('prefill')),
+      loads: loads.length, loadMs: loads.reduce((a, c) => a + c.end - c.start, 0),
     };
   }).filter((h) => h.decodes + h.prefills > 0);
 }
@@ -454,9 +465,9 @@ async function disaggVsColocated(): Promise<void> {
       const tokens = got.reduce((a, g) => a + g.ids.length, 0);
       rows.push([name, prompts.length, tokens / sec, pct(ttft, 50), pct(ttft, 90), pct(tpot, 50), pct(tpot, 90)]);
       const stats = await engine.stats();
-      for (const a of stats.actors) host.push([name, a.name, a.steps, a.meanBatchSize ?? '-', a.utilization]);
+      for (const a of stats.actors) host.push([name, a.name, a.steps, a.meanBatchSize ?? '-', a.utilization, '-', '-', '-', '-', '-', '-', '-']);
       for (const [i, h] of hostTimes(dir).entries()) {
-        host.push([name, `GPU host ${i + 1}`, h.decodes, '-', '-', h.decodeMs, h.betweenMs, h.prefills, h.prefillMs, h.loads, h.loadMs]);
+        host.push([name, `GPU host ${i + 1}`, h.decodes, '-', '-', h.decodeMs, h.betweenMs, h.prefills, h.prefillMs, h.prefillGapMs, h.loads, h.loadMs]);
       }
     } finally {
       await engine.close({ deadlineMs: 0 });
@@ -466,8 +477,8 @@ async function disaggVsColocated(): Promise<void> {
   results['disagg'] = rows;
   results['disaggHost'] = host;
   table(`Engine on the GPU, baton-tiny, ${prompts.length} requests at once, prompts 3-200, ${maxTokens} tokens each, 2 model threads per mode`, ['mode', 'requests', 'tokens/s', 'TTFT p50 ms', 'TTFT p90', 'TPOT p50 ms', 'TPOT p90'], rows);
-  table('Engine on the GPU: per actor (engine stats) and per GPU host thread (its trace: decode calls, median call ms, median ms between consecutive decode calls = the model thread\'s own work per step, prefill calls and median ms, K/V uploads and their total ms)',
-    ['mode', 'actor / host', 'steps or decode calls', 'mean batch', 'utilization', 'decode call ms', 'between calls ms', 'prefills', 'prefill ms', 'K/V loads', 'load ms total'], host);
+  table('Engine on the GPU: per actor (engine stats: steps, mean batch, busy share) and per GPU host thread (its trace: decode calls, median call ms, median ms from a decode call\'s end to the next one\'s start = the model thread\'s own work per step, prefill calls, median prefill call ms and median ms between prefill calls, K/V uploads and their total ms)',
+    ['mode', 'actor / host', 'steps or decode calls', 'mean batch', 'utilization', 'decode call ms', 'between decodes ms', 'prefills', 'prefill ms', 'between prefills ms', 'K/V loads', 'load ms total'], host);
 }
 
 const CLOSE_MODES: Array<[string, EngineOptionsInput]> = [
