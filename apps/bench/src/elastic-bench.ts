@@ -93,7 +93,7 @@ async function calibrate(a: Args): Promise<{ slo: SloTargets; rates: Record<Phas
 interface Config { name: string; prefill: number; planner: boolean }
 
 /** Runs `w` against one configuration; samples its prefill instance count every 500 ms. */
-async function runConfig(a: Args, c: Config, w: PhasedWorkload, slo: SloTargets): Promise<ElasticRun & { flips: FlipRecord[]; decisions: number; holding: Map<string, number> }> {
+async function runConfig(a: Args, c: Config, w: PhasedWorkload, slo: SloTargets): Promise<ElasticRun & { flips: FlipRecord[]; decisions: number; holding: Map<string, number>; t0: number }> {
   // NOTE: no engine-level SLO (it would turn on early rejection, whose TPOT estimate swings with the machine's load and decided
   // more than the split did); the planner gets the same targets as its own.
   const elastic = c.planner ? { elastic: { mode: 'planner' as const, slo } } : {};
@@ -115,7 +115,7 @@ async function runConfig(a: Args, c: Config, w: PhasedWorkload, slo: SloTargets)
     clearInterval(sampler);
     const stats = await engine.stats();
     roles.push([(now() - t0) / 1000, stats.scheduler.elastic?.prefill ?? c.prefill]);
-    return { name: c.name, records: run.records, prefillOverTime: roles, flips: stats.scheduler.elastic?.flips ?? [], decisions: stats.planner?.decisions.length ?? 0, holding };
+    return { name: c.name, records: run.records, prefillOverTime: roles, flips: stats.scheduler.elastic?.flips ?? [], decisions: stats.planner?.decisions.length ?? 0, holding, t0 };
   } finally {
     await engine.close({ deadlineMs: 0 });
   }
@@ -196,8 +196,14 @@ async function main(): Promise<void> {
   const plannerRun = shiftRuns[shiftRuns.length - 1];
   const plannerFlips = plannerRun.flips;
   say(`planner held (samples every 500 ms): ${[...plannerRun.holding].sort((x, y) => y[1] - x[1]).map(([why, n]) => `${n}x "${why}"`).join('; ')}`);
-  say(table(['flip (planner, shifting)', 'cost ms', 'handed over', 'drained', 'requeued', 'reason'], plannerFlips.map((f) => [
-    `${f.instance}: ${f.from} -> ${f.to}`, f.costMs.toFixed(0), String(f.handedOver), String(f.drained), String(f.requeued), f.reason,
+  // NOTE: decided at, in seconds from the start of the run and into its phase: how late (or early) after a shift the planner acted.
+  const into = (ms: number): string => {
+    const t = ms - plannerRun.t0;
+    const k = Math.max(0, shifting.startsMs.findLastIndex((start) => start <= t));
+    return `${(t / 1000).toFixed(1)} (phase ${k + 1} +${((t - shifting.startsMs[k]) / 1000).toFixed(1)})`;
+  };
+  say(table(['flip (planner, shifting)', 'decided at s', 'cost ms', 'handed over', 'drained', 'requeued', 'reason'], plannerFlips.map((f) => [
+    `${f.instance}: ${f.from} -> ${f.to}`, into(f.decidedMs), f.costMs.toFixed(0), String(f.handedOver), String(f.drained), String(f.requeued), f.reason,
   ])));
   const steady: Record<string, { runs: Array<Awaited<ReturnType<typeof runConfig>>>; ratio: ReturnType<typeof ratio> }> = {};
   for (const kind of a.steady ? (['prefill-heavy', 'decode-heavy'] as const) : []) {
