@@ -73,9 +73,11 @@ export class AdamW {
       v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
       const update = tf.mul(tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps)), lr);
       const parts = tf.split(update, this.#sizes);
+      // NOTE: one scalar tensor for every matrix (a number operand would be uploaded once per op).
+      const decay = tf.scalar(1 - lr * weightDecay);
       for (const [i, name] of this.#names.entries()) {
         const p = this.params.get(name)!;
-        const decayed = p.rank >= 2 && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const decayed = p.rank >= 2 && weightDecay > 0 ? tf.mul(p, decay) : p;
         p.assign(tf.sub(decayed, tf.reshape(parts[i], p.shape)));
       }
     });
