@@ -9,7 +9,7 @@
  *     torch_baselines.py's baselines.json; --fresh adds a prefill into a fresh KvBacking);
  *  5. engine throughput per mode on the GPU (disaggregated 1P/1D, colocated x2, chunked x2: same
  *     model threads, same fixed workload) with each actor's per-step host time (GPU host traces);
- *  6. profile of the hand-built pipeline (8x512 and 4x256: prefill 512, decode b=32 ctx 256): host
+ *  6. profile of the hand-built pipeline (8x512, 4x256, 12x768: prefill 512, decode b=32 and b=1 ctx 256): host
  *     and GPU time per kernel class, now and with the earlier kernels; --sweep adds every matmul tiling;
  *  7. engine create/close in a loop on the GPU (disaggregated, colocated, chunked; requests in
  *     flight at close): the process stays alive. Runs in a child process (this script with
@@ -380,8 +380,8 @@ async function speed(): Promise<void> {
 
 async function profile(): Promise<void> {
   const all: GpuProfileRow[] = [];
-  for (const [L, C] of [[8, 512], [4, 256]] as const) {
-    const rows = profileGpu({ nLayer: L, nEmbd: C, nHead: 8, prefill: 512, decodeBatch: 32, decodeCtx: 256, reps: QUICK ? 3 : 7, sweep: SWEEP });
+  for (const [L, C, H] of [[8, 512, 8], [4, 256, 8], [12, 768, 12]] as const) {
+    const rows = profileGpu({ nLayer: L, nEmbd: C, nHead: H, prefill: 512, decodeBatch: 32, decodeCtx: 256, reps: QUICK ? 3 : 7, sweep: SWEEP });
     all.push(...rows);
   }
   results['profile'] = all;
