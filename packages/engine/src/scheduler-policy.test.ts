@@ -3,6 +3,8 @@ import {
   chooseDecode,
   choosePrefill,
   estimateDecodeTpotMs,
+  sharedRate,
+  sharedSlowdown,
   type DecodeLoad,
   type PrefillLoad,
   type TransferRule,
@@ -175,5 +177,28 @@ describe('estimateDecodeTpotMs', () => {
     expect(estimateDecodeTpotMs(load, { joining: 12, batchElasticity: 0.5 })).toBe(40);
     expect(estimateDecodeTpotMs({ ...load, running: 0 }, { batchElasticity: 1 })).toBe(20);
     expect(estimateDecodeTpotMs({ ...load, stepMs: null })).toBeNull();
+  });
+});
+
+describe('sharedRate: prefill actors sharing a machine\'s cores', () => {
+  const on = (id: string, queuedRequests: number, machine?: string): PrefillLoad => ({
+    id, queuedPromptTokens: 100 * queuedRequests, queuedRequests, tokensPerSecond: 1_000, ...(machine === undefined ? {} : { machine: { id: machine, cores: 2 } }),
+  });
+
+  it('stretches each actor by (busy actors on its machine, itself included) / cores, never below 1; other machines and GPU actors do not count', () => {
+    const loads = [on('p0', 2, 'a'), on('p1', 1, 'a'), on('p2', 0, 'a'), on('p3', 3, 'b'), on('p4', 5)];
+    expect(loads.map((l) => sharedSlowdown(l, loads))).toEqual([1, 1, 1.5, 1, 1]);
+    expect(sharedRate(loads).map((l) => l.tokensPerSecond)).toEqual([1_000, 1_000, 1_000 / 1.5, 1_000, 1_000]);
+  });
+
+  it('an idle actor beside busy ones on a saturated machine no longer wins on its empty queue alone', () => {
+    // p0 holds 900 of the 1000-token prompt with 1000 tokens queued (1100 ms vs p3's 1000 ms alone);
+    // p1 and p2 (same 2 cores) are busy too: p0 runs at 2/3 speed (1650 ms), p3 would at 2/4 (2000 ms).
+    const loads = [on('p0', 10, 'a'), on('p1', 5, 'a'), on('p2', 5, 'a'), on('p3', 0, 'a')];
+    const credit = (id: string) => (id === 'p0' ? 900 : 0);
+    expect(choosePrefill(req(1000), loads, credit)?.actorId).toBe('p3');
+    const shared = choosePrefill(req(1000), sharedRate(loads), credit);
+    expect(shared?.actorId).toBe('p0');
+    expect(shared?.ttftMs).toBeCloseTo(1650);
   });
 });

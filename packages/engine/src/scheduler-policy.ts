@@ -18,6 +18,18 @@ export interface PrefillLoad {
   queuedRequests: number;
   /** Measured prefill throughput (EWMA; see ThroughputEstimator). Must be > 0. */
   tokensPerSecond: number;
+  /**
+   * The machine the actor computes on, when it may share it with other prefill actors (their
+   * processes or threads compete for its cores); absent: it has compute of its own (a GPU).
+   */
+  machine?: SharedMachine;
+}
+
+/** A machine whose cores several actors share. */
+export interface SharedMachine {
+  /** Identity (actors with equal ids share the cores). */
+  id: string;
+  cores: number;
 }
 
 /** Load a decode actor reports. */
@@ -159,6 +171,29 @@ export function chooseDecode(
   );
   const { load, pressure } = candidates[0];
   return { actorId: load.id, blocksNeeded, pressure };
+}
+
+/**
+ * The loads with each throughput divided by its {@link sharedSlowdown}: prefill actors that share
+ * a machine's cores are not independent servers (with more of them computing than there are
+ * cores, each computes that much slower), so a candidate's queue and prefill are stretched by
+ * (actors on its machine with queued work, itself included) / cores, at least 1. Sending a prompt
+ * to an idle actor beside busy ones then costs more than its empty queue says.
+ */
+export function sharedRate(loads: readonly PrefillLoad[]): PrefillLoad[] {
+  return loads.map((l) => ({ ...l, tokensPerSecond: l.tokensPerSecond / sharedSlowdown(l, loads) }));
+}
+
+/**
+ * How much slower `load` computes while the prefill actors on its machine with queued work (and
+ * itself) share its cores: (that count) / cores, at least 1; 1 without a shared machine.
+ * NOTE: decode actors on the machine use cores too; their share is not counted here.
+ */
+export function sharedSlowdown(load: PrefillLoad, loads: readonly PrefillLoad[]): number {
+  const m = load.machine;
+  if (m === undefined || !(m.cores > 0)) return 1;
+  const busy = loads.filter((l) => l.id !== load.id && l.machine?.id === m.id && l.queuedRequests > 0).length + 1;
+  return Math.max(1, busy / m.cores);
 }
 
 function pressureOf(l: DecodeLoad, expectedBlocks: number, maxBatch: number): number {

@@ -32,6 +32,7 @@
  * (prefill-handoffs.ts); a queued prompt and its prefix match, PrefillJob (prefill-job.ts).
  */
 import { HandoffCancelledError, KvConnector, KvEndpoint, type BlockTable, type KvEndpointDescriptor, type KvWriter, type PrefixMatch } from '@baton/kv-cache';
+import { availableParallelism, hostname } from 'node:os';
 import { engineNow } from '../clock.js';
 import { ActorFailedError } from '../errors.js';
 import type { FlipPolicy } from '../elastic-options.js';
@@ -45,6 +46,9 @@ import { dropMatch, takeMatch, type PrefillJob } from './prefill-job.js';
 import { ServingActor } from './serving-actor.js';
 import { Tombstones } from './tombstones.js';
 import { TokenSink } from './token-sink.js';
+
+/** The host this actor computes on, and its cores (shared by every actor on it). */
+const MACHINE = { id: hostname(), cores: availableParallelism() };
 
 /** A prompt blocked on KV this long makes a decode actor preempt to free room. */
 const RECLAIM_AFTER_MS = 100;
@@ -372,6 +376,8 @@ export default class PrefillActor extends ServingActor<PrefillMsg, PrefillInit> 
           queuedPromptTokens,
           queuedRequests: this.#queue.length,
           tokensPerSecond: this.#throughput.tokensPerSecond,
+          // NOTE: on the CPU backends the model computes on this host's cores, shared with every actor here.
+          ...(this.backend === 'wasm' || this.backend === 'cpu' ? { machine: MACHINE } : {}),
         },
       },
       stepMs === null,

@@ -34,7 +34,7 @@ import { TtftCalibrator, type TtftEstimate } from '../ttft-calibrator.js';
 import { PrefixLocator } from './prefix-locator.js';
 import { RoutingAudit } from '../routing-audit.js';
 import { ElasticControl } from './elastic-control.js';
-import { chooseDecode, choosePrefill, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
+import { chooseDecode, choosePrefill, sharedRate, type DecodeLoad, type PrefillLoad } from '../scheduler-policy.js';
 import { bestDecodeTpotMs, colocatedRoutingLoad, leastLoadedDecode, leastOutstanding, pooledRate, queueTotals, toDecodePrediction } from '../step-policy.js';
 
 interface InFlight {
@@ -170,7 +170,9 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     if (healthy.length === 0) return this.#unavailable(loads.map((l) => l.id));
     const { credit, transfer } = this.#prefixes.creditFor(request, loads, this.#decode.length);
     const tree = !colocated && this.init.routing === 'prompt-tree';
-    const candidates = colocated ? [leastOutstanding(healthy)] : pooledRate(tree ? this.#ledgerLoads(healthy) : this.#candidates(request, healthy));
+    // NOTE: rates are pooled and stretched by core sharing over every healthy actor (session routing then keeps its one candidate).
+    const rated = colocated ? [] : sharedRate(pooledRate(tree ? this.#ledgerLoads(healthy) : healthy));
+    const candidates = colocated ? [leastOutstanding(healthy)] : tree ? rated : this.#candidates(request, rated);
     const route = this.init.routing === 'least-load' ? () => 0 : credit;
     // NOTE: Mooncake's transfer rule belongs to prompt-tree routing (session routing is MemServe's baseline, least-load credits nothing).
     const rule = tree ? transfer : null;
