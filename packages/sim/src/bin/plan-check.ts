@@ -65,6 +65,11 @@ async function main(): Promise<void> {
   out(`sim:plan-check ${new Date().toISOString()} ${mix}, SLO ${slo.ttftMs}/${slo.tpotMs} ms, ${devices} devices, model ${profile.model}/${profile.backend}, ${repetitions} repetitions of ${count} requests per rate, load average ${loadavg()[0].toFixed(1)}`);
   out(`recommended: ${describeCandidate(best.candidate)} predicted goodput ${best.goodput.toFixed(2)} req/s`);
   out(`default:     ${describeCandidate(base.candidate)} predicted goodput ${base.goodput.toFixed(2)} req/s`);
+  if (JSON.stringify(best.candidate) === JSON.stringify(base.candidate)) {
+    out('verdict: nothing to check (the plan recommends the default configuration)');
+    return;
+  }
+  if (best.goodput === 0) throw new Error(`no configuration reaches 90% attainment at SLO ${slo.ttftMs}/${slo.tpotMs} ms on this profile: loosen the targets`);
   const lo = Math.min(best.goodput, base.goodput);
   const hi = Math.max(best.goodput, base.goodput);
   // NOTE: a geometric ladder from half the lower prediction to 1.25x the higher one (the machine

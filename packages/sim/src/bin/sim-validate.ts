@@ -9,7 +9,8 @@
  * two rates), --only chat,generate (a subset of the workloads), --rates 0.5,1 and --requests N
  * (replace each chosen workload's rates and request count: a loaded machine saturates far below
  * the defaults), --json FILE (every row as JSON, rewritten after each row), --profile-out FILE (save
- * the profile measured in the run), --profile-quick (measure it with fewer samples, ~4x faster),
+ * the profile measured in the run), --cpu shared|own (the simulation's instances share the
+ * profile's machine, as the engine's threads do, or each has its own), --profile-quick (measure it with fewer samples, ~4x faster),
  * --seed S, --replay FILE (re-simulate the runs of an earlier --json file against its real
  * figures and profile: the requests are regenerated from the same seeds; no real run).
  */
@@ -38,11 +39,13 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       profile: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, seed: { type: 'string' }, only: { type: 'string' }, replay: { type: 'string' },
-      rates: { type: 'string' }, requests: { type: 'string' }, 'profile-out': { type: 'string' }, 'profile-quick': { type: 'boolean' },
+      rates: { type: 'string' }, requests: { type: 'string' }, 'profile-out': { type: 'string' }, 'profile-quick': { type: 'boolean' }, cpu: { type: 'string' },
     },
     strict: true,
   });
-  if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'));
+  const cpu = values.cpu ?? 'shared';
+  if (cpu !== 'shared' && cpu !== 'own') throw new Error(`--cpu: expected shared or own, got "${cpu}"`);
+  if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'), cpu);
   const seed = Number(values.seed ?? '1');
   const log = (s: string): void => void process.stderr.write(`sim:validate: ${s}\n`);
   let profile: Profile;
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
         const requests = atRate(workload, rate);
         for (const mode of MODES) {
           const real = await realRun(engines.get(mode) as Engine, mode, rate, requests, w.slo);
-          const sim = simulate({ config: { mode, prefill: 1, decode: 1, colocated: 2 }, times, arrivals: requests });
+          const sim = simulate({ config: { mode, prefill: 1, decode: 1, colocated: 2, cpu }, times, arrivals: requests });
           const rs = summarize(real.records, { slo: w.slo });
           const ss = sim.summary(w.slo);
           rows.push({
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
 }
 
 /** Re-simulates the rows of an earlier run (same seeds, same order) against its real figures. */
-function replay(file: string, seed: number): void {
+function replay(file: string, seed: number, cpu: 'shared' | 'own'): void {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { profile: unknown; rows: ValidationRow[] };
   const profile = parseProfile(saved.profile);
   const times = profileStepTimes(profile);
@@ -114,11 +117,11 @@ function replay(file: string, seed: number): void {
     // NOTE: the run index of a (workload, rate) pair is its position in the original order.
     run = keys.indexOf(`${row.workload}/${row.rate}`);
     const requests = atRate(generateWorkload({ mix: w.mix, count: row.count ?? w.count, seed: seed * 1000 + run }), row.rate);
-    const sim = simulate({ config: { mode: row.mode as Mode, prefill: 1, decode: 1, colocated: 2 }, times, arrivals: requests });
+    const sim = simulate({ config: { mode: row.mode as Mode, prefill: 1, decode: 1, colocated: 2, cpu }, times, arrivals: requests });
     const ss = sim.summary(row.slo);
     return { ...row, sim: { ttftP50: ss.ttftMs.p50, ttftP90: ss.ttftMs.p90, tpotP50: ss.tpotMs.p50, tpotP90: ss.tpotMs.p90, attainment: ss.attainment ?? 0, attainment2x: sim.log.attainment(scale(row.slo, 2)) } };
   });
-  process.stdout.write(`sim:validate --replay ${file}: profile ${profile.model}/${profile.backend} measured ${profile.date} on ${profile.machine.cpu} (${profile.machine.cores} cores)\n`);
+  process.stdout.write(`sim:validate --replay ${file} --cpu ${cpu}: profile ${profile.model}/${profile.backend} measured ${profile.date} on ${profile.machine.cpu} (${profile.machine.cores} cores)\n`);
   process.stdout.write(formatValidation(rows) + '\n');
 }
 
