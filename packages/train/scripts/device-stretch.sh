@@ -6,21 +6,14 @@
 # forms timed on the GPU (matmul.json).
 # Usage there, after `source .gpu/setup.sh`:
 #   packages/train/scripts/device-stretch.sh FROM_DIR SECONDS <train.mjs flags>
-# FROM_DIR: the checkpoint to resume (one without optimizer.safetensors, such as a float16 export,
-# starts a new schedule from its weights); SECONDS: what train.mjs may take in all (--finish-within). EVAL_ARGS
-# overrides the eval set (default 8 batches of 64 x 256 windows).
+# FROM_DIR: the checkpoint to resume (one without optimiser state, such as a float16 export,
+# starts a new schedule from its weights); SECONDS: what train.mjs may take in all
+# (--finish-within). EVAL_ARGS overrides the eval set (default 8 batches of 64 x 256 windows).
 set -uo pipefail
 from=$1
 seconds=$2
 shift 2
 source .gpu-train/unpack.sh
-if [ ! -f "$from/optimizer.safetensors" ]; then
-  # NOTE: a weights-only export (a shipped model) has no optimiser moments, so its schedule cannot
-  # continue; its weights alone start a new schedule (train.mjs --lr/--warmup/--steps).
-  rm -rf /tmp/stretch-init && mkdir -p /tmp/stretch-init
-  cp "$from/config.json" "$from/model.safetensors" /tmp/stretch-init/
-  from=/tmp/stretch-init
-fi
 node .gpu-train/train.mjs --data .gpu-train/data.txt --backend webgpu --resume "$from" --out /tmp/stretch-ckpt \
   --export "$OUT/w" --finish-within "$seconds" "$@" 2> >(tee "$OUT/train.log" >&2) | tee "$OUT/summary.json"
 # NOTE: the eval runs in its own bounded process, so a slow eval cannot cost the stretch its export.

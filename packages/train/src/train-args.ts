@@ -92,7 +92,7 @@ export async function trainCommand(args: string[], progress: (line: string) => v
     maxSeconds: v['max-minutes'] === undefined ? null : 60 * num(v['max-minutes'], '--max-minutes', { min: 0 }),
     onProgress: v.quiet === true ? undefined : (r) => progress(formatProgress(r)),
   });
-  progress(`train: ${trainer.model.parameterCount.toLocaleString('en-US')} parameters, ${corpus.train.length.toLocaleString('en-US')} training / ${corpus.eval.length.toLocaleString('en-US')} held-out tokens, backend ${detail}${resume !== null ? `, resuming at step ${trainer.step}` : ''}`);
+  progress(`train: ${trainer.model.parameterCount.toLocaleString('en-US')} parameters, ${corpus.train.length.toLocaleString('en-US')} training / ${corpus.eval.length.toLocaleString('en-US')} held-out tokens, backend ${detail}${resume === null ? '' : trainer.continues ? `, resuming at step ${trainer.step}` : ', from the checkpoint\'s weights with a new schedule (it has no optimiser state to continue)'}`);
   let result: TrainResult;
   try {
     result = await trainer.run();

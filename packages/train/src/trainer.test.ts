@@ -104,6 +104,21 @@ describe('Trainer', () => {
     expect(() => new Trainer(options({ accumulate: 3 }))).toThrow(/--accumulate: 3 must be a positive integer that divides --batch 4/);
   });
 
+  it('resumed from a checkpoint without optimiser state, starts a new run from its weights', async () => {
+    const out = join(dir, 'weights-only');
+    await run(options({ out, stretchSteps: 3 }));
+    rmSync(join(out, 'optimizer.safetensors'));
+    const saved = loadTrainCheckpoint(out);
+    expect(saved.state?.step).toBe(3);
+    const t = new Trainer(options({ resume: saved, seed: 9 }));
+    expect(t.continues).toBe(false);
+    expect(t.step).toBe(0);
+    t.dispose();
+    const fresh = await run(options({ resume: { ...saved, state: null }, seed: 9 }));
+    const again = await run(options({ resume: saved, seed: 9 }));
+    expect(again.losses).toEqual(fresh.losses);
+  });
+
   it('stops with TrainDivergedError at the first step whose loss is not finite', async () => {
     const config = tinyConfig();
     const weights = randomWeights(config, 3);

@@ -84,6 +84,8 @@ function microBatch(b: Batch, from: number, rows: number): Batch {
 /** A training run over one model. */
 export class Trainer {
   readonly model: TrainModel;
+  /** True when the run continues a checkpoint's schedule (it has train state and optimiser moments); false for a new run. */
+  readonly continues: boolean;
   readonly #opt: AdamW;
   readonly #o: TrainerOptions;
   readonly #evalSet: Batch[];
@@ -93,7 +95,9 @@ export class Trainer {
     this.#o = o;
     const r = o.resume;
     const run = { seed: o.seed, batch: o.batch, context: o.context, trainTokens: o.corpus.train.length, evalTokens: o.corpus.eval.length };
-    if (r !== null && r.state !== null) {
+    // NOTE: a checkpoint without optimiser moments (a float16 export, a shipped model) cannot continue its schedule: its weights start a new run.
+    this.continues = r !== null && r.state !== null && r.optimizer !== null;
+    if (r !== null && r.state !== null && this.continues) {
       for (const k of Object.keys(run) as (keyof typeof run)[]) {
         if (r.state.run[k] !== run[k]) throw new TrainCheckpointError('--resume', `was trained with ${k} ${r.state.run[k]}, this run has ${run[k]}; a resume needs the same data and options`);
       }
@@ -105,8 +109,8 @@ export class Trainer {
     if (o.context > config.nPositions) throw new TrainOptionError('--context', `${o.context} exceeds the model's ${config.nPositions} positions`);
     this.model = new TrainModel(config, r?.weights ?? randomWeights(config, o.seed));
     this.#opt = new AdamW(this.model.variables, o.adamw);
-    if (r?.optimizer != null && r.state !== null) this.#opt.restore(r.state.step, r.optimizer);
-    this.#state = r?.state != null ? structuredClone(r.state) : { step: 0, run, history: [], seconds: 0, tokensSeen: 0 };
+    if (this.continues && r?.optimizer != null && r.state !== null) this.#opt.restore(r.state.step, r.optimizer);
+    this.#state = this.continues && r?.state != null ? structuredClone(r.state) : { step: 0, run, history: [], seconds: 0, tokensSeen: 0 };
     // NOTE: eval batches have the micro-batch's rows; the windows are the same as `evalBatches` batches of `batch` rows.
     this.#evalSet = evalBatches(o.corpus.eval, { batch: o.batch / acc, context: o.context, count: o.evalBatches * acc });
   }
