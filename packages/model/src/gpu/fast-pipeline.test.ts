@@ -17,6 +17,30 @@ describe.skipIf(process.env['BATON_TEST_WEBGPU'] !== '1')('hand-built WebGPU pip
     expect(checks.filter((c) => !c.ok)).toEqual([]);
   }, 300_000);
 
+  it('decodes handed-over K/V (written straight into the pool) exactly as the model that prefilled them', async () => {
+    await initBackend('webgpu');
+    // NOTE: nEmbd 64: the hand-built pipeline takes widths that are multiples of 64.
+    const config = smallConfig({ nPositions: 256, nEmbd: 64, nInner: 256 });
+    const backing = (): ArrayKvBacking => new ArrayKvBacking({ nLayer: config.nLayer, nEmbd: config.nEmbd });
+    const a = await loadModel({ config, seed: 4 });
+    const b = await loadModel({ config, seed: 4 });
+    // 5 rows: part of a page; 150: three pages (64 rows each).
+    for (const n of [5, 150]) {
+      const prompt = Array.from({ length: n }, (_, i) => (i * 13 + n) % 256);
+      const shared = backing();
+      a.prefill(a.attach(shared), prompt);
+      const handed = b.attach(shared, { length: n });
+      const own = a.attach(backing());
+      a.prefill(own, prompt);
+      for (let step = 0; step < 2; step++) {
+        const token = (step * 7 + n) % 256;
+        expect(maxAbsDiff(b.decode([{ seq: handed, token }]), a.decode([{ seq: own, token }]))).toBe(0);
+      }
+    }
+    a.dispose();
+    b.dispose();
+  }, 300_000);
+
   it('parks the device when the last model is dropped and makes a new one for the next model', async () => {
     await initBackend('webgpu');
     const config = smallConfig({ nPositions: 200 });
