@@ -95,9 +95,10 @@ export class WasmForward implements ForwardPass {
     this.s = p.scratch;
     this.maxRows = p.maxRows;
     const memory = arena.wasmMemory;
-    this.gemm = new GemmPool(memory, relaxedSimdSupported(), threads);
-    this.rowK = createRowKernels(memory);
     const { nEmbd: C, nInner: I } = config;
+    // A's row stride is C (h, y) or I (the MLP's activations): kernels with each fixed.
+    this.gemm = new GemmPool(memory, relaxedSimdSupported(), threads, [C, I]);
+    this.rowK = createRowKernels(memory);
     const f = foldWeights(config, weights);
     const mem = new Float32Array(memory.buffer);
     const put = (d: Dense, w: Float32Array, ld: number, col0: number, bias: Float32Array, scale = 1): void => {

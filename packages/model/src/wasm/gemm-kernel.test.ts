@@ -85,6 +85,21 @@ describe('wasm GEMM kernels', () => {
     });
   }
 
+  it('kernels with the A row stride fixed give bitwise the results of the general ones', () => {
+    for (const [general, fma] of [[plain, false], [fused, true]] as const) {
+      const fixed = createGemmKernels(memory, fma, [13, 40, 64]);
+      for (const [M, K, N] of [[1, 13, 8], [8, 40, 36], [100, 40, 64], [7, 64, 28], [5, 24, 16]] as const) {
+        const a = random(M * K, M + 1);
+        const w = random(K * N, K + 2);
+        const bias = random(N, 5);
+        const res = random(M * N, 6);
+        expect(run(fixed, a, w, bias, M, K, N, null)).toEqual(run(general, a, w, bias, M, K, N, null));
+        expect(run(fixed, a, w, bias, M, K, N, res)).toEqual(run(general, a, w, bias, M, K, N, res));
+        expect(run(fixed, a, w, bias, M, K, N, null, 'gelu')).toEqual(run(general, a, w, bias, M, K, N, null, 'gelu'));
+      }
+    }
+  });
+
   it('a row computed within a batch is bitwise equal to the row computed alone', () => {
     const [M, K, N] = [245, 48, 96];
     const a = random(M * K, 9);

@@ -38,6 +38,8 @@ export interface GemmWorkerData {
   memory: WasmMemory;
   ctl: SharedArrayBuffer;
   fma: boolean;
+  /** A row strides with kernels of their own (createGemmKernels). */
+  strides: readonly number[];
 }
 
 /** GEMM kernels, optionally spread over worker threads. */
@@ -48,11 +50,12 @@ export class GemmPool {
   private readonly local: GemmKernels;
   private readonly workers: Array<{ worker: Worker; ctl: Int32Array }>;
 
-  constructor(memory: WasmMemory, fma: boolean, threads: number) {
-    this.local = createGemmKernels(memory, fma);
+  /** `strides`: the A row strides the callers use (each gets kernels with it fixed). */
+  constructor(memory: WasmMemory, fma: boolean, threads: number, strides: readonly number[] = []) {
+    this.local = createGemmKernels(memory, fma, strides);
     this.workers = Array.from({ length: Math.max(0, threads - 1) }, () => {
       const ctl = new SharedArrayBuffer(CTL.WORDS * 4);
-      const data: GemmWorkerData = { memory, ctl, fma };
+      const data: GemmWorkerData = { memory, ctl, fma, strides };
       const worker = new Worker(workerScript(), { workerData: data });
       worker.unref();
       return { worker, ctl: new Int32Array(ctl) };

@@ -6,9 +6,9 @@ import { workerData } from 'node:worker_threads';
 import { createGemmKernels } from './gemm-kernel.js';
 import { CTL, JOB, type GemmWorkerData } from './gemm-pool.js';
 
-const { memory, ctl: buffer, fma } = workerData as GemmWorkerData;
+const { memory, ctl: buffer, fma, strides } = workerData as GemmWorkerData;
 const ctl = new Int32Array(buffer);
-const kernels = createGemmKernels(memory, fma);
+const kernels = createGemmKernels(memory, fma, strides);
 let seen = 0;
 for (;;) {
   Atomics.wait(ctl, CTL.SEQ, seen);
