@@ -70,7 +70,8 @@ async function main(): Promise<void> {
     return;
   }
   if (best.goodput === 0) throw new Error(`no configuration reaches 90% attainment at SLO ${slo.ttftMs}/${slo.tpotMs} ms on this profile: loosen the targets`);
-  const lo = Math.min(best.goodput, base.goodput);
+  // NOTE: a default predicted to fail every rate still gets a ladder: from a quarter of the other's.
+  const lo = Math.min(best.goodput, base.goodput) > 0 ? Math.min(best.goodput, base.goodput) : best.goodput / 4;
   const hi = Math.max(best.goodput, base.goodput);
   // NOTE: a geometric ladder from half the lower prediction to 1.25x the higher one (the machine
   // may run both slower than predicted; goodput is read off this ladder, so it is as coarse).

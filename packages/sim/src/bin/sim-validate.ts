@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   });
   const cpu = values.cpu ?? 'shared';
   if (cpu !== 'shared' && cpu !== 'own') throw new Error(`--cpu: expected shared or own, got "${cpu}"`);
-  if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'), cpu);
+  if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'), cpu, values.json);
   const seed = Number(values.seed ?? '1');
   const log = (s: string): void => void process.stderr.write(`sim:validate: ${s}\n`);
   let profile: Profile;
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
 }
 
 /** Re-simulates the rows of an earlier run (same seeds, same order) against its real figures. */
-function replay(file: string, seed: number, cpu: 'shared' | 'own'): void {
+function replay(file: string, seed: number, cpu: 'shared' | 'own', json: string | undefined): void {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { profile: unknown; rows: ValidationRow[] };
   const profile = parseProfile(saved.profile);
   const times = profileStepTimes(profile);
@@ -123,6 +123,7 @@ function replay(file: string, seed: number, cpu: 'shared' | 'own'): void {
   });
   process.stdout.write(`sim:validate --replay ${file} --cpu ${cpu}: profile ${profile.model}/${profile.backend} measured ${profile.date} on ${profile.machine.cpu} (${profile.machine.cores} cores)\n`);
   process.stdout.write(formatValidation(rows) + '\n');
+  if (json !== undefined) writeFileSync(json, JSON.stringify({ profile, rows }, null, 1));
 }
 
 async function warmUp(engine: Engine, mode: Mode): Promise<void> {
