@@ -36,7 +36,7 @@ describe('AdamW', () => {
   it('matches the reference update with clipping and decay on matrices only, saves and restores its state, and frees its tensors', async () => {
     const before = tf.memory().numTensors;
     const init = new Map([['w', { rank: 2, data: [0.5, -0.25, 1, 2, -1, 0.125] }], ['b', { rank: 1, data: [0.1, -0.2, 0.3] }]]);
-    const vars = new Map([
+    const vars = new Map<string, tf.Variable>([
       ['w', tf.tidy(() => tf.variable(tf.tensor2d(init.get('w')!.data, [2, 3])))],
       ['b', tf.tidy(() => tf.variable(tf.tensor1d(init.get('b')!.data)))],
     ]);

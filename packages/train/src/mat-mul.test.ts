@@ -24,10 +24,11 @@ describe('explicitMatMul', () => {
         const b = tf.randomNormal([...lead, ...(tb ? [6, 5] : [5, 6])], 0, 1, 'float32', 2);
         // NOTE: a weighted sum as the loss, so that every output element gets a different gradient.
         const w = tf.randomNormal([...lead, 4, 6], 0, 1, 'float32', 3);
-        const loss = (f: typeof explicitMatMul) => (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(f(x as tf.Tensor2D, y as tf.Tensor2D, ta, tb), w));
-        const reference = (x: tf.Tensor2D, y: tf.Tensor2D, p: boolean, q: boolean) => tf.matMul(x, y, p, q);
+        type Product = (x: tf.Tensor2D, y: tf.Tensor2D, p: boolean, q: boolean) => tf.Tensor;
+        const loss = (f: Product) => (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(f(x as tf.Tensor2D, y as tf.Tensor2D, ta, tb), w));
+        const reference: Product = (x, y, p, q) => tf.matMul(x, y, p, q);
         const want = tf.grads(loss(reference))([a, b]);
-        const got = tf.grads(loss(explicitMatMul))([a, b]);
+        const got = tf.grads(loss((x, y, p, q) => explicitMatMul(x, y, p, q)))([a, b]);
         const [v0, v1] = [tf.tidy(() => reference(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb)), tf.tidy(() => explicitMatMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb))];
         expect(await maxDiff(v0, v1)).toBeLessThan(1e-5);
         expect(await maxDiff(want[0], got[0])).toBeLessThan(1e-5);
