@@ -76,7 +76,7 @@ export type { LengthBucket, LengthPrediction, LengthPredictorOptions, LengthPred
 export { Ewma, ThroughputEstimator } from './throughput-estimator.js';
 
 /** Routing policy: least-TTFT prefill choice (Mooncake), load/KV-aware decode choice (TetriInfer). */
-export { chooseDecode, choosePrefill, estimateDecodeTpotMs } from './scheduler-policy.js';
+export { chooseDecode, choosePrefill, estimateDecodeTpotMs, sharedRate, sharedSlowdown } from './scheduler-policy.js';
 /** Load snapshots, routing inputs and choices. */
 export type {
   DecodeChoice,
@@ -86,6 +86,7 @@ export type {
   PrefillLoad,
   RemotePrefix,
   RoutableRequest,
+  SharedMachine,
   TransferRule,
 } from './scheduler-policy.js';
 
