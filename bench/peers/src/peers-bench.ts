@@ -12,8 +12,10 @@
  * Baton runs with its plain-SIMD kernels, with relaxed-SIMD (FMA) kernels (on Node 20 the model's
  * detection turns V8's `--experimental-wasm-relaxed-simd` on, as in every entry point) and with
  * prefill GEMMs on two threads; ratios compare each with ORT on one thread (new-rows graph).
+ * Prints the machine's load average at the start and the end of the run.
  * Usage: node bench/peers/dist/peers-bench.js [--rounds N] [--models tiny,8x512]
  */
+import { cpus, loadavg } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ArrayKvBacking, BUILTIN_MODELS, initBackend, loadModel, type Gpt, type GptConfig, type ModelSequence, type ModelSpec } from '@baton/model';
 import { buildGpt2Onnx, kvOutputNames, type KvOutputs } from './gpt2-onnx.js';
@@ -271,9 +273,15 @@ async function benchModel(name: string, batons: Map<string, Gpt>): Promise<strin
   return rows;
 }
 
+/** The 1, 5 and 15 minute load averages (timings on a loaded machine need them beside them). */
+function load(): string {
+  return `load average ${loadavg().map((x) => x.toFixed(2)).join(', ')}`;
+}
+
 async function main(): Promise<void> {
   const info = await initBackend('wasm');
   console.log(`bench:peers ${new Date().toISOString()} node ${process.version} onnxruntime-node ${ort.env.versions.node ?? '?'} Baton backend ${info.detail}`);
+  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${load()}`);
   console.log(`${ROUNDS} interleaved rounds; prefill 1 rep, decode 5 reps per round and runner; ratio = median / median of ORT 1t new-rows`);
   const rows: string[][] = [['model', 'case', 'runner', 'median ms', 'p25-p75 ms', 'ratio', 'goal', 'CPU ms', 'CPU ratio']];
   for (const m of MODELS) {
@@ -284,6 +292,7 @@ async function main(): Promise<void> {
     rows.push(...(await benchModel(`${typeof spec === 'string' ? spec : 'bench'} ${nLayer}x${nEmbd}`, batons)));
     for (const b of batons.values()) b.dispose();
   }
+  console.log(`\nat the end: ${load()}`);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   console.log('');
   for (const [i, r] of rows.entries()) {
