@@ -7,6 +7,9 @@
 # of `webgpu` only the linux-x64 dawn.node. The script itself is transpiled by esbuild.
 # Usage: gpu/bundle.sh (from the repo root, after `npx turbo run build`); then carry .gpu and .gpu-bundle
 # (GPU_BUNDLE=.other-dir builds into another git-ignored folder of the repo root instead).
+# BUNDLE_XZ=1 also writes <bundle>-xz/bundle.tar.xz (~7 MiB instead of ~32): carry .gpu and that
+# folder instead when the working tree (~27 MiB with the shipped model) and both folders exceed the
+# 64 MiB carry, and unpack it there first: tar -C /tmp/bundle -xJf .gpu-bundle-xz/bundle.tar.xz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${GPU_BUNDLE:-.gpu-bundle}
@@ -41,3 +44,9 @@ cp node_modules/webgpu/dist/linux-x64/dawn.node "$OUT/node_modules/webgpu/dist/l
 cp -r ../shared/fixtures/gpt2-tiny-bytes "$OUT/fixtures/"
 npx esbuild gpu/run-gpu-checks.ts --format=esm --platform=node --target=node20 --outfile="$OUT/gpu/run-gpu-checks.mjs" --log-level=warning
 du -sh "$OUT"
+if [ "${BUNDLE_XZ:-0}" = 1 ]; then
+  mkdir -p "$OUT-xz"
+  grep -qx "/$OUT-xz/" .git/info/exclude || echo "/$OUT-xz/" >> .git/info/exclude
+  tar -C "$OUT" -cf - . | xz -T0 -9 > "$OUT-xz/bundle.tar.xz"
+  du -sh "$OUT-xz/bundle.tar.xz"
+fi

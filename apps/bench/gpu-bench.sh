@@ -19,6 +19,7 @@
 # Usage (on the GPU machine, Vulkan set up as in gpu/README.md; bundle = the runtime tree
 # gpu/bundle.sh builds):
 #   BUNDLE=<bundle> bash apps/bench/gpu-bench.sh
+#   (the compressed bundle of BUNDLE_XZ=1 gpu/bundle.sh: tar -C /tmp/bundle -xJf .gpu-bundle-xz/bundle.tar.xz, then BUNDLE=/tmp/bundle)
 # Dry run anywhere (tiny settings, GPU host thread on tfjs cpu):
 #   BATON_GPU_HOST_BACKEND=cpu MODEL=baton-tiny THREADS=2 SPLITS_B=1:1 REPS=1 RATES_B="--rate 2" \
 #     RUN_SECONDS_B=4 EXTRA_B=--no-roofline BUNDLE=.gpu-bundle bash apps/bench/gpu-bench.sh
