@@ -183,7 +183,7 @@ export class ColocatedInstance extends SimInstance {
     this.#stepStart = now;
     this.#batchNow = batch;
     this.countSteps(1, batch.length + (chunk > 0 ? 1 : 0));
-    this.compute(now, { prefillMs: extraMs + prefillMs, decodeMs: this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs + this.decodeStallMs() }, STEP_END);
+    this.compute(now, { prefillMs: extraMs + prefillMs, decodeMs: this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs }, STEP_END);
   }
 
   /** Starts the prefill of the step's prompt `i` (after `overheadMs` of the step's own cost). */
@@ -204,7 +204,7 @@ export class ColocatedInstance extends SimInstance {
     }
     this.#batchNow = batch;
     this.countSteps(1, batch.length);
-    this.compute(now, { prefillMs: extraMs, decodeMs: this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs + this.decodeStallMs() }, STEP_END);
+    this.compute(now, { prefillMs: extraMs, decodeMs: this.cell.times.decodeMs(batch.length, sumContext) + this.cell.times.stepOverheadMs }, STEP_END);
     return true;
   }
 }

@@ -157,7 +157,7 @@ export class DecodeInstance extends SimInstance {
       this.#runSteps = 1;
       this.#gen++;
       this.#stepStart = now;
-      this.compute(now, { prefillMs: extraMs, decodeMs: cell.times.decodeMs(batch.length, sumContext) + cell.times.stepOverheadMs + this.decodeStallMs() }, STEP_BASE + this.#gen);
+      this.compute(now, { prefillMs: extraMs, decodeMs: cell.times.decodeMs(batch.length, sumContext) + cell.times.stepOverheadMs }, STEP_BASE + this.#gen);
       return;
     }
     const steps = extraMs === 0 && this.#ready.length === 0 ? this.batch.planRun(batch, MAX_RUN) : 1;
@@ -165,7 +165,7 @@ export class DecodeInstance extends SimInstance {
     let t = now + extraMs;
     const overhead = cell.times.stepOverheadMs;
     for (let i = 0; i < steps; i++) {
-      const ms = cell.times.decodeMs(batch.length, sumContext + i * batch.length) + overhead + this.decodeStallMs();
+      const ms = cell.times.decodeMs(batch.length, sumContext + i * batch.length) + overhead;
       t += ms;
       this.#ends.push(t);
       if (batch.length > 0) this.#stepMs.update(ms + (i === 0 ? extraMs : 0));

@@ -67,11 +67,6 @@ export interface Profile {
   stepOverheadMs?: number;
   /** Co-run slowdown on this machine; absent in profiles measured before it was (then none). */
   coRun?: CoRun;
-  /**
-   * Decode steps that stalled (the thread descheduled mid-step on a busy machine): the share of
-   * steps and the mean extra time of one, over the decode points' medians. Absent: none.
-   */
-  decodeStall?: { probability: number; ms: number };
   scheduler: SchedulerCost;
 }
 
@@ -125,7 +120,6 @@ export function parseProfile(v: unknown): Profile {
     hopMs: nonNeg(o.hopMs, 'hopMs'),
     ...(o.stepOverheadMs === undefined ? {} : { stepOverheadMs: nonNeg(o.stepOverheadMs, 'stepOverheadMs') }),
     ...(o.coRun === undefined ? {} : { coRun: coRun(o.coRun) }),
-    ...(o.decodeStall === undefined ? {} : { decodeStall: stall(o.decodeStall) }),
     scheduler: { baseUs: nonNeg(scheduler.baseUs, 'scheduler.baseUs'), perInstanceUs: nonNeg(scheduler.perInstanceUs, 'scheduler.perInstanceUs') },
   };
   if (new Set(p.prefill.filter((q) => q.prefix === 0).map((q) => q.tokens)).size < 2) {
@@ -143,13 +137,6 @@ export function parseProfile(v: unknown): Profile {
 }
 
 type Obj = Record<string, unknown>;
-
-function stall(v: unknown): { probability: number; ms: number } {
-  const s = obj(v, 'decodeStall');
-  const probability = nonNeg(s.probability, 'decodeStall.probability');
-  if (probability > 1) throw new ProfileError('decodeStall.probability', `must be <= 1, got ${probability}`);
-  return { probability, ms: nonNeg(s.ms, 'decodeStall.ms') };
-}
 
 function coRun(v: unknown): CoRun {
   const c = obj(v, 'coRun');

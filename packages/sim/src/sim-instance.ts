@@ -8,7 +8,6 @@
  * will not run); `steps` and `batchTotal` count steps that ran, so meanBatch = batchTotal / steps.
  */
 import type { CellHost } from './cell-host.js';
-import { createRng, type Rng } from '@baton/model';
 import type { EventTarget } from './event-queue.js';
 import type { Work } from './host-cpu.js';
 import { SimBatch } from './sim-batch.js';
@@ -35,8 +34,6 @@ export abstract class SimInstance implements EventTarget {
   /** This instance's slot on the cell's machine. */
   protected readonly slot: number;
   protected busy = false;
-  /** Seeded per instance: which decode steps stall (the profile's share of them). */
-  readonly #stalls: Rng;
   #steps = 0;
   #batchTotal = 0;
   #busyMs = 0;
@@ -50,7 +47,6 @@ export abstract class SimInstance implements EventTarget {
   ) {
     this.id = `${role}-${index}`;
     this.slot = cell.cpu.register();
-    this.#stalls = createRng(1 + this.slot);
     this.batch = decodes
       ? new SimBatch(pool, cell.config, cell.times, {
           finished: (req, now) => cell.ended(req, 'finished', now),
@@ -65,12 +61,6 @@ export abstract class SimInstance implements EventTarget {
   protected occupy(ms: number): void {
     this.busy = true;
     this.#busyMs += ms;
-  }
-
-  /** The extra time of one decode step's stall: the profile's stall time with its probability, else 0. */
-  protected decodeStallMs(): number {
-    const s = this.cell.times.decodeStall;
-    return s.probability > 0 && this.#stalls.next() < s.probability ? s.ms : 0;
   }
 
   /** Runs model `work` (as timed alone) on the cell's machine from `now`; `fire(end, tag)` when done. */

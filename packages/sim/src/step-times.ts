@@ -27,8 +27,6 @@ export interface StepTimes {
   schedulerUs(instances: number): number;
   /** How instances computing at once on one machine slow each other; null: they do not. */
   contention: Contention | null;
-  /** Share of decode steps that stall and the extra time of a stall (probability 0: none). */
-  decodeStall: { probability: number; ms: number };
 }
 
 /** Interpolated step times of a measured profile. */
@@ -63,7 +61,6 @@ export function profileStepTimes(p: Profile): StepTimes {
     stepOverheadMs: p.stepOverheadMs ?? 0,
     schedulerUs: (n) => scheduler.baseUs + scheduler.perInstanceUs * n,
     contention: p.coRun === undefined ? null : { ...p.coRun, cores: p.machine.cores },
-    decodeStall: p.decodeStall ?? { probability: 0, ms: 0 },
   };
 }
 
@@ -78,7 +75,6 @@ export function constantStepTimes(c: {
   stepOverheadMs?: number;
   schedulerUs?: number;
   contention?: Contention;
-  decodeStall?: { probability: number; ms: number };
 }): StepTimes {
   const pf = c.prefillFixedMs ?? 0;
   const pt = c.prefillMsPerToken ?? 0;
@@ -92,7 +88,6 @@ export function constantStepTimes(c: {
     stepOverheadMs: c.stepOverheadMs ?? 0,
     schedulerUs: () => c.schedulerUs ?? 0,
     contention: c.contention ?? null,
-    decodeStall: c.decodeStall ?? { probability: 0, ms: 0 },
   };
 }
 
