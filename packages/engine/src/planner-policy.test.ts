@@ -111,6 +111,10 @@ describe('decideFlip', () => {
     expect(decideFlip(input({ ttftAttainment: 0.87, tpotAttainment: 0.7, view: view(roles), lastFlip }))).not.toMatchObject({ revert: true });
     expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.97, view: view(roles), lastFlip }))).not.toMatchObject({ revert: true });
     expect(decideFlip(input({ nowMs: 98_000, ttftAttainment: 0.5, tpotAttainment: 0.7, view: view(roles), lastFlip }))).not.toMatchObject({ revert: true });
+    // Both roles short (overloaded in every split): an undo would only move the backlog.
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.7, view: view(roles, { queuedRequests: 4, queuedPromptTokens: 8_000 }), lastFlip }))).not.toMatchObject({ revert: true });
+    // The donor misses but is not short (a slow step at a small batch): no undo either.
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.7, view: view(roles, { running: 2 }), lastFlip }))).not.toMatchObject({ revert: true });
   });
 
   it('a blocked direction holds, and says for how long', () => {

@@ -28,8 +28,9 @@
  *  - cooldown: no change within `cooldownMs` of the last one, `2 * cooldownMs` for a flip back
  *    the other way (so a mix that sits between two splits does not make instances oscillate);
  *  - a flip must help: once `cooldownMs` passed and the window has enough requests, a flip that
- *    did not raise the attainment it was made for by 5 points while the donor role now misses is
- *    undone (`revert`), and the caller blocks flips that way for `4 * cooldownMs`.
+ *    did not raise the attainment it was made for by 5 points while the donor role now misses and
+ *    is short (and the role it went to is not) is undone (`revert`), and the caller blocks flips
+ *    that way for `4 * cooldownMs`.
  */
 import type { ElasticOptions } from './elastic-options.js';
 import type { ElasticView, ServingRole } from './elastic-protocol.js';
@@ -80,11 +81,11 @@ interface Load {
 export function decideFlip(input: PlannerInput): PlannerVerdict {
   const { view } = input;
   if (view.instances.some((i) => i.flippingTo !== null || i.retiring) || view.spawning > 0) return hold('a change is in progress');
-  const undo = revertIfUseless(input);
-  if (undo !== null) return undo;
   const load = loadOf(view);
   const prefillShort = prefillShortage(input, load);
   const decodeShort = decodeShortage(input, load);
+  const undo = revertIfUseless(input, { prefill: prefillShort, decode: decodeShort });
+  if (undo !== null) return undo;
   if (prefillShort !== null && decodeShort !== null) {
     const pressureP = load.queueMs / input.slo.ttftMs;
     const pressureD = (load.stepMs ?? 0) / input.slo.tpotMs;
@@ -208,8 +209,13 @@ function coolingDown(input: PlannerInput, to: ServingRole): string | null {
   return since < wait ? `cooling down (${round(since)} of ${wait} ms since the last change)` : null;
 }
 
-/** The last flip, undone when it did not raise the attainment it was made for while its donor role now misses. */
-function revertIfUseless(input: PlannerInput): PlannerVerdict | null {
+/**
+ * The last flip, undone when it did not raise the attainment it was made for while its donor role
+ * now misses and is short by the rules above, and the role it went to is not (the flip moved the
+ * shortage). NOTE: with both roles short (an engine overloaded in every split) no undo: both
+ * attainments sit near zero whatever the split, and an undo would only move the backlog again.
+ */
+function revertIfUseless(input: PlannerInput, short: Record<ServingRole, string | null>): PlannerVerdict | null {
   const last = input.lastFlip;
   if (last === null || last.attainment === null || input.nowMs - last.atMs < input.options.cooldownMs) return null;
   const helped = last.to === 'prefill' ? input.ttftAttainment : input.tpotAttainment;
@@ -217,6 +223,7 @@ function revertIfUseless(input: PlannerInput): PlannerVerdict | null {
   if (helped === null || donor === null || helped >= last.attainment + 0.05 || donor >= input.options.lowAttainment) return null;
   const from = last.to;
   const to: ServingRole = from === 'prefill' ? 'decode' : 'prefill';
+  if (short[to] === null || short[from] !== null) return null;
   const min = from === 'prefill' ? input.options.minPrefill : input.options.minDecode;
   const donors = input.view.instances.filter((i) => i.role === from).map((i) => i.index);
   if (donors.length - 1 < min) return null;
