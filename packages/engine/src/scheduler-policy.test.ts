@@ -138,6 +138,13 @@ describe('chooseDecode', () => {
     expect(chooseDecode(req(36), null, loads, opts)).toEqual({ actorId: 'decode-1', blocksNeeded: 3, pressure: 0.375 });
   });
 
+  it('breaks a tie of KV pressure (actors sharing one pool) by the emptier batch', () => {
+    // Shared pool: both report KV fill (60 + 7)/100 = 0.67 > any batch fill, so pressure ties.
+    const shared = { freeKvBlocks: 40, totalKvBlocks: 100 };
+    const loads = [d('decode-0', { ...shared, running: 3 }), d('decode-1', { ...shared, running: 1, queued: 1 }), d('decode-2', { ...shared, running: 1 })];
+    expect(chooseDecode(req(36), null, loads, opts)).toMatchObject({ actorId: 'decode-2' });
+  });
+
   it('counts expected KV footprint in pressure', () => {
     const loads = [d('decode-0', { running: 1, freeKvBlocks: 20 }), d('decode-1', { running: 3, freeKvBlocks: 90 })];
     // decode-0: kv (80 + ceil((36+64)/16)=7)/100 = 0.87 > decode-1: max(0.5, 0.17) = 0.5

@@ -5,7 +5,7 @@
  *   cache already holds, and moving a longer prefix cached on another instance when the transfer
  *   beats recomputing it (Mooncake's Conductor);
  * - `chooseDecode`: a decode actor by load and free KV, spreading predicted-long requests
- *   (TetriInfer); null when no actor has KV room;
+ *   (TetriInfer), then the emptier batch, then the id; null when no actor has KV room;
  * - `estimateDecodeTpotMs`: the TPOT a decode actor would give once a request joins it.
  * Admission (SLO-aware early rejection) lives in admission.ts.
  */
@@ -167,6 +167,9 @@ export function chooseDecode(
       (spread ? Number(a.pressure >= 1) - Number(b.pressure >= 1) : 0) ||
       (spread ? a.load.predictedLongRunning - b.load.predictedLongRunning : 0) ||
       a.pressure - b.pressure ||
+      // NOTE: actors that share one KV pool report the same KV fill, which then sets every
+      // pressure alike: the fuller batch must still lose, or one actor takes every request.
+      a.load.running + a.load.queued - (b.load.running + b.load.queued) ||
       byId(a.load, b.load),
   );
   const { load, pressure } = candidates[0];

@@ -239,6 +239,27 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     });
   }
 
+  /**
+   * Decode loads as routing must see them: each actor's last report plus what routing has sent its
+   * way since that the actor cannot report yet (assigned requests still prefilling: they will
+   * need a batch slot there), and the predicted-long count from the scheduler's own assignments.
+   * NOTE: replacing counts by the last report instead lost every assignment made between two
+   * reports, so a burst piled onto the first few actors by id while others sat idle. KV is left
+   * as reported: where prefill and decode share a pool, a prefilling sequence's blocks are
+   * already counted as used; where they do not, its blocks are allocated when its KV arrives.
+   */
+  #decodeLedger(): DecodeLoad[] {
+    const pending = this.#decode.map(() => ({ requests: 0, longs: 0 }));
+    for (const f of this.#inFlight.values()) {
+      const p = f.decode === null ? undefined : pending[f.decode];
+      if (p === undefined) continue;
+      if (f.isLong) p.longs += 1;
+      if (f.prefillTokens === null) continue;
+      p.requests += 1;
+    }
+    return this.#decode.map((l, i) => ({ ...l, queued: l.queued + pending[i].requests, predictedLongRunning: pending[i].longs }));
+  }
+
   /** A transfer ended: the waiting prefill actor goes on (with what arrived; it matches its own pool). */
   #prefixSent(requestId: string, tokens: number): void {
     this.#prefixes.prefixSent(requestId, tokens);
@@ -287,14 +308,13 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     const f = this.#inFlight.get(requestId);
     if (f === undefined || f.decode !== null) return;
     const hint = prediction === null ? null : toDecodePrediction(prediction, f.request.maxTokens);
-    const routable = this.#elastic === null ? this.#decode : this.#decode.filter((_d, i) => this.#elastic?.serves('decode', i) === true);
+    const loads = this.#decodeLedger();
+    const routable = this.#elastic === null ? loads : loads.filter((_d, i) => this.#elastic?.serves('decode', i) === true);
     const healthy = routable.filter((d) => !this.#down.has(d.id));
     const choice = chooseDecode(f.request, hint, healthy.length > 0 ? healthy : routable, { blockSize: this.init.blockSize, maxBatch: this.init.maxBatch });
-    const index = choice === null ? this.#elastic?.fallbackDecode() ?? leastLoadedDecode(this.#decode, this.#isDown) : this.#decode.findIndex((d) => d.id === choice.actorId);
+    const index = choice === null ? this.#elastic?.fallbackDecode() ?? leastLoadedDecode(loads, this.#isDown) : this.#decode.findIndex((d) => d.id === choice.actorId);
     f.decode = index;
     f.isLong = hint?.isLong ?? false;
-    this.#decode[index].queued += 1;
-    if (f.isLong) this.#decode[index].predictedLongRunning += 1;
     this.#refs.prefill[f.target].tell({ type: 'assignDecode', requestId, decode: index });
     this.init.client.tell({ type: 'placed', requestId, actor: this.#decode[index].id, role: 'decode' });
   }
@@ -340,13 +360,11 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     this.#refs.predictor?.tell({ type: 'learn', promptIds: f.request.promptIds, outputTokens });
   }
 
-  /** Latest report replaces the optimistic counts; predicted-long counts stay the scheduler's own. */
+  /** Latest report of an actor; routing adds what the ledgers know beyond it ({@link #decodeLedger}). */
   #load(report: LoadReport): void {
     if (report.kind === 'prefill') this.#prefill[report.index] = report.load;
-    else if (report.kind === 'decode') {
-      const longs = [...this.#inFlight.values()].filter((f) => f.decode === report.index && f.isLong).length;
-      this.#decode[report.index] = { ...report.load, predictedLongRunning: longs };
-    } else {
+    else if (report.kind === 'decode') this.#decode[report.index] = report.load;
+    else {
       this.#colocated[report.index] = colocatedRoutingLoad(report.load);
     }
   }
