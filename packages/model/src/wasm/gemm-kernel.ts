@@ -11,8 +11,8 @@
  * three B vectors and splats one A float per row (9 multiply-adds per 6 loads), 15 of x64's 16
  * SIMD registers. Rows are taken in blocks of ROW_BLOCK (240); within a block each panel is read
  * once from memory (or the last-level cache) and every row tile of the block passes over it while
- * it sits in L1/L2, the last 1-4 rows of a block in 2-row tiles on the same panel (a block of one
- * row: the single-row path below).
+ * it sits in L1/L2, the last 1-4 rows of a block in 2-row tiles on the same panel, those first
+ * (a block of one row: the single-row path below).
  * The multiply-add is `f32x4.mul` + `f32x4.add`, or `f32x4.relaxed_madd` (FMA where the CPU has
  * it) when the runtime supports relaxed SIMD (simd-features.ts): the two differ in rounding only.
  * NOTE: the k loop is not unrolled: unrolled, V8 hoisted the loads of several steps and spilled
@@ -216,10 +216,17 @@ function buildGemm(fma: boolean, epilogue: Epilogue, lda: number | null): Functi
     f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => tile(g, 1, 2, 1));
     f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => tile(g, 1, 1, 1));
   };
-  /** Every row tile of the block on the panel at n0 (W vectors wide): MR-row tiles up to `full`, then 2-row tiles. */
+  /**
+   * Every row tile of the block on the panel at n0 (W vectors wide): the 2-row tiles of rows
+   * [full, iEnd) first, then the MR-row tiles of [i0, full).
+   * NOTE: the first tile on a panel streams it from memory, the others find it in L1/L2. A
+   * 2-row tile has fewer instructions per byte of B than a 3-row one, so the out-of-order window
+   * keeps more of the panel's cache misses in flight: a batch of 8 (tiles 2 + 3 + 3) measured
+   * 7-9% faster over a decode step's 96 MB of weights than 3 + 3 + 2 (A/B in one process).
+   */
   const panelTiles = (W: number): void => {
-    f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, W, 1));
     f.forLoop(i, () => f.get(full), () => f.get(iEnd), 2, () => tile(g, 2, W, 1));
+    f.forLoop(i, () => f.get(i0), () => f.get(full), MR, () => tile(g, MR, W, 1));
   };
   f.forLoop(i0, () => f.i32(0), () => f.get(M), ROW_BLOCK, () => {
     // iEnd = min(i0 + ROW_BLOCK, M)
