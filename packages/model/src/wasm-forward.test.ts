@@ -124,7 +124,7 @@ describe('wasm-kernel decode batches longer than one call holds', () => {
   });
 });
 
-describe('wasm-kernel prefill on two threads', () => {
+describe('wasm-kernel forward pass on two threads', () => {
   it('is bitwise equal to one thread (GEMM rows split between threads)', async () => {
     await initBackend('wasm');
     const [one, two] = [await load(true, 96, 1), await load(true, 96, 2)];
@@ -133,6 +133,24 @@ describe('wasm-kernel prefill on two threads', () => {
       const seq = attach(m);
       const out = m.prefill(seq, tokens, { logits: 'all', chunkSize: 90 });
       seq.release();
+      return out;
+    });
+    expect(b).toEqual(a);
+    one.dispose();
+    two.dispose();
+  });
+
+  it('decodes bitwise equal to one thread (GEMM columns split between threads: mlp.c_fc and the head)', async () => {
+    await initBackend('wasm');
+    const [one, two] = [await load(true, 96, 1), await load(true, 96, 2)];
+    const [a, b] = [one, two].map((m) => {
+      const seqs = Array.from({ length: 5 }, (_, i) => {
+        const seq = attach(m);
+        m.prefill(seq, prompt(3 + i, i));
+        return seq;
+      });
+      const out = [m.decode(seqs.map((seq, i) => ({ seq, token: i }))), m.decode([{ seq: seqs[0], token: 7 }])];
+      for (const s of seqs) s.release();
       return out;
     });
     expect(b).toEqual(a);

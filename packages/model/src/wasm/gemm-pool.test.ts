@@ -6,12 +6,12 @@ import { wasmApi } from './wasm-runtime.js';
 
 // NOTE: the workers run dist/wasm/gemm-worker.js: build the package before this test.
 describe('GEMMs split across worker threads', () => {
-  it('give bitwise the same rows as one thread, for gemm, gemmAdd and gemmGelu', () => {
+  // 150 rows: split by rows; 1 and 8 rows (decode) over 12 full panels and a narrow one: split by columns.
+  it.each([[150, 40, 48], [1, 40, 152], [8, 40, 152]])('give bitwise the same rows as one thread, for gemm, gemmAdd and gemmGelu (M, K, N = %i, %i, %i)', (M, K, N) => {
     const memory = new wasmApi.Memory({ initial: 64, maximum: 1024, shared: true });
     const one = new GemmPool(memory, false, 1);
     const three = new GemmPool(memory, false, 3);
     expect(three.threads).toBe(3);
-    const [M, K, N] = [150, 40, 48];
     const rng = createRng(3);
     const mem = new Float32Array(memory.buffer);
     const A = 0;
@@ -30,6 +30,7 @@ describe('GEMMs split across worker threads', () => {
         }
         expect(mem.slice(out3, out3 + M * N)).toEqual(mem.slice(out1, out1 + M * N));
         expect(mem[out1 + (M - 1) * N]).not.toBe(0.25);
+        expect(mem[out1 + M * N - 1]).not.toBe(0.25);
       }
     } finally {
       one.close();

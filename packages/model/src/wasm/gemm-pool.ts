@@ -2,8 +2,14 @@
  * GemmPool: the GEMM kernels run on this thread plus `threads - 1` worker threads over one shared
  * WebAssembly memory. A large GEMM (at least SPLIT_ROWS rows: prefill) is split by rows: each
  * worker takes a block of rows, this thread the last block, and the call returns when all are
- * done; smaller ones (decode) run here alone. Rows are independent and computed the same way in
- * any tile (gemm-kernel.ts), so results are bitwise equal to a single-threaded run.
+ * done. A smaller one (decode) is split by columns: each worker takes a run of whole B panels,
+ * this thread the rest (with the narrow last panel); one too narrow for SPLIT_PANELS panels per
+ * thread runs here alone. Rows and columns are independent and computed the same way in any tile
+ * (gemm-kernel.ts), so results are bitwise equal to a single-threaded run.
+ * NOTE: a decode GEMM of 8 rows is ~8 ms of 128-bit arithmetic per step plus ~5 ms of the weights'
+ * stream that one thread cannot overlap (WebAssembly has no prefetch, and loads touching ahead
+ * stall retirement: measured slower); two threads split both. Workers sleep in Atomics.wait
+ * between jobs: spinning for 0.3 ms first cost 25-30% more CPU per step for no wall-time gain.
  * Protocol per worker (an Int32Array over its own SharedArrayBuffer): this thread writes the
  * arguments, clears DONE and bumps SEQ (Atomics.notify); the worker, waiting on SEQ, runs the
  * kernel and sets DONE to 1 (or -1 if the kernel threw), then notifies. NOTE: the wait here is
@@ -15,15 +21,17 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
-import { createGemmKernels, MR, type GemmFn, type GemmKernels } from './gemm-kernel.js';
+import { createGemmKernels, MR, PANEL, type GemmFn, type GemmKernels } from './gemm-kernel.js';
 import type { WasmMemory } from './wasm-runtime.js';
 
 /** Control words of one worker. */
 export const CTL = { SEQ: 0, DONE: 1, KIND: 2, ARGS: 3, WORDS: 12 } as const;
 /** Job kinds. */
 export const JOB = { GEMM: 0, GEMM_ADD: 1, GEMM_GELU: 2, STOP: 3 } as const;
-/** GEMMs with fewer rows run on the calling thread alone. */
+/** GEMMs with fewer rows are split by columns (decode), others by rows (prefill). */
 const SPLIT_ROWS = 64;
+/** A column split gives each thread at least this many full panels, or the GEMM runs on the calling thread alone. */
+const SPLIT_PANELS = 4;
 /** How long a worker may take before the call fails. */
 const TIMEOUT_MS = 60_000;
 
@@ -88,18 +96,40 @@ export class GemmPool {
 
   private run(kind: number, fn: GemmFn, args: Parameters<GemmFn>): void {
     const [a, lda, b, bias, out, ldc, m, k, n] = args;
-    if (this.workers.length === 0 || m < SPLIT_ROWS) return fn(a, lda, b, bias, out, ldc, m, k, n);
+    if (this.workers.length === 0) return fn(a, lda, b, bias, out, ldc, m, k, n);
     const parts = this.workers.length + 1;
+    if (m < SPLIT_ROWS) {
+      // Few rows (decode): split by columns, whole panels per worker, this thread the rest (and the narrow last panel).
+      const per = Math.floor(Math.floor(n / PANEL) / parts);
+      if (per < SPLIT_PANELS) return fn(a, lda, b, bias, out, ldc, m, k, n);
+      this.workers.forEach(({ ctl }, j) => {
+        const c0 = j * per * PANEL;
+        this.post(ctl, [kind, a, lda, b + c0 * k * 4, bias + c0 * 4, out + c0 * 4, ldc, m, k, per * PANEL]);
+      });
+      const c0 = this.workers.length * per * PANEL;
+      fn(a, lda, b + c0 * k * 4, bias + c0 * 4, out + c0 * 4, ldc, m, k, n - c0);
+      return this.join();
+    }
     const rows = Math.ceil(m / parts / MR) * MR; // whole register tiles per thread
     this.workers.forEach(({ ctl }, j) => {
       const r0 = j * rows;
-      ctl.set([kind, a + r0 * lda * 4, lda, b, bias, out + r0 * ldc * 4, ldc, Math.max(0, Math.min(rows, m - r0)), k, n], CTL.KIND);
-      Atomics.store(ctl, CTL.DONE, 0);
-      Atomics.add(ctl, CTL.SEQ, 1);
-      Atomics.notify(ctl, CTL.SEQ);
+      this.post(ctl, [kind, a + r0 * lda * 4, lda, b, bias, out + r0 * ldc * 4, ldc, Math.max(0, Math.min(rows, m - r0)), k, n]);
     });
     const mine = this.workers.length * rows;
     if (mine < m) fn(a + mine * lda * 4, lda, b, bias, out + mine * ldc * 4, ldc, m - mine, k, n);
+    this.join();
+  }
+
+  /** Hands one job (kind, then the GEMM's arguments) to a worker. */
+  private post(ctl: Int32Array, job: number[]): void {
+    ctl.set(job, CTL.KIND);
+    Atomics.store(ctl, CTL.DONE, 0);
+    Atomics.add(ctl, CTL.SEQ, 1);
+    Atomics.notify(ctl, CTL.SEQ);
+  }
+
+  /** Waits for every worker's job. */
+  private join(): void {
     for (const { ctl } of this.workers) {
       const start = Date.now();
       while (Atomics.load(ctl, CTL.DONE) === 0) {
