@@ -17,8 +17,9 @@
  *  - an instance is taken only from a role that is not short, whose attainment is at least
  *    `highAttainment` (the gap to `lowAttainment` is the hysteresis), and that would still meet
  *    its target with one instance less (its load scaled by n / (n - 1): the prefill queue under a
- *    quarter of the TTFT target, the decode step under 80% of the TPOT target) and stays within the
- *    bounds;
+ *    quarter of the TTFT target, the decode step under 80% of the TPOT target — not scaled while
+ *    the batch per decode instance would stay under MIN_SPLIT_BATCH, where a step is mostly its
+ *    fixed cost) and stays within the bounds;
  *  - when no instance can be taken and `elastic.maxInstances` leaves room (and the short role is
  *    under its maximum), an instance is spawned for it — also when both roles are short (for the
  *    one under more pressure: prefill queue / TTFT target against decode step / TPOT target);
@@ -146,7 +147,12 @@ function cannotSpare(input: PlannerInput, load: Load, from: ServingRole): string
   if (attainment !== null && attainment < o.highAttainment) return `${from} attainment ${pct(attainment)} is below ${pct(o.highAttainment)}`;
   const scale = n / (n - 1);
   if (from === 'prefill' && load.queueMs * scale > QUEUE_SPARE * slo.ttftMs) return `one prefill instance less would queue ${round(load.queueMs * scale)} ms`;
-  if (from === 'decode' && load.stepMs !== null && load.stepMs * scale > STEP_SPARE * slo.tpotMs) return `one decode instance less would step ${round(load.stepMs * scale)} ms`;
+  if (from === 'decode' && load.stepMs !== null) {
+    // NOTE: a step of a small batch is mostly its fixed cost (the weights' stream), which a batch a few sequences larger does not
+    // scale: below MIN_SPLIT_BATCH sequences per instance after the change the step is taken as it is now.
+    const step = load.batchPer * scale < MIN_SPLIT_BATCH ? load.stepMs : load.stepMs * scale;
+    if (step > STEP_SPARE * slo.tpotMs) return `one decode instance less would step ${round(step)} ms`;
+  }
   return null;
 }
 
