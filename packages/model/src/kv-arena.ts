@@ -8,7 +8,7 @@
  * Invariants: a slot's pages cover every position written to it; K/V pad lanes (hd..hdP) stay 0;
  * views of the memory are re-taken after every possible growth.
  */
-import { createAttentionKernel, KEY_TILE, layerBytes, PAGE_POSITIONS, PAGE_SHIFT, type AttendFn } from './wasm/attention-kernel.js';
+import { createAttentionKernel, KEY_TILE, layerBytes, PAGE_POSITIONS, PAGE_SHIFT, type AttendFn, type AttentionShape } from './wasm/attention-kernel.js';
 import { ModelError } from './errors.js';
 import { createKvWriteKernel, type WriteKvFn } from './wasm/kv-write-kernel.js';
 import { wasmApi, WASM_PAGE_BYTES as WASM_PAGE, type WasmMemory } from './wasm/wasm-runtime.js';
@@ -32,7 +32,26 @@ export interface ArenaShape {
   shared?: boolean;
   /** Attention with relaxed-SIMD multiply-adds (the runtime must compile them); default false. */
   fma?: boolean;
+  /** Threads that may run attention calls at once (helpers beyond this one get scratch of their own); default 1. */
+  threads?: number;
 }
+
+/** One attention call of attendAt's form, for a helper thread's list (see prepareHelper). */
+export interface AttendCall {
+  layer: number;
+  slot: number;
+  /** Byte addresses of the [rows, H, hdP] queries (pre-scaled) and outputs. */
+  q: number;
+  y: number;
+  rows: number;
+  pos0: number;
+}
+
+/** Words per descriptor of a helper's call list: q, y, page table, layer offset, rows, pos0 (the AttendFn's arguments). */
+export const ATTEND_CALL_WORDS = 6;
+
+/** A helper thread's scratch: its kernel's shape (own scores and inv rows), its call list and page tables. */
+interface HelperScratch { shape: AttentionShape; callsAddr: number; tablesAddr: number }
 
 /** One attention call: T query rows of one sequence, read from `qkv` rows. */
 export interface AttendRequest {
@@ -72,6 +91,8 @@ export class KvArena {
   private readonly pagesAddr: number;
   /** Start of the owner's reserved bytes (16-byte aligned). */
   readonly reservedAddr: number;
+  private readonly helpers: HelperScratch[] = [];
+  private readonly lmax: number;
   /** Page addresses per slot; null = free slot. */
   private slotPages: Array<number[] | null> = [];
   private freePages: number[] = [];
@@ -88,6 +109,7 @@ export class KvArena {
     this.layerBytes = layerBytes(H, this.hdP);
     this.pageBytes = nLayer * this.layerBytes;
     const lmax = roundUp(maxPositions, P);
+    this.lmax = lmax;
     const rowsBytes = maxPositions * H * this.hdP * 4;
     this.qAddr = 0;
     this.yAddr = rowsBytes;
@@ -95,7 +117,16 @@ export class KvArena {
     const scoreRows = Math.max(4, H);
     const scoresAddr = roundUp(this.ptAddr + (lmax / P) * 4, 16);
     const invAddr = scoresAddr + scoreRows * lmax * 4;
-    this.reservedAddr = roundUp(invAddr + scoreRows * 4, 64);
+    let end = roundUp(invAddr + scoreRows * 4, 64);
+    // Each helper: scores, inv, then up to maxPositions calls (one row each at most) and their page tables.
+    for (let t = 1; t < (shape.threads ?? 1); t++) {
+      const helper = { nHead: H, hdP: this.hdP, lmax, scoresAddr: end, invAddr: end + scoreRows * lmax * 4 };
+      const callsAddr = roundUp(helper.invAddr + scoreRows * 4, 64);
+      const tablesAddr = roundUp(callsAddr + maxPositions * ATTEND_CALL_WORDS * 4, 64);
+      this.helpers.push({ shape: helper, callsAddr, tablesAddr });
+      end = roundUp(tablesAddr + maxPositions * (lmax / P) * 4, 64);
+    }
+    this.reservedAddr = end;
     this.pagesAddr = roundUp(this.reservedAddr + (shape.reserveBytes ?? 0), 64);
     if (this.pagesAddr > MAX_BYTES) throw new ModelError('KV_ARENA_FULL', `the model needs ${this.pagesAddr} bytes of WebAssembly memory before any KV page (limit ${MAX_BYTES})`);
     this.memory = new wasmApi.Memory({ initial: Math.ceil(this.pagesAddr / WASM_PAGE) + 1, maximum: MAX_BYTES / WASM_PAGE, shared: shape.shared ?? false });
@@ -122,6 +153,27 @@ export class KvArena {
   attendAt(layer: number, slot: number, q: number, y: number, rows: number, pos0: number): void {
     this.i32.set(this.slotPages[slot] as number[], this.ptAddr >> 2);
     this.attendFn(q, y, this.ptAddr, layer * this.layerBytes, rows, pos0);
+  }
+
+  /** The attention kernel's shape for helper thread `t` (1 .. threads - 1): its own scratch rows. */
+  helperShape(t: number): AttentionShape {
+    return this.helpers[t - 1].shape;
+  }
+
+  /**
+   * Writes `calls` as helper thread `t`'s call list (descriptors of ATTEND_CALL_WORDS words, each
+   * with its sequence's page table) and returns the list's byte address; the helper runs them with
+   * its own kernel (helperShape) while this thread runs others. At most maxPositions calls.
+   */
+  prepareHelper(t: number, calls: readonly AttendCall[]): number {
+    const { callsAddr, tablesAddr } = this.helpers[t - 1];
+    const tableWords = this.lmax / P;
+    calls.forEach((c, i) => {
+      const table = tablesAddr + i * tableWords * 4;
+      this.i32.set(this.slotPages[c.slot] as number[], table >> 2);
+      this.i32.set([c.q, c.y, table, c.layer * this.layerBytes, c.rows, c.pos0], (callsAddr >> 2) + i * ATTEND_CALL_WORDS);
+    });
+    return callsAddr;
   }
 
   /** Takes the lowest free slot. */

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArrayKvBacking, initBackend, loadModel, type Gpt, type ModelSequence } from './index.js';
+import { ArrayKvBacking, initBackend, loadModel, type Gpt, type GptConfig, type ModelSequence } from './index.js';
 import { relativeDiff, smallConfig } from './testing/fixtures.js';
 import { WasmForward } from './wasm-forward.js';
 
@@ -14,12 +14,12 @@ function prompt(n: number, seed: number): number[] {
 }
 
 /** Loads the model with the wasm kernels (default) or with the tfjs reference path on the same backend. */
-async function load(kernels: boolean, nPositions = 96, threads = 1): Promise<Gpt> {
+async function load(kernels: boolean, nPositions = 96, threads = 1, shape: Partial<GptConfig> = {}): Promise<Gpt> {
   const before = [process.env['BATON_WASM_KERNELS'], process.env['BATON_CPU_THREADS']];
   process.env['BATON_WASM_KERNELS'] = kernels ? '1' : '0';
   process.env['BATON_CPU_THREADS'] = String(threads);
   try {
-    return await loadModel({ config: smallConfig({ nPositions, nEmbd: 64, nHead: 4, nInner: 256, nLayer: 3 }), seed: 5 });
+    return await loadModel({ config: smallConfig({ nPositions, nEmbd: 64, nHead: 4, nInner: 256, nLayer: 3, ...shape }), seed: 5 });
   } finally {
     for (const [i, name] of ['BATON_WASM_KERNELS', 'BATON_CPU_THREADS'].entries()) {
       if (before[i] === undefined) delete process.env[name];
@@ -140,9 +140,11 @@ describe('wasm-kernel forward pass on two threads', () => {
     two.dispose();
   });
 
-  it('decodes bitwise equal to one thread (GEMM columns split between threads: mlp.c_fc and the head)', async () => {
+  it('decodes bitwise equal to one thread (MLP GEMMs split by columns, attention by sequences)', async () => {
     await initBackend('wasm');
-    const [one, two] = [await load(true, 96, 1), await load(true, 96, 2)];
+    // NOTE: 256 wide, MLP 2048: each MLP GEMM of the 5-row batch is over 2 M multiply-adds, so it splits.
+    const shape = { nEmbd: 256, nInner: 2048, nLayer: 2 };
+    const [one, two] = [await load(true, 96, 1, shape), await load(true, 96, 2, shape)];
     const [a, b] = [one, two].map((m) => {
       const seqs = Array.from({ length: 5 }, (_, i) => {
         const seq = attach(m);

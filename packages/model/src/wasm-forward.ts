@@ -11,6 +11,9 @@
  *  - attn.c_attn is split into its q, k and v column blocks, q's scaled by 1 / sqrt(head size),
  *    so q lands where attention reads it, pre-scaled, and k / v are contiguous rows for the cache;
  *  - the tied head (wteᵀ, ln_f folded) is one more packed dense layer with a bias.
+ * With threads > 1 (BATON_CPU_THREADS) the GEMMs are split over the threads (by rows for a
+ * prefill, by columns for a decode batch: gemm-pool.ts) and so are a batch's attention calls (by
+ * sequence), bitwise as on one thread.
  * Invariant: a segment's results never depend on the other segments, bitwise (GEMM rows are
  * computed the same way in any batch, attention runs per segment), so batched decode equals
  * single decode bitwise.
@@ -18,7 +21,7 @@
 import type { GptConfig } from './config.js';
 import { embedRows } from './embedding.js';
 import type { ForwardHost, ForwardPass, LogitRows, Segment } from './forward-pass.js';
-import type { KvArena } from './kv-arena.js';
+import type { AttendCall, KvArena } from './kv-arena.js';
 import { foldWeights } from './model-tensors.js';
 import { COLUMN_ALIGN, packedSize, packPanels, roundUp } from './wasm/gemm-kernel.js';
 import { GemmPool } from './wasm/gemm-pool.js';
@@ -97,7 +100,9 @@ export class WasmForward implements ForwardPass {
     const memory = arena.wasmMemory;
     const { nEmbd: C, nInner: I } = config;
     // A's row stride is C (h, y) or I (the MLP's activations): kernels with each fixed.
-    this.gemm = new GemmPool(memory, relaxedSimdSupported(), threads, [C, I]);
+    // NOTE: the workers' attention kernels use the GEMMs' fma flag; the arena's own kernel was
+    // compiled with the same detection (gpt.ts), so every thread's attention rounds alike.
+    this.gemm = new GemmPool(memory, relaxedSimdSupported(), threads, [C, I], threads > 1 ? (t) => arena.helperShape(t) : null);
     this.rowK = createRowKernels(memory);
     const f = foldWeights(config, weights);
     const mem = new Float32Array(memory.buffer);
@@ -160,12 +165,14 @@ export class WasmForward implements ForwardPass {
       // attn.c_attn's q [m, C], then causal attention of each segment's rows over its cache: y [m, C]
       gemm(s.h, C, b.q.w, b.q.b, s.q, C, m, C, C);
       row = 0;
+      const calls: AttendCall[] = [];
       for (const [i, { seq, tokens }] of segments.entries()) {
         const from = last ? wanted[i] : 0;
         const T = tokens.length - from;
-        if (T > 0) this.arena.attendAt(l, seq.slot, s.q + row * C * 4, s.y + row * C * 4, T, seq.length + from);
+        if (T > 0) calls.push({ layer: l, slot: seq.slot, q: s.q + row * C * 4, y: s.y + row * C * 4, rows: T, pos0: seq.length + from });
         row += T;
       }
+      this.attendAll(calls);
       onLayerDone?.(l);
       if (m === 0) continue;
       gemmAdd(s.y, C, b.proj.w, b.proj.b, s.x, C, m, C, C); // x += attn.c_proj(y)
@@ -176,6 +183,23 @@ export class WasmForward implements ForwardPass {
     }
     for (const g of segments) g.seq.len += g.tokens.length;
     return logits === 'none' ? null : this.lmHead(mem, m);
+  }
+
+  /**
+   * Runs the attention calls (one per segment), the first ones shared out to the worker threads
+   * (an equal number each; this thread takes the rest), then waits for them. A sequence's
+   * attention runs the same code on any thread, so results do not depend on the split.
+   */
+  private attendAll(calls: readonly AttendCall[]): void {
+    const threads = this.gemm.threads;
+    const per = Math.floor(calls.length / threads);
+    if (per === 0) {
+      for (const c of calls) this.arena.attendAt(c.layer, c.slot, c.q, c.y, c.rows, c.pos0);
+      return;
+    }
+    for (let t = 1; t < threads; t++) this.gemm.attend(t, this.arena.prepareHelper(t, calls.slice((t - 1) * per, t * per)), per);
+    for (const c of calls.slice((threads - 1) * per)) this.arena.attendAt(c.layer, c.slot, c.q, c.y, c.rows, c.pos0);
+    this.gemm.join();
   }
 
   /** Moves each segment's rows from wanted[i] on (of x and h) to the front, in order; returns their count. */

@@ -5,7 +5,9 @@
  * done. A smaller one (decode) is split by columns: each worker takes a run of whole B panels,
  * this thread the rest (with the narrow last panel); one too narrow for SPLIT_PANELS panels per
  * thread runs here alone. Rows and columns are independent and computed the same way in any tile
- * (gemm-kernel.ts), so results are bitwise equal to a single-threaded run.
+ * (gemm-kernel.ts), so results are bitwise equal to a single-threaded run. Workers given an
+ * attention kernel shape (their own scratch in the KV arena) also run lists of attention calls
+ * (attend(): a decode batch's sequences shared out by WasmForward), bitwise as on this thread.
  * NOTE: a decode GEMM of 8 rows is ~8 ms of 128-bit arithmetic per step plus ~5 ms of the weights'
  * stream that one thread cannot overlap (WebAssembly has no prefetch, and loads touching ahead
  * stall retirement: measured slower); two threads split both. Workers sleep in Atomics.wait
@@ -22,16 +24,23 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
 import { createGemmKernels, MR, PANEL, type GemmFn, type GemmKernels } from './gemm-kernel.js';
+import type { AttentionShape } from './attention-kernel.js';
 import type { WasmMemory } from './wasm-runtime.js';
 
 /** Control words of one worker. */
 export const CTL = { SEQ: 0, DONE: 1, KIND: 2, ARGS: 3, WORDS: 12 } as const;
-/** Job kinds. */
-export const JOB = { GEMM: 0, GEMM_ADD: 1, GEMM_GELU: 2, STOP: 3 } as const;
+/** Job kinds (ATTEND: a list of attention calls, args [list address, count]; see KvArena.prepareHelper). */
+export const JOB = { GEMM: 0, GEMM_ADD: 1, GEMM_GELU: 2, STOP: 3, ATTEND: 4 } as const;
 /** GEMMs with fewer rows are split by columns (decode), others by rows (prefill). */
 const SPLIT_ROWS = 64;
 /** A column split gives each thread at least this many full panels, or the GEMM runs on the calling thread alone. */
 const SPLIT_PANELS = 4;
+/**
+ * Nor is a GEMM of fewer multiply-adds split. NOTE: waking a worker costs tens of microseconds,
+ * about what a one-row GEMM of a 512-wide model takes (15-100 us): batch-1 steps with their GEMMs
+ * split were 6-12% slower than on one thread; 8 rows of a 512 x 512 (2 M) still split.
+ */
+const SPLIT_MACS = 1 << 21;
 /** How long a worker may take before the call fails. */
 const TIMEOUT_MS = 60_000;
 
@@ -48,6 +57,8 @@ export interface GemmWorkerData {
   fma: boolean;
   /** A row strides with kernels of their own (createGemmKernels). */
   strides: readonly number[];
+  /** This worker's attention kernel shape (its own scratch), or null: no ATTEND jobs. */
+  attention: AttentionShape | null;
 }
 
 /** GEMM kernels, optionally spread over worker threads. */
@@ -58,12 +69,15 @@ export class GemmPool {
   private readonly local: GemmKernels;
   private readonly workers: Array<{ worker: Worker; ctl: Int32Array }>;
 
-  /** `strides`: the A row strides the callers use (each gets kernels with it fixed). */
-  constructor(memory: WasmMemory, fma: boolean, threads: number, strides: readonly number[] = []) {
+  /**
+   * `strides`: the A row strides the callers use (each gets kernels with it fixed); `attention`:
+   * the attention kernel shape of each worker (worker j runs thread j + 1's), or none: no attend().
+   */
+  constructor(memory: WasmMemory, fma: boolean, threads: number, strides: readonly number[] = [], attention: ((thread: number) => AttentionShape) | null = null) {
     this.local = createGemmKernels(memory, fma, strides);
-    this.workers = Array.from({ length: Math.max(0, threads - 1) }, () => {
+    this.workers = Array.from({ length: Math.max(0, threads - 1) }, (_, j) => {
       const ctl = new SharedArrayBuffer(CTL.WORDS * 4);
-      const data: GemmWorkerData = { memory, ctl, fma, strides };
+      const data: GemmWorkerData = { memory, ctl, fma, strides, attention: attention === null ? null : attention(j + 1) };
       const worker = new Worker(workerScript(), { workerData: data });
       worker.unref();
       return { worker, ctl: new Int32Array(ctl) };
@@ -101,7 +115,7 @@ export class GemmPool {
     if (m < SPLIT_ROWS) {
       // Few rows (decode): split by columns, whole panels per worker, this thread the rest (and the narrow last panel).
       const per = Math.floor(Math.floor(n / PANEL) / parts);
-      if (per < SPLIT_PANELS) return fn(a, lda, b, bias, out, ldc, m, k, n);
+      if (per < SPLIT_PANELS || m * k * n < SPLIT_MACS) return fn(a, lda, b, bias, out, ldc, m, k, n);
       this.workers.forEach(({ ctl }, j) => {
         const c0 = j * per * PANEL;
         this.post(ctl, [kind, a, lda, b + c0 * k * 4, bias + c0 * 4, out + c0 * 4, ldc, m, k, per * PANEL]);
@@ -120,7 +134,15 @@ export class GemmPool {
     this.join();
   }
 
-  /** Hands one job (kind, then the GEMM's arguments) to a worker. */
+  /**
+   * Starts the attention call list at byte address `calls` (`count` calls) on thread `thread`'s
+   * worker (1 .. threads - 1; the pool must have been given attention shapes); join() waits for it.
+   */
+  attend(thread: number, calls: number, count: number): void {
+    this.post(this.workers[thread - 1].ctl, [JOB.ATTEND, calls, count]);
+  }
+
+  /** Hands one job (kind, then its arguments) to a worker. */
   private post(ctl: Int32Array, job: number[]): void {
     ctl.set(job, CTL.KIND);
     Atomics.store(ctl, CTL.DONE, 0);
@@ -128,8 +150,8 @@ export class GemmPool {
     Atomics.notify(ctl, CTL.SEQ);
   }
 
-  /** Waits for every worker's job. */
-  private join(): void {
+  /** Waits for every worker's job (a worker given none has nothing pending). */
+  join(): void {
     for (const { ctl } of this.workers) {
       const start = Date.now();
       while (Atomics.load(ctl, CTL.DONE) === 0) {
