@@ -60,7 +60,11 @@ describe('decideFlip', () => {
   });
 
   it('hysteresis: takes no instance from a role below highAttainment, or one that would miss with one less', () => {
-    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.92, view: busy(['prefill', 'decode', 'decode'], { running: 2 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/decode attainment 92% is below 95%/) });
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.92, view: busy(['prefill', 'decode', 'decode'], { running: 8 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/decode attainment 92% is below 95%/) });
+    // Misses that are not the donor's own (a small decode batch; no prompt queued) do not hold its instance.
+    expect(decideFlip(input({ ttftAttainment: 0.5, tpotAttainment: 0.92, view: busy(['prefill', 'decode', 'decode'], { running: 2 }) }))).toMatchObject({ kind: 'flip', to: 'prefill' });
+    expect(decideFlip(input({ ttftAttainment: 0.8, view: view(['prefill', 'prefill', 'decode'], { stepMs: 80, running: 6 }) }))).toMatchObject({ kind: 'flip', from: 'prefill', to: 'decode' });
+    expect(decideFlip(input({ ttftAttainment: 0.8, view: view(['prefill', 'prefill', 'decode'], { stepMs: 80, running: 6, queuedRequests: 1 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/prefill attainment 80% is below 95%/) });
     expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { running: 8, stepMs: 30 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/one decode instance less would step 60 ms/) });
     // A small batch's step is its fixed cost: one instance less (2 sequences on one instance) steps about the same.
     expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { running: 2, stepMs: 30 }) }))).toMatchObject({ kind: 'flip', to: 'prefill' });

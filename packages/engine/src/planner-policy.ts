@@ -15,7 +15,9 @@
  *    is not a shortage of that role (on a shared host it is the other role's work taking the
  *    CPU): flipping toward it takes capacity from the role that is working and moves the backlog;
  *  - an instance is taken only from a role that is not short, whose attainment is at least
- *    `highAttainment` (the gap to `lowAttainment` is the hysteresis), and that would still meet
+ *    `highAttainment` (the gap to `lowAttainment` is the hysteresis; misses count only where they
+ *    are the role's own: prompts queued, or at least MIN_SPLIT_BATCH sequences per decode
+ *    instance), and that would still meet
  *    its target with one instance less (its load scaled by n / (n - 1): the prefill queue under a
  *    quarter of the TTFT target, the decode step under 80% of the TPOT target — not scaled while
  *    the batch per decode instance would stay under MIN_SPLIT_BATCH, where a step is mostly its
@@ -144,7 +146,11 @@ function cannotSpare(input: PlannerInput, load: Load, from: ServingRole): string
   const min = from === 'prefill' ? o.minPrefill : o.minDecode;
   if (n - 1 < min) return `${from} is at its minimum of ${min}`;
   const attainment = from === 'prefill' ? input.ttftAttainment : input.tpotAttainment;
-  if (attainment !== null && attainment < o.highAttainment) return `${from} attainment ${pct(attainment)} is below ${pct(o.highAttainment)}`;
+  // NOTE: misses count against giving an instance up only where they are the role's own (prompts queued; a decode batch of at
+  // least MIN_SPLIT_BATCH per instance), as for a shortage: a window's TTFT misses from an earlier prefill-heavy mix, with
+  // nothing queued now, would otherwise hold the instance for the length of the window after the mix shifted.
+  const own = from === 'prefill' ? input.view.prefill.queuedRequests > 0 : load.batchPer >= MIN_SPLIT_BATCH;
+  if (attainment !== null && attainment < o.highAttainment && own) return `${from} attainment ${pct(attainment)} is below ${pct(o.highAttainment)}`;
   const scale = n / (n - 1);
   if (from === 'prefill' && load.queueMs * scale > QUEUE_SPARE * slo.ttftMs) return `one prefill instance less would queue ${round(load.queueMs * scale)} ms`;
   if (from === 'decode' && load.stepMs !== null) {
