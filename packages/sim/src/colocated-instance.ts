@@ -151,13 +151,13 @@ export class ColocatedInstance extends SimInstance {
       step.budget -= seq.req.promptTokens;
       step.taken++;
       const computed = seq.req.promptTokens - seq.len;
-      const ms = chunkedPrefillMs(this.cell.times, computed, seq.len, cfg.prefillChunkSize);
+      const ms = chunkedPrefillMs(this.cell.times, computed, seq.len, cfg.prefillChunkSize) + this.cell.times.promptOverheadMs;
       this.#prefills.push({ seq, startMs: now, computed, ms });
       seq.len = seq.req.promptTokens;
     }
     if (this.#prefills.length > 0) {
       this.countSteps(1, this.#prefills.length);
-      this.#startPrefill(0, now, this.cell.times.stepOverheadMs);
+      this.#startPrefill(0, now, this.cell.times.prefillStepOverheadMs);
       return;
     }
     if (this.#decodeStep(now)) return;
@@ -178,7 +178,8 @@ export class ColocatedInstance extends SimInstance {
       if (blocked || this.batch.preemptedCount > 0) this.retryLater(now, RETRY);
       return;
     }
-    const prefillMs = chunk > 0 && p !== null ? this.cell.times.prefillMs(chunk, p.len) : 0;
+    // NOTE: the step that ends a prompt also pays its first token's cost (sampling, streaming, publication).
+    const prefillMs = chunk > 0 && p !== null ? this.cell.times.prefillMs(chunk, p.len) + (p.len + chunk === p.req.promptTokens ? this.cell.times.promptOverheadMs : 0) : 0;
     this.#chunk = chunk;
     this.#stepStart = now;
     this.#batchNow = batch;

@@ -9,12 +9,15 @@ export { SimError, ProfileError, SimOptionsError, PlanArgumentError, type SimErr
 /** Profiles: format, reading and validation. */
 export { PROFILE_FORMAT, parseProfile, readProfile, type Profile, type PrefillPoint, type DecodePoint, type SchedulerCost, type CoRun } from './profile.js';
 /** Cost models the simulator runs on. */
-export { profileStepTimes, constantStepTimes, type StepTimes } from './step-times.js';
+export { profileStepTimes, constantStepTimes, type StepTimes, type ProfileTimesOptions } from './step-times.js';
 /** The machine a cell's instances share (co-run slowdown, cores). */
 export { HostCpu, type Contention, type Work } from './host-cpu.js';
 /** Measuring a profile on this machine. */
 export { measureProfile, modelSource, type ProfileOptions } from './profiler.js';
 export { measureCoRun } from './co-run.js';
+/** The engine's path around the model calls, measured on a real engine. */
+export { fitLine, type EngineOverhead, type OverheadPoint, type LineFit } from './engine-overhead.js';
+export { measureEngineOverhead, engineCanLoad, type ProbeOptions } from './engine-probe.js';
 /** The scheduler's decision time. */
 export { measureSchedulerCost, timeDecisionUs } from './scheduler-cost.js';
 /** The simulator. */

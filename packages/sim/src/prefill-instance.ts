@@ -115,7 +115,7 @@ export class PrefillInstance extends SimInstance {
       this.#queuedTokens -= cost;
       step.budget -= cost;
       step.taken++;
-      const ms = chunkedPrefillMs(this.cell.times, cost - matched * bs, matched * bs, cfg.prefillChunkSize);
+      const ms = chunkedPrefillMs(this.cell.times, cost - matched * bs, matched * bs, cfg.prefillChunkSize) + this.cell.times.promptOverheadMs;
       jobs.push({ req, holding, startMs: now, cached: matched * bs, ms });
       this.cell.decoders[req.decode].incoming(req);
     }
@@ -130,7 +130,7 @@ export class PrefillInstance extends SimInstance {
     this.countSteps(1, jobs.length);
     this.#step = jobs;
     this.#stepTokens = jobs.reduce((n, j) => n + j.req.promptTokens, 0);
-    this.#start(jobs[0], now, this.cell.times.stepOverheadMs);
+    this.#start(jobs[0], now, this.cell.times.prefillStepOverheadMs);
   }
 
   /** Starts one prompt's prefill (after `overheadMs` of the step's own cost). */
@@ -159,8 +159,8 @@ export class PrefillInstance extends SimInstance {
     }
     const shared = decoder.pool === this.pool;
     if (!shared) this.pool.release(holding);
-    // NOTE: the `prefilled` message reaches the decode thread one hop later.
-    this.cell.queue.push(now + this.cell.times.hopMs, new Handoff(decoder, req, shared ? holding : null), 0);
+    // NOTE: the `prefilled` message reaches the decode thread one hop (and the engine's measured handoff path) later.
+    this.cell.queue.push(now + this.cell.times.hopMs + this.cell.times.handoffMs, new Handoff(decoder, req, shared ? holding : null), 0);
   }
 }
 

@@ -2,13 +2,15 @@
  * Step-time profiles: what `baton profile` measures on a machine and the simulator reads — prefill
  * time by chunk length and the context already cached before it, decode step time by batch size
  * and context, the KV handoff's per-token load time, the message hop between threads and the
- * scheduler's own decision time, and the slowdown of a model call beside another busy model thread.
+ * scheduler's own decision time, the slowdown of a model call beside another busy model thread, and
+ * what the engine's own machinery adds around the model calls (measured on a real engine).
  *
  * Invariants of a parsed {@link Profile}: every duration is finite and >= 0; prefill points are at
  * least two distinct chunk lengths at prefix 0; decode points form a full grid (every batch size at
  * every context); no unknown format version.
  */
 import { readFileSync } from 'node:fs';
+import type { EngineOverhead, OverheadPoint } from './engine-overhead.js';
 import { ProfileError } from './sim-errors.js';
 
 /** The format tag every profile carries. */
@@ -68,6 +70,11 @@ export interface Profile {
   /** Co-run slowdown on this machine; absent in profiles measured before it was (then none). */
   coRun?: CoRun;
   scheduler: SchedulerCost;
+  /**
+   * What the engine's machinery adds around the model calls, measured end to end on a real engine
+   * (absent in profiles measured before it was, and for models the engine cannot load by name).
+   */
+  engine?: EngineOverhead;
 }
 
 /** Reads and validates a profile JSON file. @throws {ProfileError} */
@@ -120,6 +127,7 @@ export function parseProfile(v: unknown): Profile {
     hopMs: nonNeg(o.hopMs, 'hopMs'),
     ...(o.stepOverheadMs === undefined ? {} : { stepOverheadMs: nonNeg(o.stepOverheadMs, 'stepOverheadMs') }),
     ...(o.coRun === undefined ? {} : { coRun: coRun(o.coRun) }),
+    ...(o.engine === undefined ? {} : { engine: engineOverhead(o.engine) }),
     scheduler: { baseUs: nonNeg(scheduler.baseUs, 'scheduler.baseUs'), perInstanceUs: nonNeg(scheduler.perInstanceUs, 'scheduler.perInstanceUs') },
   };
   if (new Set(p.prefill.filter((q) => q.prefix === 0).map((q) => q.tokens)).size < 2) {
@@ -146,6 +154,32 @@ function coRun(v: unknown): CoRun {
     return n;
   };
   return { prefillFactor: f(c.prefillFactor, 'coRun.prefillFactor'), decodeFactor: f(c.decodeFactor, 'coRun.decodeFactor') };
+}
+
+function engineOverhead(v: unknown): EngineOverhead {
+  const e = obj(v, 'engine');
+  const scale = (x: unknown, field: string): number => {
+    const n = nonNeg(x, field);
+    if (n <= 0) throw new ProfileError(field, 'must be > 0');
+    return n;
+  };
+  const points: OverheadPoint[] = arr(e.points, 'engine.points').map((x, i) => {
+    const q = obj(x, `engine.points[${i}]`);
+    if (q.kind !== 'prefill' && q.kind !== 'decode') throw new ProfileError(`engine.points[${i}].kind`, `must be "prefill" or "decode", got ${JSON.stringify(q.kind)}`);
+    return {
+      kind: q.kind, size: posInt(q.size, `engine.points[${i}].size`), context: nonNeg(q.context, `engine.points[${i}].context`),
+      modelMs: nonNeg(q.modelMs, `engine.points[${i}].modelMs`), engineMs: nonNeg(q.engineMs, `engine.points[${i}].engineMs`),
+    };
+  });
+  return {
+    pathMs: nonNeg(e.pathMs, 'engine.pathMs'),
+    prefillFixedMs: nonNeg(e.prefillFixedMs, 'engine.prefillFixedMs'),
+    prefillScale: scale(e.prefillScale, 'engine.prefillScale'),
+    handoffMs: nonNeg(e.handoffMs, 'engine.handoffMs'),
+    decodeFixedMs: nonNeg(e.decodeFixedMs, 'engine.decodeFixedMs'),
+    decodePerSeqMs: nonNeg(e.decodePerSeqMs, 'engine.decodePerSeqMs'),
+    points,
+  };
 }
 
 function obj(v: unknown, field: string): Obj {

@@ -3,8 +3,9 @@
  * the engine's actors run — prefill calls by chunk length (and after a cached prefix), greedy
  * decode steps by batch size and context, the decode side's load of a handed-off sequence — plus
  * one message hop between two threads, what an actor's step loop costs around the model call, the
- * slowdown of model calls beside another busy model thread (co-run), and the scheduler's decision
- * time. Repeated, interleaved samples: prefill calls as means, decode steps, hop and loop
+ * slowdown of model calls beside another busy model thread (co-run), the scheduler's decision
+ * time, and — on a real engine of the same model — what the engine's machinery adds around those
+ * model calls (`engine-probe.ts`). Repeated, interleaved samples: prefill calls as means, decode steps, hop and loop
  * overhead as medians.
  *
  * Invariants: every sequence and model it creates is released/disposed; the decode grid is full
@@ -14,10 +15,12 @@ import { cpus } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { BUILTIN_MODELS, initBackend, loadModel, type BackendName, type Gpt, type ModelSpec } from '@baton/model';
 import { measureCoRun } from './co-run.js';
+import { measureEngineOverhead } from './engine-probe.js';
 import { decodeRig, filledBacking, prefillOnce } from './profile-rigs.js';
 import { PROFILE_FORMAT, type DecodePoint, type PrefillPoint, type Profile } from './profile.js';
 import { measureSchedulerCost } from './scheduler-cost.js';
 import { PlanArgumentError } from './sim-errors.js';
+import { profileStepTimes } from './step-times.js';
 
 /** Options of {@link measureProfile}. */
 export interface ProfileOptions {
@@ -28,6 +31,8 @@ export interface ProfileOptions {
   quick?: boolean;
   /** Cap on the KV arena the decode grid needs. Default 1 GiB. */
   arenaBudgetBytes?: number;
+  /** Run the engine probe (default true; models the engine cannot load by name skip it anyway). */
+  engineProbe?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -113,7 +118,7 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
     log(`co-run slowdown beside a busy model thread: prefill x${coRun.prefillFactor.toFixed(2)}, decode x${coRun.decodeFactor.toFixed(2)}`);
     const scheduler = measureSchedulerCost(opts.quick ? 3 : 5);
     log(`scheduler decision: ${scheduler.baseUs.toFixed(1)} µs + ${scheduler.perInstanceUs.toFixed(3)} µs/instance`);
-    return {
+    const profile: Profile = {
       format: PROFILE_FORMAT,
       model: opts.model,
       shape: { nLayer: cfg.nLayer, nEmbd: cfg.nEmbd, nHead: cfg.nHead, vocabSize: cfg.vocabSize, nPositions: cfg.nPositions },
@@ -128,6 +133,17 @@ export async function measureProfile(opts: ProfileOptions): Promise<Profile> {
       coRun,
       scheduler,
     };
+    if (opts.engineProbe === false) return profile;
+    log('engine path (a real engine of this model, 1 prefill + 1 decode thread):');
+    const engine = await measureEngineOverhead({
+      model: opts.model, backend: opts.backend, vocabSize: cfg.vocabSize, nPositions: cfg.nPositions, quick: opts.quick, times: profileStepTimes(profile), onProgress: log,
+    });
+    if (engine === null) {
+      log('  skipped: the engine loads built-in models and checkpoint directories, not baton-LxW shapes');
+      return profile;
+    }
+    log(`engine path: request ${engine.pathMs.toFixed(2)} ms to prefill, prefill ${engine.prefillFixedMs.toFixed(2)} ms + x${engine.prefillScale.toFixed(2)}, handoff +${engine.handoffMs.toFixed(2)} ms, decode step +${engine.decodeFixedMs.toFixed(3)} ms +${engine.decodePerSeqMs.toFixed(3)} ms/sequence`);
+    return { ...profile, engine };
   } finally {
     model.dispose();
   }

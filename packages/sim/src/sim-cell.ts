@@ -95,9 +95,9 @@ export class SimCell implements CellHost, EventTarget {
     this.#admission = { slo: config.slo, maxQueuedRequests: config.queue.maxRequests, maxQueuedPromptTokens: config.queue.maxPromptTokens };
   }
 
-  /** A request arrives at the engine at `now` (it reaches the scheduler one hop later). */
+  /** A request arrives at the engine at `now` (it reaches the scheduler one hop, and the engine's measured path, later). */
   arrive(req: SimRequest, now: number): void {
-    this.queue.push(now + this.times.hopMs, new Deliver(this, req), ARRIVE);
+    this.queue.push(now + this.times.hopMs + this.times.pathMs, new Deliver(this, req), ARRIVE);
   }
 
   /** The request reached the scheduler. */

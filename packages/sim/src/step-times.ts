@@ -3,6 +3,11 @@
  * handoff, a message hop and a scheduling decision take, and how instances on one machine slow each other. `profileStepTimes` interpolates a measured
  * {@link Profile}; `constantStepTimes` gives fixed costs (closed-form tests, what-if studies).
  *
+ * The engine's path (a profile's `engine` section) is charged as measured: prefill calls scaled by
+ * the engine's fitted factor, a decode step's per-sequence cost, its fixed cost in place of the
+ * loop microbenchmark, a prompt's fixed cost per prompt, and the path and handoff latencies beyond the hops, decision and
+ * KV load that are charged anyway.
+ *
  * Interpolation: prefill is piecewise linear in the chunk length (measured at prefix 0) plus an
  * attention term `c × tokens × prefix` fitted to the points measured after a cached prefix; decode
  * is bilinear in (batch, mean context) over the measured grid. Both extrapolate linearly from
@@ -21,16 +26,30 @@ export interface StepTimes {
   transferMs(tokens: number): number;
   /** One message between threads. */
   hopMs: number;
-  /** An actor step's cost besides the model call (event-loop turn, step and token messages). */
+  /** A decode (or colocated) step's cost besides the model call (event-loop turn, sampling, step and token messages). */
   stepOverheadMs: number;
+  /** A prefill step's cost at its start, besides its prompts' model calls. */
+  prefillStepOverheadMs: number;
+  /** Each prompt's cost in a prefill step besides its model calls (first token, streaming, publication). */
+  promptOverheadMs: number;
+  /** Latency from a request's arrival to the scheduler beyond one hop (the engine's path). */
+  pathMs: number;
+  /** Latency of a KV handoff beyond one hop and the KV load (the engine's handoff path). */
+  handoffMs: number;
   /** One scheduling decision over `instances` serving instances, µs. */
   schedulerUs(instances: number): number;
   /** How instances computing at once on one machine slow each other; null: they do not. */
   contention: Contention | null;
 }
 
+/** Options of {@link profileStepTimes}. */
+export interface ProfileTimesOptions {
+  /** Charge the profile's measured engine path (default true when the profile has one). */
+  engine?: boolean;
+}
+
 /** Interpolated step times of a measured profile. */
-export function profileStepTimes(p: Profile): StepTimes {
+export function profileStepTimes(p: Profile, opts: ProfileTimesOptions = {}): StepTimes {
   const base = p.prefill.filter((q) => q.prefix === 0).sort((a, b) => a.tokens - b.tokens);
   const xs = dedupe(base.map((q) => q.tokens));
   const ys = xs.map((x) => mean(base.filter((q) => q.tokens === x).map((q) => q.ms)));
@@ -48,17 +67,26 @@ export function profileStepTimes(p: Profile): StepTimes {
   const contexts = dedupe(p.decode.map((d) => d.context).sort((a, b) => a - b));
   const grid = batches.map((b) => contexts.map((c) => mean(p.decode.filter((d) => d.batch === b && d.context === c).map((d) => d.ms))));
   const { transfer, scheduler } = p;
+  const e = opts.engine === false ? undefined : p.engine;
+  const ps = e?.prefillScale ?? 1;
+  const perSeq = e?.decodePerSeqMs ?? 0;
+  const loop = p.stepOverheadMs ?? 0;
   return {
-    prefillMs: (tokens, prefix) => Math.max(0, interp(xs, ys, tokens) + attention * tokens * prefix),
+    prefillMs: (tokens, prefix) => ps * Math.max(0, interp(xs, ys, tokens) + attention * tokens * prefix),
     decodeMs: (batch, sumContext) => {
       if (batch <= 0) return 0;
       const ctx = sumContext / batch;
       const atContext = grid.map((row) => interp(contexts, row, ctx));
-      return Math.max(0, interp(batches, atContext, batch));
+      return Math.max(0, interp(batches, atContext, batch)) + perSeq * batch;
     },
     transferMs: (tokens) => transfer.fixedMs + transfer.msPerToken * tokens,
     hopMs: p.hopMs,
-    stepOverheadMs: p.stepOverheadMs ?? 0,
+    // NOTE: the engine's fitted fixed costs already hold the loop's turn and messages.
+    stepOverheadMs: e === undefined ? loop : e.decodeFixedMs,
+    prefillStepOverheadMs: e === undefined ? loop : 0,
+    promptOverheadMs: e?.prefillFixedMs ?? 0,
+    pathMs: e?.pathMs ?? 0,
+    handoffMs: e?.handoffMs ?? 0,
     schedulerUs: (n) => scheduler.baseUs + scheduler.perInstanceUs * n,
     contention: p.coRun === undefined ? null : { ...p.coRun, cores: p.machine.cores },
   };
@@ -73,6 +101,10 @@ export function constantStepTimes(c: {
   transferMs?: number;
   hopMs?: number;
   stepOverheadMs?: number;
+  prefillStepOverheadMs?: number;
+  promptOverheadMs?: number;
+  pathMs?: number;
+  handoffMs?: number;
   schedulerUs?: number;
   contention?: Contention;
 }): StepTimes {
@@ -86,6 +118,10 @@ export function constantStepTimes(c: {
     transferMs: () => c.transferMs ?? 0,
     hopMs: c.hopMs ?? 0,
     stepOverheadMs: c.stepOverheadMs ?? 0,
+    prefillStepOverheadMs: c.prefillStepOverheadMs ?? c.stepOverheadMs ?? 0,
+    promptOverheadMs: c.promptOverheadMs ?? 0,
+    pathMs: c.pathMs ?? 0,
+    handoffMs: c.handoffMs ?? 0,
     schedulerUs: () => c.schedulerUs ?? 0,
     contention: c.contention ?? null,
   };

@@ -12,7 +12,8 @@
  * the profile measured in the run), --cpu shared|own (the simulation's instances share the
  * profile's machine, as the engine's threads do, or each has its own), --profile-quick (measure it with fewer samples, ~4x faster),
  * --seed S, --replay FILE (re-simulate the runs of an earlier --json file against its real
- * figures and profile: the requests are regenerated from the same seeds; no real run).
+ * figures and profile: the requests are regenerated from the same seeds; no real run), --engine
+ * on|off (charge the profile's measured engine path, the default, or only its model calls).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -39,14 +40,17 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       profile: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, seed: { type: 'string' }, only: { type: 'string' }, replay: { type: 'string' },
-      rates: { type: 'string' }, requests: { type: 'string' }, 'profile-out': { type: 'string' }, 'profile-quick': { type: 'boolean' }, cpu: { type: 'string' },
+      rates: { type: 'string' }, requests: { type: 'string' }, 'profile-out': { type: 'string' }, 'profile-quick': { type: 'boolean' }, cpu: { type: 'string' }, engine: { type: 'string' },
     },
     strict: true,
   });
   const cpu = values.cpu ?? 'shared';
   if (cpu !== 'shared' && cpu !== 'own') throw new Error(`--cpu: expected shared or own, got "${cpu}"`);
-  if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'), cpu, values.json);
+  const engineOn = (values.engine ?? 'on') === 'on';
+  if (values.engine !== undefined && values.engine !== 'on' && values.engine !== 'off') throw new Error(`--engine: expected on or off, got "${values.engine}"`);
+  if (values.replay !== undefined) return replay(values.replay, Number(values.seed ?? '1'), cpu, engineOn, values.json);
   const seed = Number(values.seed ?? '1');
+  const load = { start: loadavg().map((l) => Number(l.toFixed(2))), end: null as number[] | null, startedAt: new Date().toISOString() };
   const log = (s: string): void => void process.stderr.write(`sim:validate: ${s}\n`);
   let profile: Profile;
   if (values.profile !== undefined) profile = readProfile(values.profile);
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
     profile = await measureProfile({ model: 'baton-tiny', backend: 'wasm', quick: values['profile-quick'] === true, onProgress: (l) => log(`  ${l}`) });
     if (values['profile-out'] !== undefined) writeFileSync(values['profile-out'], JSON.stringify(profile, null, 1) + '\n');
   }
-  const times = profileStepTimes(profile);
+  const times = profileStepTimes(profile, { engine: engineOn });
   const only = values.only?.split(',') ?? null;
   const rates = values.rates?.split(',').map(Number) ?? null;
   if (rates !== null && rates.some((r) => !(r > 0))) throw new Error(`--rates: expected positive numbers separated by commas, got "${values.rates}"`);
@@ -91,7 +95,7 @@ async function main(): Promise<void> {
           });
           log(`${w.mix} ${mode} ${rate} req/s: real attainment ${pct(rows[rows.length - 1].real.attainment)}, sim ${pct(rows[rows.length - 1].sim.attainment)}`);
           // NOTE: rewritten after every row, so a run cut short (a time limit) keeps what it measured.
-          if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ profile, rows }, null, 1));
+          if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ profile, rows, load }, null, 1));
         }
       }
     }
@@ -100,14 +104,15 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`sim:validate ${new Date().toISOString()} profile ${profile.model}/${profile.backend} measured ${profile.date}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   process.stdout.write(formatValidation(rows) + '\n');
-  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ profile, rows }, null, 1));
+  load.end = loadavg().map((l) => Number(l.toFixed(2)));
+  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ profile, rows, load }, null, 1));
 }
 
 /** Re-simulates the rows of an earlier run (same seeds, same order) against its real figures. */
-function replay(file: string, seed: number, cpu: 'shared' | 'own', json: string | undefined): void {
-  const saved = JSON.parse(readFileSync(file, 'utf8')) as { profile: unknown; rows: ValidationRow[] };
+function replay(file: string, seed: number, cpu: 'shared' | 'own', engineOn: boolean, json: string | undefined): void {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { profile: unknown; rows: ValidationRow[]; load?: unknown };
   const profile = parseProfile(saved.profile);
-  const times = profileStepTimes(profile);
+  const times = profileStepTimes(profile, { engine: engineOn });
   const keys: string[] = [];
   for (const r of saved.rows) if (!keys.includes(`${r.workload}/${r.rate}`)) keys.push(`${r.workload}/${r.rate}`);
   const plan = PLAN.filter((w) => saved.rows.some((r) => r.workload === w.mix));
@@ -121,9 +126,9 @@ function replay(file: string, seed: number, cpu: 'shared' | 'own', json: string 
     const ss = sim.summary(row.slo);
     return { ...row, sim: { ttftP50: ss.ttftMs.p50, ttftP90: ss.ttftMs.p90, tpotP50: ss.tpotMs.p50, tpotP90: ss.tpotMs.p90, attainment: ss.attainment ?? 0, attainment2x: sim.log.attainment(scale(row.slo, 2)) } };
   });
-  process.stdout.write(`sim:validate --replay ${file} --cpu ${cpu}: profile ${profile.model}/${profile.backend} measured ${profile.date} on ${profile.machine.cpu} (${profile.machine.cores} cores)\n`);
+  process.stdout.write(`sim:validate --replay ${file} --cpu ${cpu} --engine ${engineOn ? 'on' : 'off'}${profile.engine === undefined ? ' (the profile has no engine path)' : ''}: profile ${profile.model}/${profile.backend} measured ${profile.date} on ${profile.machine.cpu} (${profile.machine.cores} cores)\n`);
   process.stdout.write(formatValidation(rows) + '\n');
-  if (json !== undefined) writeFileSync(json, JSON.stringify({ profile, rows }, null, 1));
+  if (json !== undefined) writeFileSync(json, JSON.stringify({ profile, rows, load: saved.load ?? null }, null, 1));
 }
 
 async function warmUp(engine: Engine, mode: Mode): Promise<void> {

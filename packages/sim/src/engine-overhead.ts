@@ -1,0 +1,81 @@
+/**
+ * EngineOverhead: what the engine's own machinery adds around the model calls a profile times —
+ * the path of a request from `generate()` to its prefill (the hop to the scheduler, its decision,
+ * the hop to the prefill actor), a prefill step's cost beyond its model calls (the actor's turn,
+ * first-token sampling and streaming, prefix publication, the engine's paged KV), the handoff gap
+ * between the first token and the second (the `prefilled` message, the KV load, joining the batch),
+ * and a decode step's cost beyond its model call (sampling, token messages, batch bookkeeping).
+ * Measured end to end on a real engine (`engine-probe.ts`), fitted here.
+ *
+ * Invariants of a fitted {@link EngineOverhead}: every duration >= 0; the prefill scale > 0; the points it
+ * was fitted from are kept with it (model-call ms as the profile predicts them, engine ms as measured).
+ */
+
+/** One probe case: what the profile's model calls predict and what the engine took, ms (medians). */
+export interface OverheadPoint {
+  kind: 'prefill' | 'decode';
+  /** Prompt tokens (prefill) or sequences in the step (decode). */
+  size: number;
+  /** Mean context of the step's sequences (decode), prompt tokens (prefill). */
+  context: number;
+  modelMs: number;
+  engineMs: number;
+}
+
+/**
+ * The engine's path costs on one machine: a prompt's prefill ≈ prefillFixedMs + prefillScale ×
+ * model ms; a decode step of b sequences ≈ model ms + decodeFixedMs + decodePerSeqMs × b; plus two
+ * latencies outside any step.
+ */
+export interface EngineOverhead {
+  /** `generate()` → prefill start of a lone request, ms (hops and the scheduler's decision included). */
+  pathMs: number;
+  /** Per prompt in a prefill step, besides its model calls, ms. */
+  prefillFixedMs: number;
+  /** Engine prefill time per ms of the profile's model calls. */
+  prefillScale: number;
+  /** First → second token beyond one decode step at batch 1, ms (handoff message, KV load, join). */
+  handoffMs: number;
+  /** Per decode step, besides its model call, ms. */
+  decodeFixedMs: number;
+  /** Per sequence in a decode step, besides its share of the model call, ms. */
+  decodePerSeqMs: number;
+  points: OverheadPoint[];
+}
+
+/** A line `y ≈ fixed + scale × x` through measured pairs. */
+export interface LineFit {
+  fixed: number;
+  scale: number;
+}
+
+/**
+ * Least-squares line through `(x, y)` pairs, kept physical: a negative intercept is refitted
+ * through the origin, and a slope below `minScale` (noise, or too few distinct x) falls back to
+ * slope `fallbackScale` with the median of y − fallbackScale × x as the intercept (never below 0).
+ */
+export function fitLine(pairs: ReadonlyArray<{ x: number; y: number }>, minScale = 0.5, fallbackScale = 1): LineFit {
+  const n = pairs.length;
+  if (n === 0) return { fixed: 0, scale: fallbackScale };
+  const mx = pairs.reduce((s, p) => s + p.x, 0) / n;
+  const my = pairs.reduce((s, p) => s + p.y, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (const p of pairs) {
+    sxx += (p.x - mx) ** 2;
+    sxy += (p.x - mx) * (p.y - my);
+  }
+  let scale = sxx > 0 ? sxy / sxx : NaN;
+  let fixed = my - scale * mx;
+  if (Number.isFinite(scale) && fixed < 0) {
+    // NOTE: through the origin: the machinery cannot take negative time.
+    const s2 = pairs.reduce((s, p) => s + p.x * p.x, 0);
+    scale = s2 > 0 ? pairs.reduce((s, p) => s + p.x * p.y, 0) / s2 : NaN;
+    fixed = 0;
+  }
+  if (!(Number.isFinite(scale) && scale >= minScale)) {
+    const diffs = pairs.map((p) => p.y - fallbackScale * p.x).sort((a, b) => a - b);
+    return { fixed: Math.max(0, diffs[Math.floor(n / 2)]), scale: fallbackScale };
+  }
+  return { fixed, scale };
+}
