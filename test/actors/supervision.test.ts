@@ -56,6 +56,25 @@ describe.each(PLACEMENTS)('supervision (placement %s)', (placement: Placement) =
     expect(hostCounts(events, placement)).toEqual({ started: 2, exited: 1 });
   });
 
+  it('delivers a message carrying a ref to an actor that is still restarting, sent while the receiver reconnects', async () => {
+    const { system, events } = newSystem();
+    // NOTE: the target restarts well after the holder, so the ref inside the message points at an
+    // actor that is down while the message waits for the holder's link to come back.
+    const target = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'target', placement, group: 'g', supervision: { backoff: { initialMs: 400, maxMs: 400 } } });
+    const holder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'holder', placement, group: 'g', supervision: fast });
+    holder.tell({ type: 'exit', code: 3 });
+    await eventually(() => events.restarted.some((e) => e.name === 'holder'));
+    const echoed = (await holder.ask({ type: 'echo', value: { to: target } })) as { to: typeof target };
+    await eventually(() => events.restarted.some((e) => e.name === 'target'));
+    target.tell({ type: 'inc', by: 4 });
+    let count: number | null = null;
+    await eventually(() => {
+      void echoed.to.ask({ type: 'get' }).then((c) => (count = c), () => undefined);
+      return count === 4;
+    });
+    expect(count).toBe(4);
+  });
+
   it('reconnects refs held inside other hosts after the target host is respawned', async () => {
     const { system, events } = newSystem();
     const target = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'target', placement, supervision: fast });

@@ -90,16 +90,21 @@ export abstract class ReconnectingLink implements Link {
   protected pendingChanged(_busy: boolean): void {}
 
   tell(msg: Message, options: TellOptions | undefined): void {
-    const encoded = encodeRefs(msg, options?.transfer, this.scope);
-    const envelope = tellPayload(msg, encoded.value, encoded.refs);
+    // NOTE: refs inside a message are encoded when it is posted, not when it starts waiting: a ref's
+    // copy carries a fresh port that closes when its target cannot be reached, and a port closed
+    // while the message waits for this link cannot be transferred any more.
+    const post = (): void => {
+      const encoded = encodeRefs(msg, options?.transfer, this.scope);
+      this.post(tellPayload(msg, encoded.value, encoded.refs), encoded.transfer, msg, false);
+    };
     if (this.#ready()) {
-      this.post(envelope, encoded.transfer, msg, false);
+      post();
       return;
     }
     this.whenConnected({
       send: () => {
         try {
-          this.post(envelope, encoded.transfer, msg, false);
+          post();
         } catch {
           this.resolver.deadLetter({ target: this.name, messageType: messageTypeOf(msg), reason: 'not-cloneable' });
         }
@@ -116,18 +121,14 @@ export abstract class ReconnectingLink implements Link {
   ask(msg: Message, options: AskOptions | undefined): Promise<unknown> {
     const messageType = describeType(msg);
     if (options?.signal?.aborted) return Promise.reject(new AbortedError(this.name, `ask '${messageType}'`));
-    let encoded;
-    try {
-      encoded = encodeRefs(msg, options?.transfer, this.scope);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
     return new Promise((resolve, reject) => {
       const id = this.#nextAskId++;
       this.#register(id, messageType, resolve, reject, options);
-      const envelope: Envelope = { '@@baton': 'ask', id, m: encoded.value, refs: encoded.refs };
+      // NOTE: encoded when posted, as in `tell`.
       const send = (): void => {
         try {
+          const encoded = encodeRefs(msg, options?.transfer, this.scope);
+          const envelope: Envelope = { '@@baton': 'ask', id, m: encoded.value, refs: encoded.refs };
           this.post(envelope, encoded.transfer, msg, true);
         } catch (error) {
           this.#settle(id)?.reject(error as Error);
