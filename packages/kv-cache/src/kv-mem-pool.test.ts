@@ -148,6 +148,46 @@ describe('KvMemPool', () => {
     expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
   });
 
+  it.each([
+    ['a damaged block mid-prefix', 3],
+    ['a hot pool too full to take the run', 0],
+  ] as const)('disk blocks sent back to host (%s) say so in events: a replay of the events agrees with every tier', async (_, damaged) => {
+    // NOTE: 5 hot blocks; with `damaged` 0 the caller holds 4 of them, so a 3-block run cannot come up.
+    const mem = memPool({ hostBlocks: 4, disk: { maxBytes: 1 << 20 }, totalBlocks: 5 });
+    const seen = events(mem);
+    const tokens = prompt(5, 31);
+    cachePrompt(mem, tokens, 37);
+    expect(mem.swapOut(5)).toBe(5);
+    const keys = prefixKeys(tokens, geometry.blockSize);
+    // NOTE: the host tier keeps the last 4 swapped out (the head goes down last); push them to disk.
+    cachePrompt(mem, prompt(4, 32), 38);
+    mem.swapOut(5);
+    await mem.flush();
+    const held = damaged === 0 ? mem.allocate(4) : null;
+    if (damaged > 0) truncateSync(mem.diskPath(keys[damaged - 1]) ?? '', 9);
+    const m = await mem.match(tokens);
+    m.table.release();
+    mem.free(held ?? []);
+    await tick();
+    // Replay the events as the prompt tree does: an evict only removes the tier it names.
+    const tierOf = new Map<string, string>();
+    for (const e of seen) {
+      for (const k of e.keys) {
+        if (e.type === 'insert') tierOf.set(k, 'hot');
+        else if (e.type === 'swap') tierOf.set(k, e.to);
+        else if (tierOf.get(k) === e.tier) tierOf.delete(k);
+      }
+    }
+    const count = (tier: string): number => [...tierOf.values()].filter((t) => t === tier).length;
+    const stats = mem.stats();
+    expect([count('hot'), count('host'), count('disk')], 'events replayed vs the tiers (hot, host, disk)').toEqual([stats.hot.cached, stats.host.blocks, stats.disk?.blocks]);
+    mem.clear();
+    await tick();
+    for (const e of seen.splice(0)) for (const k of e.keys) if (e.type === 'evict' && tierOf.get(k) === e.tier) tierOf.delete(k);
+    expect([...tierOf.keys()], 'keys a replay still places somewhere after clear()').toEqual([]);
+    expect(mem.pool.stats().free).toBe(5);
+  });
+
   it('keeps the disk tier within maxBytes, dropping the oldest files (evict events)', async () => {
     const blockFile = 32 + geometry.blockSize * 4 + geometry.layers * 2 * geometry.blockSize * nEmbd * 4;
     const mem = memPool({ hostBlocks: 0, disk: { maxBytes: 2 * blockFile } });

@@ -142,7 +142,7 @@ export class KvMemPool {
       if (run.length === 0) break;
       const fresh = this.allocate(run.length);
       if (fresh === null) {
-        this.#putHost(run.map((r) => r.block));
+        this.#putBack(run);
         break;
       }
       this.#load(fresh, run.map((r) => r.block));
@@ -179,7 +179,7 @@ export class KvMemPool {
     for (let i = 0; i < settled.length; i++) {
       const block = settled[i];
       if (block !== null && run.length === i) run.push({ tier: found[i].tier, block });
-      else if (block !== null) this.#putHost([block]); // NOTE: past a miss: back down, unused
+      else if (block !== null) this.#putBack([{ tier: found[i].tier, block }]); // NOTE: past a miss: back down, unused
     }
     return run;
   }
@@ -296,7 +296,12 @@ export class KvMemPool {
     const bs = this.pool.geometry.blockSize;
     const expect = { parent: keyHex(b.parent), tokens: Array.prototype.slice.call(tokens, b.start, b.start + bs) as number[], floats: this.pool.geometry.layers * this.#spanFloats };
     const host = this.#host.take(b.hex);
-    if (host !== null) return { tier: 'host', block: Promise.resolve(host.parent === expect.parent && host.tokens.every((t, i) => t === (expect.tokens[i] | 0)) ? host : null) };
+    if (host !== null) {
+      if (host.parent === expect.parent && host.tokens.every((t, i) => t === (expect.tokens[i] | 0))) return { tier: 'host', block: Promise.resolve(host) };
+      // NOTE: another block under this key (a chain-key collision): dropped, and said so.
+      this.#dropKeys('host', [b.hex]);
+      return { tier: 'host', block: Promise.resolve(null) };
+    }
     if (this.#disk?.has(b.hex) !== true) return null;
     const disk = this.#disk;
     return {
@@ -318,6 +323,17 @@ export class KvMemPool {
     this.#counts.swappedOut++;
     this.#emit({ type: 'swap', from: 'hot', to: 'host', keys: [key] });
     this.#putHost([{ key, parent: keyHex(identity.parent), tokens: identity.tokens, data }]);
+  }
+
+  /**
+   * Puts blocks taken from host or disk but not brought up back into the host tier.
+   * NOTE: a block read from disk now lives in host: a swap event says so (before the put, whose
+   * overflow may move it straight back down), so an index following the events keeps its tier.
+   */
+  #putBack(run: readonly { tier: 'host' | 'disk'; block: SwappedBlock }[]): void {
+    const fromDisk = run.filter((r) => r.tier === 'disk').map((r) => r.block.key);
+    if (fromDisk.length > 0) this.#emit({ type: 'swap', from: 'disk', to: 'host', keys: fromDisk });
+    this.#putHost(run.map((r) => r.block));
   }
 
   /** Adds blocks to the host tier; its overflow moves to disk (or is dropped without one). */
