@@ -9,7 +9,7 @@
  * Writes go to a temporary name and are renamed into place; until a write finished, the block is
  * served from the memory it was written from.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -33,6 +33,8 @@ export type DiskMiss = 'absent' | 'corrupt';
 export class DiskTier {
   readonly dir: string;
   readonly #entries = new Map<string, DiskEntry>();
+  /** Writes in flight, of entries still here or already dropped (whose completion removes the file). */
+  readonly #inflight = new Set<Promise<void>>();
   #bytes = 0;
   #corrupt = 0;
 
@@ -97,6 +99,8 @@ export class DiskTier {
         }),
     };
     this.#entries.set(block.key, entry);
+    this.#inflight.add(entry.written);
+    void entry.written.then(() => this.#inflight.delete(entry.written));
     this.#bytes += file.length;
     return dropped;
   }
@@ -132,25 +136,34 @@ export class DiskTier {
     return block;
   }
 
-  /** Drops a block (its file is removed once written). */
-  delete(key: string): boolean {
+  /**
+   * Drops a block (its file is removed once written). `sync`: a written file is gone when this
+   * returns (else it is removed in the background).
+   */
+  delete(key: string, sync = false): boolean {
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
     this.#entries.delete(key);
     this.#bytes -= entry.bytes;
-    if (entry.pending === null) void unlink(this.pathOf(key)).catch(() => undefined);
+    if (entry.pending === null && sync) {
+      try {
+        unlinkSync(this.pathOf(key));
+      } catch {
+        // NOTE: already gone (removed by hand): nothing to drop.
+      }
+    } else if (entry.pending === null) void unlink(this.pathOf(key)).catch(() => undefined);
     return true;
   }
 
-  /** Waits for every write in flight. */
+  /** Waits for every write in flight, dropped blocks' too (so their files are gone once it resolves). */
   async flush(): Promise<void> {
-    await Promise.all([...this.#entries.values()].map((e) => e.written));
+    await Promise.all([...this.#inflight]);
   }
 
-  /** Drops everything; returns the keys dropped. */
+  /** Drops everything; returns the keys dropped. Written files are gone when it returns; files still being written go once written (see flush). */
   clear(): string[] {
     const keys = [...this.#entries.keys()];
-    for (const key of keys) this.delete(key);
+    for (const key of keys) this.delete(key, true);
     return keys;
   }
 

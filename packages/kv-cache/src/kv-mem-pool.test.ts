@@ -188,6 +188,25 @@ describe('KvMemPool', () => {
     expect(mem.pool.stats().free).toBe(5);
   });
 
+  it('a block recomputed and inserted while a copy sits in host or disk keeps one copy: tiers stay exclusive', async () => {
+    const mem = memPool({ hostBlocks: 2, disk: { maxBytes: 1 << 20 } });
+    const tokens = prompt(4, 33);
+    cachePrompt(mem, tokens, 39);
+    expect(mem.swapOut(4)).toBe(4);
+    await mem.flush();
+    expect([mem.stats().host.blocks, mem.stats().disk?.blocks]).toEqual([2, 2]);
+    // The same prompt computed again (its cached copy not matched) and inserted hot.
+    const sums = cachePrompt(mem, tokens, 39);
+    const s = mem.stats();
+    expect([s.hot.cached, s.host.blocks, s.disk?.blocks], 'hot, host and disk copies').toEqual([4, 0, 0]);
+    const m = await mem.match(tokens);
+    expect(m.blocks).toEqual({ hot: 4, host: 0, disk: 0 });
+    expect(checksums(m.table, tokens.length)).toEqual(sums);
+    m.table.release();
+    mem.clear();
+    expect(mem.pool.stats().free).toBe(geometry.totalBlocks);
+  });
+
   it('keeps the disk tier within maxBytes, dropping the oldest files (evict events)', async () => {
     const blockFile = 32 + geometry.blockSize * 4 + geometry.layers * 2 * geometry.blockSize * nEmbd * 4;
     const mem = memPool({ hostBlocks: 0, disk: { maxBytes: 2 * blockFile } });

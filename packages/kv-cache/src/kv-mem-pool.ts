@@ -119,10 +119,19 @@ export class KvMemPool {
     this.pool.release(blockIds);
   }
 
-  /** Indexes the table's full blocks as holding `tokens` (hot tier); returns how many were new. */
+  /**
+   * Indexes the table's full blocks as holding `tokens` (hot tier); returns how many were new.
+   * NOTE: a recomputed block may still have a copy in host or disk (read past a damaged block, or
+   * not matched at all); the hot copy wins and the lower one goes, so tiers stay exclusive and the
+   * stale copy takes no room there. The insert event tells an index the key's tier is now hot.
+   */
   insert(table: BlockTable, tokens: ArrayLike<number>): number {
     const added = this.pool.publish(table, tokens);
     const keys = chainBlocks(tokens, this.pool.geometry.blockSize).slice(0, table.blockIds.length).map((b) => b.hex);
+    for (const k of keys) {
+      this.#host.delete(k);
+      this.#disk?.delete(k);
+    }
     if (keys.length > 0) this.#emit({ type: 'insert', tier: 'hot', keys });
     return added;
   }
@@ -241,8 +250,9 @@ export class KvMemPool {
 
   /**
    * Drops every unreferenced cached block of every tier: idle hot ones are freed now, host and
-   * disk blocks dropped (their files removed); each drop is an `evict` event. Referenced hot blocks
-   * stay with their holders. Returns how many blocks left each tier.
+   * disk blocks dropped (their files removed; files still being written go once written, see
+   * flush); each drop is an `evict` event. Referenced hot blocks stay with their holders. Returns
+   * how many blocks left each tier.
    */
   clear(): KvTierCounts {
     this.#dropping = true;
@@ -259,7 +269,7 @@ export class KvMemPool {
     return { hot, host: host.length, disk: disk.length };
   }
 
-  /** Waits for disk writes in flight. */
+  /** Waits for disk writes in flight (those of dropped blocks too: their files are gone once it resolves). */
   async flush(): Promise<void> {
     await this.#disk?.flush();
   }

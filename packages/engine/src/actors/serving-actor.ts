@@ -216,6 +216,8 @@ export abstract class ServingActor<P extends Message, Init extends ServingInit> 
    */
   protected async dropCaches(): Promise<CachesDropped> {
     const dropped = this.mem !== null ? this.mem.clear() : { hot: this.pool.evictAllCached(), host: 0, disk: 0 };
+    // NOTE: block files still being written are removed once written: the answer waits for them.
+    await this.mem?.flush();
     await Promise.resolve();
     if (this.mem !== null) this.#sendEvents(false);
     return { actor: this.context.name, dropped };
