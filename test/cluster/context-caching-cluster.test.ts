@@ -5,12 +5,20 @@
  * 127.0.0.1 (which another host could not reach), so a decode actor returns each finished turn's
  * KV to it across hosts and the next turn reuses the reply; greedy tokens equal plain generate.
  * `engine.dropCaches()` then empties every pool and tier of the cluster and the prompt tree.
- * Nothing is left behind: worker processes, broker connections.
+ * With prompt-tree routing and disk tiers on the workers, a turn pulls the prefix the decode
+ * worker holds on its disk into the prefill worker (swapped in, transferred: reference tokens);
+ * once the decode worker's files are damaged behind the tree's back, the pull sends only what is
+ * intact and the rest is recomputed, with reference tokens. Nothing is left behind: worker
+ * processes, broker connections, pool blocks, block files.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type EngineStats } from '@baton/engine';
+import { prefixKeys } from '@baton/kv-cache';
+import { BLOCK_SIZE, blockFiles, damage, expectPoolsUnreferenced, freeByPool, poolDirHolding, sized, turn } from '../engine/context-cache-support.js';
 import { eventually } from '../support/eventually.js';
 import { pidAlive } from '../support/processes.js';
 import { mixedPrompts, referenceIds } from '../support/reference.js';
@@ -25,12 +33,14 @@ const DECODE_HOST = '127.0.0.12';
 let nats: NatsServer;
 let engine: Engine | null = null;
 const pids: number[] = [];
+const diskRoot = mkdtempSync(join(tmpdir(), 'baton-ctx-cluster-'));
 
 beforeAll(async () => {
   nats = await NatsServer.start();
 });
 afterAll(async () => {
   await nats?.stop();
+  rmSync(diskRoot, { recursive: true, force: true });
 });
 afterEach(async () => {
   await engine?.close({ deadlineMs: 0 });
@@ -101,5 +111,50 @@ describe('context caching across emulated hosts (nats-server, baton worker proce
     expect(result.dropped.hot, 'hot blocks dropped').toBeGreaterThan(0);
     const after = await eventually(() => e.stats(), { until: (s) => s.scheduler.promptTree.nodes === 0, what: 'the prompt tree emptied by the evict events' });
     for (const p of after.pools) expect([p.name, p.stats.free, p.stats.cached, p.stats.used]).toEqual([p.name, p.stats.total, 0, 0]);
+  });
+
+  it.runIf(process.platform === 'linux')('prompt-tree routing pulls a prefix from the decode worker\'s disk tier, intact then damaged: reference tokens; drops empty everything', async () => {
+    await Promise.all([worker('prefill', 'cp1', PREFILL_HOST), worker('decode', 'cd1', DECODE_HOST)]);
+    const diskDir = mkdtempSync(join(diskRoot, 'pull-'));
+    // NOTE: 12-block pools without a host tier: an 11-block filler pushes a turn's blocks to disk.
+    engine = await createEngine({
+      model: MODEL, backend: 'wasm', stallTimeoutMs: 20_000, routing: 'prompt-tree', kv: { numBlocks: 12 },
+      cache: { hostBlocks: 0, diskDir, diskMaxBytes: 64 << 20, returnFromDecode: false },
+      cluster: { nats: nats.url, prefill: 1, decode: 1, deadAfterMs: 3_000, waitMs: 60_000 },
+    });
+    const e = engine;
+    const startFree = freeByPool(await e.stats());
+    for (const how of ['intact', 'corrupt'] as const) {
+      const seed = how === 'intact' ? 81 : 85;
+      // NOTE: a 24-token reply: the decode pool holds 5 full blocks of this turn, the prefill pool 4.
+      const history = await turn(e, sized(seed, 64), `${how}: first turn`, 24);
+      await eventually(() => e.stats(), {
+        until: (s) => s.scheduler.promptTree.perInstance[1] >= (actor(s, 'decode')?.tiers?.hot.indexed ?? 1), what: 'the decode pool\'s blocks in the prompt tree', timeoutMs: 30_000,
+      });
+      await turn(e, sized(seed + 1, 168), `${how}: filler`);
+      // The decode worker's disk directory is the one holding the reply's block (the prefill pool never had it).
+      const replyKey = prefixKeys(history, BLOCK_SIZE)[4];
+      const decodeDir = (await eventually(async () => poolDirHolding(diskDir, replyKey), { until: (d) => d !== null, what: 'the reply\'s block on the decode worker\'s disk' })) ?? '';
+      if (how === 'corrupt') expect(damage(blockFiles(decodeDir), 'corrupt'), 'decode files damaged').toBeGreaterThan(0);
+      const before = await e.stats();
+      await turn(e, [...history, ...sized(seed + 2, 40)], `${how}: turn after the filler`);
+      const after = await e.stats();
+      const delta = (pick: (s: EngineStats) => number): number => pick(after) - pick(before);
+      expect(delta((s) => s.scheduler.prefixTransfers.asked), `${how}: transfers asked of the decode worker`).toBeGreaterThan(0);
+      const arrived = delta((s) => s.scheduler.prefixTransfers.arrivedTokens);
+      if (how === 'intact') {
+        expect(delta((s) => actor(s, 'decode')?.tiers?.disk?.hits ?? 0), 'blocks the decode worker read back from disk to send').toBeGreaterThan(0);
+        expect(arrived, 'tokens of KV moved past the prefill\'s own 4 blocks').toBeGreaterThan(64);
+      } else {
+        expect(delta((s) => actor(s, 'decode')?.tiers?.disk?.corrupt ?? 0), 'damaged files refused by the decode worker').toBeGreaterThan(0);
+        expect(arrived, 'tokens of KV moved: never the damaged blocks').toBeLessThan(80);
+      }
+      expectPoolsUnreferenced(after);
+    }
+    const result = await e.dropCaches();
+    expect(result.skipped).toEqual([]);
+    const after = await eventually(() => e.stats(), { until: (s) => s.scheduler.promptTree.nodes === 0, what: 'the prompt tree emptied by the evict events' });
+    expect(freeByPool(after), 'every pool\'s free count back at its start').toEqual(startFree);
+    expect(blockFiles(diskDir), 'block files left on disk').toEqual([]);
   });
 });
