@@ -6,8 +6,8 @@
 # Prepare (repo root, after `npm install`): ../shared/gpu/pack.sh (Node and the loaders, .gpu/), then
 #   packages/sim/gpu/bundle.sh && mkdir -p .gpu-sim-xz && tar -C .gpu-sim -cf - . | xz -T2 -9 > .gpu-sim-xz/bundle.tar.xz
 # and carry .gpu and .gpu-sim-xz. Run: OUT=<dir> bash gpu/run-cpu-benches.sh
-# Environment: ONLY (a comma list of sim,context,elastic; default all), SIM_LIMIT, CONTEXT_LIMIT,
-# ELASTIC_LIMIT (seconds), SIM_RATES, SIM_REQUESTS, ELASTIC_ARGS, ELASTIC_SEED.
+# Environment: BENCHES (a comma list of sim,context,elastic; default all), SIM_LIMIT, CONTEXT_LIMIT,
+# ELASTIC_LIMIT (seconds), SIM_RATES, SIM_REQUESTS, SIM_WORKLOADS (default chat), ELASTIC_ARGS, ELASTIC_SEED.
 # Output under $OUT: sim/ (validate.md, validate.json, profile.json, machine.txt), context/
 # (context-bench.txt, load.txt), elastic/ (tables.txt, summary.json, charts, elastic.txt), load.txt.
 set -uo pipefail
@@ -22,13 +22,13 @@ if [ ! -d "$bundle/node_modules" ]; then
 fi
 # NOTE: the sim's scripts expect the bundle at .gpu-sim of the repo root.
 [ -e .gpu-sim ] || ln -s "$bundle" .gpu-sim
-only=",${ONLY:-sim,context,elastic},"
+only=",${BENCHES:-sim,context,elastic},"
 (while true; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 5; done) > "$out/load.txt" &
 loadpid=$!
 { date -u; nproc; grep -m1 'model name' /proc/cpuinfo; node --version; } | tee "$out/machine.txt"
 if [[ $only == *,sim,* ]]; then
   echo "## sim:validate"
-  OUT=$out/sim LIMIT=${SIM_LIMIT:-110} RATES=${SIM_RATES:-2,4,8} REQUESTS=${SIM_REQUESTS:-24} PROFILE_QUICK=1 \
+  OUT=$out/sim ONLY=${SIM_WORKLOADS:-chat} LIMIT=${SIM_LIMIT:-110} RATES=${SIM_RATES:-2,4,8} REQUESTS=${SIM_REQUESTS:-24} PROFILE_QUICK=1 \
     bash .gpu-sim/run-validate.sh
   cat "$out/sim/validate.md" 2>/dev/null | tail -n 40
 fi
