@@ -1,12 +1,13 @@
 /**
  * Context caching where the prompt tree is wrong, in every placement: threads sharing one pool
- * and child processes with pools of their own. The tree only hears of what the pools say, so its
+ * and child processes with pools of their own (disaggregated, and colocated actors each with
+ * tiers of their own). The tree only hears of what the pools say, so its
  * entries go stale when block files are damaged behind its back (bits flipped, files cut, or
  * every other file cut so prefixes break mid-way), when the instance it would pull a prefix from
  * holds less than it claims, or when an instance restarts with an empty pool. Each case must cost
  * a recompute, never a wrong token: every turn equals the plain greedy generate. Damaged files
- * are misses (counted as corrupt, never served); an intact prefix swapped in from disk and moved
- * to another process gives the same tokens. Afterwards `dropCaches` brings every pool's free
+ * are misses (counted as corrupt, never served); an intact prefix swapped in from host or disk
+ * and moved to another process gives the same tokens. Afterwards `dropCaches` brings every pool's free
  * count back to its start and empties the tree and the disk tier; model tensors do not grow.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -120,6 +121,26 @@ describe('process placement: a prefix broken mid-way on disk', () => {
 });
 
 describe('process placement: pulling a prefix from another process', () => {
+  it('from the decode process\'s host tier: the swapped-in, transferred KV gives reference tokens', async () => {
+    const diskDir = mkdtempSync(join(diskRoot, 'pull-host-'));
+    // NOTE: a 16-block host tier takes everything the filler pushes out of the hot pool.
+    const e = await start('process', diskDir, { cache: { hostBlocks: 16, diskDir, diskMaxBytes: 64 << 20, returnFromDecode: false } });
+    const startFree = freeByPool(await e.stats());
+    const history = await turn(e, sized(55, 64), 'first turn', 24);
+    await eventually(() => e.stats(), { until: (s) => s.scheduler.promptTree.perInstance[1] >= (actorOf(s, 'decode')?.tiers?.hot.indexed ?? 1), what: 'the decode pool\'s blocks in the prompt tree' });
+    await turn(e, sized(56, 168), 'filler');
+    const before = await e.stats();
+    expect(actorOf(before, 'decode')?.tiers?.host.blocks ?? 0, 'blocks in the decode process\'s host tier').toBeGreaterThan(0);
+    expect(blockFiles(diskDir), 'nothing reached disk').toEqual([]);
+    await turn(e, [...history, ...sized(57, 40)], 'turn after the filler');
+    const stats = await e.stats();
+    expect(stats.scheduler.prefixTransfers.asked - before.scheduler.prefixTransfers.asked, 'transfers asked of the decode process').toBeGreaterThan(0);
+    expect((actorOf(stats, 'decode')?.tiers?.host.hits ?? 0) - (actorOf(before, 'decode')?.tiers?.host.hits ?? 0), 'blocks the decode process swapped in from host to send').toBeGreaterThan(0);
+    expect(stats.scheduler.prefixTransfers.arrivedTokens - before.scheduler.prefixTransfers.arrivedTokens, 'tokens of KV moved past the prefill\'s own 4 blocks').toBeGreaterThan(64);
+    expectPoolsUnreferenced(stats);
+    await expectDropsToStart(e, startFree, diskDir);
+  }, 120_000);
+
   for (const how of ['intact', 'corrupt', 'truncated'] as const) {
     it(`from the decode process's disk tier (${how} files): ${how === 'intact' ? 'the swapped-in, transferred KV gives' : 'the stale source sends what it still holds, the rest is recomputed;'} reference tokens`, async () => {
       const diskDir = mkdtempSync(join(diskRoot, `pull-${how}-`));
@@ -181,6 +202,35 @@ describe('process placement: an instance restarted with an empty pool', () => {
     expect(pidAlive(pid)).toBe(false);
     for (let t = 0; t < 2; t++) history = await turn(e, [...history, ...sized(62 + t, 40)], `turn ${t + 2} after the restart`);
     const stats = await e.stats();
+    expectPoolsUnreferenced(stats);
+    await expectDropsToStart(e, startFree, diskDir);
+  }, 120_000);
+});
+
+describe('colocated actors in child processes', () => {
+  it('each keeps host and disk tiers of its own: conversations in rounds reuse swapped-out prefixes with reference tokens; drops bring every pool back', async () => {
+    const diskDir = mkdtempSync(join(diskRoot, 'colocated-'));
+    engine = await createEngine({
+      model: MODEL, backend: 'wasm', mode: 'colocated', colocated: 2, placement: 'process', routing: 'prompt-tree',
+      kv: { numBlocks: 14 }, cache: { hostBlocks: 4, diskDir, diskMaxBytes: 64 << 20 },
+    });
+    const e = engine;
+    const startFree = freeByPool(await e.stats());
+    // NOTE: four conversations of three turns, in rounds (turn t of each, one at a time): the other
+    // conversations push a conversation's blocks down the tiers before its next turn.
+    const contexts: number[][] = [[], [], [], []];
+    let tensors: Record<string, number> | null = null;
+    for (let t = 0; t < 3; t++) {
+      for (let c = 0; c < contexts.length; c++) contexts[c] = await turn(e, [...contexts[c], ...sized(91 + 4 * t + c, 40)], `conversation ${c} turn ${t}`);
+      const now = tensorsByActor(await e.stats());
+      if (tensors !== null) expect(now, 'model tensors per actor').toEqual(tensors);
+      tensors = now;
+    }
+    const stats = await e.stats();
+    expect(stats.pools.length, 'a pool per process').toBe(2);
+    expect(tierSum(stats, (t) => t.swappedOut), 'blocks moved down a tier').toBeGreaterThan(0);
+    expect(tierSum(stats, (t) => t.host.hits + (t.disk?.hits ?? 0)), 'later turns reused swapped-out blocks').toBeGreaterThan(0);
+    expect(stats.scheduler.creditedTokens, 'the tree credited cached prefixes').toBeGreaterThan(0);
     expectPoolsUnreferenced(stats);
     await expectDropsToStart(e, startFree, diskDir);
   }, 120_000);
