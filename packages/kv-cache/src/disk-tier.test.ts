@@ -1,6 +1,7 @@
 /**
  * DiskTier file lifetimes: a cleared tier leaves no block file behind by the time clear() returns
- * (written files) or flush() resolves (files still being written when they were dropped), and a
+ * (written files) or flush() resolves (files still being written when they were dropped); a block
+ * written out again while its old write runs keeps its file; a failed write is reported; a
  * damaged or missing file is a miss, never served.
  */
 import { mkdtempSync, readdirSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
@@ -59,6 +60,32 @@ describe('DiskTier', () => {
     t.clear();
     await t.flush();
     expect(filesIn(t), 'files (and temporaries) after flush()').toEqual([]);
+  });
+
+  it('a block dropped while being written and written out again keeps its new file (the old write never removes it)', async () => {
+    const t = tier();
+    const b = block(3);
+    t.put(b);
+    t.delete(b.key);
+    t.put(b);
+    await t.flush();
+    expect(filesIn(t), 'one file, no temporaries').toEqual([`${b.key}.kvb`]);
+    const got = await t.take(b.key, expectOf(b));
+    expect(got?.data).toEqual(b.data);
+    expect(t.corrupt).toBe(0);
+  });
+
+  it('a write that fails is reported lost and leaves the tier', async () => {
+    const dir = mkdtempSync(`${tmpdir()}/disk-tier-test-`);
+    dirs.push(dir);
+    const lost: string[] = [];
+    const t = new DiskTier(dir, 1 << 20, (k) => lost.push(k));
+    tiers.push(t);
+    // NOTE: the private directory removed behind the tier's back: every write fails.
+    rmSync(t.dir, { recursive: true, force: true });
+    t.put(block(4));
+    await t.flush();
+    expect([lost, t.size, t.bytes]).toEqual([[block(4).key], 0, 0]);
   });
 
   it('a written block comes back byte for byte; a truncated or missing file is a miss, counted as corrupt', async () => {

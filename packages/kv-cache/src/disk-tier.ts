@@ -7,7 +7,9 @@
  * File layout (little-endian): u32 magic "KVD1", u32 float count, u32 token count, u32 CRC32 of
  * every byte after this header word, u32 x2 parent key, u32 x2 key, int32 tokens, float32 data.
  * Writes go to a temporary name and are renamed into place; until a write finished, the block is
- * served from the memory it was written from.
+ * served from the memory it was written from. A key's file operations (write, removal, read) run
+ * one after another, so a block dropped and written out again never loses its new file to the
+ * old one's late removal; a write that fails is reported (`onLost`), never dropped silently.
  */
 import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -23,7 +25,6 @@ interface DiskEntry {
   readonly bytes: number;
   /** The block while its file is being written; null once on disk. */
   pending: SwappedBlock | null;
-  readonly written: Promise<void>;
 }
 
 /** Why a read was a miss, for accounting. */
@@ -33,14 +34,23 @@ export type DiskMiss = 'absent' | 'corrupt';
 export class DiskTier {
   readonly dir: string;
   readonly #entries = new Map<string, DiskEntry>();
-  /** Writes in flight, of entries still here or already dropped (whose completion removes the file). */
-  readonly #inflight = new Set<Promise<void>>();
+  /**
+   * Per key, the last file operation queued (write, removal, read): a key's operations run one
+   * after another, so a late removal or rename of an older write never touches a newer file.
+   */
+  readonly #tails = new Map<string, Promise<void>>();
   #bytes = 0;
   #corrupt = 0;
 
+  /**
+   * @param parent the directory to make the private one under
+   * @param maxBytes bound on the block files' bytes
+   * @param onLost told of a block whose file could not be written (disk full, directory removed): it is gone from this tier
+   */
   constructor(
     parent: string,
     readonly maxBytes: number,
+    private readonly onLost: (key: string) => void = () => undefined,
   ) {
     this.dir = mkdtempSync(join(parent, 'baton-kv-'));
   }
@@ -83,24 +93,28 @@ export class DiskTier {
     }
     const path = this.pathOf(block.key);
     const tmp = `${path}.tmp`;
-    const entry: DiskEntry = {
-      key: block.key,
-      bytes: file.length,
-      pending: block,
-      written: writeFile(tmp, file)
-        .then(() => rename(tmp, path))
-        .then(() => {
-          entry.pending = null;
-          if (this.#entries.get(block.key) !== entry) return unlink(path).catch(() => undefined);
-        })
-        .catch(() => {
-          // NOTE: a failed write (disk full, dir removed) leaves no usable file: the block is gone.
-          if (this.#entries.get(block.key) === entry) this.delete(block.key);
-        }),
-    };
+    const entry: DiskEntry = { key: block.key, bytes: file.length, pending: block };
+    const current = (): boolean => this.#entries.get(block.key) === entry;
+    void this.#serial(block.key, async () => {
+      try {
+        // NOTE: dropped before its turn came: nothing to write.
+        if (!current()) return;
+        await writeFile(tmp, file);
+        await rename(tmp, path);
+        entry.pending = null;
+        // NOTE: dropped (or taken) while being written: the file goes now, before any later operation on the key.
+        if (!current()) await unlink(path).catch(() => undefined);
+      } catch {
+        await unlink(tmp).catch(() => undefined);
+        // NOTE: a failed write (disk full, dir removed) leaves no usable file: the block is gone.
+        if (current()) {
+          this.#entries.delete(block.key);
+          this.#bytes -= entry.bytes;
+          this.onLost(block.key);
+        }
+      }
+    });
     this.#entries.set(block.key, entry);
-    this.#inflight.add(entry.written);
-    void entry.written.then(() => this.#inflight.delete(entry.written));
     this.#bytes += file.length;
     return dropped;
   }
@@ -119,16 +133,16 @@ export class DiskTier {
       return same(entry.pending, key, expect) ? entry.pending : null;
     }
     const path = this.pathOf(key);
-    let file: Buffer;
-    try {
-      file = await readFile(path);
-    } catch {
-      this.#corrupt++;
-      return null;
-    }
-    // NOTE: awaited, so a block put back after this read gets a file no late unlink can remove.
-    await unlink(path).catch(() => undefined);
-    const block = decode(file, expect.floats);
+    const file = await this.#serial(key, async () => {
+      try {
+        const bytes = await readFile(path);
+        await unlink(path).catch(() => undefined);
+        return bytes;
+      } catch {
+        return null;
+      }
+    });
+    const block = file === null ? null : decode(file, expect.floats);
     if (block === null || !same(block, key, expect)) {
       this.#corrupt++;
       return null;
@@ -145,19 +159,21 @@ export class DiskTier {
     if (entry === undefined) return false;
     this.#entries.delete(key);
     this.#bytes -= entry.bytes;
-    if (entry.pending === null && sync) {
+    if (entry.pending !== null) return true;
+    const path = this.pathOf(key);
+    if (sync) {
       try {
-        unlinkSync(this.pathOf(key));
+        unlinkSync(path);
       } catch {
         // NOTE: already gone (removed by hand): nothing to drop.
       }
-    } else if (entry.pending === null) void unlink(this.pathOf(key)).catch(() => undefined);
+    } else void this.#serial(key, () => unlink(path).catch(() => undefined));
     return true;
   }
 
-  /** Waits for every write in flight, dropped blocks' too (so their files are gone once it resolves). */
+  /** Waits for every file operation queued, dropped blocks' too (so their files are gone once it resolves). */
   async flush(): Promise<void> {
-    await Promise.all([...this.#inflight]);
+    while (this.#tails.size > 0) await Promise.all([...this.#tails.values()]);
   }
 
   /** Drops everything; returns the keys dropped. Written files are gone when it returns; files still being written go once written (see flush). */
@@ -167,12 +183,26 @@ export class DiskTier {
     return keys;
   }
 
-  /** Removes the directory and every file in it (after writes in flight). */
+  /** Removes the directory and every file in it (after file operations in flight). */
   async close(): Promise<void> {
     await this.flush();
     this.#entries.clear();
     this.#bytes = 0;
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Runs `op` after every operation queued before it on `key`'s file. */
+  #serial<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const result = (this.#tails.get(key) ?? Promise.resolve()).then(op);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return result;
   }
 }
 

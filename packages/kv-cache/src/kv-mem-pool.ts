@@ -93,7 +93,7 @@ export class KvMemPool {
     if (disk !== undefined && (typeof disk.dir !== 'string' || !(disk.maxBytes >= 0))) throw new KvArgumentError('KvMemPool: disk needs a dir string and maxBytes >= 0');
     this.pool = pool;
     this.#host = new HostTier(hostBlocks);
-    this.#disk = disk === undefined ? null : new DiskTier(disk.dir, disk.maxBytes);
+    this.#disk = disk === undefined ? null : new DiskTier(disk.dir, disk.maxBytes, (key) => this.#dropKeys('disk', [key]));
     this.#reserve = hotReserveBlocks;
     this.#spanFloats = pool.layout.spanFloats;
     pool.setEvictionHook((block, identity) => this.#evicted(block, identity));
