@@ -207,31 +207,33 @@ describe('process placement: an instance restarted with an empty pool', () => {
   }, 120_000);
 });
 
-describe('colocated actors in child processes', () => {
-  it('each keeps host and disk tiers of its own: conversations in rounds reuse swapped-out prefixes with reference tokens; drops bring every pool back', async () => {
-    const diskDir = mkdtempSync(join(diskRoot, 'colocated-'));
-    engine = await createEngine({
-      model: MODEL, backend: 'wasm', mode: 'colocated', colocated: 2, placement: 'process', routing: 'prompt-tree',
-      kv: { numBlocks: 14 }, cache: { hostBlocks: 4, diskDir, diskMaxBytes: 64 << 20 },
-    });
-    const e = engine;
-    const startFree = freeByPool(await e.stats());
-    // NOTE: four conversations of three turns, in rounds (turn t of each, one at a time): the other
-    // conversations push a conversation's blocks down the tiers before its next turn.
-    const contexts: number[][] = [[], [], [], []];
-    let tensors: Record<string, number> | null = null;
-    for (let t = 0; t < 3; t++) {
-      for (let c = 0; c < contexts.length; c++) contexts[c] = await turn(e, [...contexts[c], ...sized(91 + 4 * t + c, 40)], `conversation ${c} turn ${t}`);
-      const now = tensorsByActor(await e.stats());
-      if (tensors !== null) expect(now, 'model tensors per actor').toEqual(tensors);
-      tensors = now;
-    }
-    const stats = await e.stats();
-    expect(stats.pools.length, 'a pool per process').toBe(2);
-    expect(tierSum(stats, (t) => t.swappedOut), 'blocks moved down a tier').toBeGreaterThan(0);
-    expect(tierSum(stats, (t) => t.host.hits + (t.disk?.hits ?? 0)), 'later turns reused swapped-out blocks').toBeGreaterThan(0);
-    expect(stats.scheduler.creditedTokens, 'the tree credited cached prefixes').toBeGreaterThan(0);
-    expectPoolsUnreferenced(stats);
-    await expectDropsToStart(e, startFree, diskDir);
-  }, 120_000);
+describe('colocated actors', () => {
+  for (const placement of ['thread', 'process'] as const) {
+    it(`${placement} placement: each keeps host and disk tiers of its own: conversations in rounds reuse swapped-out prefixes with reference tokens; drops bring every pool back`, async () => {
+      const diskDir = mkdtempSync(join(diskRoot, `colocated-${placement}-`));
+      engine = await createEngine({
+        model: MODEL, backend: 'wasm', mode: 'colocated', colocated: 2, placement, routing: 'prompt-tree',
+        kv: { numBlocks: 14 }, cache: { hostBlocks: 4, diskDir, diskMaxBytes: 64 << 20 },
+      });
+      const e = engine;
+      const startFree = freeByPool(await e.stats());
+      // NOTE: four conversations of three turns, in rounds (turn t of each, one at a time): the other
+      // conversations push a conversation's blocks down the tiers before its next turn.
+      const contexts: number[][] = [[], [], [], []];
+      let tensors: Record<string, number> | null = null;
+      for (let t = 0; t < 3; t++) {
+        for (let c = 0; c < contexts.length; c++) contexts[c] = await turn(e, [...contexts[c], ...sized(91 + 4 * t + c, 40)], `conversation ${c} turn ${t}`);
+        const now = tensorsByActor(await e.stats());
+        if (tensors !== null) expect(now, 'model tensors per actor').toEqual(tensors);
+        tensors = now;
+      }
+      const stats = await e.stats();
+      expect(stats.pools.length, 'one pool shared by the threads, or one per process').toBe(placement === 'thread' ? 1 : 2);
+      expect(tierSum(stats, (t) => t.swappedOut), 'blocks moved down a tier').toBeGreaterThan(0);
+      expect(tierSum(stats, (t) => t.host.hits + (t.disk?.hits ?? 0)), 'later turns reused swapped-out blocks').toBeGreaterThan(0);
+      expect(stats.scheduler.creditedTokens, 'the tree credited cached prefixes').toBeGreaterThan(0);
+      expectPoolsUnreferenced(stats);
+      await expectDropsToStart(e, startFree, diskDir);
+    }, 120_000);
+  }
 });
