@@ -1,16 +1,16 @@
 /**
  * Context caching where the prompt tree is wrong, in every placement: threads sharing one pool
  * and child processes with pools of their own (disaggregated, and colocated actors each with
- * tiers of their own). The tree only hears of what the pools say, so its
- * entries go stale when block files are damaged behind its back (bits flipped, files cut, or
- * every other file cut so prefixes break mid-way), when the instance it would pull a prefix from
- * holds less than it claims, or when an instance restarts with an empty pool. Each case must cost
- * a recompute, never a wrong token: every turn equals the plain greedy generate. Damaged files
- * are misses (counted as corrupt, never served); an intact prefix swapped in from host or disk
- * and moved to another process gives the same tokens. Afterwards `dropCaches` brings every pool's free
- * count back to its start and empties the tree and the disk tier; model tensors do not grow.
+ * tiers of their own). The tree only hears of what the pools say, so its entries go stale when
+ * block files are damaged behind its back (bits flipped, files cut, every other file cut, or one
+ * block mid-prefix), when the instance it would pull a prefix from holds less than it claims, or
+ * when an instance restarts with an empty pool. Each case must cost a recompute, never a wrong
+ * token: every turn equals the plain greedy generate. Damaged files are misses (counted as
+ * corrupt, never served); an intact prefix swapped in from host or disk and moved to another
+ * process gives the same tokens. Afterwards `dropCaches` brings every pool's free count back to
+ * its start and empties the tree and the disk tier; model tensors do not grow.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
