@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { fitLine, type EngineOverhead } from './engine-overhead.js';
+import { fitDecodeOverhead, fitLine, refitDecodeOverhead, type EngineOverhead, type OverheadPoint } from './engine-overhead.js';
 import { engineCanLoad } from './engine-probe.js';
 import { parseProfile, type Profile } from './profile.js';
 import { simulate } from './simulator.js';
@@ -30,6 +30,44 @@ describe('fitLine', () => {
     expect(fitLine([{ x: 5, y: 9 }, { x: 5, y: 11 }, { x: 5, y: 10 }])).toEqual({ fixed: 5, scale: 1 });
     expect(fitLine([{ x: 1, y: 2 }, { x: 2, y: 1 }], 0, 0)).toEqual({ fixed: 2, scale: 0 });
     expect(fitLine([], 0, 0)).toEqual({ fixed: 0, scale: 0 });
+  });
+});
+
+/** Decode cases with extra time `extra` at batch `size` (model 1 ms at every context). */
+function decodeCases(cases: ReadonlyArray<[size: number, extra: number]>): OverheadPoint[] {
+  return cases.map(([size, extra], i) => ({ kind: 'decode', size, context: 44 + 100 * i, modelMs: 1, engineMs: 1 + extra }));
+}
+
+describe('fitDecodeOverhead', () => {
+  // NOTE: the engine's decode path: 0.1 ms per step + 0.25 ms per sequence; one of the four lone
+  // cases at batch 1 was disturbed (+2 ms), as on the 16-core GPU host's probe.
+  const disturbed = decodeCases([[1, 0.35], [1, 0.35], [1, 0.35], [1, 2.35], [8, 2.1]]);
+
+  it('leaves out a case far off the other cases at its batch size', () => {
+    const f = fitDecodeOverhead(disturbed);
+    expect(f.fixed).toBeCloseTo(0.1, 9);
+    expect(f.scale).toBeCloseTo(0.25, 9);
+    // Least squares over every case goes through the batch-1 MEAN: 0.85 ms at batch 1, not 0.35.
+    const all = fitLine(disturbed.map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0);
+    expect(all.fixed + all.scale).toBeCloseTo(0.85, 9);
+  });
+
+  it('keeps the ordinary spread of cases (it is least squares over all of them then)', () => {
+    const spread = decodeCases([[1, 0.59], [1, 0.39], [1, 0.67], [1, 0.69], [4, 0.39], [8, 0.33], [16, 1.39]]);
+    expect(fitDecodeOverhead(spread)).toEqual(fitLine(spread.map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0));
+    // A batch size measured once or twice has no peers to be judged by.
+    const few = decodeCases([[1, 0.3], [1, 3], [8, 2.1]]);
+    expect(fitDecodeOverhead(few)).toEqual(fitLine(few.map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0));
+  });
+
+  it('refits a recorded profile and moves its handoff latency by the change at batch 1', () => {
+    const all = fitLine(disturbed.map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0);
+    const recorded: EngineOverhead = { ...engine, decodeFixedMs: all.fixed, decodePerSeqMs: all.scale, handoffMs: 0.75, points: disturbed };
+    const r = refitDecodeOverhead(recorded);
+    expect(r.decodeFixedMs).toBeCloseTo(0.1, 9);
+    expect(r.decodePerSeqMs).toBeCloseTo(0.25, 9);
+    expect(r.handoffMs).toBeCloseTo(0.75 + 0.85 - 0.35, 9);
+    expect(refitDecodeOverhead(engine)).toBe(engine);
   });
 });
 
@@ -79,6 +117,24 @@ describe('the engine path in a profile', () => {
       // prefill-first: one step of 3 chunks (3 × 4) + 3; chunked: three steps (4, 4, 4 + 3), no decode beside them.
       expect(run.log.at(0).ttftMs).toBeCloseTo(15, 9);
     }
+  });
+
+  it('a lone request on one decode instance: TPOT from the refitted step (closed form)', () => {
+    // Model calls: every decode step 1 ms; KV load 0.5 ms; one hop 0.1 ms; no co-run model.
+    const decode = [1, 8].flatMap((batch) => [32, 512].map((context) => ({ batch, context, ms: 1 })));
+    const { coRun: _drop, ...rest } = base;
+    const disturbed = decodeCases([[1, 0.35], [1, 0.35], [1, 0.35], [1, 2.35], [8, 2.1]]);
+    const all = fitLine(disturbed.map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0);
+    const p = parseProfile({
+      ...rest, decode, transfer: { fixedMs: 0.5, msPerToken: 0 }, hopMs: 0.1,
+      engine: { ...engine, decodeFixedMs: all.fixed, decodePerSeqMs: all.scale, handoffMs: 0.75, points: [...engine.points, ...disturbed] },
+    });
+    const run = simulate({ config: { mode: 'disaggregated', prefill: 1, decode: 1, schedulerCost: 'none' }, times: profileStepTimes(p), arrivals: [{ index: 0, arrivalMs: 0, promptIds: [1, 2, 3], maxTokens: 11 }] });
+    // first -> second token as the probe measured it: hop + 0.75 + KV load + a step as recorded
+    // (1 + 0.85); then 9 steps of 1 + 0.1 + 0.25.
+    const step = 1 + 0.1 + 0.25;
+    const gap = 0.1 + 0.75 + 0.5 + (1 + 0.85);
+    expect(run.log.at(0).tpotMs).toBeCloseTo((gap + 9 * step) / 10, 9);
   });
 
   it('the probe runs only models the engine can load by name', () => {

@@ -8,7 +8,9 @@
  * Measured end to end on a real engine (`engine-probe.ts`), fitted here.
  *
  * Invariants of a fitted {@link EngineOverhead}: every duration >= 0; the prefill scale > 0; the points it
- * was fitted from are kept with it (model-call ms as the profile predicts them, engine ms as measured).
+ * was fitted from are kept with it (model-call ms as the profile predicts them, engine ms as measured),
+ * and its decode line is {@link fitDecodeOverhead} of those points (older profiles are refitted on
+ * load by {@link refitDecodeOverhead}).
  */
 
 /** One probe case: what the profile's model calls predict and what the engine took, ms (medians). */
@@ -78,4 +80,49 @@ export function fitLine(pairs: ReadonlyArray<{ x: number; y: number }>, minScale
     return { fixed: Math.max(0, diffs[Math.floor(n / 2)]), scale: fallbackScale };
   }
   return { fixed, scale };
+}
+
+/**
+ * A decode case whose extra time is more than this many times the median of the other cases at its
+ * batch size was disturbed while it was measured (a stall of the machine, not the engine's path).
+ */
+export const DISTURBED_RATIO = 3;
+
+/**
+ * The decode line `extra ms ≈ fixed + scale × sequences` through the probe's decode cases (extra =
+ * engine ms − model ms), by least squares, leaving out disturbed cases: those more than
+ * {@link DISTURBED_RATIO} times the median of at least two other cases at the same batch size.
+ * NOTE: the lone requests give several cases at batch 1 (one per prompt length) and the bursts one
+ * per larger batch, so least squares puts the line through the MEAN of the batch-1 cases there: one
+ * disturbed case (2.3 ms extra against 0.3-0.4 ms for the other three, on a 16-core Xeon) made
+ * every simulated decode step at batch 1 0.45 ms (45%) longer than the engine's.
+ */
+export function fitDecodeOverhead(points: readonly OverheadPoint[]): LineFit {
+  const decode = points.filter((p) => p.kind === 'decode');
+  const extra = (p: OverheadPoint): number => p.engineMs - p.modelMs;
+  const kept = decode.filter((p) => {
+    const peers = decode.filter((q) => q !== p && q.size === p.size).map(extra);
+    if (peers.length < 2) return true;
+    const m = median(peers);
+    return !(m > 0 && extra(p) > DISTURBED_RATIO * m);
+  });
+  return fitLine(kept.map((p) => ({ x: p.size, y: extra(p) })), 0, 0);
+}
+
+/**
+ * `e` with its decode line refitted from its own points by {@link fitDecodeOverhead} (unchanged
+ * without decode points). The handoff latency was measured beyond one decode step at batch 1 as
+ * the old line charged it, so it moves by the difference at batch 1: first-to-second-token time of a
+ * lone request stays what the probe measured.
+ */
+export function refitDecodeOverhead(e: EngineOverhead): EngineOverhead {
+  if (!e.points.some((p) => p.kind === 'decode')) return e;
+  const d = fitDecodeOverhead(e.points);
+  const shift = e.decodeFixedMs + e.decodePerSeqMs - (d.fixed + d.scale);
+  return { ...e, decodeFixedMs: d.fixed, decodePerSeqMs: d.scale, handoffMs: Math.max(0, e.handoffMs + shift) };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
 }

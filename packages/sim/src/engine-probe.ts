@@ -13,7 +13,7 @@
  */
 import { createEngine, DEFAULT_ENGINE_OPTIONS, type Engine, type RequestTimingRecord } from '@baton/engine';
 import { BUILTIN_MODELS, type BackendName } from '@baton/model';
-import { fitLine, type EngineOverhead, type OverheadPoint } from './engine-overhead.js';
+import { fitDecodeOverhead, fitLine, type EngineOverhead, type OverheadPoint } from './engine-overhead.js';
 import { tokensOf } from './profile-rigs.js';
 import { chunkedPrefillMs } from './sim-batch.js';
 import type { StepTimes } from './step-times.js';
@@ -78,7 +78,7 @@ export async function measureEngineOverhead(opts: ProbeOptions): Promise<EngineO
     const prefill = fitLine(points.filter((p) => p.kind === 'prefill').map((p) => ({ x: p.modelMs, y: p.engineMs })));
     // NOTE: a decode step's extra time grows with the sequences in it, not with the model call's
     // time (on the 2-core VM: +0.1 ms at batch 1 at every context, +5.5 ms at batch 16).
-    const decode = fitLine(points.filter((p) => p.kind === 'decode').map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0);
+    const decode = fitDecodeOverhead(points);
     const all = lone.flat();
     // NOTE: what the simulator does not already charge: beyond two hops and the decision (path), and
     // beyond one hop, the profile's KV load and one engine decode step (handoff).
