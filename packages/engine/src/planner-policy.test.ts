@@ -78,24 +78,6 @@ describe('decideFlip', () => {
     expect(decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode', 'decode'], { running: 2 }), options: capped }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/prefill is at its maximum of 1/) });
   });
 
-  it('with both roles short and nothing to spawn, flips toward the role under at least twice the other pressure', () => {
-    const both = { ttftAttainment: 0.3, tpotAttainment: 0.5 };
-    // Prefill queue 3000 ms of a 500 ms target (6x) against a 60 ms step of a 50 ms target (1.2x).
-    const v = decideFlip(input({ ...both, view: busy(['prefill', 'decode', 'decode'], { queuedPromptTokens: 30_000, stepMs: 60 }) }));
-    expect(v).toMatchObject({ kind: 'flip', instance: 2, from: 'decode', to: 'prefill', revert: false });
-    if (v.kind === 'flip') expect(v.reason).toMatch(/^both roles short .*, prefill pressure 6\.0 >= 2x decode's 1\.2; decode has less pressure$/);
-    // 2x the target's queue against 1.2x: within the factor, no flip.
-    expect(decideFlip(input({ ...both, view: busy(['prefill', 'decode', 'decode'], { queuedPromptTokens: 10_000, stepMs: 60 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/^both roles short/) });
-    // The other way: a 200 ms step (4x) against a queue at 0.6x its target.
-    expect(decideFlip(input({ ...both, view: busy(['prefill', 'prefill', 'decode'], { queuedPromptTokens: 3_000, stepMs: 200 }) }))).toMatchObject({ kind: 'flip', instance: 1, from: 'prefill', to: 'decode' });
-    // Decode KV nearly full is not given up; the cooldown and the bounds still hold.
-    expect(decideFlip(input({ ...both, view: busy(['prefill', 'decode', 'decode'], { queuedPromptTokens: 30_000, stepMs: 60, kvUsage: 0.95 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/but decode KV 95% used$/) });
-    expect(decideFlip(input({ ...both, view: busy(['prefill', 'decode', 'decode'], { queuedPromptTokens: 30_000, stepMs: 60 }), lastFlip: { atMs: 99_000, to: 'decode', attainment: null } }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/cooling down/) });
-    expect(decideFlip(input({ ...both, view: busy(['prefill', 'prefill', 'decode'], { queuedPromptTokens: 30_000, stepMs: 60 }) }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/but decode is at its minimum of 1$/) });
-    const capped = { ...defaultElastic(1, 2), mode: 'planner' as const, maxPrefill: 1 };
-    expect(decideFlip(input({ ...both, view: busy(['prefill', 'decode', 'decode'], { queuedPromptTokens: 30_000, stepMs: 60 }), options: capped }))).toMatchObject({ kind: 'hold', reason: expect.stringMatching(/but prefill is at its maximum of 1$/) });
-  });
-
   it('spawns for a short role no instance can be flipped to, within maxInstances and the role maximum', () => {
     const room = { ...defaultElastic(1, 1, 3), mode: 'planner' as const };
     const v = decideFlip(input({ ttftAttainment: 0.5, view: busy(['prefill', 'decode'], { running: 2 }), options: room }));

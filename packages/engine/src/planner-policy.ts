@@ -25,11 +25,6 @@
  *  - when no instance can be taken and `elastic.maxInstances` leaves room (and the short role is
  *    under its maximum), an instance is spawned for it — also when both roles are short (for the
  *    one under more pressure: prefill queue / TTFT target against decode step / TPOT target);
- *  - when both roles are short and nothing can be spawned, the role under at least
- *    DOMINANT_PRESSURE times the other's pressure takes an instance from it (within the bounds,
- *    the cooldown and a block after an undo): a request whose TTFT already misses is lost whatever
- *    its TPOT, so a prefill queue several TTFT targets long costs more goodput than a decode step
- *    somewhat over its target, and the other way round; the factor is the hysteresis;
  *  - an instance above the starting count is retired once no attainment is below
  *    `highAttainment` (an idle window counts as met), a role could spare one (as above) and
  *    nothing changed for `4 * cooldownMs` (the highest-numbered instance of that role: a spawned one);
@@ -74,8 +69,6 @@ const QUEUE_SHORT = 0.5;
 const QUEUE_SPARE = 0.25;
 /** Share of the TPOT target the slowest decode step may reach with one decode instance less. */
 const STEP_SPARE = 0.8;
-/** Both roles short and nothing to spawn: how many times the other role's pressure one role's must reach to take an instance from it. */
-const DOMINANT_PRESSURE = 2;
 
 /** The load each rule reads, computed once per decision. */
 interface Load {
@@ -100,19 +93,7 @@ export function decideFlip(input: PlannerInput): PlannerVerdict {
     const pressureP = load.queueMs / input.slo.ttftMs;
     const pressureD = (load.stepMs ?? 0) / input.slo.tpotMs;
     const role: ServingRole = pressureP >= pressureD ? 'prefill' : 'decode';
-    const why = `both roles short (${prefillShort}; ${decodeShort})`;
-    const spawned = spawnOr(input, load, role, why);
-    const [high, low] = role === 'prefill' ? [pressureP, pressureD] : [pressureD, pressureP];
-    if (spawned.kind !== 'hold' || high < DOMINANT_PRESSURE * low) return spawned;
-    // NOTE: the donor is short too, so only its bounds are checked (cannotSpare would always refuse).
-    const from: ServingRole = role === 'prefill' ? 'decode' : 'prefill';
-    const min = from === 'prefill' ? input.options.minPrefill : input.options.minDecode;
-    const donorCount = from === 'prefill' ? load.nP : load.nD;
-    // NOTE: decode KV nearly full is never given up: one decode instance less would preempt what runs.
-    const kvFull = from === 'decode' && input.view.decode.kvUsage > KV_FULL ? `decode KV ${Math.round(input.view.decode.kvUsage * 100)}% used` : null;
-    const bounded = donorCount - 1 < min ? `${from} is at its minimum of ${min}` : kvFull ?? cannotReceive(input, load, role);
-    const dominant = `${why}, ${role} pressure ${high.toFixed(1)} >= ${DOMINANT_PRESSURE}x ${from}'s ${low.toFixed(1)}`;
-    return bounded !== null ? hold(`${dominant} but ${bounded}`) : flipOrWait(input, role, dominant, `${from} has less pressure`);
+    return spawnOr(input, load, role, `both roles short (${prefillShort}; ${decodeShort})`);
   }
   if (prefillShort === null && decodeShort === null) return retireOrHold(input, load);
   const to: ServingRole = prefillShort !== null ? 'prefill' : 'decode';
@@ -120,19 +101,13 @@ export function decideFlip(input: PlannerInput): PlannerVerdict {
   const why = prefillShort ?? decodeShort ?? '';
   const cannot = cannotSpare(input, load, from) ?? cannotReceive(input, load, to);
   if (cannot !== null) return spawnOr(input, load, to, `${to} short (${why}) but ${cannot}`);
-  return flipOrWait(input, to, `${to} short (${why})`, `${from} has room`, why);
-}
-
-/** A flip of the highest-numbered instance of the other role toward `to`, unless flips that way are blocked or cooling down. */
-function flipOrWait(input: PlannerInput, to: ServingRole, short: string, room: string, why: string = short): PlannerVerdict {
-  const from: ServingRole = to === 'prefill' ? 'decode' : 'prefill';
   const b = input.blocked;
-  if (b !== null && b.to === to && input.nowMs < b.untilMs) return hold(`${short} but flips to ${to} are blocked for ${round(b.untilMs - input.nowMs)} ms more (the last one did not help)`);
+  if (b !== null && b.to === to && input.nowMs < b.untilMs) return hold(`${to} short (${why}) but flips to ${to} are blocked for ${round(b.untilMs - input.nowMs)} ms more (the last one did not help)`);
   const cooling = coolingDown(input, to);
-  if (cooling !== null) return hold(`${short} but ${cooling}`);
-  const donors = input.view.instances.filter((i) => i.role === from).map((i) => i.index);
+  if (cooling !== null) return hold(`${to} short (${why}) but ${cooling}`);
+  const donors = view.instances.filter((i) => i.role === from).map((i) => i.index);
   // NOTE: the highest-numbered donor: deterministic, and instances 0..k keep their starting role longest.
-  return { kind: 'flip', instance: donors[donors.length - 1], from, to, reason: `${why}; ${room}`, revert: false };
+  return { kind: 'flip', instance: donors[donors.length - 1], from, to, reason: `${why}; ${from} has room`, revert: false };
 }
 
 function loadOf(view: ElasticView): Load {
