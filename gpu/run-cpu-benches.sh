@@ -3,9 +3,9 @@
 # no GPU): the simulator's validation (`sim:validate`), the context-caching comparison
 # (`bench:context`, via gpu/context-bench.sh) and the elastic P:D bench (`bench:elastic`). Each
 # has a time limit of its own and streams its output, so a bench cut short keeps what it finished.
-# Prepare (repo root, after `npm install`): ../shared/gpu/pack.sh (Node and the loaders, .gpu/), then
+# Prepare (repo root, after `npm install`): .gpu/ with node.xz and setup.sh (see gpu/README.md), then
 #   packages/sim/gpu/bundle.sh && mkdir -p .gpu-sim-xz && tar -C .gpu-sim -cf - . | xz -T2 -9 > .gpu-sim-xz/bundle.tar.xz
-# and carry .gpu and .gpu-sim-xz. Run: OUT=<dir> bash gpu/run-cpu-benches.sh
+# and copy .gpu and .gpu-sim-xz to the GPU machine. Run: OUT=<dir> bash gpu/run-cpu-benches.sh
 # Environment: BENCHES (a comma list of sim,context,elastic; default all), SIM_LIMIT, CONTEXT_LIMIT,
 # ELASTIC_LIMIT (seconds), SIM_RATES, SIM_REQUESTS, SIM_WORKLOADS (default chat), ELASTIC_ARGS, ELASTIC_SEED.
 # Output under $OUT: sim/ (validate.md, validate.json, profile.json, machine.txt), context/
