@@ -8,11 +8,16 @@
  *    oldest waiting prompt (the step policy's `chunkTokens`), in one model call whose time is the
  *    chunk's prefill plus the batch's decode (the model runs them in sequence).
  *
+ * Load reports go to the scheduler as the actor sends them (`SimLoadReporter`): after each step,
+ * throttled, built from the state at the step's end — waiting prompts (not those that reached the
+ * mailbox during the step, nor the chunked prompt being prefilled) and the running batch.
+ *
  * Invariants: a prompt is admitted only when its KV can be reserved; its first token is emitted
  * when its (last) prefill piece ends, and it joins the batch then.
  */
 import { ThroughputEstimator } from '@baton/engine';
 import type { CellHost } from './cell-host.js';
+import { SimLoadReporter } from './load-reporter.js';
 import { chunkedPrefillMs, type RunningSeq, type SimBatch } from './sim-batch.js';
 import { SimInstance } from './sim-instance.js';
 import type { SimKvPool } from './sim-kv-pool.js';
@@ -46,36 +51,52 @@ export class ColocatedInstance extends SimInstance {
   #chunk = 0;
   #stepStart = 0;
   #batchNow: RunningSeq[] = [];
+  /** Requests submitted while a step ran (in #waiting already; in the actor's mailbox until the step ends). */
+  #inbox = 0;
+  #inboxTokens = 0;
+  readonly #reporter: SimLoadReporter<ColocatedLoad>;
 
   constructor(
     index: number,
     cell: CellHost,
     pool: SimKvPool,
     readonly chunked: boolean,
+    /** Where the actor's load reports go (the scheduler's view of this instance). */
+    report: (load: ColocatedLoad, now: number) => void = () => undefined,
   ) {
     super(index, cell, pool, chunked ? 'chunked' : 'colocated', true);
+    this.#reporter = new SimLoadReporter(cell.queue, cell.times.hopMs, () => this.busy, report);
   }
 
   /**
-   * The load report. NOTE: the actor reports after each step, so a prompt being prefilled (and the
-   * prompts of a prefill-first step) still count as waiting until the step ends.
+   * The report the actor sends after a step, as its `#report` builds it: the prompts waiting then
+   * (those that reached the mailbox during the step are handled after it), the running batch (a
+   * chunked prompt still being prefilled is in neither).
    */
-  load(): ColocatedLoad {
-    const inStep = this.#prefills.length - this.#prefillsDone + (this.#chunking === null ? 0 : 1);
-    let inStepTokens = this.#chunking === null ? 0 : this.#chunking.req.promptTokens;
-    for (let i = this.#prefillsDone; i < this.#prefills.length; i++) inStepTokens += this.#prefills[i].seq.req.promptTokens;
+  #stepReport(): ColocatedLoad {
     return {
       id: this.id,
-      queuedRequests: this.#waiting.length + inStep,
-      queuedPromptTokens: this.#waitingTokens + inStepTokens,
+      queuedRequests: this.#waiting.length - this.#inbox,
+      queuedPromptTokens: this.#waitingTokens - this.#inboxTokens,
       running: this.batch.running.length,
       tokensPerSecond: this.throughput.tokensPerSecond,
     };
   }
 
+  /** The step ended: its report, then the mailbox's submits join the queue. */
+  #endStep(now: number, force: boolean): void {
+    this.#reporter.report(now, this.#stepReport(), force);
+    this.#inbox = 0;
+    this.#inboxTokens = 0;
+  }
+
   submit(req: SimRequest, now: number): void {
     this.#waiting.push(req);
     this.#waitingTokens += req.promptTokens;
+    if (this.busy) {
+      this.#inbox++;
+      this.#inboxTokens += req.promptTokens;
+    }
     this.#kick(now);
   }
 
@@ -107,6 +128,12 @@ export class ColocatedInstance extends SimInstance {
       }
     }
     this.busy = false;
+    if (tag !== RETRY) this.#endStep(now, false);
+    else {
+      // NOTE: the engine's actor spins through empty steps while blocked, handling its mailbox between them.
+      this.#inbox = 0;
+      this.#inboxTokens = 0;
+    }
     this.#kick(now);
   }
 
@@ -161,7 +188,13 @@ export class ColocatedInstance extends SimInstance {
       return;
     }
     if (this.#decodeStep(now)) return;
-    if (blocked) this.retryLater(now, RETRY);
+    if (blocked) this.#blocked(now);
+  }
+
+  /** A step that ran nothing (KV exhausted): the engine forces a report, and the step is retried. */
+  #blocked(now: number): void {
+    this.#endStep(now, true);
+    this.retryLater(now, RETRY);
   }
 
   #chunkedStep(now: number): void {
@@ -175,7 +208,7 @@ export class ColocatedInstance extends SimInstance {
     const p = this.#chunking;
     const chunk = p === null ? 0 : SIM_POLICY.chunkTokens({ tokenBudget: cfg.tokenBudget, chunkSize: cfg.prefillChunkSize }, batch.length, p.req.promptTokens - p.len);
     if (batch.length === 0 && chunk === 0 && extraMs === 0) {
-      if (blocked || this.batch.preemptedCount > 0) this.retryLater(now, RETRY);
+      if (blocked || this.batch.preemptedCount > 0) this.#blocked(now);
       return;
     }
     // NOTE: the step that ends a prompt also pays its first token's cost (sampling, streaming, publication).
@@ -200,7 +233,7 @@ export class ColocatedInstance extends SimInstance {
     if (!this.batch.hasWork) return false;
     const { batch, extraMs, sumContext } = this.batch.schedule(now);
     if (batch.length === 0 && extraMs === 0) {
-      if (this.batch.preemptedCount > 0) this.retryLater(now, RETRY);
+      if (this.batch.preemptedCount > 0) this.#blocked(now);
       return true;
     }
     this.#batchNow = batch;

@@ -5,7 +5,9 @@
  * runs the engine's own policy code on the instances' current load: admission (queue bounds and,
  * with SLO targets, the TTFT/TPOT estimates), the least-TTFT prefill instance with the prefix-cache
  * hit counted, the length prediction, the decode instance by load, KV room and predicted length;
- * in colocated modes, the instance with the fewest outstanding requests.
+ * in colocated modes, the instance with the fewest outstanding requests, on the scheduler's view
+ * of each: its last load report delivered (throttled, sent after steps, a hop late) plus what was
+ * routed there since, as the engine's scheduler keeps it.
  *
  * Invariants: decisions are made in arrival order; the scheduler's optimistic counts cover a
  * placement until it reaches its instance (one hop); the predictor learns every finished request's
@@ -66,6 +68,8 @@ export class SimCell implements CellHost, EventTarget {
   #busy = false;
   /** Placements decided but not yet delivered, per prefill/colocated instance. */
   readonly #inTransit: Array<{ requests: number; tokens: number }>;
+  /** The scheduler's view of each colocated instance: its last report delivered, plus what was routed there since. */
+  readonly #colocatedView: PrefillLoad[] = [];
   /** In-flight predicted-long requests per decode instance. */
   readonly #longs: number[];
   readonly #instances: number;
@@ -87,7 +91,14 @@ export class SimCell implements CellHost, EventTarget {
       for (let i = 0; i < config.decode; i++) this.decoders.push(new DecodeInstance(i, this, pool()));
       for (let i = 0; i < config.prefill; i++) this.prefills.push(new PrefillInstance(i, this, pool()));
     } else {
-      for (let i = 0; i < config.colocated; i++) this.colocated.push(new ColocatedInstance(i, this, pool(), config.mode === 'chunked'));
+      for (let i = 0; i < config.colocated; i++) {
+        const c = new ColocatedInstance(i, this, pool(), config.mode === 'chunked', (load) => {
+          this.#colocatedView[i] = SIM_POLICY.colocatedRoutingLoad(load);
+        });
+        this.colocated.push(c);
+        // NOTE: the engine's scheduler starts every colocated load at zero with the prior rate (its `wire`).
+        this.#colocatedView.push({ id: c.id, queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: c.throughput.tokensPerSecond });
+      }
     }
     this.#instances = instancesPerCell(config);
     this.#inTransit = Array.from({ length: Math.max(this.prefills.length, this.colocated.length) }, () => ({ requests: 0, tokens: 0 }));
@@ -142,9 +153,11 @@ export class SimCell implements CellHost, EventTarget {
       this.counters.rejected++;
       this.ended(req, 'rejected', now + cost);
     } else {
-      const t = this.#inTransit[placed];
-      t.requests++;
-      t.tokens += req.promptTokens;
+      if (this.config.mode === 'disaggregated') {
+        const t = this.#inTransit[placed];
+        t.requests++;
+        t.tokens += req.promptTokens;
+      }
       this.queue.push(deliverAt, new Place(this, req, placed), 0);
     }
     if (cost > 0) {
@@ -158,11 +171,14 @@ export class SimCell implements CellHost, EventTarget {
 
   /** The placement reached its instance. */
   deliver(req: SimRequest, target: number, now: number): void {
+    if (this.config.mode !== 'disaggregated') {
+      this.colocated[target].submit(req, now);
+      return;
+    }
     const t = this.#inTransit[target];
     t.requests--;
     t.tokens -= req.promptTokens;
-    if (this.config.mode === 'disaggregated') this.prefills[target].enqueue(req, now);
-    else this.colocated[target].submit(req, now);
+    this.prefills[target].enqueue(req, now);
   }
 
   #withTransit(l: PrefillLoad, i: number): PrefillLoad {
@@ -205,7 +221,8 @@ export class SimCell implements CellHost, EventTarget {
   }
 
   #placeColocated(req: SimRequest): number | null {
-    const loads = this.colocated.map((c, i) => this.#withTransit(SIM_POLICY.colocatedRoutingLoad(c.load()), i));
+    // NOTE: the engine's scheduler routes on its view (reports + its own increments), not on the actors' state now.
+    const loads = this.#colocatedView.map((l) => ({ ...l }));
     const cached: Record<string, number> = {};
     for (const c of this.colocated) cached[c.id] = this.#cachedTokens(c.pool, req);
     const choice = SIM_POLICY.choosePrefill(req, [SIM_POLICY.leastOutstanding(loads)], (id) => cached[id]);
@@ -217,7 +234,12 @@ export class SimCell implements CellHost, EventTarget {
       ...SIM_POLICY.queueTotals(loads),
     }, this.#admission);
     this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads: [], prediction: null, target: decision.admitted ? choice.actorId : null, decode: null });
-    return decision.admitted ? indexOf(choice.actorId) : null;
+    if (!decision.admitted) return null;
+    const target = indexOf(choice.actorId);
+    // NOTE: as the engine's scheduler does on routing; the instance's next report replaces it.
+    const view = this.#colocatedView[target];
+    this.#colocatedView[target] = { ...view, queuedRequests: view.queuedRequests + 1, queuedPromptTokens: view.queuedPromptTokens + req.promptTokens - choice.cachedTokens };
+    return target;
   }
 }
 

@@ -65,3 +65,52 @@ function pp(real: number, sim: number): string {
   const d = (sim - real) * 100;
   return `${(real * 100).toFixed(0)}% / ${(sim * 100).toFixed(0)}% (${d >= 0 ? '+' : ''}${d.toFixed(0)})`;
 }
+
+/** How close a set of rows came, over all rows and over those below saturation. */
+export interface ValidationScore {
+  rows: number;
+  /** Median absolute relative error (%) of TTFT p50, TTFT p90, TPOT p50, TPOT p90. */
+  medianAbsErrorPct: { ttftP50: number | null; ttftP90: number | null; tpotP50: number | null; tpotP90: number | null };
+  /** Percentiles within 15% of the real ones, of those compared (4 per row). */
+  percentilesWithin15: number;
+  percentiles: number;
+  /** Rows whose attainment is within 5 percentage points. */
+  attainmentWithin5: number;
+}
+
+/** A real attainment at least this high counts as below saturation. */
+export const BELOW_SATURATION = 0.5;
+
+/** Scores `rows` against the goal (every percentile within 15%, attainment within 5 points). */
+export function scoreValidation(rows: readonly ValidationRow[]): ValidationScore {
+  const keys = ['ttftP50', 'ttftP90', 'tpotP50', 'tpotP90'] as const;
+  let within = 0;
+  let compared = 0;
+  const med = {} as ValidationScore['medianAbsErrorPct'];
+  for (const k of keys) {
+    const errs: number[] = [];
+    for (const r of rows) {
+      const e = relativeError(r.sim[k], r.real[k]);
+      if (e === null) continue;
+      errs.push(Math.abs(e));
+      compared++;
+      if (Math.abs(e) <= 15) within++;
+    }
+    errs.sort((a, b) => a - b);
+    const n = errs.length;
+    med[k] = n === 0 ? null : n % 2 === 1 ? errs[n >> 1] : (errs[n / 2 - 1] + errs[n / 2]) / 2;
+  }
+  const attainmentWithin5 = rows.filter((r) => Math.abs(r.sim.attainment - r.real.attainment) * 100 <= 5).length;
+  return { rows: rows.length, medianAbsErrorPct: med, percentilesWithin15: within, percentiles: compared, attainmentWithin5 };
+}
+
+/** One line per score: all rows, then those below saturation (real attainment >= 50%). */
+export function formatValidationScore(rows: readonly ValidationRow[]): string {
+  const line = (label: string, s: ValidationScore): string => {
+    const m = s.medianAbsErrorPct;
+    const f = (x: number | null): string => (x === null ? '-' : `${x.toFixed(0)}%`);
+    return `${label}: median abs error TTFT p50 / p90 ${f(m.ttftP50)} / ${f(m.ttftP90)}, TPOT p50 / p90 ${f(m.tpotP50)} / ${f(m.tpotP90)}; percentiles within 15%: ${s.percentilesWithin15} / ${s.percentiles}; attainment within 5 pp: ${s.attainmentWithin5} / ${s.rows}`;
+  };
+  const below = rows.filter((r) => r.real.attainment >= BELOW_SATURATION);
+  return [line(`all ${rows.length} rows`, scoreValidation(rows)), line(`${below.length} rows below saturation (real attainment >= ${BELOW_SATURATION * 100}%)`, scoreValidation(below))].join('\n');
+}

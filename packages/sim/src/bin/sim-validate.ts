@@ -24,7 +24,7 @@ import { measureProfile } from '../profiler.js';
 import { parseProfile, readProfile, type Profile } from '../profile.js';
 import { simulate } from '../simulator.js';
 import { profileStepTimes } from '../step-times.js';
-import { formatValidation, type ValidationRow } from '../validation-table.js';
+import { formatValidation, formatValidationScore, type ValidationRow } from '../validation-table.js';
 
 type Mode = 'disaggregated' | 'colocated' | 'chunked';
 const MODES: readonly Mode[] = ['disaggregated', 'colocated', 'chunked'];
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`sim:validate ${new Date().toISOString()} profile ${profile.model}/${profile.backend} measured ${profile.date}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   process.stdout.write(formatValidation(rows) + '\n');
+  process.stdout.write(formatValidationScore(rows) + '\n');
   load.end = loadavg().map((l) => Number(l.toFixed(2)));
   if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ profile, rows, load }, null, 1));
 }
@@ -128,6 +129,7 @@ function replay(file: string, seed: number, cpu: 'shared' | 'own', engineOn: boo
   });
   process.stdout.write(`sim:validate --replay ${file} --cpu ${cpu} --engine ${engineOn ? 'on' : 'off'}${profile.engine === undefined ? ' (the profile has no engine path)' : ''}: profile ${profile.model}/${profile.backend} measured ${profile.date} on ${profile.machine.cpu} (${profile.machine.cores} cores)\n`);
   process.stdout.write(formatValidation(rows) + '\n');
+  process.stdout.write(formatValidationScore(rows) + '\n');
   if (json !== undefined) writeFileSync(json, JSON.stringify({ profile, rows, load: saved.load ?? null }, null, 1));
 }
 

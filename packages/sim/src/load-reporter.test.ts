@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { EventQueue } from './event-queue.js';
+import { REPORT_INTERVAL_MS, SimLoadReporter } from './load-reporter.js';
+import { simulate } from './simulator.js';
+import type { DecisionTrace } from './sim-cell.js';
+import { constantStepTimes } from './step-times.js';
+
+describe('SimLoadReporter (the engine LoadReporter throttle)', () => {
+  it('sends at once past the interval, holds a trailing report inside it, and sends it when the interval ends outside a step', () => {
+    const queue = new EventQueue();
+    const got: Array<{ at: number; load: string }> = [];
+    let inStep = false;
+    const r = new SimLoadReporter<string>(queue, 0.5, () => inStep, (load, at) => got.push({ at, load }));
+    const at = (t: number, f: () => void): void => queue.push(t, { fire: f });
+    at(0, () => r.report(0, 'a', false)); // sent (first), delivered at 0.5
+    at(1, () => r.report(1, 'b', false)); // trailing, timer at 5
+    at(3, () => r.report(3, 'c', false)); // replaces b
+    // timer at 5 (idle): sends c, delivered at 5.5
+    at(6, () => r.report(6, 'd', false)); // trailing, timer at 10
+    at(9, () => (inStep = true)); // a step runs over the timer: nothing sent at 10
+    at(12, () => {
+      inStep = false;
+      r.report(12, 'e', false); // the step's own report, past the interval: sent
+    });
+    at(13, () => r.report(13, 'f', true)); // forced: sent inside the interval
+    queue.run();
+    expect(REPORT_INTERVAL_MS).toBe(5);
+    expect(got).toEqual([
+      { at: 0.5, load: 'a' },
+      { at: 5.5, load: 'c' },
+      { at: 12.5, load: 'e' },
+      { at: 13.5, load: 'f' },
+    ]);
+  });
+});
+
+describe('colocated routing on reports', () => {
+  it('a prompt that reached an actor during its step is missing from that step\'s report: the next request joins it behind the prefill', () => {
+    // Prefill 20 ms, decode step 1 ms, no hops, no decision time. A (t=0) -> colocated-0 (tie), B
+    // (t=1) -> colocated-1; both then decode, each reporting at its prefill's end and every 5 ms
+    // after (colocated-0 at 20, 25, 30; colocated-1 at 21, 26, 31). C (t=29.5) ties -> colocated-0,
+    // reaching it inside its step 29-30, whose report (sent at 30, the interval being over) has
+    // C in neither queue nor batch: the scheduler's count of C is replaced. D (t=35) then ties
+    // again and joins colocated-0 behind C's prefill (30-50): first token at 70 (TTFT 35 ms), where
+    // the actors' current state (C counted) would have sent it to colocated-1 (first token at 56).
+    const prompt = [1, 2, 3];
+    const arrivals = [0, 1, 29.5, 35].map((arrivalMs, index) => ({ index, arrivalMs, promptIds: prompt, maxTokens: index < 2 ? 200 : 4 }));
+    const decisions: DecisionTrace[] = [];
+    const run = simulate({
+      config: { mode: 'colocated', colocated: 2, schedulerCost: 'none', kv: { blockSize: 16 } },
+      times: constantStepTimes({ prefillFixedMs: 20, decodeFixedMs: 1 }),
+      arrivals,
+      onDecision: (d) => decisions.push(d),
+    });
+    expect(decisions.map((d) => d.target)).toEqual(['colocated-0', 'colocated-1', 'colocated-0', 'colocated-0']);
+    // What D's decision saw: one outstanding request at each (C's count replaced by the report of 30).
+    expect(decisions[3].prefillLoads.map((l) => l.queuedRequests)).toEqual([1, 1]);
+    const ttft = new Map<number, number | null>();
+    for (let i = 0; i < run.log.size; i++) ttft.set(run.log.at(i).index, run.log.at(i).ttftMs);
+    expect(ttft.get(2)).toBeCloseTo(50 - 29.5, 9);
+    expect(ttft.get(3)).toBeCloseTo(70 - 35, 9);
+  });
+});
