@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { fitDecodeOverhead, fitLine, refitDecodeOverhead, type EngineOverhead, type OverheadPoint } from './engine-overhead.js';
+import { disturbedPrefill, fitDecodeOverhead, fitLine, fitPrefillOverhead, refitDecodeOverhead, refitEngineOverhead, type EngineOverhead, type OverheadPoint } from './engine-overhead.js';
 import { engineCanLoad } from './engine-probe.js';
 import { parseProfile, type Profile } from './profile.js';
 import { simulate } from './simulator.js';
@@ -68,6 +68,45 @@ describe('fitDecodeOverhead', () => {
     expect(r.decodePerSeqMs).toBeCloseTo(0.25, 9);
     expect(r.handoffMs).toBeCloseTo(0.75 + 0.85 - 0.35, 9);
     expect(refitDecodeOverhead(engine)).toBe(engine);
+  });
+});
+
+/** Prefill cases: model ms → engine ms. */
+function prefillCases(cases: ReadonlyArray<[modelMs: number, engineMs: number]>): OverheadPoint[] {
+  return cases.map(([modelMs, engineMs], i) => ({ kind: 'prefill', size: 32 << (2 * i), context: 32 << (2 * i), modelMs, engineMs }));
+}
+
+describe('fitPrefillOverhead', () => {
+  // NOTE: the engine's prefill: 1 ms + x1.05 the model calls; the 512-token case of a quick probe
+  // (the mean of two repetitions, one stalled) came out at 112 ms, as on the 2-core VM.
+  const disturbed = prefillCases([[4, 5.2], [14, 15.7], [29, 31.45], [64, 112]]);
+
+  it('leaves out a case far above the line through the others', () => {
+    expect(disturbedPrefill(disturbed)).toEqual([disturbed[3]]);
+    const f = fitPrefillOverhead(disturbed);
+    expect(f.fixed).toBeCloseTo(1, 9);
+    expect(f.scale).toBeCloseTo(1.05, 9);
+    // Least squares over all four: a slope far above every kept case's.
+    expect(fitLine(disturbed.map((p) => ({ x: p.modelMs, y: p.engineMs }))).scale).toBeGreaterThan(1.5);
+  });
+
+  it('keeps cases whose extra grows with the model calls (a scale, not a stall)', () => {
+    // The 16-core Xeon's probe: x1.31-1.43 at every length.
+    const proportional = prefillCases([[7.19, 10.29], [23.17, 31.99], [47.04, 65.73], [107.34, 140.44]]);
+    expect(disturbedPrefill(proportional)).toEqual([]);
+    expect(fitPrefillOverhead(proportional)).toEqual(fitLine(proportional.map((p) => ({ x: p.modelMs, y: p.engineMs }))));
+    // Two cases are too few to judge either.
+    expect(disturbedPrefill(disturbed.slice(2))).toEqual([]);
+  });
+
+  it('refits a recorded profile only when it leaves a case out', () => {
+    const all = fitLine(disturbed.map((p) => ({ x: p.modelMs, y: p.engineMs })));
+    const recorded: EngineOverhead = { ...engine, prefillFixedMs: all.fixed, prefillScale: all.scale, points: disturbed };
+    const r = refitEngineOverhead(recorded);
+    expect(r.prefillFixedMs).toBeCloseTo(1, 9);
+    expect(r.prefillScale).toBeCloseTo(1.05, 9);
+    expect(r.pathMs).toBe(recorded.pathMs);
+    expect(refitEngineOverhead(engine)).toEqual(engine);
   });
 });
 

@@ -9,8 +9,8 @@
  *
  * Invariants of a fitted {@link EngineOverhead}: every duration >= 0; the prefill scale > 0; the points it
  * was fitted from are kept with it (model-call ms as the profile predicts them, engine ms as measured),
- * and its decode line is {@link fitDecodeOverhead} of those points (older profiles are refitted on
- * load by {@link refitDecodeOverhead}).
+ * its decode line is {@link fitDecodeOverhead} and its prefill line {@link fitPrefillOverhead} of
+ * those points (older profiles are refitted on load by {@link refitEngineOverhead}).
  */
 
 /** One probe case: what the profile's model calls predict and what the engine took, ms (medians). */
@@ -110,6 +110,38 @@ export function fitDecodeOverhead(points: readonly OverheadPoint[]): LineFit {
 }
 
 /**
+ * The prefill line `engine ms ≈ fixed + scale × model ms` through the probe's prefill cases (least
+ * squares, {@link fitLine}), leaving out disturbed cases: a case whose extra time over its model
+ * calls is more than {@link DISTURBED_RATIO} times the extra that the line through the other cases
+ * (at least two) predicts for it. Disturbances only add time, so only cases above are left out.
+ * NOTE: in quick mode the probe's median of two repetitions is their mean: on the 2-core VM one
+ * stalled repetition of the 512-token case (engine 112.7 ms against 63.8 ms of model calls; the
+ * other cases x1.07-1.20) put the line at x1.63 through it, and every simulated prefill with it.
+ */
+export function fitPrefillOverhead(points: readonly OverheadPoint[]): LineFit {
+  const prefill = points.filter((p) => p.kind === 'prefill');
+  const left = disturbedPrefill(prefill);
+  return fitLine(prefill.filter((p) => !left.includes(p)).map(prefillPair));
+}
+
+/** The prefill cases {@link fitPrefillOverhead} leaves out (none when fewer than two would stay). */
+export function disturbedPrefill(points: readonly OverheadPoint[]): OverheadPoint[] {
+  const prefill = points.filter((p) => p.kind === 'prefill');
+  const left = prefill.filter((p) => {
+    const others = prefill.filter((q) => q !== p);
+    if (others.length < 2) return false;
+    const line = fitLine(others.map(prefillPair));
+    const expected = line.fixed + line.scale * p.modelMs - p.modelMs;
+    return expected > 0 && p.engineMs - p.modelMs > DISTURBED_RATIO * expected;
+  });
+  return prefill.length - left.length >= 2 ? left : [];
+}
+
+function prefillPair(p: OverheadPoint): { x: number; y: number } {
+  return { x: p.modelMs, y: p.engineMs };
+}
+
+/**
  * `e` with its decode line refitted from its own points by {@link fitDecodeOverhead} (unchanged
  * without decode points). The handoff latency was measured beyond one decode step at batch 1 as
  * the old line charged it, so it moves by the difference at batch 1: first-to-second-token time of a
@@ -120,6 +152,17 @@ export function refitDecodeOverhead(e: EngineOverhead): EngineOverhead {
   const d = fitDecodeOverhead(e.points);
   const shift = e.decodeFixedMs + e.decodePerSeqMs - (d.fixed + d.scale);
   return { ...e, decodeFixedMs: d.fixed, decodePerSeqMs: d.scale, handoffMs: Math.max(0, e.handoffMs + shift) };
+}
+
+/**
+ * `e` with both lines refitted from its own points: the decode line by {@link refitDecodeOverhead},
+ * the prefill line by {@link fitPrefillOverhead} when it leaves a case out (else the line recorded).
+ */
+export function refitEngineOverhead(e: EngineOverhead): EngineOverhead {
+  const d = refitDecodeOverhead(e);
+  if (disturbedPrefill(e.points).length === 0) return d;
+  const f = fitPrefillOverhead(e.points);
+  return { ...d, prefillFixedMs: f.fixed, prefillScale: f.scale };
 }
 
 function median(xs: readonly number[]): number {

@@ -13,7 +13,7 @@
  */
 import { createEngine, DEFAULT_ENGINE_OPTIONS, type Engine, type RequestTimingRecord } from '@baton/engine';
 import { BUILTIN_MODELS, type BackendName } from '@baton/model';
-import { fitDecodeOverhead, fitLine, type EngineOverhead, type OverheadPoint } from './engine-overhead.js';
+import { fitDecodeOverhead, fitPrefillOverhead, type EngineOverhead, type OverheadPoint } from './engine-overhead.js';
 import { tokensOf } from './profile-rigs.js';
 import { chunkedPrefillMs } from './sim-batch.js';
 import type { StepTimes } from './step-times.js';
@@ -75,7 +75,7 @@ export async function measureEngineOverhead(opts: ProbeOptions): Promise<EngineO
       const context = BURST_PROMPT + w.meanIndex;
       points.push({ kind: 'decode', size: b, context, modelMs: t.decodeMs(b, b * context), engineMs: w.gapMs });
     });
-    const prefill = fitLine(points.filter((p) => p.kind === 'prefill').map((p) => ({ x: p.modelMs, y: p.engineMs })));
+    const prefill = fitPrefillOverhead(points);
     // NOTE: a decode step's extra time grows with the sequences in it, not with the model call's
     // time (on the 2-core VM: +0.1 ms at batch 1 at every context, +5.5 ms at batch 16).
     const decode = fitDecodeOverhead(points);

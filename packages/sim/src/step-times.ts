@@ -5,7 +5,7 @@
  *
  * The engine's path (a profile's `engine` section) is charged as measured: prefill calls scaled by
  * the engine's fitted factor, a decode step's per-sequence cost, its fixed cost in place of the
- * loop microbenchmark (that decode line refitted from the probe's points, disturbed cases left out),
+ * loop microbenchmark (both lines refitted from the probe's points, disturbed cases left out),
  * a prompt's fixed cost per prompt, and the path and handoff latencies beyond the hops, decision
  * and KV load that are charged anyway.
  *
@@ -14,7 +14,7 @@
  * is bilinear in (batch, mean context) over the measured grid. Both extrapolate linearly from
  * their last two points and never go below zero.
  */
-import { refitDecodeOverhead } from './engine-overhead.js';
+import { refitEngineOverhead } from './engine-overhead.js';
 import type { Contention } from './host-cpu.js';
 import type { Profile } from './profile.js';
 
@@ -69,9 +69,9 @@ export function profileStepTimes(p: Profile, opts: ProfileTimesOptions = {}): St
   const contexts = dedupe(p.decode.map((d) => d.context).sort((a, b) => a - b));
   const grid = batches.map((b) => contexts.map((c) => mean(p.decode.filter((d) => d.batch === b && d.context === c).map((d) => d.ms))));
   const { transfer, scheduler } = p;
-  // NOTE: the decode line is refitted from the probe's points (profiles measured before the fit
-  // left out disturbed cases charge a step at batch 1 up to 50% too long).
-  const e = opts.engine === false || p.engine === undefined ? undefined : refitDecodeOverhead(p.engine);
+  // NOTE: both lines are refitted from the probe's points (profiles measured before the fits left
+  // out disturbed cases charge a decode step at batch 1 up to 50%, or every prefill up to 50%, too long).
+  const e = opts.engine === false || p.engine === undefined ? undefined : refitEngineOverhead(p.engine);
   const ps = e?.prefillScale ?? 1;
   const perSeq = e?.decodePerSeqMs ?? 0;
   const loop = p.stepOverheadMs ?? 0;
