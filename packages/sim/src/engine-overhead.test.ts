@@ -60,6 +60,14 @@ describe('fitDecodeOverhead', () => {
     expect(fitDecodeOverhead(few)).toEqual(fitLine(few.map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0));
   });
 
+  it('fits the mean gaps where the probe kept them (what a TPOT averages)', () => {
+    // Medians on 0.1 + 0.25 x batch; means 0.05 ms more per sequence (a skewed step time).
+    const cases = decodeCases([[1, 0.35], [1, 0.35], [4, 1.1], [8, 2.1]]).map((p) => ({ ...p, engineMeanMs: p.engineMs + 0.05 * p.size }));
+    const f = fitDecodeOverhead(cases);
+    expect(f.fixed).toBeCloseTo(0.1, 9);
+    expect(f.scale).toBeCloseTo(0.3, 9);
+  });
+
   it('refits a recorded profile and moves its handoff latency by the change at batch 1', () => {
     const all = fitLine(disturbed.map((p) => ({ x: p.size, y: p.engineMs - p.modelMs })), 0, 0);
     const recorded: EngineOverhead = { ...engine, decodeFixedMs: all.fixed, decodePerSeqMs: all.scale, handoffMs: 0.75, points: disturbed };

@@ -67,13 +67,14 @@ export async function measureEngineOverhead(opts: ProbeOptions): Promise<EngineO
     lengths.forEach((n, i) => {
       points.push({ kind: 'prefill', size: n, context: n, modelMs: chunkedPrefillMs(t, n, 0, chunk), engineMs: median(lone[i].map((rec) => rec.tokenTimesMs[0] - (rec.prefillStartMs ?? rec.arrivalMs))) });
       const mid = n + Math.floor(LONE_OUTPUT / 2);
-      points.push({ kind: 'decode', size: 1, context: mid, modelMs: t.decodeMs(1, mid), engineMs: median(lone[i].flatMap((rec) => gaps(rec.tokenTimesMs, 2))) });
+      const loneGaps = lone[i].flatMap((rec) => gaps(rec.tokenTimesMs, 2));
+      points.push({ kind: 'decode', size: 1, context: mid, modelMs: t.decodeMs(1, mid), engineMs: median(loneGaps), engineMeanMs: mean(loneGaps) });
     });
     bursts.forEach((b, i) => {
       const w = burstWindow(burstRecords[i]);
       if (w === null) return;
       const context = BURST_PROMPT + w.meanIndex;
-      points.push({ kind: 'decode', size: b, context, modelMs: t.decodeMs(b, b * context), engineMs: w.gapMs });
+      points.push({ kind: 'decode', size: b, context, modelMs: t.decodeMs(b, b * context), engineMs: w.gapMs, engineMeanMs: w.meanGapMs });
     });
     const prefill = fitPrefillOverhead(points);
     // NOTE: a decode step's extra time grows with the sequences in it, not with the model call's
@@ -90,7 +91,7 @@ export async function measureEngineOverhead(opts: ProbeOptions): Promise<EngineO
     const overhead: EngineOverhead = {
       pathMs, prefillFixedMs: prefill.fixed, prefillScale: prefill.scale, handoffMs, decodeFixedMs: decode.fixed, decodePerSeqMs: decode.scale, points,
     };
-    for (const p of points) log(`  ${p.kind} ${p.kind === 'prefill' ? `${p.size} tokens` : `batch ${p.size} at ${p.context}`}: model ${p.modelMs.toFixed(2)} ms, engine ${p.engineMs.toFixed(2)} ms`);
+    for (const p of points) log(`  ${p.kind} ${p.kind === 'prefill' ? `${p.size} tokens` : `batch ${p.size} at ${p.context}`}: model ${p.modelMs.toFixed(2)} ms, engine ${p.engineMs.toFixed(2)} ms${p.engineMeanMs === undefined ? '' : ` (mean ${p.engineMeanMs.toFixed(2)} ms)`}`);
     return overhead;
   } finally {
     await engine.close({ deadlineMs: 2_000 });
@@ -115,10 +116,10 @@ function gaps(times: readonly number[], from: number): number[] {
 
 /**
  * The span where every sequence of a burst is decoding together (after the last one's second
- * token, before the first one's last): the median gap of any sequence's tokens inside it, and the
- * mean output index there. Null when the span holds fewer than three steps.
+ * token, before the first one's last): the median and mean gap of any sequence's tokens inside it,
+ * and the mean output index there. Null when the span holds fewer than three steps.
  */
-function burstWindow(records: readonly RequestTimingRecord[]): { gapMs: number; meanIndex: number } | null {
+function burstWindow(records: readonly RequestTimingRecord[]): { gapMs: number; meanGapMs: number; meanIndex: number } | null {
   const from = Math.max(...records.map((r) => r.tokenTimesMs[1] ?? Infinity));
   const to = Math.min(...records.map((r) => r.tokenTimesMs[r.tokenTimesMs.length - 1]));
   const inside: number[] = [];
@@ -133,7 +134,11 @@ function burstWindow(records: readonly RequestTimingRecord[]): { gapMs: number; 
     }
   }
   if (inside.length < 3 * records.length) return null;
-  return { gapMs: median(inside), meanIndex: indices.reduce((a, b) => a + b, 0) / indices.length };
+  return { gapMs: median(inside), meanGapMs: mean(inside), meanIndex: indices.reduce((a, b) => a + b, 0) / indices.length };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
 function median(xs: readonly number[]): number {

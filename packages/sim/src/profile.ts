@@ -169,6 +169,7 @@ function engineOverhead(v: unknown): EngineOverhead {
     return {
       kind: q.kind, size: posInt(q.size, `engine.points[${i}].size`), context: nonNeg(q.context, `engine.points[${i}].context`),
       modelMs: nonNeg(q.modelMs, `engine.points[${i}].modelMs`), engineMs: nonNeg(q.engineMs, `engine.points[${i}].engineMs`),
+      ...(q.engineMeanMs === undefined ? {} : { engineMeanMs: nonNeg(q.engineMeanMs, `engine.points[${i}].engineMeanMs`) }),
     };
   });
   return {
