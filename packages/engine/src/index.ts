@@ -93,6 +93,7 @@ export type {
 /** Step policy: the pure per-step and per-placement decisions of the actors (prompt selection, chunk length, preemption victim, fallbacks, admission inputs). */
 export {
   BLOCKED_RETRY_MS,
+  REPORT_INTERVAL_MS,
   STEP_EWMA_ALPHA,
   bestDecodeTpotMs,
   chunkTokens,

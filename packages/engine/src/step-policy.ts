@@ -17,6 +17,9 @@ export const BLOCKED_RETRY_MS = 2;
 /** Weight of the newest sample in the decode step-time EWMA that load reports carry. */
 export const STEP_EWMA_ALPHA = 0.2;
 
+/** Least time between two load reports of an actor unless one is forced, ms (the throttle of its `LoadReporter`). */
+export const REPORT_INTERVAL_MS = 5;
+
 /** Where a prefill-style step stands while it walks the waiting prompts. */
 export interface PromptStep {
   /** Prompt tokens the step may still take. */

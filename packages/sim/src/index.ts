@@ -16,7 +16,7 @@ export { HostCpu, type Contention, type Work } from './host-cpu.js';
 export { measureProfile, modelSource, type ProfileOptions } from './profiler.js';
 export { measureCoRun } from './co-run.js';
 /** The engine's path around the model calls, measured on a real engine. */
-export { fitLine, fitDecodeOverhead, fitPrefillOverhead, disturbedPrefill, refitDecodeOverhead, refitEngineOverhead, DISTURBED_RATIO, type EngineOverhead, type OverheadPoint, type LineFit } from './engine-overhead.js';
+export { fitLine, type EngineOverhead, type OverheadPoint, type LineFit } from './engine-overhead.js';
 export { measureEngineOverhead, engineCanLoad, type ProbeOptions } from './engine-probe.js';
 /** The scheduler's decision time. */
 export { measureSchedulerCost, timeDecisionUs } from './scheduler-cost.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventQueue } from './event-queue.js';
-import { REPORT_INTERVAL_MS, SimLoadReporter } from './load-reporter.js';
+import { SimLoadReporter } from './load-reporter.js';
+import { SIM_POLICY } from './sim-policy.js';
 import { simulate } from './simulator.js';
 import type { DecisionTrace } from './sim-cell.js';
 import { constantStepTimes } from './step-times.js';
@@ -24,7 +25,7 @@ describe('SimLoadReporter (the engine LoadReporter throttle)', () => {
     });
     at(13, () => r.report(13, 'f', true)); // forced: sent inside the interval
     queue.run();
-    expect(REPORT_INTERVAL_MS).toBe(5);
+    expect(SIM_POLICY.reportIntervalMs).toBe(5);
     expect(got).toEqual([
       { at: 0.5, load: 'a' },
       { at: 5.5, load: 'c' },

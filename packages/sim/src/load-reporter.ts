@@ -1,6 +1,6 @@
 /**
  * SimLoadReporter: an instance's load reports as the engine's actors send them (the engine's
- * `LoadReporter`): after each step, at most one report per {@link REPORT_INTERVAL_MS} unless
+ * `LoadReporter`): after each step, at most one report per the engine's report interval unless
  * forced; a report inside the interval waits as the trailing one (a later step's report replaces
  * it) and goes out when the interval ends, unless the instance is inside a step then (its thread
  * is busy: the step's own report goes out when it ends). A sent report reaches the scheduler one
@@ -11,13 +11,7 @@
  * report always reaches the scheduler.
  */
 import type { EventQueue, EventTarget } from './event-queue.js';
-
-/**
- * The engine's report interval, ms.
- * NOTE: the engine's actors/load-reporter.ts keeps it module-private (REPORT_INTERVAL_MS = 5), so
- * it is stated here; change both together.
- */
-export const REPORT_INTERVAL_MS = 5;
+import { SIM_POLICY } from './sim-policy.js';
 
 const TIMER = 0;
 
@@ -26,8 +20,6 @@ export class SimLoadReporter<L> implements EventTarget {
   #lastSent = -Infinity;
   #trailing: L | null = null;
   #timerArmed = false;
-  /** Reports sent so far. */
-  sent = 0;
 
   constructor(
     private readonly queue: EventQueue,
@@ -39,7 +31,7 @@ export class SimLoadReporter<L> implements EventTarget {
 
   /** A step ended at `now` with `load` (force: the step ran nothing, as the engine forces it then). */
   report(now: number, load: L, force: boolean): void {
-    const wait = REPORT_INTERVAL_MS - (now - this.#lastSent);
+    const wait = SIM_POLICY.reportIntervalMs - (now - this.#lastSent);
     if (force || wait <= 0) {
       this.#send(now, load);
       return;
@@ -61,7 +53,6 @@ export class SimLoadReporter<L> implements EventTarget {
   #send(now: number, load: L): void {
     this.#lastSent = now;
     this.#trailing = null;
-    this.sent++;
     this.queue.push(now + this.hopMs, new Delivery(load, this.deliver), 0);
   }
 }

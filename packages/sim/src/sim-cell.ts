@@ -66,7 +66,7 @@ export class SimCell implements CellHost, EventTarget {
   readonly #predictor = new SIM_POLICY.LengthPredictor({ seed: 0 });
   readonly #waiting: Array<{ req: SimRequest; at: number }> = [];
   #busy = false;
-  /** Placements decided but not yet delivered, per prefill/colocated instance. */
+  /** Placements decided but not yet delivered, per prefill instance (colocated ones are counted in their view). */
   readonly #inTransit: Array<{ requests: number; tokens: number }>;
   /** The scheduler's view of each colocated instance: its last report delivered, plus what was routed there since. */
   readonly #colocatedView: PrefillLoad[] = [];
@@ -101,7 +101,7 @@ export class SimCell implements CellHost, EventTarget {
       }
     }
     this.#instances = instancesPerCell(config);
-    this.#inTransit = Array.from({ length: Math.max(this.prefills.length, this.colocated.length) }, () => ({ requests: 0, tokens: 0 }));
+    this.#inTransit = Array.from({ length: this.prefills.length }, () => ({ requests: 0, tokens: 0 }));
     this.#longs = this.decoders.map(() => 0);
     this.#admission = { slo: config.slo, maxQueuedRequests: config.queue.maxRequests, maxQueuedPromptTokens: config.queue.maxPromptTokens };
   }

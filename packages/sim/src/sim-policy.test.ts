@@ -20,6 +20,7 @@ describe('the simulator runs the engine policy code', () => {
     for (const [name, fn] of fns) expect(fn, name).toBe(exports[name]);
     expect(SIM_POLICY.blockedRetryMs).toBe(engine.BLOCKED_RETRY_MS);
     expect(SIM_POLICY.stepEwmaAlpha).toBe(engine.STEP_EWMA_ALPHA);
+    expect(SIM_POLICY.reportIntervalMs).toBe(engine.REPORT_INTERVAL_MS);
   });
 
   it('defines none of the engine policy functions itself', () => {

@@ -3,7 +3,7 @@
  * check identity (`SIM_POLICY.choosePrefill === choosePrefill` from @baton/engine). Routing,
  * admission and length prediction come from the scheduler's policy modules; which prompts a step
  * takes, a chunked step's chunk, the preemption victim, the least-loaded fallbacks, admission's
- * inputs, the retry delay and the step-time EWMA weight from the engine's step policy, which its
+ * inputs, the retry delay, the step-time EWMA weight and the load-report interval from the engine's step policy, which its
  * actors call as well. Nothing here is re-implemented.
  */
 import {
@@ -21,6 +21,7 @@ import {
   pooledRate,
   preemptionVictim,
   queueTotals,
+  REPORT_INTERVAL_MS,
   STEP_EWMA_ALPHA,
   takesPrompt,
   toDecodePrediction,
@@ -45,4 +46,5 @@ export const SIM_POLICY = Object.freeze({
   preemptionVictim,
   blockedRetryMs: BLOCKED_RETRY_MS,
   stepEwmaAlpha: STEP_EWMA_ALPHA,
+  reportIntervalMs: REPORT_INTERVAL_MS,
 });

@@ -9,9 +9,7 @@
 import type { ActorRef } from '@baton/actors';
 import { engineNow } from '../clock.js';
 import type { LoadReport, SchedulerMsg } from '../protocol.js';
-import { STEP_EWMA_ALPHA } from '../step-policy.js';
-
-const REPORT_INTERVAL_MS = 5;
+import { REPORT_INTERVAL_MS, STEP_EWMA_ALPHA } from '../step-policy.js';
 
 /** Throttled load reports to the scheduler. */
 export class LoadReporter {
