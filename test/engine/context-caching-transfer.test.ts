@@ -6,13 +6,13 @@
  * Greedy tokens always equal the plain generate, and every pool's blocks are unreferenced
  * (free or cached) once the sessions end.
  */
-import { readdirSync, statSync, truncateSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptionsInput, type EngineStats } from '@baton/engine';
 import { eventually } from '../support/eventually.js';
-import { mixedPrompts, referenceIds } from '../support/reference.js';
+import { MODEL, blockFiles, damage, expectPoolsUnreferenced, sized, turn } from './context-cache-support.js';
 
 let engine: Engine | null = null;
 afterEach(async () => {
@@ -22,47 +22,16 @@ afterEach(async () => {
 const diskRoot = mkdtempSync(join(tmpdir(), 'baton-ctx-transfer-'));
 afterAll(() => rmSync(diskRoot, { recursive: true, force: true }));
 
-const MODEL = 'baton-tiny';
-const OUT = 6;
-
 async function start(options: EngineOptionsInput): Promise<Engine> {
   engine = await createEngine({ model: MODEL, backend: 'wasm', mode: 'disaggregated', decode: 1, placement: 'process', routing: 'prompt-tree', ...options });
   return engine;
 }
-
-/** Generates and checks against the reference; returns the conversation extended by the reply. */
-async function turn(e: Engine, prompt: number[], label: string, out = OUT): Promise<number[]> {
-  const r = await e.generate({ prompt, maxTokens: out }).result;
-  expect(r.ids, label).toEqual(await referenceIds(MODEL, prompt, out));
-  return [...prompt, ...r.ids];
-}
-
-/** `n` tokens repeating seeded printable bytes. */
-const sized = (seed: number, n: number): number[] => {
-  const m = mixedPrompts(1, seed, 50)[0];
-  return Array.from({ length: n }, (_, i) => (m[i % m.length] + Math.floor(i / m.length)) % 127 || 32);
-};
 
 /** Prompt tokens the prefill actors computed. */
 const computed = (stats: EngineStats): number => stats.actors.filter((a) => a.role === 'prefill').reduce((n, a) => n + a.tokensProcessed, 0);
 
 /** Blocks indexed in the pool of the (only) actor of `role`. */
 const indexed = (stats: EngineStats, role: 'prefill' | 'decode'): number => stats.actors.find((a) => a.role === role)?.tiers?.hot.indexed ?? 0;
-
-function expectPoolsUnreferenced(stats: EngineStats): void {
-  for (const p of stats.pools) {
-    expect(p.stats.used, `pool ${p.name}`).toBe(0);
-    expect(p.stats.free + p.stats.cached, `pool ${p.name}`).toBe(p.stats.total);
-  }
-}
-
-/** Every block file under `dir`, recursively. */
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? files(path) : [path];
-  });
-}
 
 describe('context caching across processes', () => {
   it('decode returns a finished turn\'s KV to its prefill process: the next turn reuses the reply, tokens unchanged', async () => {
@@ -128,7 +97,7 @@ describe('context caching across processes', () => {
     const next = sized(49, 40);
     const before = await e.stats();
     expect(before.actors.find((a) => a.role === 'prefill')?.tiers?.disk?.blocks ?? 0, 'blocks on disk').toBeGreaterThan(0);
-    for (const f of files(diskDir)) truncateSync(f, 7);
+    damage(blockFiles(diskDir), 'truncated');
     await turn(e, [...history, ...next], 'turn after the damage');
     const stats = await e.stats();
     const tiers = stats.actors.find((a) => a.role === 'prefill')?.tiers;
