@@ -8,7 +8,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '@baton/engine';
 import { mixedPrompts, referenceIds } from '../support/reference.js';
-import { eventually } from '../support/eventually.js';
 
 let engine: Engine | null = null;
 afterEach(async () => {
@@ -23,8 +22,27 @@ describe('short requests behind a full KV pool', () => {
     const e = engine;
     const longPrompts = mixedPrompts(3, 41, 90).map((p) => Array.from({ length: 320 }, (_, i) => p[i % p.length]));
     let longDone = 0;
-    const longRuns = longPrompts.map((prompt) => e.generate({ prompt, maxTokens: 120 }).result.finally(() => (longDone += 1)));
-    await eventually(async () => (await e.stats()).actors.some((a) => a.role === 'decode' && a.running >= 2), { what: 'two long streams decoding', timeoutMs: 60_000 });
+    let started = 0;
+    let twoStarted: () => void = () => undefined;
+    const twoDecoding = new Promise<void>((resolve) => (twoStarted = resolve));
+    // NOTE: the short request goes in the moment the second long stream has its first token (from its
+    // event stream, not by polling stats), so the long streams are ~120 decode steps from their end
+    // however slowly a loaded runner polls; the third long prompt is still waiting for KV then.
+    const longRuns = longPrompts.map(async (prompt) => {
+      const g = e.generate({ prompt, maxTokens: 120 });
+      let first = true;
+      for await (const ev of g) {
+        if (ev.type === 'token' && first) {
+          first = false;
+          started += 1;
+          if (started === 2) twoStarted();
+        }
+      }
+      const r = await g.result;
+      longDone += 1;
+      return r;
+    });
+    await twoDecoding;
     const shortPrompt = [72, 101, 108, 108, 111];
     const short = await e.generate({ prompt: shortPrompt, maxTokens: 4 }).result;
     expect(short.finishReason).toBe('length');
