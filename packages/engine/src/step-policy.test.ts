@@ -64,7 +64,7 @@ describe('step policy', () => {
   it('picks the least outstanding colocated instance, counting running decodes as outstanding', () => {
     expect(leastOutstanding([prefill('a', 2, 5), prefill('b', 1, 9), prefill('c', 1, 3)]).id).toBe('c');
     expect(leastOutstanding([prefill('a', 1, 3), prefill('b', 1, 3)]).id).toBe('a');
-    const busy = colocatedRoutingLoad({ id: 'x', queuedRequests: 1, queuedPromptTokens: 50, running: 4, tokensPerSecond: 10 });
+    const busy = colocatedRoutingLoad({ id: 'x', tokensPerSecond: 10 }, { requests: 5, prefillTokens: 50 });
     expect(busy).toEqual({ id: 'x', queuedRequests: 5, queuedPromptTokens: 50, tokensPerSecond: 10 });
     expect(leastOutstanding([busy, prefill('y', 2, 900)]).id).toBe('y');
   });

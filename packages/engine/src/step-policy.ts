@@ -127,11 +127,16 @@ export function leastOutstanding(loads: readonly PrefillLoad[]): PrefillLoad {
 }
 
 /**
- * What the scheduler routes a colocated instance on: its running decodes count as outstanding
- * requests (they slow its next prefill and each suffers that prefill's stall).
+ * What the scheduler routes a colocated instance on: the requests it has routed there and not seen
+ * finish (running decodes slow the instance's next prefill and each suffers that prefill's stall,
+ * so running and queued both count as outstanding), the prompt tokens of those without a first
+ * token yet, and the instance's reported rate.
+ * NOTE: counts from the scheduler's own ledger, not from the instance's last report: a report is
+ * throttled and a hop late, and one that replaced the counts forgot every request routed since it
+ * was sent, so a burst piled onto the instance whose report had just arrived.
  */
-export function colocatedRoutingLoad(l: { id: string; queuedRequests: number; queuedPromptTokens: number; running: number; tokensPerSecond: number }): PrefillLoad {
-  return { id: l.id, queuedPromptTokens: l.queuedPromptTokens, queuedRequests: l.queuedRequests + l.running, tokensPerSecond: l.tokensPerSecond };
+export function colocatedRoutingLoad(report: { id: string; tokensPerSecond: number }, ledger: { requests: number; prefillTokens: number }): PrefillLoad {
+  return { id: report.id, queuedPromptTokens: ledger.prefillTokens, queuedRequests: ledger.requests, tokensPerSecond: report.tokensPerSecond };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface CellHost {
   readonly decoders: readonly DecodeInstance[];
   /** The machine the cell's instances share. */
   readonly cpu: HostCpu;
+  /** A colocated instance emitted the request's first token at `now` (its prompt is prefilled). */
+  firstToken(req: SimRequest, now: number): void;
   /** A request ended at `now`. */
   ended(req: SimRequest, outcome: SimOutcome, now: number): void;
 }

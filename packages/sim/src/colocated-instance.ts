@@ -9,8 +9,8 @@
  *    chunk's prefill plus the batch's decode (the model runs them in sequence).
  *
  * Load reports go to the scheduler as the actor sends them (`SimLoadReporter`): after each step,
- * throttled, built from the state at the step's end — waiting prompts (not those that reached the
- * mailbox during the step, nor the chunked prompt being prefilled) and the running batch.
+ * throttled, with the prefill rate measured so far (the scheduler counts the requests it routed
+ * itself). The first token of each prompt goes to the cell's `firstToken` hook.
  *
  * Invariants: a prompt is admitted only when its KV can be reserved; its first token is emitted
  * when its (last) prefill piece ends, and it joins the batch then.
@@ -28,12 +28,9 @@ const PREFILL_DONE = 0;
 const STEP_END = 1;
 const RETRY = 2;
 
-/** Load figures of a colocated instance, as its report carries them. */
+/** What the scheduler takes from a colocated instance's load report: its measured prefill rate. */
 export interface ColocatedLoad {
   id: string;
-  queuedRequests: number;
-  queuedPromptTokens: number;
-  running: number;
   tokensPerSecond: number;
 }
 
@@ -41,7 +38,6 @@ export interface ColocatedLoad {
 export class ColocatedInstance extends SimInstance {
   declare readonly batch: SimBatch;
   readonly #waiting: SimRequest[] = [];
-  #waitingTokens = 0;
   readonly throughput = new ThroughputEstimator({ priorTokensPerSecond: 20_000 });
   /** Prefill-first step: prompts being prefilled one after another. */
   #prefills: Array<{ seq: RunningSeq; startMs: number; computed: number; ms: number }> = [];
@@ -51,9 +47,6 @@ export class ColocatedInstance extends SimInstance {
   #chunk = 0;
   #stepStart = 0;
   #batchNow: RunningSeq[] = [];
-  /** Requests submitted while a step ran (in #waiting already; in the actor's mailbox until the step ends). */
-  #inbox = 0;
-  #inboxTokens = 0;
   readonly #reporter: SimLoadReporter<ColocatedLoad>;
 
   constructor(
@@ -68,35 +61,13 @@ export class ColocatedInstance extends SimInstance {
     this.#reporter = new SimLoadReporter(cell.queue, cell.times.hopMs, () => this.busy, report);
   }
 
-  /**
-   * The report the actor sends after a step, as its `#report` builds it: the prompts waiting then
-   * (those that reached the mailbox during the step are handled after it), the running batch (a
-   * chunked prompt still being prefilled is in neither).
-   */
-  #stepReport(): ColocatedLoad {
-    return {
-      id: this.id,
-      queuedRequests: this.#waiting.length - this.#inbox,
-      queuedPromptTokens: this.#waitingTokens - this.#inboxTokens,
-      running: this.batch.running.length,
-      tokensPerSecond: this.throughput.tokensPerSecond,
-    };
-  }
-
-  /** The step ended: its report, then the mailbox's submits join the queue. */
+  /** The step ended: its report (the rate as measured now). */
   #endStep(now: number, force: boolean): void {
-    this.#reporter.report(now, this.#stepReport(), force);
-    this.#inbox = 0;
-    this.#inboxTokens = 0;
+    this.#reporter.report(now, { id: this.id, tokensPerSecond: this.throughput.tokensPerSecond }, force);
   }
 
   submit(req: SimRequest, now: number): void {
     this.#waiting.push(req);
-    this.#waitingTokens += req.promptTokens;
-    if (this.busy) {
-      this.#inbox++;
-      this.#inboxTokens += req.promptTokens;
-    }
     this.#kick(now);
   }
 
@@ -129,11 +100,6 @@ export class ColocatedInstance extends SimInstance {
     }
     this.busy = false;
     if (tag !== RETRY) this.#endStep(now, false);
-    else {
-      // NOTE: the engine's actor spins through empty steps while blocked, handling its mailbox between them.
-      this.#inbox = 0;
-      this.#inboxTokens = 0;
-    }
     this.#kick(now);
   }
 
@@ -144,6 +110,7 @@ export class ColocatedInstance extends SimInstance {
     req.firstTokenMs = now;
     req.lastTokenMs = now;
     this.batch.join(seq, now);
+    this.cell.firstToken(req, now);
   }
 
   /** Reserves KV for the head prompt; null when the pool cannot hold it now. */
@@ -154,7 +121,6 @@ export class ColocatedInstance extends SimInstance {
     const holding = this.pool.reserve(req.hashes, matched, req.promptTokens, bs);
     if (holding === null) return null;
     this.#waiting.shift();
-    this.#waitingTokens -= req.promptTokens;
     req.prefillStartMs = now;
     return { req, len: matched * bs, holding };
   }

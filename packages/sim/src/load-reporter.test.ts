@@ -35,15 +35,14 @@ describe('SimLoadReporter (the engine LoadReporter throttle)', () => {
   });
 });
 
-describe('colocated routing on reports', () => {
-  it('a prompt that reached an actor during its step is missing from that step\'s report: the next request joins it behind the prefill', () => {
+describe('colocated routing on the scheduler\'s ledger', () => {
+  it('a prompt that reached an actor during its step still counts there: the next request goes to the other actor', () => {
     // Prefill 20 ms, decode step 1 ms, no hops, no decision time. A (t=0) -> colocated-0 (tie), B
     // (t=1) -> colocated-1; both then decode, each reporting at its prefill's end and every 5 ms
     // after (colocated-0 at 20, 25, 30; colocated-1 at 21, 26, 31). C (t=29.5) ties -> colocated-0,
-    // reaching it inside its step 29-30, whose report (sent at 30, the interval being over) has
-    // C in neither queue nor batch: the scheduler's count of C is replaced. D (t=35) then ties
-    // again and joins colocated-0 behind C's prefill (30-50): first token at 70 (TTFT 35 ms), where
-    // the actors' current state (C counted) would have sent it to colocated-1 (first token at 56).
+    // reaching it inside its step 29-30, whose report (sent at 30) cannot count C yet. The
+    // scheduler counts C from its ledger, so D (t=35) sees 2 against 1 and goes to colocated-1:
+    // prefill from its step's end at 36, first token at 56 (TTFT 21 ms), not behind C's prefill.
     const prompt = [1, 2, 3];
     const arrivals = [0, 1, 29.5, 35].map((arrivalMs, index) => ({ index, arrivalMs, promptIds: prompt, maxTokens: index < 2 ? 200 : 4 }));
     const decisions: DecisionTrace[] = [];
@@ -53,12 +52,11 @@ describe('colocated routing on reports', () => {
       arrivals,
       onDecision: (d) => decisions.push(d),
     });
-    expect(decisions.map((d) => d.target)).toEqual(['colocated-0', 'colocated-1', 'colocated-0', 'colocated-0']);
-    // What D's decision saw: one outstanding request at each (C's count replaced by the report of 30).
-    expect(decisions[3].prefillLoads.map((l) => l.queuedRequests)).toEqual([1, 1]);
+    expect(decisions.map((d) => d.target)).toEqual(['colocated-0', 'colocated-1', 'colocated-0', 'colocated-1']);
+    expect(decisions[3].prefillLoads.map((l) => l.queuedRequests)).toEqual([2, 1]);
     const ttft = new Map<number, number | null>();
     for (let i = 0; i < run.log.size; i++) ttft.set(run.log.at(i).index, run.log.at(i).ttftMs);
     expect(ttft.get(2)).toBeCloseTo(50 - 29.5, 9);
-    expect(ttft.get(3)).toBeCloseTo(70 - 35, 9);
+    expect(ttft.get(3)).toBeCloseTo(56 - 35, 9);
   });
 });

@@ -5,16 +5,16 @@
  * runs the engine's own policy code on the instances' current load: admission (queue bounds and,
  * with SLO targets, the TTFT/TPOT estimates), the least-TTFT prefill instance with the prefix-cache
  * hit counted, the length prediction, the decode instance by load, KV room and predicted length;
- * in colocated modes, the instance with the fewest outstanding requests, on the scheduler's view
- * of each: its last load report delivered (throttled, sent after steps, a hop late) plus what was
- * routed there since, as the engine's scheduler keeps it.
+ * in colocated modes, the instance with the fewest outstanding requests, counted as the engine's
+ * scheduler counts them (its ledger of requests routed there and not ended, and of prompt tokens
+ * without a first token), at the rate of the instance's last load report delivered.
  *
  * Invariants: decisions are made in arrival order; the scheduler's optimistic counts cover a
  * placement until it reaches its instance (one hop); the predictor learns every finished request's
  * real length, in finishing order.
  */
 import type { AdmissionPolicy, DecodeLoad, DecodePrediction, LengthPrediction, PrefillLoad } from '@baton/engine';
-import { ColocatedInstance } from './colocated-instance.js';
+import { ColocatedInstance, type ColocatedLoad } from './colocated-instance.js';
 import type { CellHost } from './cell-host.js';
 import { DecodeInstance } from './decode-instance.js';
 import { HostCpu } from './host-cpu.js';
@@ -68,8 +68,10 @@ export class SimCell implements CellHost, EventTarget {
   #busy = false;
   /** Placements decided but not yet delivered, per prefill instance (colocated ones are counted in their view). */
   readonly #inTransit: Array<{ requests: number; tokens: number }>;
-  /** The scheduler's view of each colocated instance: its last report delivered, plus what was routed there since. */
-  readonly #colocatedView: PrefillLoad[] = [];
+  /** The last reported rate of each colocated instance, as the scheduler holds it. */
+  readonly #colocatedRate: ColocatedLoad[] = [];
+  /** The scheduler's ledger per colocated instance: requests routed there and not ended, prompt tokens without a first token. */
+  readonly #colocatedLedger: Array<{ requests: number; prefillTokens: number }> = [];
   /** In-flight predicted-long requests per decode instance. */
   readonly #longs: number[];
   readonly #instances: number;
@@ -93,11 +95,12 @@ export class SimCell implements CellHost, EventTarget {
     } else {
       for (let i = 0; i < config.colocated; i++) {
         const c = new ColocatedInstance(i, this, pool(), config.mode === 'chunked', (load) => {
-          this.#colocatedView[i] = SIM_POLICY.colocatedRoutingLoad(load);
+          this.#colocatedRate[i] = load;
         });
         this.colocated.push(c);
-        // NOTE: the engine's scheduler starts every colocated load at zero with the prior rate (its `wire`).
-        this.#colocatedView.push({ id: c.id, queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: c.throughput.tokensPerSecond });
+        // NOTE: the engine's scheduler starts every colocated instance at the prior rate (its `wire`).
+        this.#colocatedRate.push({ id: c.id, tokensPerSecond: c.throughput.tokensPerSecond });
+        this.#colocatedLedger.push({ requests: 0, prefillTokens: 0 });
       }
     }
     this.#instances = instancesPerCell(config);
@@ -129,9 +132,22 @@ export class SimCell implements CellHost, EventTarget {
     this.#decide(next.req, now);
   }
 
+  firstToken(req: SimRequest): void {
+    const l = this.#colocatedLedger[req.colocated];
+    if (l === undefined) return;
+    l.prefillTokens -= req.ledgerTokens;
+    req.ledgerTokens = 0;
+  }
+
   ended(req: SimRequest, outcome: SimOutcome, now: number): void {
     if (req.done) return;
     req.done = true;
+    const l = this.#colocatedLedger[req.colocated];
+    if (l !== undefined) {
+      l.requests--;
+      l.prefillTokens -= req.ledgerTokens;
+      req.ledgerTokens = 0;
+    }
     if (req.decode >= 0 && req.isLong) this.#longs[req.decode]--;
     if (outcome === 'finished' && this.config.lengthPrediction === 'engine') this.#predictor.learn(req.promptIds, req.emitted);
     this.log.add(req, outcome);
@@ -221,8 +237,8 @@ export class SimCell implements CellHost, EventTarget {
   }
 
   #placeColocated(req: SimRequest): number | null {
-    // NOTE: the engine's scheduler routes on its view (reports + its own increments), not on the actors' state now.
-    const loads = this.#colocatedView.map((l) => ({ ...l }));
+    // NOTE: the engine's scheduler routes on its ledger and the reported rates, not on the actors' state now.
+    const loads = this.#colocatedRate.map((r, i) => SIM_POLICY.colocatedRoutingLoad(r, this.#colocatedLedger[i]));
     const cached: Record<string, number> = {};
     for (const c of this.colocated) cached[c.id] = this.#cachedTokens(c.pool, req);
     const choice = SIM_POLICY.choosePrefill(req, [SIM_POLICY.leastOutstanding(loads)], (id) => cached[id]);
@@ -236,9 +252,11 @@ export class SimCell implements CellHost, EventTarget {
     this.trace?.({ request: req.index, prefillLoads: loads, cached, decodeLoads: [], prediction: null, target: decision.admitted ? choice.actorId : null, decode: null });
     if (!decision.admitted) return null;
     const target = indexOf(choice.actorId);
-    // NOTE: as the engine's scheduler does on routing; the instance's next report replaces it.
-    const view = this.#colocatedView[target];
-    this.#colocatedView[target] = { ...view, queuedRequests: view.queuedRequests + 1, queuedPromptTokens: view.queuedPromptTokens + req.promptTokens - choice.cachedTokens };
+    const ledger = this.#colocatedLedger[target];
+    req.colocated = target;
+    req.ledgerTokens = req.promptTokens - choice.cachedTokens;
+    ledger.requests++;
+    ledger.prefillTokens += req.ledgerTokens;
     return target;
   }
 }

@@ -44,6 +44,10 @@ export class SimRequest {
   /** Decode instance index the scheduler chose (disaggregated), else -1. */
   decode = -1;
   isLong = false;
+  /** Colocated instance index the scheduler chose (colocated modes), else -1. */
+  colocated = -1;
+  /** Prompt tokens the scheduler's ledger charges the request's colocated instance until its first token. */
+  ledgerTokens = 0;
   done = false;
 
   constructor(a: SimArrival, hashes: number[]) {

@@ -159,7 +159,7 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
 
   #submit(request: WireRequest): SubmitReply {
     const colocated = this.#refs.colocated.length > 0;
-    const loads = colocated ? this.#colocated : this.#prefill;
+    const loads = colocated ? this.#colocatedLedger() : this.#prefill;
     // NOTE: a colocated actor's running decodes slow its next prefill and every one of them suffers
     // the prefill's stall, so colocated requests go to the actor with the fewest outstanding
     // requests (running + queued), as multi-instance routers do; prefill actors by least TTFT.
@@ -364,9 +364,20 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #load(report: LoadReport): void {
     if (report.kind === 'prefill') this.#prefill[report.index] = report.load;
     else if (report.kind === 'decode') this.#decode[report.index] = report.load;
-    else {
-      this.#colocated[report.index] = colocatedRoutingLoad(report.load);
+    // NOTE: only the rate is taken from a colocated report; its counts come from the ledger.
+    else this.#colocated[report.index] = { id: report.load.id, queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: report.load.tokensPerSecond };
+  }
+
+  /** Colocated loads as routing sees them: each actor's reported rate, counts from the scheduler's ledger ({@link colocatedRoutingLoad}). */
+  #colocatedLedger(): PrefillLoad[] {
+    const work = this.#colocated.map(() => ({ requests: 0, prefillTokens: 0 }));
+    for (const f of this.#inFlight.values()) {
+      const w = work[f.target];
+      if (w === undefined) continue;
+      w.requests += 1;
+      w.prefillTokens += f.prefillTokens ?? 0;
     }
+    return this.#colocated.map((l, i) => colocatedRoutingLoad(l, work[i]));
   }
 }
 
