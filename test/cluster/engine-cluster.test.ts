@@ -4,10 +4,11 @@
  * them. Greedy tokens equal plain `generate` for concurrent mixed-length requests; a decode worker
  * SIGKILLed mid-stream is declared dead, its actor restarts on a spare worker and every request
  * still completes with the same tokens, and so does one that hangs (SIGSTOP: declared dead after
- * `deadAfterMs` of silence, fenced when it resumes); a worker's --backend and advertised host are
- * used; a worker that joins while serving gets new work and one that leaves is routed around; a
- * worker with another model is refused (it exits with the reason); a malformed registration is
- * logged and ignored; a broker restart mid-run is survived.
+ * `deadAfterMs` of silence, fenced when it resumes); after such a hang the prefill worker reaches
+ * the decode actor where it restarted (not the hung worker, whose sockets stay open); a worker's
+ * --backend and advertised host are used; a worker that joins while serving gets new work and one
+ * that leaves is routed around; a worker with another model is refused (it exits with the
+ * reason); a malformed registration is logged and ignored; a broker restart mid-run is survived.
  * After each test every pool's free count is back at its start, and no worker process, broker
  * connection (so no subscription) or socket remains.
  */
@@ -195,6 +196,31 @@ describe('engine on a NATS cluster (nats-server, baton worker processes)', { tim
       await eventually(async () => !(await e.stats()).actors.some((a) => a.pid === victim.pid), { what: 'decode-0 restarted away from the hung worker', timeoutMs: 30_000 });
     } finally {
       // Resumed, the hung worker finds itself fenced: it ends its actors and exits.
+      victim.kill('SIGCONT');
+    }
+    await exited(victim);
+    expect(victim.exitCode).toBe(1);
+  });
+
+  it('a decode actor restarted away from a hung (SIGSTOP) worker is reached by the prefill worker: its next requests complete there', async () => {
+    // NOTE: one decode actor, so every request goes to it once it restarted on the spare. The
+    // prefill worker's sockets to the hung worker stay open (a stopped process keeps them): its
+    // messages and KV streams must go to the restarted actor, not into them.
+    const workers = await Promise.all([worker('prefill', 'tp0'), worker('decode', 'td0'), worker('decode', 'td1')]);
+    const e = await start(1, 1);
+    const before = mixedPrompts(2, 41, 40);
+    await expectReference(before, await run(e, before));
+    const decodePid = (await e.stats()).actors.find((a) => a.name === 'decode-0')?.pid;
+    const victim = workers.find((w) => w.pid === decodePid) as ChildProcess;
+    victim.kill('SIGSTOP');
+    try {
+      await eventually(async () => {
+        const d = (await e.stats()).actors.find((a) => a.name === 'decode-0');
+        return d !== undefined && d.pid !== victim.pid && d.activity !== 'unresponsive';
+      }, { what: 'decode-0 restarted on the spare worker', timeoutMs: 30_000 });
+      const after = mixedPrompts(4, 43, 60);
+      await expectReference(after, await run(e, after));
+    } finally {
       victim.kill('SIGCONT');
     }
     await exited(victim);

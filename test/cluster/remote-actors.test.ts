@@ -2,7 +2,8 @@
  * The remote placement against a real nats-server: actors on remote nodes (separate processes
  * started on their own) keep the actor contract — typed tell/ask, per-sender order, ask
  * timeouts, refs in messages — and a node that is SIGKILLed or hangs (SIGSTOP) is declared dead:
- * its pending asks reject with ActorCrashedError and its actors restart on another node.
+ * its pending asks reject with ActorCrashedError and its actors restart on another node; a ref
+ * held on a third node reaches the actor where it restarted (the hung node's sockets stay open).
  * A system whose own event loop was blocked past the deadline declares no live node dead. During a
  * broker outage a new control call ends with a retryable error while actors keep serving.
  * Malformed heartbeats and control messages (both directions) are logged as typed errors and ignored.
@@ -114,6 +115,30 @@ describe('placement remote (nats-server)', () => {
     victim.kill('SIGCONT');
     await exited(victim);
     expect(victim.exitCode).toBe(1);
+  });
+
+  it('a ref held on another node reaches the actor where it restarted after its node hung (SIGSTOP)', async () => {
+    const { system, nodes } = await cluster('h1', 'h2', 'h3');
+    const counter = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'c', placement: 'remote', group: 'g', init: { start: 4 } });
+    const holder = await system.spawn<CounterProtocol>({ module: COUNTER, name: 'holder', placement: 'remote', group: 'h', init: {} });
+    const first = await counter.ask({ type: 'where' });
+    expect((await holder.ask({ type: 'where' })).pid).not.toBe(first.pid);
+    holder.tell({ type: 'keep', to: counter });
+    // The holder's node now has a socket to the counter's node.
+    expect(await holder.ask({ type: 'askKept', msg: { type: 'get' }, timeoutMs: 5_000 })).toBe('resolved 4');
+    const victim = nodes.find((n) => n.pid === first.pid) as ChildProcess;
+    const restarted = new Promise<void>((resolve) => system.events.once('restarted', () => resolve()));
+    victim.kill('SIGSTOP');
+    try {
+      await restarted;
+      expect((await counter.ask({ type: 'where' })).pid).not.toBe(first.pid);
+      // NOTE: the stopped node keeps its sockets open: without the system telling every node to drop
+      // its socket to a node declared dead, the holder's ask would go there and time out.
+      expect(await holder.ask({ type: 'askKept', msg: { type: 'get' }, timeoutMs: 5_000 }, { timeoutMs: 10_000 })).toBe('resolved 4');
+    } finally {
+      victim.kill('SIGCONT');
+    }
+    await exited(victim);
   });
 
   it('a system whose event loop was blocked past the deadline declares no live node dead', async () => {

@@ -160,6 +160,7 @@ export function createActorRuntime(options: RuntimeOptions): WorkerControl {
       return true;
     },
     listen: () => node.listen(),
+    forget: (address) => node.forget(address),
     async stats() {
       return [...actors.values()].map(
         ({ spec, endpoint }): ActorStats => ({

@@ -285,11 +285,26 @@ export class ActorSystem {
   }
 
   #onHostDeath(host: ActorHost, cause: Error): void {
+    this.#forgetEverywhere(host);
     for (const id of host.actorIds) {
       const record = this.#records.get(id);
       if (record !== undefined) this.#onCrash(id, cause);
     }
     host.actorIds.clear();
+  }
+
+  /**
+   * Every other live host drops its socket to a host that died, so refs there to its actors
+   * reconnect through this system (to where they restart) instead of writing into a socket that
+   * no one reads. NOTE: a remote node declared dead may only be stopped (SIGSTOP): its sockets
+   * stay open, and only this thread's own socket to it is closed by its death. Sent before the
+   * crashes are handled, so it leaves ahead of any restart.
+   */
+  #forgetEverywhere(dead: ActorHost): void {
+    const address = dead.knownAddress;
+    if (address === null) return;
+    const others = [...this.#pool.hosts, ...(this.#remote?.hosts ?? [])].filter((h) => h !== dead && h.alive);
+    for (const host of others) host.call((control) => control.forget(address)).catch(() => undefined);
   }
 
   #onCrash(actorId: string, cause: Error): void {

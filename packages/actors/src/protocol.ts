@@ -167,6 +167,13 @@ export interface WorkerControl {
   attach(actorId: string, port: MessagePort): Promise<boolean>;
   /** Starts (once) the host's socket server for refs from other processes; resolves with its address. */
   listen(): Promise<string>;
+  /**
+   * Closes this host's socket to the node at `address` (the system declared that node dead), so
+   * every ref here to an actor there reconnects through the system and finds where it restarted.
+   * NOTE: a node that is only stopped (SIGSTOP) keeps its sockets open: without this, messages
+   * from this host would keep going to it.
+   */
+  forget(address: string): Promise<void>;
   stats(): Promise<ActorStats[]>;
 }
 

@@ -237,8 +237,12 @@ export type PrefillMsg =
 
 /** Messages of a decode actor. */
 export type DecodeMsg =
-  /** `returnTo`: the prefill pool the finished sequence's KV goes back to (transfer-with-insert), null when it shares this pool. */
-  | { type: 'incoming'; request: WireRequest; ticket: KvTicket; returnTo: KvEndpointDescriptor | null }
+  /**
+   * `returnTo`: the prefill pool the finished sequence's KV goes back to (transfer-with-insert), null when it shares this pool.
+   * `streamTo`: the token of the KV endpoint a stream ticket's channel was opened toward (null for a shared pool): a
+   * sender's route learned from an earlier incarnation of this actor names an endpoint that is no longer this one's.
+   */
+  | { type: 'incoming'; request: WireRequest; ticket: KvTicket; returnTo: KvEndpointDescriptor | null; streamTo: string | null }
   | SendPrefixMsg
   /** How a prefill actor reaches this actor's KV pool. */
   | Ask<{ type: 'kvRoute' }, DecodeKvRoute>

@@ -94,6 +94,10 @@ export class NatsRemoteHosts implements RemoteHostProvider {
     return new Map([...this.#hosts].map(([id, host]) => [id, host.actorIds.size]));
   }
 
+  get hosts(): ActorHost[] {
+    return [...this.#hosts.values()].filter((host) => host.alive);
+  }
+
   hostFor(actor: RemotePlacementRequest, hostApi: HostApi, hooks: HostHooks<ActorHost>): ActorHost {
     const previous = actor.group === null ? undefined : this.#groups.get(actor.group);
     const existing = previous === undefined ? undefined : this.#hosts.get(previous);

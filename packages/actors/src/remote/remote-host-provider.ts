@@ -18,6 +18,8 @@ export interface RemoteHostProvider {
    * `NoRemoteNodeError` when no live node fits (a restart then retries with backoff).
    */
   hostFor(actor: RemotePlacementRequest, hostApi: HostApi, hooks: HostHooks<ActorHost>): ActorHost;
+  /** The live hosts this system placed actors in. */
+  readonly hosts: readonly ActorHost[];
   /** Ends every host (the actors this system started on the nodes); the nodes keep running. */
   close(): Promise<void>;
 }

@@ -155,6 +155,7 @@ export class RemoteHost implements ActorHost {
       },
       attach: () => Promise.resolve(false),
       listen: () => c.listen(),
+      forget: (address) => c.forget(address),
       stats: () => c.stats(),
     };
     // NOTE: the system only calls these methods; the comlink extras (release, endpoint) are unused.

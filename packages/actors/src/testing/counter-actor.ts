@@ -62,13 +62,17 @@ export type CounterProtocol =
   | { type: 'sendRecords'; to: ActorRef<CounterProtocol>; sender: string; count: number }
   | Ask<{ type: 'threadId' }, number>
   | Ask<{ type: 'where' }, Whereabouts>
-  | Ask<{ type: 'askOther'; to: ActorRef<CounterProtocol>; msg: CounterProtocol; timeoutMs: number }, string>;
+  | Ask<{ type: 'askOther'; to: ActorRef<CounterProtocol>; msg: CounterProtocol; timeoutMs: number }, string>
+  /** Keeps `to` for later `askKept` asks (a ref held across its target's restart). */
+  | { type: 'keep'; to: ActorRef<CounterProtocol> }
+  | Ask<{ type: 'askKept'; msg: CounterProtocol; timeoutMs: number }, string>;
 
 /** A counter actor with test helpers. */
 export default class CounterActor extends Actor<CounterProtocol, CounterInit | undefined> {
   #count: number;
   readonly #log: Array<{ sender: string; seq: number }> = [];
   readonly #constructions: number;
+  #kept: ActorRef<CounterProtocol> | null = null;
 
   constructor(init: CounterInit | undefined) {
     super(init);
@@ -106,6 +110,17 @@ export default class CounterActor extends Actor<CounterProtocol, CounterInit | u
       } catch (error) {
         const cause = (error as Error).cause;
         return `rejected ${(error as Error).name}${cause instanceof Error ? ` (${cause.name})` : ''}`;
+      }
+    },
+    keep: ({ to }) => {
+      this.#kept = to;
+    },
+    askKept: async ({ msg, timeoutMs }) => {
+      if (this.#kept === null) return 'nothing kept';
+      try {
+        return `resolved ${JSON.stringify(await this.#kept.ask(msg, { timeoutMs }))}`;
+      } catch (error) {
+        return `rejected ${(error as Error).name}`;
       }
     },
     log: () => this.#log,

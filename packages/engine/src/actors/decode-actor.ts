@@ -165,6 +165,15 @@ export default class DecodeActor extends ServingActor<DecodeMsg, DecodeInit> {
   }
 
   #incoming(request: WireRequest, m: Extract<DecodeMsg, { type: 'incoming' }>): void {
+    if (m.ticket.kind === 'stream' && m.streamTo !== (this.#endpoint?.descriptor.token ?? null)) {
+      // NOTE: the sender streams to an endpoint of an earlier incarnation of this actor (it restarted
+      // elsewhere, and the old host may only be stopped, accepting the stream into buffers no one
+      // reads): nothing will ever arrive here, so the attempt fails now rather than at the layer
+      // timeout. The engine's retry aborts the sender's channel, which makes it ask for the route again.
+      const name = this.context.name;
+      if (!this.#tombstones.take(request.id)) this.#handoffFailed(request, `its KV stream went to an endpoint that is not ${name}'s (a route from before ${name} restarted)`);
+      return;
+    }
     let consumer: KvReader;
     try {
       consumer = openKvReader(m.ticket, { pool: this.pool, endpoint: this.#endpoint ?? undefined });

@@ -102,7 +102,7 @@ export class DecodeHandover {
     if (target.kind === 'stream') this.#room.set(to, (this.#room.get(to) ?? 0) - blocks);
     const decoder = this.#decoders[to];
     // NOTE: a variable, not a literal, so this stays valid whatever optional fields `incoming` carries (no KV goes back from a handover).
-    const incoming = { type: 'incoming' as const, request: moved, ticket: writer.ticket, returnTo: null };
+    const incoming = { type: 'incoming' as const, request: moved, ticket: writer.ticket, returnTo: null, streamTo: target.kind === 'stream' ? target.endpoint.token : null };
     decoder.tell(incoming);
     for (let layer = 0; layer < this.#deps.layers; layer++) writer.publishLayer(layer);
     decoder.tell({ type: 'prefilled', requestId: moved.id, firstToken: r.lastToken, finished: false, time: engineNow() });

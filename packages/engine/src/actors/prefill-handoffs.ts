@@ -102,7 +102,8 @@ export class PrefillHandoffs {
     writer.done.catch((e: unknown) => this.#channelFailed(request, decode, e));
     // NOTE: a decode actor in another pool sends the finished turn's KV back here (the shared pool already holds it).
     const returnTo = target.kind === 'stream' ? this.#deps.returnTo() : null;
-    this.#deps.decoders[decode].tell({ type: 'incoming', request, ticket: writer.ticket, returnTo });
+    const streamTo = target.kind === 'stream' ? target.endpoint.token : null;
+    this.#deps.decoders[decode].tell({ type: 'incoming', request, ticket: writer.ticket, returnTo, streamTo });
     return writer;
   }
 
