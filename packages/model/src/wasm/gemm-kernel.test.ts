@@ -100,6 +100,23 @@ describe('wasm GEMM kernels', () => {
     }
   });
 
+  it('decode-sized blocks over several panel groups (long K) match float64, each row bitwise as alone', () => {
+    // K = 2048: 2 panels per group (7 full panels: groups of 2, 2, 2, 1; a 4-wide tail); K = 1400:
+    // 3 per group, 6 rows (no 2-row tile: the first 3-row tile streams each panel); 32 rows.
+    for (const [M, K, N] of [[8, 2048, 88], [6, 1400, 140], [32, 700, 100]] as const) {
+      const a = random(M * K, M + 7);
+      const w = random(K * N, K + 8);
+      const bias = random(N, 12);
+      const res = random(M * N, 13);
+      for (const g of [plain, fused]) {
+        const batch = run(g, a, w, bias, M, K, N, null);
+        expect(maxDiff(batch, reference(a, w, bias, M, K, N, null))).toBeLessThan(1e-4);
+        expect(maxDiff(run(g, a, w, bias, M, K, N, res), reference(a, w, bias, M, K, N, res))).toBeLessThan(1e-4);
+        for (const i of [0, 1, M - 1]) expect(run(g, a.subarray(i * K, (i + 1) * K), w, bias, 1, K, N, null)).toEqual(batch.subarray(i * N, (i + 1) * N));
+      }
+    }
+  });
+
   it('a row computed within a batch is bitwise equal to the row computed alone', () => {
     const [M, K, N] = [245, 48, 96];
     const a = random(M * K, 9);

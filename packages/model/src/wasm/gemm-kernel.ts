@@ -12,7 +12,8 @@
  * SIMD registers. Rows are taken in blocks of ROW_BLOCK (240); within a block each panel is read
  * once from memory (or the last-level cache) and every row tile of the block passes over it while
  * it sits in L1/L2, the last 1-4 rows of a block in 2-row tiles on the same panel, those first
- * (a block of one row: the single-row path below).
+ * (a block of one row: the single-row path below); a decode-sized block takes the panels in
+ * groups of GROUP_BYTES, the first tile of every panel of a group before the others.
  * The multiply-add is `f32x4.mul` + `f32x4.add`, or `f32x4.relaxed_madd` (FMA where the CPU has
  * it) when the runtime supports relaxed SIMD (simd-features.ts): the two differ in rounding only.
  * NOTE: the k loop is not unrolled: unrolled, V8 hoisted the loads of several steps and spilled
@@ -42,6 +43,14 @@ export const MR = 3;
  * per 512-row prefill; 192-288 measured 5-12% faster on those (A/B in one process), 24 slower.
  */
 const ROW_BLOCK = 240;
+/**
+ * Blocks of at most GROUP_ROWS rows (decode batches) take the full panels in groups of about
+ * GROUP_BYTES of B: the first tile of every panel of the group, then the other tiles of each (see
+ * buildGemm). NOTE: 256 KB stays in a 1 MB L2 with the block's A rows; 96-768 KB all measured
+ * within a few percent of each other, one panel at a time (24 KB for K = 512) 20-25% slower.
+ */
+const GROUP_BYTES = 256 * 1024;
+const GROUP_ROWS = 64;
 
 /** gemm(A, lda, B, bias, out, ldc, M, K, N): see the header. */
 export type GemmFn = (a: number, lda: number, b: number, bias: number, out: number, ldc: number, m: number, k: number, n: number) => void;
@@ -198,7 +207,7 @@ function buildGemm(fma: boolean, epilogue: Epilogue, lda: number | null): Functi
   const [a, ldaParam, b, bias, out, ldc, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((x) => f.param(x));
   const i32 = (): Local => f.local('i32');
   const v128 = (): Local => f.local('v128');
-  const [i0, iEnd, i, n0, panel, bp, kEnd, t, fullBytes, full, nFull, nPair, tail] = Array.from({ length: 13 }, i32);
+  const [i0, iEnd, i, n0, panel, bp, kEnd, t, fullBytes, full, nFull, nPair, tail, n0g, gEnd, groupCols, rest] = Array.from({ length: 17 }, i32);
   const g: Regs = {
     f, fma, epilogue, gelu: epilogue === 'gelu' ? { k: geluConsts(f), x: v128(), t1: v128(), t2: v128() } : null, lda, a, ldaParam, b, bias, out, ldc, K, i, n0, panel, fullBytes, bp, kEnd, t, av: v128(),
     ap: Array.from({ length: MR }, i32), bv: Array.from({ length: 6 }, v128), acc: Array.from({ length: 9 }, v128),
@@ -237,8 +246,29 @@ function buildGemm(fma: boolean, epilogue: Epilogue, lda: number | null): Functi
       f.get(iEnd).i32(MR).get(iEnd).get(i0).i32op('sub').i32(MR).i32op('rem_u').i32op('sub').i32(2).i32op('mul').i32(2 * MR).i32op('rem_u').i32op('sub').set(full);
       // NOTE: columns outside, every row tile inside: each panel is read from memory once per
       // block and reused from cache by the block's other tiles (a decode batch of 8 reads the
-      // weights once, not once for its 3-row tiles and again for its last 2 rows).
-      f.forLoop(n0, () => f.i32(0), () => f.get(nFull), PANEL, () => panelTiles(3));
+      // weights once, not once for its 3-row tiles and again for its last 2 rows). The first
+      // tile on a panel streams it from memory while the others compute from cache, and one
+      // thread cannot overlap the two (no prefetch in WebAssembly; loads touching ahead stall
+      // retirement): so for decode-sized blocks the first tiles of a group of panels run back to
+      // back, one long stream that the hardware prefetcher keeps up with, before the rest of
+      // each panel's tiles (on B in L2). Panel by panel, each 24 KB stream (K = 512) restarted
+      // cold after a pause: a batch of 8 over 96 MB of weights measured 20-25% slower (A/B in one
+      // process), a batch of 32 7-10%.
+      // groupCols = PANEL * max(1, GROUP_BYTES / fullBytes) for blocks of <= GROUP_ROWS rows, else PANEL
+      f.i32(GROUP_BYTES).get(fullBytes).i32op('div_u').tee(t).i32(1).get(t).i32(1).i32op('gt_s').select().i32(PANEL).i32op('mul').set(groupCols);
+      f.i32(PANEL).get(groupCols).get(iEnd).get(i0).i32op('sub').i32(GROUP_ROWS).i32op('gt_s').select().set(groupCols);
+      // the first tile of each panel: the 2-row tiles, or (none) the first MR-row tile
+      f.get(i0).i32(MR).i32op('add').get(i0).get(full).get(iEnd).i32op('eq').select().set(rest);
+      f.forLoop(n0g, () => f.i32(0), () => f.get(nFull), () => f.get(groupCols), () => {
+        f.get(n0g).get(groupCols).i32op('add').tee(gEnd).get(nFull).get(gEnd).get(nFull).i32op('lt_s').select().set(gEnd);
+        f.forLoop(n0, () => f.get(n0g), () => f.get(gEnd), PANEL, () => {
+          f.forLoop(i, () => f.get(full), () => f.get(iEnd), 2, () => tile(g, 2, 3, 1));
+          f.forLoop(i, () => f.get(i0), () => f.get(rest), MR, () => tile(g, MR, 3, 1));
+        });
+        f.forLoop(n0, () => f.get(n0g), () => f.get(gEnd), PANEL, () => {
+          f.forLoop(i, () => f.get(rest), () => f.get(full), MR, () => tile(g, MR, 3, 1));
+        });
+      });
       f.get(nFull).set(n0);
       f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => panelTiles(2));
       f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => panelTiles(1));

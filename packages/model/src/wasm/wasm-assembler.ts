@@ -114,8 +114,8 @@ export class FunctionBuilder {
   v128Store(offset = 0): this { return this.simd(0x0b, 4, ...uleb(offset)); }
   load32Splat(offset = 0): this { return this.simd(0x09, 2, ...uleb(offset)); }
 
-  /** `for (l = from; l < to; l += step) body()`; from/to push i32 values. */
-  forLoop(l: Local, from: () => void, to: () => void, step: number, body: () => void): this {
+  /** `for (l = from; l < to; l += step) body()`; from/to (and a step given as a function) push i32 values. */
+  forLoop(l: Local, from: () => void, to: () => void, step: number | (() => void), body: () => void): this {
     from();
     this.set(l);
     this.raw(0x02, 0x40, 0x03, 0x40); // block, loop
@@ -123,7 +123,10 @@ export class FunctionBuilder {
     to();
     this.i32op('ge_s').raw(0x0d, 1); // br_if out of the block
     body();
-    this.get(l).i32(step).i32op('add').set(l);
+    this.get(l);
+    if (typeof step === 'number') this.i32(step);
+    else step();
+    this.i32op('add').set(l);
     return this.raw(0x0c, 0, 0x0b, 0x0b); // br loop; end loop; end block
   }
 
