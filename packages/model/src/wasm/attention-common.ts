@@ -6,8 +6,13 @@
 import { expF32x4, horizontal, type ExpConsts } from './simd-math.js';
 import type { FunctionBuilder, Local } from './wasm-assembler.js';
 
-/** log2 of the keys per KV page. */
-export const PAGE_SHIFT = 6;
+/**
+ * log2 of the keys per KV page. NOTE: 128 rather than 64: attention reads a layer's Kᵀ (then V)
+ * page by page, each page's region one sequential run, and every run restarts the hardware
+ * prefetcher; 128-key runs made decode attention of 32-dim heads ~10% faster (a decode step of a
+ * batch of 32 at context 256: 6-9%) and a 512-row prefill ~4%, A/B in one process.
+ */
+export const PAGE_SHIFT = 7;
 /** Keys per KV page. */
 export const PAGE_POSITIONS = 1 << PAGE_SHIFT;
 /**
