@@ -92,7 +92,7 @@ export class Gpt implements SequenceHost, ForwardHost {
     const threads = cpuThreads();
     this.arena = new KvArena({
       nLayer: useWasm ? config.nLayer : 0, nHead: config.nHead, headDim: config.nEmbd / config.nHead, maxPositions: useWasm ? config.nPositions : 1,
-      reserveBytes: useWasm ? WasmForward.reserveBytes(config) : 0, shared: useWasm && threads > 1, fma: useWasm && relaxedSimdSupported(),
+      reserveBytes: useWasm ? WasmForward.reserveBytes(config, threads) : 0, shared: useWasm && threads > 1, fma: useWasm && relaxedSimdSupported(),
       threads: useWasm ? threads : 1,
     });
     this.cpu = host !== null ? null : useWasm ? new WasmForward(config, weights, this.arena, this, threads) : new ReferenceForward(config, weights, this);

@@ -23,7 +23,7 @@ import { embedRows } from './embedding.js';
 import type { ForwardHost, ForwardPass, LogitRows, Segment } from './forward-pass.js';
 import type { AttendCall, KvArena } from './kv-arena.js';
 import { foldWeights } from './model-tensors.js';
-import { COLUMN_ALIGN, packedSize, packPanels, roundUp } from './wasm/gemm-kernel.js';
+import { CHUNK_ROWS, COLUMN_ALIGN, packedSize, packPanels, roundUp } from './wasm/gemm-kernel.js';
 import { GemmPool } from './wasm/gemm-pool.js';
 import { createRowKernels, type RowKernels } from './wasm/row-kernels.js';
 import { relaxedSimdSupported } from './wasm/simd-features.js';
@@ -47,8 +47,16 @@ class Layout {
   }
 }
 
-/** The byte layout of weights and scratch for `config` (addresses relative to `base`). */
-function plan(config: GptConfig, base: number): { layout: Layout; blocks: Block[]; head: Dense; scratch: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'y' | 'f' | 'logits', number>; maxRows: number } {
+/**
+ * Row length of the GEMMs' partial-sum scratch (gemm-kernel.ts: chunked K): the widest block
+ * output. NOTE: the head (vocabulary-wide) is left out; a GEMM wider than this runs unchunked.
+ */
+function partialCols(config: GptConfig): number {
+  return roundUp(Math.max(config.nEmbd, config.nInner), COLUMN_ALIGN);
+}
+
+/** The byte layout of weights and scratch for `config` (addresses relative to `base`), with GEMM partial sums for `threads`. */
+function plan(config: GptConfig, base: number, threads: number): { layout: Layout; blocks: Block[]; head: Dense; scratch: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'y' | 'f' | 'logits' | 'partials', number>; maxRows: number } {
   const { nEmbd: C, nInner: I, vocabSize: V, nLayer: L, nPositions } = config;
   const layout = new Layout(base);
   const dense = (k: number, n: number): Dense => ({ w: layout.take(packedSize(k, n)), b: layout.take(roundUp(n, COLUMN_ALIGN)), k, n: roundUp(n, COLUMN_ALIGN) });
@@ -56,7 +64,7 @@ function plan(config: GptConfig, base: number): { layout: Layout; blocks: Block[
   const head = dense(C, V);
   const maxRows = nPositions;
   const rows = (width: number): number => layout.take(maxRows * width);
-  const scratch = { x: rows(C), h: rows(C), q: rows(C), k: rows(C), v: rows(C), y: rows(C), f: rows(I), logits: layout.take(LOGIT_ROWS * head.n) };
+  const scratch = { x: rows(C), h: rows(C), q: rows(C), k: rows(C), v: rows(C), y: rows(C), f: rows(I), logits: layout.take(LOGIT_ROWS * head.n), partials: layout.take(threads * CHUNK_ROWS * partialCols(config)) };
   return { layout, blocks, head, scratch, maxRows };
 }
 
@@ -79,9 +87,9 @@ export class WasmForward implements ForwardPass {
     return hd % 8 === 0 && config.nInner % 8 === 0 && ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(config.activation);
   }
 
-  /** Bytes of arena memory this path needs for `config` (pass as the arena's reserveBytes). */
-  static reserveBytes(config: GptConfig): number {
-    return plan(config, 0).layout.end;
+  /** Bytes of arena memory this path needs for `config` on `threads` (pass as the arena's reserveBytes). */
+  static reserveBytes(config: GptConfig, threads = 1): number {
+    return plan(config, 0, threads).layout.end;
   }
 
   constructor(
@@ -92,7 +100,7 @@ export class WasmForward implements ForwardPass {
     /** Threads a prefill's GEMMs run on (> 1 needs a shared arena memory). */
     threads = 1,
   ) {
-    const p = plan(config, arena.reservedAddr);
+    const p = plan(config, arena.reservedAddr, threads);
     this.blocks = p.blocks;
     this.head = p.head;
     this.s = p.scratch;
@@ -102,7 +110,7 @@ export class WasmForward implements ForwardPass {
     // A's row stride is C (h, y) or I (the MLP's activations): kernels with each fixed.
     // NOTE: the workers' attention kernels use the GEMMs' fma flag; the arena's own kernel was
     // compiled with the same detection (gpt.ts), so every thread's attention rounds alike.
-    this.gemm = new GemmPool(memory, relaxedSimdSupported(), threads, [C, I], threads > 1 ? (t) => arena.helperShape(t) : null);
+    this.gemm = new GemmPool(memory, relaxedSimdSupported(), threads, [C, I], threads > 1 ? (t) => arena.helperShape(t) : null, (t) => ({ at: p.scratch.partials + t * CHUNK_ROWS * partialCols(config) * 4, cols: partialCols(config) }));
     this.rowK = createRowKernels(memory);
     const f = foldWeights(config, weights);
     const mem = new Float32Array(memory.buffer);

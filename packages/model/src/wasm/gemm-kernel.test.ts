@@ -117,6 +117,28 @@ describe('wasm GEMM kernels', () => {
     }
   });
 
+  it('a chunked K with a partial-sum scratch is bitwise as without it, and matches float64', () => {
+    // K = 2048, 1024, 1536: 4, 2, 3 chunks of 512; 260 columns: panel groups of 10, 10, 1, a tail
+    // (and the widest output the scratch holds);
+    // 16 rows: the largest block taken chunk by chunk; 17 and more: chunks inside each tile.
+    const scratchAt = 15 * 2 ** 20;
+    const chunked = [false, true].map((fma) => createGemmKernels(memory, fma, [], { at: scratchAt, cols: 260 }));
+    for (const [M, K, N] of [[8, 2048, 88], [16, 1024, 260], [5, 1536, 40], [17, 1024, 40], [2, 2048, 24]] as const) {
+      const a = random(M * K, M + 17);
+      const w = random(K * N, K + 18);
+      const bias = random(N, 19);
+      const res = random(M * N, 20);
+      for (const [g, base] of [[chunked[0], plain], [chunked[1], fused]] as const) {
+        const batch = run(g, a, w, bias, M, K, N, null);
+        expect(batch).toEqual(run(base, a, w, bias, M, K, N, null));
+        expect(maxDiff(batch, reference(a, w, bias, M, K, N, null))).toBeLessThan(1e-4);
+        expect(run(g, a, w, bias, M, K, N, res)).toEqual(run(base, a, w, bias, M, K, N, res));
+        expect(run(g, a, w, bias, M, K, N, null, 'gelu')).toEqual(run(base, a, w, bias, M, K, N, null, 'gelu'));
+        for (const i of [0, M - 1]) expect(run(g, a.subarray(i * K, (i + 1) * K), w, bias, 1, K, N, null)).toEqual(batch.subarray(i * N, (i + 1) * N));
+      }
+    }
+  });
+
   it('a row computed within a batch is bitwise equal to the row computed alone', () => {
     const [M, K, N] = [245, 48, 96];
     const a = random(M * K, 9);

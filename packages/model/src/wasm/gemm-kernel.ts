@@ -6,7 +6,9 @@
  * B is packed at load into column panels of PANEL (12) floats: panel p holds B[k, 12p .. 12p + 12)
  * for every k, contiguously, and the last N % 12 columns (4 or 8) form one narrower panel of that
  * width ([K][N % 12], see packPanels); so panel p starts at float 12p * K in every case and the
- * inner loop streams one panel.
+ * inner loop streams one panel. A long K (a multiple of K_CHUNK above it) is packed as K / K_CHUNK
+ * such matrices of K_CHUNK rows one after the other (chunkRows): a tile walks its panel's chunks
+ * in turn, and a decode-sized block can take the chunks one at a time over all its columns.
  * The micro-kernel keeps a tile of MR (3) rows x 12 columns in 9 v128 accumulators: each k loads
  * three B vectors and splats one A float per row (9 multiply-adds per 6 loads), 15 of x64's 16
  * SIMD registers. Rows are taken in blocks of ROW_BLOCK (240); within a block each panel is read
@@ -22,7 +24,8 @@
  * 5 x 8, 6 x 8: 17-20) measured 2x slower. 3 x 12 runs 512-row GEMMs at the speed of 4 x 8 (~49
  * GFLOP/s here, ~90% of a loop of nothing but independent FMAs) and single rows (decode) about
  * 2x faster (their 2 x 12 columns fit the registers; 4 x 8 columns did not).
- * Invariants: N % 4 == 0 (callers pad the columns); every output element is the sum over k in
+ * Invariants: N % 4 == 0 (callers pad the columns); for a chunked K, B is ldc columns wide (a
+ * call on some of its columns passes them at b + c0 * chunkRows(K) * 4); every output element is the sum over k in
  * order 0..K-1 from one accumulator, then + bias (then + out): a row's result never depends on M
  * or on which tile it falls in, so batched rows are bitwise equal to the same rows alone.
  * All pointers are byte addresses in the imported memory; counts are in floats.
@@ -51,6 +54,25 @@ const ROW_BLOCK = 240;
  */
 const GROUP_BYTES = 256 * 1024;
 const GROUP_ROWS = 64;
+/**
+ * Rows of B per chunk when K is a larger multiple of it (see chunkRows). NOTE: a decode-sized
+ * block with a scratch (createGemmKernels) takes one chunk of K over all its columns (in panel
+ * groups), then the next, continuing each accumulator from the partial sum stored after the
+ * previous chunk (bitwise the sum in order 0..K-1): the block's A slice (16 rows x 2 KB) then
+ * stays in L1 while B streams, and the chunks lie one after the other, so B is still one
+ * sequential stream. Over whole rows of a long K (2048) the B stream evicted A from L1 between
+ * panels; with the panels unchunked, a chunk of K per panel would read B in 24 KB runs 96 KB
+ * apart (each restarting the prefetcher), and chunk by chunk per panel group in 240 KB runs
+ * made single rows (all streaming) ~30% slower.
+ */
+const K_CHUNK = 512;
+/** Most rows of a block that takes a chunked K chunk by chunk (see K_CHUNK). */
+export const CHUNK_ROWS = 16;
+
+/** Rows per packed chunk of B for a GEMM of depth k: K_CHUNK when k is a larger multiple of it, else k. */
+export function chunkRows(k: number): number {
+  return k > K_CHUNK && k % K_CHUNK === 0 ? K_CHUNK : k;
+}
 
 /** gemm(A, lda, B, bias, out, ldc, M, K, N): see the header. */
 export type GemmFn = (a: number, lda: number, b: number, bias: number, out: number, ldc: number, m: number, k: number, n: number) => void;
@@ -74,11 +96,14 @@ export interface GemmKernels {
  * with that lda runs it (bitwise the same results); other strides run the general kernels.
  * NOTE: with the stride known, a tile's rows are constant offsets from one pointer, which saves
  * two pointer increments per k step of the 3-row tile (measured 2-4% on 512-row GEMMs).
+ * `scratch`: byte address of CHUNK_ROWS rows of `scratchCols` floats this thread's calls may use
+ * for partial sums (a chunked K in blocks of at most CHUNK_ROWS rows with ldc <= scratchCols,
+ * see K_CHUNK); null: chunks inside each tile only.
  */
-export function createGemmKernels(memory: WasmMemory, fma: boolean, strides: readonly number[] = []): GemmKernels {
+export function createGemmKernels(memory: WasmMemory, fma: boolean, strides: readonly number[] = [], scratch: { at: number; cols: number } | null = null): GemmKernels {
   const names = { gemm: 'store', gemmAdd: 'add', gemmGelu: 'gelu' } as const;
   const fixed = [...new Set(strides)];
-  const fns = [null, ...fixed].flatMap((lda) => Object.entries(names).map(([name, epilogue]) => ({ name: lda === null ? name : `${name}_${lda}`, fn: buildGemm(fma, epilogue, lda) })));
+  const fns = [null, ...fixed].flatMap((lda) => Object.entries(names).map(([name, epilogue]) => ({ name: lda === null ? name : `${name}_${lda}`, fn: buildGemm(fma, epilogue, lda, scratch) })));
   const { exports } = new wasmApi.Instance(new wasmApi.Module(assembleModule(fns, isShared(memory))), { env: { memory } });
   const pick = (name: string): GemmFn => {
     const general = exports[name] as GemmFn;
@@ -104,17 +129,20 @@ export interface PanelSource {
 /**
  * Packs w [k, n] (read from `src`) into panels in `out` at float offset `at` (see the header:
  * full panels of 12 columns, then one of the remaining nP % 12; nP = roundUp(n, 4), pad columns
- * are zero), each value multiplied by `scale`.
+ * are zero; chunks of chunkRows(k) rows one after the other), each value multiplied by `scale`.
  */
 export function packPanels(src: PanelSource, k: number, n: number, out: Float32Array, at: number, scale = 1): void {
   const nP = roundUp(n, COLUMN_ALIGN);
+  const kc = chunkRows(k);
   out.fill(0, at, at + k * nP);
-  for (let c0 = 0; c0 < nP; c0 += PANEL) {
-    const width = Math.min(PANEL, nP - c0);
-    for (let r = 0; r < k; r++) {
-      const dst = at + c0 * k + r * width;
-      const row = r * src.ld + src.col0 + c0;
-      for (let c = 0; c < width && c0 + c < n; c++) out[dst + c] = src.data[row + c] * scale;
+  for (let k0 = 0; k0 < k; k0 += kc) {
+    for (let c0 = 0; c0 < nP; c0 += PANEL) {
+      const width = Math.min(PANEL, nP - c0);
+      for (let r = 0; r < kc; r++) {
+        const dst = at + k0 * nP + c0 * kc + r * width;
+        const row = (k0 + r) * src.ld + src.col0 + c0;
+        for (let c = 0; c < width && c0 + c < n; c++) out[dst + c] = src.data[row + c] * scale;
+      }
     }
   }
 }
@@ -134,12 +162,23 @@ interface Regs {
   lda: number | null;
   a: Local; ldaParam: Local; b: Local; bias: Local; out: Local; ldc: Local; K: Local;
   i: Local; n0: Local; panel: Local; fullBytes: Local; bp: Local; kEnd: Local; av: Local; t: Local;
+  /** Chunk rows, bytes from one chunk's panels to the next's, chunk count, chunk counters (see K_CHUNK). */
+  kc: Local; chunkBytes: Local; nCh: Local; ch: Local; chw: Local;
+  /** Partial-sum scratch (null: none) and the block's first row. */
+  scratch: { at: number; cols: number } | null; i0: Local;
   ap: Local[]; bv: Local[]; acc: Local[];
 }
 
-/** panel = B + n0 * K * 4: where the panel of column n0 starts (every panel before it is full). */
+/** panel = B + n0 * kc * 4: where chunk 0 of the panel of column n0 starts (every panel before it is full). */
 function setPanel(g: Regs): void {
-  g.f.get(g.n0).get(g.K).i32op('mul').i32(2).i32op('shl').get(g.b).i32op('add').set(g.panel);
+  g.f.get(g.n0).get(g.kc).i32op('mul').i32(2).i32op('shl').get(g.b).i32op('add').set(g.panel);
+}
+
+/** t = scratch + ((i + r - i0) * ldc + n0) * 4: row r's partial sums of the tile. */
+function partialAddr(g: Regs, r: number): void {
+  const { f } = g;
+  f.get(g.i).i32(r).i32op('add').get(g.i0).i32op('sub').get(g.ldc).i32op('mul');
+  f.get(g.n0).i32op('add').i32(2).i32op('shl').i32(g.scratch?.at ?? 0).i32op('add').set(g.t);
 }
 
 /**
@@ -147,19 +186,52 @@ function setPanel(g: Regs): void {
  * accumulators; G > 1 only for full panels (W = 3), which lie fullBytes apart. NOTE: a single row
  * (batch-1 decode, remainders) takes G = 2 panels at once, so that it still has 6 independent
  * multiply-add chains; each output's arithmetic is the same in every tile shape.
+ * `part`: chunk ch of K only, from the partial sums after chunk ch - 1 (none for ch = 0), storing
+ * its own unless it is the last chunk (then the epilogue); otherwise every chunk, in order.
  */
-function tile(g: Regs, R: number, W: number, G: number): void {
+function tile(g: Regs, R: number, W: number, G: number, part = false): void {
   const { f } = g;
   const V = W * G;
   setPanel(g);
+  if (part) f.get(g.ch).get(g.chunkBytes).i32op('mul').get(g.panel).i32op('add').set(g.panel);
   const pointers = g.lda === null ? R : 1;
   for (let r = 0; r < pointers; r++) {
-    // ap[r] = A + (i + r) * lda * 4
-    f.get(g.i).i32(r).i32op('add').get(g.ldaParam).i32op('mul').i32(2).i32op('shl').get(g.a).i32op('add').set(g.ap[r]);
+    // ap[r] = A + (i + r) * lda * 4 (+ ch * kc * 4)
+    f.get(g.i).i32(r).i32op('add').get(g.ldaParam).i32op('mul').i32(2).i32op('shl').get(g.a).i32op('add');
+    if (part) f.get(g.ch).get(g.kc).i32op('mul').i32(2).i32op('shl').i32op('add');
+    f.set(g.ap[r]);
   }
   for (let j = 0; j < R * V; j++) f.f32x4Const(0).set(g.acc[j]);
-  // kEnd = panel + K * W * 16
-  f.get(g.K).i32(W * 16).i32op('mul').get(g.panel).i32op('add').set(g.kEnd);
+  if (part) {
+    f.ifThen(() => f.get(g.ch), () => {
+      for (let r = 0; r < R; r++) {
+        partialAddr(g, r);
+        for (let v = 0; v < V; v++) f.get(g.t).v128Load(16 * v).set(g.acc[V * r + v]);
+      }
+    });
+    kLoop(g, R, W, G, V);
+    f.ifThen(() => { f.get(g.ch).i32(1).i32op('add').get(g.nCh).i32op('eq').i32op('eqz'); }, () => {
+      for (let r = 0; r < R; r++) {
+        partialAddr(g, r);
+        for (let v = 0; v < V; v++) f.get(g.t).get(g.acc[V * r + v]).v128Store(16 * v);
+      }
+    });
+    f.ifThen(() => { f.get(g.ch).i32(1).i32op('add').get(g.nCh).i32op('eq'); }, () => epilogue(g, R, V));
+    return;
+  }
+  f.forLoop(g.chw, () => f.i32(0), () => f.get(g.nCh), 1, () => {
+    kLoop(g, R, W, G, V);
+    f.get(g.panel).get(g.chunkBytes).i32op('add').set(g.panel);
+  });
+  epilogue(g, R, V);
+}
+
+/** The k loop of a tile over one chunk of its panel (at `panel`): kc steps. */
+function kLoop(g: Regs, R: number, W: number, G: number, V: number): void {
+  const { f } = g;
+  const pointers = g.lda === null ? R : 1;
+  // kEnd = panel + kc * W * 16
+  f.get(g.kc).i32(W * 16).i32op('mul').get(g.panel).i32op('add').set(g.kEnd);
   f.forLoop(g.bp, () => f.get(g.panel), () => f.get(g.kEnd), W * 16, () => {
     for (let p = 0; p < G; p++) {
       for (let w = 0; w < W; w++) {
@@ -180,7 +252,11 @@ function tile(g: Regs, R: number, W: number, G: number): void {
     }
     for (let r = 0; r < pointers; r++) f.get(g.ap[r]).i32(4).i32op('add').set(g.ap[r]);
   });
-  // Epilogue: + bias (+ out, or gelu); bias vectors reuse the B registers. Vector v covers columns n0 + 4v.
+}
+
+/** A tile's epilogue: + bias (+ out, or gelu); bias vectors reuse the B registers. Vector v covers columns n0 + 4v. */
+function epilogue(g: Regs, R: number, V: number): void {
+  const { f } = g;
   f.get(g.n0).i32(2).i32op('shl').get(g.bias).i32op('add').set(g.t);
   for (let v = 0; v < V; v++) f.get(g.t).v128Load(16 * v).set(g.bv[v]);
   if (g.gelu !== null) initGeluConsts(f, g.gelu.k);
@@ -202,25 +278,50 @@ function tile(g: Regs, R: number, W: number, G: number): void {
   }
 }
 
-function buildGemm(fma: boolean, epilogue: Epilogue, lda: number | null): FunctionBuilder {
+function buildGemm(fma: boolean, epilogue: Epilogue, lda: number | null, scratch: { at: number; cols: number } | null): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [a, ldaParam, b, bias, out, ldc, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((x) => f.param(x));
   const i32 = (): Local => f.local('i32');
   const v128 = (): Local => f.local('v128');
   const [i0, iEnd, i, n0, panel, bp, kEnd, t, fullBytes, full, nFull, nPair, tail, n0g, gEnd, groupCols, rest] = Array.from({ length: 17 }, i32);
+  const [kc, chunkBytes, nCh, ch, chw] = Array.from({ length: 5 }, i32);
   const g: Regs = {
     f, fma, epilogue, gelu: epilogue === 'gelu' ? { k: geluConsts(f), x: v128(), t1: v128(), t2: v128() } : null, lda, a, ldaParam, b, bias, out, ldc, K, i, n0, panel, fullBytes, bp, kEnd, t, av: v128(),
+    kc, chunkBytes, nCh, ch, chw, scratch, i0,
     ap: Array.from({ length: MR }, i32), bv: Array.from({ length: 6 }, v128), acc: Array.from({ length: 9 }, v128),
   };
-  f.get(K).i32(PANEL * 4).i32op('mul').set(fullBytes);
+  // kc = chunkRows(K); chunks of kc * ldc floats (B is ldc wide, see the header); nCh = K / kc
+  f.i32(K_CHUNK).get(K).get(K).i32(K_CHUNK).i32op('gt_s').get(K).i32(K_CHUNK - 1).i32op('and').i32op('eqz').i32op('and').select().set(kc);
+  f.get(kc).get(ldc).i32op('mul').i32(2).i32op('shl').set(chunkBytes);
+  f.get(K).get(kc).i32op('div_u').set(nCh);
+  f.get(kc).i32(PANEL * 4).i32op('mul').set(fullBytes);
   // nFull = N - N % 12: columns in full panels; tail = N % 12 (0, 4 or 8); nPair: full panels in pairs.
   f.get(N).get(N).i32(PANEL).i32op('rem_u').tee(tail).i32op('sub').set(nFull);
   f.get(nFull).get(nFull).i32(2 * PANEL).i32op('rem_u').i32op('sub').set(nPair);
+  /** Whether the block [i0, iEnd) takes the chunks of K one at a time (see K_CHUNK). */
+  const chunked = (): void => {
+    f.get(nCh).i32(1).i32op('gt_s').get(iEnd).get(i0).i32op('sub').i32(CHUNK_ROWS).i32op('le_s').i32op('and');
+    f.get(ldc).i32(scratch?.cols ?? 0).i32op('le_s').i32op('and');
+  };
   /** A single row (i = i0) over every column, full panels two at a time. */
   const singleRow = (): void => {
     f.get(i0).set(i);
-    f.forLoop(n0, () => f.i32(0), () => f.get(nPair), PANEL * 2, () => tile(g, 1, 3, 2));
-    f.forLoop(n0, () => f.get(nPair), () => f.get(nFull), PANEL, () => tile(g, 1, 3, 1));
+    const pairs = (): void => { f.forLoop(n0, () => f.i32(0), () => f.get(nPair), PANEL * 2, () => tile(g, 1, 3, 2)); };
+    if (scratch === null) pairs();
+    else {
+      // A chunked K: chunk by chunk over the full panels, one at a time (see K_CHUNK).
+      // NOTE: two panels at a time read two 24 KB runs side by side per tile (30-40% slower).
+      f.ifThen(chunked, () => {
+        f.forLoop(ch, () => f.i32(0), () => f.get(nCh), 1, () => {
+          f.forLoop(n0, () => f.i32(0), () => f.get(nFull), PANEL, () => tile(g, 1, 3, 1, true));
+        });
+      });
+      f.ifThen(() => { chunked(); f.i32op('eqz'); }, () => {
+        pairs();
+        f.forLoop(n0, () => f.get(nPair), () => f.get(nFull), PANEL, () => tile(g, 1, 3, 1));
+      });
+    }
+    if (scratch === null) f.forLoop(n0, () => f.get(nPair), () => f.get(nFull), PANEL, () => tile(g, 1, 3, 1));
     f.get(nFull).set(n0);
     f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => tile(g, 1, 2, 1));
     f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => tile(g, 1, 1, 1));
@@ -259,16 +360,25 @@ function buildGemm(fma: boolean, epilogue: Epilogue, lda: number | null): Functi
       f.i32(PANEL).get(groupCols).get(iEnd).get(i0).i32op('sub').i32(GROUP_ROWS).i32op('gt_s').select().set(groupCols);
       // the first tile of each panel: the 2-row tiles, or (none) the first MR-row tile
       f.get(i0).i32(MR).i32op('add').get(i0).get(full).get(iEnd).i32op('eq').select().set(rest);
-      f.forLoop(n0g, () => f.i32(0), () => f.get(nFull), () => f.get(groupCols), () => {
+      const groups = (part: boolean): void => { f.forLoop(n0g, () => f.i32(0), () => f.get(nFull), () => f.get(groupCols), () => {
         f.get(n0g).get(groupCols).i32op('add').tee(gEnd).get(nFull).get(gEnd).get(nFull).i32op('lt_s').select().set(gEnd);
-        f.forLoop(n0, () => f.get(n0g), () => f.get(gEnd), PANEL, () => {
-          f.forLoop(i, () => f.get(full), () => f.get(iEnd), 2, () => tile(g, 2, 3, 1));
-          f.forLoop(i, () => f.get(i0), () => f.get(rest), MR, () => tile(g, MR, 3, 1));
-        });
-        f.forLoop(n0, () => f.get(n0g), () => f.get(gEnd), PANEL, () => {
-          f.forLoop(i, () => f.get(rest), () => f.get(full), MR, () => tile(g, MR, 3, 1));
-        });
-      });
+        const pass = (part: boolean): void => {
+          f.forLoop(n0, () => f.get(n0g), () => f.get(gEnd), PANEL, () => {
+            f.forLoop(i, () => f.get(full), () => f.get(iEnd), 2, () => tile(g, 2, 3, 1, part));
+            f.forLoop(i, () => f.get(i0), () => f.get(rest), MR, () => tile(g, MR, 3, 1, part));
+          });
+          f.forLoop(n0, () => f.get(n0g), () => f.get(gEnd), PANEL, () => {
+            f.forLoop(i, () => f.get(rest), () => f.get(full), MR, () => tile(g, MR, 3, 1, part));
+          });
+        };
+        pass(part);
+      }); };
+      if (scratch === null) groups(false);
+      else {
+        // A chunked K in a small block: chunk by chunk, each over every panel group (see K_CHUNK).
+        f.ifThen(chunked, () => f.forLoop(ch, () => f.i32(0), () => f.get(nCh), 1, () => groups(true)));
+        f.ifThen(() => { chunked(); f.i32op('eqz'); }, () => groups(false));
+      }
       f.get(nFull).set(n0);
       f.ifThen(() => { f.get(tail).i32(8).i32op('eq'); }, () => panelTiles(2));
       f.ifThen(() => { f.get(tail).i32(4).i32op('eq'); }, () => panelTiles(1));

@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
-import { createGemmKernels, MR, PANEL, type GemmFn, type GemmKernels } from './gemm-kernel.js';
+import { chunkRows, createGemmKernels, MR, PANEL, type GemmFn, type GemmKernels } from './gemm-kernel.js';
 import type { AttentionShape } from './attention-kernel.js';
 import type { WasmMemory } from './wasm-runtime.js';
 
@@ -59,6 +59,8 @@ export interface GemmWorkerData {
   strides: readonly number[];
   /** This worker's attention kernel shape (its own scratch), or null: no ATTEND jobs. */
   attention: AttentionShape | null;
+  /** This worker's GEMM partial-sum scratch (createGemmKernels), or null. */
+  scratch: { at: number; cols: number } | null;
 }
 
 /** GEMM kernels, optionally spread over worker threads. */
@@ -71,13 +73,14 @@ export class GemmPool {
 
   /**
    * `strides`: the A row strides the callers use (each gets kernels with it fixed); `attention`:
-   * the attention kernel shape of each worker (worker j runs thread j + 1's), or none: no attend().
+   * the attention kernel shape of each worker (worker j runs thread j + 1's), or none: no attend();
+   * `scratch`: each thread's GEMM partial-sum scratch (thread 0 is this one), or none.
    */
-  constructor(memory: WasmMemory, fma: boolean, threads: number, strides: readonly number[] = [], attention: ((thread: number) => AttentionShape) | null = null) {
-    this.local = createGemmKernels(memory, fma, strides);
+  constructor(memory: WasmMemory, fma: boolean, threads: number, strides: readonly number[] = [], attention: ((thread: number) => AttentionShape) | null = null, scratch: ((thread: number) => { at: number; cols: number }) | null = null) {
+    this.local = createGemmKernels(memory, fma, strides, scratch === null ? null : scratch(0));
     this.workers = Array.from({ length: Math.max(0, threads - 1) }, (_, j) => {
       const ctl = new SharedArrayBuffer(CTL.WORDS * 4);
-      const data: GemmWorkerData = { memory, ctl, fma, strides, attention: attention === null ? null : attention(j + 1) };
+      const data: GemmWorkerData = { memory, ctl, fma, strides, attention: attention === null ? null : attention(j + 1), scratch: scratch === null ? null : scratch(j + 1) };
       const worker = new Worker(workerScript(), { workerData: data });
       worker.unref();
       return { worker, ctl: new Int32Array(ctl) };
@@ -116,12 +119,14 @@ export class GemmPool {
       // Few rows (decode): split by columns, whole panels per worker, this thread the rest (and the narrow last panel).
       const per = Math.floor(Math.floor(n / PANEL) / parts);
       if (per < SPLIT_PANELS || m * k * n < SPLIT_MACS) return fn(a, lda, b, bias, out, ldc, m, k, n);
+      // NOTE: column c0 of chunk 0 lies c0 * chunkRows(k) floats in (gemm-kernel.ts: chunked K)
+      const kc = chunkRows(k);
       this.workers.forEach(({ ctl }, j) => {
         const c0 = j * per * PANEL;
-        this.post(ctl, [kind, a, lda, b + c0 * k * 4, bias + c0 * 4, out + c0 * 4, ldc, m, k, per * PANEL]);
+        this.post(ctl, [kind, a, lda, b + c0 * kc * 4, bias + c0 * 4, out + c0 * 4, ldc, m, k, per * PANEL]);
       });
       const c0 = this.workers.length * per * PANEL;
-      fn(a, lda, b + c0 * k * 4, bias + c0 * 4, out + c0 * 4, ldc, m, k, n - c0);
+      fn(a, lda, b + c0 * kc * 4, bias + c0 * 4, out + c0 * 4, ldc, m, k, n - c0);
       return this.join();
     }
     const rows = Math.ceil(m / parts / MR) * MR; // whole register tiles per thread

@@ -9,9 +9,9 @@ import { createAttentionKernel } from './attention-kernel.js';
 import { createGemmKernels } from './gemm-kernel.js';
 import { CTL, JOB, type GemmWorkerData } from './gemm-pool.js';
 
-const { memory, ctl: buffer, fma, strides, attention } = workerData as GemmWorkerData;
+const { memory, ctl: buffer, fma, strides, attention, scratch } = workerData as GemmWorkerData;
 const ctl = new Int32Array(buffer);
-const kernels = createGemmKernels(memory, fma, strides);
+const kernels = createGemmKernels(memory, fma, strides, scratch);
 const attend = attention === null ? null : createAttentionKernel(attention, memory, fma);
 
 /** Runs `count` attention calls listed at byte address `calls` (KvArena.prepareHelper's descriptors). */
