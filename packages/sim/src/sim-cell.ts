@@ -132,6 +132,7 @@ export class SimCell implements CellHost, EventTarget {
     this.#decide(next.req, now);
   }
 
+  /** The request's prompt is prefilled (or it ended first): the ledger stops charging its prompt tokens. */
   firstToken(req: SimRequest): void {
     const l = this.#colocatedLedger[req.colocated];
     if (l === undefined) return;
@@ -142,12 +143,9 @@ export class SimCell implements CellHost, EventTarget {
   ended(req: SimRequest, outcome: SimOutcome, now: number): void {
     if (req.done) return;
     req.done = true;
+    this.firstToken(req);
     const l = this.#colocatedLedger[req.colocated];
-    if (l !== undefined) {
-      l.requests--;
-      l.prefillTokens -= req.ledgerTokens;
-      req.ledgerTokens = 0;
-    }
+    if (l !== undefined) l.requests--;
     if (req.decode >= 0 && req.isLong) this.#longs[req.decode]--;
     if (outcome === 'finished' && this.config.lengthPrediction === 'engine') this.#predictor.learn(req.promptIds, req.emitted);
     this.log.add(req, outcome);

@@ -61,7 +61,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #refs: SchedulerWiring = { prefill: [], decode: [], colocated: [], predictor: null };
   #prefill: PrefillLoad[] = [];
   #decode: DecodeLoad[] = [];
-  #colocated: PrefillLoad[] = [];
+  /** Each colocated actor's last reported prefill rate (its counts come from the ledger, {@link #colocatedLedger}). */
+  #colocated: Array<{ id: string; tokensPerSecond: number }> = [];
   #accepted = 0;
   #rejected = 0;
   /** Serving actors that are down: no new work goes to them until they are back. */
@@ -148,9 +149,8 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
   #wire(refs: SchedulerWiring): void {
     this.#refs = { prefill: refs.prefill, decode: refs.decode, colocated: refs.colocated, predictor: refs.predictor };
     const tps = this.init.priorTokensPerSecond;
-    const prefillLoad = (id: string): PrefillLoad => ({ id, queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: tps });
-    this.#prefill = refs.prefill.map((r) => prefillLoad(r.name));
-    this.#colocated = refs.colocated.map((r) => prefillLoad(r.name));
+    this.#prefill = refs.prefill.map((r): PrefillLoad => ({ id: r.name, queuedPromptTokens: 0, queuedRequests: 0, tokensPerSecond: tps }));
+    this.#colocated = refs.colocated.map((r) => ({ id: r.name, tokensPerSecond: tps }));
     const total = this.init.totalKvBlocks;
     this.#decode = refs.decode.map((r) => ({
       id: r.name, running: 0, queued: 0, freeKvBlocks: total, totalKvBlocks: total, predictedLongRunning: 0, stepMs: null,
@@ -225,17 +225,10 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
    * lags by its interval and trip; the ledger counts what routing credited, current at once.
    */
   #ledgerLoads(loads: readonly PrefillLoad[]): PrefillLoad[] {
-    const work = new Map<number, { tokens: number; requests: number }>();
-    for (const f of this.#inFlight.values()) {
-      if (f.prefillTokens === null) continue;
-      const w = work.get(f.target) ?? { tokens: 0, requests: 0 };
-      w.tokens += f.prefillTokens;
-      w.requests += 1;
-      work.set(f.target, w);
-    }
+    const work = this.#routedWork();
     return loads.map((l) => {
       const w = work.get(this.#prefill.findIndex((p) => p.id === l.id));
-      return { ...l, queuedPromptTokens: w?.tokens ?? 0, queuedRequests: w?.requests ?? 0 };
+      return { ...l, queuedPromptTokens: w?.prefillTokens ?? 0, queuedRequests: w?.prefilling ?? 0 };
     });
   }
 
@@ -365,19 +358,31 @@ export default class SchedulerActor extends Actor<SchedulerMsg, SchedulerInit> {
     if (report.kind === 'prefill') this.#prefill[report.index] = report.load;
     else if (report.kind === 'decode') this.#decode[report.index] = report.load;
     // NOTE: only the rate is taken from a colocated report; its counts come from the ledger.
-    else this.#colocated[report.index] = { id: report.load.id, queuedRequests: 0, queuedPromptTokens: 0, tokensPerSecond: report.load.tokensPerSecond };
+    else this.#colocated[report.index] = { id: report.load.id, tokensPerSecond: report.load.tokensPerSecond };
   }
 
   /** Colocated loads as routing sees them: each actor's reported rate, counts from the scheduler's ledger ({@link colocatedRoutingLoad}). */
   #colocatedLedger(): PrefillLoad[] {
-    const work = this.#colocated.map(() => ({ requests: 0, prefillTokens: 0 }));
+    const work = this.#routedWork();
+    return this.#colocated.map((l, i) => colocatedRoutingLoad(l, work.get(i) ?? { requests: 0, prefillTokens: 0 }));
+  }
+
+  /**
+   * The ledger per target actor index: requests routed there and not finished, those of them not
+   * prefilled yet (no first token), and the prompt tokens those still have to compute.
+   */
+  #routedWork(): Map<number, { requests: number; prefilling: number; prefillTokens: number }> {
+    const work = new Map<number, { requests: number; prefilling: number; prefillTokens: number }>();
     for (const f of this.#inFlight.values()) {
-      const w = work[f.target];
-      if (w === undefined) continue;
+      const w = work.get(f.target) ?? { requests: 0, prefilling: 0, prefillTokens: 0 };
       w.requests += 1;
-      w.prefillTokens += f.prefillTokens ?? 0;
+      if (f.prefillTokens !== null) {
+        w.prefilling += 1;
+        w.prefillTokens += f.prefillTokens;
+      }
+      work.set(f.target, w);
     }
-    return this.#colocated.map((l, i) => colocatedRoutingLoad(l, work[i]));
+    return work;
   }
 }
 
